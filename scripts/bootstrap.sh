@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Make the project runnable on a fresh Debian machine: a virtual environment in .venv
+# (reused when present), the project installed into it in editable mode, and Debian's
+# libzbar0 (needed by pyzbar). Re-running it only installs what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+apt_install() {
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: $*"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "missing Debian packages: run 'sudo apt-get install $*' and try again" >&2
+    exit 1
+  fi
+}
+
+if ! command -v "$PYTHON" >/dev/null || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "Python 3.11 or newer is needed as '$PYTHON' (set PYTHON=... to choose another)" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+
+stamp=".venv/.installed-$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "installing the project into .venv (first run takes a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+if ! ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then
+  apt_install libzbar0
+fi

@@ -1,0 +1,110 @@
+"""Configuration from environment variables and an optional instance file.
+
+Nothing here imports Flask: the beacon gateway and the CLI read the same settings.
+Precedence: explicit overrides > environment > ``instance/config.toml`` > defaults.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+CONFIG_FILE_NAME = "config.toml"
+SECRET_KEY_FILE_NAME = "secret_key"
+SQLITE_FILE_NAME = "mercury.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings every part of the system reads."""
+
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    receipt_tolerance_permille: int = 1
+    receipt_tolerance_min_g: int = 50
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the PostgreSQL driver made explicit (psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def default_sqlite_url(instance_path: Path) -> str:
+    """Return the embedded default database: a SQLite file in the instance folder."""
+    return f"sqlite:///{instance_path / SQLITE_FILE_NAME}"
+
+
+def read_instance_file(instance_path: Path) -> dict[str, Any]:
+    """Read ``config.toml`` from the instance folder, or nothing when it is absent."""
+    path = instance_path / CONFIG_FILE_NAME
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def ensure_secret_key(instance_path: Path) -> str:
+    """Return the instance's secret key, generating it on first use (mode 0600)."""
+    path = instance_path / SECRET_KEY_FILE_NAME
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from overrides, the environment and the instance file."""
+    overrides = dict(overrides or {})
+    environ = os.environ if environ is None else environ
+    instance_path = Path(
+        overrides.get("INSTANCE_PATH")
+        or environ.get("TRACKER_INSTANCE_PATH")
+        or DEFAULT_INSTANCE_PATH
+    )
+    file_values = read_instance_file(instance_path)
+
+    def pick(name: str, default: Any = None) -> Any:
+        for source in (overrides, environ, file_values):
+            if source.get(name) not in (None, ""):
+                return source[name]
+        return default
+
+    instance_path.mkdir(parents=True, exist_ok=True)
+    url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
+    secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
+    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY"}
+    extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
+    return Settings(
+        instance_path=instance_path,
+        database_url=normalise_database_url(str(url)),
+        secret_key=str(secret),
+        receipt_tolerance_permille=int(pick("RECEIPT_TOLERANCE_PERMILLE", 1)),
+        receipt_tolerance_min_g=int(pick("RECEIPT_TOLERANCE_MIN_G", 50)),
+        extra=extra,
+    )

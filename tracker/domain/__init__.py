@@ -1,0 +1,1 @@
+"""Domain rules of mercury tracking: plain Python and SQLAlchemy, never Flask."""

@@ -1,0 +1,98 @@
+"""Who may see and do what: every role rule lives here.
+
+Reads are expressed as SQL conditions so lists and single records are filtered the
+same way; a record outside a user's view simply does not exist for them (404).
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from tracker.models import Alert, Container, Dealer, Declaration, DeclarationStatus, Role, User
+
+
+class Action(StrEnum):
+    """Things a user can do that change data."""
+
+    DECLARE = "declare"                  # create and edit draft declarations
+    REGISTER_CONTAINER = "register_container"
+    DECIDE_DECLARATION = "decide_declaration"
+    RECORD_CUSTODY = "record_custody"
+    RECORD_TRANSACTION = "record_transaction"
+    MANAGE_LICENSES = "manage_licenses"
+    MANAGE_USERS = "manage_users"
+    MANAGE_DEVICES = "manage_devices"
+    HANDLE_ALERT = "handle_alert"
+
+
+PERMISSIONS: dict[Role, frozenset[Action]] = {
+    Role.TRADER: frozenset({
+        Action.DECLARE, Action.REGISTER_CONTAINER, Action.RECORD_TRANSACTION, Action.HANDLE_ALERT,
+    }),
+    Role.CUSTOMS_OFFICER: frozenset({
+        Action.RECORD_CUSTODY, Action.DECIDE_DECLARATION, Action.HANDLE_ALERT,
+    }),
+    Role.LICENSING_ADMIN: frozenset({
+        Action.DECIDE_DECLARATION, Action.MANAGE_LICENSES, Action.MANAGE_USERS,
+        Action.MANAGE_DEVICES, Action.HANDLE_ALERT,
+    }),
+    Role.AUDITOR: frozenset(),
+}
+
+
+def may(user: User, action: Action) -> bool:
+    """Tell whether ``user``'s role allows ``action`` at all."""
+    return user.active and action in PERMISSIONS[user.role]
+
+
+def sees_everything(user: User) -> bool:
+    """Tell whether the user reads every record (auditor, licensing admin)."""
+    return user.role in (Role.AUDITOR, Role.LICENSING_ADMIN)
+
+
+def declaration_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the declarations ``user`` may read.
+
+    A trader sees its dealer's own declarations, and those naming the dealer as
+    consignor or consignee once they are no longer drafts. Officers see every
+    declaration that has been submitted: a container may reach any post.
+    """
+    if sees_everything(user):
+        return true()
+    if user.role == Role.CUSTOMS_OFFICER:
+        return Declaration.status != DeclarationStatus.DRAFT
+    if user.role == Role.TRADER and user.dealer_id is not None:
+        dealer = user.dealer_id
+        return or_(
+            Declaration.declarant_id == dealer,
+            and_(
+                Declaration.status != DeclarationStatus.DRAFT,
+                or_(Declaration.consignor_id == dealer, Declaration.consignee_id == dealer),
+            ),
+        )
+    return false()
+
+
+def container_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the containers ``user`` may read."""
+    if sees_everything(user) or user.role == Role.CUSTOMS_OFFICER:
+        return true()
+    if user.role == Role.TRADER and user.dealer_id is not None:
+        return or_(Container.owner_id == user.dealer_id, Container.custodian_id == user.dealer_id)
+    return false()
+
+
+def alert_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the alerts ``user`` may read."""
+    if sees_everything(user) or user.role == Role.CUSTOMS_OFFICER:
+        return true()
+    visible = select(Declaration.id).where(declaration_filter(user))
+    return Alert.declaration_id.in_(visible)
+
+
+def dealer_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the dealers ``user`` may read in full."""
+    if user.role == Role.TRADER:
+        return Dealer.id == user.dealer_id
+    return true()

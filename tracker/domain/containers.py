@@ -1,0 +1,60 @@
+"""Registering containers of mercury."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action, container_filter, may
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.models import Container, ContainerType, Role, User
+
+
+def find_container(session: Session, user: User, sscc: str) -> Container:
+    """Return the container with ``sscc`` if ``user`` may see it, else raise NotFound."""
+    container = session.scalars(
+        select(Container).where(Container.sscc == sscc, container_filter(user))
+    ).one_or_none()
+    if container is None:
+        raise NotFound(f"no container {sscc}")
+    return container
+
+
+def register_container(
+    session: Session,
+    actor: User,
+    *,
+    sscc: str,
+    container_type: str,
+    tare_g: int,
+    capacity_g: int,
+    net_g: int,
+    seal_number: str | None = None,
+) -> Container:
+    """Register a container held and owned by the acting trader's dealer."""
+    if not may(actor, Action.REGISTER_CONTAINER) or actor.role != Role.TRADER:
+        raise Forbidden("only a trader registers containers for their dealer")
+    errors: dict[str, str] = {}
+    try:
+        validate_sscc(sscc)
+    except InvalidIdentifier as exc:
+        errors["sscc"] = str(exc)
+    if container_type not in {t.value for t in ContainerType}:
+        errors["container_type"] = f"one of {', '.join(t.value for t in ContainerType)}"
+    for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            errors[field] = f"whole grams >= {minimum}"
+    if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
+        errors["net_g"] = f"{net_g} g exceeds the capacity of {capacity_g} g"
+    if errors:
+        raise ValidationFailed(errors)
+    if session.scalar(select(Container.id).where(Container.sscc == sscc)) is not None:
+        raise Conflict(f"container {sscc} is already registered")
+    container = Container(
+        sscc=sscc, container_type=ContainerType(container_type), tare_g=tare_g,
+        capacity_g=capacity_g, net_g=net_g, seal_number=seal_number,
+        owner_id=actor.dealer_id, custodian_id=actor.dealer_id,
+    )
+    session.add(container)
+    session.flush()
+    return container

@@ -1,0 +1,61 @@
+"""Accounts: creating users and checking their passwords."""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.passwords import hash_password, verify_password
+from tracker.models import Checkpoint, Dealer, Role, User, utcnow
+
+_LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Verified against when the login is unknown, so timing does not reveal which logins exist.
+_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+class AccountError(ValueError):
+    """An account cannot be created as asked."""
+
+
+def create_user(
+    session: Session,
+    *,
+    login: str,
+    name: str,
+    role: Role | str,
+    password: str,
+    dealer: Dealer | None = None,
+    checkpoints: Iterable[Checkpoint] = (),
+) -> User:
+    """Create an account; a trader needs a dealer, an officer at least one checkpoint."""
+    role = Role(role)
+    checkpoints = list(checkpoints)
+    if not _LOGIN_RE.match(login):
+        raise AccountError("login: 2-64 lower-case letters, digits, '.', '_' or '-'")
+    if session.scalar(select(User.id).where(User.login == login)) is not None:
+        raise AccountError(f"login {login!r} is taken")
+    if (role == Role.TRADER) != (dealer is not None):
+        raise AccountError("a trader belongs to exactly one dealer; other roles to none")
+    if role == Role.CUSTOMS_OFFICER and not checkpoints:
+        raise AccountError("a customs officer is posted to at least one checkpoint")
+    if role != Role.CUSTOMS_OFFICER and checkpoints:
+        raise AccountError("only customs officers are posted to checkpoints")
+    user = User(login=login, name=name, role=role, dealer=dealer,
+                checkpoints=checkpoints, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, login: str, password: str) -> User | None:
+    """Return the active user with this login and password, or None."""
+    user = session.scalars(select(User).where(User.login == login.strip().lower())).one_or_none()
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not user.active or not verify_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user

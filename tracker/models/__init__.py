@@ -1,0 +1,26 @@
+"""The tracker's data model: SQLAlchemy 2 typed declarations, no Flask."""
+from tracker.models.base import Base, utcnow
+from tracker.models.containers import FLASK_NET_G, Container
+from tracker.models.custody import CustodyEvent, Transaction
+from tracker.models.declarations import (
+    DEFAULT_CORRIDOR_M, AuthorisedStop, Declaration, DeclarationItem, ExpectedCheckpoint,
+)
+from tracker.models.enums import (
+    OPEN_DECLARATION_STATUSES, Activity, AlertSeverity, AlertStatus, ApprovalStatus,
+    BeaconProtocol, CheckpointKind, ContainerStatus, ContainerType, CustodyKind, DeclarationKind,
+    DeclarationStatus, DeviceKind, LicenseStatus, Role, TransactionKind,
+)
+from tracker.models.parties import HOME_COUNTRY, Dealer, ImportApproval, License, LicenseActivity
+from tracker.models.places import Checkpoint
+from tracker.models.tracking import Alert, Beacon, Position
+from tracker.models.users import DeviceToken, User, officer_checkpoints
+
+__all__ = [
+    "Activity", "Alert", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
+    "Base", "Beacon", "BeaconProtocol", "Checkpoint", "CheckpointKind", "Container",
+    "ContainerStatus", "ContainerType", "CustodyEvent", "CustodyKind", "DEFAULT_CORRIDOR_M",
+    "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",
+    "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "FLASK_NET_G", "HOME_COUNTRY",
+    "ImportApproval", "License", "LicenseActivity", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
+    "Position", "Role", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
+]

@@ -1,0 +1,83 @@
+"""People who sign in, and tokens that devices present."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
+from tracker.models.enums import DeviceKind, Role
+
+if TYPE_CHECKING:
+    from tracker.models.parties import Dealer
+    from tracker.models.places import Checkpoint
+    from tracker.models.tracking import Beacon
+
+officer_checkpoints = Table(
+    "officer_checkpoints",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("checkpoint_id", ForeignKey("checkpoints.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A person with a login and one role; a trader belongs to one dealer."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("(role = 'trader') = (dealer_id IS NOT NULL)", name="trader_has_dealer"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(enum_type(Role, "role"))
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    dealer: Mapped[Dealer | None] = relationship()
+    checkpoints: Mapped[list[Checkpoint]] = relationship(secondary=officer_checkpoints)
+
+    @property
+    def label(self) -> str:
+        """Name the user by login."""
+        return self.login
+
+
+class DeviceToken(Base):
+    """A bearer token for a beacon or a checkpoint station; only its hash is kept."""
+
+    __tablename__ = "device_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'beacon' AND beacon_id IS NOT NULL AND checkpoint_id IS NULL)"
+            " OR (kind = 'station' AND checkpoint_id IS NOT NULL AND beacon_id IS NULL)",
+            name="kind_target",
+        ),
+        CheckConstraint("length(token_hash) = 64", name="token_hash_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DeviceKind] = mapped_column(enum_type(DeviceKind, "kind"))
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    beacon_id: Mapped[int | None] = mapped_column(ForeignKey("beacons.id"), index=True)
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    beacon: Mapped[Beacon | None] = relationship(back_populates="tokens")
+    checkpoint: Mapped[Checkpoint | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Name the token by its purpose, never its secret."""
+        return f"{self.kind}:{self.name}"

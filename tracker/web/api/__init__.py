@@ -1,0 +1,28 @@
+"""The JSON API under /api/v1, documented at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, request
+from flask_wtf.csrf import CSRFProtect
+
+from tracker.web.errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.before_request
+def _require_json_body():  # type: ignore[no-untyped-def]
+    """Refuse non-JSON writes: a cross-site form cannot send application/json without CORS."""
+    if request.method in MUTATING and request.content_length and not request.is_json:
+        return error_response(415, "unsupported_media_type", "send the body as application/json")
+    if request.method in MUTATING and request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return error_response(403, "forbidden", "cross-site requests are refused")
+    return None
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    """Register the API blueprint; it authenticates by session and refuses cross-site writes."""
+    from tracker.web.api import openapi, routes  # noqa: F401  (register the views on bp)
+
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json.
+
+Kept by hand beside the views; a test checks every API route appears here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from tracker.models import AlertStatus, ContainerType, DeclarationKind, DeclarationStatus, Role
+from tracker.web.api import bp
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "Bad request", 401: "Not signed in", 403: "Role not allowed", 404: "Not found or not visible",
+            409: "Conflicts with existing records", 415: "Body is not JSON", 422: "Invalid fields"}
+    return {str(s): _json(_ref("ValidationError" if s == 422 else "Error"), text[s]) for s in statuses}
+
+
+def _page_of(name: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["items", "page", "per_page", "total"], "properties": {
+        "items": {"type": "array", "items": _ref(name)}, "page": {"type": "integer"},
+        "per_page": {"type": "integer"}, "total": {"type": "integer"}}}
+
+
+PAGING = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+]
+GRAMS = {"type": "integer", "minimum": 1, "description": "mass in whole grams"}
+DEALER_REF = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "legal_name": {"type": "string"}, "country": {"type": "string"}}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error", "message"], "properties": {
+        "error": {"type": "string", "example": "not_found"}, "message": {"type": "string"}}},
+    "ValidationError": {"type": "object", "required": ["error", "message", "fields"], "properties": {
+        "error": {"const": "validation_failed"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "each failing field and what is wrong with it"}}},
+    "User": {"type": "object", "properties": {
+        "login": {"type": "string"}, "name": {"type": "string"},
+        "role": {"enum": [r.value for r in Role]}, "dealer": {"oneOf": [DEALER_REF, {"type": "null"}]},
+        "checkpoints": {"type": "array", "items": {"type": "string"}}}},
+    "Checkpoint": {"type": "object", "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"},
+        "lat": {"type": "number"}, "lon": {"type": "number"}, "radius_m": {"type": "integer"},
+        "country": {"type": "string"}, "neighbour_country": {"type": ["string", "null"]}}},
+    "Container": {"type": "object", "properties": {
+        "sscc": {"type": "string", "pattern": "^[0-9]{18}$"},
+        "container_type": {"enum": [t.value for t in ContainerType]},
+        "tare_g": GRAMS, "capacity_g": GRAMS, "net_g": {"type": "integer", "minimum": 0},
+        "seal_number": {"type": ["string", "null"]}, "status": {"type": "string"},
+        "owner": DEALER_REF, "custodian": DEALER_REF}},
+    "NewContainer": {"type": "object", "required": ["sscc", "container_type", "tare_g", "capacity_g", "net_g"],
+                     "properties": {
+        "sscc": {"type": "string", "pattern": "^[0-9]{18}$", "description": "GS1 SSCC with mod-10 check digit"},
+        "container_type": {"enum": [t.value for t in ContainerType]},
+        "tare_g": GRAMS, "capacity_g": GRAMS, "net_g": {"type": "integer", "minimum": 0},
+        "seal_number": {"type": "string"}}},
+    "Declaration": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "reference": {"type": ["string", "null"]},
+        "kind": {"enum": [k.value for k in DeclarationKind]},
+        "status": {"enum": [s.value for s in DeclarationStatus]},
+        "declarant": DEALER_REF, "consignor": DEALER_REF, "consignee": DEALER_REF,
+        "origin": {"type": "string"}, "destination": {"type": "string"},
+        "declared_net_g": {"type": "integer"},
+        "planned_departure": {"type": ["string", "null"], "format": "date-time"},
+        "planned_arrival": {"type": ["string", "null"], "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"}}},
+    "DeclarationFull": {"allOf": [_ref("Declaration"), {"type": "object", "properties": {
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "sscc": {"type": "string"}, "declared_net_g": GRAMS, "received_net_g": {"type": ["integer", "null"]}}}},
+        "route": {"type": ["array", "null"], "items": {"type": "array", "items": {"type": "number"}},
+                  "description": "[lat, lon] points of the planned route"},
+        "corridor_m": {"type": "integer"},
+        "expected_checkpoints": {"type": "array", "items": {"type": "string"}},
+        "authorised_stops": {"type": "array", "items": {"type": "object"}},
+        "vehicle": {"type": "string"}, "beacon": {"type": ["string", "null"]},
+        "decision_reason": {"type": ["string", "null"]}}}]},
+    "NewDeclaration": {"type": "object", "required": ["kind", "consignee_id", "origin", "destination"],
+                       "properties": {
+        "kind": {"enum": [k.value for k in DeclarationKind]}, "consignee_id": {"type": "integer"},
+        "origin": {"type": "string", "description": "checkpoint code"},
+        "destination": {"type": "string", "description": "checkpoint code"},
+        "items": {"type": "array", "items": {"type": "object", "required": ["sscc", "declared_net_g"],
+                  "properties": {"sscc": {"type": "string"}, "declared_net_g": GRAMS}}},
+        "waypoints": {"type": "array", "items": {"type": "array", "items": {"type": "number"},
+                      "minItems": 2, "maxItems": 2}, "description": "[lat, lon] points"},
+        "expected_checkpoints": {"type": "array", "items": {"type": "string"}},
+        "corridor_m": {"type": "integer", "minimum": 1, "maximum": 50000, "default": 500},
+        "planned_departure": {"type": "string", "format": "date-time"},
+        "planned_arrival": {"type": "string", "format": "date-time"},
+        "vehicle": {"type": "string"}}},
+    "Alert": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "declaration_id": {"type": ["integer", "null"]},
+        "kind": {"type": "string"}, "severity": {"enum": ["info", "warning", "critical"]},
+        "status": {"enum": [s.value for s in AlertStatus]},
+        "opened_at": {"type": "string", "format": "date-time"},
+        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+        "lat": {"type": ["number", "null"]}, "lon": {"type": ["number", "null"]},
+        "details": {"type": "object"}, "resolution": {"type": ["string", "null"]}}},
+    "Credentials": {"type": "object", "required": ["login", "password"], "properties": {
+        "login": {"type": "string"}, "password": {"type": "string", "format": "password"}}},
+}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": responses, **extra}
+
+
+PATHS: dict[str, Any] = {
+    "/health": {"get": _op("Check the API and its database", {"200": {"description": "Up"}}, security=[])},
+    "/session": {
+        "post": _op("Sign in", {"200": _json(_ref("User"), "Signed in; a session cookie is set"),
+                                **_errors(401, 415, 422)}, security=[],
+                    requestBody={"required": True, "content": {"application/json": {"schema": _ref("Credentials")}}}),
+        "delete": _op("Sign out", {"204": {"description": "Signed out"}, **_errors(401)}),
+    },
+    "/me": {"get": _op("The signed-in account", {"200": _json(_ref("User"), "Account"), **_errors(401)})},
+    "/declarations": {
+        "get": _op("Declarations visible to the user", {"200": _json(_page_of("Declaration"), "A page"),
+                                                        **_errors(401, 422)},
+                   parameters=PAGING + [
+                       {"name": "status", "in": "query", "schema": {"enum": [s.value for s in DeclarationStatus]}},
+                       {"name": "reference", "in": "query", "schema": {"type": "string"}}]),
+        "post": _op("Create a draft declaration (trader)", {
+            "201": _json(_ref("DeclarationFull"), "Draft created"), **_errors(401, 403, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewDeclaration")}}}),
+    },
+    "/declarations/{declaration_id}": {"get": _op(
+        "One declaration", {"200": _json(_ref("DeclarationFull"), "Declaration"), **_errors(401, 404)},
+        parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+    "/containers": {
+        "get": _op("Containers visible to the user", {"200": _json(_page_of("Container"), "A page"),
+                                                      **_errors(401)}, parameters=PAGING),
+        "post": _op("Register a container (trader)", {
+            "201": _json(_ref("Container"), "Registered"), **_errors(401, 403, 409, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewContainer")}}}),
+    },
+    "/containers/{sscc}": {"get": _op(
+        "One container by SSCC", {"200": _json(_ref("Container"), "Container"), **_errors(401, 404)},
+        parameters=[{"name": "sscc", "in": "path", "required": True, "schema": {"type": "string"}}])},
+    "/alerts": {"get": _op("Alerts visible to the user", {"200": _json(_page_of("Alert"), "A page"),
+                                                         **_errors(401, 422)},
+                           parameters=PAGING + [{"name": "status", "in": "query",
+                                                 "schema": {"enum": [s.value for s in AlertStatus]}}])},
+    "/checkpoints": {"get": _op("Every checkpoint", {"200": _json(_page_of("Checkpoint"), "A page"),
+                                                      **_errors(401)}, parameters=PAGING)},
+    "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Mercury shipment tracking API",
+        "version": "1",
+        "description": "Licences, declarations, containers, custody and alerts. Sign in with "
+                       "POST /session; the session cookie authenticates later calls. Writes must be "
+                       "JSON. Errors are {error, message} with the HTTP status.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"session": []}],
+    "components": {
+        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+        "schemas": SCHEMAS,
+    },
+    "paths": PATHS,
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():  # type: ignore[no-untyped-def]
+    """Return the OpenAPI document."""
+    return jsonify(DOCUMENT)

@@ -1,0 +1,53 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Mapping
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from tracker.config import load_settings
+from tracker.web import api, auth, cli, database, errors, portal
+
+csrf = CSRFProtect()
+
+
+def _flag(value: Any) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
+
+
+def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the tracker app: settings, database, sign-in, portal, API and CLI."""
+    settings = load_settings(test_config)
+    app = Flask(
+        "tracker", instance_path=str(settings.instance_path), instance_relative_config=True,
+        template_folder="web/templates", static_folder="web/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=_flag(settings.extra.get("SESSION_COOKIE_SECURE", False)),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            minutes=int(settings.extra.get("SESSION_TIMEOUT_MINUTES", 480))
+        ),
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO)
+
+    database.init_app(app, settings.database_url)
+    csrf.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    portal.init_app(app)
+    api.init_app(app, csrf)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,60 @@
+"""Errors as JSON under /api and as pages elsewhere; never a stack trace."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from tracker.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422,
+}
+
+
+def wants_json() -> bool:
+    """Tell whether the request is for the API (JSON errors) rather than a page."""
+    return request.path.startswith("/api/")
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> tuple[Response, int]:
+    """Return the JSON error body ``{"error": code, "message": text}`` with ``status``."""
+    return jsonify({"error": code, "message": message, **extra}), status
+
+
+def _render(status: int, code: str, message: str, **extra: object):  # type: ignore[no-untyped-def]
+    if wants_json():
+        return error_response(status, code, message, **extra)
+    return render_template("error.html", status=status, message=message), status
+
+
+def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+    extra = {"fields": exc.errors} if isinstance(exc, ValidationFailed) else {}
+    return _render(DOMAIN_STATUS.get(type(exc), 400), exc.code, exc.message, **extra)
+
+
+def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return _render(exc.code or 500, code, exc.description or exc.name)
+
+
+def _integrity_error(exc: IntegrityError):  # type: ignore[no-untyped-def]
+    log.warning("integrity error: %s", exc.orig)
+    return _render(409, "conflict", "the change conflicts with existing records")
+
+
+def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(IntegrityError, _integrity_error)
+    app.register_error_handler(Exception, _unexpected)
