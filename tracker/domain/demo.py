@@ -26,15 +26,26 @@ from tracker.models import (
     Activity as A, Alert, AlertSeverity, AlertStatus, AuthorisedStop, Beacon, BeaconProtocol,
     Checkpoint, Container, ContainerStatus, ContainerType, CustodyEvent, CustodyKind, Dealer,
     Declaration, DeclarationItem, DeclarationKind as K, DeclarationStatus as S, DeviceToken,
-    ExpectedCheckpoint, ImportApproval, License, LicenseStatus, Position, Role, Transaction, User,
+    ExpectedCheckpoint, ImportApproval, License, LicenseStatus, Position, Role, Transaction,
+    TransactionKind, User,
 )
 
 KG_TIME = timezone(timedelta(hours=6))
 COMBINE_TAXPAYER = "01207199310028"
 COMBINE_PREFIX = "470000001"    # made-up GS1 company prefix under 470 (Kyrgyzstan)
 EXPORTER_PREFIX = "690000002"   # made-up prefix under 690 (China): the imported flasks
-FLASK_G, FLASK_TARE_G = 34_500, 2_700
+BOTTLE_PREFIX = "470000017"     # made-up prefix of the Bishkek supplier, who fills bottles
+FLASK_G, FLASK_TARE_G, BOTTLE_G, BOTTLE_TARE_G = 34_500, 2_700, 1_000, 350
+SPEED_KMH = 50.0                # mountain roads, loaded truck
+TUNNEL_SHADOW_M = 8_000         # no fixes this close to the Too-Ashuu tunnel
 HOUR = timedelta(hours=1)
+REFERENCED = (S.APPROVED, S.IN_TRANSIT, S.ARRIVED, S.CLOSED)
+CUSTODY_REMARKS = {
+    CustodyKind.DEPARTURE: "Loaded and sealed; UN 2809 placards and documents checked.",
+    CustodyKind.INSPECTION: "Seals intact, documents in order.",
+    CustodyKind.ARRIVAL: "Received; seals intact, flasks weighed.",
+    CustodyKind.HANDOVER: "Handed over.",
+}
 
 # key, legal name, taxpayer number (KG: 14-digit INN), country, address
 DEALERS = (
@@ -250,6 +261,7 @@ class _Loader:
         self.declarations: dict[S, Declaration] = {}
         self.trips: dict[S, Trip] = {}
         self.fixes: dict[S, list[Position]] = {}
+        self.approval: ImportApproval | None = None
 
     def at(self, hours: float) -> datetime:
         """Return the moment ``hours`` from now."""
@@ -268,8 +280,9 @@ class _Loader:
         self.containers()
         for plan in PLANS:
             self.declare(plan)
-        self.session.flush()
         self.references()
+        self.session.flush()
+        self.track()
         self.custody()
         self.sales()
         self.alerts()
@@ -316,31 +329,223 @@ class _Loader:
                 licence.status_reason = (f"Suspended {self.at(-24):%Y-%m-%d}: inspection found the store "
                                          "without mercury vapour monitoring; re-inspection pending.")
             self.add(licence)
-        self.add(ImportApproval(
+        self.approval = ImportApproval(
             number=f"KG-HG-IMP-{self.at(-24 * 30).year}-0001", importer=self.dealers["bishkek"],
             exporter_name=self.dealers["cn"].legal_name, exporter_country="CN", quantity_g=200_000,
             intended_use="Dental amalgam and laboratory reagents, resold to licensed users.",
             source_not_primary_mining=True, issued_by_id=admin.id, issued_at=self.at(-24 * 30),
             source_statement="Recovered by the exporter from spent lamps and dental waste; not from "
                              "primary mercury mining nor chlor-alkali surplus (exporter's certificate).",
-            valid_until=self.at(24 * 330).date()))
+            valid_until=self.at(24 * 330).date())
+        self.add(self.approval)
 
     def devices(self) -> None:
         """Register the beacons; issue a beacon token and two checkpoint station tokens."""
         for key, (device_id, protocol, owner, description) in BEACONS.items():
-            self.beacons[key] = Beacon(device_id=device_id, protocol=protocol, owner=None,
-                                       owner_id=None, description=description, created_at=self.at(-24 * 45))
-            self.beacons[key].owner_id = None
-            self.add(self.beacons[key])
-        self.session.flush()
-        for key, (_d, _p, owner, _s) in BEACONS.items():
-            self.beacons[key].owner_id = self.dealers[owner].id
+            self.beacons[key] = Beacon(device_id=device_id, protocol=protocol, description=description,
+                                       owner_id=self.dealers[owner].id, reporting_period_s=300,
+                                       created_at=self.at(-24 * 45))
+        self.session.add_all(self.beacons.values())
         admin = self.users["admin"]
-        token, _secret = issue_token(self.session, name="truck 09 KG 482 AAH", beacon=self.beacons["truck1"],
-                                     created_by=admin)
-        token.created_at = self.at(-24 * 45)
+        issued = [issue_token(self.session, name="truck 09 KG 482 AAH", beacon=self.beacons["truck1"],
+                              created_by=admin)[0]]
         for code in ("KHD-GATE", "OSH"):
-            token, _secret = issue_token(self.session, name=f"{code} scanner station",
-                                         checkpoint=self.sites[code], created_by=admin)
+            self.stations[code], _secret = issue_token(
+                self.session, name=f"{code} scanner station", checkpoint=self.sites[code], created_by=admin)
+            issued.append(self.stations[code])
+        for token in issued:
             token.created_at = self.at(-24 * 45)
-            self.stations[code] = token
+
+    def containers(self) -> None:
+        """Register the flasks (SSCC, seal, owner, custodian) and the dental lab's bottles."""
+        serials = {COMBINE_PREFIX: 1000, EXPORTER_PREFIX: 7000, BOTTLE_PREFIX: 300}
+        for group, (owner, count, prefix, days) in STOCK.items():
+            self.stock[group] = [self.container(owner, prefix, serials[prefix] + i, days, FLASK_G)
+                                 for i in range(1, count + 1)]
+            serials[prefix] += count
+        self.stock["bottles"] = [self.container("dentalab", BOTTLE_PREFIX, serials[BOTTLE_PREFIX] + i, 7,
+                                                BOTTLE_G) for i in (1, 2)]
+        self.session.add_all(c for group in self.stock.values() for c in group)
+
+    def container(self, owner: str, prefix: str, serial: int, days: int, net_g: int) -> Container:
+        """Return one full, sealed container held by its owner."""
+        flask = net_g == FLASK_G
+        return Container(
+            sscc=make_sscc(3 if flask else 0, prefix, serial), net_g=net_g, capacity_g=net_g,
+            container_type=ContainerType.FLASK_34_5KG if flask else ContainerType.BOTTLE,
+            tare_g=FLASK_TARE_G if flask else BOTTLE_TARE_G, seal_number=f"S{prefix[-3:]}-{serial:06d}",
+            status=ContainerStatus.IN_STOCK, owner=self.dealers[owner], custodian=self.dealers[owner],
+            registered_at=self.at(-24 * days))
+
+    def declare(self, plan: Plan) -> None:
+        """Create one declaration with its items, checkpoints, route and status times."""
+        declarant, consignor, consignee = (self.dealers[key] for key in plan.parties)
+        group, first, stop = plan.flasks
+        declaration = Declaration(
+            kind=plan.kind, status=plan.status, declarant=declarant, consignor=consignor,
+            consignee=consignee, origin=self.sites[plan.places[0]], destination=self.sites[plan.places[1]],
+            route=geo.route_line(plan.route) if plan.route else None, corridor_m=500,
+            beacon=self.beacons.get(plan.beacon or ""), vehicle=plan.vehicle, decision_reason=plan.reason,
+            created_by=self.users[f"trader.{plan.parties[0]}"],
+            items=[DeclarationItem(container=c, declared_net_g=c.net_g) for c in self.stock[group][first:stop]],
+            expected_checkpoints=[ExpectedCheckpoint(seq=i, checkpoint=self.sites[code])
+                                  for i, code in enumerate(plan.via)])
+        for attribute, hours in plan.hours.items():
+            setattr(declaration, attribute, self.at(hours))
+        if declaration.decided_at is not None:
+            declaration.decided_by_id = self.users[plan.decided_by].id
+        if plan.kind == K.IMPORT:
+            declaration.import_approval = self.approval
+        self.declarations[plan.status] = declaration
+        self.add(declaration)
+        if declaration.departed_at is not None:
+            self.drive(plan, declaration)
+
+    def drive(self, plan: Plan, declaration: Declaration) -> None:
+        """Put a departed declaration on the road: arrival, receipt, stops and containers."""
+        trip = Trip(plan.route, declaration.departed_at, SPEED_KMH / 3.6, plan.stops)
+        self.trips[plan.status] = trip
+        if plan.status in (S.ARRIVED, S.CLOSED):
+            declaration.arrived_at = trip.reaches(END)
+        if plan.status == S.CLOSED:
+            for i, item in enumerate(declaration.items):
+                item.received_net_g = item.declared_net_g - (SHORTAGE_G if i == 0 else 0)
+                item.container.net_g = item.received_net_g
+        if plan.status == S.IN_TRANSIT:
+            for item in declaration.items:
+                item.container.status = ContainerStatus.IN_TRANSIT
+        if plan.track:
+            declaration.authorised_stops = [AuthorisedStop(seq=i, name=n, lat=lat, lon=lon, radius_m=r)
+                                            for i, (n, lat, lon, r) in enumerate(geo.M41_AUTHORISED_STOPS)]
+
+    def references(self) -> None:
+        """Number approved-and-later declarations per year, in order of decision."""
+        serials: dict[int, int] = {}
+        referenced = [d for d in self.declarations.values() if d.status in REFERENCED]
+        for declaration in sorted(referenced, key=lambda d: d.decided_at):
+            year = declaration.decided_at.year
+            serials[year] = serials.get(year, 0) + 1
+            declaration.reference = make_reference(year, serials[year])
+
+    def track(self) -> None:
+        """Store the beacon fixes of tracked trips, every reporting period up to now."""
+        for plan in PLANS:
+            if not plan.track:
+                continue
+            declaration, trip = self.declarations[plan.status], self.trips[plan.status]
+            beacon = declaration.beacon
+            end = min(self.now, declaration.arrived_at or self.now)
+            tunnel = geo.distance_to(trip.route, geo.TOO_ASHUU_TUNNEL.name)
+            fixes, when = [], trip.departed
+            while when <= end:
+                driven, standing = trip.odometer(when)
+                if abs(driven - tunnel) > TUNNEL_SHADOW_M:
+                    fixes.append(self.fix(beacon, declaration, trip, when, driven, standing))
+                when += timedelta(seconds=beacon.reporting_period_s)
+            self.fixes[plan.status] = fixes
+            self.session.add_all(fixes)
+
+    def fix(self, beacon: Beacon, declaration: Declaration, trip: Trip, when: datetime,
+            driven: float, standing: bool) -> Position:
+        """Return one plausible fix, with a little GPS noise, and its raw message."""
+        point, course = geo.point_along(trip.route, driven)
+        jitter = self.rng.uniform
+        position = Position(
+            beacon_id=beacon.id, declaration_id=declaration.id, fix_time=when,
+            received_at=when + timedelta(seconds=jitter(1, 20)), protocol=beacon.protocol, flags=[],
+            lat=round(point.lat + jitter(-4e-5, 4e-5), 6), lon=round(point.lon + jitter(-4e-5, 4e-5), 6),
+            speed_kmh=0.0 if standing else round(max(5.0, SPEED_KMH + jitter(-15, 15)), 1),
+            course=None if standing else round(course, 1), accuracy_m=round(jitter(3, 12), 1),
+            hdop=round(jitter(0.7, 1.6), 1), satellites=self.rng.randint(7, 13))
+        position.raw = raw_message(beacon, position)
+        return position
+
+    def custody(self) -> None:
+        """Record the custody events of departed declarations, chained in time order."""
+        events = []
+        for plan in PLANS:
+            declaration = self.declarations[plan.status]
+            for kind, code, recorder, anchor in plan.events:
+                when = self.event_time(self.trips[plan.status], anchor)
+                for i, item in enumerate(declaration.items):
+                    events.append(self.custody_event(declaration, item, kind, code, recorder,
+                                                     when + timedelta(seconds=40 * i)))
+        for event in sorted(events, key=lambda e: (e.event_time, e.container_id)):
+            append_to_chain(self.session, event)
+
+    @staticmethod
+    def event_time(trip: Trip, anchor: str) -> datetime:
+        """Return when a checkpoint scanned the load: before departure, at a stop, after arrival."""
+        if anchor == START:
+            return trip.departed - timedelta(minutes=15)
+        return trip.reaches(anchor) + timedelta(minutes=15 if anchor == END else 10)
+
+    def custody_event(self, declaration: Declaration, item: DeclarationItem, kind: CustodyKind,
+                      code: str, recorder: str, when: datetime) -> CustodyEvent:
+        """Return one custody event with every foreign key set as an integer."""
+        site = self.sites[code]
+        station = self.stations.get(recorder.removeprefix("station:"))
+        officer = None if station else self.users[recorder]
+        handing = kind in (CustodyKind.DEPARTURE, CustodyKind.ARRIVAL)
+        return CustodyEvent(
+            client_event_id=str(uuid.uuid4()), kind=kind, container_id=item.container_id,
+            declaration_id=declaration.id, checkpoint_id=site.id,
+            from_party_id=declaration.consignor_id if handing else None,
+            to_party_id=declaration.consignee_id if kind == CustodyKind.ARRIVAL else None,
+            officer_id=officer.id if officer else None, device_token_id=station.id if station else None,
+            event_time=when, event_time_zone="+06:00", recorded_at=when + timedelta(seconds=30),
+            lat=site.lat, lon=site.lon, seal_intact=True, remarks=CUSTODY_REMARKS[kind],
+            measured_net_g=item.received_net_g if kind == CustodyKind.ARRIVAL else None)
+
+    def sales(self) -> None:
+        """Enter the sales register in date order; the dental lab's bottles came from one flask."""
+        for seller, buyer, mass_g, place, hours, status, remarks in sorted(SALES, key=lambda s: s[4]):
+            when, declaration = self.at(hours), self.declarations.get(status)
+            append_to_chain(self.session, Transaction(
+                kind=TransactionKind.SALE, seller_id=self.dealers[seller].id,
+                buyer_id=self.dealers[buyer].id, mass_g=mass_g, place=place,
+                transaction_date=when.astimezone(KG_TIME).date(), remarks=remarks,
+                declaration_id=declaration.id if declaration else None,
+                recorded_by_id=self.users[f"trader.{seller}"].id, recorded_at=when + HOUR))
+        self.stock["imported"][1].net_g -= len(self.stock["bottles"]) * BOTTLE_G
+
+    def alerts(self) -> None:
+        """Raise a tunnel signal loss (closed), a suspended licence (open), a shortage (closed)."""
+        officer = self.users["officer.bishkek"]
+        arrived, closed = self.declarations[S.ARRIVED], self.declarations[S.CLOSED]
+        fixes = self.fixes[S.ARRIVED]
+        before, after = max(zip(fixes, fixes[1:]), key=lambda pair: pair[1].fix_time - pair[0].fix_time)
+        opened = before.fix_time + 2 * timedelta(seconds=arrived.beacon.reporting_period_s)
+        self.add(Alert(
+            declaration_id=arrived.id, kind="signal_lost", severity=AlertSeverity.WARNING,
+            status=AlertStatus.CLOSED, opened_at=opened, closed_at=after.fix_time, lat=before.lat,
+            lon=before.lon, details={"last_fix_at": before.fix_time.isoformat(), "missed_reports": 2},
+            acknowledged_by_id=officer.id, acknowledged_at=opened + timedelta(minutes=3),
+            resolved_by_id=officer.id, resolution="No coverage in the Too-Ashuu tunnel; fixes resumed "
+            "on the far side, on the route."))
+        suspended = self.declarations[S.APPROVED]
+        self.add(Alert(
+            declaration_id=suspended.id, kind="license_suspended", severity=AlertSeverity.CRITICAL,
+            status=AlertStatus.OPEN, opened_at=self.at(-24),
+            details={"dealer": suspended.declarant.legal_name, "declaration": suspended.reference}))
+        declared, received = closed.declared_net_g, sum(i.received_net_g or 0 for i in closed.items)
+        receipt = closed.arrived_at + timedelta(minutes=30)
+        self.add(Alert(
+            declaration_id=closed.id, kind="receipt_shortage", severity=AlertSeverity.INFO,
+            status=AlertStatus.CLOSED, opened_at=receipt, closed_at=closed.closed_at,
+            details={"declared_g": declared, "received_g": received, "shortage_g": declared - received},
+            acknowledged_by_id=officer.id, acknowledged_at=receipt + HOUR, resolved_by_id=officer.id,
+            resolution="Shortage within the 1 permille tolerance: scale difference at the terminal."))
+
+
+def raw_message(beacon: Beacon, fix: Position) -> bytes:
+    """Return the message a beacon of this protocol would have sent for ``fix``."""
+    stamp = int(fix.fix_time.timestamp())
+    if beacon.protocol == BeaconProtocol.OSMAND:
+        knots = (fix.speed_kmh or 0.0) / 1.852
+        return (f"GET /?id={beacon.device_id}&timestamp={stamp}&lat={fix.lat:.6f}&lon={fix.lon:.6f}"
+                f"&speed={knots:.1f}&bearing={fix.course or 0:.1f}&accuracy={fix.accuracy_m}"
+                f"&hdop={fix.hdop} HTTP/1.1").encode("ascii")
+    return json.dumps({"device_id": beacon.device_id, "fix_time": stamp, "lat": fix.lat, "lon": fix.lon,
+                       "speed_kmh": fix.speed_kmh, "course": fix.course, "hdop": fix.hdop,
+                       "satellites": fix.satellites}, separators=(",", ":")).encode("ascii")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from tracker import migrate
@@ -30,9 +31,7 @@ def _url() -> str:
     return str(current_app.config["DATABASE_URL"])
 
 
-@click.group("db")
-def db_group() -> None:
-    """Migrate the database schema (Alembic revisions in migrations/)."""
+db_group = AppGroup("db", help="Migrate the database schema (Alembic revisions in migrations/).")
 
 
 @db_group.command("upgrade")
@@ -85,6 +84,7 @@ def _write_accounts(path: Path, lines: list[str]) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load the demo data once (running it again changes nothing) and print the accounts."""
     from tracker.domain.demo import load_demo
@@ -104,6 +104,7 @@ def demo_command() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--login", required=True)
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))

@@ -1,6 +1,8 @@
 """The portal's pages: a home page per role and read-only record pages."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from flask import Blueprint, Flask, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
@@ -36,7 +38,7 @@ def init_app(app: Flask) -> None:
     @app.template_filter("utc")
     def utc(moment) -> str:  # type: ignore[no-untyped-def]
         """Show a timestamp in UTC (the portal issue localises it)."""
-        return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+        return "—" if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
     @app.context_processor
     def role_titles() -> dict[str, object]:

@@ -1,7 +1,7 @@
 """Turn models into the JSON shapes the API documents."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from tracker.models import Alert, Checkpoint, Container, Dealer, Declaration, User
@@ -9,7 +9,7 @@ from tracker.models import Alert, Checkpoint, Container, Dealer, Declaration, Us
 
 def iso(moment: datetime | None) -> str | None:
     """Return an ISO 8601 UTC timestamp ending in Z, or None."""
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dealer_ref(dealer: Dealer) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""Signing in and out; passwords and device tokens are never stored in clear."""
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from tests.conftest import PASSWORD, Auth
+from tracker.domain.tokens import authenticate_token, hash_token, issue_token, revoke_token
+from tracker.models import Beacon, BeaconProtocol
+
+
+def test_login_then_home_then_logout(client: FlaskClient, auth: Auth, make_user) -> None:
+    user = make_user("auditor", name="Aigul Auditor")
+    response = auth.login(user.login)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Aigul Auditor" in client.get("/").get_data(as_text=True)
+    auth.logout()
+    assert client.get("/").status_code == 302  # back to the sign-in page
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
+        client: FlaskClient, auth: Auth, make_user) -> None:
+    user = make_user("auditor")
+    for login, password in ((user.login, "wrong password!"), ("nobody.here", PASSWORD)):
+        response = auth.login(login, password)
+        assert response.status_code == 401
+        assert "Unknown login or wrong password" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_login_form_without_csrf_token_is_refused(client: FlaskClient, make_user) -> None:
+    user = make_user("auditor")
+    response = client.post("/login", data={"login": user.login, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_inactive_user_cannot_sign_in(db: Session, auth: Auth, make_user) -> None:
+    user = make_user("auditor")
+    user.active = False
+    db.flush()
+    assert auth.login(user.login).status_code == 401
+
+
+def test_password_is_stored_as_argon2_hash(make_user) -> None:
+    user = make_user("auditor")
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+def test_session_cookie_is_httponly_and_samesite(client: FlaskClient, auth: Auth, make_user) -> None:
+    response = auth.login(make_user("auditor").login)
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_api_sign_in_and_out(client: FlaskClient, make_user) -> None:
+    user = make_user("trader")
+    assert client.get("/api/v1/me").status_code == 401
+    response = client.post("/api/v1/session", json={"login": user.login, "password": PASSWORD})
+    assert response.status_code == 200 and response.json["role"] == "trader"
+    assert client.get("/api/v1/me").json["login"] == user.login
+    assert client.delete("/api/v1/session").status_code == 204
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_api_wrong_password_is_401_json(client: FlaskClient, make_user) -> None:
+    user = make_user("trader")
+    response = client.post("/api/v1/session", json={"login": user.login, "password": "nope nope nope"})
+    assert response.status_code == 401
+    assert response.json == {"error": "unauthorized", "message": "unknown login or wrong password"}
+
+
+def test_device_token_is_stored_hashed_and_can_be_revoked(db: Session) -> None:
+    beacon = Beacon(device_id="864454040000001", protocol=BeaconProtocol.OSMAND)
+    db.add(beacon)
+    row, secret = issue_token(db, name="truck 01KG123ABC", beacon=beacon)
+    assert row.token_hash == hash_token(secret) and secret not in row.token_hash
+    assert authenticate_token(db, secret) is row
+    assert row.last_used_at is not None
+    assert authenticate_token(db, secret + "x") is None
+    revoke_token(row)
+    assert authenticate_token(db, secret) is None
