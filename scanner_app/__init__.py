@@ -1,0 +1,1 @@
+"""Barcodes in, custody events out (built in issue #5)."""

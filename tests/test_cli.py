@@ -51,8 +51,8 @@ def test_create_user_makes_an_account_that_can_sign_in(fresh_app: Flask) -> None
 @pytest.mark.parametrize("args, password, message", [
     (["--role", "trader", "--dealer", "000"], "a long enough secret", "no dealer with taxpayer number 000"),
     (["--role", "trader"], "a long enough secret", "a trader belongs to exactly one dealer; other roles to none"),
-    (["--role", "customs_officer"], "a long enough secret", "posted to at least one checkpoint"),
-    (["--role", "auditor"], "short", "at least 10 characters"),
+    (["--role", "customs_officer"], "a long enough secret", "a customs officer is posted to at least one checkpoint"),
+    (["--role", "auditor"], "short", "password must be at least 10 characters"),
 ])
 def test_create_user_refuses_with_one_clear_line(fresh_app: Flask, args: list[str], password: str,
                                                  message: str) -> None:

@@ -2,11 +2,14 @@
 
 Coordinates are approximate (demo data only). Waypoints are written latitude first,
 as people read them; :func:`route_line` turns them into a shapely line in (lon, lat)
-order. The demo loader and the beacon simulator share these routes.
+order. The demo loader and the beacon simulator share these routes and :class:`Trip`.
 """
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import NamedTuple, Sequence
 
 from shapely.geometry import LineString
@@ -175,7 +178,7 @@ def bearing_deg(a: Waypoint, b: Waypoint) -> float:
 
 def route_length_m(waypoints: Sequence[Waypoint]) -> float:
     """Return the length of a route in metres."""
-    return sum(haversine_m(a, b) for a, b in zip(waypoints, waypoints[1:]))
+    return sum(haversine_m(a, b) for a, b in itertools.pairwise(waypoints))
 
 
 def distance_to(waypoints: Sequence[Waypoint], name: str) -> float:
@@ -190,7 +193,7 @@ def point_along(waypoints: Sequence[Waypoint], distance_m: float) -> tuple[Waypo
     Distances beyond either end stop at that end.
     """
     remaining = max(0.0, distance_m)
-    for a, b in zip(waypoints, waypoints[1:]):
+    for a, b in itertools.pairwise(waypoints):
         leg = haversine_m(a, b)
         if remaining <= leg or b is waypoints[-1]:
             f = min(1.0, remaining / leg) if leg else 0.0
@@ -198,3 +201,37 @@ def point_along(waypoints: Sequence[Waypoint], distance_m: float) -> tuple[Waypo
             return point, bearing_deg(a, b)
         remaining -= leg
     return waypoints[-1], 0.0
+
+
+@dataclass(frozen=True)
+class Trip:
+    """A vehicle driving a route at a steady speed, dwelling at named waypoints."""
+
+    route: tuple[Waypoint, ...]
+    departed: datetime
+    speed_kmh: float
+    stops: tuple[tuple[str, float], ...] = ()   # (waypoint name, dwell in hours), in route order
+
+    @property
+    def speed_mps(self) -> float:
+        """Return the driving speed in metres per second."""
+        return self.speed_kmh / 3.6
+
+    def reaches(self, name: str | None = None) -> datetime:
+        """Return when the vehicle reaches a named waypoint, or the end of the route."""
+        at = route_length_m(self.route) if name is None else distance_to(self.route, name)
+        dwell = sum(hours for stop, hours in self.stops if distance_to(self.route, stop) < at)
+        return self.departed + timedelta(seconds=at / self.speed_mps, hours=dwell)
+
+    def odometer(self, when: datetime) -> tuple[float, bool]:
+        """Return the distance driven by ``when`` (metres) and whether the vehicle stands."""
+        left, done = (when - self.departed).total_seconds(), 0.0
+        for stop, hours in self.stops:
+            drive = (distance_to(self.route, stop) - done) / self.speed_mps
+            if left < drive:
+                break
+            left, done = left - drive, done + drive * self.speed_mps
+            if left < hours * 3600:
+                return done, True
+            left -= hours * 3600
+        return min(done + max(left, 0.0) * self.speed_mps, route_length_m(self.route)), False
