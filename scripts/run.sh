@@ -22,9 +22,11 @@ stop() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "stopped"
+  exit 0
 }
 trap stop INT TERM EXIT
 
-flask run --host "$HOST" --port "$PORT" --no-reload --no-debugger &
+# Started directly (not through the function) so $! is the server's own pid.
+.venv/bin/flask --app tracker run --host "$HOST" --port "$PORT" --no-reload --no-debugger &
 pids+=($!)
 wait

@@ -23,12 +23,24 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import create_app, migrate
+from tracker.config import normalise_database_url
 from tracker.db import make_engine
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.users import create_user
 from tracker.models import (
-    Activity, Checkpoint, CheckpointKind, Container, ContainerType, Dealer, Declaration,
-    DeclarationItem, DeclarationKind, DeclarationStatus, License, Role, User,
+    Activity,
+    Checkpoint,
+    CheckpointKind,
+    Container,
+    ContainerType,
+    Dealer,
+    Declaration,
+    DeclarationItem,
+    DeclarationKind,
+    DeclarationStatus,
+    License,
+    Role,
+    User,
 )
 from tracker.web.database import EXTENSION_KEY
 
@@ -58,13 +70,12 @@ def _tcp_reachable(host: str, port: int) -> bool:
 
 def postgres_url() -> str:
     """Return TEST_DATABASE_URL, skipping or failing the test when PostgreSQL is absent."""
-    url = migrate_url = TEST_DATABASE_URL or ""
-    parsed = urlparse(url.replace("+psycopg", ""))
+    url = TEST_DATABASE_URL or ""
+    parsed = urlparse(url)
     reachable = bool(url) and _tcp_reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432)
     need_service("PostgreSQL", bool(url), reachable,
                  "set TEST_DATABASE_URL=postgresql://user@host:5432/empty_db to run these tests")
-    from tracker.config import normalise_database_url
-    return normalise_database_url(migrate_url)
+    return normalise_database_url(url)
 
 
 @pytest.fixture(scope="session")

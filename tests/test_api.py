@@ -53,7 +53,8 @@ def test_trader_files_a_draft_declaration(client: FlaskClient, make_user, make_d
                                           make_checkpoint) -> None:
     trader = make_user("trader")
     flask_ = make_container(owner=trader.dealer)
-    osh, bishkek = make_checkpoint(code="OSH-T"), make_checkpoint(code="BSK-T", lat=42.875, lon=74.59)
+    make_checkpoint(code="OSH-T")
+    make_checkpoint(code="BSK-T", lat=42.875, lon=74.59)
     consignee = make_dealer()
     sign_in(client, trader)
     response = client.post("/api/v1/declarations", json={

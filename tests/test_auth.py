@@ -5,7 +5,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD, Auth
-from tracker.domain.tokens import authenticate_token, hash_token, issue_token, revoke_token
+from tracker.domain.tokens import (
+    authenticate_token,
+    hash_token,
+    issue_token,
+    revoke_token,
+)
 from tracker.models import Beacon, BeaconProtocol
 
 
@@ -81,3 +86,22 @@ def test_device_token_is_stored_hashed_and_can_be_revoked(db: Session) -> None:
     assert authenticate_token(db, secret + "x") is None
     revoke_token(row)
     assert authenticate_token(db, secret) is None
+
+
+def test_device_authenticates_with_its_bearer_token(client: FlaskClient, db: Session, make_checkpoint) -> None:
+    gate = make_checkpoint(code="KHD-GATE-T")
+    _row, secret = issue_token(db, name="gate scanner 1", checkpoint=gate)
+    db.commit()
+    response = client.get("/api/v1/device", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    assert response.json == {"kind": "station", "name": "gate scanner 1", "beacon": None, "checkpoint": "KHD-GATE-T"}
+    for header in ({}, {"Authorization": f"Bearer {secret[:-1]}"}, {"Authorization": f"Basic {secret}"}):
+        refused = client.get("/api/v1/device", headers=header)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_pages_forbid_inline_scripts_and_framing(client: FlaskClient) -> None:
+    response = client.get("/login")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"

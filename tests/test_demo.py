@@ -14,8 +14,16 @@ from tracker.domain.demo import load_demo
 from tracker.domain.gs1 import is_valid_sscc
 from tracker.domain.references import validate_reference
 from tracker.models import (
-    Base, Container, CustodyEvent, Declaration, DeclarationKind, DeclarationStatus, LicenseStatus,
-    License, Position, Transaction,
+    Base,
+    Container,
+    CustodyEvent,
+    Declaration,
+    DeclarationKind,
+    DeclarationStatus,
+    License,
+    LicenseStatus,
+    Position,
+    Transaction,
 )
 
 

@@ -3,8 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.domain.gs1 import InvalidIdentifier, gs1_check_digit, is_valid_sscc, make_sscc, validate_sscc
-from tracker.domain.references import InvalidReference, check_character, make_reference, validate_reference
+from tracker.domain.gs1 import (
+    InvalidIdentifier,
+    gs1_check_digit,
+    is_valid_sscc,
+    make_sscc,
+    validate_sscc,
+)
+from tracker.domain.references import (
+    InvalidReference,
+    check_character,
+    make_reference,
+    validate_reference,
+)
 
 
 def test_check_digit_matches_gs1_published_examples() -> None:

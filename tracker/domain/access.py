@@ -9,7 +9,15 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from tracker.models import Alert, Container, Dealer, Declaration, DeclarationStatus, Role, User
+from tracker.models import (
+    Alert,
+    Container,
+    Dealer,
+    Declaration,
+    DeclarationStatus,
+    Role,
+    User,
+)
 
 
 class Action(StrEnum):

@@ -14,8 +14,16 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, declaration_filter, may
 from tracker.domain.errors import Forbidden, NotFound, ValidationFailed
 from tracker.models import (
-    DEFAULT_CORRIDOR_M, Checkpoint, Container, Dealer, Declaration, DeclarationItem,
-    DeclarationKind, ExpectedCheckpoint, Role, User,
+    DEFAULT_CORRIDOR_M,
+    Checkpoint,
+    Container,
+    Dealer,
+    Declaration,
+    DeclarationItem,
+    DeclarationKind,
+    ExpectedCheckpoint,
+    Role,
+    User,
 )
 
 

@@ -3,14 +3,37 @@ from tracker.models.base import Base, utcnow
 from tracker.models.containers import FLASK_NET_G, Container
 from tracker.models.custody import CustodyEvent, Transaction
 from tracker.models.declarations import (
-    DEFAULT_CORRIDOR_M, AuthorisedStop, Declaration, DeclarationItem, ExpectedCheckpoint,
+    DEFAULT_CORRIDOR_M,
+    AuthorisedStop,
+    Declaration,
+    DeclarationItem,
+    ExpectedCheckpoint,
 )
 from tracker.models.enums import (
-    OPEN_DECLARATION_STATUSES, Activity, AlertSeverity, AlertStatus, ApprovalStatus,
-    BeaconProtocol, CheckpointKind, ContainerStatus, ContainerType, CustodyKind, DeclarationKind,
-    DeclarationStatus, DeviceKind, LicenseStatus, Role, TransactionKind,
+    OPEN_DECLARATION_STATUSES,
+    Activity,
+    AlertSeverity,
+    AlertStatus,
+    ApprovalStatus,
+    BeaconProtocol,
+    CheckpointKind,
+    ContainerStatus,
+    ContainerType,
+    CustodyKind,
+    DeclarationKind,
+    DeclarationStatus,
+    DeviceKind,
+    LicenseStatus,
+    Role,
+    TransactionKind,
 )
-from tracker.models.parties import HOME_COUNTRY, Dealer, ImportApproval, License, LicenseActivity
+from tracker.models.parties import (
+    HOME_COUNTRY,
+    Dealer,
+    ImportApproval,
+    License,
+    LicenseActivity,
+)
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, Beacon, Position
 from tracker.models.users import DeviceToken, User, officer_checkpoints

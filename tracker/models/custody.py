@@ -9,11 +9,26 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    BigInteger, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, String, Text,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracker.models.base import Base, UTCDateTime, enum_type, lat_lon_checks, positive, utcnow
+from tracker.models.base import (
+    Base,
+    UTCDateTime,
+    enum_type,
+    lat_lon_checks,
+    positive,
+    utcnow,
+)
 from tracker.models.enums import CustodyKind, TransactionKind
 
 if TYPE_CHECKING:

@@ -6,13 +6,28 @@ from typing import TYPE_CHECKING
 
 from shapely.geometry import LineString
 from sqlalchemy import (
-    BigInteger, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint, text,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tracker.models.base import (
-    Base, Geometry, UTCDateTime, enum_type, lat_lon_checks, positive, require, utcnow,
+    Base,
+    Geometry,
+    UTCDateTime,
+    enum_type,
+    lat_lon_checks,
+    positive,
+    require,
+    utcnow,
 )
 from tracker.models.enums import DeclarationKind, DeclarationStatus
 
@@ -86,6 +101,7 @@ class Declaration(Base):
     import_approval: Mapped[ImportApproval | None] = relationship()
     beacon: Mapped[Beacon | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     items: Mapped[list[DeclarationItem]] = relationship(
         back_populates="declaration", cascade="all, delete-orphan", order_by="DeclarationItem.container_id"
     )
@@ -98,8 +114,8 @@ class Declaration(Base):
 
     @property
     def label(self) -> str:
-        """Name the declaration by reference, or as a draft by id."""
-        return self.reference or f"draft #{self.id}"
+        """Name the declaration by reference, or by number until it has one."""
+        return self.reference or f"#{self.id}"
 
     @property
     def declared_net_g(self) -> int:

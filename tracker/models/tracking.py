@@ -5,18 +5,32 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    BigInteger, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import (
-    Base, PortableJSON, UTCDateTime, enum_type, lat_lon_checks, utcnow,
+    Base,
+    PortableJSON,
+    UTCDateTime,
+    enum_type,
+    lat_lon_checks,
+    utcnow,
 )
 from tracker.models.enums import AlertSeverity, AlertStatus, BeaconProtocol
 
 if TYPE_CHECKING:
     from tracker.models.declarations import Declaration
+    from tracker.models.parties import Dealer
     from tracker.models.users import DeviceToken, User
 
 #: 64-bit ids on PostgreSQL, rowid aliases on SQLite (which only autoincrements INTEGER).
@@ -36,6 +50,7 @@ class Beacon(Base):
     reporting_period_s: Mapped[int] = mapped_column(Integer, default=300)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    owner: Mapped[Dealer | None] = relationship()
     tokens: Mapped[list[DeviceToken]] = relationship(back_populates="beacon")
 
     @property

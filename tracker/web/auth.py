@@ -5,9 +5,23 @@ from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import (
-    Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for,
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length

@@ -7,7 +7,13 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from tracker.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from tracker.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 

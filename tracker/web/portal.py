@@ -11,7 +11,13 @@ from tracker.domain.access import alert_filter, container_filter, declaration_fi
 from tracker.domain.containers import find_container
 from tracker.domain.declarations import find_declaration
 from tracker.models import (
-    Alert, AlertStatus, Container, Declaration, DeclarationStatus, ExpectedCheckpoint, Role,
+    Alert,
+    AlertStatus,
+    Container,
+    Declaration,
+    DeclarationStatus,
+    ExpectedCheckpoint,
+    Role,
 )
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session

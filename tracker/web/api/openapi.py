@@ -8,7 +8,13 @@ from typing import Any
 
 from flask import jsonify
 
-from tracker.models import AlertStatus, ContainerType, DeclarationKind, DeclarationStatus, Role
+from tracker.models import (
+    AlertStatus,
+    ContainerType,
+    DeclarationKind,
+    DeclarationStatus,
+    Role,
+)
 from tracker.web.api import bp
 
 
@@ -109,6 +115,9 @@ SCHEMAS: dict[str, Any] = {
         "closed_at": {"type": ["string", "null"], "format": "date-time"},
         "lat": {"type": ["number", "null"]}, "lon": {"type": ["number", "null"]},
         "details": {"type": "object"}, "resolution": {"type": ["string", "null"]}}},
+    "Device": {"type": "object", "properties": {
+        "kind": {"enum": ["beacon", "station"]}, "name": {"type": "string"},
+        "beacon": {"type": ["string", "null"]}, "checkpoint": {"type": ["string", "null"]}}},
     "Credentials": {"type": "object", "required": ["login", "password"], "properties": {
         "login": {"type": "string"}, "password": {"type": "string", "format": "password"}}},
 }
@@ -156,6 +165,9 @@ PATHS: dict[str, Any] = {
                                                  "schema": {"enum": [s.value for s in AlertStatus]}}])},
     "/checkpoints": {"get": _op("Every checkpoint", {"200": _json(_page_of("Checkpoint"), "A page"),
                                                       **_errors(401)}, parameters=PAGING)},
+    "/device": {"get": _op(
+        "What a device's bearer token stands for", {"200": _json(_ref("Device"), "The device"), **_errors(401)},
+        security=[{"device": []}])},
     "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
 }
 
@@ -171,7 +183,11 @@ DOCUMENT: dict[str, Any] = {
     "servers": [{"url": "/api/v1"}],
     "security": [{"session": []}],
     "components": {
-        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            "device": {"type": "http", "scheme": "bearer",
+                       "description": "device token of a beacon or checkpoint station"},
+        },
         "schemas": SCHEMAS,
     },
     "paths": PATHS,

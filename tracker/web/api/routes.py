@@ -8,17 +8,31 @@ from flask import jsonify, request
 from flask_login import login_required, logout_user
 from sqlalchemy import Select, func, select, text
 
-from tracker.domain.access import Action, alert_filter, container_filter, declaration_filter
+from tracker.domain.access import (
+    Action,
+    alert_filter,
+    container_filter,
+    declaration_filter,
+)
 from tracker.domain.containers import find_container, register_container
 from tracker.domain.declarations import DraftInput, create_draft, find_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.users import authenticate
 from tracker.models import (
-    Alert, AlertStatus, Checkpoint, Container, Declaration, DeclarationStatus,
+    Alert,
+    AlertStatus,
+    Checkpoint,
+    Container,
+    Declaration,
+    DeclarationStatus,
 )
 from tracker.web.api import bp
 from tracker.web.api.serialize import (
-    alert_json, checkpoint_json, container_json, declaration_json, user_json,
+    alert_json,
+    checkpoint_json,
+    container_json,
+    declaration_json,
+    user_json,
 )
 from tracker.web.auth import acting_user, requires, sign_in
 from tracker.web.database import get_session
