@@ -40,6 +40,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if ! ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then
+# Asked of the dynamic loader's cache the way pyzbar will look (works without /sbin in PATH).
+if ! .venv/bin/python -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("zbar") is None)'; then
   apt_install libzbar0
 fi

@@ -99,3 +99,25 @@ def test_signed_out_api_call_is_401_json_and_page_redirects(client: FlaskClient)
     assert response.status_code == 401 and response.json["error"] == "unauthorized"
     page = client.get("/declarations/1")
     assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_trader_sees_only_own_licence_and_auditor_sees_all(client: FlaskClient, make_user, make_dealer) -> None:
+    trader, other = make_user("trader"), make_dealer(legal_name="Other Trading LLC")
+    own_number = trader.dealer.licenses[0].number
+    other_number = other.licenses[0].number
+    sign_in(client, trader)
+    page = client.get("/").get_data(as_text=True)
+    assert own_number in page and other_number not in page
+    client.delete("/api/v1/session")
+    sign_in(client, make_user("auditor"))
+    page = client.get("/").get_data(as_text=True)
+    assert own_number in page and other_number in page
+
+
+def test_licensing_admin_home_lists_declarations_awaiting_decision(client: FlaskClient, make_user,
+                                                                  make_declaration) -> None:
+    waiting, draft = make_declaration(status="submitted"), make_declaration(status="draft")
+    sign_in(client, make_user("licensing_admin"))
+    page = client.get("/").get_data(as_text=True)
+    awaiting = page.split("Awaiting your decision")[1].split("</section>")[0]
+    assert f"/declarations/{waiting.id}\"" in awaiting and f"/declarations/{draft.id}\"" not in awaiting

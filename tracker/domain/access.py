@@ -15,6 +15,7 @@ from tracker.models import (
     Dealer,
     Declaration,
     DeclarationStatus,
+    License,
     Role,
     User,
 )
@@ -97,6 +98,13 @@ def alert_filter(user: User) -> ColumnElement[bool]:
         return true()
     visible = select(Declaration.id).where(declaration_filter(user))
     return Alert.declaration_id.in_(visible)
+
+
+def license_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the licences ``user`` may read (a trader: its own)."""
+    if user.role == Role.TRADER:
+        return License.dealer_id == user.dealer_id
+    return true()
 
 
 def dealer_filter(user: User) -> ColumnElement[bool]:

@@ -6,17 +6,22 @@ from datetime import timezone
 from flask import Blueprint, Flask, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from tracker.domain.access import alert_filter, container_filter, declaration_filter
+from tracker.domain.access import (
+    alert_filter, container_filter, declaration_filter, license_filter,
+)
 from tracker.domain.containers import find_container
 from tracker.domain.declarations import find_declaration
 from tracker.models import (
     Alert,
     AlertStatus,
     Container,
+    CustodyEvent,
     Declaration,
     DeclarationStatus,
     ExpectedCheckpoint,
+    License,
     Role,
 )
 from tracker.web.auth import acting_user
@@ -66,6 +71,14 @@ def _expected_here(user_checkpoint_ids: list[int]):  # type: ignore[no-untyped-d
     )
 
 
+def _awaiting_decision(db: Session) -> list[Declaration]:
+    """Submitted declarations, oldest first: the licensing authority's queue."""
+    return list(db.scalars(
+        select(Declaration).where(Declaration.status == DeclarationStatus.SUBMITTED)
+        .order_by(Declaration.submitted_at).limit(PAGE_SIZE)
+    ))
+
+
 @bp.get("/")
 @login_required
 def home():  # type: ignore[no-untyped-def]
@@ -87,6 +100,11 @@ def home():  # type: ignore[no-untyped-def]
         select(Alert).where(alert_filter(user), Alert.status != AlertStatus.CLOSED)
         .order_by(Alert.opened_at.desc()).limit(PAGE_SIZE)
     ).all()
+    licenses = []
+    if user.role != Role.CUSTOMS_OFFICER:
+        licenses = db.scalars(
+            select(License).where(license_filter(user)).order_by(License.number).limit(PAGE_SIZE)
+        ).all()
     expected = []
     if user.role == Role.CUSTOMS_OFFICER:
         ids = [c.id for c in user.checkpoints]
@@ -96,7 +114,8 @@ def home():  # type: ignore[no-untyped-def]
     return render_template(
         "home.html", user=user, declarations=declarations, status_counts=status_counts,
         containers=containers, container_count=container_count, alerts=alerts,
-        expected=expected, statuses=list(DeclarationStatus),
+        expected=expected, statuses=list(DeclarationStatus), licenses=licenses,
+        awaiting=_awaiting_decision(db) if user.role == Role.LICENSING_ADMIN else [],
     )
 
 
@@ -109,7 +128,11 @@ def declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     alerts = db.scalars(
         select(Alert).where(Alert.declaration_id == record.id).order_by(Alert.opened_at)
     ).all()
-    return render_template("declaration.html", d=record, alerts=alerts)
+    events = db.scalars(
+        select(CustodyEvent).where(CustodyEvent.declaration_id == record.id)
+        .order_by(CustodyEvent.event_time, CustodyEvent.id)
+    ).all()
+    return render_template("declaration.html", d=record, alerts=alerts, events=events)
 
 
 @bp.get("/containers/<sscc>")
