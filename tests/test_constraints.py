@@ -165,3 +165,16 @@ def test_licence_period_must_not_end_before_it_starts(db: Session, make_dealer) 
                 "INSERT INTO licenses (number, dealer_id, valid_from, valid_to, annual_quota_g, status,"
                 " status_reason, issued_at) VALUES ('KG-X', :d, :f, :t, 1000, 'active', '', CURRENT_TIMESTAMP)"),
                 {"d": dealer.id, "f": date(2026, 6, 1), "t": date(2026, 5, 31)})
+
+
+def test_a_beacon_reports_for_one_moving_declaration_at_a_time(db: Session, make_declaration) -> None:
+    from tracker.models import Beacon, BeaconProtocol
+    beacon = Beacon(device_id="356307042441016", protocol=BeaconProtocol.TELTONIKA)
+    db.add(beacon)
+    moving = make_declaration(status="in_transit", beacon=beacon)
+    make_declaration(status="closed", beacon=beacon)  # earlier trips keep their beacon
+    db.expire(beacon)
+    assert beacon.assigned_declaration is moving
+    with pytest.raises(IntegrityError, match="(?i)unique|uq_declarations_beacon_busy"):
+        with db.begin_nested():
+            make_declaration(status="approved", beacon=beacon)

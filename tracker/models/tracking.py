@@ -52,6 +52,12 @@ class Beacon(Base):
 
     owner: Mapped[Dealer | None] = relationship()
     tokens: Mapped[list[DeviceToken]] = relationship(back_populates="beacon")
+    #: The approved or moving declaration the beacon reports for (at most one: a unique index).
+    assigned_declaration: Mapped[Declaration | None] = relationship(
+        primaryjoin="and_(Declaration.beacon_id == Beacon.id,"
+                    " Declaration.status.in_(['approved', 'in_transit']))",
+        viewonly=True, uselist=False,
+    )
 
     @property
     def label(self) -> str:
