@@ -1,6 +1,7 @@
 """Each role sees what it should; another dealer's record does not exist for a trader."""
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
@@ -121,3 +122,25 @@ def test_licensing_admin_home_lists_declarations_awaiting_decision(client: Flask
     page = client.get("/").get_data(as_text=True)
     awaiting = page.split("Awaiting your decision")[1].split("</section>")[0]
     assert f"/declarations/{waiting.id}\"" in awaiting and f"/declarations/{draft.id}\"" not in awaiting
+
+
+WRITES = {
+    "register_container": ("/api/v1/containers", {
+        "sscc": "106141411234567897", "container_type": "flask_34_5kg",
+        "tare_g": 2700, "capacity_g": 34500, "net_g": 34500}),
+    "file_declaration": ("/api/v1/declarations", {
+        "kind": "domestic", "consignee_id": 1, "origin": "NONE", "destination": "NONE"}),
+}
+# What each role gets for each write: traders may (the body is then checked: 201 or 422), others 403.
+EXPECTED = {
+    ("trader", "register_container"): 201, ("trader", "file_declaration"): 422,
+    **{(role, write): 403 for role in ("customs_officer", "auditor", "licensing_admin") for write in WRITES},
+}
+
+
+@pytest.mark.parametrize("role, write", sorted(EXPECTED))
+def test_writes_by_role(client: FlaskClient, make_user, role: str, write: str) -> None:
+    sign_in(client, make_user(role))
+    path, body = WRITES[write]
+    response = client.post(path, json=body)
+    assert response.status_code == EXPECTED[(role, write)], response.json

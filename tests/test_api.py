@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -118,6 +119,10 @@ def test_pagination(client: FlaskClient, make_user, make_container) -> None:
     sign_in(client, trader)
     page = client.get("/api/v1/containers?per_page=2&page=3").json
     assert page["total"] == 5 and page["page"] == 3 and len(page["items"]) == 1
+
+
+def test_openapi_document_is_valid_openapi_3_1(client: FlaskClient) -> None:
+    validate(client.get("/api/v1/openapi.json").json)
 
 
 def test_openapi_documents_every_api_route(app: Flask, client: FlaskClient) -> None:

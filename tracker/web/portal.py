@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import (
-    alert_filter, container_filter, declaration_filter, license_filter,
+    alert_filter,
+    container_filter,
+    declaration_filter,
+    license_filter,
 )
 from tracker.domain.containers import find_container
 from tracker.domain.declarations import find_declaration
