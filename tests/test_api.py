@@ -135,3 +135,21 @@ def test_openapi_documents_every_api_route(app: Flask, client: FlaskClient) -> N
             path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented
+
+
+def test_malformed_draft_shapes_are_reported_per_field(client: FlaskClient, make_user) -> None:
+    sign_in(client, make_user("trader"))
+    response = client.post("/api/v1/declarations", json={
+        "kind": "domestic", "consignee_id": True, "origin": "A", "destination": "B",
+        "items": "flask", "waypoints": [[40.5]], "expected_checkpoints": "OSH", "corridor_m": 500.5,
+        "planned_departure": "tomorrow"})
+    assert response.status_code == 422
+    assert set(response.json["fields"]) == {"consignee_id", "items", "waypoints", "expected_checkpoints",
+                                            "corridor_m", "planned_departure"}
+
+
+def test_body_that_is_not_a_json_object_is_refused(client: FlaskClient, make_user) -> None:
+    sign_in(client, make_user("trader"))
+    for body in ("[1, 2]", "not json", "null"):
+        response = client.post("/api/v1/declarations", data=body, content_type="application/json")
+        assert response.status_code == 422 and response.json["fields"] == {"body": "a JSON object is required"}

@@ -65,7 +65,8 @@ def init_app(app: Flask) -> None:
     """Set up Flask-Login and register the sign-in pages."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": officers' phones change IP on mobile networks.
+    login_manager.session_protection = "basic"
     app.register_blueprint(bp)
 
 

@@ -138,35 +138,52 @@ def _time(data: dict[str, Any], name: str, errors: dict[str, str]) -> datetime |
         return None
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list(data: dict[str, Any], name: str, parse: Any, shape: str, errors: dict[str, str]) -> list[Any]:
+    """Parse ``data[name]`` as a list with ``parse`` per element, noting ``shape`` on failure."""
+    value = data.get(name, [])
+    try:
+        if not isinstance(value, list):
+            raise TypeError
+        return [parse(element) for element in value]
+    except (KeyError, TypeError, ValueError):
+        errors[name] = shape
+        return []
+
+
+def _item(element: Any) -> tuple[str, int]:
+    return str(element["sscc"]), element["declared_net_g"]
+
+
+def _waypoint(element: Any) -> tuple[float, float]:
+    lat, lon = element
+    return float(lat), float(lon)
+
+
 def _draft_input(data: dict[str, Any]) -> DraftInput:
     errors: dict[str, str] = {}
     for name in ("kind", "consignee_id", "origin", "destination"):
         if data.get(name) in (None, ""):
             errors[name] = "required"
-    try:
-        items = [(str(i["sscc"]), i["declared_net_g"]) for i in data.get("items", [])]
-    except (KeyError, TypeError):
-        errors["items"] = "a list of {sscc, declared_net_g}"
-        items = []
-    try:
-        waypoints = [(float(lat), float(lon)) for lat, lon in data.get("waypoints", [])]
-    except (TypeError, ValueError):
-        errors["waypoints"] = "a list of [lat, lon] pairs"
-        waypoints = []
+    items = _list(data, "items", _item, "a list of {sscc, declared_net_g}", errors)
+    waypoints = _list(data, "waypoints", _waypoint, "a list of [lat, lon] pairs", errors)
+    codes = _list(data, "expected_checkpoints", str, "a list of checkpoint codes", errors)
     departure = _time(data, "planned_departure", errors)
     arrival = _time(data, "planned_arrival", errors)
-    if not isinstance(data.get("consignee_id", 0), int):
+    if "consignee_id" not in errors and not _whole(data["consignee_id"]):
         errors["consignee_id"] = "a dealer id"
-    if not isinstance(data.get("corridor_m", 0), int):
+    if not _whole(data.get("corridor_m", 500)):
         errors["corridor_m"] = "whole metres"
     if errors:
         raise ValidationFailed(errors)
     return DraftInput(
         kind=str(data["kind"]), consignee_id=data["consignee_id"], origin_code=str(data["origin"]),
         destination_code=str(data["destination"]), items=items, waypoints=waypoints,
-        expected_checkpoint_codes=[str(c) for c in data.get("expected_checkpoints", [])],
-        corridor_m=data.get("corridor_m", 500), planned_departure=departure,
-        planned_arrival=arrival, vehicle=str(data.get("vehicle", "")),
+        expected_checkpoint_codes=codes, corridor_m=data.get("corridor_m", 500),
+        planned_departure=departure, planned_arrival=arrival, vehicle=str(data.get("vehicle", "")),
     )
 
 
