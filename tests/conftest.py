@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import LineString
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker import create_app, migrate
@@ -89,7 +89,11 @@ def mqtt_url() -> str:
 
 
 def reset_postgres_schema(url: str) -> None:
-    """Empty a PostgreSQL test database completely."""
+    """Empty a PostgreSQL test database completely (only one named as a test database)."""
+    name = make_url(url).database or ""
+    if not re.search(r"test|_ci_", name):
+        pytest.exit(f"refusing to empty PostgreSQL database {name!r}: TEST_DATABASE_URL must name a "
+                    "throw-away database whose name contains 'test'", returncode=4)
     engine = make_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
