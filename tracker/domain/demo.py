@@ -82,12 +82,8 @@ from tracker.models import (
     TransactionKind,
     User,
 )
-from tracker.models import (
-    DeclarationKind as Kind,
-)
-from tracker.models import (
-    DeclarationStatus as Status,
-)
+from tracker.models import DeclarationKind as Kind
+from tracker.models import DeclarationStatus as Status
 
 
 @dataclass(frozen=True)
