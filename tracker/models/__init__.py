@@ -35,11 +35,11 @@ from tracker.models.parties import (
     LicenseActivity,
 )
 from tracker.models.places import Checkpoint
-from tracker.models.tracking import Alert, Beacon, Position
+from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.users import DeviceToken, User, officer_checkpoints
 
 __all__ = [
-    "Activity", "Alert", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
+    "Activity", "Alert", "AlertEvent", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
     "Base", "Beacon", "BeaconProtocol", "Checkpoint", "CheckpointKind", "Container",
     "ContainerStatus", "ContainerType", "CustodyEvent", "CustodyKind", "DEFAULT_CORRIDOR_M",
     "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",

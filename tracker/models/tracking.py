@@ -132,8 +132,37 @@ class Alert(Base):
     declaration: Mapped[Declaration | None] = relationship()
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
     resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
+    history: Mapped[list[AlertEvent]] = relationship(
+        back_populates="alert", cascade="all, delete-orphan", order_by="AlertEvent.id"
+    )
 
     @property
     def label(self) -> str:
         """Name the alert by kind and id."""
         return f"{self.kind}#{self.id}"
+
+
+class AlertEvent(Base):
+    """One step in an alert's life: opened, acknowledged, explained, closed (who, when, why)."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        CheckConstraint("action IN ('opened', 'acknowledged', 'explained', 'closed', 'reopened', 'updated')",
+                        name="action_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(120), default="system")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    alert: Mapped[Alert] = relationship(back_populates="history")
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Name the step by action and time."""
+        return f"{self.action}@{self.at:%Y-%m-%dT%H:%M:%SZ}"

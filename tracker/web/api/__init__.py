@@ -22,7 +22,9 @@ def _require_json_body():  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     """Register the API blueprint; it authenticates by session and refuses cross-site writes."""
-    from tracker.web.api import devices, openapi, routes  # noqa: F401  (register the views on bp)
+    from tracker.web.api import (  # noqa: F401  (register the views on bp)
+        custody, devices, licensing, lifecycle, openapi, register, reports, routes, scans,
+    )
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -1,6 +1,8 @@
 """The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json.
 
-Kept by hand beside the views; a test checks every API route appears here.
+Kept by hand beside the views; a test checks every API route appears here. Each API
+module documents its own routes by adding to ``PATHS`` and ``SCHEMAS`` with the helpers
+below (``op``, ``ref``, ``json_response``, ``error_responses``, ``page_of``).
 """
 from __future__ import annotations
 
@@ -18,23 +20,28 @@ from tracker.models import (
 from tracker.web.api import bp
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
+    """Refer to a schema in components."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """Describe a JSON response (or request body) of ``schema``."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+def error_responses(*statuses: int) -> dict[str, Any]:
+    """Describe the error responses of an operation by HTTP status."""
     text = {400: "Bad request", 401: "Not signed in", 403: "Role not allowed", 404: "Not found or not visible",
-            409: "Conflicts with existing records", 415: "Body is not JSON", 422: "Invalid fields"}
-    return {str(s): _json(_ref("ValidationError" if s == 422 else "Error"), text[s]) for s in statuses}
+            409: "Conflicts with existing records", 413: "Body too large", 415: "Body is not JSON",
+            422: "Invalid fields"}
+    return {str(s): json_response(ref("ValidationError" if s == 422 else "Error"), text[s]) for s in statuses}
 
 
-def _page_of(name: str) -> dict[str, Any]:
+def page_of(name: str) -> dict[str, Any]:
+    """Describe one page of a list of ``name``."""
     return {"type": "object", "required": ["items", "page", "per_page", "total"], "properties": {
-        "items": {"type": "array", "items": _ref(name)}, "page": {"type": "integer"},
+        "items": {"type": "array", "items": ref(name)}, "page": {"type": "integer"},
         "per_page": {"type": "integer"}, "total": {"type": "integer"}}}
 
 
@@ -83,7 +90,7 @@ SCHEMAS: dict[str, Any] = {
         "planned_departure": {"type": ["string", "null"], "format": "date-time"},
         "planned_arrival": {"type": ["string", "null"], "format": "date-time"},
         "created_at": {"type": "string", "format": "date-time"}}},
-    "DeclarationFull": {"allOf": [_ref("Declaration"), {"type": "object", "properties": {
+    "DeclarationFull": {"allOf": [ref("Declaration"), {"type": "object", "properties": {
         "items": {"type": "array", "items": {"type": "object", "properties": {
             "sscc": {"type": "string"}, "declared_net_g": GRAMS, "received_net_g": {"type": ["integer", "null"]}}}},
         "route": {"type": ["array", "null"], "items": {"type": "array", "items": {"type": "number"}},
@@ -123,52 +130,53 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Describe one operation."""
     return {"summary": summary, "responses": responses, **extra}
 
 
 PATHS: dict[str, Any] = {
-    "/health": {"get": _op("Check the API and its database", {"200": {"description": "Up"}}, security=[])},
+    "/health": {"get": op("Check the API and its database", {"200": {"description": "Up"}}, security=[])},
     "/session": {
-        "post": _op("Sign in", {"200": _json(_ref("User"), "Signed in; a session cookie is set"),
-                                **_errors(401, 415, 422)}, security=[],
-                    requestBody={"required": True, "content": {"application/json": {"schema": _ref("Credentials")}}}),
-        "delete": _op("Sign out", {"204": {"description": "Signed out"}, **_errors(401)}),
+        "post": op("Sign in", {"200": json_response(ref("User"), "Signed in; a session cookie is set"),
+                                **error_responses(401, 415, 422)}, security=[],
+                    requestBody={"required": True, "content": {"application/json": {"schema": ref("Credentials")}}}),
+        "delete": op("Sign out", {"204": {"description": "Signed out"}, **error_responses(401)}),
     },
-    "/me": {"get": _op("The signed-in account", {"200": _json(_ref("User"), "Account"), **_errors(401)})},
+    "/me": {"get": op("The signed-in account", {"200": json_response(ref("User"), "Account"), **error_responses(401)})},
     "/declarations": {
-        "get": _op("Declarations visible to the user", {"200": _json(_page_of("Declaration"), "A page"),
-                                                        **_errors(401, 422)},
+        "get": op("Declarations visible to the user", {"200": json_response(page_of("Declaration"), "A page"),
+                                                        **error_responses(401, 422)},
                    parameters=PAGING + [
                        {"name": "status", "in": "query", "schema": {"enum": [s.value for s in DeclarationStatus]}},
                        {"name": "reference", "in": "query", "schema": {"type": "string"}}]),
-        "post": _op("Create a draft declaration (trader)", {
-            "201": _json(_ref("DeclarationFull"), "Draft created"), **_errors(401, 403, 415, 422)},
-            requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewDeclaration")}}}),
+        "post": op("Create a draft declaration (trader)", {
+            "201": json_response(ref("DeclarationFull"), "Draft created"), **error_responses(401, 403, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("NewDeclaration")}}}),
     },
-    "/declarations/{declaration_id}": {"get": _op(
-        "One declaration", {"200": _json(_ref("DeclarationFull"), "Declaration"), **_errors(401, 404)},
+    "/declarations/{declaration_id}": {"get": op(
+        "One declaration", {"200": json_response(ref("DeclarationFull"), "Declaration"), **error_responses(401, 404)},
         parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
     "/containers": {
-        "get": _op("Containers visible to the user", {"200": _json(_page_of("Container"), "A page"),
-                                                      **_errors(401)}, parameters=PAGING),
-        "post": _op("Register a container (trader)", {
-            "201": _json(_ref("Container"), "Registered"), **_errors(401, 403, 409, 415, 422)},
-            requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewContainer")}}}),
+        "get": op("Containers visible to the user", {"200": json_response(page_of("Container"), "A page"),
+                                                      **error_responses(401)}, parameters=PAGING),
+        "post": op("Register a container (trader)", {
+            "201": json_response(ref("Container"), "Registered"), **error_responses(401, 403, 409, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("NewContainer")}}}),
     },
-    "/containers/{sscc}": {"get": _op(
-        "One container by SSCC", {"200": _json(_ref("Container"), "Container"), **_errors(401, 404)},
+    "/containers/{sscc}": {"get": op(
+        "One container by SSCC", {"200": json_response(ref("Container"), "Container"), **error_responses(401, 404)},
         parameters=[{"name": "sscc", "in": "path", "required": True, "schema": {"type": "string"}}])},
-    "/alerts": {"get": _op("Alerts visible to the user", {"200": _json(_page_of("Alert"), "A page"),
-                                                         **_errors(401, 422)},
+    "/alerts": {"get": op("Alerts visible to the user", {"200": json_response(page_of("Alert"), "A page"),
+                                                         **error_responses(401, 422)},
                            parameters=PAGING + [{"name": "status", "in": "query",
                                                  "schema": {"enum": [s.value for s in AlertStatus]}}])},
-    "/checkpoints": {"get": _op("Every checkpoint", {"200": _json(_page_of("Checkpoint"), "A page"),
-                                                      **_errors(401)}, parameters=PAGING)},
-    "/device": {"get": _op(
-        "What a device's bearer token stands for", {"200": _json(_ref("Device"), "The device"), **_errors(401)},
+    "/checkpoints": {"get": op("Every checkpoint", {"200": json_response(page_of("Checkpoint"), "A page"),
+                                                      **error_responses(401)}, parameters=PAGING)},
+    "/device": {"get": op(
+        "What a device's bearer token stands for", {"200": json_response(ref("Device"), "The device"), **error_responses(401)},
         security=[{"device": []}])},
-    "/openapi.json": {"get": _op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
+    "/openapi.json": {"get": op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
 }
 
 DOCUMENT: dict[str, Any] = {
