@@ -12,6 +12,7 @@ import secrets
 import socket
 from datetime import date, datetime, timedelta, timezone
 from itertools import count
+from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
@@ -48,6 +49,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 MQTT_URL = os.environ.get("MQTT_URL")
 PASSWORD = "correct horse battery"
+#: The real-world data sets beside the checkout (see ../shared/data/README.md).
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def need_service(name: str, configured: bool, reachable: bool, how: str) -> None:
