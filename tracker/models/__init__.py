@@ -33,6 +33,7 @@ from tracker.models.parties import (
     ImportApproval,
     License,
     LicenseActivity,
+    LicenseEvent,
 )
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
@@ -44,6 +45,6 @@ __all__ = [
     "ContainerStatus", "ContainerType", "CustodyEvent", "CustodyKind", "DEFAULT_CORRIDOR_M",
     "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",
     "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "FLASK_NET_G", "HOME_COUNTRY",
-    "ImportApproval", "License", "LicenseActivity", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
+    "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
     "Position", "Role", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
 ]

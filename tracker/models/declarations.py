@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from shapely.geometry import LineString
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -92,6 +93,10 @@ class Declaration(Base):
     departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Report of receipt: when the consignee received the goods, who reported it, remarks.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    receipt_remarks: Mapped[str] = mapped_column(Text, default="")
 
     declarant: Mapped[Dealer] = relationship(foreign_keys=[declarant_id])
     consignor: Mapped[Dealer] = relationship(foreign_keys=[consignor_id])
@@ -102,6 +107,7 @@ class Declaration(Base):
     beacon: Mapped[Beacon | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
     items: Mapped[list[DeclarationItem]] = relationship(
         back_populates="declaration", cascade="all, delete-orphan", order_by="DeclarationItem.container_id"
     )
@@ -141,7 +147,10 @@ class DeclarationItem(Base):
     """One container on a declaration with its declared net mass."""
 
     __tablename__ = "declaration_items"
-    __table_args__ = (positive("declared_net_g"),)
+    __table_args__ = (
+        positive("declared_net_g"),
+        CheckConstraint("received_net_g IS NULL OR received_net_g >= 0", name="received_not_negative"),
+    )
 
     declaration_id: Mapped[int] = mapped_column(
         ForeignKey("declarations.id", ondelete="CASCADE"), primary_key=True
@@ -149,6 +158,8 @@ class DeclarationItem(Base):
     container_id: Mapped[int] = mapped_column(ForeignKey("containers.id"), primary_key=True, index=True)
     declared_net_g: Mapped[int] = mapped_column(BigInteger)
     received_net_g: Mapped[int | None] = mapped_column(BigInteger)
+    #: Seal found intact on receipt (None until the report of receipt).
+    seal_intact: Mapped[bool | None] = mapped_column(Boolean)
 
     declaration: Mapped[Declaration] = relationship(back_populates="items")
     container: Mapped[Container] = relationship()

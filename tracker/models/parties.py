@@ -87,6 +87,9 @@ class License(Base):
         cascade="all, delete-orphan", lazy="selectin"
     )
     issued_by: Mapped[User | None] = relationship()
+    history: Mapped[list[LicenseEvent]] = relationship(
+        back_populates="license", cascade="all, delete-orphan", order_by="LicenseEvent.id"
+    )
 
     @property
     def label(self) -> str:
@@ -124,6 +127,32 @@ class LicenseActivity(Base):
 
     license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"), primary_key=True)
     activity: Mapped[Activity] = mapped_column(enum_type(Activity, "activity"), primary_key=True)
+
+
+class LicenseEvent(Base):
+    """One change of a licence: issued, suspended, reinstated, revoked, expired (who, when, why)."""
+
+    __tablename__ = "license_events"
+    __table_args__ = (
+        CheckConstraint("action IN ('issued', 'suspended', 'reinstated', 'revoked', 'expired')",
+                        name="action_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    license_id: Mapped[int] = mapped_column(ForeignKey("licenses.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(120), default="system")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    license: Mapped[License] = relationship(back_populates="history")
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Name the change by action and time."""
+        return f"{self.action}@{self.at:%Y-%m-%dT%H:%M:%SZ}"
 
 
 class ImportApproval(Base):
