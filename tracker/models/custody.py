@@ -66,6 +66,8 @@ class CustodyEvent(Base):
     to_party_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     device_token_id: Mapped[int | None] = mapped_column(ForeignKey("device_tokens.id"))
+    #: The reading device as the station names it (scanner, phone), beside the token.
+    device: Mapped[str] = mapped_column(String(120), default="")
     event_time: Mapped[datetime] = mapped_column(UTCDateTime)
     event_time_zone: Mapped[str] = mapped_column(String(6), default="+06:00")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

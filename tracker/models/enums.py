@@ -152,3 +152,17 @@ class DeviceKind(StrEnum):
 
     BEACON = "beacon"
     STATION = "station"
+
+
+class StockEntryKind(StrEnum):
+    """Entries of the append-only stock book besides trade: mercury made or used up."""
+
+    PRODUCTION = "production"
+    USE = "use"
+
+
+class CrossingDirection(StrEnum):
+    """Which way a customs border-crossing record says mercury went."""
+
+    IMPORT = "import"
+    EXPORT = "export"
