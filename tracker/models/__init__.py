@@ -11,6 +11,8 @@ from tracker.models.declarations import (
 )
 from tracker.models.enums import (
     OPEN_DECLARATION_STATUSES,
+    CrossingDirection,
+    StockEntryKind,
     Activity,
     AlertSeverity,
     AlertStatus,
@@ -35,6 +37,7 @@ from tracker.models.parties import (
     LicenseActivity,
     LicenseEvent,
 )
+from tracker.models.evidence import ChainHead, CustomsRecord, IdempotentReply, StockEntry
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.users import DeviceToken, User, officer_checkpoints
@@ -47,4 +50,5 @@ __all__ = [
     "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "FLASK_NET_G", "HOME_COUNTRY",
     "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
     "Position", "Role", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
+    "ChainHead", "CrossingDirection", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",
 ]
