@@ -2,16 +2,90 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import signal
 import sys
+import threading
+from pathlib import Path
+
+from scanner_app.client import TrackerClient, read_token
+from scanner_app.frames import is_live, open_frames
+from scanner_app.outbox import Backoff, Outbox, Sender
+from scanner_app.station import DEBOUNCE_WINDOW_S, KINDS, Station, StationSettings, describe
 
 HELP = "Run a checkpoint station on a camera, a video or a folder of photos"
+DEFAULT_OUTBOX = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") \
+    / "mercury-scanner" / "outbox.sqlite3"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
+    parser.add_argument("--checkpoint", required=True, help="code of this station's checkpoint")
+    parser.add_argument("--source", required=True, help="camera index (0), a video file, or a folder of photos")
+    parser.add_argument("--tracker", required=True, help="tracker base URL, e.g. https://tracker.example")
+    parser.add_argument("--token-file", required=True, type=Path, help="file holding the station's device token")
+    parser.add_argument("--kind", choices=KINDS, default="inspection", help="custody event kind (inspection)")
+    parser.add_argument("--outbox", type=Path, default=Path(os.environ.get("SCANNER_OUTBOX", DEFAULT_OUTBOX)),
+                        help=f"outbox SQLite file (SCANNER_OUTBOX, default {DEFAULT_OUTBOX})")
+    parser.add_argument("--seal-broken", action="store_true", help="record the seals as broken")
+    parser.add_argument("--device", help="station name sent with each event (host name)")
+    parser.add_argument("--window", type=float, default=DEBOUNCE_WINDOW_S,
+                        help=f"seconds a container must be out of sight before a new event ({DEBOUNCE_WINDOW_S:g})")
+    parser.add_argument("--retry-max", type=float, default=300.0,
+                        help="longest wait between delivery attempts, seconds (300)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="with a file or folder, exit when the frames end instead of waiting for delivery")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit code."""
-    print("scanner station: not built yet (the scanner issue adds it)", file=sys.stderr)
-    return 2
+    """Run the station until the frames end (and the outbox is delivered) or SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        client = TrackerClient(args.tracker, read_token(args.token_file))
+        frames = open_frames(args.source)
+    except (OSError, ValueError) as exc:  # SourceError is a ValueError
+        print(f"scanner station: {exc}", file=sys.stderr)
+        return 2
+    settings = StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
+                               window_s=args.window, **({"device": args.device} if args.device else {}))
+    outbox = Outbox(args.outbox)
+    sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
+    station = Station(settings, outbox, client, on_saved=lambda s: print(describe(s, args.checkpoint), flush=True))
+    interrupted = _stop_on_signals(station, sender)
+    sender.start()
+    try:
+        saved = station.run(frames)
+        if not (is_live(args.source) or args.no_wait):
+            _wait_for_delivery(outbox, sender, interrupted)
+    finally:
+        sender.stop()
+        sender.join(timeout=30)
+        counts = outbox.counts()
+        outbox.close()
+    print(f"saved {saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
+          f"{counts['rejected']} rejected", flush=True)
+    return 0
+
+
+def _stop_on_signals(station: Station, sender: Sender) -> threading.Event:
+    """Make SIGTERM and SIGINT end the station cleanly; everything saved is already on disk."""
+    interrupted = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        logging.getLogger(__name__).info("%s: stopping", signal.Signals(signum).name)
+        interrupted.set()
+        station.stop()
+        sender.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return interrupted
+
+
+def _wait_for_delivery(outbox: Outbox, sender: Sender, interrupted: threading.Event) -> None:
+    """After a finite source, keep the sender going until the outbox is delivered (or a signal)."""
+    sender.wake()
+    while outbox.counts()["pending"] and not interrupted.is_set():
+        interrupted.wait(0.2)
+

@@ -1,0 +1,79 @@
+"""Where the station's pictures come from: a camera, a video file or a folder of photos.
+
+Each source yields :class:`Frame` objects with a time in seconds, used to debounce
+sightings: the camera's clock for a camera, the position in the video for a video
+file (so a video gives the same events however fast it is decoded), and one second
+per photo, in name order, for a folder.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+#: Photos in a folder are taken as one second apart.
+PHOTO_INTERVAL_S = 1.0
+
+
+class SourceError(ValueError):
+    """The source cannot be opened (no such camera, file or folder; not a video)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture from a source."""
+
+    pixels: np.ndarray | None     # None when a photo in a folder could not be read
+    seconds: float                # time since the source started
+    name: str                     # "camera 0 frame 12", "video.mp4 frame 12", "photos/003.jpg"
+
+
+def is_live(source: str) -> bool:
+    """Tell whether ``source`` is a camera (endless) rather than a file or folder."""
+    return source.isdigit()
+
+
+def open_frames(source: str) -> Iterator[Frame]:
+    """Return the frames of ``source``: a camera index ("0"), a video file or a folder of photos."""
+    if is_live(source):
+        return _capture(cv2.VideoCapture(int(source)), f"camera {source}", live=True)
+    path = Path(source)
+    if path.is_dir():
+        return _folder(path)
+    if path.is_file():
+        return _capture(cv2.VideoCapture(str(path)), path.name, live=False)
+    raise SourceError(f"no camera, video file or folder called {source!r}")
+
+
+def _capture(capture: cv2.VideoCapture, label: str, live: bool) -> Iterator[Frame]:
+    if not capture.isOpened():
+        raise SourceError(f"cannot open {label} (not a camera or a video OpenCV can read)")
+    return _read_capture(capture, label, live)
+
+
+def _read_capture(capture: cv2.VideoCapture, label: str, live: bool) -> Iterator[Frame]:
+    start = time.monotonic()
+    index = 0
+    try:
+        while True:
+            ok, pixels = capture.read()
+            if not ok:
+                return
+            seconds = time.monotonic() - start if live else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+            yield Frame(pixels, seconds, f"{label} frame {index}")
+            index += 1
+    finally:
+        capture.release()
+
+
+def _folder(folder: Path) -> Iterator[Frame]:
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
+    for index, photo in enumerate(photos):
+        # imdecode on bytes, not imread: it reads any file name and gives None for a bad photo.
+        pixels = cv2.imdecode(np.fromfile(photo, dtype=np.uint8), cv2.IMREAD_COLOR)
+        yield Frame(pixels, index * PHOTO_INTERVAL_S, str(photo))

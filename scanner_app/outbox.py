@@ -1,0 +1,215 @@
+"""The station's durable outbox: custody events wait here until the tracker has them.
+
+SQLite in WAL mode with ``synchronous=FULL``: :meth:`Outbox.add` returns only after the
+event is committed to disk, so an event shown as saved survives a crash, ``kill -9`` or
+a power cut. An event leaves the "pending" state only when the tracker has answered
+for it: "sent" (201, or 200 for a replay of the same client event id) or "rejected"
+(a permanent 4xx, kept with the answer for the operator; never deleted). Delivery is
+at least once; the tracker's idempotency on ``client_event_id`` makes it exactly once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner_app.client import Rejected, TrackerClient, Unreachable
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_event_id TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    answered_at REAL,
+    answer TEXT
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (state, id);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One stored custody event."""
+
+    id: int
+    client_event_id: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    last_error: str | None
+
+
+class Outbox:
+    """A SQLite file of custody events waiting for (or done with) delivery; safe across threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: we open transactions ourselves, so each add is one explicit commit.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the file (everything is already committed)."""
+        with self._lock:
+            self._db.close()
+
+    def add(self, payload: dict[str, Any]) -> str:
+        """Store a new event durably and return its client event id (a UUID, set here if absent)."""
+        payload = {**payload, "client_event_id": payload.get("client_event_id") or str(uuid.uuid4())}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT INTO events (client_event_id, payload, created_at) VALUES (?, ?, ?)",
+                             (payload["client_event_id"], json.dumps(payload, sort_keys=True), time.time()))
+            self._db.execute("COMMIT")
+        return str(payload["client_event_id"])
+
+    def pending(self, limit: int = 100) -> list[OutboxEvent]:
+        """Return the oldest events still waiting for the tracker, in the order they were recorded."""
+        return self._select("WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,))
+
+    def events(self) -> list[OutboxEvent]:
+        """Return every stored event in order (for reports and tests)."""
+        return self._select("ORDER BY id", ())
+
+    def counts(self) -> dict[str, int]:
+        """Return how many events are pending, sent and rejected."""
+        with self._lock:
+            rows = self._db.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall()
+        return {"pending": 0, "sent": 0, "rejected": 0, **dict(rows)}
+
+    def mark_sent(self, client_event_id: str, answer: dict[str, Any]) -> None:
+        """Record that the tracker has the event (first time or replay)."""
+        self._answer(client_event_id, "sent", answer)
+
+    def mark_rejected(self, client_event_id: str, answer: dict[str, Any]) -> None:
+        """Record that the tracker refused the event for good; it stays here for the operator."""
+        self._answer(client_event_id, "rejected", answer)
+
+    def mark_failed(self, client_event_id: str, error: str) -> None:
+        """Count a failed attempt; the event stays pending."""
+        with self._lock:
+            self._db.execute("UPDATE events SET attempts = attempts + 1, last_error = ? "
+                             "WHERE client_event_id = ? AND state = 'pending'", (error[:500], client_event_id))
+
+    def _answer(self, client_event_id: str, state: str, answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE events SET state = ?, attempts = attempts + 1, answered_at = ?, answer = ? "
+                "WHERE client_event_id = ? AND state = 'pending'",
+                (state, time.time(), json.dumps(answer, sort_keys=True), client_event_id))
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[OutboxEvent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, client_event_id, payload, state, attempts, last_error FROM events " + where,
+                params).fetchall()
+        return [OutboxEvent(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+class Backoff:
+    """Exponential backoff with jitter: each delay is 50-100 % of base * 2^failures, capped.
+
+    The jitter spreads the retries of many stations coming back online at once.
+    """
+
+    def __init__(self, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> None:
+        self.base, self.cap, self.failures = base, cap, 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        """Count one more failure and return how long to wait before the next attempt."""
+        ceiling = min(self.cap, self.base * 2 ** min(self.failures, 30))
+        self.failures += 1
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        """Forget the failures (the tracker answered)."""
+        self.failures = 0
+
+
+class Sender(threading.Thread):
+    """Deliver the outbox's pending events to the tracker in recorded order, retrying with backoff.
+
+    Runs as a daemon thread; :meth:`stop` ends it between two requests. A request cut
+    off halfway is simply sent again later: the tracker answers the replay with 200.
+    """
+
+    def __init__(self, outbox: Outbox, client: TrackerClient, backoff: Backoff | None = None,
+                 idle_poll: float = 5.0) -> None:
+        super().__init__(name="outbox-sender", daemon=True)
+        self.outbox, self.client = outbox, client
+        self.backoff = backoff or Backoff()
+        self.idle_poll = idle_poll
+        self.online: bool | None = None
+        self._wake, self._stopping = threading.Event(), threading.Event()
+
+    def wake(self) -> None:
+        """Send now: a new event was added."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Ask the thread to end after the request in flight (if any)."""
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        """Deliver until stopped; wait idly when the outbox is empty, back off when the tracker is not there."""
+        while not self._stopping.is_set():
+            delay = self.idle_poll if self.deliver_pending() else self.backoff.next_delay()
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def deliver_pending(self) -> bool:
+        """Send every pending event once; return False at the first one the tracker did not take."""
+        while batch := self.outbox.pending():
+            for event in batch:
+                if self._stopping.is_set() or not self._deliver(event):
+                    return False
+        return True
+
+    def _deliver(self, event: OutboxEvent) -> bool:
+        try:
+            status, answer = self.client.post_custody_event(event.payload)
+        except Rejected as exc:
+            if exc.status in (401, 403):  # a token problem is the station's, not the event's: keep it
+                return self._failed(event, str(exc))
+            log.error("tracker refused event %s for good: %s (kept in the outbox)", event.client_event_id, exc)
+            self.outbox.mark_rejected(event.client_event_id, {"status": exc.status, **exc.body})
+            return True
+        except Unreachable as exc:
+            return self._failed(event, str(exc))
+        self.outbox.mark_sent(event.client_event_id, answer)
+        self._set_online(True)
+        self.backoff.reset()
+        log.info("delivered event %s (%s)", event.client_event_id, "new" if status == 201 else "already there")
+        return True
+
+    def _failed(self, event: OutboxEvent, error: str) -> bool:
+        self.outbox.mark_failed(event.client_event_id, error)
+        self._set_online(False, error)
+        return False
+
+    def _set_online(self, online: bool, error: str = "") -> None:
+        if online != self.online:
+            if online:
+                log.info("tracker reachable: syncing the outbox")
+            else:
+                log.warning("tracker not reachable (%s): events wait in the outbox", error)
+        self.online = online
