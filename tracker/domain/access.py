@@ -32,12 +32,13 @@ class Action(StrEnum):
     MANAGE_LICENSES = "manage_licenses"
     MANAGE_USERS = "manage_users"
     MANAGE_DEVICES = "manage_devices"
-    HANDLE_ALERT = "handle_alert"
+    HANDLE_ALERT = "handle_alert"        # acknowledge and close alerts
+    EXPLAIN_ALERT = "explain_alert"      # explain a delay or shortage on one's own declaration
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.TRADER: frozenset({
-        Action.DECLARE, Action.REGISTER_CONTAINER, Action.RECORD_TRANSACTION, Action.HANDLE_ALERT,
+        Action.DECLARE, Action.REGISTER_CONTAINER, Action.RECORD_TRANSACTION, Action.EXPLAIN_ALERT,
     }),
     Role.CUSTOMS_OFFICER: frozenset({
         Action.RECORD_CUSTODY, Action.DECIDE_DECLARATION, Action.HANDLE_ALERT,
@@ -105,6 +106,27 @@ def license_filter(user: User) -> ColumnElement[bool]:
     if user.role == Role.TRADER:
         return License.dealer_id == user.dealer_id
     return true()
+
+
+def owns_declaration(user: User, declaration: Declaration) -> bool:
+    """Tell whether ``user`` is a trader of the dealer that filed ``declaration`` (edits it)."""
+    return may(user, Action.DECLARE) and user.dealer_id == declaration.declarant_id
+
+
+def may_report_receipt(user: User, declaration: Declaration) -> bool:
+    """Tell whether ``user`` may file the report of receipt of ``declaration``.
+
+    The consignee's traders report what they received; when the consignee is foreign
+    (an export) nobody of theirs signs in here, so the declarant reports. A customs
+    officer may report at any destination post.
+    """
+    if user.active and user.role == Role.CUSTOMS_OFFICER:
+        return True
+    if not (user.active and user.role == Role.TRADER and user.dealer_id is not None):
+        return False
+    if user.dealer_id == declaration.consignee_id:
+        return True
+    return user.dealer_id == declaration.declarant_id and not declaration.consignee.is_domestic
 
 
 def dealer_filter(user: User) -> ColumnElement[bool]:

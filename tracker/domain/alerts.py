@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.domain.errors import Conflict, ValidationFailed
+from tracker.domain.access import Action, alert_filter, may
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.models import Alert, AlertEvent, AlertSeverity, AlertStatus, Declaration, User, utcnow
 
 SYSTEM = "system"
@@ -86,3 +88,34 @@ def close_alert(session: Session, alert: Alert, actor: User | None, resolution: 
     _step(alert, "closed", actor, resolution, alert.closed_at)
     session.flush()
     return alert
+
+
+def find_alert(session: Session, user: User, alert_id: int) -> Alert:
+    """Return the alert if ``user`` may see it, else raise NotFound."""
+    alert = session.scalars(select(Alert).where(Alert.id == alert_id, alert_filter(user))).one_or_none()
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+def acknowledge(session: Session, actor: User, alert_id: int, note: str = "") -> Alert:
+    """Acknowledge a visible alert (customs officer or licensing admin)."""
+    if not may(actor, Action.HANDLE_ALERT):
+        raise Forbidden("only customs or the licensing authority acknowledges alerts")
+    return acknowledge_alert(session, find_alert(session, actor, alert_id), actor, note.strip())
+
+
+def explain(session: Session, actor: User, alert_id: int, explanation: str) -> Alert:
+    """File a trader's explanation (of a delay, a shortage) on an alert of their declaration."""
+    if not may(actor, Action.EXPLAIN_ALERT):
+        raise Forbidden("only a trader party to the declaration explains an alert")
+    return explain_alert(session, find_alert(session, actor, alert_id), actor, explanation)
+
+
+def close(session: Session, actor: User, alert_id: int, resolution: str) -> Alert:
+    """Close a visible alert with its resolution (customs officer or licensing admin)."""
+    if not may(actor, Action.HANDLE_ALERT):
+        raise Forbidden("only customs or the licensing authority closes alerts")
+    if not resolution.strip():
+        raise ValidationFailed({"resolution": "say how the alert was resolved"})
+    return close_alert(session, find_alert(session, actor, alert_id), actor, resolution.strip())

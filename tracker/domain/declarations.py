@@ -1,37 +1,49 @@
-"""Transport declarations: finding them and creating drafts.
+"""Transport declarations: finding them, creating and editing drafts, planned routes.
 
-Submission, approval and the movement life-cycle build on this (issue #3).
+Submission, decisions and the movement life-cycle are in ``lifecycle``.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from shapely.geometry import LineString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.domain.access import Action, container_filter, declaration_filter, may
-from tracker.domain.errors import Forbidden, NotFound, ValidationFailed
+from tracker.domain.access import Action, container_filter, declaration_filter, may, owns_declaration
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.lifecycle import move
 from tracker.models import (
     DEFAULT_CORRIDOR_M,
+    HOME_COUNTRY,
     Checkpoint,
     Container,
     Dealer,
     Declaration,
     DeclarationItem,
     DeclarationKind,
+    DeclarationStatus,
     ExpectedCheckpoint,
+    ImportApproval,
     User,
 )
 
 
 @dataclass
 class DraftInput:
-    """What a trader fills in to start a declaration."""
+    """What a trader fills in to start (or rewrite) a declaration.
+
+    A party is chosen by dealer id, or a foreign party named by (name, ISO country);
+    a foreign party not yet known is recorded on first use. The consignor is the
+    trader's own dealer except for an import or transit, whose consignor is foreign;
+    an import's consignee defaults to the trader's own dealer.
+    """
 
     kind: str
-    consignee_id: int
+    consignee_id: int | None
     origin_code: str
     destination_code: str
     items: list[tuple[str, int]] = field(default_factory=list)  # (SSCC, declared net g)
@@ -41,6 +53,10 @@ class DraftInput:
     planned_departure: datetime | None = None
     planned_arrival: datetime | None = None
     vehicle: str = ""
+    consignee_foreign: tuple[str, str] | None = None  # (legal name, country)
+    consignor_id: int | None = None
+    consignor_foreign: tuple[str, str] | None = None
+    import_approval_id: int | None = None
 
 
 def find_declaration(session: Session, user: User, declaration_id: int) -> Declaration:
@@ -89,15 +105,76 @@ def _items(session: Session, actor: User, items: list[tuple[str, int]],
     return rows
 
 
-def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration:
-    """Create a draft declaration for the acting trader's dealer; report every bad field."""
-    if not may(actor, Action.DECLARE):
-        raise Forbidden("only a trader files declarations")
+def foreign_party(session: Session, name: str, country: str) -> Dealer:
+    """Return the foreign party of that name and country, recording it on first use.
+
+    Foreign parties have no taxpayer number here; a stable placeholder derived from
+    the name keeps (country, taxpayer_number) unique.
+    """
+    key = " ".join(name.casefold().split())
+    for dealer in session.scalars(select(Dealer).where(Dealer.country == country)):
+        if " ".join(dealer.legal_name.casefold().split()) == key:
+            return dealer
+    dealer = Dealer(legal_name=" ".join(name.split()), country=country,
+                    taxpayer_number="F-" + hashlib.sha256(key.encode()).hexdigest()[:24])
+    session.add(dealer)
+    return dealer
+
+
+def _party(session: Session, dealer_id: int | None, foreign: tuple[str, str] | None,
+           field_name: str, errors: dict[str, str]) -> Dealer | None:
+    if dealer_id is not None:
+        dealer = session.get(Dealer, dealer_id)
+        if dealer is None:
+            errors[field_name + "_id"] = f"no dealer {dealer_id}"
+        return dealer
+    if foreign is None:
+        errors[field_name + "_id"] = "choose a dealer by id, or name a foreign party with its country"
+        return None
+    name, country = foreign
+    if not name.strip() or len(name) > 200:
+        errors[field_name] = "a foreign party's name (1..200 characters)"
+    elif not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()) \
+            or country == HOME_COUNTRY:
+        errors[field_name] = "a foreign party's country as an ISO 3166 alpha-2 code other than KG"
+    else:
+        return foreign_party(session, name, country)
+    return None
+
+
+def _parties(session: Session, actor: User, data: DraftInput,
+             errors: dict[str, str]) -> tuple[Dealer | None, Dealer | None]:
+    """Return (consignor, consignee) by the rules of :class:`DraftInput`."""
+    own = session.get(Dealer, actor.dealer_id)
+    foreign_consignor = data.kind in (DeclarationKind.IMPORT, DeclarationKind.TRANSIT)
+    if foreign_consignor:
+        consignor = _party(session, data.consignor_id, data.consignor_foreign, "consignor", errors)
+    else:
+        consignor = own
+        if data.consignor_id not in (None, actor.dealer_id) or data.consignor_foreign is not None:
+            errors["consignor_id"] = f"a {data.kind} declaration ships from your own dealer"
+    if data.kind == DeclarationKind.IMPORT and data.consignee_id is None and data.consignee_foreign is None:
+        return consignor, own
+    return consignor, _party(session, data.consignee_id, data.consignee_foreign, "consignee", errors)
+
+
+def _approval(session: Session, data: DraftInput, errors: dict[str, str]) -> ImportApproval | None:
+    if data.import_approval_id is None:
+        return None
+    approval = session.get(ImportApproval, data.import_approval_id)
+    if approval is None:
+        errors["import_approval_id"] = f"no import approval {data.import_approval_id}"
+    elif data.kind != DeclarationKind.IMPORT:
+        errors["import_approval_id"] = "only an import refers to an import approval"
+    return approval
+
+
+def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
+    """Check every field of ``data``; return the declaration's attributes or raise with all errors."""
     errors: dict[str, str] = {}
     if data.kind not in {k.value for k in DeclarationKind}:
         errors["kind"] = f"one of {', '.join(k.value for k in DeclarationKind)}"
-    if session.get(Dealer, data.consignee_id) is None:
-        errors["consignee_id"] = f"no dealer {data.consignee_id}"
+    consignor, consignee = _parties(session, actor, data, errors)
     origin = _checkpoint(session, data.origin_code, "origin", errors)
     destination = _checkpoint(session, data.destination_code, "destination", errors)
     expected = [_checkpoint(session, code, "expected_checkpoints", errors)
@@ -106,6 +183,9 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
         errors["expected_checkpoints"] = "a checkpoint is listed twice"
     route = _route(data.waypoints, errors)
     items = _items(session, actor, data.items, errors)
+    if len({sscc for sscc, _ in data.items}) != len(data.items):
+        errors["items"] = "a container is listed twice"
+    approval = _approval(session, data, errors)
     if not 0 < data.corridor_m <= 50_000:
         errors["corridor_m"] = "1..50000 metres"
     for name in ("planned_departure", "planned_arrival"):
@@ -117,13 +197,69 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
         errors["planned_arrival"] = "must be after the planned departure"
     if errors:
         raise ValidationFailed(errors)
-    declaration = Declaration(
-        kind=DeclarationKind(data.kind), declarant_id=actor.dealer_id, consignor_id=actor.dealer_id,
-        consignee_id=data.consignee_id, origin=origin, destination=destination, route=route,
-        corridor_m=data.corridor_m, planned_departure=data.planned_departure,
-        planned_arrival=data.planned_arrival, vehicle=data.vehicle, created_by=actor, items=items,
+    return dict(
+        kind=DeclarationKind(data.kind), consignor=consignor, consignee=consignee, origin=origin,
+        destination=destination, corridor_m=data.corridor_m, planned_departure=data.planned_departure,
+        planned_arrival=data.planned_arrival, vehicle=data.vehicle, import_approval=approval,
+        route=route, items=items,
         expected_checkpoints=[ExpectedCheckpoint(seq=i, checkpoint=c) for i, c in enumerate(expected)],
     )
+
+
+def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration:
+    """Create a draft declaration for the acting trader's dealer; report every bad field."""
+    if not may(actor, Action.DECLARE):
+        raise Forbidden("only a trader files declarations")
+    with session.begin_nested():  # a foreign party recorded for a refused draft is undone
+        attributes = _resolve(session, actor, data)
+    declaration = Declaration(declarant_id=actor.dealer_id, created_by=actor, **attributes)
     session.add(declaration)
+    session.flush()
+    return declaration
+
+
+def editable_declaration(session: Session, actor: User, declaration_id: int) -> Declaration:
+    """Return the actor's own declaration if it may still be edited (draft or rejected).
+
+    A rejected declaration goes back to draft when edited.
+    """
+    declaration = find_declaration(session, actor, declaration_id)
+    if not owns_declaration(actor, declaration):
+        raise Forbidden("only a trader of the declaring dealer edits a declaration")
+    if declaration.status not in (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED):
+        raise Conflict(f"declaration {declaration.label} is {declaration.status.value}; "
+                       "only a draft or a rejected declaration can be edited")
+    return declaration
+
+
+def update_draft(session: Session, actor: User, declaration_id: int, data: DraftInput) -> Declaration:
+    """Rewrite a draft (or rejected) declaration with ``data``; report every bad field."""
+    declaration = editable_declaration(session, actor, declaration_id)
+    with session.begin_nested():
+        attributes = _resolve(session, actor, data)
+    if declaration.status == DeclarationStatus.REJECTED:
+        move(declaration, DeclarationStatus.DRAFT)
+    # Drop the old rows first: items and checkpoints are keyed by (declaration, container/seq).
+    declaration.items, declaration.expected_checkpoints = [], []
+    session.flush()
+    if attributes["route"] is None:
+        attributes["route"] = declaration.route  # an uploaded route stays unless waypoints replace it
+    for name, value in attributes.items():
+        setattr(declaration, name, value)
+    session.flush()
+    return declaration
+
+
+def set_route(session: Session, actor: User, declaration_id: int, route: LineString,
+              corridor_m: int | None = None) -> Declaration:
+    """Replace the planned route of a draft (or rejected) declaration, e.g. from a GPX file."""
+    declaration = editable_declaration(session, actor, declaration_id)
+    if corridor_m is not None and not 0 < corridor_m <= 50_000:
+        raise ValidationFailed({"corridor_m": "1..50000 metres"})
+    if declaration.status == DeclarationStatus.REJECTED:
+        move(declaration, DeclarationStatus.DRAFT)
+    declaration.route = route
+    if corridor_m is not None:
+        declaration.corridor_m = corridor_m
     session.flush()
     return declaration

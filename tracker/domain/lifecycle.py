@@ -3,13 +3,22 @@
 draft → submitted → approved | rejected → in_transit → arrived → closed;
 cancelled from draft, submitted or approved (before departure). A rejected draft may
 be edited and submitted again (it goes back to draft).
+
+Submitting checks every rule of ``submission``; approving (licensing admin or customs)
+assigns a reference number with a check character, rejecting records the reason.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from tracker.domain.errors import Conflict
-from tracker.models import Declaration, DeclarationStatus, utcnow
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action, may, owns_declaration
+from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
+from tracker.domain.references import make_reference
+from tracker.domain.submission import check_submission, rule_parties_licensed
+from tracker.models import Declaration, DeclarationStatus, User, utcnow
 
 S = DeclarationStatus
 
@@ -51,3 +60,95 @@ def arrive(declaration: Declaration, at: datetime | None = None) -> None:
     """Mark the arrival at the destination (in_transit → arrived)."""
     move(declaration, S.ARRIVED)
     declaration.arrived_at = at or utcnow()
+
+
+def _own(session: Session, actor: User, declaration_id: int) -> Declaration:
+    from tracker.domain.declarations import find_declaration  # declarations imports this module
+
+    declaration = find_declaration(session, actor, declaration_id)
+    if not owns_declaration(actor, declaration):
+        raise Forbidden("only a trader of the declaring dealer may do this")
+    return declaration
+
+
+def submit(session: Session, actor: User, declaration_id: int, now: datetime | None = None) -> Declaration:
+    """Submit a draft after checking every rule; all failures are reported at once."""
+    declaration = _own(session, actor, declaration_id)
+    if not may_move(declaration, S.SUBMITTED):
+        move(declaration, S.SUBMITTED)  # raises the Conflict naming the transition
+    now = now or utcnow()
+    errors = check_submission(session, declaration, now)
+    if errors:
+        raise ValidationFailed(errors)
+    move(declaration, S.SUBMITTED)
+    declaration.submitted_at = now
+    session.flush()
+    return declaration
+
+
+def _decidable(session: Session, actor: User, declaration_id: int) -> Declaration:
+    from tracker.domain.declarations import find_declaration
+
+    if not may(actor, Action.DECIDE_DECLARATION):
+        raise Forbidden("only the licensing authority or customs decides on declarations")
+    return find_declaration(session, actor, declaration_id)
+
+
+def next_reference(session: Session, year: int) -> str:
+    """Return the next free reference number of ``year`` (serials count up per year)."""
+    prefix = f"{year % 100:02d}KGHG"
+    taken = session.scalars(select(Declaration.reference).where(Declaration.reference.like(prefix + "%")))
+    serial = max((int(ref[6:16]) for ref in taken if ref), default=0) + 1
+    return make_reference(year, serial)
+
+
+def approve(session: Session, actor: User, declaration_id: int, reason: str = "",
+            now: datetime | None = None) -> Declaration:
+    """Approve a submitted declaration and give it a reference with a check character.
+
+    The parties' licences are checked again: one suspended since submission blocks it.
+    """
+    declaration = _decidable(session, actor, declaration_id)
+    if not may_move(declaration, S.APPROVED):
+        move(declaration, S.APPROVED)
+    now = now or utcnow()
+    errors = check_submission(session, declaration, now, rules=(rule_parties_licensed,))
+    if errors:
+        raise ValidationFailed(errors)
+    move(declaration, S.APPROVED)
+    declaration.reference = next_reference(session, now.year)
+    _decided(declaration, actor, reason.strip(), now)
+    session.flush()
+    return declaration
+
+
+def reject(session: Session, actor: User, declaration_id: int, reason: str,
+           now: datetime | None = None) -> Declaration:
+    """Reject a submitted declaration, saying why; the trader may edit and resubmit it."""
+    declaration = _decidable(session, actor, declaration_id)
+    if not reason.strip():
+        raise ValidationFailed({"reason": "say why the declaration is rejected"})
+    move(declaration, S.REJECTED)
+    _decided(declaration, actor, reason.strip(), now or utcnow())
+    session.flush()
+    return declaration
+
+
+def _decided(declaration: Declaration, actor: User, reason: str, at: datetime) -> None:
+    declaration.decided_by = actor
+    declaration.decided_at = at
+    declaration.decision_reason = reason
+
+
+def cancel(session: Session, actor: User, declaration_id: int, reason: str = "") -> Declaration:
+    """Cancel a declaration before departure (its trader, or the licensing authority)."""
+    from tracker.domain.declarations import find_declaration
+
+    declaration = find_declaration(session, actor, declaration_id)
+    if not (owns_declaration(actor, declaration) or may(actor, Action.MANAGE_LICENSES)):
+        raise Forbidden("only the declaring trader or the licensing authority cancels a declaration")
+    move(declaration, S.CANCELLED)
+    if reason.strip():
+        declaration.decision_reason = reason.strip()
+    session.flush()
+    return declaration

@@ -1,0 +1,256 @@
+"""Licences and import approvals: issuing, suspending, reinstating, revoking, expiring.
+
+Every change of a licence is kept as a ``LicenseEvent`` (who, when, why). A licence that
+stops being active blocks its dealer's new declarations at once (the submission rules
+check the status) and opens an alert on each of the dealer's declarations in transit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action, license_filter, may
+from tracker.domain.alerts import open_alert
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.models import (
+    Activity,
+    AlertSeverity,
+    Dealer,
+    Declaration,
+    DeclarationStatus,
+    ImportApproval,
+    License,
+    LicenseEvent,
+    LicenseStatus,
+    User,
+    utcnow,
+)
+
+MAX_NUMBER_LENGTH = 40
+
+
+@dataclass
+class LicenceInput:
+    """What the licensing admin fills in to issue a licence."""
+
+    dealer_id: int
+    number: str
+    valid_from: date
+    valid_to: date
+    annual_quota_g: int
+    activities: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class ApprovalInput:
+    """A written import consent (Minamata Convention Art. 3)."""
+
+    number: str
+    importer_id: int
+    exporter_name: str
+    exporter_country: str
+    quantity_g: int
+    intended_use: str
+    source_not_primary_mining: bool
+    source_statement: str
+    valid_until: date
+
+
+def _whole_grams(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _require_admin(actor: User) -> None:
+    if not may(actor, Action.MANAGE_LICENSES):
+        raise Forbidden("only the licensing authority manages licences and approvals")
+
+
+def _record(licence: License, action: str, actor: User | None, reason: str,
+            at: datetime | None = None) -> LicenseEvent:
+    event = LicenseEvent(action=action, actor=actor, at=at or utcnow(), reason=reason,
+                         actor_name=actor.login if actor is not None else "system")
+    licence.history.append(event)
+    return event
+
+
+def find_licence(session: Session, user: User, licence_id: int) -> License:
+    """Return the licence if ``user`` may see it, else raise NotFound."""
+    licence = session.scalars(
+        select(License).where(License.id == licence_id, license_filter(user))).one_or_none()
+    if licence is None:
+        raise NotFound(f"no licence {licence_id}")
+    return licence
+
+
+def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    dealer = session.get(Dealer, data.dealer_id)
+    if dealer is None:
+        errors["dealer_id"] = f"no dealer {data.dealer_id}"
+    elif not dealer.is_domestic:
+        errors["dealer_id"] = f"{dealer.label} is a foreign party; only domestic dealers are licensed"
+    number = data.number.strip()
+    if not number or len(number) > MAX_NUMBER_LENGTH:
+        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
+    elif session.scalar(select(License.id).where(License.number == number)) is not None:
+        errors["number"] = f"licence {number} already exists"
+    if data.valid_to < data.valid_from:
+        errors["valid_to"] = "must not be before valid_from"
+    if not _whole_grams(data.annual_quota_g):
+        errors["annual_quota_g"] = "whole grams > 0"
+    known = {a.value for a in Activity}
+    if not data.activities or not set(data.activities) <= known:
+        errors["activities"] = f"at least one of {', '.join(sorted(known))}"
+    return errors
+
+
+def issue_licence(session: Session, actor: User, data: LicenceInput) -> License:
+    """Issue a licence to a domestic dealer; report every bad field at once."""
+    _require_admin(actor)
+    errors = _licence_errors(session, data)
+    if errors:
+        raise ValidationFailed(errors)
+    licence = License(number=data.number.strip(), dealer_id=data.dealer_id, valid_from=data.valid_from,
+                      valid_to=data.valid_to, annual_quota_g=data.annual_quota_g, issued_by=actor,
+                      status=LicenseStatus.ACTIVE)
+    licence.activities = [Activity(a) for a in data.activities]
+    _record(licence, "issued", actor, data.reason.strip() or "issued")
+    session.add(licence)
+    session.flush()
+    return licence
+
+
+def _require_reason(reason: str) -> str:
+    if not reason.strip():
+        raise ValidationFailed({"reason": "say why"})
+    return reason.strip()
+
+
+def _change_status(licence: License, to: LicenseStatus, allowed_from: set[LicenseStatus]) -> None:
+    if licence.status not in allowed_from:
+        raise Conflict(f"licence {licence.label} is {licence.status.value}; it cannot become {to.value}")
+    licence.status = to
+
+
+def _declarations_in_transit(session: Session, dealer_id: int) -> list[Declaration]:
+    return list(session.scalars(select(Declaration).where(
+        Declaration.status == DeclarationStatus.IN_TRANSIT,
+        or_(Declaration.declarant_id == dealer_id, Declaration.consignor_id == dealer_id,
+            Declaration.consignee_id == dealer_id),
+    ).order_by(Declaration.id)))
+
+
+def _alert_shipments(session: Session, licence: License, reason: str) -> None:
+    """Open an alert on each declaration of the dealer now moving (the licence no longer holds)."""
+    kind = f"licence_{licence.status.value}"
+    for declaration in _declarations_in_transit(session, licence.dealer_id):
+        open_alert(session, kind=kind, severity=AlertSeverity.CRITICAL, declaration=declaration,
+                   details={"licence": licence.number, "dealer": licence.dealer.legal_name,
+                            "status": licence.status.value, "reason": reason})
+
+
+def suspend_licence(session: Session, actor: User, licence_id: int, reason: str) -> License:
+    """Suspend an active licence; its dealer's shipments in transit get an alert."""
+    _require_admin(actor)
+    reason = _require_reason(reason)
+    licence = find_licence(session, actor, licence_id)
+    _change_status(licence, LicenseStatus.SUSPENDED, {LicenseStatus.ACTIVE})
+    licence.status_reason = reason
+    _record(licence, "suspended", actor, reason)
+    _alert_shipments(session, licence, reason)
+    session.flush()
+    return licence
+
+
+def reinstate_licence(session: Session, actor: User, licence_id: int, reason: str,
+                      today: date | None = None) -> License:
+    """Reinstate a suspended licence that has not run out meanwhile."""
+    _require_admin(actor)
+    reason = _require_reason(reason)
+    licence = find_licence(session, actor, licence_id)
+    today = today or utcnow().date()
+    if licence.status == LicenseStatus.SUSPENDED and licence.valid_to < today:
+        raise Conflict(f"licence {licence.label} ran out on {licence.valid_to}; issue a new one")
+    _change_status(licence, LicenseStatus.ACTIVE, {LicenseStatus.SUSPENDED})
+    licence.status_reason = ""
+    _record(licence, "reinstated", actor, reason)
+    session.flush()
+    return licence
+
+
+def revoke_licence(session: Session, actor: User, licence_id: int, reason: str) -> License:
+    """Revoke a licence for good; its dealer's shipments in transit get an alert."""
+    _require_admin(actor)
+    reason = _require_reason(reason)
+    licence = find_licence(session, actor, licence_id)
+    _change_status(licence, LicenseStatus.REVOKED, {LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED})
+    licence.status_reason = reason
+    _record(licence, "revoked", actor, reason)
+    _alert_shipments(session, licence, reason)
+    session.flush()
+    return licence
+
+
+def expire_licences(session: Session, today: date) -> list[License]:
+    """Mark every active licence whose last valid day is before ``today`` as expired.
+
+    Meant to run daily (``flask --app tracker licences expire``); running it twice
+    changes nothing the second time.
+    """
+    due = list(session.scalars(select(License).where(
+        License.status == LicenseStatus.ACTIVE, License.valid_to < today).order_by(License.id)))
+    for licence in due:
+        licence.status = LicenseStatus.EXPIRED
+        licence.status_reason = f"validity ended {licence.valid_to.isoformat()}"
+        _record(licence, "expired", None, licence.status_reason)
+        _alert_shipments(session, licence, licence.status_reason)
+    session.flush()
+    return due
+
+
+def _approval_errors(session: Session, data: ApprovalInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    importer = session.get(Dealer, data.importer_id)
+    if importer is None or not importer.is_domestic:
+        errors["importer_id"] = f"no domestic dealer {data.importer_id}"
+    number = data.number.strip()
+    if not number or len(number) > MAX_NUMBER_LENGTH:
+        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
+    elif session.scalar(select(ImportApproval.id).where(ImportApproval.number == number)) is not None:
+        errors["number"] = f"approval {number} already exists"
+    if not data.exporter_name.strip():
+        errors["exporter_name"] = "name the exporter"
+    country = data.exporter_country
+    if not (len(country) == 2 and country.isalpha() and country.isupper()) or country == "KG":
+        errors["exporter_country"] = "the exporting country as an ISO 3166 alpha-2 code (not KG)"
+    if not _whole_grams(data.quantity_g):
+        errors["quantity_g"] = "whole grams > 0"
+    if not data.intended_use.strip():
+        errors["intended_use"] = "state the intended use"
+    if data.source_not_primary_mining is not True:
+        errors["source_not_primary_mining"] = ("consent requires the statement that the mercury is not "
+                                               "from primary mining or chlor-alkali surplus")
+    if not data.source_statement.strip():
+        errors["source_statement"] = "quote the exporter's statement of source"
+    return errors
+
+
+def record_import_approval(session: Session, actor: User, data: ApprovalInput) -> ImportApproval:
+    """Record a written import consent; report every missing Art. 3 field at once."""
+    _require_admin(actor)
+    errors = _approval_errors(session, data)
+    if errors:
+        raise ValidationFailed(errors)
+    approval = ImportApproval(
+        number=data.number.strip(), importer_id=data.importer_id, exporter_name=data.exporter_name.strip(),
+        exporter_country=data.exporter_country, quantity_g=data.quantity_g,
+        intended_use=data.intended_use.strip(), source_not_primary_mining=True,
+        source_statement=data.source_statement.strip(), valid_until=data.valid_until, issued_by=actor,
+    )
+    session.add(approval)
+    session.flush()
+    return approval

@@ -1,0 +1,127 @@
+"""Report of receipt: what the consignee found on arrival, closing the declaration.
+
+Per container: the received net mass and whether the seal was intact. A difference
+beyond the tolerance (default 0.1 % or 50 g, whichever is larger) opens a
+``receipt_shortage`` or ``receipt_excess`` alert, a broken seal a ``seal_broken``
+alert, each with the figures an officer needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import may_report_receipt
+from tracker.domain.alerts import open_alert
+from tracker.domain.declarations import find_declaration
+from tracker.domain.errors import Forbidden, ValidationFailed
+from tracker.domain.lifecycle import S, move
+from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
+from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, User, utcnow
+
+MAX_REMARKS = 4000
+
+
+@dataclass
+class ReceivedContainer:
+    """What was found in one container on receipt."""
+
+    sscc: str
+    received_net_g: int
+    seal_intact: bool
+
+
+@dataclass
+class ReceiptInput:
+    """The report of receipt as the consignee files it."""
+
+    containers: list[ReceivedContainer] = field(default_factory=list)
+    remarks: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a received mass may differ from the declared one."""
+
+    permille: int = DEFAULT_PERMILLE
+    min_g: int = DEFAULT_MIN_G
+
+
+def _check(declaration: Declaration, data: ReceiptInput, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    declared = {item.container.sscc for item in declaration.items}
+    reported = [c.sscc for c in data.containers]
+    if sorted(reported) != sorted(declared):
+        errors["containers"] = f"report each declared container once: {', '.join(sorted(declared))}"
+    for i, container in enumerate(data.containers):
+        mass = container.received_net_g
+        if not isinstance(mass, int) or isinstance(mass, bool) or mass < 0:
+            errors[f"containers[{i}].received_net_g"] = "whole grams >= 0"
+        if not isinstance(container.seal_intact, bool):
+            errors[f"containers[{i}].seal_intact"] = "true or false"
+    if data.received_at is not None:
+        if data.received_at.tzinfo is None:
+            errors["received_at"] = "give a time zone (ISO 8601 with offset)"
+        elif data.received_at > now or (declaration.arrived_at and data.received_at < declaration.arrived_at):
+            errors["received_at"] = "between the arrival and now"
+    if len(data.remarks) > MAX_REMARKS:
+        errors["remarks"] = f"at most {MAX_REMARKS} characters"
+    return errors
+
+
+def _alerts(session: Session, declaration: Declaration, item: DeclarationItem, tolerance: Tolerance,
+            at: datetime) -> None:
+    """Open the alerts one received container calls for."""
+    received, declared = item.received_net_g or 0, item.declared_net_g
+    difference = mass_discrepancy_g(declared, received, tolerance.permille, tolerance.min_g)
+    details = {"sscc": item.container.sscc, "declared_g": declared, "received_g": received,
+               "difference_g": received - declared,
+               "tolerance_g": mass_tolerance_g(declared, tolerance.permille, tolerance.min_g)}
+    if difference is not None:
+        kind = "receipt_shortage" if difference < 0 else "receipt_excess"
+        open_alert(session, kind=kind, severity=AlertSeverity.WARNING, declaration=declaration,
+                   details=details, at=at)
+    if item.seal_intact is False:
+        open_alert(session, kind="seal_broken", severity=AlertSeverity.CRITICAL, declaration=declaration,
+                   details={**details, "seal_number": item.container.seal_number}, at=at)
+
+
+def report_receipt(session: Session, actor: User, declaration_id: int, data: ReceiptInput,
+                   tolerance: Tolerance = Tolerance(), now: datetime | None = None) -> Declaration:
+    """File the report of receipt of an arrived declaration and close it.
+
+    The received containers pass into the consignee's custody with the received mass.
+    """
+    declaration = find_declaration(session, actor, declaration_id)
+    if not may_report_receipt(actor, declaration):
+        raise Forbidden("only the consignee (or customs) reports the receipt")
+    if declaration.status != S.ARRIVED:
+        move(declaration, S.CLOSED)  # raises the Conflict naming the transition
+    now = now or utcnow()
+    errors = _check(declaration, data, now)
+    if errors:
+        raise ValidationFailed(errors)
+    found = {c.sscc: c for c in data.containers}
+    for item in declaration.items:
+        report = found[item.container.sscc]
+        item.received_net_g, item.seal_intact = report.received_net_g, report.seal_intact
+        _take_into_stock(declaration, item)
+    declaration.received_at = data.received_at or now
+    declaration.received_by = actor
+    declaration.receipt_remarks = data.remarks.strip()
+    move(declaration, S.CLOSED)
+    declaration.closed_at = now
+    for item in declaration.items:
+        _alerts(session, declaration, item, tolerance, now)
+    session.flush()
+    return declaration
+
+
+def _take_into_stock(declaration: Declaration, item: DeclarationItem) -> None:
+    container = item.container
+    container.net_g = min(item.received_net_g or 0, container.capacity_g)
+    container.status = ContainerStatus.IN_STOCK
+    if declaration.consignee.is_domestic:
+        container.custodian_id = declaration.consignee_id

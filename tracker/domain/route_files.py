@@ -1,0 +1,110 @@
+"""Planned routes: from an uploaded GPX file or a list of waypoints, and geodesic distances.
+
+GPX comes from outside, so it is parsed defensively: a size limit, then defusedxml refuses
+any DTD, entity declaration or external reference (XXE, "billion laughs") before gpxpy
+reads the points. Distances are geodesic on the WGS 84 ellipsoid (pyproj.Geod); the
+distance from a place to a route is measured in an azimuthal equidistant projection
+centred on that place, where distances from the centre are true geodesic distances,
+after densifying the route to points at most 1 km apart.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import gpxpy
+import gpxpy.gpx
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
+from pyproj import CRS, Geod, Transformer
+from shapely.geometry import LineString, Point
+from xml.etree.ElementTree import ParseError
+
+MAX_GPX_BYTES = 5 * 1024 * 1024
+MAX_ROUTE_POINTS = 50_000
+DENSIFY_STEP_M = 1_000
+GEOD = Geod(ellps="WGS84")
+
+
+class RouteFileError(ValueError):
+    """A route file is too large, hostile, malformed or has no usable points."""
+
+
+def _refuse_hostile_xml(data: bytes) -> None:
+    try:
+        defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise RouteFileError(f"GPX refused: DTDs and entities are not allowed ({type(exc).__name__})") from None
+    except ParseError as exc:
+        raise RouteFileError(f"not well-formed XML: {exc}") from None
+
+
+def _points(gpx: gpxpy.gpx.GPX) -> list[tuple[float, float]]:
+    """Return (lon, lat) of the tracks' points, else of the routes' points, in file order."""
+    track = [(p.longitude, p.latitude) for t in gpx.tracks for s in t.segments for p in s.points]
+    if track:
+        return track
+    return [(p.longitude, p.latitude) for r in gpx.routes for p in r.points]
+
+
+def parse_gpx(data: bytes, max_bytes: int = MAX_GPX_BYTES) -> LineString:
+    """Return the planned route in a GPX file (its track, or else its route) as a line.
+
+    Raise :class:`RouteFileError` saying why when the file is refused.
+    """
+    if len(data) > max_bytes:
+        raise RouteFileError(f"GPX file is {len(data)} bytes; the limit is {max_bytes}")
+    if not data.strip():
+        raise RouteFileError("the GPX file is empty")
+    _refuse_hostile_xml(data)
+    try:
+        gpx = gpxpy.parse(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, gpxpy.gpx.GPXException) as exc:
+        raise RouteFileError(f"not a readable GPX file: {exc}") from None
+    points = _points(gpx)
+    if len(points) < 2:
+        raise RouteFileError("the GPX file has no track or route with at least two points")
+    if len(points) > MAX_ROUTE_POINTS:
+        raise RouteFileError(f"the route has {len(points)} points; the limit is {MAX_ROUTE_POINTS}")
+    return route_from_waypoints([(lat, lon) for lon, lat in points])
+
+
+def route_from_waypoints(waypoints: list[tuple[float, float]]) -> LineString:
+    """Return a route line (lon, lat order) from (lat, lon) waypoints, checking each point."""
+    if len(waypoints) < 2:
+        raise RouteFileError("a route needs at least two points")
+    for i, (lat, lon) in enumerate(waypoints):
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise RouteFileError(f"point {i} is off the globe: {lat}, {lon}")
+    return LineString([(lon, lat) for lat, lon in waypoints])
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the geodesic distance between two points in metres (WGS 84)."""
+    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+def _densified(route: LineString) -> list[tuple[float, float]]:
+    coords = [tuple(c[:2]) for c in route.coords]
+    out: list[tuple[float, float]] = [coords[0]]
+    for (lon1, lat1), (lon2, lat2) in zip(coords, coords[1:]):
+        steps = int(distance_m(lat1, lon1, lat2, lon2) // DENSIFY_STEP_M)
+        if steps > 0:
+            out.extend(GEOD.npts(lon1, lat1, lon2, lat2, steps))
+        out.append((lon2, lat2))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _to_local(lat: float, lon: float) -> Transformer:
+    crs = CRS.from_proj4(f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
+def distance_to_route_m(lat: float, lon: float, route: LineString) -> float:
+    """Return the shortest distance in metres from a place to the route."""
+    xs, ys = zip(*_densified(route))
+    px, py = _to_local(round(lat, 7), round(lon, 7)).transform(xs, ys)
+    local = list(zip(px, py))
+    if len(local) == 1:
+        return float(Point(local[0]).distance(Point(0, 0)))
+    return float(LineString(local).distance(Point(0, 0)))

@@ -1,0 +1,266 @@
+"""The rules a declaration must meet to be submitted, one small function per rule.
+
+Each rule takes a :class:`Submission` and returns the failing fields with a message
+(empty when the rule holds). :func:`check_submission` runs them all, so the trader
+sees every problem at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import extract, func, select
+from sqlalchemy.orm import Session
+
+from tracker.domain.route_files import distance_m, distance_to_route_m
+from tracker.models import (
+    Activity,
+    ApprovalStatus,
+    Dealer,
+    Declaration,
+    DeclarationItem,
+    DeclarationKind,
+    DeclarationStatus,
+    License,
+    LicenseStatus,
+)
+
+ENDPOINT_TOLERANCE_M = 2_000
+MAX_WINDOW = timedelta(days=92)
+#: Declarations whose mass no longer counts against approvals and quotas.
+NOT_COUNTED = (DeclarationStatus.DRAFT, DeclarationStatus.CANCELLED, DeclarationStatus.REJECTED)
+#: Declarations that hold their containers (a draft reserves nothing yet).
+HOLDING = (DeclarationStatus.SUBMITTED, DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT,
+           DeclarationStatus.ARRIVED)
+ACTIVITY_OF_KIND = {
+    DeclarationKind.DOMESTIC: Activity.DOMESTIC_TRADE,
+    DeclarationKind.IMPORT: Activity.IMPORT,
+    DeclarationKind.EXPORT: Activity.EXPORT,
+    DeclarationKind.TRANSIT: Activity.TRANSIT,
+}
+Errors = dict[str, str]
+
+
+@dataclass
+class Submission:
+    """A declaration being checked, with the session and the moment of the check."""
+
+    session: Session
+    declaration: Declaration
+    now: datetime
+
+    @property
+    def window(self) -> tuple[date, date] | None:
+        """Return the planned window as days, or None when it is incomplete."""
+        d = self.declaration
+        if d.planned_departure is None or d.planned_arrival is None:
+            return None
+        return d.planned_departure.date(), d.planned_arrival.date()
+
+
+def covering_licence(session: Session, dealer: Dealer, activity: Activity,
+                     first: date, last: date) -> License | None:
+    """Return an active licence of ``dealer`` covering ``activity`` on every day first..last."""
+    for licence in session.scalars(select(License).where(
+            License.dealer_id == dealer.id, License.status == LicenseStatus.ACTIVE)):
+        if licence.covers(activity, first) and licence.covers(activity, last):
+            return licence
+    return None
+
+
+def _domestic_parties(declaration: Declaration) -> dict[str, Dealer]:
+    parties = {"consignor": declaration.consignor, "consignee": declaration.consignee,
+               "declarant": declaration.declarant}
+    return {name: dealer for name, dealer in parties.items() if dealer.is_domestic}
+
+
+def rule_parties_licensed(sub: Submission) -> Errors:
+    """Every domestic party holds an active licence for the activity over the whole window."""
+    if sub.window is None:
+        return {}
+    activity = ACTIVITY_OF_KIND[sub.declaration.kind]
+    first, last = sub.window
+    errors: Errors = {}
+    for role, dealer in _domestic_parties(sub.declaration).items():
+        if covering_licence(sub.session, dealer, activity, first, last) is None:
+            errors[role] = (f"{dealer.legal_name} holds no active licence for {activity.value} "
+                            f"covering {first.isoformat()}..{last.isoformat()}")
+    return errors
+
+
+def rule_parties_domestic_or_foreign(sub: Submission) -> Errors:
+    """An import comes from a foreign consignor, an export goes to a foreign consignee."""
+    d = sub.declaration
+    foreign_consignor = d.kind in (DeclarationKind.IMPORT, DeclarationKind.TRANSIT)
+    foreign_consignee = d.kind in (DeclarationKind.EXPORT, DeclarationKind.TRANSIT)
+    errors: Errors = {}
+    if d.consignor.is_domestic == foreign_consignor:
+        errors["consignor"] = f"the consignor of a {d.kind.value} declaration must be " + (
+            "a foreign party" if foreign_consignor else "a domestic dealer")
+    if d.consignee.is_domestic == foreign_consignee:
+        errors["consignee"] = f"the consignee of a {d.kind.value} declaration must be " + (
+            "a foreign party" if foreign_consignee else "a domestic dealer")
+    return errors
+
+
+def _same_party(name_a: str, name_b: str) -> bool:
+    return " ".join(name_a.casefold().split()) == " ".join(name_b.casefold().split())
+
+
+def rule_import_matches_approval(sub: Submission) -> Errors:
+    """An import names a valid approval of its importer, and its consignor is the approved exporter."""
+    d = sub.declaration
+    if d.kind != DeclarationKind.IMPORT:
+        return {}
+    approval = d.import_approval
+    if approval is None:
+        return {"import_approval_id": "an import needs an import approval (Minamata Art. 3 consent)"}
+    if approval.importer_id != d.consignee_id:
+        return {"import_approval_id": f"approval {approval.number} was given to another importer"}
+    if approval.status != ApprovalStatus.ACTIVE or (sub.window and approval.valid_until < sub.window[1]):
+        return {"import_approval_id": f"approval {approval.number} is {approval.status.value} "
+                                      f"or ends ({approval.valid_until}) before the planned arrival"}
+    if not (_same_party(approval.exporter_name, d.consignor.legal_name)
+            and approval.exporter_country == d.consignor.country):
+        return {"consignor": f"the approval names the exporter {approval.exporter_name} "
+                             f"({approval.exporter_country}), not {d.consignor.legal_name} ({d.consignor.country})"}
+    return {}
+
+
+def declared_against_approval(session: Session, approval_id: int, excluding: int | None) -> int:
+    """Return the mass declared on an approval by declarations that still count."""
+    query = (select(func.coalesce(func.sum(DeclarationItem.declared_net_g), 0))
+             .join(Declaration, DeclarationItem.declaration_id == Declaration.id)
+             .where(Declaration.import_approval_id == approval_id, Declaration.status.not_in(NOT_COUNTED)))
+    if excluding is not None:
+        query = query.where(Declaration.id != excluding)
+    return int(session.scalar(query) or 0)
+
+
+def rule_approval_quantity_remains(sub: Submission) -> Errors:
+    """The approval has enough quantity left for this declaration."""
+    d = sub.declaration
+    if d.kind != DeclarationKind.IMPORT or d.import_approval is None:
+        return {}
+    used = declared_against_approval(sub.session, d.import_approval.id, d.id)
+    remaining = d.import_approval.quantity_g - used
+    if d.declared_net_g > remaining:
+        return {"import_approval_id": f"approval {d.import_approval.number} has {remaining} g left; "
+                                      f"this declaration needs {d.declared_net_g} g"}
+    return {}
+
+
+def declared_in_year(session: Session, dealer_id: int, year: int, excluding: int | None) -> int:
+    """Return the mass a dealer has declared (still counting) with departures in ``year``."""
+    query = (select(func.coalesce(func.sum(DeclarationItem.declared_net_g), 0))
+             .join(Declaration, DeclarationItem.declaration_id == Declaration.id)
+             .where(Declaration.declarant_id == dealer_id, Declaration.status.not_in(NOT_COUNTED),
+                    extract("year", Declaration.planned_departure) == year))
+    if excluding is not None:
+        query = query.where(Declaration.id != excluding)
+    return int(session.scalar(query) or 0)
+
+
+def rule_annual_quota(sub: Submission) -> Errors:
+    """The declarant's declarations of the year stay within its licence's annual quota."""
+    d = sub.declaration
+    if sub.window is None:
+        return {}
+    first, last = sub.window
+    licence = covering_licence(sub.session, d.declarant, ACTIVITY_OF_KIND[d.kind], first, last)
+    if licence is None:
+        return {}  # reported by rule_parties_licensed
+    year = first.year
+    total = declared_in_year(sub.session, d.declarant_id, year, d.id) + d.declared_net_g
+    if total > licence.annual_quota_g:
+        return {"items": f"{total} g declared for {year} exceeds the annual quota of "
+                         f"{licence.annual_quota_g} g of licence {licence.number}"}
+    return {}
+
+
+def _held_elsewhere(session: Session, container_id: int, declaration_id: int) -> Declaration | None:
+    return session.scalars(select(Declaration).join(DeclarationItem).where(
+        DeclarationItem.container_id == container_id, Declaration.id != declaration_id,
+        Declaration.status.in_(HOLDING))).first()
+
+
+def rule_containers(sub: Submission) -> Errors:
+    """Every container is held by the consignor, on no other open declaration, mass within capacity."""
+    d = sub.declaration
+    if not d.items:
+        return {"items": "declare at least one container"}
+    # An import's foreign consignor registers nothing here: the importer holds the containers.
+    holder = d.declarant if d.kind == DeclarationKind.IMPORT else d.consignor
+    errors: Errors = {}
+    for i, item in enumerate(d.items):
+        container = item.container
+        if container.custodian_id != holder.id:
+            errors[f"items[{i}].sscc"] = f"container {container.sscc} is not held by {holder.legal_name}"
+        elif (other := _held_elsewhere(sub.session, container.id, d.id)) is not None:
+            errors[f"items[{i}].sscc"] = f"container {container.sscc} is on declaration {other.label}"
+        if not 0 < item.declared_net_g <= container.capacity_g:
+            errors[f"items[{i}].declared_net_g"] = (f"{item.declared_net_g} g is not within 1..{container.capacity_g} g "
+                                                    f"(the capacity of {container.sscc})")
+    return errors
+
+
+def rule_route(sub: Submission) -> Errors:
+    """The route starts near the origin, ends near the destination, and passes every expected checkpoint."""
+    d = sub.declaration
+    if d.route is None:
+        return {"route": "give the planned route (GPX file or waypoints)"}
+    (lon0, lat0), (lon1, lat1) = d.route.coords[0][:2], d.route.coords[-1][:2]
+    errors: Errors = {}
+    if (gap := distance_m(lat0, lon0, d.origin.lat, d.origin.lon)) > ENDPOINT_TOLERANCE_M:
+        errors["route.start"] = f"starts {gap / 1000:.1f} km from the origin {d.origin.code} (limit 2 km)"
+    if (gap := distance_m(lat1, lon1, d.destination.lat, d.destination.lon)) > ENDPOINT_TOLERANCE_M:
+        errors["route.end"] = f"ends {gap / 1000:.1f} km from the destination {d.destination.code} (limit 2 km)"
+    for i, expected in enumerate(d.expected_checkpoints):
+        checkpoint = expected.checkpoint
+        gap = distance_to_route_m(checkpoint.lat, checkpoint.lon, d.route)
+        if gap > d.corridor_m:
+            errors[f"expected_checkpoints[{i}]"] = (f"{checkpoint.code} is {gap:.0f} m from the route, "
+                                                    f"outside the {d.corridor_m} m corridor")
+    return errors
+
+
+def rule_window(sub: Submission) -> Errors:
+    """The planned window starts in the future and lasts at most 92 days."""
+    d = sub.declaration
+    errors: Errors = {}
+    if d.planned_departure is None:
+        errors["planned_departure"] = "required"
+    elif d.planned_departure <= sub.now:
+        errors["planned_departure"] = "must be in the future"
+    if d.planned_arrival is None:
+        errors["planned_arrival"] = "required"
+    elif d.planned_departure is not None:
+        if d.planned_arrival <= d.planned_departure:
+            errors["planned_arrival"] = "must be after the planned departure"
+        elif d.planned_arrival - d.planned_departure > MAX_WINDOW:
+            errors["planned_arrival"] = "the window lasts at most 92 days"
+    return errors
+
+
+RULES: tuple[Callable[[Submission], Errors], ...] = (
+    rule_window,
+    rule_parties_domestic_or_foreign,
+    rule_parties_licensed,
+    rule_import_matches_approval,
+    rule_approval_quantity_remains,
+    rule_annual_quota,
+    rule_containers,
+    rule_route,
+)
+
+
+def check_submission(session: Session, declaration: Declaration, now: datetime,
+                     rules: tuple[Callable[[Submission], Errors], ...] = RULES) -> Errors:
+    """Run every rule and return all failing fields (a field failing twice keeps both messages)."""
+    sub = Submission(session, declaration, now)
+    errors: Errors = {}
+    for rule in rules:
+        for name, message in rule(sub).items():
+            errors[name] = f"{errors[name]}; {message}" if name in errors else message
+    return errors
