@@ -1,0 +1,120 @@
+"""Image preprocessing passes tried by the decoder, cheapest first.
+
+Each pass turns the grey image into another one an engine may read better, and says how its
+pixels map back to the original (so corner points stay in the caller's image). ``PASSES`` is the
+chain the decoder uses; ``CANDIDATES`` also holds the passes that were measured and left out
+(``bench/barcode_passes.py`` prints what each one adds on the data set).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: 2x3 affine matrix mapping original pixel coordinates to the pass's image (None: identity).
+Affine = np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One preprocessing step: a name and a function grey image -> (image, affine to it)."""
+
+    name: str
+    transform: Callable[[np.ndarray], tuple[np.ndarray, Affine]]
+    engines: tuple[str, ...] = ("zxing-cpp", "pyzbar")
+
+    def apply(self, grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+        """Return the transformed image and the affine map from the original into it."""
+        return self.transform(grey)
+
+
+def to_grey(pixels: np.ndarray) -> np.ndarray:
+    """Return a single-channel uint8 view of a grey or BGR image."""
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+
+
+def back_to_original(points: tuple[tuple[int, int], ...], affine: Affine) -> tuple[tuple[int, int], ...]:
+    """Map corner points found in a pass's image back into the original image."""
+    if affine is None or not points:
+        return points
+    inverse = cv2.invertAffineTransform(affine)
+    mapped = cv2.transform(np.array([points], dtype=np.float64), inverse)[0]
+    return tuple((int(round(x)), int(round(y))) for x, y in mapped)
+
+
+def _plain(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    return grey, None
+
+
+def _clahe(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    # Local contrast: lifts bars in shadow or glare without blowing up the whole image.
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey), None
+
+
+def _adaptive_threshold(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    # Binarise against the neighbourhood mean: uneven light across a label.
+    block = max(15, (min(grey.shape[:2]) // 16) | 1)
+    binary = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 5)
+    return binary, None
+
+
+def _equalise(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    return cv2.equalizeHist(grey), None
+
+
+def _otsu(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    blurred = cv2.GaussianBlur(grey, (3, 3), 0)
+    return cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1], None
+
+
+def _sharpen(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    # Unsharp mask against focus blur.
+    blurred = cv2.GaussianBlur(grey, (0, 0), 2)
+    return cv2.addWeighted(grey, 2.5, blurred, -1.5, 0), None
+
+
+def _scale(factor: float) -> Callable[[np.ndarray], tuple[np.ndarray, Affine]]:
+    def scale(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+        interpolation = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+        resized = cv2.resize(grey, None, fx=factor, fy=factor, interpolation=interpolation)
+        return resized, np.array([[factor, 0, 0], [0, factor, 0]], dtype=np.float64)
+    return scale
+
+
+def _rotate(degrees: float) -> Callable[[np.ndarray], tuple[np.ndarray, Affine]]:
+    def rotate(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+        height, width = grey.shape[:2]
+        affine = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+        cos, sin = abs(affine[0, 0]), abs(affine[0, 1])
+        new_width, new_height = int(height * sin + width * cos), int(height * cos + width * sin)
+        affine[0, 2] += new_width / 2 - width / 2
+        affine[1, 2] += new_height / 2 - height / 2
+        rotated = cv2.warpAffine(grey, affine, (new_width, new_height), borderValue=255)
+        return rotated, affine
+    return rotate
+
+
+def _invert(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
+    return cv2.bitwise_not(grey), None
+
+
+#: Every pass that was measured (bench/barcode_passes.py), by name.
+CANDIDATES: dict[str, Pass] = {p.name: p for p in (
+    Pass("plain", _plain),
+    Pass("clahe", _clahe),
+    Pass("adaptive-threshold", _adaptive_threshold),
+    Pass("equalise", _equalise),
+    Pass("otsu", _otsu),
+    Pass("sharpen", _sharpen),
+    Pass("upscale-2x", _scale(2.0)),
+    Pass("downscale-half", _scale(0.5)),
+    Pass("rotate-45", _rotate(45)),
+    Pass("rotate-15", _rotate(15)),
+    Pass("invert", _invert),
+)}
+
+#: The chain the decoder runs, in order. Kept: the passes that read images no earlier pass
+#: read on the data set without adding a wrong read (see bench/barcode_passes.py).
+PASSES: tuple[Pass, ...] = tuple(CANDIDATES[name] for name in ("plain", "clahe", "adaptive-threshold"))
