@@ -112,6 +112,13 @@ def _create_triggers() -> None:
                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse_evidence_change()")
 
 
+def _seed_chain_heads() -> None:
+    """Start each chain head at the rows already chained, so they keep verifying."""
+    for table in EVIDENCE_TABLES:
+        op.execute(f"INSERT INTO chain_heads (chain, length, tip_hash) SELECT '{table}', count(*), "
+                   f"(SELECT row_hash FROM {table} ORDER BY id DESC LIMIT 1) FROM {table}")
+
+
 def upgrade() -> None:
     """Apply this revision."""
     _create_tables()
@@ -120,6 +127,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('device', sa.String(length=120), nullable=False, server_default=''))
     with op.batch_alter_table('custody_events', schema=None) as batch_op:
         batch_op.alter_column('device', server_default=None)
+    _seed_chain_heads()
     if op.get_bind().dialect.name == "postgresql":
         _create_triggers()
 
