@@ -12,11 +12,14 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from tracker.models import (
     Alert,
     Container,
+    CustodyEvent,
     Dealer,
     Declaration,
     DeclarationStatus,
     License,
     Role,
+    StockEntry,
+    Transaction,
     User,
 )
 
@@ -34,6 +37,7 @@ class Action(StrEnum):
     MANAGE_DEVICES = "manage_devices"
     HANDLE_ALERT = "handle_alert"        # acknowledge and close alerts
     EXPLAIN_ALERT = "explain_alert"      # explain a delay or shortage on one's own declaration
+    IMPORT_CUSTOMS_DATA = "import_customs_data"  # load the customs service's border-crossing records
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -41,11 +45,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.DECLARE, Action.REGISTER_CONTAINER, Action.RECORD_TRANSACTION, Action.EXPLAIN_ALERT,
     }),
     Role.CUSTOMS_OFFICER: frozenset({
-        Action.RECORD_CUSTODY, Action.DECIDE_DECLARATION, Action.HANDLE_ALERT,
+        Action.RECORD_CUSTODY, Action.DECIDE_DECLARATION, Action.HANDLE_ALERT, Action.IMPORT_CUSTOMS_DATA,
     }),
     Role.LICENSING_ADMIN: frozenset({
         Action.DECIDE_DECLARATION, Action.MANAGE_LICENSES, Action.MANAGE_USERS,
-        Action.MANAGE_DEVICES, Action.HANDLE_ALERT,
+        Action.MANAGE_DEVICES, Action.HANDLE_ALERT, Action.IMPORT_CUSTOMS_DATA,
     }),
     Role.AUDITOR: frozenset(),
 }
@@ -134,3 +138,42 @@ def dealer_filter(user: User) -> ColumnElement[bool]:
     if user.role == Role.TRADER:
         return Dealer.id == user.dealer_id
     return true()
+
+
+# ---------------------------------------------------------------- evidence (register, stock, custody, reports)
+def transaction_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting register entries ``user`` may read (a trader: as seller or buyer)."""
+    if user.role == Role.TRADER:
+        return or_(Transaction.seller_id == user.dealer_id, Transaction.buyer_id == user.dealer_id)
+    return true()
+
+
+def stock_entry_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting production and use records ``user`` may read."""
+    if user.role == Role.TRADER:
+        return StockEntry.dealer_id == user.dealer_id
+    return true()
+
+
+def custody_event_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting custody events ``user`` may read.
+
+    A trader sees the events on declarations it may read and on containers it owns or holds.
+    """
+    if sees_everything(user) or user.role == Role.CUSTOMS_OFFICER:
+        return true()
+    declarations = select(Declaration.id).where(declaration_filter(user))
+    containers = select(Container.id).where(container_filter(user))
+    return or_(CustodyEvent.declaration_id.in_(declarations), CustodyEvent.container_id.in_(containers))
+
+
+def may_read_balance(user: User, dealer_id: int | None) -> bool:
+    """Tell whether ``user`` may read the mass balance of ``dealer_id`` (None: national totals)."""
+    if user.role == Role.TRADER:
+        return dealer_id is not None and dealer_id == user.dealer_id
+    return True
+
+
+def may_read_reconciliation(user: User) -> bool:
+    """Tell whether ``user`` may read the reconciliation of all sources (not traders)."""
+    return user.role != Role.TRADER
