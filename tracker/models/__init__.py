@@ -41,6 +41,7 @@ from tracker.models.evidence import ChainHead, CustomsRecord, IdempotentReply, S
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.users import DeviceToken, User, officer_checkpoints
+from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
     "Activity", "Alert", "AlertEvent", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
@@ -49,6 +50,6 @@ __all__ = [
     "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",
     "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "FLASK_NET_G", "HOME_COUNTRY",
     "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
-    "Position", "Role", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
+    "Position", "Role", "Zone", "ZoneKind", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
     "ChainHead", "CrossingDirection", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",
 ]

@@ -128,6 +128,8 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str] = mapped_column(Text, default="")
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Identity of a rule-raised episode (declaration, kind, start): re-evaluation never duplicates it.
+    alert_key: Mapped[str | None] = mapped_column(String(160), unique=True)
 
     declaration: Mapped[Declaration | None] = relationship()
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])

@@ -1,0 +1,136 @@
+"""The route corridor: the planned line buffered by the corridor width, in metres.
+
+The route's segments are geodesics between its points (longitude before latitude).
+They are densified and projected into a transverse Mercator projection centred on the
+route, which is conformal, so the foot of the perpendicular from a point to the
+projected line is the nearest point of the route. The distance reported is then the
+geodesic distance (pyproj.Geod, WGS84) from the point to that foot, so it does not
+carry the projection's scale error (about 0.03 % 150 km off the central meridian).
+Point tests use shapely's vectorised ``contains_xy`` on prepared polygons.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from pyproj import Geod, Transformer
+from shapely.geometry import LineString, Polygon
+
+GEOD = Geod(ellps="WGS84")
+#: Spacing of the densified route: short enough that a projected chord and the geodesic
+#: it replaces differ by millimetres.
+DENSIFY_M = 250.0
+
+
+def densify(route: LineString, spacing_m: float = DENSIFY_M) -> NDArray[np.float64]:
+    """Return the route's points (lon, lat) with geodesic points inserted every ``spacing_m``."""
+    coords = np.asarray(route.coords, dtype=float)[:, :2]
+    out: list[tuple[float, float]] = [tuple(coords[0])]
+    for (lon1, lat1), (lon2, lat2) in zip(coords[:-1], coords[1:]):
+        length = GEOD.inv(lon1, lat1, lon2, lat2)[2]
+        between = max(0, math.ceil(length / spacing_m) - 1)
+        if between:
+            out.extend(GEOD.npts(lon1, lat1, lon2, lat2, between))
+        out.append((lon2, lat2))
+    return np.asarray(out, dtype=float)
+
+
+def projection_for(route: LineString) -> str:
+    """Return a PROJ string for a transverse Mercator centred on the route's bounding box."""
+    west, south, east, north = route.bounds
+    return (f"+proj=tmerc +lat_0={(south + north) / 2:.6f} +lon_0={(west + east) / 2:.6f} "
+            "+k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
+
+
+@dataclass(eq=False)
+class Corridor:
+    """The planned route buffered by ``width_m``; answers distance and containment in bulk."""
+
+    route: LineString
+    width_m: float
+    inner_margin_m: float = 50.0
+    _forward: Transformer = field(init=False, repr=False)
+    _inverse: Transformer = field(init=False, repr=False)
+    _a: NDArray[np.float64] = field(init=False, repr=False)
+    _ab: NDArray[np.float64] = field(init=False, repr=False)
+    _ab_len2: NDArray[np.float64] = field(init=False, repr=False)
+    _segments: shapely.STRtree = field(init=False, repr=False)
+    line: LineString = field(init=False, repr=False)
+    polygon: Polygon = field(init=False, repr=False)
+    inner: Polygon = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.width_m <= 0:
+            raise ValueError(f"corridor width must be positive, got {self.width_m}")
+        crs = projection_for(self.route)
+        self._forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        self._inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        dense = densify(self.route)
+        x, y = self._forward.transform(dense[:, 0], dense[:, 1])
+        self.line = LineString(np.column_stack([x, y]))
+        self._a = np.column_stack([x[:-1], y[:-1]])
+        self._ab = np.column_stack([x[1:], y[1:]]) - self._a
+        self._ab_len2 = np.maximum((self._ab ** 2).sum(axis=1), 1e-9)
+        self._segments = shapely.STRtree(shapely.linestrings(
+            np.stack([self._a, self._a + self._ab], axis=1)))
+        self.polygon = self.line.buffer(self.width_m, quad_segs=16)
+        # Points well inside need no exact distance: the common case stays vectorised and cheap.
+        self.inner = self.line.buffer(max(self.width_m - self.inner_margin_m, 1.0), quad_segs=16)
+        shapely.prepare(self.polygon)
+        shapely.prepare(self.inner)
+        shapely.prepare(self.line)
+
+    def project(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return projected x, y (metres) of longitudes and latitudes."""
+        x, y = self._forward.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+    def contains(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """Return, per point, whether it lies inside the corridor (fast, projected)."""
+        x, y = self.project(lon, lat)
+        return np.asarray(shapely.contains_xy(self.polygon, x, y), dtype=bool)
+
+    def well_inside(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """Return, per point, whether it lies inside the inner margin (back on route)."""
+        x, y = self.project(lon, lat)
+        return np.asarray(shapely.contains_xy(self.inner, x, y), dtype=bool)
+
+    def distances_m(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.float64]:
+        """Return the geodesic distance in metres from each point to the route."""
+        lon_a, lat_a = np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float))
+        x, y = self.project(lon_a, lat_a)
+        foot_x, foot_y = self._feet(x, y)
+        foot_lon, foot_lat = self._inverse.transform(foot_x, foot_y)
+        return np.asarray(GEOD.inv(lon_a, lat_a, foot_lon, foot_lat)[2], dtype=float)
+
+    def _feet(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        """Return the nearest points of the projected line (an R-tree of its segments)."""
+        pairs = self._segments.query_nearest(shapely.points(x, y))
+        first = np.unique(pairs[0], return_index=True)[1]      # ties: any nearest segment will do
+        segment = pairs[1][first]
+        a, ab = self._a[segment], self._ab[segment]
+        t = np.clip(((x - a[:, 0]) * ab[:, 0] + (y - a[:, 1]) * ab[:, 1]) / self._ab_len2[segment], 0.0, 1.0)
+        return a[:, 0] + t * ab[:, 0], a[:, 1] + t * ab[:, 1]
+
+    def classify(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+        """Return (well inside, distance) per point; distances are exact only where not well inside.
+
+        Points inside the inner margin get distance 0: only excursions need a figure.
+        """
+        lon_a, lat_a = np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float))
+        x, y = self.project(lon_a, lat_a)
+        inside = np.asarray(shapely.contains_xy(self.inner, x, y), dtype=bool)
+        distance = np.zeros(len(lon_a))
+        rest = ~inside
+        if rest.any():
+            distance[rest] = self.distances_m(lon_a[rest], lat_a[rest])
+        return inside, distance
+
+
+def geodesic_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> NDArray[np.float64]:
+    """Return geodesic distances in metres between point pairs (vectorised, WGS84)."""
+    return np.asarray(GEOD.inv(*np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                                      for v in (lon1, lat1, lon2, lat2))))[2], dtype=float)
