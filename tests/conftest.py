@@ -300,3 +300,52 @@ def make_declaration(db: Session, make_dealer: Callable[..., Dealer],
         return declaration
 
     return make
+
+
+# ---------------------------------------------------------------- licensing and declarations (engineer A)
+@pytest.fixture
+def make_licensed_dealer(db: Session, make_dealer: Callable[..., Dealer]) -> Callable[..., Dealer]:
+    """Factory: a domestic dealer whose licence for ``activities`` runs from a month ago for 400 days."""
+
+    def make(activities: set[Activity] | None = None, quota_g: int = 10_000_000, **kw: Any) -> Dealer:
+        dealer = make_dealer(licensed=False, **kw)
+        today = datetime.now(timezone.utc).date()
+        licence = License(number=f"KG-HG-L-{next(_serial):05d}", dealer=dealer,
+                          valid_from=today - timedelta(days=30), valid_to=today + timedelta(days=400),
+                          annual_quota_g=quota_g)
+        licence.activities = activities or {Activity.DOMESTIC_TRADE}
+        db.add(licence)
+        db.flush()
+        return dealer
+
+    return make
+
+
+@pytest.fixture
+def make_submittable(make_licensed_dealer: Callable[..., Dealer], make_user: Callable[..., User],
+                     make_declaration: Callable[..., Declaration]) -> Callable[..., tuple[User, Declaration]]:
+    """Factory: a trader and a draft of their dealer that meets every submission rule."""
+
+    def make(activities: set[Activity] | None = None, **kw: Any) -> tuple[User, Declaration]:
+        trader = make_user(Role.TRADER, dealer=make_licensed_dealer(activities))
+        kw.setdefault("consignee", make_licensed_dealer(activities))
+        return trader, make_declaration(declarant=trader.dealer, **kw)
+
+    return make
+
+
+# ---------------------------------------------------------------- gateway ingestion (engineer E)
+@pytest.fixture
+def make_beacon(db: Session) -> Callable[..., Any]:
+    """Factory: a registered beacon (an IMEI-like device id, JSON protocol by default)."""
+    from tracker.models import Beacon, BeaconProtocol
+
+    def make(**kw: Any) -> Beacon:
+        kw.setdefault("device_id", f"8644540{next(_serial):08d}")
+        kw.setdefault("protocol", BeaconProtocol.JSON)
+        beacon = Beacon(**kw)
+        db.add(beacon)
+        db.flush()
+        return beacon
+
+    return make
