@@ -1,0 +1,97 @@
+"""The gateway's settings: ``GATEWAY_*`` names beside the tracker's own (``DATABASE_URL``).
+
+Precedence is the tracker's: explicit overrides > environment > ``instance/config.toml`` >
+defaults. An empty value or 0 switches a listener off.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tracker.config import ConfigError, load_settings
+
+DEFAULT_HTTP_PORT = 5055  # Traccar's OsmAnd port: phone apps and trackers expect it
+DEFAULT_MQTT_TOPIC = "$share/gateway/beacons/+/pings"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything ``beacon-gateway serve`` and the pipeline read, once, at start."""
+
+    database_url: str
+    http_host: str = "127.0.0.1"
+    http_port: int = DEFAULT_HTTP_PORT
+    tcp_host: str = "127.0.0.1"
+    tcp_nmea_port: int = 0
+    tcp_teltonika_port: int = 0
+    tcp_gt06_port: int = 0
+    mqtt_url: str = ""
+    mqtt_topic: str = DEFAULT_MQTT_TOPIC
+    mqtt_client_id: str = ""
+    mqtt_session_expiry_s: int = 3600
+    batch_max_positions: int = 1000
+    batch_max_wait_ms: int = 20
+    http_max_body_bytes: int = 1_048_576
+    future_tolerance_s: int = 300
+    max_speed_kmh: float = 200.0
+    approximate_accuracy_m: float = 500.0
+    late_after_s: int = 600
+
+    @property
+    def mqtt_client_id_or_default(self) -> str:
+        """Return the MQTT client id: stable across restarts so QoS 1 messages are redelivered."""
+        return self.mqtt_client_id or f"beacon-gateway-{socket.gethostname()}"
+
+
+#: setting name -> (field, converter); the names are the documented configuration keys.
+_FIELDS: dict[str, tuple[str, type]] = {
+    "GATEWAY_HTTP_HOST": ("http_host", str),
+    "GATEWAY_HTTP_PORT": ("http_port", int),
+    "GATEWAY_TCP_HOST": ("tcp_host", str),
+    "GATEWAY_TCP_NMEA_PORT": ("tcp_nmea_port", int),
+    "GATEWAY_TCP_TELTONIKA_PORT": ("tcp_teltonika_port", int),
+    "GATEWAY_TCP_GT06_PORT": ("tcp_gt06_port", int),
+    "GATEWAY_MQTT_URL": ("mqtt_url", str),
+    "GATEWAY_MQTT_TOPIC": ("mqtt_topic", str),
+    "GATEWAY_MQTT_CLIENT_ID": ("mqtt_client_id", str),
+    "GATEWAY_MQTT_SESSION_EXPIRY_S": ("mqtt_session_expiry_s", int),
+    "GATEWAY_BATCH_MAX_POSITIONS": ("batch_max_positions", int),
+    "GATEWAY_BATCH_MAX_WAIT_MS": ("batch_max_wait_ms", int),
+    "GATEWAY_HTTP_MAX_BODY_BYTES": ("http_max_body_bytes", int),
+    "GATEWAY_FUTURE_TOLERANCE_S": ("future_tolerance_s", int),
+    "GATEWAY_MAX_SPEED_KMH": ("max_speed_kmh", float),
+    "GATEWAY_APPROXIMATE_ACCURACY_M": ("approximate_accuracy_m", float),
+    "GATEWAY_LATE_AFTER_S": ("late_after_s", int),
+}
+
+
+def load_gateway_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> GatewaySettings:
+    """Read the gateway's settings; raises ``ConfigError`` naming a malformed one."""
+    overrides = dict(overrides or {})
+    environ = os.environ if environ is None else environ
+    tracker = load_settings(overrides, environ)
+    values: dict[str, Any] = {"database_url": tracker.database_url}
+    for name, (attribute, convert) in _FIELDS.items():
+        raw = _pick(name, overrides, environ, tracker.extra)
+        if raw is None:
+            continue
+        if raw == "" and convert is not str:
+            raw = 0  # an empty port or limit switches the thing off
+        try:
+            values[attribute] = convert(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name}={raw!r}: expected {convert.__name__}") from exc
+    return GatewaySettings(**values)
+
+
+def _pick(name: str, *sources: Mapping[str, Any]) -> Any:
+    for source in sources:
+        value = source.get(name)
+        if value is not None:
+            return value
+    return None

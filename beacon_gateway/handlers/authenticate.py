@@ -1,0 +1,75 @@
+"""Authenticate devices: every ping must come from a registered beacon (and its token, if any)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from beacon_gateway.config import GatewaySettings
+from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED, Batch, Ping
+from tracker.domain.tokens import hash_token
+from tracker.models import Beacon, DeviceKind, DeviceToken
+
+#: last_used_at is refreshed at most this often, so busy beacons do not write it per request
+TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+class AuthenticateDevice:
+    """Resolve each ping's device id to a beacon and check its bearer token when one came."""
+
+    name = "authenticate"
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        """Nothing to configure: registration and tokens live in the database."""
+
+    def __call__(self, batch: Batch) -> None:
+        """Attach beacon ids; refuse unknown devices, bad tokens and other beacons' tokens."""
+        live = batch.live()
+        beacons = self._beacons(batch, {ping.position.device_id for ping in live})
+        tokens = self._tokens(batch, {ping.token for ping in live if ping.token})
+        for ping in live:
+            self._check(ping, beacons, tokens)
+        self._touch(batch, {tokens[ping.token].id for ping in live
+                            if ping.rejection is None and ping.token in tokens})
+
+    @staticmethod
+    def _beacons(batch: Batch, device_ids: set[str]) -> dict[str, int]:
+        if not device_ids:
+            return {}
+        rows = batch.session.execute(select(Beacon.device_id, Beacon.id).where(Beacon.device_id.in_(device_ids)))
+        return {device_id: beacon_id for device_id, beacon_id in rows}
+
+    @staticmethod
+    def _tokens(batch: Batch, secrets: set[str]) -> dict[str, DeviceToken]:
+        hashes = {hash_token(secret): secret for secret in secrets}
+        if not hashes:
+            return {}
+        rows = batch.session.scalars(select(DeviceToken).where(
+            DeviceToken.token_hash.in_(hashes), DeviceToken.kind == DeviceKind.BEACON,
+            DeviceToken.revoked_at.is_(None)))
+        return {hashes[row.token_hash]: row for row in rows}
+
+    @staticmethod
+    def _check(ping: Ping, beacons: dict[str, int], tokens: dict[str, DeviceToken]) -> None:
+        device_id = ping.position.device_id
+        beacon_id = beacons.get(device_id)
+        if ping.token is not None and ping.token not in tokens:
+            ping.reject(UNAUTHORIZED, "the bearer token is not a live beacon token")
+        elif beacon_id is None:
+            ping.reject(UNAUTHORIZED, f"device {device_id!r} is not a registered beacon")
+        elif ping.token is not None and tokens[ping.token].beacon_id != beacon_id:
+            ping.reject(FORBIDDEN, f"the bearer token is not the token of beacon {device_id!r}")
+        else:
+            ping.beacon_id = beacon_id
+
+    @staticmethod
+    def _touch(batch: Batch, token_ids: set[int]) -> None:
+        if not token_ids:
+            return
+        stale = batch.now - TOKEN_TOUCH_INTERVAL
+        batch.session.execute(
+            update(DeviceToken)
+            .where(DeviceToken.id.in_(sorted(token_ids)),
+                   or_(DeviceToken.last_used_at.is_(None), DeviceToken.last_used_at < stale))
+            .values(last_used_at=batch.now)
+            .execution_options(synchronize_session=False))

@@ -1,0 +1,174 @@
+"""The batch writer: many submissions, one transaction, then every caller is told the outcome.
+
+Servers hand it a submission (the positions of one HTTP request, TCP packet or MQTT message)
+and get a future. A single thread gathers submissions for at most ``max_wait`` or
+``max_positions``, runs them through the pipeline in one transaction and commits; only then
+are the futures resolved, so no server can acknowledge anything not yet committed. A
+transaction that fails is retried, then each submission alone, so one bad message cannot
+hold back the others; a future that fails means "not stored, do not acknowledge".
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from beacon_gateway.pipeline import Batch, Pipeline, Ping
+from beacon_gateway.position import Position
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3
+
+
+class NotStored(RuntimeError):
+    """The positions could not be committed (the database is down or refused them): retry later."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A ping that was refused, and why (``pipeline.UNAUTHORIZED`` etc.)."""
+
+    index: int
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one submission once its transaction committed."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: tuple[Rejection, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        """Return whether every ping is now in the database (new or already there)."""
+        return not self.rejected
+
+
+@dataclass
+class Submission:
+    """Positions that arrived together, with the token they came with and the caller's future."""
+
+    positions: Sequence[Position]
+    token: str | None = None
+    future: Future[Outcome] = field(default_factory=Future)
+
+
+class BatchWriter:
+    """Commits submissions in batches on one thread; ``submit`` is safe from any thread."""
+
+    def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline,
+                 max_positions: int = 1000, max_wait_s: float = 0.02) -> None:
+        self.sessions = sessions
+        self.pipeline = pipeline
+        self.max_positions = max_positions
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[Submission | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+
+    def start(self) -> BatchWriter:
+        """Start the writer thread."""
+        self._thread.start()
+        return self
+
+    def submit(self, positions: Sequence[Position], token: str | None = None) -> Future[Outcome]:
+        """Queue positions for storage; the future resolves after their commit."""
+        submission = Submission(list(positions), token)
+        if not submission.positions:
+            submission.future.set_result(Outcome())
+        else:
+            self._queue.put(submission)
+        return submission.future
+
+    def stop(self, timeout: float | None = 30) -> None:
+        """Commit everything already submitted, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            submissions, stopping = self._gather(first)
+            self.write(submissions)
+
+    def _gather(self, first: Submission) -> tuple[list[Submission], bool]:
+        submissions, size = [first], len(first.positions)
+        deadline = time.monotonic() + self.max_wait_s
+        while size < self.max_positions:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                return submissions, True
+            submissions.append(item)
+            size += len(item.positions)
+        return submissions, False
+
+    def write(self, submissions: list[Submission]) -> None:
+        """Store the submissions in one transaction (retrying), resolving their futures."""
+        for attempt in range(RETRIES):
+            try:
+                outcomes = self._transaction(submissions)
+            except DBAPIError as exc:
+                log.warning("batch of %d submissions not committed (attempt %d): %s",
+                            len(submissions), attempt + 1, exc.orig or exc)
+                time.sleep(0.05 * 2 ** attempt)
+                continue
+            for submission, outcome in zip(submissions, outcomes):
+                _resolve(submission, outcome)
+            return
+        if len(submissions) > 1:
+            for submission in submissions:  # find the one that spoils the batch
+                self.write([submission])
+            return
+        _resolve(submissions[0], NotStored("the database did not commit these positions; retry"))
+
+    def _transaction(self, submissions: list[Submission]) -> list[Outcome | NotStored]:
+        pings = [Ping(position, number, index, token=submission.token)
+                 for number, submission in enumerate(submissions)
+                 for index, position in enumerate(submission.positions)]
+        with self.sessions() as session:
+            batch = self.pipeline.run(Batch(session, pings))
+            session.commit()
+        return outcomes_of(batch, len(submissions))
+
+
+def outcomes_of(batch: Batch, count: int) -> list[Outcome | NotStored]:
+    """Sum up the batch per submission; one with a ping no handler settled was not stored."""
+    per_submission: list[list[Ping]] = [[] for _ in range(count)]
+    for ping in batch.pings:
+        per_submission[ping.submission].append(ping)
+    return [_outcome(pings, batch.stored) for pings in per_submission]
+
+
+def _outcome(pings: list[Ping], stored: bool) -> Outcome | NotStored:
+    if not all(ping.rejection is not None or (stored and ping.settled) for ping in pings):
+        return NotStored("a pipeline handler failed before these positions were stored; retry")
+    return Outcome(
+        stored=sum(ping.stored for ping in pings),
+        duplicates=sum(ping.duplicate and ping.rejection is None for ping in pings),
+        rejected=tuple(Rejection(p.index, p.rejection, p.reason) for p in pings if p.rejection),
+    )
+
+
+def _resolve(submission: Submission, outcome: Outcome | NotStored) -> None:
+    if submission.future.done():
+        return
+    if isinstance(outcome, NotStored):
+        submission.future.set_exception(outcome)
+    else:
+        submission.future.set_result(outcome)
