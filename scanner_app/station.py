@@ -39,13 +39,19 @@ _SSCC_PATTERNS = (
 )
 
 
-def sscc_of(code: Decoded) -> str | None:
-    """Return the SSCC a decoded code carries when its check digit is right, else None."""
+def sscc_candidate(code: Decoded) -> str | None:
+    """Return the 18 digits a code offers as an SSCC (AI 00), check digit not yet verified."""
     for pattern in _SSCC_PATTERNS:
         match = pattern.match(code.text)
         if match:
-            return match.group(1) if is_valid_sscc(match.group(1)) else None
+            return match.group(1)
     return None
+
+
+def sscc_of(code: Decoded) -> str | None:
+    """Return the SSCC a decoded code carries when its check digit is right, else None."""
+    candidate = sscc_candidate(code)
+    return candidate if candidate is not None and is_valid_sscc(candidate) else None
 
 
 def ssccs_in(codes: Iterable[Decoded]) -> set[str]:

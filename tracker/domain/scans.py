@@ -1,0 +1,138 @@
+"""Photos of container labels taken by officers' phones: decode, keep a clean copy, explain.
+
+The photo's bytes decide whether it is an image (never the client's content type or
+name). What is kept is a re-encoded JPEG (no EXIF, no GPS, no trailing data) stored under
+its own SHA-256, which the officer then sends as ``photo_digest`` with the custody event.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scanner_app import Decoded, ImageError, decode
+from scanner_app.images import load_image
+from scanner_app.station import sscc_candidate
+from tracker.domain.access import Action, declaration_filter, may
+from tracker.domain.errors import Forbidden, ValidationFailed
+from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.models import Container, Declaration, DeclarationItem, DeclarationStatus, User
+
+#: Largest photo accepted, in bytes (a 12 MP phone JPEG is 3-6 MB).
+MAX_PHOTO_BYTES = 12 * 1024 * 1024
+JPEG_QUALITY = 90
+#: A declaration in one of these no longer (or not yet) moves its containers.
+_PAST_OR_VOID = (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED, DeclarationStatus.CANCELLED,
+                 DeclarationStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class ScannedContainer:
+    """One container read from a photo, with what the tracker knows about it."""
+
+    sscc: str
+    formats: tuple[str, ...]
+    container: Container | None
+    declaration: Declaration | None
+    declared_net_g: int | None
+    expected_here: bool | None
+
+
+@dataclass(frozen=True)
+class PhotoScan:
+    """The answer to a photo: its digest and the containers on it."""
+
+    photo_digest: str
+    containers: list[ScannedContainer]
+
+
+def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path) -> PhotoScan:
+    """Decode an officer's photo, keep a re-encoded copy under its digest, and describe its containers.
+
+    Raises ValidationFailed({"photo": ...}) for a non-image, a corrupt image, a photo with no
+    barcode, or an SSCC whose check digit is wrong; nothing is kept then.
+    """
+    if not may(officer, Action.RECORD_CUSTODY):
+        raise Forbidden("only customs officers scan containers")
+    if len(photo) > MAX_PHOTO_BYTES:
+        raise ValidationFailed({"photo": f"photo is {len(photo)} bytes; the limit is {MAX_PHOTO_BYTES}"})
+    try:
+        pixels = load_image(photo)
+    except ImageError as exc:
+        raise ValidationFailed({"photo": str(exc)}) from None
+    ssccs = containers_on(decode(pixels))
+    digest = keep_photo(pixels, photo_dir)
+    return PhotoScan(digest, [describe(session, officer, sscc, formats) for sscc, formats in ssccs.items()])
+
+
+def containers_on(codes: list[Decoded]) -> dict[str, tuple[str, ...]]:
+    """Return each valid SSCC on the photo with the formats it was read from.
+
+    A wrong check digit refuses the whole photo: the officer must not record that label.
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for code in codes:
+        candidate = sscc_candidate(code)
+        if candidate is None:
+            continue
+        try:
+            validate_sscc(candidate)
+        except InvalidIdentifier as exc:
+            raise ValidationFailed({"photo": f"rejected: {exc}; the label must not be trusted"}) from None
+        found[candidate] = (*found.get(candidate, ()), code.format)
+    if not found:
+        what = ", ".join(sorted({c.format for c in codes}))
+        raise ValidationFailed({"photo": f"no container SSCC in the barcodes found ({what})" if codes
+                                else "no barcode found on the photo"})
+    return found
+
+
+def keep_photo(pixels: np.ndarray, photo_dir: Path) -> str:
+    """Store the pixels as a fresh JPEG named by its SHA-256 (atomic); return the digest."""
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValidationFailed({"photo": "the image could not be re-encoded"})
+    data = encoded.tobytes()
+    digest = hashlib.sha256(data).hexdigest()
+    photo_dir.mkdir(parents=True, exist_ok=True)
+    target = photo_dir / f"{digest}.jpg"
+    if not target.exists():
+        handle, partial = tempfile.mkstemp(dir=photo_dir, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, target)
+    return digest
+
+
+def describe(session: Session, officer: User, sscc: str, formats: tuple[str, ...]) -> ScannedContainer:
+    """Tell what the tracker knows about ``sscc``: the container, its declaration, if expected here."""
+    container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
+    item = None if container is None else current_item(session, officer, container)
+    declaration = item.declaration if item else None
+    expected = None if declaration is None else expected_at(declaration, officer)
+    return ScannedContainer(sscc, formats, container, declaration,
+                            item.declared_net_g if item else None, expected)
+
+
+def current_item(session: Session, officer: User, container: Container) -> DeclarationItem | None:
+    """Return the container's line on its newest live declaration the officer may see."""
+    return session.scalars(
+        select(DeclarationItem).join(Declaration)
+        .where(DeclarationItem.container_id == container.id, declaration_filter(officer),
+               Declaration.status.not_in(_PAST_OR_VOID))
+        .order_by(Declaration.id.desc()).limit(1)
+    ).one_or_none()
+
+
+def expected_at(declaration: Declaration, officer: User) -> bool:
+    """Tell whether the declaration passes one of the officer's checkpoints (origin, stops, destination)."""
+    route = {declaration.origin_id, declaration.destination_id} | {
+        e.checkpoint_id for e in declaration.expected_checkpoints}
+    return any(checkpoint.id in route for checkpoint in officer.checkpoints)
