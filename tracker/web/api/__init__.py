@@ -10,12 +10,35 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+#: Writes that take a file upload (multipart/form-data) instead of JSON: endpoint -> why.
+MULTIPART_ENDPOINTS = {
+    "api.post_scan": "an officer's phone photo of a container label (tracker/web/api/scans.py)",
+}
+
+
+def _upload_allowed() -> bool:
+    """Tell whether this write is a file upload to an endpoint that takes one."""
+    return request.endpoint in MULTIPART_ENDPOINTS and request.mimetype == "multipart/form-data"
+
+
+def _foreign_origin() -> bool:
+    """Tell whether a browser says the request comes from another site (Origin names another host).
+
+    A cross-site HTML form can post multipart (not JSON), so uploads check this besides the
+    SameSite=Lax session cookie, which a cross-site POST does not carry.
+    """
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")
+
+
 @bp.before_request
 def _require_json_body():  # type: ignore[no-untyped-def]
     """Refuse non-JSON writes: a cross-site form cannot send application/json without CORS."""
-    if request.method in MUTATING and request.content_length and not request.is_json:
+    if request.method in MUTATING and request.content_length and not request.is_json \
+            and not _upload_allowed():
         return error_response(415, "unsupported_media_type", "send the body as application/json")
-    if request.method in MUTATING and request.headers.get("Sec-Fetch-Site") == "cross-site":
+    if request.method in MUTATING and (request.headers.get("Sec-Fetch-Site") == "cross-site"
+                                       or (_upload_allowed() and _foreign_origin())):
         return error_response(403, "forbidden", "cross-site requests are refused")
     return None
 
