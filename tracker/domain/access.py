@@ -16,6 +16,7 @@ from tracker.models import (
     Dealer,
     Declaration,
     DeclarationStatus,
+    ImportApproval,
     License,
     Role,
     StockEntry,
@@ -109,6 +110,13 @@ def license_filter(user: User) -> ColumnElement[bool]:
     """Return the condition selecting the licences ``user`` may read (a trader: its own)."""
     if user.role == Role.TRADER:
         return License.dealer_id == user.dealer_id
+    return true()
+
+
+def approval_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the import approvals ``user`` may read (a trader: its own)."""
+    if user.role == Role.TRADER:
+        return ImportApproval.importer_id == user.dealer_id
     return true()
 
 

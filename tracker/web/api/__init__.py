@@ -16,8 +16,17 @@ MULTIPART_ENDPOINTS = {
 }
 
 
+#: Writes that take a raw file body of these media types instead of JSON: endpoint -> types.
+#: A cross-site form cannot send these types (they would need a CORS preflight).
+RAW_FILE_ENDPOINTS = {
+    "api.upload_route": frozenset({"application/gpx+xml", "application/xml"}),  # GPX route (lifecycle.py)
+}
+
+
 def _upload_allowed() -> bool:
     """Tell whether this write is a file upload to an endpoint that takes one."""
+    if request.mimetype in RAW_FILE_ENDPOINTS.get(request.endpoint or "", ()):
+        return True
     return request.endpoint in MULTIPART_ENDPOINTS and request.mimetype == "multipart/form-data"
 
 

@@ -1,4 +1,231 @@
-"""Licences, import approvals and dealers' containers (licensing admin)."""
+"""Licences and import approvals (the licensing authority writes; traders read their own)."""
 from __future__ import annotations
 
-from tracker.web.api import bp  # noqa: F401
+from datetime import date
+from typing import Any
+
+from flask import jsonify, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from tracker.domain import licensing
+from tracker.domain.access import Action, approval_filter, license_filter
+from tracker.domain.errors import ValidationFailed
+from tracker.domain.submission import declared_against_approval
+from tracker.models import ImportApproval, License, LicenseStatus
+from tracker.web.api import bp
+from tracker.web.api.openapi import (
+    GRAMS,
+    PAGING,
+    PATHS,
+    SCHEMAS,
+    error_responses,
+    json_response,
+    op,
+    page_of,
+    ref,
+)
+from tracker.web.api.routes import _body, _enum_arg, _page
+from tracker.web.api.serialize import approval_json, licence_json
+from tracker.web.auth import acting_user, requires
+from tracker.web.database import get_session
+
+
+def _date(data: dict[str, Any], name: str, errors: dict[str, str]) -> date:
+    try:
+        return date.fromisoformat(str(data[name]))
+    except KeyError:
+        errors[name] = "required"
+    except ValueError:
+        errors[name] = "a date, e.g. 2027-01-31"
+    return date.min
+
+
+def _reason(data: dict[str, Any]) -> str:
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise ValidationFailed({"reason": "text"})
+    return reason
+
+
+@bp.get("/licences")
+@login_required
+def list_licences():  # type: ignore[no-untyped-def]
+    """List the licences the user may see, optionally by status or dealer."""
+    query = select(License).where(license_filter(acting_user()))
+    if (status := _enum_arg("status", LicenseStatus)) is not None:
+        query = query.where(License.status == status)
+    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+        query = query.where(License.dealer_id == dealer)
+    return jsonify(_page(query.order_by(License.id), licence_json))
+
+
+@bp.get("/licences/<int:licence_id>")
+@login_required
+def get_licence(licence_id: int):  # type: ignore[no-untyped-def]
+    """Return one licence with its history."""
+    return jsonify(licence_json(licensing.find_licence(get_session(), acting_user(), licence_id)))
+
+
+@bp.post("/licences")
+@requires(Action.MANAGE_LICENSES)
+def post_licence():  # type: ignore[no-untyped-def]
+    """Issue a licence to a domestic dealer."""
+    data, errors = _body(), {}
+    valid_from, valid_to = _date(data, "valid_from", errors), _date(data, "valid_to", errors)
+    activities = data.get("activities")
+    if not isinstance(activities, list) or not all(isinstance(a, str) for a in activities):
+        errors["activities"] = "a list of activities"
+    for name in ("dealer_id", "annual_quota_g"):
+        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
+            errors[name] = "a whole number"
+    if not isinstance(data.get("number"), str):
+        errors["number"] = "required"
+    if errors:
+        raise ValidationFailed(errors)
+    db = get_session()
+    licence = licensing.issue_licence(db, acting_user(), licensing.LicenceInput(
+        dealer_id=data["dealer_id"], number=data["number"], valid_from=valid_from, valid_to=valid_to,
+        annual_quota_g=data["annual_quota_g"], activities=activities, reason=_reason(data)))
+    db.commit()
+    return jsonify(licence_json(licence)), 201
+
+
+def _change(change: Any, licence_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    licence = change(db, acting_user(), licence_id, _reason(_body()))
+    db.commit()
+    return jsonify(licence_json(licence))
+
+
+@bp.post("/licences/<int:licence_id>/suspend")
+@requires(Action.MANAGE_LICENSES)
+def suspend_licence(licence_id: int):  # type: ignore[no-untyped-def]
+    """Suspend a licence; its dealer's shipments in transit get an alert."""
+    return _change(licensing.suspend_licence, licence_id)
+
+
+@bp.post("/licences/<int:licence_id>/reinstate")
+@requires(Action.MANAGE_LICENSES)
+def reinstate_licence(licence_id: int):  # type: ignore[no-untyped-def]
+    """Reinstate a suspended licence."""
+    return _change(licensing.reinstate_licence, licence_id)
+
+
+@bp.post("/licences/<int:licence_id>/revoke")
+@requires(Action.MANAGE_LICENSES)
+def revoke_licence(licence_id: int):  # type: ignore[no-untyped-def]
+    """Revoke a licence for good; its dealer's shipments in transit get an alert."""
+    return _change(licensing.revoke_licence, licence_id)
+
+
+def _approval_with_balance(approval: ImportApproval) -> dict[str, Any]:
+    return approval_json(approval, declared_against_approval(get_session(), approval.id, None))
+
+
+@bp.get("/import-approvals")
+@login_required
+def list_approvals():  # type: ignore[no-untyped-def]
+    """List the import approvals the user may see, with the quantity still available."""
+    query = select(ImportApproval).where(approval_filter(acting_user())).order_by(ImportApproval.id)
+    return jsonify(_page(query, _approval_with_balance))
+
+
+@bp.post("/import-approvals")
+@requires(Action.MANAGE_LICENSES)
+def post_approval():  # type: ignore[no-untyped-def]
+    """Record a written import consent (Minamata Convention Art. 3)."""
+    data, errors = _body(), {}
+    valid_until = _date(data, "valid_until", errors)
+    texts = ("number", "exporter_name", "exporter_country", "intended_use", "source_statement")
+    errors.update({name: "required text" for name in texts if not isinstance(data.get(name), str)})
+    for name in ("importer_id", "quantity_g"):
+        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
+            errors[name] = "a whole number"
+    if errors:
+        raise ValidationFailed(errors)
+    db = get_session()
+    approval = licensing.record_import_approval(db, acting_user(), licensing.ApprovalInput(
+        number=data["number"], importer_id=data["importer_id"], exporter_name=data["exporter_name"],
+        exporter_country=data["exporter_country"], quantity_g=data["quantity_g"],
+        intended_use=data["intended_use"], source_not_primary_mining=data.get("source_not_primary_mining") is True,
+        source_statement=data["source_statement"], valid_until=valid_until))
+    db.commit()
+    return jsonify(_approval_with_balance(approval)), 201
+
+
+# ---------------------------------------------------------------- OpenAPI
+_ID = [{"name": "licence_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_DAY = {"type": "string", "format": "date"}
+_REASON_BODY = {"required": True, "content": {"application/json": {"schema": ref("Reason")}}}
+
+SCHEMAS.update({
+    "Licence": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"}, "dealer": {"type": "object"},
+        "valid_from": _DAY, "valid_to": _DAY, "annual_quota_g": GRAMS,
+        "activities": {"type": "array", "items": {"type": "string"}},
+        "status": {"enum": [s.value for s in LicenseStatus]}, "status_reason": {"type": ["string", "null"]},
+        "issued_at": {"type": "string", "format": "date-time"},
+        "history": {"type": "array", "items": {"type": "object", "properties": {
+            "action": {"enum": ["issued", "suspended", "reinstated", "revoked", "expired"]},
+            "at": {"type": "string", "format": "date-time"}, "by": {"type": "string"},
+            "reason": {"type": "string"}}}}}},
+    "NewLicence": {"type": "object", "required": ["dealer_id", "number", "valid_from", "valid_to",
+                                                  "annual_quota_g", "activities"], "properties": {
+        "dealer_id": {"type": "integer"}, "number": {"type": "string", "maxLength": 40},
+        "valid_from": _DAY, "valid_to": _DAY, "annual_quota_g": GRAMS,
+        "activities": {"type": "array", "items": {"enum": ["production", "import", "export", "domestic_trade",
+                                                           "transit", "storage", "use"]}},
+        "reason": {"type": "string"}}},
+    "Reason": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    "ImportApproval": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"}, "importer": {"type": "object"},
+        "exporter_name": {"type": "string"}, "exporter_country": {"type": "string"},
+        "quantity_g": GRAMS, "declared_g": {"type": "integer"}, "remaining_g": {"type": "integer"},
+        "intended_use": {"type": "string"}, "source_not_primary_mining": {"type": "boolean"},
+        "source_statement": {"type": "string"}, "valid_until": _DAY, "status": {"type": "string"},
+        "issued_at": {"type": "string", "format": "date-time"}}},
+    "NewImportApproval": {"type": "object", "required": [
+        "number", "importer_id", "exporter_name", "exporter_country", "quantity_g", "intended_use",
+        "source_not_primary_mining", "source_statement", "valid_until"], "properties": {
+        "number": {"type": "string"}, "importer_id": {"type": "integer"},
+        "exporter_name": {"type": "string"}, "exporter_country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "quantity_g": GRAMS, "intended_use": {"type": "string"},
+        "source_not_primary_mining": {"const": True, "description": "the Art. 3 statement of source"},
+        "source_statement": {"type": "string"}, "valid_until": _DAY}},
+})
+
+
+def _licence_change(summary: str) -> dict[str, Any]:
+    return {"post": op(summary, {"200": json_response(ref("Licence"), "The licence"),
+                                 **error_responses(401, 403, 404, 409, 415, 422)},
+                       parameters=_ID, requestBody=_REASON_BODY)}
+
+
+PATHS.update({
+    "/licences": {
+        "get": op("Licences visible to the user (a trader: its own)", {
+            "200": json_response(page_of("Licence"), "A page"), **error_responses(401, 422)},
+            parameters=PAGING + [
+                {"name": "status", "in": "query", "schema": {"enum": [s.value for s in LicenseStatus]}},
+                {"name": "dealer_id", "in": "query", "schema": {"type": "integer"}}]),
+        "post": op("Issue a licence (licensing admin)", {
+            "201": json_response(ref("Licence"), "Issued"), **error_responses(401, 403, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("NewLicence")}}}),
+    },
+    "/licences/{licence_id}": {"get": op("One licence with its history", {
+        "200": json_response(ref("Licence"), "The licence"), **error_responses(401, 404)}, parameters=_ID)},
+    "/licences/{licence_id}/suspend": _licence_change(
+        "Suspend a licence (licensing admin); alerts on the dealer's shipments in transit"),
+    "/licences/{licence_id}/reinstate": _licence_change("Reinstate a suspended licence (licensing admin)"),
+    "/licences/{licence_id}/revoke": _licence_change(
+        "Revoke a licence (licensing admin); alerts on the dealer's shipments in transit"),
+    "/import-approvals": {
+        "get": op("Import approvals visible to the user, with the quantity remaining", {
+            "200": json_response(page_of("ImportApproval"), "A page"), **error_responses(401)},
+            parameters=PAGING),
+        "post": op("Record an import approval, Minamata Art. 3 consent (licensing admin)", {
+            "201": json_response(ref("ImportApproval"), "Recorded"), **error_responses(401, 403, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("NewImportApproval")}}}),
+    },
+})

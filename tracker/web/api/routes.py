@@ -163,27 +163,47 @@ def _waypoint(element: Any) -> tuple[float, float]:
     return float(lat), float(lon)
 
 
+def _party_input(data: dict[str, Any], role: str,
+                 errors: dict[str, str]) -> tuple[int | None, tuple[str, str] | None]:
+    """Read a party chosen by ``<role>_id``, or a foreign one named by ``<role>: {name, country}``."""
+    dealer_id, foreign = data.get(f"{role}_id"), data.get(role)
+    if dealer_id is not None and not _whole(dealer_id):
+        errors[f"{role}_id"] = "a dealer id"
+    if foreign is None:
+        return dealer_id, None
+    if not (isinstance(foreign, dict) and isinstance(foreign.get("name"), str)
+            and isinstance(foreign.get("country"), str)):
+        errors[role] = "a foreign party as {name, country}"
+        return dealer_id, None
+    return dealer_id, (foreign["name"], foreign["country"])
+
+
 def _draft_input(data: dict[str, Any]) -> DraftInput:
     errors: dict[str, str] = {}
-    for name in ("kind", "consignee_id", "origin", "destination"):
+    for name in ("kind", "origin", "destination"):
         if data.get(name) in (None, ""):
             errors[name] = "required"
+    consignee_id, consignee_foreign = _party_input(data, "consignee", errors)
+    consignor_id, consignor_foreign = _party_input(data, "consignor", errors)
+    approval_id = data.get("import_approval_id")
+    if approval_id is not None and not _whole(approval_id):
+        errors["import_approval_id"] = "an import approval id"
     items = _list(data, "items", _item, "a list of {sscc, declared_net_g}", errors)
     waypoints = _list(data, "waypoints", _waypoint, "a list of [lat, lon] pairs", errors)
     codes = _list(data, "expected_checkpoints", str, "a list of checkpoint codes", errors)
     departure = _time(data, "planned_departure", errors)
     arrival = _time(data, "planned_arrival", errors)
-    if "consignee_id" not in errors and not _whole(data["consignee_id"]):
-        errors["consignee_id"] = "a dealer id"
     if not _whole(data.get("corridor_m", 500)):
         errors["corridor_m"] = "whole metres"
     if errors:
         raise ValidationFailed(errors)
     return DraftInput(
-        kind=str(data["kind"]), consignee_id=data["consignee_id"], origin_code=str(data["origin"]),
+        kind=str(data["kind"]), consignee_id=consignee_id, origin_code=str(data["origin"]),
         destination_code=str(data["destination"]), items=items, waypoints=waypoints,
         expected_checkpoint_codes=codes, corridor_m=data.get("corridor_m", 500),
         planned_departure=departure, planned_arrival=arrival, vehicle=str(data.get("vehicle", "")),
+        consignee_foreign=consignee_foreign, consignor_id=consignor_id, consignor_foreign=consignor_foreign,
+        import_approval_id=approval_id,
     )
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from tracker.models import Alert, Checkpoint, Container, Dealer, Declaration, User
+from tracker.models import (
+    Alert,
+    AlertEvent,
+    Checkpoint,
+    Container,
+    Dealer,
+    Declaration,
+    ImportApproval,
+    License,
+    LicenseEvent,
+    User,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -53,7 +64,8 @@ def declaration_json(declaration: Declaration, full: bool = False) -> dict[str, 
         route = declaration.route
         data.update(
             items=[{"sscc": i.container.sscc, "declared_net_g": i.declared_net_g,
-                    "received_net_g": i.received_net_g} for i in declaration.items],
+                    "received_net_g": i.received_net_g, "seal_intact": i.seal_intact}
+                   for i in declaration.items],
             route=None if route is None else [[lat, lon] for lon, lat in route.coords],
             corridor_m=declaration.corridor_m,
             expected_checkpoints=[e.checkpoint.code for e in declaration.expected_checkpoints],
@@ -62,6 +74,11 @@ def declaration_json(declaration: Declaration, full: bool = False) -> dict[str, 
             vehicle=declaration.vehicle,
             beacon=declaration.beacon.device_id if declaration.beacon else None,
             decision_reason=declaration.decision_reason or None,
+            import_approval=declaration.import_approval.number if declaration.import_approval else None,
+            submitted_at=iso(declaration.submitted_at), decided_at=iso(declaration.decided_at),
+            departed_at=iso(declaration.departed_at), arrived_at=iso(declaration.arrived_at),
+            received_at=iso(declaration.received_at), closed_at=iso(declaration.closed_at),
+            receipt_remarks=declaration.receipt_remarks or None,
         )
     return data
 
@@ -75,6 +92,47 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "lat": alert.lat, "lon": alert.lon, "details": alert.details,
         "resolution": alert.resolution or None,
     }
+
+
+def alert_event_json(event: AlertEvent) -> dict[str, Any]:
+    """Return one step of an alert's history."""
+    return {"action": event.action, "at": iso(event.at), "by": event.actor_name, "note": event.note}
+
+
+def alert_with_history_json(alert: Alert) -> dict[str, Any]:
+    """Return an alert with every step of its history, oldest first."""
+    return {**alert_json(alert), "history": [alert_event_json(e) for e in alert.history]}
+
+
+def licence_event_json(event: LicenseEvent) -> dict[str, Any]:
+    """Return one change of a licence."""
+    return {"action": event.action, "at": iso(event.at), "by": event.actor_name, "reason": event.reason}
+
+
+def licence_json(licence: License) -> dict[str, Any]:
+    """Return a licence with its history of changes."""
+    return {
+        "id": licence.id, "number": licence.number, "dealer": dealer_ref(licence.dealer),
+        "valid_from": licence.valid_from.isoformat(), "valid_to": licence.valid_to.isoformat(),
+        "annual_quota_g": licence.annual_quota_g, "activities": sorted(a.value for a in licence.activities),
+        "status": licence.status.value, "status_reason": licence.status_reason or None,
+        "issued_at": iso(licence.issued_at), "history": [licence_event_json(e) for e in licence.history],
+    }
+
+
+def approval_json(approval: ImportApproval, declared_g: int | None = None) -> dict[str, Any]:
+    """Return an import approval; ``declared_g`` (mass already declared on it) adds what remains."""
+    data: dict[str, Any] = {
+        "id": approval.id, "number": approval.number, "importer": dealer_ref(approval.importer),
+        "exporter_name": approval.exporter_name, "exporter_country": approval.exporter_country,
+        "quantity_g": approval.quantity_g, "intended_use": approval.intended_use,
+        "source_not_primary_mining": approval.source_not_primary_mining,
+        "source_statement": approval.source_statement, "valid_until": approval.valid_until.isoformat(),
+        "status": approval.status.value, "issued_at": iso(approval.issued_at),
+    }
+    if declared_g is not None:
+        data.update(declared_g=declared_g, remaining_g=approval.quantity_g - declared_g)
+    return data
 
 
 def user_json(user: User) -> dict[str, Any]:
