@@ -1,18 +1,17 @@
 """Evaluation of positions against the declared route corridor, raising alerts.
 
-``reevaluate`` is what the ingestion pipeline calls after storing positions.
+``evaluate`` judges a track offline (``check-route``, tests); ``reevaluate`` is what
+the ingestion pipeline calls after storing positions: it re-reads the window that can
+change and brings the declaration's alerts in line with what the rules find.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from beacon_gateway.evaluation.engine import evaluate
+from beacon_gateway.evaluation.episodes import Episode
+from beacon_gateway.evaluation.plan import Area, Circle, Plan, plan_for_route
+from beacon_gateway.evaluation.rules import KINDS, Rules
+from beacon_gateway.evaluation.sync import reevaluate, reevaluate_many
+from beacon_gateway.evaluation.track import Fix
 
-from sqlalchemy.orm import Session
-
-
-def reevaluate(session: Session, declaration_id: int, since: datetime | None = None,
-               now: datetime | None = None) -> None:
-    """Re-evaluate the declaration's track from ``since`` (fix time) and sync its alerts.
-
-    Placeholder until the evaluation lands: stores nothing, raises nothing.
-    """
-    return None
+__all__ = ["Area", "Circle", "Episode", "Fix", "KINDS", "Plan", "Rules", "evaluate", "plan_for_route",
+           "reevaluate", "reevaluate_many"]

@@ -1,0 +1,103 @@
+"""Rules about where the vehicle is: off the route, inside a prohibited zone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from beacon_gateway.evaluation.episodes import Episode, iso
+from beacon_gateway.evaluation.plan import Area, Plan, within_any
+from beacon_gateway.evaluation.rules import OFF_ROUTE, PROHIBITED_ZONE, Rules
+from beacon_gateway.evaluation.track import Track
+
+OUT, BAND, BACK = 2, 1, 0   # outside; inside but near the edge; well inside (or tolerated)
+
+
+def route_states(track: Track, plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the located fixes' indexes, their state (OUT/BAND/BACK) and distance to the route."""
+    idx = track.indexes()
+    lon, lat = track.lon[idx], track.lat[idx]
+    well_inside, distance = plan.corridor.classify(lon, lat)
+    state = np.where(well_inside, BACK, np.where(distance > plan.corridor.width_m, OUT, BAND))
+    tolerated = within_any(plan.route_tolerated, lon, lat)
+    state[tolerated] = BACK
+    return idx, state, distance
+
+
+@dataclass
+class _Excursion:
+    first: int              # index of the first fix outside
+    max_m: float
+    far: int                # index of the farthest fix
+    episode: Episode | None = None
+    last_out: int = -1
+    back_at: int | None = None   # first fix of the current run back inside
+
+
+def off_route(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
+    """One episode per excursion outside the corridor lasting ``off_route_min_s``.
+
+    It ends when the track is back inside the inner margin, and closes after it has
+    stayed there ``back_on_route_s`` (hysteresis: noise at the edge is one excursion).
+    """
+    idx, state, distance = route_states(track, plan)
+    episodes, current = [], None
+    for j, i in enumerate(idx):
+        if state[j] == OUT:
+            current = current or _Excursion(first=j, max_m=0.0, far=j)
+            current.back_at, current.last_out = None, j
+            if distance[j] > current.max_m:
+                current.max_m, current.far = float(distance[j]), j
+            if current.episode is None and track.t[i] - track.t[idx[current.first]] >= rules.off_route_min_s:
+                current.episode = Episode(OFF_ROUTE, track.time(idx[current.first]), track.time(i))
+                episodes.append(current.episode)
+        elif current is not None and current.episode is None:
+            current = None                      # back before it counted: GPS noise or a short cut
+        elif current is not None and state[j] == BAND:
+            current.back_at = None              # inside, but not yet clear of the edge
+        elif current is not None:
+            current.back_at = j if current.back_at is None else current.back_at
+            if track.t[i] - track.t[idx[current.back_at]] >= rules.back_on_route_s:
+                current.episode.closed_at = track.time(i)
+                _describe(current, track, idx, end=idx[current.back_at])
+                current = None
+    if current is not None and current.episode is not None:
+        _describe(current, track, idx, end=None)
+    return episodes
+
+
+def _describe(excursion: _Excursion, track: Track, idx: np.ndarray, end: int | None) -> None:
+    episode = excursion.episode
+    assert episode is not None
+    far = idx[excursion.far]
+    episode.end = None if end is None else track.time(end)
+    episode.lat, episode.lon = float(track.lat[idx[excursion.first]]), float(track.lon[idx[excursion.first]])
+    episode.details = {"max_distance_m": round(excursion.max_m, 1),
+                       "farthest": {"lat": float(track.lat[far]), "lon": float(track.lon[far]),
+                                    "at": iso(track.time(far))},
+                       "last_seen": iso(track.time(idx[excursion.last_out]))}
+
+
+def prohibited_zone(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
+    """One episode per entry into a prohibited zone, ending at the first fix outside it."""
+    episodes: list[Episode] = []
+    idx = track.indexes()
+    for area in plan.prohibited:
+        episodes += _visits(track, idx, area)
+    return episodes
+
+
+def _visits(track: Track, idx: np.ndarray, area: Area) -> list[Episode]:
+    inside = area.contains(track.lon[idx], track.lat[idx])
+    episodes, current = [], None
+    for j, i in enumerate(idx):
+        if inside[j] and current is None:
+            current = Episode(PROHIBITED_ZONE, track.time(i), track.time(i), lat=float(track.lat[i]),
+                              lon=float(track.lon[i]), subject=area.name, details={"zone": area.name})
+            episodes.append(current)
+        elif not inside[j] and current is not None:
+            current.end = current.closed_at = track.time(i)
+            current = None
+        if current is not None:
+            current.details["last_seen"] = iso(track.time(i))
+    return episodes

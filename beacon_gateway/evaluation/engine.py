@@ -1,0 +1,56 @@
+"""Evaluate a track against its plan: every rule, in one deterministic pass over fix-time order."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from beacon_gateway.evaluation.corridor_rules import off_route, prohibited_zone
+from beacon_gateway.evaluation.episodes import Episode
+from beacon_gateway.evaluation.movement import spoofing, unscheduled_stop
+from beacon_gateway.evaluation.plan import Plan
+from beacon_gateway.evaluation.rules import ARRIVED, LATE, Rules
+from beacon_gateway.evaluation.timing import arrival_index, arrived_and_late, signal_lost
+from beacon_gateway.evaluation.track import Fix, Track
+
+#: The rules judging the trip until arrival, in the order their episodes are listed.
+TRIP_RULES = (off_route, unscheduled_stop, prohibited_zone, spoofing)
+
+
+def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: datetime | None = None,
+             arrived_at: datetime | None = None) -> list[Episode]:
+    """Return the episodes the rules find in ``fixes`` (any order: they are sorted by fix time).
+
+    The same fixes always give the same episodes, however and whenever they arrived.
+    ``now`` lets silence after the last fix and lateness count; ``arrived_at`` is an
+    arrival already known from earlier fixes.
+    """
+    rules = rules or Rules()
+    track = Track.of(fixes, rules)
+    arrival = _arrival(track, plan, arrived_at)
+    trip = track if arrival is None else track.head(int((track.t <= arrival[0].timestamp()).sum()))
+    episodes: list[Episode] = []
+    for rule in TRIP_RULES:
+        episodes += rule(trip, plan, rules)
+    episodes += signal_lost(trip, plan, rules, now=None if arrival else now)
+    if arrival is not None:
+        _end_at_arrival(episodes, arrival[0])
+    last_heard = track.fixes[-1].time if len(track) else None
+    episodes += arrived_and_late(plan, arrival, last_heard, now)
+    return sorted(episodes, key=lambda e: (e.start, e.kind, e.subject))
+
+
+def _arrival(track: Track, plan: Plan, known: datetime | None) -> tuple[datetime, float, float] | None:
+    i = arrival_index(track, plan)
+    found = None if i is None else (track.time(i), float(track.lat[i]), float(track.lon[i]))
+    if known is not None and (found is None or known < found[0]):
+        dest = plan.destination
+        return known, (dest.lat if dest else 0.0), (dest.lon if dest else 0.0)
+    return found
+
+
+def _end_at_arrival(episodes: list[Episode], at: datetime) -> None:
+    """Close what is still going on when the vehicle arrives: the trip is over."""
+    for episode in episodes:
+        if episode.kind not in (ARRIVED, LATE) and episode.ongoing:
+            episode.end = episode.end or at
+            episode.closed_at = max(at, episode.opened_at)

@@ -1,0 +1,103 @@
+"""Rules about how the vehicle moves: unscheduled stops, signs of a spoofed or faulty receiver."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from beacon_gateway.evaluation.episodes import Episode, iso
+from beacon_gateway.evaluation.plan import Plan, within_any
+from beacon_gateway.evaluation.rules import SPOOFING, UNSCHEDULED_STOP, Rules
+from beacon_gateway.evaluation.track import Track, from_epoch
+from beacon_gateway.position import FLAG_FROZEN, FLAG_IMPOSSIBLE_JUMP, FLAG_LATE, FLAG_TIME_BACKWARDS
+
+METRES_PER_DEGREE = 111_195.0
+
+
+def _local_m(lat0: float, lon0: float, lat: float, lon: float) -> float:
+    """Return a short distance in metres (equirectangular: exact enough within a few hundred metres)."""
+    dx = (lon - lon0) * math.cos(math.radians(lat0))
+    return METRES_PER_DEGREE * math.hypot(dx, lat - lat0)
+
+
+def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
+    """One episode per stay of ``stop_min_s`` within ``stop_radius_m`` away from stops and checkpoints.
+
+    The stay's centre is the mean of its fixes, so GPS noise around a parked vehicle
+    does not split it; a fix only counts as moving off if it is farther than the radius
+    and the device does not report standing (or it is four radii away).
+    """
+    episodes: list[Episode] = []
+    first, lat_sum, lon_sum, n, episode = -1, 0.0, 0.0, 0, None
+    for i in track.indexes():
+        lat, lon, speed = track.lat[i], track.lon[i], track.speed[i]
+        if n:
+            d = _local_m(lat_sum / n, lon_sum / n, lat, lon)
+            standing = not math.isnan(speed) and speed < rules.standing_speed_kmh
+            if d > rules.stop_radius_m and (not standing or d > 4 * rules.stop_radius_m):
+                if episode is not None:
+                    episode.end = episode.closed_at = track.time(i)
+                n, episode = 0, None
+        if not n:
+            first, lat_sum, lon_sum = i, 0.0, 0.0
+        lat_sum, lon_sum, n = lat_sum + lat, lon_sum + lon, n + 1
+        if episode is None and track.t[i] - track.t[first] >= rules.stop_min_s:
+            episode = _stop(track, plan, first, i, lat_sum / n, lon_sum / n)
+            episodes.append(episode)
+        if episode is not None:
+            episode.details["last_seen"] = iso(track.time(i))
+    return [e for e in episodes if e.kind == UNSCHEDULED_STOP]
+
+
+def _stop(track: Track, plan: Plan, first: int, i: int, lat: float, lon: float) -> Episode:
+    """Return the stop's episode; a stop at a tolerated place is tracked but raises nothing."""
+    tolerated = bool(within_any(plan.stop_tolerated, np.array([lon]), np.array([lat]))[0])
+    kind = "tolerated_stop" if tolerated else UNSCHEDULED_STOP
+    return Episode(kind, track.time(first), track.time(i), lat=round(float(lat), 6), lon=round(float(lon), 6))
+
+
+def spoofing(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
+    """One episode per cluster of signs: impossible jumps, time going backwards, frozen coordinates."""
+    signs = sorted(_signs(track, rules))
+    episodes: list[Episode] = []
+    for i, reason in signs:
+        current = episodes[-1] if episodes else None
+        if current is None or track.t[i] - current.details["_last"] > rules.spoof_quiet_s:
+            current = Episode(SPOOFING, track.time(i), track.time(i), lat=float(track.lat[i]),
+                              lon=float(track.lon[i]), details={"signs": {}, "_last": track.t[i]})
+            episodes.append(current)
+        current.details["signs"][reason] = current.details["signs"].get(reason, 0) + 1
+        current.details["_last"] = max(current.details["_last"], float(track.t[i]))
+    for episode in episodes:
+        last = episode.details.pop("_last")
+        episode.details["last_seen"] = iso(from_epoch(last))
+        if track.t[-1] - last >= rules.spoof_quiet_s:
+            episode.end = from_epoch(last)
+            episode.closed_at = from_epoch(last + rules.spoof_quiet_s)
+    return episodes
+
+
+def _signs(track: Track, rules: Rules) -> list[tuple[int, str]]:
+    """Return (fix index, reason) for every fix that suggests a spoofed or faulty receiver."""
+    signs = [(i, "impossible_jump") for i in track.jumps]
+    for i, fix in enumerate(track.fixes):
+        if FLAG_IMPOSSIBLE_JUMP in fix.flags and i not in track.jumps:
+            signs.append((i, "impossible_jump"))
+        if FLAG_TIME_BACKWARDS in fix.flags and FLAG_LATE not in fix.flags:
+            signs.append((i, "time_backwards"))
+    return signs + [(i, "frozen_while_moving") for i in _frozen(track, rules)]
+
+
+def _frozen(track: Track, rules: Rules) -> list[int]:
+    """Return fixes repeating the same coordinates ``frozen_fixes`` times while reporting speed."""
+    moving = np.nan_to_num(track.speed, nan=0.0) >= rules.frozen_speed_kmh
+    flagged = np.array([FLAG_FROZEN in f.flags for f in track.fixes], dtype=bool)
+    same = np.zeros(len(track), dtype=bool)
+    same[1:] = (np.round(track.lat[1:], 6) == np.round(track.lat[:-1], 6)) & \
+               (np.round(track.lon[1:], 6) == np.round(track.lon[:-1], 6)) & (np.diff(track.t) > 0)
+    found, run = [], 1
+    for i in range(len(track)):
+        run = run + 1 if same[i] and moving[i] else 1
+        if (run >= rules.frozen_fixes or flagged[i]) and moving[i]:
+            found.append(i)
+    return found

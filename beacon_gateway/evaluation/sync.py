@@ -1,0 +1,177 @@
+"""Re-evaluate a declaration's track and bring its alerts in line, idempotently.
+
+The rules are deterministic over the positions in fix-time order, so only the window
+that new positions can change is re-read: from ``since`` (the earliest new fix) minus
+the longest rule window, extended back to the start of any alert still going on then.
+Anything that was pending longer than that window has already become an alert (by
+induction over earlier batches), so the window's episodes equal a full evaluation's.
+
+Each episode's alert is found by its key (declaration, kind, start). When late positions
+move an episode's start, the alert overlapping it is updated instead of a new one
+raised; an alert no episode supports any more is closed as withdrawn, never deleted.
+The declaration's row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) while its
+alerts are synced, and the key is unique, so two gateway processes never duplicate one.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from beacon_gateway.evaluation.declared import plan_for_declaration
+from beacon_gateway.evaluation.engine import evaluate
+from beacon_gateway.evaluation.episodes import Episode
+from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules
+from beacon_gateway.evaluation.track import Fix
+from tracker.domain.alerts import close_alert, open_alert
+from tracker.models import Alert, AlertEvent, AlertStatus, Declaration, DeclarationStatus
+from tracker.models import Position as StoredPosition
+from tracker.models import utcnow
+
+#: Declarations whose beacon is judged against the route.
+EVALUATED = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED)
+RESOLUTIONS = {
+    "off_route": "back on the route", "unscheduled_stop": "moving again", "signal_lost": "signal back",
+    "spoofing_suspected": "no further signs", "prohibited_zone": "left the zone",
+    "arrived": "arrival seen in the beacon's positions", "late": "arrived after the planned window",
+}
+WITHDRAWN = "withdrawn: re-evaluation with later-delivered positions no longer shows this"
+
+
+def reevaluate(session: Session, declaration_id: int, since: datetime | None = None,
+               now: datetime | None = None, rules: Rules | None = None) -> list[Episode]:
+    """Re-evaluate the declaration's track from ``since`` (fix time) and sync its alerts.
+
+    ``since=None`` re-reads the whole track. ``now`` lets silence and lateness up to now
+    count. Returns the episodes found in the window. Safe to run twice or concurrently.
+    """
+    return reevaluate_many(session, {declaration_id: since}, now=now, rules=rules).get(declaration_id, [])
+
+
+def reevaluate_many(session: Session, since_by_declaration: Mapping[int, datetime | None],
+                    now: datetime | None = None, rules: Rules | None = None) -> dict[int, list[Episode]]:
+    """Re-evaluate several declarations (one batch of pings), locking them in id order."""
+    rules = rules or Rules()
+    results = {}
+    for declaration_id in sorted(since_by_declaration):   # one lock order: no deadlock between processes
+        declaration = session.scalars(select(Declaration).where(Declaration.id == declaration_id)
+                                      .with_for_update(of=Declaration)).one_or_none()
+        if declaration is None or declaration.status not in EVALUATED or declaration.route is None:
+            continue
+        results[declaration_id] = _reevaluate(session, declaration, since_by_declaration[declaration_id],
+                                              now, rules)
+    return results
+
+
+def _reevaluate(session: Session, declaration: Declaration, since: datetime | None,
+                now: datetime | None, rules: Rules) -> list[Episode]:
+    alerts = list(session.scalars(select(Alert).where(Alert.declaration_id == declaration.id,
+                                                      Alert.alert_key.is_not(None))))
+    window = _window_start(alerts, since, rules)
+    fixes = read_fixes(session, declaration.id, window)
+    plan = plan_for_declaration(session, declaration, rules)
+    known = next((_start(a) for a in alerts if a.kind == ARRIVED), None)
+    episodes = evaluate(fixes, plan, rules, now=now, arrived_at=known)
+    in_scope = fixes[0].time if (window is not None and fixes) else None
+    _sync(session, declaration, alerts, episodes, in_scope, now)
+    return episodes
+
+
+def _start(alert: Alert) -> datetime:
+    return datetime.fromisoformat(alert.details["start"].replace("Z", "+00:00"))
+
+
+def _end(alert: Alert) -> datetime | None:
+    end = alert.details.get("end")
+    return None if end is None else datetime.fromisoformat(end.replace("Z", "+00:00"))
+
+
+def _window_start(alerts: list[Alert], since: datetime | None, rules: Rules) -> datetime | None:
+    """Return the first fix time to re-read (None: all), extended to episodes still going on."""
+    if since is None:
+        return None
+    start = since - timedelta(seconds=rules.lookback_s)
+    for alert in alerts:
+        if alert.kind in ONCE_PER_DECLARATION or alert.kind not in KINDS:
+            continue
+        end = _end(alert)
+        if end is None or end >= start:
+            start = min(start, _start(alert))
+    return start
+
+
+def read_fixes(session: Session, declaration_id: int, since: datetime | None) -> list[Fix]:
+    """Return the declaration's fixes from ``since`` (and the one before it), in fix-time order."""
+    columns = (StoredPosition.fix_time, StoredPosition.lat, StoredPosition.lon, StoredPosition.speed_kmh,
+               StoredPosition.flags)
+    query = select(*columns).where(StoredPosition.declaration_id == declaration_id)
+    rows = []
+    if since is not None:
+        before = query.where(StoredPosition.fix_time < since).order_by(StoredPosition.fix_time.desc()).limit(1)
+        rows += session.execute(before).all()
+        query = query.where(StoredPosition.fix_time >= since)
+    rows += session.execute(query.order_by(StoredPosition.fix_time, StoredPosition.id)).all()
+    return [Fix(t, lat, lon, speed, tuple(flags or ())) for t, lat, lon, speed, flags in rows]
+
+
+def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episodes: list[Episode],
+          in_scope: datetime | None, now: datetime | None) -> None:
+    """Open, update, close, reopen or withdraw alerts so they match the episodes."""
+    by_key = {a.alert_key: a for a in alerts}
+    loose = [a for a in alerts if a.status != AlertStatus.CLOSED or a.resolved_by_id is None]
+    loose = [a for a in loose if a.kind in ONCE_PER_DECLARATION or in_scope is None or _start(a) >= in_scope]
+    for episode in episodes:
+        key = episode.key(declaration.id)
+        alert = by_key.get(key) or _overlapping(loose, episode)
+        if alert is None:
+            alert = open_alert(session, kind=episode.kind, severity=episode.severity, declaration=declaration,
+                               details=episode.summary(), lat=episode.lat, lon=episode.lon,
+                               at=episode.opened_at, note=f"{episode.kind} (route evaluation)")
+        if alert in loose:
+            loose.remove(alert)
+        _update(session, alert, episode, key)
+    for alert in loose:
+        if alert.kind in KINDS and alert.resolved_by_id is None:
+            _withdraw(session, alert, now)
+
+
+def _overlapping(alerts: list[Alert], episode: Episode) -> Alert | None:
+    """Return an alert of the same kind and subject whose time overlaps the episode's."""
+    for alert in alerts:
+        if alert.kind != episode.kind or alert.details.get("subject", "") != episode.subject:
+            continue
+        if episode.kind in ONCE_PER_DECLARATION:
+            return alert
+        end, episode_end = _end(alert), episode.end
+        if (end is None or end >= episode.start) and (episode_end is None or episode_end >= _start(alert)):
+            return alert
+    return None
+
+
+def _update(session: Session, alert: Alert, episode: Episode, key: str) -> None:
+    """Bring one alert in line with its episode (details, open/closed)."""
+    details = episode.summary()
+    if alert.alert_key != key:
+        alert.alert_key = key
+    if alert.details != details:
+        alert.details, alert.lat, alert.lon = details, episode.lat, episode.lon
+    if alert.opened_at != episode.opened_at and alert.status != AlertStatus.CLOSED:
+        alert.opened_at = episode.opened_at
+    if episode.closed_at is not None and alert.status != AlertStatus.CLOSED:
+        close_alert(session, alert, None, RESOLUTIONS.get(episode.kind, "ended"),
+                    at=max(episode.closed_at, alert.opened_at))
+    elif episode.closed_at is None and alert.status == AlertStatus.CLOSED and alert.resolved_by_id is None:
+        alert.status, alert.closed_at, alert.resolution = AlertStatus.OPEN, None, ""
+        alert.history.append(AlertEvent(action="reopened", at=episode.opened_at, actor_name="system",
+                                        note="later positions show it still going on"))
+        session.flush()
+
+
+def _withdraw(session: Session, alert: Alert, now: datetime | None) -> None:
+    """Close an alert no episode supports any more; it stays as a record of what was raised."""
+    alert.alert_key = None
+    alert.details = {**alert.details, "withdrawn": True}
+    if alert.status != AlertStatus.CLOSED:
+        close_alert(session, alert, None, WITHDRAWN, at=max(now or utcnow(), alert.opened_at))
