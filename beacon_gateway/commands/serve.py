@@ -1,17 +1,140 @@
-"""``beacon-gateway serve``: run the gateway: HTTP, TCP and MQTT ingestion."""
+"""``beacon-gateway serve``: run the gateway: HTTP, TCP and MQTT ingestion.
+
+Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by default; the TCP
+ports and ``GATEWAY_MQTT_URL`` off unless set). SIGTERM or Ctrl-C stops accepting, lets the
+batches in flight commit and be acknowledged, and exits 0.
+"""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from beacon_gateway.config import GatewaySettings, load_gateway_settings
+from beacon_gateway.pipeline import build_pipeline
+from beacon_gateway.servers import Ingest
+from beacon_gateway.servers.http import start_http
+from beacon_gateway.servers.mqtt import MqttSubscriber
+from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_session
+from beacon_gateway.writer import BatchWriter
+from tracker import migrate
+from tracker.config import ConfigError
+from tracker.db import make_engine, make_session_factory
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
+log = logging.getLogger("beacon_gateway")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the command's options."""
+    """Declare the command's options (everything else comes from the configuration)."""
+    parser.add_argument("--database-url", help="database to store into (default: DATABASE_URL)")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit code."""
-    print("beacon-gateway serve: not built yet (the beacon gateway issue adds it)", file=sys.stderr)
-    return 2
+    """Run the gateway until SIGTERM/SIGINT; returns the exit code."""
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        overrides = {"DATABASE_URL": args.database_url} if args.database_url else {}
+        settings = load_gateway_settings(overrides)
+    except ConfigError as exc:
+        print(f"beacon-gateway serve: {exc}", file=sys.stderr)
+        return 2
+    problem = _schema_problem(settings.database_url)
+    if problem:
+        print(f"beacon-gateway serve: {problem}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    writer = BatchWriter(sessions, build_pipeline(settings), settings.batch_max_positions,
+                         settings.batch_max_wait_ms / 1000).start()
+    try:
+        return asyncio.run(_serve(settings, Ingest(writer, sessions)))
+    finally:
+        writer.stop()
+        engine.dispose()
+
+
+def _schema_problem(url: str) -> str | None:
+    try:
+        current, head = migrate.current_revision(url), migrate.head_revision()
+    except Exception as exc:  # noqa: BLE001 - any connection failure is reported the same way
+        return f"cannot open the database: {exc}"
+    if current != head:
+        return (f"the database is at revision {current}, not {head}: "
+                "run `flask --app tracker db upgrade` first")
+    return None
+
+
+@dataclass
+class Listeners:
+    """What ``serve`` started, so it can stop it in order."""
+
+    http: web.AppRunner | None = None
+    tcp: list[TcpListener] = field(default_factory=list)
+    mqtt: MqttSubscriber | None = None
+
+
+async def _serve(settings: GatewaySettings, ingest: Ingest) -> int:
+    listeners = await _start(settings, ingest)
+    if listeners.http is None and not listeners.tcp and listeners.mqtt is None:
+        print("beacon-gateway serve: every listener is switched off; set GATEWAY_HTTP_PORT, "
+              "GATEWAY_TCP_*_PORT or GATEWAY_MQTT_URL", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print("beacon-gateway: ready", flush=True)
+    await stop.wait()
+    log.info("stopping: no new connections; finishing the batches in flight")
+    await _stop(listeners, ingest)
+    print("beacon-gateway: stopped", flush=True)
+    return 0
+
+
+async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
+    listeners = Listeners()
+    if settings.http_port:
+        listeners.http = await start_http(ingest, settings.http_host, settings.http_port,
+                                          settings.http_max_body_bytes)
+        _announce("HTTP (JSON, OsmAnd)", settings.http_host, settings.http_port)
+    for name, port, session in _tcp_protocols(settings):
+        listeners.tcp.append(await TcpListener(session, ingest).start(settings.tcp_host, port))
+        _announce(f"TCP {name}", settings.tcp_host, port)
+    if settings.mqtt_url:
+        listeners.mqtt = MqttSubscriber(ingest.writer, settings.mqtt_url, settings.mqtt_topic,
+                                        settings.mqtt_client_id_or_default,
+                                        settings.mqtt_session_expiry_s).start()
+        print(f"beacon-gateway: MQTT {settings.mqtt_topic} at {settings.mqtt_url}", flush=True)
+    return listeners
+
+
+def _tcp_protocols(settings: GatewaySettings) -> list[tuple[str, int, Any]]:
+    protocols = [("Teltonika", settings.tcp_teltonika_port, teltonika_session),
+                 ("GT06", settings.tcp_gt06_port, gt06_session)]
+    if settings.tcp_nmea_port:
+        from beacon_gateway.servers.nmea import nmea_session
+
+        protocols.append(("NMEA", settings.tcp_nmea_port, nmea_session))
+    return [(name, port, session) for name, port, session in protocols if port]
+
+
+def _announce(what: str, host: str, port: int) -> None:
+    print(f"beacon-gateway: {what} on {host}:{port}", flush=True)
+
+
+async def _stop(listeners: Listeners, ingest: Ingest) -> None:
+    for listener in listeners.tcp:
+        await listener.stop()
+    if listeners.http is not None:
+        await listeners.http.cleanup()
+    if listeners.mqtt is not None:
+        await asyncio.to_thread(listeners.mqtt.stop)

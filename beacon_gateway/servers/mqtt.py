@@ -1,0 +1,146 @@
+"""MQTT ingestion: JSON pings on ``beacons/{device_id}/pings`` through an MQTT v5 shared subscription.
+
+QoS 1 with manual acknowledgement: a message's PUBACK goes out only once its positions are
+committed (or it was refused for good: a message that can never be stored is acknowledged so
+the broker stops sending it, and logged). The session is persistent (``clean_start=False``,
+a session expiry interval) under a stable client id, so messages unacknowledged when a
+gateway dies are delivered again when it comes back; the other members of the shared
+subscription keep receiving new ones meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from beacon_gateway.decoders import json_batch
+from beacon_gateway.position import DecodeError
+from beacon_gateway.writer import BatchWriter, Outcome
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "mqtt"
+KEEPALIVE_S = 30
+REDELIVERY_PAUSE_S = 1.0
+
+
+def device_from_topic(topic_filter: str, topic: str) -> str | None:
+    """Return the device id that fills the filter's ``+`` in ``topic``, or None when it does not match."""
+    pattern = topic_filter.split("/")
+    if topic_filter.startswith("$share/"):
+        pattern = pattern[2:]
+    parts = topic.split("/")
+    if len(parts) != len(pattern) or "+" not in pattern:
+        return None
+    if any(p not in ("+", part) for p, part in zip(pattern, parts)):
+        return None
+    device_id = parts[pattern.index("+")]
+    return device_id or None
+
+
+class MqttSubscriber:
+    """A paho client on its own network thread, feeding the batch writer."""
+
+    def __init__(self, writer: BatchWriter, url: str, topic_filter: str, client_id: str,
+                 session_expiry_s: int = 3600) -> None:
+        self.writer, self.topic_filter = writer, topic_filter
+        parsed = urlparse(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        self.session_expiry_s = session_expiry_s
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        if parsed.username:
+            self.client.username_pw_set(parsed.username, parsed.password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self._pending = 0
+        self._lock = threading.Condition()
+        self._stopping = False
+        self._redelivering = threading.Lock()
+
+    def start(self) -> MqttSubscriber:
+        """Connect (persistent session) and start the network thread."""
+        self._connect()
+        return self
+
+    def _connect(self) -> None:
+        # connect_async + loop_start: the network thread keeps retrying while the broker is away.
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.session_expiry_s
+        self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S, clean_start=False,
+                                  properties=properties)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Take no new message, wait for the acknowledgements of those being stored, disconnect."""
+        with self._lock:
+            self._stopping = True
+            self._lock.wait_for(lambda: self._pending == 0, timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,
+                    _properties: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT connection refused: %s", reason)
+            return
+        client.subscribe(self.topic_filter, qos=1)
+        log.info("MQTT subscribed to %s as %s", self.topic_filter, client._client_id.decode())
+
+    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            if self._stopping:
+                return  # not acknowledged: the broker delivers it again
+            self._pending += 1
+        device_id = device_from_topic(self.topic_filter, message.topic)
+        try:
+            if device_id is None:
+                raise DecodeError(f"topic {message.topic!r} does not name a device")
+            positions = [replace(p, protocol=PROTOCOL)
+                         for p in json_batch.decode_batch(message.payload, device_id=device_id)]
+        except DecodeError as exc:
+            log.warning("MQTT message on %s refused for good: %s", message.topic, exc)
+            self._settle(message, acknowledge=True)
+            return
+        future = self.writer.submit(positions)
+        future.add_done_callback(lambda done: self._stored(done, message))
+
+    def _stored(self, future: Future[Outcome], message: mqtt.MQTTMessage) -> None:
+        if future.exception() is not None:
+            log.warning("MQTT message on %s not stored, not acknowledged: %s", message.topic,
+                        future.exception())
+            self._settle(message, acknowledge=False)
+            threading.Thread(target=self._redeliver, daemon=True).start()
+            return
+        for rejection in future.result().rejected:
+            log.warning("MQTT message on %s ping %d refused: %s", message.topic, rejection.index,
+                        rejection.reason)
+        self._settle(message, acknowledge=True)
+
+    def _settle(self, message: mqtt.MQTTMessage, acknowledge: bool) -> None:
+        if acknowledge:
+            self.client.ack(message.mid, message.qos)
+        with self._lock:
+            self._pending -= 1
+            self._lock.notify_all()
+
+    def _redeliver(self) -> None:
+        # MQTT resends an unacknowledged message only on a new connection: reconnect.
+        if not self._redelivering.acquire(blocking=False):
+            return
+        try:
+            self.client.disconnect()
+            self.client.loop_stop()
+            time.sleep(REDELIVERY_PAUSE_S)
+            if not self._stopping:
+                self._connect()
+        finally:
+            self._redelivering.release()
