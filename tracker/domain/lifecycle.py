@@ -115,8 +115,9 @@ def approve(session: Session, actor: User, declaration_id: int, reason: str = ""
     errors = check_submission(session, declaration, now, rules=(rule_parties_licensed,))
     if errors:
         raise ValidationFailed(errors)
-    move(declaration, S.APPROVED)
-    declaration.reference = next_reference(session, now.year)
+    reference = next_reference(session, now.year)  # before the move: a query flushes, and an
+    move(declaration, S.APPROVED)                    # approved row must carry its reference
+    declaration.reference = reference
     _decided(declaration, actor, reason.strip(), now)
     session.flush()
     return declaration

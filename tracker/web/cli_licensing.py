@@ -13,6 +13,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.db import session_scope
@@ -41,6 +42,8 @@ def _run(work: Callable[[Session], str]) -> None:
             line = work(session)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
+    except IntegrityError:
+        raise click.ClickException("the change conflicts with existing records; nothing was stored") from None
     click.echo(line)
 
 
