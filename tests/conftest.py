@@ -349,3 +349,16 @@ def make_beacon(db: Session) -> Callable[..., Any]:
         return beacon
 
     return make
+
+
+# ---------------------------------------------------------------- evidence (engineer B: custody, register)
+@pytest.fixture
+def make_station(db: Session) -> Callable[..., str]:
+    """Factory: a checkpoint station's bearer token (the secret) for ``checkpoint``."""
+    from tracker.domain.tokens import issue_token
+
+    def make(checkpoint: Checkpoint) -> str:
+        _row, secret = issue_token(db, name=f"station {checkpoint.code}", checkpoint=checkpoint)
+        return secret
+
+    return make

@@ -20,6 +20,7 @@ MULTIPART_ENDPOINTS = {
 #: A cross-site form cannot send these types (they would need a CORS preflight).
 RAW_FILE_ENDPOINTS = {
     "api.upload_route": frozenset({"application/gpx+xml", "application/xml"}),  # GPX route (lifecycle.py)
+    "api.import_customs_records": frozenset({"text/csv"}),  # customs border-crossing dataset (reports.py)
 }
 
 
@@ -55,7 +56,7 @@ def _require_json_body():  # type: ignore[no-untyped-def]
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     """Register the API blueprint; it authenticates by session and refuses cross-site writes."""
     from tracker.web.api import (  # noqa: F401  (register the views on bp)
-        custody, devices, licensing, lifecycle, openapi, register, reports, routes, scans,
+        custody, devices, idempotency, licensing, lifecycle, openapi, register, reports, routes, scans,
     )
 
     csrf.exempt(bp)

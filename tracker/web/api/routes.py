@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import jsonify, request
-from flask_login import login_required, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import Select, func, select, text
 
 from tracker.domain.access import (
@@ -15,6 +15,7 @@ from tracker.domain.access import (
     declaration_filter,
 )
 from tracker.domain.containers import find_container, register_container
+from tracker.domain.custody import container_for_station, open_declaration
 from tracker.domain.declarations import DraftInput, create_draft, find_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.users import authenticate
@@ -27,11 +28,13 @@ from tracker.models import (
     DeclarationStatus,
 )
 from tracker.web.api import bp
+from tracker.web.api.devices import bearer_device
 from tracker.web.api.serialize import (
     alert_json,
     checkpoint_json,
     container_json,
     declaration_json,
+    open_declaration_json,
     user_json,
 )
 from tracker.web.auth import acting_user, requires, sign_in
@@ -226,10 +229,23 @@ def list_containers():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/containers/<sscc>")
-@login_required
 def get_container(sscc: str):  # type: ignore[no-untyped-def]
-    """Return one container by SSCC (404 when outside the user's view)."""
-    return jsonify(container_json(find_container(get_session(), acting_user(), sscc)))
+    """Return one container by SSCC with its open declaration (404 when outside the user's view).
+
+    A checkpoint station's bearer token may ask too (custody.py documents it).
+    """
+    db = get_session()
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        device = bearer_device()
+        if device is None:
+            return error_response(401, "unauthorized", "a valid station bearer token is required")
+        container = container_for_station(db, device, sscc)
+    elif current_user.is_authenticated:
+        container = find_container(db, acting_user(), sscc)
+    else:
+        return error_response(401, "unauthorized", "sign in first")
+    return jsonify({**container_json(container),
+                    "declaration": open_declaration_json(open_declaration(db, container.id))})
 
 
 @bp.post("/containers")

@@ -83,6 +83,17 @@ def declaration_json(declaration: Declaration, full: bool = False) -> dict[str, 
     return data
 
 
+def open_declaration_json(declaration: Declaration | None) -> dict[str, Any] | None:
+    """Return the declaration a container is moving under, as a station needs it (or None)."""
+    if declaration is None:
+        return None
+    return {
+        "id": declaration.id, "reference": declaration.reference, "status": declaration.status.value,
+        "origin": declaration.origin.code, "destination": declaration.destination.code,
+        "expected_checkpoints": [e.checkpoint.code for e in declaration.expected_checkpoints],
+    }
+
+
 def alert_json(alert: Alert) -> dict[str, Any]:
     """Return an alert."""
     return {

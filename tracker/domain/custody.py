@@ -1,0 +1,343 @@
+"""Custody events: a container seen at a checkpoint, recorded by an officer or a station.
+
+The event is always kept as evidence (chained, append-only); rules that find
+something wrong open alerts instead of refusing it:
+
+- ``custody_without_declaration`` — the container is on no approved, moving or arrived declaration;
+- ``custody_unexpected_checkpoint`` — the checkpoint is not the origin, an expected checkpoint
+  or the destination of the container's declaration;
+- ``custody_out_of_order`` — the checkpoint comes before one already seen earlier (or after
+  one seen later) on the declared route, or an arrival comes before any departure;
+- ``custody_mass_discrepancy`` — the measured net mass is off the declared one beyond tolerance;
+- ``custody_seal_broken`` — the seal is not intact.
+
+Idempotent on ``client_event_id``: the same event again is stored once; the same id
+with other content is refused. A departure scanned at the origin moves an approved
+declaration to in transit (the first such scan of any of its containers), an arrival
+at the destination moves it from in transit to arrived. Each container follows its
+own scans: in transit after departing, back in stock after arriving, held by the
+``to_party`` named on the event (on arrival by default the consignee).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Union
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tracker.domain import lifecycle
+from tracker.domain.access import Action, may
+from tracker.domain.alerts import open_alert
+from tracker.domain.chain import append_to_chain, lock_chain
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.tolerance import mass_discrepancy_g
+from tracker.models import (
+    Alert,
+    AlertSeverity,
+    Checkpoint,
+    Container,
+    ContainerStatus,
+    CustodyEvent,
+    CustodyKind,
+    Dealer,
+    Declaration,
+    DeclarationItem,
+    DeclarationStatus,
+    DeviceKind,
+    DeviceToken,
+    User,
+)
+
+Recorder = Union[User, DeviceToken]
+#: Declarations under which a container may be on the move and scanned.
+MOVING = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED)
+#: How far ahead of the server's clock an event time may be (clock drift of stations).
+FUTURE_SLACK = timedelta(minutes=10)
+#: The fields that make an event the same event when its client id comes again.
+SAME_EVENT_FIELDS = ("kind", "container_id", "checkpoint_id", "from_party_id", "to_party_id",
+                     "event_time", "seal_intact", "measured_net_g", "remarks", "photo_digest",
+                     "device", "lat", "lon")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class CustodyOutcome:
+    """What recording an event did: the event, whether it is new, and the alerts it opened."""
+
+    event: CustodyEvent
+    created: bool
+    alerts: list[Alert]
+
+
+def _authorise(recorder: Recorder) -> None:
+    if isinstance(recorder, DeviceToken):
+        if recorder.kind != DeviceKind.STATION or recorder.revoked_at is not None:
+            raise Forbidden("only a checkpoint station's token records custody events")
+    elif not may(recorder, Action.RECORD_CUSTODY):
+        raise Forbidden("only customs officers and checkpoint stations record custody events")
+
+
+def _text(data: Mapping[str, Any], name: str, limit: int, errors: dict[str, str],
+          required: bool = False) -> str:
+    value = data.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        errors[name] = f"{'required: ' if required else ''}text of at most {limit} characters"
+        return ""
+    return value.strip()
+
+
+def _event_time(data: Mapping[str, Any], errors: dict[str, str], now: datetime) -> datetime | None:
+    raw = data.get("event_time")
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        errors["event_time"] = "an ISO 8601 time with its UTC offset, e.g. 2026-11-25T14:05:00+06:00"
+        return None
+    if moment > now + FUTURE_SLACK:
+        errors["event_time"] = f"{raw} is in the future"
+        return None
+    return moment
+
+
+def _zone(moment: datetime) -> str:
+    minutes = int(moment.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _container(session: Session, data: Mapping[str, Any], errors: dict[str, str]) -> Container | None:
+    try:
+        sscc = validate_sscc(str(data.get("sscc", "")))
+    except InvalidIdentifier as exc:
+        errors["sscc"] = str(exc)
+        return None
+    container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
+    if container is None:
+        errors["sscc"] = f"no container registered with SSCC {sscc}"
+    return container
+
+
+def _checkpoint(session: Session, recorder: Recorder, data: Mapping[str, Any],
+                errors: dict[str, str]) -> Checkpoint | None:
+    code = data.get("checkpoint")
+    if isinstance(recorder, DeviceToken):
+        own = recorder.checkpoint
+        if code is not None and code != own.code:
+            raise Forbidden(f"this station records at {own.code} only, not at {code}")
+        return own
+    if not isinstance(code, str) or not code:
+        errors["checkpoint"] = "required: a checkpoint code"
+        return None
+    checkpoint = session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one_or_none()
+    if checkpoint is None:
+        errors["checkpoint"] = f"no checkpoint {code}"
+    return checkpoint
+
+
+def _optional_party(session: Session, data: Mapping[str, Any], name: str, errors: dict[str, str]) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or session.get(Dealer, value) is None:
+        errors[name] = f"no dealer {value}"
+        return None
+    return value
+
+
+def _scalars(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """Check the plain fields: kind, seal, mass, digest, coordinates."""
+    kind = data.get("kind")
+    if kind not in {k.value for k in CustodyKind}:
+        errors["kind"] = "one of departure, arrival, inspection, handover"
+    if not isinstance(data.get("seal_intact"), bool):
+        errors["seal_intact"] = "required: true or false"
+    mass = data.get("measured_net_g")
+    if mass is not None and (not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0):
+        errors["measured_net_g"] = "whole grams > 0"
+    digest = data.get("photo_digest")
+    if digest is not None and (not isinstance(digest, str) or not _HEX64.match(digest.lower())):
+        errors["photo_digest"] = "the photo's SHA-256 as 64 hexadecimal digits"
+    coords = {}
+    for name, limit in (("lat", 90), ("lon", 180)):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or abs(value) > limit):
+            errors[name] = f"degrees within ±{limit}"
+        coords[name] = float(value) if name not in errors and value is not None else None
+    return {"kind": kind, "seal_intact": data.get("seal_intact"), "measured_net_g": mass,
+            "photo_digest": digest.lower() if isinstance(digest, str) else None, **coords}
+
+
+def _candidate(session: Session, recorder: Recorder, data: Mapping[str, Any], now: datetime) -> CustodyEvent:
+    """Check every field at once and return the unsaved event (every foreign key as an id)."""
+    errors: dict[str, str] = {}
+    client_event_id = _text(data, "client_event_id", 64, errors, required=True)
+    container = _container(session, data, errors)
+    checkpoint = _checkpoint(session, recorder, data, errors)
+    moment = _event_time(data, errors, now)
+    fields = _scalars(data, errors)
+    parties = {name: _optional_party(session, data, name, errors) for name in ("from_party_id", "to_party_id")}
+    device = _text(data, "device", 120, errors)
+    remarks = _text(data, "remarks", 2000, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    assert container is not None and checkpoint is not None and moment is not None
+    officer = recorder if isinstance(recorder, User) else None
+    token = recorder if isinstance(recorder, DeviceToken) else None
+    return CustodyEvent(
+        client_event_id=client_event_id, container_id=container.id, checkpoint_id=checkpoint.id,
+        event_time=moment, event_time_zone=_zone(moment), device=device, remarks=remarks,
+        officer_id=officer.id if officer else None, device_token_id=token.id if token else None,
+        **parties, **{**fields, "kind": CustodyKind(fields["kind"])},
+    )
+
+
+def _same_event(stored: CustodyEvent, candidate: CustodyEvent) -> bool:
+    return all(getattr(stored, name) == getattr(candidate, name) for name in SAME_EVENT_FIELDS)
+
+
+def open_declaration(session: Session, container_id: int) -> Declaration | None:
+    """Return the approved, moving or arrived declaration carrying the container, if any."""
+    return session.scalars(
+        select(Declaration).join(DeclarationItem)
+        .where(DeclarationItem.container_id == container_id, Declaration.status.in_(MOVING))
+        .order_by(Declaration.id.desc()).limit(1)
+    ).one_or_none()
+
+
+def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str, Any],
+                         now: datetime | None = None) -> CustodyOutcome:
+    """Record a custody event (or recognise a replay of one), apply its rules and return the outcome.
+
+    ``data`` is the station contract's JSON object. Takes the custody chain lock first:
+    on SQLite call it at the start of a transaction.
+    """
+    _authorise(recorder)
+    lock_chain(session, CustodyEvent)
+    candidate = _candidate(session, recorder, data, now or datetime.now(timezone.utc))
+    stored = session.scalars(select(CustodyEvent).where(
+        CustodyEvent.client_event_id == candidate.client_event_id)).one_or_none()
+    if stored is not None:
+        if not _same_event(stored, candidate):
+            raise Conflict(f"client event id {candidate.client_event_id} was already used for a different event")
+        return CustodyOutcome(stored, False, [])
+    declaration = open_declaration(session, candidate.container_id)
+    candidate.declaration_id = declaration.id if declaration else None
+    append_to_chain(session, candidate)
+    alerts = _apply_rules(session, candidate, declaration)
+    _move(session, candidate, declaration, alerts)
+    return CustodyOutcome(candidate, True, alerts)
+
+
+def _alert(session: Session, event: CustodyEvent, kind: str, severity: AlertSeverity,
+           declaration: Declaration | None, **details: Any) -> Alert:
+    checkpoint = session.get(Checkpoint, event.checkpoint_id)
+    container = session.get(Container, event.container_id)
+    assert checkpoint is not None and container is not None
+    return open_alert(session, kind=kind, severity=severity, declaration=declaration,
+                      lat=event.lat, lon=event.lon, at=event.recorded_at,
+                      details={"custody_event_id": event.id, "client_event_id": event.client_event_id,
+                               "sscc": container.sscc, "checkpoint": checkpoint.code, **details})
+
+
+def route_of(declaration: Declaration) -> list[int]:
+    """Return the checkpoint ids in route order: origin, expected checkpoints, destination."""
+    ids = [declaration.origin_id, *(e.checkpoint_id for e in declaration.expected_checkpoints),
+           declaration.destination_id]
+    return list(dict.fromkeys(ids))
+
+
+def _out_of_order(session: Session, event: CustodyEvent, route: list[int]) -> bool:
+    here = route.index(event.checkpoint_id)
+    earlier = session.scalars(select(CustodyEvent).where(
+        CustodyEvent.declaration_id == event.declaration_id, CustodyEvent.container_id == event.container_id,
+        CustodyEvent.id != event.id))
+    for other in earlier:
+        if other.checkpoint_id not in route:
+            continue
+        there = route.index(other.checkpoint_id)
+        if (other.event_time < event.event_time and there > here) or (
+                other.event_time > event.event_time and there < here):
+            return True
+    return False
+
+
+def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration | None) -> list[Alert]:
+    """Open an alert for each rule the event breaks."""
+    alerts = []
+    if not event.seal_intact:
+        alerts.append(_alert(session, event, "custody_seal_broken", AlertSeverity.CRITICAL, declaration))
+    if declaration is None:
+        alerts.append(_alert(session, event, "custody_without_declaration", AlertSeverity.CRITICAL, None))
+        return alerts
+    route = route_of(declaration)
+    if event.checkpoint_id not in route:
+        alerts.append(_alert(session, event, "custody_unexpected_checkpoint", AlertSeverity.WARNING, declaration))
+    elif _out_of_order(session, event, route):
+        alerts.append(_alert(session, event, "custody_out_of_order", AlertSeverity.WARNING, declaration))
+    item = next(i for i in declaration.items if i.container_id == event.container_id)
+    if event.measured_net_g is not None:
+        difference = mass_discrepancy_g(item.declared_net_g, event.measured_net_g)
+        if difference is not None:
+            alerts.append(_alert(session, event, "custody_mass_discrepancy", AlertSeverity.WARNING, declaration,
+                                 declared_net_g=item.declared_net_g, measured_net_g=event.measured_net_g,
+                                 difference_g=difference))
+    return alerts
+
+
+def _move(session: Session, event: CustodyEvent, declaration: Declaration | None, alerts: list[Alert]) -> None:
+    """Move the declaration and the container as the event says."""
+    container = session.get(Container, event.container_id)
+    assert container is not None
+    if event.to_party_id is not None:
+        container.custodian_id = event.to_party_id
+    if declaration is None:
+        return
+    if event.kind == CustodyKind.DEPARTURE and event.checkpoint_id == declaration.origin_id:
+        container.status = ContainerStatus.IN_TRANSIT
+        if declaration.status == DeclarationStatus.APPROVED:
+            lifecycle.depart(declaration, at=event.event_time)
+    elif event.kind == CustodyKind.ARRIVAL and event.checkpoint_id == declaration.destination_id:
+        if declaration.status == DeclarationStatus.APPROVED:
+            alerts.append(_alert(session, event, "custody_out_of_order", AlertSeverity.WARNING, declaration,
+                                 reason="arrival at the destination before any departure at the origin"))
+            return
+        container.status = ContainerStatus.IN_STOCK
+        container.custodian_id = event.to_party_id or declaration.consignee_id
+        if declaration.status == DeclarationStatus.IN_TRANSIT:
+            lifecycle.arrive(declaration, at=event.event_time)
+    session.flush()
+
+
+def event_alerts(session: Session, event: CustodyEvent) -> list[Alert]:
+    """Return the alerts the event opened (found by the event id in their details)."""
+    candidates = session.scalars(select(Alert).where(
+        Alert.kind.like("custody_%"),
+        or_(Alert.declaration_id.is_(None), Alert.declaration_id == event.declaration_id)).order_by(Alert.id))
+    return [a for a in candidates if (a.details or {}).get("custody_event_id") == event.id]
+
+
+def find_custody_event(session: Session, event_id: int) -> CustodyEvent:
+    """Return the custody event by id, or raise NotFound."""
+    event = session.get(CustodyEvent, event_id)
+    if event is None:
+        raise NotFound(f"no custody event {event_id}")
+    return event
+
+
+def container_for_station(session: Session, device: DeviceToken, sscc: str) -> Container:
+    """Return the container a checkpoint station asks about (stations see every container)."""
+    if device.kind != DeviceKind.STATION:
+        raise Forbidden("only a checkpoint station's token reads containers")
+    container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
+    if container is None:
+        raise NotFound(f"no container {sscc}")
+    return container

@@ -1,0 +1,237 @@
+"""The transaction register and the stock book: append-only, chained evidence of who owns mercury.
+
+A sale names seller, buyer, mass, place, date and optionally a declaration; both
+parties hold a licence for domestic trade on that date, and the seller's book stock
+may not go below zero. Nothing is updated or deleted: a mistake is corrected by a
+*reversal* (the original's figures, undoing it) plus a *correction* carrying the new
+full figures, both referring to the original. Production and declared use enter the
+stock book the same way (``StockEntry``).
+
+Every write takes the transactions chain lock first, so two sales cannot both spend
+the same stock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action, may, transaction_filter
+from tracker.domain.balance import book_stock
+from tracker.domain.chain import append_to_chain, lock_chain
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.models import (
+    Activity,
+    Dealer,
+    Declaration,
+    StockEntry,
+    StockEntryKind,
+    Transaction,
+    TransactionKind,
+    User,
+)
+
+#: Dates in the register are Kyrgyz calendar days (UTC+6).
+KG_TIME = timezone(timedelta(hours=6))
+
+
+def today_kg() -> date:
+    """Return today's date in Kyrgyzstan."""
+    return datetime.now(KG_TIME).date()
+
+
+@dataclass(frozen=True)
+class SaleInput:
+    """What a trader declares about one sale."""
+
+    seller_id: int
+    buyer_id: int
+    mass_g: int
+    place: str
+    transaction_date: date
+    declaration_id: int | None = None
+    remarks: str = ""
+
+
+def _is_grams(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _licensed(dealer: Dealer, activity: Activity, on: date) -> bool:
+    return any(licence.covers(activity, on) for licence in dealer.licenses)
+
+
+def _check_party(session: Session, field: str, dealer_id: int, on: date | None,
+                 errors: dict[str, str]) -> Dealer | None:
+    dealer = session.get(Dealer, dealer_id) if isinstance(dealer_id, int) else None
+    if dealer is None:
+        errors[field] = f"no dealer {dealer_id}"
+    elif on is not None and not _licensed(dealer, Activity.DOMESTIC_TRADE, on):
+        errors[field] = f"{dealer.legal_name} holds no licence for domestic trade on {on.isoformat()}"
+    return dealer
+
+
+def _check_common(mass_g: object, place: object, on: object, errors: dict[str, str]) -> date | None:
+    if not _is_grams(mass_g):
+        errors["mass_g"] = "whole grams > 0"
+    if not isinstance(place, str) or not place.strip() or len(place) > 200:
+        errors["place"] = "say where it happened (at most 200 characters)"
+    if not isinstance(on, date) or isinstance(on, datetime):
+        errors["transaction_date"] = "a date (YYYY-MM-DD)"
+        return None
+    if on > today_kg():
+        errors["transaction_date"] = f"{on.isoformat()} is in the future"
+        return None
+    return on
+
+
+def _check_stock(session: Session, field: str, dealer: Dealer, on: date, needed_g: int,
+                 errors: dict[str, str]) -> None:
+    """Refuse when taking ``needed_g`` would leave the dealer's book stock below zero."""
+    available = min(book_stock(session, dealer.id, on), book_stock(session, dealer.id))
+    if needed_g > available:
+        errors[field] = (f"{dealer.legal_name}'s book stock is {available} g; "
+                         f"{needed_g} g would take it below zero")
+
+
+def _validate_sale(session: Session, sale: SaleInput, credit: dict[int, int]) -> None:
+    """Check every rule of a sale at once; ``credit`` is stock a reversal gives back per dealer."""
+    errors: dict[str, str] = {}
+    on = _check_common(sale.mass_g, sale.place, sale.transaction_date, errors)
+    seller = _check_party(session, "seller_id", sale.seller_id, on, errors)
+    buyer = _check_party(session, "buyer_id", sale.buyer_id, on, errors)
+    if seller is not None and buyer is not None and seller.id == buyer.id:
+        errors["buyer_id"] = "seller and buyer are the same dealer"
+    if sale.declaration_id is not None and session.get(Declaration, sale.declaration_id) is None:
+        errors["declaration_id"] = f"no declaration {sale.declaration_id}"
+    if seller is not None and on is not None and "mass_g" not in errors and "seller_id" not in errors:
+        _check_stock(session, "mass_g", seller, on, sale.mass_g - credit.get(seller.id, 0), errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _require_party(actor: User, *dealer_ids: int) -> None:
+    if not may(actor, Action.RECORD_TRANSACTION):
+        raise Forbidden("only a licensed trader records transactions")
+    if actor.dealer_id not in dealer_ids:
+        raise Forbidden("a trader records only transactions of their own dealer")
+
+
+def _entry(kind: TransactionKind, sale: SaleInput, actor: User, corrects: int | None) -> Transaction:
+    return Transaction(
+        kind=kind, seller_id=sale.seller_id, buyer_id=sale.buyer_id, mass_g=sale.mass_g,
+        place=sale.place.strip(), transaction_date=sale.transaction_date,
+        declaration_id=sale.declaration_id, corrects_id=corrects, remarks=sale.remarks.strip(),
+        recorded_by_id=actor.id,
+    )
+
+
+def record_sale(session: Session, actor: User, sale: SaleInput) -> Transaction:
+    """Enter a sale in the register after checking every rule (all failures reported at once)."""
+    _require_party(actor, sale.seller_id, sale.buyer_id)
+    lock_chain(session, Transaction)
+    _validate_sale(session, sale, credit={})
+    entry = _entry(TransactionKind.SALE, sale, actor, None)
+    append_to_chain(session, entry)
+    return entry
+
+
+def find_transaction(session: Session, user: User, transaction_id: int) -> Transaction:
+    """Return the register entry if ``user`` may read it, else raise NotFound."""
+    entry = session.scalars(select(Transaction).where(
+        Transaction.id == transaction_id, transaction_filter(user))).one_or_none()
+    if entry is None:
+        raise NotFound(f"no transaction {transaction_id}")
+    return entry
+
+
+def _as_input(entry: Transaction) -> SaleInput:
+    return SaleInput(entry.seller_id, entry.buyer_id, entry.mass_g, entry.place,
+                     entry.transaction_date, entry.declaration_id, entry.remarks)
+
+
+def correct_transaction(session: Session, actor: User, original_id: int, reason: str,
+                        **changes: object) -> tuple[Transaction, Transaction]:
+    """Reverse an entry and enter the corrected one; both refer to the original.
+
+    ``changes`` are SaleInput fields to change (``mass_g``, ``seller_id``, ``buyer_id``,
+    ``place``, ``transaction_date``, ``declaration_id``); the correction carries the new
+    full figures, not a difference. Returns (reversal, correction).
+    """
+    lock_chain(session, Transaction)
+    original = find_transaction(session, actor, original_id)
+    _require_party(actor, original.seller_id, original.buyer_id)
+    if original.kind == TransactionKind.REVERSAL:
+        raise Conflict(f"transaction {original_id} is a reversal; correct the entry it reverses")
+    if session.scalar(select(Transaction.id).where(
+            Transaction.corrects_id == original.id, Transaction.kind == TransactionKind.REVERSAL)):
+        raise Conflict(f"transaction {original_id} has already been reversed; correct its correction")
+    unknown = set(changes) - {"mass_g", "seller_id", "buyer_id", "place", "transaction_date", "declaration_id"}
+    if unknown or not reason.strip():
+        raise ValidationFailed({**{f: "cannot be changed" for f in unknown},
+                                **({} if reason.strip() else {"reason": "say what was wrong"})})
+    corrected = replace(_as_input(original), remarks=reason, **changes)  # type: ignore[arg-type]
+    _require_party(actor, corrected.seller_id, corrected.buyer_id)
+    _validate_correction(session, original, corrected)
+    reversal = _entry(TransactionKind.REVERSAL, replace(_as_input(original), remarks=f"reversed: {reason}"),
+                      actor, original.id)
+    append_to_chain(session, reversal)
+    correction = _entry(TransactionKind.CORRECTION, corrected, actor, original.id)
+    append_to_chain(session, correction)
+    return reversal, correction
+
+
+def _validate_correction(session: Session, original: Transaction, corrected: SaleInput) -> None:
+    """Check the corrected sale, counting the stock the reversal gives back and takes away."""
+    _validate_sale(session, corrected, credit={original.seller_id: original.mass_g})
+    keeps = corrected.mass_g if corrected.buyer_id == original.buyer_id else 0
+    buyer = session.get(Dealer, original.buyer_id)
+    errors: dict[str, str] = {}
+    if buyer is not None:
+        _check_stock(session, "mass_g", buyer, original.transaction_date, original.mass_g - keeps, errors)
+    if errors:
+        raise ValidationFailed({"mass_g": "the buyer has already passed on mercury of this sale: "
+                                + errors["mass_g"]})
+
+
+@dataclass(frozen=True)
+class StockEntryInput:
+    """A production or declared-use record."""
+
+    kind: str
+    mass_g: int
+    entry_date: date
+    place: str
+    remarks: str = ""
+
+
+def record_stock_entry(session: Session, actor: User, entry: StockEntryInput) -> StockEntry:
+    """Enter production or declared use for the acting trader's dealer.
+
+    Production needs a licence covering production on that day; use needs one covering
+    use, and enough book stock.
+    """
+    if not may(actor, Action.RECORD_TRANSACTION) or actor.dealer is None:
+        raise Forbidden("only a licensed trader records production and use for their dealer")
+    lock_chain(session, Transaction)  # the book-stock lock, shared with sales
+    lock_chain(session, StockEntry)
+    errors: dict[str, str] = {}
+    on = _check_common(entry.mass_g, entry.place, entry.entry_date, errors)
+    errors = {("entry_date" if k == "transaction_date" else k): v for k, v in errors.items()}
+    if entry.kind not in {k.value for k in StockEntryKind}:
+        errors["kind"] = "production or use"
+    elif on is not None:
+        activity = Activity.PRODUCTION if entry.kind == StockEntryKind.PRODUCTION else Activity.USE
+        if not _licensed(actor.dealer, activity, on):
+            errors["kind"] = f"{actor.dealer.legal_name} holds no licence for {activity.value} on {on.isoformat()}"
+        elif activity == Activity.USE and "mass_g" not in errors:
+            _check_stock(session, "mass_g", actor.dealer, on, entry.mass_g, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    row = StockEntry(kind=StockEntryKind(entry.kind), dealer_id=actor.dealer_id, mass_g=entry.mass_g,
+                     entry_date=entry.entry_date, place=entry.place.strip(), remarks=entry.remarks.strip(),
+                     recorded_by_id=actor.id)
+    append_to_chain(session, row)
+    return row
