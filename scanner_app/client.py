@@ -76,10 +76,9 @@ class TrackerClient:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return response.status, _strict_json(response.read())
         except urllib.error.HTTPError as exc:
-            answer = _json(exc.read())
             if exc.code in RETRYABLE_STATUS:
                 raise Unreachable(f"HTTP {exc.code} from {self.base_url}") from exc
-            raise Rejected(exc.code, answer) from exc
+            raise Rejected(exc.code, _error_body(exc)) from exc
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timeout, cut off
             raise Unreachable(f"{self.base_url}: {exc}") from exc
 
@@ -90,6 +89,14 @@ def _strict_json(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("the tracker's answer is not a JSON object")
     return value
+
+
+def _error_body(error: urllib.error.HTTPError) -> dict[str, Any]:
+    """Read a 4xx answer's JSON body; one cut off on the way is a network failure (retry)."""
+    try:
+        return _json(error.read())
+    except (OSError, http.client.HTTPException) as exc:
+        raise Unreachable(f"HTTP {error.code} answer cut off: {exc!r}") from exc
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -80,9 +80,9 @@ class Outbox:
             self._db.execute("COMMIT")
         return str(payload["client_event_id"])
 
-    def pending(self, limit: int = 100) -> list[OutboxEvent]:
-        """Return the oldest events still waiting for the tracker, in the order they were recorded."""
-        return self._select("WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,))
+    def pending(self, limit: int = 100, after_id: int = 0) -> list[OutboxEvent]:
+        """Return the oldest events still waiting for the tracker (recorded after ``after_id``), in order."""
+        return self._select("WHERE state = 'pending' AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
 
     def events(self) -> list[OutboxEvent]:
         """Return every stored event in order (for reports and tests)."""
@@ -108,6 +108,11 @@ class Outbox:
             self._db.execute("UPDATE events SET attempts = attempts + 1, last_error = ? "
                              "WHERE client_event_id = ? AND state = 'pending'", (error[:500], client_event_id))
 
+    def requeue_rejected(self) -> int:
+        """Put refused events back in the queue (e.g. once the container is registered); return how many."""
+        with self._lock:
+            return self._db.execute("UPDATE events SET state = 'pending' WHERE state = 'rejected'").rowcount
+
     def _answer(self, client_event_id: str, state: str, answer: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute(
@@ -121,6 +126,12 @@ class Outbox:
                 "SELECT id, client_event_id, payload, state, attempts, last_error FROM events " + where,
                 params).fetchall()
         return [OutboxEvent(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+#: Answers that say the event itself is wrong (malformed, conflicting, invalid): retrying cannot help.
+#: Anything else (401/403 token, 404 container not registered yet, ...) may be fixed on the tracker
+#: later, so the event is kept pending and retried.
+PERMANENT_REFUSALS = frozenset({400, 409, 413, 422})
 
 
 class Backoff:
@@ -172,39 +183,55 @@ class Sender(threading.Thread):
     def run(self) -> None:
         """Deliver until stopped; wait idly when the outbox is empty, back off when the tracker is not there."""
         while not self._stopping.is_set():
-            delay = self.idle_poll if self.deliver_pending() else self.backoff.next_delay()
+            try:
+                delivered = self.deliver_pending()
+            except Exception:  # noqa: BLE001  (the thread must outlive any surprise; events stay pending)
+                log.exception("outbox delivery failed; retrying later")
+                delivered = False
+            delay = self.idle_poll if delivered else self.backoff.next_delay()
             self._wake.wait(delay)
             self._wake.clear()
 
     def deliver_pending(self) -> bool:
-        """Send every pending event once; return False at the first one the tracker did not take."""
-        while batch := self.outbox.pending():
-            for event in batch:
-                if self._stopping.is_set() or not self._deliver(event):
-                    return False
-        return True
+        """Send every pending event once, oldest first; return True when the tracker took them all.
 
-    def _deliver(self, event: OutboxEvent) -> bool:
+        A network failure ends the round (the rest would fail too); an event the tracker
+        holds back (unknown container, bad token) stays pending and the next one is tried.
+        """
+        last_id, all_taken = 0, True
+        while batch := self.outbox.pending(after_id=last_id):
+            for event in batch:
+                if self._stopping.is_set():
+                    return False
+                outcome = self._deliver(event)
+                if outcome is None:
+                    return False
+                all_taken &= outcome
+                last_id = event.id
+        return all_taken
+
+    def _deliver(self, event: OutboxEvent) -> bool | None:
+        """Send one event: True when answered for good, False when held back, None when unreachable."""
         try:
             status, answer = self.client.post_custody_event(event.payload)
+        except Unreachable as exc:
+            self.outbox.mark_failed(event.client_event_id, str(exc))
+            self._set_online(False, str(exc))
+            return None
         except Rejected as exc:
-            if exc.status in (401, 403):  # a token problem is the station's, not the event's: keep it
-                return self._failed(event, str(exc))
+            self._set_online(True)
+            if exc.status not in PERMANENT_REFUSALS:
+                log.warning("tracker holds back event %s: %s (retrying later)", event.client_event_id, exc)
+                self.outbox.mark_failed(event.client_event_id, str(exc))
+                return False
             log.error("tracker refused event %s for good: %s (kept in the outbox)", event.client_event_id, exc)
             self.outbox.mark_rejected(event.client_event_id, {"status": exc.status, **exc.body})
             return True
-        except Unreachable as exc:
-            return self._failed(event, str(exc))
         self.outbox.mark_sent(event.client_event_id, answer)
         self._set_online(True)
         self.backoff.reset()
         log.info("delivered event %s (%s)", event.client_event_id, "new" if status == 201 else "already there")
         return True
-
-    def _failed(self, event: OutboxEvent, error: str) -> bool:
-        self.outbox.mark_failed(event.client_event_id, error)
-        self._set_online(False, error)
-        return False
 
     def _set_online(self, online: bool, error: str = "") -> None:
         if online != self.online:

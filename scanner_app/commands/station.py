@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"seconds a container must be out of sight before a new event ({DEBOUNCE_WINDOW_S:g})")
     parser.add_argument("--retry-max", type=float, default=300.0,
                         help="longest wait between delivery attempts, seconds (300)")
+    parser.add_argument("--resend-rejected", action="store_true",
+                        help="send events the tracker refused again (e.g. after their container was registered)")
     parser.add_argument("--no-wait", action="store_true",
                         help="with a file or folder, exit when the frames end instead of waiting for delivery")
 
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     settings = StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
                                window_s=args.window, **({"device": args.device} if args.device else {}))
     outbox = Outbox(args.outbox)
+    if args.resend_rejected:
+        print(f"{outbox.requeue_rejected()} refused event(s) queued again", flush=True)
     sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
     station = Station(settings, outbox, client, on_saved=lambda s: print(describe(s, args.checkpoint), flush=True))
     interrupted = _stop_on_signals(station, sender)
