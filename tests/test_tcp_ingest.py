@@ -148,3 +148,35 @@ def test_gt06_location_before_login_is_hung_up_on(db, listen, make_beacon) -> No
         sock.sendall(GT06_LOCATION)
         assert sock.recv(16) == b""
     assert rows(db, beacon.id) == []
+
+
+# The classic NMEA 0183 examples (RMC and GGA of one fix), a damaged line, then a second fix.
+NMEA_LINES = (
+    b"$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A\r\n"
+    b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n"
+    b"$GPGGA,123520,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*00\r\n"
+    b"$GPRMC,123521,A,4807.100,N,01131.000,E,022.4,084.4,230394,003.1,W*6B\r\n"
+)
+
+
+def test_nmea_receiver_is_identified_by_its_first_line_and_its_fixes_stored(db, listen, make_beacon) -> None:
+    beacon = make_beacon(protocol=BeaconProtocol.NMEA)
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(beacon.device_id.encode() + b"\r\n" + NMEA_LINES)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(16) == b""  # closed only after the last fix was stored
+    first, second = rows(db, beacon.id)
+    assert first.fix_time == datetime(1994, 3, 23, 12, 35, 19, tzinfo=timezone.utc)
+    assert (round(first.lat, 6), round(first.lon, 6), first.altitude_m, first.satellites) == \
+        (48.1173, 11.516667, 545.4, 8)
+    assert second.fix_time == datetime(1994, 3, 23, 12, 35, 21, tzinfo=timezone.utc)
+
+
+def test_nmea_receiver_with_an_unknown_id_is_hung_up_on(listen) -> None:
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(b"not-a-beacon\r\n" + NMEA_LINES)
+        assert sock.recv(16) == b""

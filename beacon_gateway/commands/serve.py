@@ -21,6 +21,7 @@ from beacon_gateway.pipeline import build_pipeline
 from beacon_gateway.servers import Ingest
 from beacon_gateway.servers.http import start_http
 from beacon_gateway.servers.mqtt import MqttSubscriber
+from beacon_gateway.servers.nmea import nmea_session
 from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_session
 from beacon_gateway.writer import BatchWriter
 from tracker import migrate
@@ -118,12 +119,9 @@ async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
 
 
 def _tcp_protocols(settings: GatewaySettings) -> list[tuple[str, int, Any]]:
-    protocols = [("Teltonika", settings.tcp_teltonika_port, teltonika_session),
+    protocols = [("NMEA", settings.tcp_nmea_port, nmea_session),
+                 ("Teltonika", settings.tcp_teltonika_port, teltonika_session),
                  ("GT06", settings.tcp_gt06_port, gt06_session)]
-    if settings.tcp_nmea_port:
-        from beacon_gateway.servers.nmea import nmea_session
-
-        protocols.append(("NMEA", settings.tcp_nmea_port, nmea_session))
     return [(name, port, session) for name, port, session in protocols if port]
 
 

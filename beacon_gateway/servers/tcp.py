@@ -18,6 +18,7 @@ from beacon_gateway.writer import NotStored
 log = logging.getLogger(__name__)
 
 READ_SIZE = 65536
+MAX_LINE_BYTES = 4096   # a text protocol line longer than this is not a device talking
 IDLE_TIMEOUT_S = 600      # a silent device is dropped after this (trackers reconnect)
 Session = Callable[[Ingest, "Connection"], Awaitable[None]]
 
