@@ -17,6 +17,7 @@ from beacon_gateway.position import (
     FLAG_INVALID_FIX,
     FLAG_NULL_ISLAND,
     FLAG_WEEK_ROLLOVER,
+    Position,
 )
 
 #: Fixes with these flags prove the device is alive but say nothing reliable about where it is.
@@ -34,6 +35,12 @@ class Fix:
     speed_kmh: float | None = None
     flags: tuple[str, ...] = ()
     valid: bool = True
+
+    @classmethod
+    def of(cls, position: Position) -> Fix:
+        """Return the fix of a decoded position."""
+        return cls(position.fix_time, position.lat, position.lon, position.speed_kmh, tuple(position.flags),
+                   position.valid)
 
 
 def epoch(when: datetime) -> float:
@@ -63,7 +70,10 @@ class Track:
     @classmethod
     def of(cls, fixes: Iterable[Fix], rules: Rules) -> Track:
         """Return the track of ``fixes`` in fix-time order (the one order evaluation uses)."""
-        track = cls(sorted(fixes, key=lambda f: f.time))
+        by_time: dict[datetime, Fix] = {}
+        for fix in fixes:
+            by_time.setdefault(fix.time, fix)   # one fix per time, as stored: a repeat changes nothing
+        track = cls(sorted(by_time.values(), key=lambda f: f.time))
         track._prepare(rules)
         return track
 

@@ -20,7 +20,6 @@ from tracker.domain.geography import Waypoint, distance_to, point_along, route_l
 from beacon_gateway.position import Position
 
 GEOD = Geod(ellps="WGS84")
-RAMP_S = 20.0   # how long the vehicle takes to reach a deviation's full distance (and to come back)
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,16 @@ class Deviation:
             raise ValueError(f"deviation {text!r}: times and distance must be positive")
         return cls(at, duration, distance)
 
-    def offset_m(self, minutes: float) -> float:
-        """Return how far off the route the vehicle is ``minutes`` after departure."""
+    def offset_m(self, minutes: float, speed_mps: float) -> float:
+        """Return how far off the route the vehicle is ``minutes`` after departure.
+
+        It drives away from the route (and back) at ``speed_mps``: no impossible jumps.
+        """
         into = (minutes - self.at_min) * 60.0
         left = (self.at_min + self.duration_min - minutes) * 60.0
         if into < 0 or left < 0:
             return 0.0
-        return self.distance_m * min(1.0, into / RAMP_S, left / RAMP_S)
+        return min(self.distance_m, into * speed_mps, left * speed_mps)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class Simulation:
         driven, standing = self.odometer(seconds)
         point, course = point_along(self.route, driven)
         lon, lat = point.lon, point.lat
-        offset = max((d.offset_m(seconds / 60.0) for d in self.deviations), default=0.0)
+        offset = max((d.offset_m(seconds / 60.0, self.speed_kmh / 3.6) for d in self.deviations), default=0.0)
         if offset:
             lon, lat, _ = GEOD.fwd(lon, lat, (course - 90.0) % 360.0, offset)
         lon, lat, _ = GEOD.fwd(lon, lat, math.degrees(math.atan2(east, north)) % 360.0, math.hypot(east, north))
