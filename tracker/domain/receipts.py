@@ -123,5 +123,4 @@ def _take_into_stock(declaration: Declaration, item: DeclarationItem) -> None:
     container = item.container
     container.net_g = min(item.received_net_g or 0, container.capacity_g)
     container.status = ContainerStatus.IN_STOCK
-    if declaration.consignee.is_domestic:
-        container.custodian_id = declaration.consignee_id
+    container.custodian_id = declaration.consignee_id  # abroad too: the foreign buyer now holds it
