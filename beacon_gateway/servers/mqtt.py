@@ -62,6 +62,7 @@ class MqttSubscriber:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self._pending = 0
+        self.acknowledged = 0  # messages acknowledged so far (for logs and tests)
         self._lock = threading.Condition()
         self._stopping = False
         self._redelivering = threading.Lock()
@@ -129,6 +130,7 @@ class MqttSubscriber:
         if acknowledge:
             self.client.ack(message.mid, message.qos)
         with self._lock:
+            self.acknowledged += acknowledge
             self._pending -= 1
             self._lock.notify_all()
 
