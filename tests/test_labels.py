@@ -15,6 +15,8 @@ from scanner_app.labels import make_label, render_image
 from scanner_app.station import ssccs_in
 from tracker.domain.gs1 import make_sscc
 
+from tests.tracker_server import LiveTracker, live_tracker  # noqa: F401 (fixture)
+
 SSCC = make_sscc(3, "4700001", 20457)
 
 
@@ -123,3 +125,17 @@ def test_bad_options_exit_1_and_write_nothing(tmp_path: Path, capsys: pytest.Cap
     assert main(["label", make_sscc(0, "4700001", 7), *args]) == 1
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_net_mass_is_looked_up_on_the_tracker_when_not_given(tmp_path: Path, live_tracker: LiveTracker,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    token = tmp_path / "token"
+    token.write_text(live_tracker.token)
+    out = tmp_path / "labels.svg"
+    tracker = ["--tracker", live_tracker.url, "--token-file", str(token)]
+    assert main(["label", live_tracker.ssccs[0], "--out", str(out), *tracker]) == 0
+    assert "34 500 g" in out.read_text()
+    unknown = make_sscc(0, "4700078", 9)
+    assert main(["label", live_tracker.ssccs[1], unknown, "--out", str(tmp_path / "more.svg"), *tracker]) == 1
+    assert f"the tracker has no container {unknown}" in capsys.readouterr().err
+    assert not (tmp_path / "more.svg").exists()
