@@ -39,5 +39,6 @@ def checked(name: str, value: object) -> float:
     number = to_number(value)
     low, high = RANGES[name]
     if (low is not None and number < low) or (high is not None and number > high):
-        raise DecodeError(f"must be between {low} and {high}" if high is not None else f"must be at least {low}")
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise DecodeError(f"must be {bounds}")
     return number

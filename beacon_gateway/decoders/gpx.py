@@ -59,7 +59,8 @@ def _safe_root(data: bytes) -> Element:
     try:
         return safe_xml.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as error:
-        raise DecodeError(f"GPX file refused: {type(error).__name__} (DTDs and entities are not allowed)") from None
+        name = type(error).__name__
+        raise DecodeError(f"GPX file refused: {name} (DTDs and entities are not allowed)") from None
     except safe_xml.ParseError as error:
         raise DecodeError(f"GPX file is not well-formed XML: {error}") from None
 

@@ -1,0 +1,210 @@
+"""Whole device logs and captures, in any supported format, as positions and problems.
+
+Used by ``beacon-gateway parse`` (and usable by an upload endpoint). Formats:
+
+- ``nmea``: NMEA 0183 lines (problems by line number);
+- ``osmand``: one request per line: a query string, a URL, or a JSON body;
+- ``json``: one native batch document, or JSON lines of batches (or of single pings when a
+  device id is given);
+- ``teltonika`` / ``gt06``: the bytes of a captured TCP stream (problems by byte offset),
+  or a hex dump with one frame per line (problems by line number). A Teltonika stream may
+  start with the IMEI handshake and a GT06 stream with a login: they name the device.
+  After a broken frame, decoding resumes at the next frame start found in the stream;
+- ``gpx``: a GPX document (problems by track/segment/point).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable, Iterator
+
+from beacon_gateway.decoders import gpx, gt06, json_batch, nmea, osmand, teltonika
+from beacon_gateway.position import DecodeError, Position
+
+FORMATS = ("nmea", "osmand", "json", "teltonika", "gt06", "gpx")
+UNKNOWN_DEVICE = "unknown"
+_HEX_LINE = re.compile(rb"^[0-9A-Fa-f\s]*$")
+_FRAME_STARTS = {"teltonika": (b"\x00\x00\x00\x00",), "gt06": (gt06.SHORT_START, gt06.LONG_START)}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something in the capture that could not be decoded, and where it is."""
+
+    where: str        # "line 12", "byte 345", "track 1 segment 1 point 3", "pings[2].lat"
+    message: str
+
+
+Item = Position | Problem
+
+
+class _FrameError(DecodeError):
+    """A frame that was cut out whole but does not decode: skip ``length`` bytes."""
+
+    def __init__(self, message: str, length: int) -> None:
+        super().__init__(message)
+        self.length = length
+
+
+def read_capture(fmt: str, data: bytes, device_id: str | None = None,
+                 fallback_date: date | None = None) -> Iterator[Item]:
+    """Decode a whole capture of format ``fmt``: positions in order and the problems met."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "nmea":
+        return _nmea(data, device_id, fallback_date)
+    if fmt == "gpx":
+        return _gpx(data, device_id)
+    if fmt == "osmand":
+        return _lines(data, lambda line: osmand.decode_line(line, device_id))
+    if fmt == "json":
+        return _json(data, device_id)
+    hex_lines = _hex_dump(data)
+    reader = _teltonika_units if fmt == "teltonika" else _gt06_units
+    if hex_lines is not None:
+        return _hex_units(hex_lines, reader, device_id)
+    return _stream(data, reader, device_id, _FRAME_STARTS[fmt])
+
+
+def _nmea(data: bytes, device_id: str | None, fallback_date: date | None) -> Iterator[Item]:
+    """NMEA lines through the incremental decoder."""
+    for item in nmea.decode_lines(data.splitlines(), device_id or UNKNOWN_DEVICE, fallback_date):
+        yield Problem(f"line {item.line_number}", item.message) if isinstance(item, nmea.LineError) else item
+
+
+def _gpx(data: bytes, device_id: str | None) -> Iterator[Item]:
+    """A GPX document."""
+    try:
+        positions, problems = gpx.decode_gpx(data, device_id or UNKNOWN_DEVICE)
+    except DecodeError as error:
+        yield Problem("file", str(error))
+        return
+    yield from positions
+    yield from (Problem(p.where, p.message) for p in problems)
+
+
+def _lines(data: bytes, decode: Callable[[bytes], list[Position]]) -> Iterator[Item]:
+    """One message per line; blank lines and ``#`` comments are skipped."""
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith(b"#"):
+            continue
+        try:
+            yield from decode(line)
+        except DecodeError as error:
+            yield from _batch_problems(f"line {number}", error)
+
+
+def _json(data: bytes, device_id: str | None) -> Iterator[Item]:
+    """One batch document, or JSON lines of batches."""
+    try:
+        json.loads(data)
+        whole = True
+    except (ValueError, RecursionError):
+        whole = False
+    if not whole:
+        yield from _lines(data, lambda line: json_batch.decode_batch(line, device_id))
+        return
+    try:
+        yield from json_batch.decode_batch(data, device_id)
+    except DecodeError as error:
+        yield from _batch_problems("file", error)
+
+
+def _batch_problems(where: str, error: DecodeError) -> Iterator[Problem]:
+    """One problem per bad field of a refused batch, or the error itself."""
+    fields = getattr(error, "fields", None)
+    if not fields:
+        yield Problem(where, str(error))
+        return
+    for name, message in fields.items():
+        yield Problem(f"{where} {name}", message)
+
+
+def _hex_dump(data: bytes) -> list[tuple[int, bytes]] | None:
+    """(line number, bytes) of a hex dump with one frame per line, or None if ``data`` is binary."""
+    lines = data.splitlines()
+    content = [(n, line) for n, line in enumerate(lines, start=1)
+               if line.strip() and not line.lstrip().startswith(b"#")]
+    if not content or not all(_HEX_LINE.match(line) for _, line in content):
+        return None
+    try:
+        return [(n, bytes.fromhex(line.decode("ascii"))) for n, line in content]
+    except ValueError:
+        return None
+
+
+# A unit reader takes (buffer, device id) and returns (bytes used, positions, device id);
+# it raises DecodeError for a broken unit and returns 0 bytes used when the buffer is incomplete.
+UnitReader = Callable[[bytes, str | None], tuple[int, list[Position], str | None]]
+
+
+def _teltonika_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
+    """The IMEI handshake or one AVL packet at the front of ``buffer``."""
+    if buffer[:4] != b"\x00\x00\x00\x00":
+        handshake, _ = teltonika.split_imei(buffer)
+        if handshake is None:
+            return 0, [], device_id
+        return len(handshake), [], teltonika.parse_imei(handshake)
+    frame, _ = teltonika.split_frame(buffer)
+    if frame is None:
+        return 0, [], device_id
+    try:
+        positions, _count = teltonika.decode_packet(frame, device_id or UNKNOWN_DEVICE)
+    except DecodeError as error:
+        raise _FrameError(str(error), len(frame)) from None
+    return len(frame), positions, device_id
+
+
+def _gt06_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
+    """One GT06 packet at the front of ``buffer``; a login names the device."""
+    frame, _ = gt06.split_frame(buffer)
+    if frame is None:
+        return 0, [], device_id
+    try:
+        message = gt06.decode_frame(frame, device_id)
+    except DecodeError as error:
+        raise _FrameError(str(error), len(frame)) from None
+    return len(frame), message.positions, message.imei or device_id
+
+
+def _hex_units(lines: list[tuple[int, bytes]], read: UnitReader, device_id: str | None) -> Iterator[Item]:
+    """A hex dump: each line one handshake, login or packet."""
+    for number, unit in lines:
+        try:
+            used, positions, device_id = read(unit, device_id)
+            if used != len(unit):
+                raise DecodeError("line is not exactly one frame")
+        except DecodeError as error:
+            yield Problem(f"line {number}", str(error))
+            continue
+        yield from positions
+
+
+def _stream(data: bytes, read: UnitReader, device_id: str | None,
+            starts: tuple[bytes, ...]) -> Iterator[Item]:
+    """A captured TCP stream: frames one after another, resynchronising after a broken one."""
+    offset = 0
+    while offset < len(data):
+        try:
+            used, positions, device_id = read(data[offset:], device_id)
+        except _FrameError as error:
+            yield Problem(f"byte {offset}", str(error))
+            offset += error.length
+            continue
+        except DecodeError as error:
+            yield Problem(f"byte {offset}", str(error))
+            offset = _next_frame_start(data, offset + 1, starts)
+            continue
+        if used == 0:
+            yield Problem(f"byte {offset}", "capture ends inside a frame")
+            return
+        yield from positions
+        offset += used
+
+
+def _next_frame_start(data: bytes, start: int, starts: tuple[bytes, ...]) -> int:
+    """Offset of the next possible frame start (Teltonika preamble, GT06 start bytes)."""
+    candidates = [i for i in (data.find(marker, start) for marker in starts) if i >= 0]
+    return min(candidates) if candidates else len(data)
