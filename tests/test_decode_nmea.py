@@ -162,15 +162,15 @@ def test_checksum_is_verified():
 
 
 def test_bytes_lines_and_non_ascii_garbage():
-    items = list(decode_lines([BU353[0].encode() + b"\r\n", b"\xff\xfe$GP"], "d"))
+    items = list(decode_lines([BU353[0].encode() + b"\r\n", b"\xff\xfe$GP", "$GPZDA,0814\u00e9*5D"], "d"))
     assert len(positions(items)) == 1
-    assert errors(items)[0].message == "line is not ASCII text"
+    assert [e.message for e in errors(items)] == ["line is not ASCII text"] * 2
 
 
 def test_hostile_lines_only_ever_give_line_errors():
     rng = random.Random(7)
     lines = [s[:n] for s in BU353 + BT451 for n in range(len(s))]
-    alphabet = "$GPRMCGA,.*0123456789ABCDEFNSWEV\r\n"
+    alphabet = "$GPRMCGA,.*0123456789ABCDEFNSWEV\r\n\u00e9\u0000"
     lines += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90))) for _ in range(500)]
     lines += [bytes(rng.randbytes(rng.randint(0, 90))) for _ in range(200)]
     try:

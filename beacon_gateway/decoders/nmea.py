@@ -128,8 +128,9 @@ class NmeaStream:
         epoch = self._current
         epoch.tod = epoch.tod or tod
         epoch.sentences.append(sentence)
-        if values.pop("valid", None) is not None:
-            epoch.validity.append(values.get("_valid_value", True))
+        valid = values.pop("valid", None)
+        if valid is not None:
+            epoch.validity.append(valid)
         _apply(epoch, values, kind)
         if epoch.day is not None and epoch.tod is not None:
             self._known = (epoch.day, epoch.tod)
@@ -197,11 +198,10 @@ def _split(line: bytes | str) -> Iterator[tuple[str, str | None]]:
     ending, so each ``$``/``!`` starts a new candidate sentence.
     """
     if isinstance(line, bytes):
-        try:
-            line = line.decode("ascii")
-        except UnicodeDecodeError:
-            yield repr(line[:80]), "line is not ASCII text"
-            return
+        line = line.decode("ascii", errors="replace")
+    if not line.isascii():
+        yield repr(line[:80]), "line is not ASCII text"
+        return
     text = line.strip()
     if not text or text.startswith("#"):
         return
@@ -236,7 +236,6 @@ def _seconds(tod: time) -> float:
 
 def _apply(epoch: _Epoch, values: dict, kind: str) -> None:
     """Merge parsed values: coordinates by preference, other fields first come first kept."""
-    values.pop("_valid_value", None)
     lat, lon = values.pop("lat", None), values.pop("lon", None)
     if lat is not None and lon is not None and _COORDINATE_RANK[kind] < epoch.rank:
         epoch.lat, epoch.lon, epoch.rank = lat, lon, _COORDINATE_RANK[kind]
@@ -266,8 +265,8 @@ def _position_fields(message: pynmea2.NMEASentence) -> dict:
 
 
 def _validity(valid: bool) -> dict:
-    """A validity indication, carried through ``_merge``."""
-    return {"valid": True, "_valid_value": valid}
+    """A sentence's own fix-validity indication (an epoch is valid when none says otherwise)."""
+    return {"valid": valid}
 
 
 def _rmc(message: pynmea2.NMEASentence) -> dict:
