@@ -61,6 +61,10 @@ class TrackerClient:
                 return None
             raise
 
+    def device(self, timeout: float | None = None) -> dict[str, Any]:
+        """Return what the token stands for: {"kind", "name", "checkpoint", "beacon"}."""
+        return self._call("GET", "/api/v1/device", timeout=timeout)[1]
+
     def post_custody_event(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Send one custody event; return (201 first time or 200 replay, the tracker's record)."""
         return self._call("POST", "/api/v1/custody-events", body=event)

@@ -231,6 +231,8 @@ class Sender(threading.Thread):
         self._set_online(True)
         self.backoff.reset()
         log.info("delivered event %s (%s)", event.client_event_id, "new" if status == 201 else "already there")
+        for alert in answer.get("alerts") or []:  # e.g. not expected here, seal broken: tell the officer
+            log.warning("tracker alert for %s: %s", event.payload.get("sscc"), alert)
         return True
 
     def _set_online(self, online: bool, error: str = "") -> None:

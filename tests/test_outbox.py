@@ -100,8 +100,10 @@ def test_unreachable_tracker_leaves_events_pending_with_the_error(tmp_path: Path
 
 
 # ---------------------------------------------------------------- against a real tracker
-def station_command(tracker_url: str, token_file: Path, outbox: Path, source: Path) -> list[str]:
-    return [sys.executable, "-m", "scanner_app.cli", "station", "--checkpoint", CHECKPOINT,
+def station_command(tracker_url: str, token_file: Path, outbox: Path, source: Path,
+                    checkpoint: str = CHECKPOINT) -> list[str]:
+    """The command line of a station at ``checkpoint`` reading ``source``."""
+    return [sys.executable, "-m", "scanner_app.cli", "station", "--checkpoint", checkpoint,
             "--source", str(source), "--tracker", tracker_url, "--token-file", str(token_file),
             "--outbox", str(outbox), "--kind", "arrival", "--retry-max", "0.2"]
 

@@ -164,3 +164,15 @@ def test_bad_source_and_token_file_exit_2_with_one_line(tmp_path: Path) -> None:
     assert run_station("http://127.0.0.1:9", empty_token, tmp_path / "o.sqlite3", tmp_path).returncode == 2
     with pytest.raises(SourceError):
         open_frames(str(tmp_path / "missing"))
+
+
+def test_station_refuses_a_token_of_another_checkpoint_or_an_unknown_token(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    token_file = write_token(tmp_path, live_tracker)
+    other = subprocess.run(station_command(live_tracker.url, token_file, tmp_path / "o.sqlite3", tmp_path,
+                                           checkpoint="OTHER-POST"),
+                           cwd=CHECKOUT, capture_output=True, text=True, timeout=120)
+    assert other.returncode == 2 and "not the station of checkpoint OTHER-POST" in other.stderr
+    token_file.write_text("mt_not-a-real-token\n")
+    unknown = run_station(live_tracker.url, token_file, tmp_path / "o.sqlite3", tmp_path)
+    assert unknown.returncode == 2 and "refuses the token" in unknown.stderr

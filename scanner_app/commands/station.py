@@ -9,10 +9,17 @@ import sys
 import threading
 from pathlib import Path
 
-from scanner_app.client import TrackerClient, read_token
+from scanner_app.client import Rejected, TrackerClient, Unreachable, read_token
 from scanner_app.frames import is_live, open_frames
 from scanner_app.outbox import Backoff, Outbox, Sender
-from scanner_app.station import DEBOUNCE_WINDOW_S, KINDS, Station, StationSettings, describe
+from scanner_app.station import (
+    DEBOUNCE_WINDOW_S,
+    KINDS,
+    LOOKUP_TIMEOUT_S,
+    Station,
+    StationSettings,
+    describe,
+)
 
 HELP = "Run a checkpoint station on a camera, a video or a folder of photos"
 DEFAULT_OUTBOX = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") \
@@ -49,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # SourceError is a ValueError
         print(f"scanner station: {exc}", file=sys.stderr)
         return 2
+    problem = _token_problem(client, args.checkpoint)
+    if problem:
+        print(f"scanner station: {problem}", file=sys.stderr)
+        return 2
     settings = StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
                                window_s=args.window, **({"device": args.device} if args.device else {}))
     outbox = Outbox(args.outbox)
@@ -70,6 +81,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"saved {saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
           f"{counts['rejected']} rejected", flush=True)
     return 0
+
+
+def _token_problem(client: TrackerClient, checkpoint: str) -> str | None:
+    """Check with the tracker, when it can be reached, that the token is this checkpoint's station."""
+    try:
+        device = client.device(timeout=LOOKUP_TIMEOUT_S)
+    except Rejected as exc:
+        return f"the tracker refuses the token: {exc}"
+    except Unreachable as exc:
+        logging.getLogger(__name__).warning("tracker not reachable (%s); starting offline", exc)
+        return None
+    if device.get("kind") != "station" or device.get("checkpoint") != checkpoint:
+        return f"the token is for {device.get('kind')} {device.get('checkpoint') or device.get('name')}, " \
+               f"not the station of checkpoint {checkpoint}"
+    return None
 
 
 def _stop_on_signals(station: Station, sender: Sender) -> threading.Event:
