@@ -1,0 +1,85 @@
+"""The decoder's chain: cheapest step first, stop at the first accepted read, confirm weak codes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scanner_app.decode import decode_pixels
+from scanner_app.decoded import Decoded
+from scanner_app.engines import ENGINES
+from scanner_app.passes import CANDIDATES, PASSES, Pass, back_to_original
+
+IMAGE = np.full((40, 60), 255, dtype=np.uint8)
+
+
+class Engine:
+    """An engine that answers per pass (the image it gets carries the pass's mark)."""
+
+    def __init__(self, name: str, answers: dict[int, list[tuple[str, str]]]) -> None:
+        self.name, self.answers, self.calls = name, answers, []
+
+    def __call__(self, image: np.ndarray) -> list[Decoded]:
+        mark = int(image[0, 0])
+        self.calls.append(mark)
+        return [Decoded(format=fmt, text=text, raw=text.encode(), points=((1, 1),), engine=self.name)
+                for fmt, text in self.answers.get(mark, [])]
+
+
+def marked(mark: int) -> Pass:
+    """A pass whose image carries ``mark`` in its first pixel, so engines know which pass it is."""
+    def transform(grey: np.ndarray) -> tuple[np.ndarray, None]:
+        image = grey.copy()
+        image[0, 0] = mark
+        return image, None
+    return Pass(f"pass-{mark}", transform, ("a", "b"))
+
+
+CHAIN = (marked(0), marked(1), marked(2))
+
+
+def test_first_step_with_a_read_ends_the_search() -> None:
+    a, b = Engine("a", {0: [("QRCode", "X")]}), Engine("b", {0: [("QRCode", "Y")]})
+    reads = decode_pixels(IMAGE, CHAIN, {"a": a, "b": b})
+    assert [(r.text, r.engine, r.pass_name) for r in reads] == [("X", "a", "pass-0")]
+    assert (a.calls, b.calls) == ([0], [])
+
+
+def test_later_engines_and_passes_run_only_when_nothing_was_read() -> None:
+    a, b = Engine("a", {}), Engine("b", {1: [("Code128", "Z")]})
+    reads = decode_pixels(IMAGE, CHAIN, {"a": a, "b": b})
+    assert [(r.text, r.engine, r.pass_name) for r in reads] == [("Z", "b", "pass-1")]
+    assert (a.calls, b.calls) == ([0, 1], [0, 1])
+
+
+@pytest.mark.parametrize("fmt", ["EAN13", "ITF"])
+def test_weak_code_after_preprocessing_needs_a_second_read(fmt: str) -> None:
+    lone = Engine("a", {1: [(fmt, "9780000000002")]})
+    assert decode_pixels(IMAGE, CHAIN, {"a": lone, "b": Engine("b", {})}) == []
+    confirmed = Engine("a", {1: [(fmt, "9780000000002")], 2: [(fmt, "9780000000002")]})
+    reads = decode_pixels(IMAGE, CHAIN, {"a": confirmed, "b": Engine("b", {})})
+    assert [(r.text, r.pass_name) for r in reads] == [("9780000000002", "pass-2")]
+
+
+def test_weak_code_reported_twice_by_one_engine_is_one_vote() -> None:
+    twice = Engine("a", {1: [("EAN13", "9780000000002"), ("EAN13", "9780000000002")]})
+    assert decode_pixels(IMAGE, CHAIN, {"a": twice, "b": Engine("b", {})}) == []
+
+
+def test_weak_code_on_the_unprocessed_image_is_taken_at_once() -> None:
+    reads = decode_pixels(IMAGE, CHAIN, {"a": Engine("a", {0: [("EAN13", "9780000000002")]}),
+                                         "b": Engine("b", {})})
+    assert [r.text for r in reads] == ["9780000000002"]
+
+
+def test_corners_found_in_a_scaled_pass_are_put_back_into_the_original_image() -> None:
+    _, affine = CANDIDATES["upscale-2x"].apply(IMAGE)
+    assert back_to_original(((20, 40), (100, 60)), affine) == ((10, 20), (50, 30))
+    _, affine = CANDIDATES["rotate-45"].apply(IMAGE)
+    there = tuple(tuple(int(round(v)) for v in affine @ np.array([x, y, 1.0])) for x, y in ((5, 7), (30, 20)))
+    assert back_to_original(there, affine) == ((5, 7), (30, 20))
+
+
+def test_chain_uses_more_than_one_engine_and_pass() -> None:
+    engines_used = {engine for step in PASSES for engine in step.engines}
+    assert engines_used <= set(ENGINES) and len(engines_used) >= 2
+    assert PASSES[0].name == "plain" and len(PASSES) >= 2
