@@ -145,8 +145,8 @@ def test_bad_lines_are_reported_with_their_number_and_decoding_goes_on():
     numbered = [(e.line_number, e.message.split(":")[0]) for e in errors(items)]
     assert numbered == [
         (2, "checksum mismatch"),
-        (3, "sentence has no checksum (truncated?)"),
-        (4, "sentence has no checksum (truncated?)"),
+        (3, "sentence has no checksum and too few fields (truncated?)"),
+        (4, "sentence has no checksum and too few fields (truncated?)"),
         (5, "not an NMEA sentence (no $)"),
         (6, "stray text before a sentence"),
         (8, "date '2208-1' is not ddmmyy; the rest of the sentence is used"),
@@ -158,7 +158,18 @@ def test_bad_lines_are_reported_with_their_number_and_decoding_goes_on():
 def test_checksum_is_verified():
     with pytest.raises(ChecksumError):
         verify_checksum("$GPZDA,081411.000,26,05,2014,,*5E")
-    assert verify_checksum("$GPZDA,081411.000,26,05,2014,,*5D") == "GPZDA,081411.000,26,05,2014,,"
+    assert verify_checksum("$GPZDA,081411.000,26,05,2014,,*5D") == ("GPZDA,081411.000,26,05,2014,,", True)
+
+
+def test_complete_sentence_without_checksum_is_used_but_marked():
+    lines = ["$GPRMC,225308,A,4527.458,S,16709.165,E,000.0,094.5,060601,024.1,E",   # garmin48.log, sum cut
+             "$GPGGA,225308,4527.458,S,16709.165,E,1,05,2.1,14.7,M,1.1,M,,"]
+    items = list(decode_lines(lines, "d"))
+    assert errors(items) == []
+    [p] = positions(items)
+    assert p.fix_time == datetime(2001, 6, 6, 22, 53, 8, tzinfo=UTC)
+    assert (p.lat, p.lon) == (pytest.approx(-45.457633333), pytest.approx(167.15275))
+    assert p.extra["checksum"] == "absent" and p.altitude_m == 14.7
 
 
 def test_bytes_lines_and_non_ascii_garbage():

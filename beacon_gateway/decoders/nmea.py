@@ -13,7 +13,9 @@ Only RMC and ZDA carry a date. As gpsd does, an epoch without one takes the last
 ``MAX_PENDING``); epochs that never get one take the fallback date, or the receive date
 nearest to the time of day, and are marked ``extra["date_source"] = "assumed"``.
 
-Bad lines (checksum mismatch, no checksum, malformed fields, stray text) come back as
+A sentence without a checksum is used only when it has all its fields (a truncated one is
+an error), and its epoch is marked ``extra["checksum"] = "absent"``.
+Bad lines (checksum mismatch, truncation, malformed fields, stray text) come back as
 ``LineError`` with their line number, and decoding goes on with the next line.
 """
 from __future__ import annotations
@@ -25,8 +27,8 @@ from typing import Callable, Iterable, Iterator
 import pynmea2
 
 from beacon_gateway.decoders import nmea_fields as nf
-from beacon_gateway.decoders.nmea_sentences import READERS
-from beacon_gateway.position import DecodeError, Position
+from beacon_gateway.decoders.nmea_sentences import FIELD_COUNTS, READERS
+from beacon_gateway.position import ChecksumError, DecodeError, Position
 
 PROTOCOL = "nmea"
 MAX_LINE = 1024         # NMEA allows 82 characters; a longer line is garbage or a run-on
@@ -102,16 +104,20 @@ class NmeaStream:
 
     def _sentence(self, sentence: str, line_number: int | None, out: list[Position | LineError]) -> None:
         """Verify, parse and merge one sentence."""
-        body = nf.verify_checksum(sentence)
+        body, verified = nf.verify_checksum(sentence)
         kind = body.split(",", 1)[0][2:]
         reader = READERS.get(kind) if not body.startswith("P") else None
         if reader is None:
             return                                   # GSA, GSV, proprietary: not about position
         try:
-            message = pynmea2.parse(sentence, check=True)
+            message = pynmea2.parse(sentence, check=verified)
         except ValueError as error:                  # pynmea2.ParseError is a ValueError
             raise DecodeError(f"{kind} sentence does not parse: {error}") from None
+        if not verified and len(message.data) < FIELD_COUNTS[kind]:
+            raise ChecksumError("sentence has no checksum and too few fields (truncated?)")
         values = reader(message)
+        if not verified:
+            values["checksum"] = "absent"
         warning = values.pop("_warning", None)
         if warning:
             out.append(LineError(line_number, f"{warning}; the rest of the sentence is used", sentence))

@@ -16,20 +16,24 @@ _SENTENCE = re.compile(r"^[$!](?P<body>[^*$!]*)(?:\*(?P<checksum>[0-9A-Fa-f]{2})
 _TIME = re.compile(r"^(\d{2})(\d{2})(\d{2})(\.\d+)?$")
 
 
-def verify_checksum(sentence: str) -> str:
-    """Return the sentence's body (between ``$`` and ``*``) after checking its XOR checksum."""
+def verify_checksum(sentence: str) -> tuple[str, bool]:
+    """Return (body between ``$`` and ``*``, whether a checksum was there) after checking it.
+
+    A sentence without a checksum is returned unverified (NMEA makes it optional for
+    some sentences and old receivers omit it, as gpsd accepts); a wrong one raises.
+    """
     match = _SENTENCE.match(sentence)
     if not match:
         raise DecodeError("not a well-formed NMEA sentence")
     body, given = match["body"], match["checksum"]
     if given is None:
-        raise ChecksumError("sentence has no checksum (truncated?)")
+        return body, False
     computed = 0
     for char in body:
         computed ^= ord(char)
     if computed != int(given, 16):
         raise ChecksumError(f"checksum mismatch: sentence says {given.upper()}, contents give {computed:02X}")
-    return body
+    return body, True
 
 
 def time_of_day(field: str) -> time | None:

@@ -103,6 +103,10 @@ def _course(value: str) -> float | None:
     return None if number is None else number % 360
 
 
+#: Fields of a complete sentence of each type (NMEA 2.0): a sentence without a checksum
+#: must have them all, or it is taken as cut off.
+FIELD_COUNTS = {"RMC": 11, "GGA": 14, "GLL": 6, "VTG": 8, "GNS": 12, "ZDA": 6}
+
 READERS: dict[str, Callable[[pynmea2.NMEASentence], dict]] = {
     "RMC": _rmc, "GGA": _gga, "GLL": _gll, "GNS": _gns, "VTG": _vtg, "ZDA": _zda,
 }
