@@ -40,6 +40,9 @@ from tracker.models import (
 )
 
 CATEGORIES = ("production", "imports", "purchases", "sales", "exports", "use")
+#: The columns of a balance report, in order.
+COLUMNS = ("dealer_id", "dealer", "from", "to", "opening_g", *(f"{c}_g" for c in CATEGORIES),
+           "closing_g", "physical_g", "flags")
 INFLOWS = ("production", "imports", "purchases")
 OUTFLOWS = ("sales", "exports", "use")
 #: Declarations whose containers have reached the other side: they count in the books.
@@ -144,6 +147,15 @@ class Balance:
         if self.physical_g is not None and self.physical_g != self.closing_g:
             found.append("unexplained_stock")
         return found
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the balance as plain values, one key per report column."""
+        return {
+            "dealer_id": self.dealer_id, "dealer": self.dealer_name, "from": self.start.isoformat(),
+            "to": self.end.isoformat(), "opening_g": self.opening_g,
+            **{f"{c}_g": self.flows[c] for c in CATEGORIES}, "closing_g": self.closing_g,
+            "physical_g": self.physical_g, "flags": self.flags,
+        }
 
     def add(self, movement: Movement) -> None:
         """Count one movement of the period and track the lowest running stock."""
