@@ -362,3 +362,22 @@ def make_station(db: Session) -> Callable[..., str]:
         return secret
 
     return make
+
+
+# ---------------------------------------------------------------- route evaluation (engineer D)
+@pytest.fixture
+def make_tracked_declaration(make_declaration: Callable[..., Declaration], make_checkpoint: Callable[..., Checkpoint],
+                             make_beacon: Callable[..., Any]) -> Callable[..., Declaration]:
+    """Factory: a declaration in transit on the demo road Khaidarkan → Ak-Jol, with its own beacon."""
+    from tracker.domain import geography as geo
+
+    def make(**kw: Any) -> Declaration:
+        gate, akjol = geo.site("KHD-GATE"), geo.site("AKJOL")
+        kw.setdefault("status", DeclarationStatus.IN_TRANSIT)
+        kw.setdefault("route", geo.route_line(geo.KHAIDARKAN_AKJOL))
+        kw.setdefault("origin", make_checkpoint(lat=gate.lat, lon=gate.lon, radius_m=gate.radius_m))
+        kw.setdefault("destination", make_checkpoint(lat=akjol.lat, lon=akjol.lon, radius_m=akjol.radius_m))
+        kw.setdefault("beacon", make_beacon(reporting_period_s=kw.pop("reporting_period_s", 30)))
+        return make_declaration(**kw)
+
+    return make

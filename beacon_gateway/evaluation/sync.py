@@ -118,23 +118,31 @@ def read_fixes(session: Session, declaration_id: int, since: datetime | None) ->
 
 def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episodes: list[Episode],
           in_scope: datetime | None, now: datetime | None) -> None:
-    """Open, update, close, reopen or withdraw alerts so they match the episodes."""
+    """Open, update, close, reopen or withdraw alerts so they match the episodes.
+
+    Exact keys match first, then overlaps (an episode whose start moved); what is left
+    over is withdrawn before any key changes, so the unique key never clashes midway.
+    """
     by_key = {a.alert_key: a for a in alerts}
-    loose = [a for a in alerts if a.status != AlertStatus.CLOSED or a.resolved_by_id is None]
-    loose = [a for a in loose if a.kind in ONCE_PER_DECLARATION or in_scope is None or _start(a) >= in_scope]
-    for episode in episodes:
-        key = episode.key(declaration.id)
-        alert = by_key.get(key) or _overlapping(loose, episode)
+    pairs = {i: by_key.get(e.key(declaration.id)) for i, e in enumerate(episodes)}
+    taken = {id(a) for a in pairs.values() if a is not None}
+    loose = [a for a in alerts if id(a) not in taken and a.resolved_by_id is None and a.kind in KINDS
+             and (a.kind in ONCE_PER_DECLARATION or in_scope is None or _start(a) >= in_scope)]
+    for i, episode in enumerate(episodes):
+        if pairs[i] is None and (alert := _overlapping(loose, episode)) is not None:
+            pairs[i] = alert
+            loose.remove(alert)
+    for alert in loose:
+        _withdraw(session, alert, now)
+    session.flush()
+    for i, episode in enumerate(episodes):
+        alert = pairs[i]
         if alert is None:
             alert = open_alert(session, kind=episode.kind, severity=episode.severity, declaration=declaration,
                                details=episode.summary(), lat=episode.lat, lon=episode.lon,
                                at=episode.opened_at, note=f"{episode.kind} (route evaluation)")
-        if alert in loose:
-            loose.remove(alert)
-        _update(session, alert, episode, key)
-    for alert in loose:
-        if alert.kind in KINDS and alert.resolved_by_id is None:
-            _withdraw(session, alert, now)
+        _update(session, alert, episode, episode.key(declaration.id))
+    session.flush()
 
 
 def _overlapping(alerts: list[Alert], episode: Episode) -> Alert | None:
@@ -157,8 +165,12 @@ def _update(session: Session, alert: Alert, episode: Episode, key: str) -> None:
         alert.alert_key = key
     if alert.details != details:
         alert.details, alert.lat, alert.lon = details, episode.lat, episode.lon
-    if alert.opened_at != episode.opened_at and alert.status != AlertStatus.CLOSED:
+    if alert.resolved_by_id is not None:
+        return                                   # a person closed it: their word stands
+    if alert.opened_at != episode.opened_at:
         alert.opened_at = episode.opened_at
+    if episode.closed_at is not None and alert.status == AlertStatus.CLOSED:
+        alert.closed_at = max(episode.closed_at, alert.opened_at)
     if episode.closed_at is not None and alert.status != AlertStatus.CLOSED:
         close_alert(session, alert, None, RESOLUTIONS.get(episode.kind, "ended"),
                     at=max(episode.closed_at, alert.opened_at))

@@ -134,7 +134,7 @@ class Simulation:
         t0, t1, d0, d1 = self._schedule[i]
         if seconds >= t1 or t1 == t0:
             return d1, d1 == d0 or seconds >= self.duration_s
-        return d0 + (d1 - d0) * (seconds - t0) / (t1 - t0), False
+        return d0 + (d1 - d0) * (seconds - t0) / (t1 - t0), d1 == d0
 
     def silent(self, seconds: float) -> bool:
         """Return whether the device has no signal at ``seconds`` (inside the tunnel gap)."""

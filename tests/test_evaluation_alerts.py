@@ -1,0 +1,208 @@
+"""reevaluate: alerts in the database follow the episodes, once each, however the pings arrive."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+import pytest
+from shapely.geometry import box
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from beacon_gateway.evaluation import reevaluate
+from beacon_gateway.position import Position as Decoded
+from beacon_gateway.simulator import Deviation, Pause, Simulation
+from beacon_gateway.simulator.demo import add_demo_zones
+from tracker.domain import geography as geo
+from tracker.models import Alert, AlertSeverity, AlertStatus, Declaration, Position, Zone, ZoneKind
+
+DEPARTED = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+#: Two excursions, an unscheduled stop and the tunnel gap (no dead zone configured here).
+TRIP = dict(noise_m=30.0, period_s=30.0, seed=21, deviations=[Deviation(60, 5, 900), Deviation(200, 4, 600)],
+            pauses=[Pause(25, at_min=120)], gap_at="Too-Ashuu tunnel", gap_min=10)
+
+
+@pytest.fixture
+def trip() -> list[Decoded]:
+    return list(Simulation(geo.KHAIDARKAN_AKJOL, DEPARTED, **TRIP).positions())
+
+
+@pytest.fixture
+def tracked(make_tracked_declaration: Callable[..., Declaration],
+            make_checkpoint: Callable[..., Any]) -> Callable[..., Declaration]:
+    """Declarations on the same road between the same two checkpoints, each with its own beacon."""
+    gate, akjol = geo.site("KHD-GATE"), geo.site("AKJOL")
+    origin = make_checkpoint(lat=gate.lat, lon=gate.lon, radius_m=gate.radius_m)
+    destination = make_checkpoint(lat=akjol.lat, lon=akjol.lon, radius_m=akjol.radius_m)
+
+    def make(**kw: Any) -> Declaration:
+        kw.setdefault("origin", origin)
+        kw.setdefault("destination", destination)
+        kw.setdefault("corridor_m", 250)
+        kw.setdefault("planned_departure", DEPARTED)
+        kw.setdefault("planned_arrival", DEPARTED + timedelta(hours=12))
+        return make_tracked_declaration(**kw)
+    return make
+
+
+def store(db: Session, declaration: Declaration, fixes: Iterable[Decoded]) -> datetime | None:
+    """Store fixes the way the pipeline does (a repeat of a stored fix is dropped); return the earliest new one."""
+    have = set(db.scalars(select(Position.fix_time).where(Position.declaration_id == declaration.id)))
+    rows = {p.fix_time: p for p in fixes if p.fix_time not in have}
+    if rows:
+        db.execute(insert(Position), [
+            {"beacon_id": declaration.beacon_id, "declaration_id": declaration.id, "fix_time": p.fix_time,
+             "lat": p.lat, "lon": p.lon, "speed_kmh": p.speed_kmh, "flags": list(p.flags), "protocol": "json",
+             "raw": b"{}"} for p in rows.values()])
+    return min(rows, default=None)
+
+
+def deliver(db: Session, declaration: Declaration, batches: Iterable[list[Decoded]]) -> None:
+    for batch in batches:
+        since = store(db, declaration, batch)
+        if since is not None:
+            reevaluate(db, declaration.id, since=since)
+
+
+def alerts_of(db: Session, declaration: Declaration) -> list[dict[str, Any]]:
+    """The alerts a user sees (withdrawn ones aside), without ids or the declaration's number."""
+    db.expire_all()
+    alerts = db.scalars(select(Alert).where(Alert.declaration_id == declaration.id).order_by(Alert.opened_at))
+    return [{"kind": a.kind, "status": a.status, "opened_at": a.opened_at, "closed_at": a.closed_at,
+             "details": a.details, "key": a.alert_key.split(":", 1)[1]}
+            for a in alerts if not a.details.get("withdrawn")]
+
+
+def chunks(items: list[Decoded], size: int) -> list[list[Decoded]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def test_one_alert_per_episode_and_running_again_changes_nothing(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked()
+    store(db, declaration, trip)
+    reevaluate(db, declaration.id)
+    first = alerts_of(db, declaration)
+    assert sorted(a["kind"] for a in first) == ["arrived", "off_route", "off_route", "signal_lost",
+                                                 "unscheduled_stop"]
+    assert all(a["status"] == AlertStatus.CLOSED for a in first)
+    history = db.scalar(select(Alert).where(Alert.kind == "off_route")).history
+    assert [e.action for e in history] == ["opened", "closed"]
+    reevaluate(db, declaration.id)
+    reevaluate(db, declaration.id, since=DEPARTED + timedelta(hours=2))
+    assert alerts_of(db, declaration) == first
+    assert db.scalar(select(Alert).where(Alert.kind == "off_route")).history == history
+
+
+def test_delivery_in_small_batches_equals_one_evaluation_of_the_whole_track(db: Session, tracked: Any,
+                                                                            trip: list) -> None:
+    whole, streamed = tracked(), tracked()
+    store(db, whole, trip)
+    reevaluate(db, whole.id)
+    deliver(db, streamed, chunks(trip, 7))
+    assert alerts_of(db, streamed) == alerts_of(db, whole)
+
+
+def test_duplicated_and_late_delivery_yields_the_same_alerts(db: Session, tracked: Any, trip: list) -> None:
+    in_order, disordered = tracked(), tracked()
+    deliver(db, in_order, chunks(trip, 10))
+    rng = random.Random(5)
+    buffered = trip[150:260]                     # an hour the device kept offline and sent later
+    batches = chunks(trip[:150] + trip[260:500], 10)
+    batches.insert(30, buffered[::-1])            # late, and newest first
+    batches = [rng.sample(b, len(b)) + rng.sample(b, 3) for b in batches + chunks(trip[500:], 10)]
+    deliver(db, disordered, batches)
+    assert alerts_of(db, disordered) == alerts_of(db, in_order)
+
+
+def test_shuffled_delivery_yields_the_same_alerts(db: Session, tracked: Any, trip: list) -> None:
+    whole, shuffled = tracked(), tracked()
+    store(db, whole, trip)
+    reevaluate(db, whole.id)
+    order = random.Random(9).sample(trip, len(trip))
+    deliver(db, shuffled, chunks(order, 100))
+    assert alerts_of(db, shuffled) == alerts_of(db, whole)
+
+
+def test_an_ongoing_excursion_is_one_open_alert_whose_details_grow(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked()
+    cut = [p for p in trip if p.fix_time < DEPARTED + timedelta(minutes=63)]
+    deliver(db, declaration, chunks(cut, 5))
+    (open_alert,) = [a for a in alerts_of(db, declaration) if a["kind"] == "off_route"]
+    assert open_alert["status"] == AlertStatus.OPEN and open_alert["details"]["end"] is None
+    deliver(db, declaration, chunks([p for p in trip if p.fix_time >= DEPARTED + timedelta(minutes=63)
+                                     and p.fix_time < DEPARTED + timedelta(minutes=80)], 5))
+    (closed,) = [a for a in alerts_of(db, declaration) if a["kind"] == "off_route"]
+    assert closed["status"] == AlertStatus.CLOSED and closed["details"]["end"] is not None
+    assert closed["details"]["max_distance_m"] > open_alert["details"]["max_distance_m"] - 1
+
+
+def test_silence_until_now_opens_signal_lost_and_the_next_ping_closes_it(db: Session, tracked: Any,
+                                                                          trip: list) -> None:
+    declaration = tracked()
+    store(db, declaration, trip[:100])
+    reevaluate(db, declaration.id, since=trip[0].fix_time, now=trip[99].fix_time + timedelta(minutes=20))
+    (lost,) = [a for a in alerts_of(db, declaration) if a["kind"] == "signal_lost"]
+    assert lost["status"] == AlertStatus.OPEN
+    since = store(db, declaration, trip[100:110])
+    reevaluate(db, declaration.id, since=since, now=trip[109].fix_time)
+    assert [a for a in alerts_of(db, declaration) if a["kind"] == "signal_lost"] == []   # filled in: withdrawn
+
+
+def test_a_tunnel_gap_in_a_configured_dead_zone_is_no_signal_loss(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked()
+    add_demo_zones(db)
+    store(db, declaration, trip)
+    reevaluate(db, declaration.id)
+    assert "signal_lost" not in [a["kind"] for a in alerts_of(db, declaration)]
+
+
+def test_a_declarations_own_prohibited_zone_raises_a_critical_alert(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked()
+    far = next(p for p in trip if p.fix_time == DEPARTED + timedelta(minutes=63))
+    db.add(Zone(name="closed military area", kind=ZoneKind.PROHIBITED, declaration_id=declaration.id,
+                polygon=box(far.lon - 0.003, far.lat - 0.003, far.lon + 0.003, far.lat + 0.003)))
+    store(db, declaration, trip)
+    reevaluate(db, declaration.id)
+    alert = db.scalar(select(Alert).where(Alert.declaration_id == declaration.id, Alert.kind == "prohibited_zone"))
+    assert alert.severity == AlertSeverity.CRITICAL and alert.details["zone"] == "closed military area"
+
+
+def test_late_arrival_is_an_alert_closed_on_arrival(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked(planned_arrival=DEPARTED + timedelta(hours=9))
+    store(db, declaration, trip)
+    reevaluate(db, declaration.id)
+    (late,) = [a for a in alerts_of(db, declaration) if a["kind"] == "late"]
+    assert late["status"] == AlertStatus.CLOSED and late["details"]["delay_s"] > 3600
+
+
+def test_an_officers_closing_is_kept(db: Session, tracked: Any, trip: list, make_user: Callable[..., Any]) -> None:
+    from tracker.domain.alerts import close_alert
+    declaration = tracked()
+    cut = [p for p in trip if p.fix_time < DEPARTED + timedelta(minutes=63)]
+    store(db, declaration, cut)
+    reevaluate(db, declaration.id)
+    alert = db.scalar(select(Alert).where(Alert.declaration_id == declaration.id, Alert.kind == "off_route"))
+    close_alert(db, alert, make_user("customs_officer"), "driver called: detour around roadworks")
+    since = store(db, declaration, [p for p in trip if p.fix_time >= DEPARTED + timedelta(minutes=63)][:10])
+    reevaluate(db, declaration.id, since=since)
+    db.refresh(alert)
+    assert alert.resolution == "driver called: detour around roadworks" and alert.alert_key is not None
+
+
+def test_the_same_episode_key_cannot_be_stored_twice(db: Session, tracked: Any) -> None:
+    declaration = tracked()
+    for _ in range(2):
+        db.add(Alert(kind="off_route", severity=AlertSeverity.WARNING, declaration_id=declaration.id,
+                     alert_key=f"{declaration.id}:off_route:2026-11-20T05:00:00Z"))
+    with pytest.raises(IntegrityError):
+        db.flush()
+    db.rollback()
+
+
+def test_demo_zones_are_added_once(db: Session) -> None:
+    first = add_demo_zones(db)
+    assert [z.kind for z in first] == [ZoneKind.DEAD_ZONE, ZoneKind.PROHIBITED]
+    assert [z.id for z in add_demo_zones(db)] == [z.id for z in first]
+    assert db.get(Zone, first[0].id).polygon.contains(box(73.79, 42.32, 73.81, 42.34))
