@@ -20,6 +20,7 @@ Bad lines (checksum mismatch, truncation, malformed fields, stray text) come bac
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Iterable, Iterator
@@ -34,6 +35,7 @@ PROTOCOL = "nmea"
 MAX_LINE = 1024         # NMEA allows 82 characters; a longer line is garbage or a run-on
 MAX_PENDING = 3600      # epochs kept while waiting for a date (an hour at 1 Hz)
 _HALF_DAY = 12 * 3600
+_SENTENCE_START = re.compile(r"[$!]")
 _COORDINATE_RANK = {"GGA": 0, "GNS": 1, "RMC": 2, "GLL": 3}
 
 
@@ -215,7 +217,7 @@ def _split(line: bytes | str) -> Iterator[tuple[str, str | None]]:
     if len(text) > MAX_LINE:
         yield text[:80], f"line longer than {MAX_LINE} characters"
         return
-    starts = [i for i, char in enumerate(text) if char in "$!"]
+    starts = [match.start() for match in _SENTENCE_START.finditer(text)]
     if not starts:
         yield text, "not an NMEA sentence (no $)"
         return

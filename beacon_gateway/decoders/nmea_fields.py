@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from functools import reduce
+from operator import xor
 from datetime import date, time
 
 from beacon_gateway.position import ChecksumError, DecodeError
@@ -28,9 +30,7 @@ def verify_checksum(sentence: str) -> tuple[str, bool]:
     body, given = match["body"], match["checksum"]
     if given is None:
         return body, False
-    computed = 0
-    for char in body:
-        computed ^= ord(char)
+    computed = reduce(xor, body.encode("ascii", "replace"), 0)
     if computed != int(given, 16):
         raise ChecksumError(f"checksum mismatch: sentence says {given.upper()}, contents give {computed:02X}")
     return body, True
