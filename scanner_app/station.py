@@ -9,7 +9,6 @@ the outbox to the tracker in the background, whether the network is there or not
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ from scanner_app.client import TrackerClient, TrackerError
 from scanner_app.decode import decode
 from scanner_app.decoded import Decoded, ImageError
 from scanner_app.frames import Frame
+from scanner_app.gs1 import container_reads
 from scanner_app.outbox import Outbox
-from tracker.domain.gs1 import is_valid_sscc
 
 log = logging.getLogger(__name__)
 
@@ -31,32 +30,16 @@ DEBOUNCE_WINDOW_S = 10.0
 LOOKUP_TIMEOUT_S = 3.0
 KINDS = ("departure", "arrival", "inspection")
 
-# Element strings that carry an SSCC: "(00)…", "00…" (after ]C1 / FNC1), or a Digital Link ".../00/…".
-_SSCC_PATTERNS = (
-    re.compile(r"^\(00\)\s*(\d{18})"),
-    re.compile(r"^(?:\]C1|\]d2|\]Q3|\x1d)?00(\d{18})"),
-    re.compile(r"^https?://[^?#]*/00/(\d{18})(?:[/?#]|$)"),
-)
-
-
-def sscc_candidate(code: Decoded) -> str | None:
-    """Return the 18 digits a code offers as an SSCC (AI 00), check digit not yet verified."""
-    for pattern in _SSCC_PATTERNS:
-        match = pattern.match(code.text)
-        if match:
-            return match.group(1)
-    return None
-
-
-def sscc_of(code: Decoded) -> str | None:
-    """Return the SSCC a decoded code carries when its check digit is right, else None."""
-    candidate = sscc_candidate(code)
-    return candidate if candidate is not None and is_valid_sscc(candidate) else None
-
 
 def ssccs_in(codes: Iterable[Decoded]) -> set[str]:
-    """Return the valid SSCCs among ``codes`` (a label's GS1-128 and QR code count once)."""
-    return {sscc for sscc in map(sscc_of, codes) if sscc is not None}
+    """Return the valid container SSCCs among ``codes`` (a label's GS1-128 and QR code count once).
+
+    Reads whose check digit fails are left out (and logged): never recorded as a container.
+    """
+    reads = container_reads(codes)
+    for rejected in reads.rejected:
+        log.warning("rejected read %r: %s", rejected.decoded.text, rejected.reason)
+    return set(reads.ssccs)
 
 
 class Debouncer:

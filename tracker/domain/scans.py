@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from scanner_app import Decoded, ImageError, decode
 from scanner_app.images import load_image
-from scanner_app.station import sscc_candidate
+from scanner_app.gs1 import RejectedRead, judge
 from tracker.domain.access import Action, declaration_filter, may
 from tracker.domain.errors import Forbidden, ValidationFailed
-from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
 from tracker.models import Container, Declaration, DeclarationItem, DeclarationStatus, User
 
 #: Largest photo accepted, in bytes (a 12 MP phone JPEG is 3-6 MB).
@@ -75,18 +74,19 @@ def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path
 def containers_on(codes: list[Decoded]) -> dict[str, tuple[str, ...]]:
     """Return each valid SSCC on the photo with the formats it was read from.
 
-    A wrong check digit refuses the whole photo: the officer must not record that label.
+    A rejected read (wrong check digit, broken GS1 data) refuses the whole photo: the
+    officer must not record a label that cannot be trusted.
     """
     found: dict[str, tuple[str, ...]] = {}
+    rejected: set[str] = set()
     for code in codes:
-        candidate = sscc_candidate(code)
-        if candidate is None:
-            continue
-        try:
-            validate_sscc(candidate)
-        except InvalidIdentifier as exc:
-            raise ValidationFailed({"photo": f"rejected: {exc}; the label must not be trusted"}) from None
-        found[candidate] = (*found.get(candidate, ()), code.format)
+        verdict = judge(code)
+        if isinstance(verdict, RejectedRead):
+            rejected.add(verdict.reason)
+        elif verdict is not None:
+            found[verdict.sscc] = (*found.get(verdict.sscc, ()), code.format)
+    if rejected:
+        raise ValidationFailed({"photo": f"rejected: {'; '.join(sorted(rejected))}; the label must not be trusted"})
     if not found:
         what = ", ".join(sorted({c.format for c in codes}))
         raise ValidationFailed({"photo": f"no container SSCC in the barcodes found ({what})" if codes
