@@ -31,6 +31,14 @@ CODEC8E_NX = bytes.fromhex(
     "0e8a0033002e0d000001810001000000000000000000010181001711210102030405060708090a0b0c0d0e0f10"
     "020b010ad2020000492b")
 
+# Traccar TeltonikaProtocolDecoderTest: three records, the last one buffered from a year before.
+KARACHI = bytes.fromhex(
+    "00000000000000da08030000017fcedf499600280431be0eded45d0038012d100000fa100901000200b300b40045"
+    "01500415034702fa00054232a1180000cd3b2fce281d43001f02c700000006f10000a029000000017fcedea99600"
+    "280432070eded3dd00380046130009000f0801010200b300b400450150051502470205423276180009cd3b2fce28"
+    "1d43001f02c700000027f10000a0290000000179d50853180027f65d3f0ed67212001500f1110061000f08010102"
+    "00b300b4004501500515034702054234f4180061cd53d1ce28c043003e02c700000147f1000000290003000052cb")
+
 
 def test_imei_handshake_is_split_and_parsed():
     handshake, rest = teltonika.split_imei(bytes.fromhex("000F333536333037303432343431303133") + b"\x00")
@@ -100,6 +108,21 @@ def test_codec8_extended_packet_with_two_records_and_variable_length_value():
     assert first.extra["io"]["385"] == "11210102030405060708090a0b0c0d0e0f10020b010ad0"
 
 
+def test_codec8_packet_with_three_records_keeps_device_order_and_buffered_record():
+    positions, count = teltonika.decode_packet(KARACHI, "dev")
+    assert count == 3
+    first, second, third = positions
+    assert first.fix_time == datetime(2022, 3, 28, 4, 53, 34, 230000, tzinfo=UTC)
+    assert (first.lat, first.lon) == (pytest.approx(24.9484381), pytest.approx(67.1363518))
+    assert (first.altitude_m, first.course, first.satellites, first.speed_kmh) == (56, 301, 16, 0)
+    assert first.extra["event_io"] == 250 and first.extra["io"]["241"] == 41001
+    assert second.fix_time == datetime(2022, 3, 28, 4, 52, 53, 270000, tzinfo=UTC)
+    assert (second.course, second.satellites, second.speed_kmh) == (70, 19, 9)
+    assert third.fix_time == datetime(2021, 6, 4, 3, 19, 23, 160000, tzinfo=UTC)
+    assert third.speed_kmh == 97 and third.lat == pytest.approx(24.893493)
+    assert b"".join(p.raw for p in positions) == KARACHI[10:-5]
+
+
 def test_negative_coordinates_are_twos_complement():
     record = bytearray(VIENNA)
     record[19:23] = (-163745183).to_bytes(4, "big", signed=True)   # longitude
@@ -137,6 +160,12 @@ def test_corrupted_packet_fails_its_crc():
     corrupted[30] ^= 0x01
     with pytest.raises(ChecksumError):
         teltonika.decode_packet(bytes(corrupted), "dev")
+
+
+@pytest.mark.parametrize("frame", [VIENNA[:-2], VIENNA + b"\x00"])
+def test_packet_shorter_or_longer_than_its_length_field_is_refused(frame):
+    with pytest.raises(DecodeError, match=f"AVL packet of {len(frame)} bytes, but its data length field says 88"):
+        teltonika.decode_packet(frame, "dev")
 
 
 def test_unknown_codec_is_refused():

@@ -126,7 +126,8 @@ def _checked_data(frame: bytes) -> bytes:
     """Return the data field of ``frame`` after checking its framing and CRC."""
     packet, rest = split_frame(frame)
     if packet is None or rest:
-        raise DecodeError(f"not exactly one AVL packet ({len(frame)} bytes, {len(rest)} left over)")
+        expected = _HEADER + int.from_bytes(frame[4:8], "big") + _TRAILER if len(frame) >= _HEADER else None
+        raise DecodeError(f"AVL packet of {len(frame)} bytes, but its data length field says {expected}")
     data = frame[_HEADER:-_TRAILER]
     expected = int.from_bytes(frame[-_TRAILER:], "big")
     actual = crc16_ibm(data)
