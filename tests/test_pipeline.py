@@ -151,13 +151,37 @@ def test_jump_from_the_previous_stored_fix_is_impossible(db, writer, make_beacon
     assert [r.flags for r in rows(db, beacon.id)] == [[], [FLAG_IMPOSSIBLE_JUMP], []]  # 55 km in 1 min
 
 
-def test_frozen_coordinates_while_moving_and_time_going_backwards(db, writer, make_beacon) -> None:
+def test_frozen_coordinates_while_moving_are_flagged(db, writer, make_beacon) -> None:
     beacon = make_beacon()
     ingest(writer, [fix(beacon.device_id, 0), fix(beacon.device_id, 60, speed_kmh=70.0)])
-    ingest(writer, [fix(beacon.device_id, 30, lat=40.5001)])
-    flags = {r.fix_time: r.flags for r in rows(db, beacon.id)}
-    assert flags[T0 + timedelta(seconds=60)] == [FLAG_FROZEN]
-    assert flags[T0 + timedelta(seconds=30)] == [FLAG_TIME_BACKWARDS]
+    assert [r.flags for r in rows(db, beacon.id)] == [[], [FLAG_FROZEN]]
+
+
+def test_fix_the_device_sent_after_a_later_one_is_flagged_going_backwards(db, writer, make_beacon) -> None:
+    beacon = make_beacon()
+    ingest(writer, [fix(beacon.device_id, 60), fix(beacon.device_id, 30, lat=40.5001)])
+    assert [r.flags for r in rows(db, beacon.id)] == [[FLAG_TIME_BACKWARDS], []]
+
+
+def test_late_fix_is_judged_against_its_neighbours_in_time_and_its_successor_is_rejudged(
+        db, writer, make_beacon) -> None:
+    beacon = make_beacon()
+    ingest(writer, [fix(beacon.device_id, 0, lat=40.5)])
+    ingest(writer, [fix(beacon.device_id, 120, lat=40.5005)])
+    assert [r.flags for r in rows(db, beacon.id)] == [[], []]
+    ingest(writer, [fix(beacon.device_id, 60, lat=41.0)])  # delivered late, 55 km away
+    assert [r.flags for r in rows(db, beacon.id)] == [[], [FLAG_IMPOSSIBLE_JUMP], [FLAG_IMPOSSIBLE_JUMP]]
+
+
+def test_flags_do_not_depend_on_delivery_order(db, writer, make_beacon) -> None:
+    in_order, shuffled = make_beacon(), make_beacon()
+    track = [(0, 40.5), (60, 41.0), (120, 41.0005), (180, 41.001)]
+    for seconds, lat in track:
+        ingest(writer, [fix(in_order.device_id, seconds, lat=lat, speed_kmh=50.0)])
+    for seconds, lat in (track[2], track[0], track[3], track[1]):
+        ingest(writer, [fix(shuffled.device_id, seconds, lat=lat, speed_kmh=50.0)])
+    assert [r.flags for r in rows(db, shuffled.id)] == [r.flags for r in rows(db, in_order.id)] == \
+        [[], [FLAG_IMPOSSIBLE_JUMP], [], []]
 
 
 def test_position_gets_the_declaration_the_beacon_travelled_with_at_fix_time(

@@ -29,6 +29,7 @@ from tracker.config import ConfigError
 from tracker.db import make_engine, make_session_factory
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
+MQTT_SUBSCRIBE_WAIT_S = 10  # "ready" is printed once the subscription is in place, or after this
 log = logging.getLogger("beacon_gateway")
 
 
@@ -114,6 +115,8 @@ async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
         listeners.mqtt = MqttSubscriber(ingest.writer, settings.mqtt_url, settings.mqtt_topic,
                                         settings.mqtt_client_id_or_default,
                                         settings.mqtt_session_expiry_s).start()
+        if not await asyncio.to_thread(listeners.mqtt.subscribed.wait, MQTT_SUBSCRIBE_WAIT_S):
+            log.warning("MQTT broker %s not answering yet; subscribing when it does", settings.mqtt_url)
         print(f"beacon-gateway: MQTT {settings.mqtt_topic} at {settings.mqtt_url}", flush=True)
     return listeners
 

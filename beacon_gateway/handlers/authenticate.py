@@ -29,6 +29,7 @@ class AuthenticateDevice:
         tokens = self._tokens(batch, {ping.token for ping in live if ping.token})
         for ping in live:
             self._check(ping, beacons, tokens)
+        lock_beacons(batch, {ping.beacon_id for ping in live if ping.beacon_id is not None})
         self._touch(batch, {tokens[ping.token].id for ping in live
                             if ping.rejection is None and ping.token in tokens})
 
@@ -73,3 +74,15 @@ class AuthenticateDevice:
                    or_(DeviceToken.last_used_at.is_(None), DeviceToken.last_used_at < stale))
             .values(last_used_at=batch.now)
             .execution_options(synchronize_session=False))
+
+
+def lock_beacons(batch: Batch, beacon_ids: set[int]) -> None:
+    """Hold the beacons' rows until commit (PostgreSQL; SQLite has one writer anyway).
+
+    One gateway process at a time works on a beacon, so the flags and the evaluation of a
+    batch see every fix another process committed for it. Locks are taken in id order, so
+    two processes never wait on each other in a cycle.
+    """
+    if beacon_ids:
+        batch.session.execute(select(Beacon.id).where(Beacon.id.in_(sorted(beacon_ids)))
+                              .order_by(Beacon.id).with_for_update())

@@ -61,6 +61,8 @@ class MqttSubscriber:
             self.client.username_pw_set(parsed.username, parsed.password)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_args: self.subscribed.set()
+        self.subscribed = threading.Event()  # set at the first SUBACK: the stream is flowing
         self._pending = 0
         self.acknowledged = 0  # messages acknowledged so far (for logs and tests)
         self._lock = threading.Condition()
