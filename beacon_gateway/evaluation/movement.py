@@ -80,7 +80,8 @@ def spoofing(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
 def _signs(track: Track, rules: Rules) -> list[tuple[int, str]]:
     """Return (fix index, reason) for every fix that suggests a spoofed or faulty receiver."""
     signs = [(i, "impossible_jump") for i in track.jumps]
-    for i, fix in enumerate(track.fixes):
+    flagged = [(i, fix) for i, fix in enumerate(track.fixes) if fix.flags]
+    for i, fix in flagged:
         if FLAG_IMPOSSIBLE_JUMP in fix.flags and i not in track.jumps:
             signs.append((i, "impossible_jump"))
         if FLAG_TIME_BACKWARDS in fix.flags and FLAG_LATE not in fix.flags:
@@ -95,6 +96,8 @@ def _frozen(track: Track, rules: Rules) -> list[int]:
     same = np.zeros(len(track), dtype=bool)
     same[1:] = (np.round(track.lat[1:], 6) == np.round(track.lat[:-1], 6)) & \
                (np.round(track.lon[1:], 6) == np.round(track.lon[:-1], 6)) & (np.diff(track.t) > 0)
+    if not (same & moving).any() and not (flagged & moving).any():
+        return []                                  # the usual case: no loop in Python
     found, run = [], 1
     for i in range(len(track)):
         run = run + 1 if same[i] and moving[i] else 1

@@ -1,6 +1,7 @@
 """What a track is judged against: the corridor, the zones, the stops and the planned window."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
@@ -29,9 +30,14 @@ class Circle:
 
     def contains(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Return, per point, whether it lies within the radius (geodesic)."""
-        if len(lon) == 0:
-            return np.zeros(0, dtype=bool)
-        return geodesic_m(lon, lat, self.lon, self.lat) <= self.radius_m
+        inside = np.zeros(len(lon), dtype=bool)
+        # A box a little larger than the circle: most fixes are far away and skip the geodesic.
+        dlat = self.radius_m / 110_000.0 + 1e-4
+        dlon = dlat / max(math.cos(math.radians(min(abs(self.lat) + dlat, 89.0))), 1e-6)
+        near = (np.abs(lat - self.lat) <= dlat) & (np.abs(lon - self.lon) <= dlon)
+        if near.any():
+            inside[near] = geodesic_m(lon[near], lat[near], self.lon, self.lat) <= self.radius_m
+        return inside
 
 
 @dataclass(frozen=True)
