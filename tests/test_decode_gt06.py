@@ -21,6 +21,7 @@ LOCATION_12_SOUTH_WEST = bytes.fromhex(
     "7878241216040e102c22cf00915ffb04c6016300195a02d402283b00753f400571040001dda4880d0a")
 ALARM_16 = bytes.fromhex(
     "7878251613020C12141AC5027951430C2A16F60014000900000000001A00007C550300020002F1E70D0A")
+ALARM_26 = bytes.fromhex("7878252612030C063816C3026C10540C38C9700144030901CC002866000EEE0C06040302000DA2DB0D0A")
 # Heartbeat laid out per the GT06 document: status 0x44 (charging, GPS tracking on),
 # battery level 6, GSM signal 4, alarm/language 0x0001, serial 0x0012.
 HEARTBEAT = bytes.fromhex("78780a134406040001001270aa0d0a")
@@ -93,6 +94,19 @@ def test_alarm_gives_position_status_and_answer():
     assert message.status["gsm_signal"] == 3 and message.status["alarm"] == "none"
     assert p.extra["alarm"] == "none"
     assert gt06.ack(message) == bytes.fromhex("787805160002e2d70d0a")
+
+
+def test_alarm_0x26_vibration_without_fix():
+    message = gt06.decode_frame(ALARM_26, "dev")
+    [p] = message.positions
+    assert (message.kind, message.serial) == ("alarm", 0x0D)
+    assert p.fix_time == datetime(2018, 3, 12, 6, 56, 22, tzinfo=UTC)
+    assert p.lat == pytest.approx(22.5758333, abs=1e-7) and p.lon == pytest.approx(113.9156533, abs=1e-7)
+    assert (p.speed_kmh, p.course, p.satellites, p.valid) == (1, 3, 3, False)
+    assert p.extra["cell"] == {"mcc": 460, "mnc": 0, "lac": 0x2866, "cell_id": 0x0EEE}
+    assert (message.status["alarm"], message.status["terminal_alarm"]) == ("vibration", "vibration")
+    assert (message.status["battery_level"], message.status["gsm_signal"], message.status["charging"]) == (6, 4, True)
+    assert gt06.ack(message)[:6] == bytes.fromhex("78780526000d")
 
 
 def test_heartbeat_status_and_answer():
