@@ -117,7 +117,9 @@ def test_hostile_input_only_ever_raises_decode_error():
     inputs += [rng.randbytes(rng.randint(0, 60)) for _ in range(200)]
     inputs += [b"[" * 100_000, b'{"device_id": "d", "pings": [{"fix_time": 1e400, "lat": 1, "lon": 1}]}',
                b'{"device_id": "d", "pings": [{"fix_time": -5, "lat": 1, "lon": 1}]}',
-               b'{"device_id": "d", "pings": [{"fix_time": {}, "lat": [], "lon": {}}]}']
+               b'{"device_id": "d", "pings": [{"fix_time": {}, "lat": [], "lon": {}}]}',
+               b'{"device_id": "d", "pings": [{"fix_time": 1' + b"0" * 400 + b', "lat": 1' + b"0" * 400
+               + b', "lon": 1}]}']
     for data in inputs:
         try:
             json_batch.decode_batch(data)

@@ -128,7 +128,9 @@ def test_hostile_input_only_ever_raises_decode_error():
     inputs = [s[:n] for s in samples for n in range(0, len(s), 5)]
     inputs += [rng.randbytes(rng.randint(0, 80)) for _ in range(300)]
     inputs += [b'{"location": {"coords": []}}', b'{"location": []}', b'{"location": [1]}',
-               b'{"device_id": [], "location": {"coords": {"latitude": 1, "longitude": 1}}}']
+               b'{"device_id": [], "location": {"coords": {"latitude": 1, "longitude": 1}}}',
+               b'{"location": {"timestamp": 1' + b"0" * 400 + b', "coords": {"latitude": 1' + b"0" * 400
+               + b', "longitude": 1}}}', b"id=1&lat=1&lon=2&timestamp=1" + b"0" * 400]
     for data in inputs:
         try:
             osmand.decode_line(data)

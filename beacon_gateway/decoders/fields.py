@@ -29,9 +29,13 @@ def to_number(value: object) -> float:
             raise DecodeError(f"must be a number, not {value!r}") from None
     if not isinstance(value, (int, float)):
         raise DecodeError(f"must be a number, not {value!r}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:           # a JSON integer of hundreds of digits
+        raise DecodeError("must be a finite number") from None
+    if not math.isfinite(number):
         raise DecodeError("must be a finite number")
-    return float(value)
+    return number
 
 
 def checked(name: str, value: object) -> float:

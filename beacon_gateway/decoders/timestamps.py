@@ -39,9 +39,12 @@ def parse_time(value: object, naive_is_utc: bool = False) -> datetime:
     """Aware UTC time of an epoch number, a string of digits, or ISO 8601 text."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise DecodeError(f"time must be epoch seconds, epoch milliseconds or ISO 8601, not {value!r}")
-    if isinstance(value, str):
-        stripped = value.strip()
-        if stripped.replace(".", "", 1).isdigit():
-            return from_epoch(float(stripped))
-        return from_iso(stripped, naive_is_utc)
-    return from_epoch(float(value))
+    try:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.replace(".", "", 1).isdigit():
+                return from_epoch(float(stripped))
+            return from_iso(stripped, naive_is_utc)
+        return from_epoch(float(value))
+    except OverflowError:           # an integer of hundreds of digits
+        raise DecodeError(f"time {str(value)[:20]}... is not a date") from None
