@@ -127,6 +127,13 @@ def test_hostile_input_only_ever_raises_decode_error():
             pass
 
 
+@pytest.mark.parametrize("fix_time", ["\u00b2", "\u0661\u0662", "2026-13-45T00:00:00Z", "1.2.3", "", True, [], -5])
+def test_times_that_are_no_time_are_refused(fix_time):
+    with pytest.raises(BatchError) as refused:
+        json_batch.decode_batch({"device_id": "d", "pings": [{"fix_time": fix_time, "lat": 1, "lon": 1}]})
+    assert list(refused.value.fields) == ["pings[0].fix_time"]
+
+
 def test_epoch_time_in_the_distant_future_is_refused():
     with pytest.raises(BatchError):
         json_batch.decode_batch({"device_id": "d", "pings": [{"fix_time": 10**17, "lat": 1, "lon": 1}]})

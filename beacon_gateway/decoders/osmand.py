@@ -114,7 +114,7 @@ def _text(value: str | bytes) -> str:
 
 def _device(named: Any, authenticated: str | None) -> str:
     """The device id: the message's own, checked against the authenticated one when both exist."""
-    if named is not None and not isinstance(named, (str, int)):
+    if named is not None and (isinstance(named, bool) or not isinstance(named, (str, int))):
         raise DecodeError("OsmAnd device id must be text")
     named = str(named).strip() if named is not None else ""
     if authenticated and named and named != authenticated:

@@ -42,7 +42,7 @@ def parse_time(value: object, naive_is_utc: bool = False) -> datetime:
     try:
         if isinstance(value, str):
             stripped = value.strip()
-            if stripped.replace(".", "", 1).isdigit():
+            if stripped.isascii() and stripped.replace(".", "", 1).isdigit():
                 return from_epoch(float(stripped))
             return from_iso(stripped, naive_is_utc)
         return from_epoch(float(value))
