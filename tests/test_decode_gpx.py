@@ -104,6 +104,21 @@ def test_oversized_document_is_refused_before_parsing(monkeypatch):
         gpx.decode_gpx(TRACK_11, "d")
 
 
+@pytest.mark.parametrize("field,value", [
+    ("time", "0001-01-01T00:00:00+01:00"), ("time", "9999-12-31T23:59:59-01:00"), ("lat", "nan"),
+    ("lat", "1e400"), ("lon", "-181"),
+])
+def test_points_with_impossible_values_are_skipped_and_reported(field, value):
+    point = {"lat": "1", "lon": "2", "time": "2026-03-01T08:00:00Z"}
+    point[field] = value
+    document = (f'<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+                f'<trkpt lat="{point["lat"]}" lon="{point["lon"]}"><time>{point["time"]}</time></trkpt>'
+                f'<trkpt lat="3" lon="4"><time>2026-03-01T08:00:05Z</time></trkpt></trkseg></trk></gpx>')
+    positions, problems = gpx.decode_gpx(document.encode(), "d")
+    assert [(p.lat, p.lon) for p in positions] == [(3, 4)]
+    assert [p.where for p in problems] == ["track 1 segment 1 point 1"]
+
+
 def test_truncated_documents_only_ever_raise_decode_error():
     for size in range(0, len(TRACK_11), 3):
         try:

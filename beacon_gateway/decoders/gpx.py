@@ -120,7 +120,10 @@ def _utc(moment: datetime) -> datetime:
     """The time in UTC (GPX times without a zone are UTC by the standard)."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:           # e.g. 0001-01-01T00:00:00+01:00
+        raise DecodeError(f"time {moment.isoformat()} is out of range: skipped") from None
 
 
 def _course(value: float | None) -> float | None:
