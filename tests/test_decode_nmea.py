@@ -178,6 +178,21 @@ def test_bytes_lines_and_non_ascii_garbage():
     assert [e.message for e in errors(items)] == ["line is not ASCII text"] * 2
 
 
+def with_checksum(body: str) -> str:
+    checksum = 0
+    for char in body:
+        checksum ^= ord(char)
+    return f"${body}*{checksum:02X}"
+
+
+def test_extreme_zda_dates_do_not_break_the_midnight_roll_over():
+    lines = [with_checksum("GPZDA,235959,31,12,9999,00,00"),
+             with_checksum("GPGGA,000001,4250.000,N,07435.400,E,1,8,1.0,760.0,M,0.0,M,,"),
+             with_checksum("GPZDA,000002,01,01,0001,00,00"),
+             with_checksum("GPGGA,235959,4250.000,N,07435.400,E,1,8,1.0,760.0,M,0.0,M,,")]
+    assert [p.fix_time.year for p in positions(decode_lines(lines, "d"))] == [9999, 1]
+
+
 def test_hostile_lines_only_ever_give_line_errors():
     rng = random.Random(7)
     lines = [s[:n] for s in BU353 + BT451 for n in range(len(s))]

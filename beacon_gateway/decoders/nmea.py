@@ -231,11 +231,11 @@ def _nearest_day(known: tuple[date, time], tod: time) -> date:
     """The day of ``known`` moved by one when ``tod`` is across midnight from it."""
     day, known_tod = known
     delta = _seconds(tod) - _seconds(known_tod)
-    if delta < -_HALF_DAY:
-        return day + timedelta(days=1)
-    if delta > _HALF_DAY:
-        return day - timedelta(days=1)
-    return day
+    step = 1 if delta < -_HALF_DAY else (-1 if delta > _HALF_DAY else 0)
+    try:
+        return day + timedelta(days=step)
+    except OverflowError:       # a (bogus) ZDA date of 9999-12-31 or 0001-01-01
+        return day
 
 
 def _seconds(tod: time) -> float:
