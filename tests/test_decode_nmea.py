@@ -53,6 +53,18 @@ def test_sentences_of_one_epoch_make_one_position():
     assert second.speed_kmh == pytest.approx(0.52 * 1.852) and second.course == 301.26
 
 
+def test_coordinates_another_sentence_disagrees_on_are_kept_as_other_reports():
+    lines = ["$GPGGA,193221.00,2037.72792,N,08704.08478,W,1,04,1.7,-30.40,M,-13.9,M,,*7D",     # ac12.log
+             "$GPRMC,193221.00,A,2037.7279,N,08704.0848,W,00.1,201.8,231207,01,W,A*2D"]
+    [p] = positions(decode_lines(lines, "d"))
+    assert (p.lat, p.lon) == (pytest.approx(20 + 37.72792 / 60), pytest.approx(-(87 + 4.08478 / 60)))
+    [other] = p.extra["other_reports"]
+    assert other["sentence"] == "RMC"
+    assert (other["lat"], other["lon"]) == (pytest.approx(20 + 37.7279 / 60), pytest.approx(-(87 + 4.0848 / 60)))
+    [q] = positions(decode_lines(lines[::-1], "d"))     # GGA preferred whatever the order
+    assert (q.lat, q.lon) == (p.lat, p.lon) and q.extra["other_reports"][0]["sentence"] == "RMC"
+
+
 def test_half_second_epoch_takes_fields_from_every_sentence():
     [p] = positions(decode_lines(BT451, "d"))
     assert p.fix_time == datetime(2009, 12, 9, 14, 33, 6, 500000, tzinfo=UTC)

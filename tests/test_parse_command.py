@@ -70,6 +70,15 @@ def test_nmea_output_has_the_documented_fields(capsys):
                      "course": 301.29, "altitude_m": None, "satellites": None, "valid": True, "flags": []}
 
 
+def test_disagreeing_sentences_of_one_fix_print_an_alternative_line(capsys):
+    log = SHARED_DATA / "nmea" / "ac12.log"
+    _, printed, _ = parse(capsys, "-f", "nmea", str(log))
+    main, alternative = printed[0], printed[1]
+    assert alternative["fix_time"] == main["fix_time"] and alternative["alternative"] is True
+    assert alternative["sentence"] == "RMC" and "alternative" not in main
+    assert abs(alternative["lat"] - main["lat"]) < 1e-6 and alternative["lat"] != main["lat"]
+
+
 def test_nmea_errors_name_the_line_and_set_exit_code_one(capsys):
     log = SHARED_DATA / "nmea" / "firefly-II.log"
     code, printed, errors = parse(capsys, "-f", "nmea", str(log))

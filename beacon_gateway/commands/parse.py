@@ -2,7 +2,9 @@
 
 One JSON object per position on standard output (``device_id``, ``fix_time`` ISO 8601 UTC,
 ``lat``, ``lon``, ``speed_kmh``, ``course``, ``altitude_m``, ``satellites``, ``valid``,
-``flags``); one line per problem on standard error, ``FILE:WHERE: message`` (WHERE is a
+``flags``; ``date_assumed`` when an NMEA log never said the day). When the sentences of one
+NMEA fix disagree on the coordinates, each other report follows as a line marked
+``"alternative": true`` with its ``sentence`` type. One line per problem on standard error, ``FILE:WHERE: message`` (WHERE is a
 line number, a byte offset, a GPX point or a batch field). Exit code 0 when everything
 decoded, 1 when something did not, 2 when the file cannot be read.
 """
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             failed = True
             print(f"{args.file}:{item.where}: {item.message}", file=sys.stderr)
         else:
-            print(json.dumps(as_json(item), ensure_ascii=False))
+            for printed in as_json_lines(item):
+                print(json.dumps(printed, ensure_ascii=False))
     return 1 if failed else 0
 
 
@@ -71,6 +74,14 @@ def iso_utc(moment: datetime) -> str:
     spec = "seconds" if not moment.microsecond else ("milliseconds" if moment.microsecond % 1000 == 0
                                                       else "microseconds")
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def as_json_lines(position: Position) -> list[dict[str, Any]]:
+    """The position, then one line per differing coordinates another sentence of its fix gave."""
+    main = as_json(position)
+    others = [{**main, "lat": report["lat"], "lon": report["lon"], "alternative": True,
+               "sentence": report["sentence"]} for report in position.extra.get("other_reports", ())]
+    return [main, *others]
 
 
 def _rounded(value: float | None) -> float | None:

@@ -3,7 +3,8 @@
 Sentences RMC, GGA, GLL, VTG, GNS and ZDA from any talker (GP, GN, GL, GA, BD, ...) are read
 with pynmea2 after their checksum is verified; other sentences (GSA, GSV, proprietary) are
 skipped. A receiver reports one fix as several sentences sharing a time of day; they are
-merged into one epoch: coordinates from GGA, GNS, RMC or GLL (in that order of preference),
+merged into one epoch: coordinates from GGA, GNS, RMC or GLL (in that order of preference;
+differing coordinates of the other sentences are kept in ``extra["other_reports"]``),
 date and validity from RMC, altitude/satellites/HDOP from GGA or GNS, speed and course from
 RMC or VTG, date from RMC or ZDA. An epoch is complete when a sentence with another time of
 day arrives (or the stream ends): a live receiver's fix is thus released one second late.
@@ -37,6 +38,7 @@ MAX_PENDING = 3600      # epochs kept while waiting for a date (an hour at 1 Hz)
 _HALF_DAY = 12 * 3600
 _SENTENCE_START = re.compile(r"[$!]")
 _COORDINATE_RANK = {"GGA": 0, "GNS": 1, "RMC": 2, "GLL": 3}
+_SAME_PLACE = 1e-7      # degrees (about 1 cm): closer coordinates are the same report
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,8 @@ class _Epoch:
     day: date | None = None
     lat: float | None = None
     lon: float | None = None
-    rank: int = 99
+    rank: int = 99                  # preference of the sentence the coordinates came from
+    source: str = ""                # that sentence's type
     speed_kmh: float | None = None
     course: float | None = None
     altitude_m: float | None = None
@@ -238,6 +241,27 @@ def _nearest_day(known: tuple[date, time], tod: time) -> date:
         return day
 
 
+def _apply_coordinates(epoch: _Epoch, lat: float, lon: float, kind: str) -> None:
+    """Keep the preferred sentence's coordinates; others that disagree are kept as other reports.
+
+    Receivers sometimes give GGA and RMC of one second different coordinates (another
+    precision, or computed at another instant): the position takes the preferred one, and
+    ``extra["other_reports"]`` keeps what the others said, so nothing the device said is lost.
+    """
+    rank = _COORDINATE_RANK[kind]
+    if epoch.lat is None or epoch.lon is None:
+        epoch.lat, epoch.lon, epoch.rank, epoch.source = lat, lon, rank, kind
+        return
+    if abs(lat - epoch.lat) <= _SAME_PLACE and abs(lon - epoch.lon) <= _SAME_PLACE:
+        return
+    reports = epoch.extra.setdefault("other_reports", [])
+    if rank < epoch.rank:
+        reports.append({"sentence": epoch.source, "lat": epoch.lat, "lon": epoch.lon})
+        epoch.lat, epoch.lon, epoch.rank, epoch.source = lat, lon, rank, kind
+    else:
+        reports.append({"sentence": kind, "lat": lat, "lon": lon})
+
+
 def _seconds(tod: time) -> float:
     """Seconds since midnight."""
     return tod.hour * 3600 + tod.minute * 60 + tod.second + tod.microsecond / 1e6
@@ -246,8 +270,8 @@ def _seconds(tod: time) -> float:
 def _apply(epoch: _Epoch, values: dict, kind: str) -> None:
     """Merge parsed values: coordinates by preference, other fields first come first kept."""
     lat, lon = values.pop("lat", None), values.pop("lon", None)
-    if lat is not None and lon is not None and _COORDINATE_RANK[kind] < epoch.rank:
-        epoch.lat, epoch.lon, epoch.rank = lat, lon, _COORDINATE_RANK[kind]
+    if lat is not None and lon is not None:
+        _apply_coordinates(epoch, lat, lon, kind)
     for name, value in values.items():
         if value is None:
             continue
