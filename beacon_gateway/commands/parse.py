@@ -4,9 +4,10 @@ One JSON object per position on standard output (``device_id``, ``fix_time`` ISO
 ``lat``, ``lon``, ``speed_kmh``, ``course``, ``altitude_m``, ``satellites``, ``valid``,
 ``flags``; ``date_assumed`` when an NMEA log never said the day). When the sentences of one
 NMEA fix disagree on the coordinates, each other report follows as a line marked
-``"alternative": true`` with its ``sentence`` type. One line per problem on standard error, ``FILE:WHERE: message`` (WHERE is a
-line number, a byte offset, a GPX point or a batch field). Exit code 0 when everything
-decoded, 1 when something did not, 2 when the file cannot be read.
+``"alternative": true`` with its ``sentence`` type. One line per problem on standard error,
+``FILE:WHERE: message`` (WHERE is a line number, a byte offset, a GPX point or a batch
+field). Exit code 0 when everything decoded, 1 when something did not, 2 when the file
+cannot be read.
 """
 from __future__ import annotations
 
