@@ -69,6 +69,13 @@ def test_whole_url_and_form_body_are_the_same_message():
     assert from_url.raw == b"id=7&lat=1.5&lon=2.5&timestamp=1377177267&speed=10"
 
 
+def test_repeated_parameters_are_all_kept_in_extra():
+    [p] = osmand.decode_request("id=1&lat=60&lon=30&timestamp=1377177267&cell=257,02,16,2224"
+                                "&cell=257,02,16,2223,-90&wifi=00-14-22-01-23-45,-80")
+    assert p.extra["cell"] == ["257,02,16,2224", "257,02,16,2223,-90"]
+    assert p.extra["wifi"] == "00-14-22-01-23-45,-80"
+
+
 def test_valid_flag_and_accuracy():
     [p] = osmand.decode_request("id=1&lat=1&lon=2&timestamp=1377177267&valid=false&accuracy=12.5")
     assert (p.valid, p.accuracy_m) == (False, 12.5)

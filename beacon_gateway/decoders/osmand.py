@@ -63,12 +63,13 @@ def decode_query(query: str | bytes, device_id: str | None = None,
     text = _text(query).strip()
     if "?" in text or text.startswith(("http://", "https://", "/")):
         text = urlsplit(text).query
-    params = dict(parse_qsl(text, keep_blank_values=True))   # a repeated key: the last wins
+    pairs = parse_qsl(text, keep_blank_values=True)
+    params = dict(pairs)                                      # a repeated key: the last wins...
     if not params:
         raise DecodeError("OsmAnd query string has no parameters")
     lat, lon = _query_coordinates(params)
     fields: dict[str, Any] = {"lat": lat, "lon": lon}
-    extra = {key: _extra_value(value) for key, value in params.items() if key not in _QUERY_HANDLED}
+    extra = _query_extra(pairs)                               # ...but extra keeps them all
     fields.update(_query_measurements(params))
     fix_time = _fix_time(params.get("timestamp"), received_at, extra)
     valid = params.get("valid", "true").lower() in ("true", "1")
@@ -171,6 +172,20 @@ def _fix_time(value: Any, received_at: datetime | None, extra: dict[str, Any]) -
         extra["time_source"] = "received"
         return received_at or datetime.now(timezone.utc)
     return _field("timestamp", value, lambda _name, v: parse_time(v, naive_is_utc=True))
+
+
+def _query_extra(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Parameters other than the position's own; a repeated one (``cell``, ``wifi``) as a list."""
+    extra: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in _QUERY_HANDLED:
+            continue
+        if key in extra:
+            previous = extra[key]
+            extra[key] = (previous if isinstance(previous, list) else [previous]) + [_extra_value(value)]
+        else:
+            extra[key] = _extra_value(value)
+    return extra
 
 
 def _extra_value(value: str) -> Any:
