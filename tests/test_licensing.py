@@ -152,6 +152,13 @@ def test_admin_records_an_import_approval_with_the_art_3_fields(db: Session, adm
     assert approval.issued_by == admin and approval.quantity_g == 200_000 and approval.exporter_country == "CN"
 
 
+def test_approvals_past_their_last_day_expire(db: Session, admin, make_dealer) -> None:
+    approval = licensing.record_import_approval(db, admin, approval_input(make_dealer()))
+    assert licensing.expire_approvals(db, approval.valid_until) == []
+    assert licensing.expire_approvals(db, approval.valid_until + timedelta(days=1)) == [approval]
+    assert approval.status.value == "expired"
+
+
 def test_an_approval_without_the_source_statement_or_with_bad_fields_is_refused(
         db: Session, admin, make_dealer) -> None:
     with pytest.raises(ValidationFailed) as caught:
@@ -216,8 +223,10 @@ def test_cli_refuses_with_one_line_and_exit_status_1(cli_app: Flask, args: list[
 def test_cli_expires_licences_for_a_given_day(cli_app: Flask) -> None:
     run(cli_app, "licence", "issue", "--by", "admin", "--dealer", "02104200710123", "--number", "L-3",
         "--from", "2026-01-01", "--to", "2026-03-31", "--quota-g", "1000", "--activity", "use")
-    assert "0 licence(s) expired" in run(cli_app, "licences", "expire", "--today", "2026-03-31").output
-    assert "1 licence(s) expired: L-3" in run(cli_app, "licences", "expire", "--today", "2026-04-01").output
+    assert "0 licence(s) and 0 import approval(s) expired" in run(
+        cli_app, "licences", "expire", "--today", "2026-03-31").output
+    assert "1 licence(s) and 0 import approval(s) expired: L-3" in run(
+        cli_app, "licences", "expire", "--today", "2026-04-01").output
     assert licences(cli_app) == [("L-3", "expired", ["issued", "expired"])]
 
 

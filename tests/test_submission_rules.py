@@ -93,7 +93,7 @@ def test_rule_parties_licensed_for_the_whole_window(db: Session, make_submittabl
     licence.valid_to = declaration.planned_departure.date()  # runs out before the arrival day
     declaration.planned_arrival = declaration.planned_departure + timedelta(days=2)
     db.flush()
-    assert set(refusal(db, trader, declaration)) == {"consignor", "declarant"}
+    assert set(refusal(db, trader, declaration)) == {"consignor"}
 
 
 def test_rule_parties_licensed_a_suspended_licence_blocks_at_once(db: Session, make_submittable) -> None:
@@ -101,6 +101,16 @@ def test_rule_parties_licensed_a_suspended_licence_blocks_at_once(db: Session, m
     declaration.consignee.licenses[0].status = LicenseStatus.SUSPENDED
     db.flush()
     assert "no active licence" in refusal(db, trader, declaration)["consignee"]
+
+
+def test_rule_parties_licensed_a_transit_carrier_declares_for_foreign_parties(
+        db: Session, make_licensed_dealer, make_user, make_declaration, exporter) -> None:
+    buyer = Dealer(legal_name="Almaty Chemicals LLP", taxpayer_number="KZ-1", country="KZ")
+    carrier = make_user("trader", dealer=make_licensed_dealer({Activity.DOMESTIC_TRADE}))
+    declaration = make_declaration(declarant=carrier.dealer, consignor=exporter, consignee=buyer,
+                                   kind=DeclarationKind.TRANSIT)
+    errors = refusal(db, carrier, declaration)
+    assert set(errors) == {"declarant"} and "transit" in errors["declarant"]
 
 
 def test_rule_parties_domestic_or_foreign_an_export_goes_abroad(db: Session, make_submittable) -> None:

@@ -18,6 +18,7 @@ from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from tracker.models import (
     Activity,
     AlertSeverity,
+    ApprovalStatus,
     Dealer,
     Declaration,
     DeclarationStatus,
@@ -208,6 +209,17 @@ def expire_licences(session: Session, today: date) -> list[License]:
         licence.status_reason = f"validity ended {licence.valid_to.isoformat()}"
         _record(licence, "expired", None, licence.status_reason)
         _alert_shipments(session, licence, licence.status_reason)
+    session.flush()
+    return due
+
+
+def expire_approvals(session: Session, today: date) -> list[ImportApproval]:
+    """Mark every active import approval whose last valid day is before ``today`` as expired."""
+    due = list(session.scalars(select(ImportApproval).where(
+        ImportApproval.status == ApprovalStatus.ACTIVE, ImportApproval.valid_until < today)
+        .order_by(ImportApproval.id)))
+    for approval in due:
+        approval.status = ApprovalStatus.EXPIRED
     session.flush()
     return due
 

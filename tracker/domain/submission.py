@@ -70,8 +70,10 @@ def covering_licence(session: Session, dealer: Dealer, activity: Activity,
 
 
 def _domestic_parties(declaration: Declaration) -> dict[str, Dealer]:
-    parties = {"consignor": declaration.consignor, "consignee": declaration.consignee,
-               "declarant": declaration.declarant}
+    """Return the domestic parties by role; the declarant only when it is neither consignor nor consignee."""
+    parties = {"consignor": declaration.consignor, "consignee": declaration.consignee}
+    if declaration.declarant_id not in (declaration.consignor_id, declaration.consignee_id):
+        parties["declarant"] = declaration.declarant
     return {name: dealer for name, dealer in parties.items() if dealer.is_domestic}
 
 
@@ -190,8 +192,8 @@ def rule_containers(sub: Submission) -> Errors:
     d = sub.declaration
     if not d.items:
         return {"items": "declare at least one container"}
-    # An import's foreign consignor registers nothing here: the importer holds the containers.
-    holder = d.declarant if d.kind == DeclarationKind.IMPORT else d.consignor
+    # A foreign consignor (import, transit) registers nothing here: the declarant holds the containers.
+    holder = d.consignor if d.consignor.is_domestic else d.declarant
     errors: Errors = {}
     for i, item in enumerate(d.items):
         container = item.container

@@ -131,13 +131,15 @@ licence_revoke = _licence_change("revoke", licensing.revoke_licence)
 @licences_group.command("expire")
 @click.option("--today", type=DAY, help="The day to expire for (default: today, UTC).")
 def licences_expire(today: datetime | None) -> None:
-    """Mark licences past their last valid day as expired (run daily)."""
+    """Mark licences and import approvals past their last valid day as expired (run daily)."""
     day = today.date() if today else datetime.now(timezone.utc).date()
 
     def work(session: Session) -> str:
         expired = licensing.expire_licences(session, day)
-        names = ", ".join(licence.number for licence in expired)
-        return f"{len(expired)} licence(s) expired" + (f": {names}" if names else "")
+        approvals = licensing.expire_approvals(session, day)
+        names = ", ".join(record.number for record in [*expired, *approvals])
+        return (f"{len(expired)} licence(s) and {len(approvals)} import approval(s) expired"
+                + (f": {names}" if names else ""))
 
     _run(work)
 
