@@ -24,7 +24,14 @@ class TrackerError(Exception):
 
 
 class Unreachable(TrackerError):
-    """The tracker could not be reached or answered with a temporary failure; retry later."""
+    """The tracker could not be reached or answered with a temporary failure; retry later.
+
+    ``status`` is the HTTP status of a temporary failure (5xx, 429), None for a network error.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Rejected(TrackerError):
@@ -81,7 +88,7 @@ class TrackerClient:
                 return response.status, _strict_json(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code in RETRYABLE_STATUS:
-                raise Unreachable(f"HTTP {exc.code} from {self.base_url}") from exc
+                raise Unreachable(f"HTTP {exc.code} from {self.base_url}", exc.code) from exc
             raise Rejected(exc.code, _error_body(exc)) from exc
         except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timeout, cut off
             raise Unreachable(f"{self.base_url}: {exc}") from exc

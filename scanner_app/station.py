@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from scanner_app.client import TrackerClient, TrackerError
+from scanner_app.client import TrackerClient, TrackerError, Unreachable
 from scanner_app.decode import decode
 from scanner_app.decoded import Decoded, ImageError
 from scanner_app.frames import Frame
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 DEBOUNCE_WINDOW_S = 10.0
 #: How long a declaration look-up may hold up the frame loop when the network is bad.
 LOOKUP_TIMEOUT_S = 3.0
+#: Look-ups answered with a server error (5xx) are tried this often before recording without one.
+LOOKUP_ATTEMPTS = 3
 KINDS = ("departure", "arrival", "inspection")
 
 
@@ -136,11 +139,16 @@ class Station:
         }
 
     def _look_up(self, sscc: str) -> tuple[dict[str, Any] | None, bool]:
-        try:
-            return self.client.container(sscc, timeout=LOOKUP_TIMEOUT_S), True
-        except TrackerError as exc:
-            log.info("could not look up %s (%s); recording anyway", sscc, exc)
-            return None, False
+        """Ask the tracker about ``sscc``; a server hiccup (5xx) is asked again, briefly."""
+        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
+            try:
+                return self.client.container(sscc, timeout=LOOKUP_TIMEOUT_S), True
+            except TrackerError as exc:
+                if not isinstance(exc, Unreachable) or exc.status is None or attempt == LOOKUP_ATTEMPTS:
+                    log.info("could not look up %s (%s); recording anyway", sscc, exc)
+                    break
+                time.sleep(0.1 * attempt)
+        return None, False
 
 
 def describe(sighting: Sighting, checkpoint: str) -> str:

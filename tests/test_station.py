@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from scanner_app.client import TrackerClient
 from scanner_app.frames import Frame, SourceError, open_frames
-from scanner_app.labels import make_label, render_image
+from scanner_app.labels import Label, make_label, render_image
 from scanner_app.outbox import Outbox
 from scanner_app.station import Debouncer, Station, StationSettings, describe
 from tracker.domain.gs1 import make_sscc
@@ -82,6 +82,8 @@ def test_station_records_one_event_per_container_from_a_folder_of_photos(
     for n, sscc in enumerate(sequence):
         cv2.imwrite(str(photos / f"{n:03d}.jpg"), label_frame(sscc), [cv2.IMWRITE_JPEG_QUALITY, 80])
     (photos / "007.jpg").write_bytes(b"not really a photo")
+    forged = first[:-1] + str((int(first[-1]) + 1) % 10)  # a label whose check digit is wrong
+    cv2.imwrite(str(photos / "008.png"), np.array(render_image(Label(sscc=forged, net_g=34_500), dpi=100)))
     (photos / "notes.txt").write_text("ignored")
     result = run_station(live_tracker.url, write_token(tmp_path, live_tracker), tmp_path / "outbox.sqlite3", photos)
     assert result.returncode == 0, result.stderr
@@ -89,7 +91,7 @@ def test_station_records_one_event_per_container_from_a_folder_of_photos(
     assert [line.split()[1] for line in saved] == [first, second, third]
     assert all(f"declaration {live_tracker.reference} (in_transit" in line and "expected here" in line
                for line in saved)
-    assert "007.jpg: " in result.stderr
+    assert "007.jpg: " in result.stderr and "rejected read" in result.stderr and forged not in result.stdout
     assert stored_events(live_tracker) == [(s, "arrival", CHECKPOINT) for s in (first, second, third)]
 
 

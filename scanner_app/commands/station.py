@@ -16,6 +16,7 @@ from scanner_app.station import (
     DEBOUNCE_WINDOW_S,
     KINDS,
     LOOKUP_TIMEOUT_S,
+    Sighting,
     Station,
     StationSettings,
     describe,
@@ -66,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
     if args.resend_rejected:
         print(f"{outbox.requeue_rejected()} refused event(s) queued again", flush=True)
     sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
-    station = Station(settings, outbox, client, on_saved=lambda s: print(describe(s, args.checkpoint), flush=True))
+
+    def saved(sighting: Sighting) -> None:
+        print(describe(sighting, args.checkpoint), flush=True)
+        sender.wake()  # try now rather than at the end of a long backoff: the network may be back
+
+    station = Station(settings, outbox, client, on_saved=saved)
     interrupted = _stop_on_signals(station, sender)
     sender.start()
     try:
