@@ -32,6 +32,7 @@ from tracker.models.enums import (
 from tracker.models.parties import (
     HOME_COUNTRY,
     Dealer,
+    ExportConsent,
     ImportApproval,
     License,
     LicenseActivity,
@@ -48,7 +49,7 @@ __all__ = [
     "Base", "Beacon", "BeaconProtocol", "Checkpoint", "CheckpointKind", "Container",
     "ContainerStatus", "ContainerType", "CustodyEvent", "CustodyKind", "DEFAULT_CORRIDOR_M",
     "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",
-    "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "FLASK_NET_G", "HOME_COUNTRY",
+    "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "ExportConsent", "FLASK_NET_G", "HOME_COUNTRY",
     "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
     "Position", "Role", "Zone", "ZoneKind", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
     "ChainHead", "CrossingDirection", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",

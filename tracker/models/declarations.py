@@ -34,7 +34,7 @@ from tracker.models.enums import DeclarationKind, DeclarationStatus
 
 if TYPE_CHECKING:
     from tracker.models.containers import Container
-    from tracker.models.parties import Dealer, ImportApproval
+    from tracker.models.parties import Dealer, ExportConsent, ImportApproval
     from tracker.models.places import Checkpoint
     from tracker.models.tracking import Beacon
     from tracker.models.users import User
@@ -78,6 +78,7 @@ class Declaration(Base):
     origin_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     destination_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     import_approval_id: Mapped[int | None] = mapped_column(ForeignKey("import_approvals.id"))
+    export_consent_id: Mapped[int | None] = mapped_column(ForeignKey("export_consents.id"))
     route: Mapped[LineString | None] = mapped_column(Geometry)
     corridor_m: Mapped[int] = mapped_column(Integer, default=DEFAULT_CORRIDOR_M)
     beacon_id: Mapped[int | None] = mapped_column(ForeignKey("beacons.id"))
@@ -104,6 +105,7 @@ class Declaration(Base):
     origin: Mapped[Checkpoint] = relationship(foreign_keys=[origin_id])
     destination: Mapped[Checkpoint] = relationship(foreign_keys=[destination_id])
     import_approval: Mapped[ImportApproval | None] = relationship()
+    export_consent: Mapped[ExportConsent | None] = relationship()
     beacon: Mapped[Beacon | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

@@ -199,3 +199,40 @@ class ImportApproval(Base):
         require(value is True, "consent requires the statement that the mercury is not from "
                 "primary mining or chlor-alkali surplus")
         return value
+
+
+class ExportConsent(Base):
+    """The importing country's written consent to an export (Minamata Convention, Article 3(6))."""
+
+    __tablename__ = "export_consents"
+    __table_args__ = (
+        positive("quantity_g"),
+        CheckConstraint("length(importer_country) = 2", name="importer_country_iso2"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    exporter_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    importer_name: Mapped[str] = mapped_column(String(200))
+    importer_country: Mapped[str] = mapped_column(String(2))
+    quantity_g: Mapped[int] = mapped_column(BigInteger)
+    intended_use: Mapped[str] = mapped_column(Text)
+    valid_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[ApprovalStatus] = mapped_column(
+        enum_type(ApprovalStatus, "status"), default=ApprovalStatus.ACTIVE
+    )
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    exporter: Mapped[Dealer] = relationship()
+    issued_by: Mapped[User | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Name the consent by its number."""
+        return self.number
+
+    @validates("quantity_g")
+    def _check_quantity(self, _key: str, value: int) -> int:
+        require(isinstance(value, int) and value > 0, "quantity must be whole grams > 0")
+        return value
