@@ -1,10 +1,11 @@
-"""Mass balance: opening + production + imports + purchases − sales − exports − use = closing, per dealer and nationally."""
+"""Mass balance per dealer and national: opening + production + imports + purchases − sales − exports − use."""
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -106,7 +107,7 @@ def test_containers_held_beyond_the_books_are_flagged_as_unexplained(
     assert balance.flags == [] and balance.physical_g == balance.closing_g == 34_500
 
 
-def test_balance_report_command_writes_csv(app: Flask, db: Session, books: Books, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_balance_report_command_writes_csv(app: Flask, db: Session, books: Books, tmp_path: Path) -> None:
     db.commit()
     out = tmp_path / "balance.csv"
     result = app.test_cli_runner().invoke(args=[

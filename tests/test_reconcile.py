@@ -5,6 +5,8 @@ import csv
 import io
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -48,7 +50,7 @@ def found(db: Session, kind: str) -> list[Mismatch]:
 @pytest.fixture
 def moved(make_declaration):  # type: ignore[no-untyped-def]
     """Factory: a declaration that left yesterday (and arrived today when ``status`` says so)."""
-    def make(status: DeclarationStatus = DeclarationStatus.IN_TRANSIT, **kw) -> Declaration:  # type: ignore[no-untyped-def]
+    def make(status: DeclarationStatus = DeclarationStatus.IN_TRANSIT, **kw: Any) -> Declaration:
         kw.setdefault("planned_departure", NOW - timedelta(days=1, hours=1))
         kw.setdefault("planned_arrival", NOW + timedelta(days=1))
         kw.setdefault("departed_at", NOW - timedelta(days=1))
@@ -133,7 +135,8 @@ def test_mass_differences_from_scales_customs_receipts_and_sales_are_listed(
 @pytest.fixture
 def producer(db: Session, make_user, make_dealer):  # type: ignore[no-untyped-def]
     combine = make_user("trader", dealer=make_dealer(activities={Activity.PRODUCTION, Activity.DOMESTIC_TRADE}))
-    record_stock_entry(db, combine, StockEntryInput("production", 500_000, today_kg() - timedelta(days=20), "Khaidarkan"))
+    record_stock_entry(db, combine, StockEntryInput("production", 500_000, today_kg() - timedelta(days=20),
+                                                    "Khaidarkan"))
     return combine
 
 
@@ -197,7 +200,7 @@ def test_customs_file_without_the_needed_columns_is_refused_whole(db: Session) -
     assert "direction" in refused.value.errors["header"]
 
 
-def test_import_customs_command_shows_progress_and_lists_bad_lines(app: Flask, db: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_import_customs_command_shows_progress_and_lists_bad_lines(app: Flask, db: Session, tmp_path: Path) -> None:
     path = tmp_path / "customs.csv"
     path.write_text(HEADER + "2026-11-01,26KGHG00000000010,,export,34.5,AKJOL\n2026-11-01,,,export,1,\n")
     runner = app.test_cli_runner()
@@ -207,7 +210,7 @@ def test_import_customs_command_shows_progress_and_lists_bad_lines(app: Flask, d
     assert "0 rows added, 1 already imported" in again.output
 
 
-def test_reconcile_command_writes_every_mismatch_as_csv(app: Flask, db: Session, moved, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reconcile_command_writes_every_mismatch_as_csv(app: Flask, db: Session, moved, tmp_path: Path) -> None:
     silent = moved()
     db.commit()
     start, end = period()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -45,7 +46,7 @@ def producer(make_user, make_dealer):  # type: ignore[no-untyped-def]
     return make
 
 
-def sale(seller_id: int, buyer_id: int, mass_g: int, on: date | None = None, **kw) -> SaleInput:  # type: ignore[no-untyped-def]
+def sale(seller_id: int, buyer_id: int, mass_g: int, on: date | None = None, **kw: Any) -> SaleInput:
     return SaleInput(seller_id, buyer_id, mass_g, kw.pop("place", "Osh"), on or days_ago(5), **kw)
 
 

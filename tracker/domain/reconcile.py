@@ -194,7 +194,8 @@ def _customs_records(src: _Sources) -> Iterator[Mismatch]:
         if mass_discrepancy_g(declared, record.mass_g) is not None:
             yield Mismatch(MASS_DIFFERENCE, "customs", record.crossing_date, f"customs recorded {record.mass_g} g "
                            f"for {label}; {declaration.label} declares {declared} g", declaration_id=declaration.id,
-                           declared_g=declared, observed_g=record.mass_g, **{**common, "reference": declaration.reference})
+                           declared_g=declared, observed_g=record.mass_g,
+                           **{**common, "reference": declaration.reference})
 
 
 def _declared_mass(declaration: Declaration, container_id: int) -> int | None:

@@ -70,8 +70,10 @@ def post_transaction():  # type: ignore[no-untyped-def]
     """Enter a sale in the register (the trader's dealer is seller or buyer)."""
     data = _body()
     sale = SaleInput(
-        seller_id=data.get("seller_id"), buyer_id=data.get("buyer_id"), mass_g=data.get("mass_g"),  # type: ignore[arg-type]
-        place=data.get("place"), transaction_date=_date(data.get("transaction_date")),  # type: ignore[arg-type]
+        # Values go to the domain as sent: it names every field that is wrong, in one answer.
+        seller_id=data.get("seller_id"), buyer_id=data.get("buyer_id"),  # type: ignore[arg-type]
+        mass_g=data.get("mass_g"), place=data.get("place"),  # type: ignore[arg-type]
+        transaction_date=_date(data.get("transaction_date")),
         declaration_id=data.get("declaration_id"), remarks=str(data.get("remarks", "")),
     )
     db = get_session()
