@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{outbox.requeue_rejected()} refused event(s) queued again", flush=True)
     sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
 
-    def saved(sighting: Sighting) -> None:
+    def announce(sighting: Sighting) -> None:
         print(describe(sighting, args.checkpoint), flush=True)
         sender.wake()  # try now rather than at the end of a long backoff: the network may be back
 
-    station = Station(settings, outbox, client, on_saved=saved)
+    station = Station(settings, outbox, client, on_saved=announce)
     interrupted = _stop_on_signals(station, sender)
     sender.start()
     try:
