@@ -120,7 +120,8 @@ def _alert(session: Session, event: CustodyEvent, kind: str, severity: AlertSeve
     container = session.get(Container, event.container_id)
     assert checkpoint is not None and container is not None
     return open_alert(session, kind=kind, severity=severity, declaration=declaration,
-                      lat=event.lat, lon=event.lon, at=event.recorded_at,
+                      lat=event.lat if event.lat is not None else checkpoint.lat,
+                      lon=event.lon if event.lon is not None else checkpoint.lon, at=event.recorded_at,
                       details={"custody_event_id": event.id, "client_event_id": event.client_event_id,
                                "sscc": container.sscc, "checkpoint": checkpoint.code, **details})
 
