@@ -88,14 +88,21 @@ def test_byte_order_mark_is_accepted():
 
 
 @pytest.mark.parametrize("document,message", [
-    (b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "aa"><!ENTITY b "&a;&a;">]><gpx>&b;</gpx>', "DTD"),
-    (b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY x SYSTEM "file:///etc/passwd">]><gpx>&x;</gpx>', "DTD"),
+    (b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY a "aa"><!ENTITY b "&a;&a;">]><gpx>&b;</gpx>', "Entities"),
+    (b'<?xml version="1.0"?><!DOCTYPE gpx [<!ENTITY x SYSTEM "file:///etc/passwd">]><gpx>&x;</gpx>', "Entities"),
     (b"<gpx><trk>", "well-formed"),
     (b"\xff\xfe\x00<", "well-formed"),
 ])
 def test_hostile_or_broken_documents_are_refused(document, message):
     with pytest.raises(DecodeError, match=message):
         gpx.decode_gpx(document, "d")
+
+
+@pytest.mark.parametrize("doctype", [b"<!DOCTYPE gpx>", b'<!DOCTYPE gpx SYSTEM "file:///nonexistent/gpx.dtd">'])
+def test_doctype_without_entities_is_accepted_and_never_fetched(doctype):
+    document = TRACK_11.replace(b"<gpx ", doctype + b"\n<gpx ", 1)
+    positions, _ = gpx.decode_gpx(document, "d")
+    assert len(positions) == 3
 
 
 def test_oversized_document_is_refused_before_parsing(monkeypatch):

@@ -1,7 +1,8 @@
 """GPX upload of a device's log after a trip (GPX 1.0 and 1.1).
 
-The file is first parsed with defusedxml, refusing any DTD (so no external entity and no
-"billion laughs" expansion reaches gpxpy), within ``MAX_GPX_BYTES``; gpxpy then reads it.
+The file is first parsed with defusedxml, refusing any entity declaration and external
+reference (so no external entity and no "billion laughs" expansion reaches gpxpy; a bare
+DOCTYPE line is harmless and accepted), within ``MAX_GPX_BYTES``; gpxpy then reads it.
 Track points and route points become positions (waypoints are marks, not a track, and are
 ignored). A point without a time cannot be placed on the trip: it is skipped and reported as
 a ``GpxProblem``, and so is a point with impossible coordinates; the rest of the file is used.
@@ -53,14 +54,14 @@ def decode_gpx(data: bytes, device_id: str) -> tuple[list[Position], list[GpxPro
 
 
 def _safe_root(data: bytes) -> Element:
-    """Parse with defusedxml: bounded size, no DTD, no entities."""
+    """Parse with defusedxml: bounded size, no entity declarations, no external references."""
     if len(data) > MAX_GPX_BYTES:
         raise DecodeError(f"GPX file larger than {MAX_GPX_BYTES} bytes")
     try:
-        return safe_xml.fromstring(data, forbid_dtd=True)
+        return safe_xml.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
-        name = type(error).__name__
-        raise DecodeError(f"GPX file refused: {name} (DTDs and entities are not allowed)") from None
+        reason = f"{type(error).__name__} (entities and external references are not allowed)"
+        raise DecodeError(f"GPX file refused: {reason}") from None
     except safe_xml.ParseError as error:
         raise DecodeError(f"GPX file is not well-formed XML: {error}") from None
 
