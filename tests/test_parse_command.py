@@ -86,6 +86,16 @@ def test_nmea_errors_name_the_line_and_set_exit_code_one(capsys):
     assert errors[0] == f"{log}:line 6: checksum mismatch: sentence says 54, contents give 56"
 
 
+@pytest.mark.parametrize("line_end", [b"\r\r\n", b"\n", b"\r"])
+def test_line_numbers_are_an_editors_whatever_the_line_ends(capsys, tmp_path, line_end):
+    log = tmp_path / "receiver.log"
+    log.write_bytes(line_end.join([b"# header", b"$GPZDA,081411.000,26,05,2014,,*5E",
+                                   b"$GNRMC,081411.000,A,5541.1955,N,03737.2872,E,0.60,301.29,260514,,,A*74"]))
+    code, printed, errors = parse(capsys, "-f", "nmea", str(log))
+    assert errors == [f"{log}:line 2: checksum mismatch: sentence says 5E, contents give 5D"]
+    assert code == 1 and len(printed) == 1
+
+
 def test_log_without_date_prints_date_assumed(capsys, tmp_path):
     log = tmp_path / "gga-only.log"
     log.write_text("$GPGGA,081412.000,5541.1956,N,03737.2877,E,1,5,4.87,66.2,M,14.5,M,,*6A\n")

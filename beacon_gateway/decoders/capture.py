@@ -70,7 +70,7 @@ def read_capture(fmt: str, data: bytes, device_id: str | None = None,
 
 def _nmea(data: bytes, device_id: str | None, fallback_date: date | None) -> Iterator[Item]:
     """NMEA lines through the incremental decoder."""
-    for item in nmea.decode_lines(data.splitlines(), device_id or UNKNOWN_DEVICE, fallback_date):
+    for item in nmea.decode_lines(_split_lines(data), device_id or UNKNOWN_DEVICE, fallback_date):
         yield Problem(f"line {item.line_number}", item.message) if isinstance(item, nmea.LineError) else item
 
 
@@ -87,7 +87,7 @@ def _gpx(data: bytes, device_id: str | None) -> Iterator[Item]:
 
 def _lines(data: bytes, decode: Callable[[bytes], list[Position]]) -> Iterator[Item]:
     """One message per line; blank lines and ``#`` comments are skipped."""
-    for number, line in enumerate(data.splitlines(), start=1):
+    for number, line in enumerate(_split_lines(data), start=1):
         if not line.strip() or line.lstrip().startswith(b"#"):
             continue
         try:
@@ -122,9 +122,15 @@ def _batch_problems(where: str, error: DecodeError) -> Iterator[Problem]:
         yield Problem(f"{where} {name}", message)
 
 
+def _split_lines(data: bytes) -> list[bytes]:
+    """Lines as an editor numbers them: split at LF (a stray CR stays in its line and is
+    stripped later); a file with no LF at all is split at CR (old Mac line ends)."""
+    return data.split(b"\n") if b"\n" in data else data.split(b"\r")
+
+
 def _hex_dump(data: bytes) -> list[tuple[int, bytes]] | None:
     """(line number, bytes) of a hex dump with one frame per line, or None if ``data`` is binary."""
-    lines = data.splitlines()
+    lines = _split_lines(data)
     content = [(n, line) for n, line in enumerate(lines, start=1)
                if line.strip() and not line.lstrip().startswith(b"#")]
     if not content or not all(_HEX_LINE.match(line) for _, line in content):
