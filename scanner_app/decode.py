@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scanner_app.decoded import Decoded, ImageError
-from scanner_app.engines import ENGINES, WEAK_FORMATS, Engine
+from scanner_app.engines import ENGINES, ITF, WEAK_FORMATS, Engine
 from scanner_app.images import ImageInput, load_frames, load_image
 from scanner_app.passes import PASSES, Affine, Pass, back_to_original, to_grey
 
@@ -41,11 +41,11 @@ def decode_pixels(pixels: np.ndarray, passes: Iterable[Pass] = PASSES,
     """Run the pass/engine chain on one frame and return the first accepted codes."""
     grey = to_grey(pixels)
     ballot = _Ballot()
-    for index, step in enumerate(passes):
+    for step in passes:
         image, affine = step.apply(grey)
         for engine_name in step.engines:
-            reads = [_locate(read, step.name, affine) for read in engines[engine_name](image)]
-            accepted = ballot.count(reads, trusted=index == 0)
+            reads = _drop_partial_itf([_locate(read, step.name, affine) for read in engines[engine_name](image)])
+            accepted = ballot.count(reads, trusted=step.trusted)
             if accepted:
                 return accepted
     return []
@@ -54,6 +54,17 @@ def decode_pixels(pixels: np.ndarray, passes: Iterable[Pass] = PASSES,
 def _locate(read: Decoded, pass_name: str, affine: Affine) -> Decoded:
     """Tag a read with its pass and put its corners back into the caller's image."""
     return dataclasses.replace(read, pass_name=pass_name, points=back_to_original(read.points, affine))
+
+
+def _drop_partial_itf(reads: list[Decoded]) -> list[Decoded]:
+    """Drop ITF reads that are part of a longer ITF read of the same step.
+
+    A scan line crossing a tilted ITF leaves it early, and ITF has no length of its own: both
+    engines then also report a shorter, valid-looking number made of the first digits.
+    """
+    itf = [read.text for read in reads if read.format == ITF]
+    return [read for read in reads
+            if read.format != ITF or not any(read.text != other and read.text in other for other in itf)]
 
 
 class _Ballot:

@@ -16,19 +16,45 @@ import numpy as np
 
 #: 2x3 affine matrix mapping original pixel coordinates to the pass's image (None: identity).
 Affine = np.ndarray | None
+#: Longest side a pass works on (a 12 MP phone photo is reduced to about 2 MP first): CLAHE,
+#: thresholds and pyzbar cost seconds at full size, and 1600 px still gives a GS1-128 SSCC
+#: that spans a quarter of the photo two pixels per module. zxing-cpp's plain pass sees the
+#: full resolution (it downscales by itself as well).
+WORK_SIDE = 1600
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One preprocessing step: a name and a function grey image -> (image, affine to it)."""
+    """One preprocessing step: a name, a function grey image -> (image, affine to it), the
+    engines that read its image, the longest side it works on, and whether its reads are
+    trusted as they are (the pass does not change pixel values, so it cannot invent bars)."""
 
     name: str
     transform: Callable[[np.ndarray], tuple[np.ndarray, Affine]]
     engines: tuple[str, ...] = ("zxing-cpp", "pyzbar")
+    max_side: int | None = WORK_SIDE
+    trusted: bool = False
 
     def apply(self, grey: np.ndarray) -> tuple[np.ndarray, Affine]:
         """Return the transformed image and the affine map from the original into it."""
-        return self.transform(grey)
+        fitted, fit = fit_within(grey, self.max_side)
+        image, affine = self.transform(fitted)
+        return image, compose(affine, fit)
+
+
+def fit_within(grey: np.ndarray, max_side: int | None) -> tuple[np.ndarray, Affine]:
+    """Shrink ``grey`` so that its longest side is at most ``max_side`` (None: leave it)."""
+    longest = max(grey.shape[:2])
+    if max_side is None or longest <= max_side:
+        return grey, None
+    return _scale(max_side / longest)(grey)
+
+
+def compose(second: Affine, first: Affine) -> Affine:
+    """The affine map doing ``first`` then ``second`` (None is the identity)."""
+    if first is None or second is None:
+        return first if second is None else second
+    return (np.vstack([second, [0, 0, 1]]) @ np.vstack([first, [0, 0, 1]]))[:2]
 
 
 def to_grey(pixels: np.ndarray) -> np.ndarray:
@@ -104,7 +130,7 @@ def _invert(grey: np.ndarray) -> tuple[np.ndarray, Affine]:
 
 #: Every pass that was measured (bench/barcode_passes.py), by name.
 CANDIDATES: dict[str, Pass] = {p.name: p for p in (
-    Pass("plain", _plain),
+    Pass("plain", _plain, trusted=True),
     Pass("clahe", _clahe),
     Pass("adaptive-threshold", _adaptive_threshold),
     Pass("equalise", _equalise),
@@ -113,15 +139,26 @@ CANDIDATES: dict[str, Pass] = {p.name: p for p in (
     Pass("upscale-2x", _scale(2.0)),
     Pass("downscale-half", _scale(0.5)),
     Pass("rotate-45", _rotate(45)),
+    Pass("rotate-22", _rotate(22.5)),
+    Pass("rotate-minus-22", _rotate(-22.5)),
     Pass("rotate-15", _rotate(15)),
     Pass("invert", _invert),
 )}
 
+#: zxing-cpp after preprocessing: the plain pass already tried light-on-dark codes.
+_ZXING_AFTER = "zxing-cpp-dark-on-light"
+
 #: The chain the decoder runs, in order. Kept: the passes that read images no earlier pass
 #: read on the data set without adding a wrong read (see bench/barcode_passes.py).
 PASSES: tuple[Pass, ...] = (
-    CANDIDATES["plain"],
-    CANDIDATES["clahe"],
+    dataclasses.replace(CANDIDATES["plain"], engines=("zxing-cpp",), max_side=None),
+    dataclasses.replace(CANDIDATES["plain"], engines=("pyzbar",)),
+    dataclasses.replace(CANDIDATES["clahe"], engines=(_ZXING_AFTER, "pyzbar")),
     # pyzbar added nothing after a thresholded image: only zxing-cpp reads it.
-    dataclasses.replace(CANDIDATES["adaptive-threshold"], engines=("zxing-cpp",)),
+    dataclasses.replace(CANDIDATES["adaptive-threshold"], engines=(_ZXING_AFTER,)),
+    # Linear codes tilted 15-75 degrees (a label photographed at an angle): neither engine scans
+    # diagonally. Rotating by 45 and +-22.5 degrees puts every tilt within reach of zxing-cpp,
+    # whose own scan also tries 90 degrees. pyzbar after rotation read mostly truncated ITF.
+    *(dataclasses.replace(CANDIDATES[name], engines=(_ZXING_AFTER,))
+      for name in ("rotate-45", "rotate-22", "rotate-minus-22")),
 )
