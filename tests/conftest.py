@@ -381,3 +381,14 @@ def make_tracked_declaration(make_declaration: Callable[..., Declaration], make_
         return make_declaration(**kw)
 
     return make
+
+
+# ---------------------------------------------------------------- scanner station (engineer G)
+@pytest.fixture
+def live_tracker(tmp_path: Path) -> Iterator[Any]:
+    """The real tracker app on a file SQLite database, served over HTTP on a free port, with a station
+    token for checkpoint TKT-ST and four flasks on an in-transit declaration (tests/tracker_server.py)."""
+    from tests.tracker_server import running_tracker
+
+    with running_tracker(tmp_path) as tracker:
+        yield tracker

@@ -15,7 +15,7 @@ from scanner_app.labels import make_label, render_image
 from scanner_app.station import ssccs_in
 from tracker.domain.gs1 import make_sscc
 
-from tests.tracker_server import LiveTracker, live_tracker  # noqa: F401 (fixture)
+from tests.tracker_server import LiveTracker
 
 SSCC = make_sscc(3, "4700001", 20457)
 

@@ -21,7 +21,7 @@ from scanner_app.outbox import Backoff, Outbox, Sender
 from tracker.domain.gs1 import make_sscc
 from tracker.models import Container, ContainerType, Dealer
 
-from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy, live_tracker  # noqa: F401 (fixture)
+from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from tracker.domain.gs1 import make_sscc
 from tracker.models import CustodyEvent
 
 from tests.test_outbox import CHECKOUT, outbox_rows, station_command, wait_until
-from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy, live_tracker  # noqa: F401 (fixture)
+from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy
 
 FRAME_SIZE = (640, 480)
 

@@ -10,12 +10,12 @@ import secrets
 import socket
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
-import pytest
 from shapely.geometry import LineString
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -95,9 +95,9 @@ def _seed(session: Session, containers: int) -> tuple[str, list[str], str]:
     return token, [f.sscc for f in flasks], reference
 
 
-@pytest.fixture
-def live_tracker(tmp_path: Path) -> Iterator[LiveTracker]:
-    """The tracker app on a fresh SQLite file, served on a free port for the test's duration."""
+@contextmanager
+def running_tracker(tmp_path: Path) -> Iterator[LiveTracker]:
+    """Serve the tracker app on a fresh SQLite file in ``tmp_path``, on a free port, until the block ends."""
     url = f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -109,12 +109,14 @@ def live_tracker(tmp_path: Path) -> Iterator[LiveTracker]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveTracker(f"http://127.0.0.1:{server.server_port}", token, ssccs, reference, sessions,
-                      server.server_port)
-    server.shutdown()
-    thread.join(timeout=10)
-    app.extensions["tracker.engine"].dispose()
-    engine.dispose()
+    try:
+        yield LiveTracker(f"http://127.0.0.1:{server.server_port}", token, ssccs, reference, sessions,
+                          server.server_port)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["tracker.engine"].dispose()
+        engine.dispose()
 
 
 @dataclass
