@@ -75,6 +75,21 @@ def test_import_approval_is_recorded_and_listed_with_what_remains(client: FlaskC
     assert [a["number"] for a in client.get("/api/v1/import-approvals").json["items"]] == ["KG-HG-IMP-9"]
 
 
+def test_export_consent_is_recorded_and_a_trader_sees_only_its_own(client: FlaskClient, make_user) -> None:
+    trader, other = make_user("trader"), make_user("trader")
+    sign_in(client, make_user("licensing_admin"))
+    for dealer in (trader.dealer, other.dealer):
+        response = post(client, "/export-consents", {
+            "number": f"EXP-{dealer.id}", "exporter_id": dealer.id, "importer_name": "Almaty Chemicals LLP",
+            "importer_country": "KZ", "quantity_g": 69_000, "intended_use": "laboratory reagents",
+            "valid_until": "2027-06-30"})
+        assert response.status_code == 201, response.json
+    assert response.json["remaining_g"] == 69_000
+    assert post(client, "/export-consents", {"number": "EXP-X"}).status_code == 422
+    sign_in(client, trader)
+    assert [c["number"] for c in client.get("/api/v1/export-consents").json["items"]] == [f"EXP-{trader.dealer_id}"]
+
+
 # ---------------------------------------------------------------- declarations
 def test_trader_edits_submits_and_admin_approves_over_http(client: FlaskClient, make_user, make_submittable) -> None:
     trader, declaration = make_submittable()

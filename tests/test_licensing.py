@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker import create_app
 from tracker.db import make_engine, make_session_factory
-from tracker.domain import licensing
+from tracker.domain import approvals, licensing
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.lifecycle import submit
 from tracker.domain.passwords import hash_password
@@ -138,31 +138,46 @@ def test_expire_licences_marks_those_past_their_last_day_and_alerts_shipments(
     assert licence not in licensing.expire_licences(db, licence.valid_to + timedelta(days=2))
 
 
-def approval_input(importer: Dealer, **kw) -> licensing.ApprovalInput:  # type: ignore[no-untyped-def]
+def approval_input(importer: Dealer, **kw) -> approvals.ApprovalInput:  # type: ignore[no-untyped-def]
     values = dict(number=f"IMP-{importer.id}", importer_id=importer.id, exporter_name="Guizhou Recycling Co.",
                   exporter_country="CN", quantity_g=200_000, intended_use="dental amalgam",
                   source_not_primary_mining=True, source_statement="recovered from lamps",
                   valid_until=date(2027, 6, 30))
     values.update(kw)
-    return licensing.ApprovalInput(**values)
+    return approvals.ApprovalInput(**values)
 
 
 def test_admin_records_an_import_approval_with_the_art_3_fields(db: Session, admin, make_dealer) -> None:
-    approval = licensing.record_import_approval(db, admin, approval_input(make_dealer()))
+    approval = approvals.record_import_approval(db, admin, approval_input(make_dealer()))
     assert approval.issued_by == admin and approval.quantity_g == 200_000 and approval.exporter_country == "CN"
 
 
 def test_approvals_past_their_last_day_expire(db: Session, admin, make_dealer) -> None:
-    approval = licensing.record_import_approval(db, admin, approval_input(make_dealer()))
-    assert licensing.expire_approvals(db, approval.valid_until) == []
-    assert licensing.expire_approvals(db, approval.valid_until + timedelta(days=1)) == [approval]
+    approval = approvals.record_import_approval(db, admin, approval_input(make_dealer()))
+    assert approvals.expire_approvals(db, approval.valid_until) == []
+    assert approvals.expire_approvals(db, approval.valid_until + timedelta(days=1)) == [approval]
     assert approval.status.value == "expired"
+
+
+def test_admin_records_an_export_consent_of_the_importing_country(db: Session, admin, make_dealer) -> None:
+    exporter = make_dealer()
+    consent = approvals.record_export_consent(db, admin, approvals.ExportConsentInput(
+        number="EXP-1", exporter_id=exporter.id, importer_name="Almaty Chemicals LLP", importer_country="KZ",
+        quantity_g=69_000, intended_use="laboratory reagents", valid_until=date(2027, 6, 30)))
+    assert consent.exporter == exporter and consent.issued_by == admin
+    with pytest.raises(ValidationFailed) as caught:
+        approvals.record_export_consent(db, admin, approvals.ExportConsentInput(
+            number="EXP-1", exporter_id=exporter.id, importer_name="", importer_country="kz",
+            quantity_g=0, intended_use="", valid_until=date(2027, 6, 30)))
+    assert set(caught.value.errors) == {"number", "importer_name", "importer_country", "quantity_g",
+                                        "intended_use"}
+    assert approvals.expire_approvals(db, date(2027, 7, 1)) == [consent]
 
 
 def test_an_approval_without_the_source_statement_or_with_bad_fields_is_refused(
         db: Session, admin, make_dealer) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        licensing.record_import_approval(db, admin, approval_input(
+        approvals.record_import_approval(db, admin, approval_input(
             make_dealer(), exporter_country="KG", quantity_g=-5, source_not_primary_mining=False,
             source_statement="", intended_use=""))
     assert set(caught.value.errors) == {"exporter_country", "quantity_g", "source_not_primary_mining",
@@ -223,9 +238,9 @@ def test_cli_refuses_with_one_line_and_exit_status_1(cli_app: Flask, args: list[
 def test_cli_expires_licences_for_a_given_day(cli_app: Flask) -> None:
     run(cli_app, "licence", "issue", "--by", "admin", "--dealer", "02104200710123", "--number", "L-3",
         "--from", "2026-01-01", "--to", "2026-03-31", "--quota-g", "1000", "--activity", "use")
-    assert "0 licence(s) and 0 import approval(s) expired" in run(
+    assert "0 licence(s) and 0 approval(s) or consent(s) expired" in run(
         cli_app, "licences", "expire", "--today", "2026-03-31").output
-    assert "1 licence(s) and 0 import approval(s) expired: L-3" in run(
+    assert "1 licence(s) and 0 approval(s) or consent(s) expired: L-3" in run(
         cli_app, "licences", "expire", "--today", "2026-04-01").output
     assert licences(cli_app) == [("L-3", "expired", ["issued", "expired"])]
 
@@ -239,6 +254,13 @@ def test_cli_records_an_import_approval_only_with_the_source_statement(cli_app: 
     assert refused.exit_code == 1 and "source_not_primary_mining" in refused.output
     accepted = run(cli_app, *args, "--not-primary-mining")
     assert accepted.exit_code == 0 and "recorded import approval IMP-1 for 200000 g" in accepted.output
+
+
+def test_cli_records_an_export_consent(cli_app: Flask) -> None:
+    result = run(cli_app, "approval", "add-export", "--by", "admin", "--number", "EXP-7", "--exporter",
+                 "02104200710123", "--importer-name", "Almaty Chemicals LLP", "--importer-country", "KZ",
+                 "--quantity-g", "69000", "--intended-use", "laboratory reagents", "--valid-until", "2027-06-30")
+    assert result.exit_code == 0 and "recorded export consent EXP-7 for 69000 g" in result.output
 
 
 def test_cli_approves_and_rejects_declarations(db: Session, app: Flask, make_user, make_declaration) -> None:

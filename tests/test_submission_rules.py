@@ -12,6 +12,7 @@ from tracker.domain.lifecycle import submit
 from tracker.models import (
     Activity,
     Dealer,
+    ExportConsent,
     DeclarationKind,
     DeclarationStatus,
     ExpectedCheckpoint,
@@ -146,11 +147,54 @@ def test_rule_approval_quantity_remains(db: Session, importer, exporter, make_de
     submit(db, importer, first.id)
     second = import_declaration(make_declaration, importer, exporter, approval)
     errors = refusal(db, importer, second)
-    assert errors == {"import_approval_id": f"approval {approval.number} has 25500 g left; "
+    assert errors == {"import_approval_id": f"{approval.number} has 25500 g left; "
                                             "this declaration needs 34500 g"}
     first.status = DeclarationStatus.CANCELLED   # a cancelled declaration gives its quantity back
     db.flush()
     submit(db, importer, second.id)
+
+
+@pytest.fixture
+def foreign_buyer(db: Session) -> Dealer:
+    """An importer abroad."""
+    dealer = Dealer(legal_name="Almaty Chemicals LLP", taxpayer_number="KZ-77", country="KZ")
+    db.add(dealer)
+    db.flush()
+    return dealer
+
+
+def consent_for(db: Session, exporter: Dealer, buyer: Dealer, quantity_g: int) -> ExportConsent:
+    consent = ExportConsent(number=f"EXP-{exporter.id}-{buyer.country}-{quantity_g}", exporter=exporter,
+                            importer_name=buyer.legal_name, importer_country=buyer.country,
+                            quantity_g=quantity_g, intended_use="laboratory reagents",
+                            valid_until=date.today() + timedelta(days=300))
+    db.add(consent)
+    db.flush()
+    return consent
+
+
+def test_rule_export_matches_consent(db: Session, make_submittable, foreign_buyer) -> None:
+    trader, declaration = make_submittable({Activity.EXPORT}, kind=DeclarationKind.EXPORT, consignee=foreign_buyer)
+    assert "written consent" in refusal(db, trader, declaration)["export_consent_id"]
+    other = Dealer(legal_name="Tashkent Dental", taxpayer_number="UZ-1", country="UZ")
+    declaration.export_consent = consent_for(db, trader.dealer, other, 100_000)
+    db.flush()
+    assert "names the importer Tashkent Dental (UZ)" in refusal(db, trader, declaration)["consignee"]
+    declaration.export_consent = consent_for(db, trader.dealer, foreign_buyer, 100_000)
+    db.flush()
+    submit(db, trader, declaration.id)
+
+
+def test_rule_approval_quantity_remains_for_an_export_consent(db: Session, make_submittable,
+                                                               make_declaration, foreign_buyer) -> None:
+    trader, first = make_submittable({Activity.EXPORT}, kind=DeclarationKind.EXPORT, consignee=foreign_buyer)
+    consent = consent_for(db, trader.dealer, foreign_buyer, 50_000)
+    first.export_consent = consent
+    submit(db, trader, first.id)
+    second = make_declaration(declarant=trader.dealer, consignee=foreign_buyer, kind=DeclarationKind.EXPORT,
+                              export_consent=consent)
+    assert refusal(db, trader, second) == {"export_consent_id": f"{consent.number} has 15500 g left; "
+                                                                "this declaration needs 34500 g"}
 
 
 def test_rule_annual_quota(db: Session, make_submittable, make_licensed_dealer, make_user,

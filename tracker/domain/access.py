@@ -16,6 +16,7 @@ from tracker.models import (
     Dealer,
     Declaration,
     DeclarationStatus,
+    ExportConsent,
     ImportApproval,
     License,
     Role,
@@ -117,6 +118,13 @@ def approval_filter(user: User) -> ColumnElement[bool]:
     """Return the condition selecting the import approvals ``user`` may read (a trader: its own)."""
     if user.role == Role.TRADER:
         return ImportApproval.importer_id == user.dealer_id
+    return true()
+
+
+def consent_filter(user: User) -> ColumnElement[bool]:
+    """Return the condition selecting the export consents ``user`` may read (a trader: its own)."""
+    if user.role == Role.TRADER:
+        return ExportConsent.exporter_id == user.dealer_id
     return true()
 
 

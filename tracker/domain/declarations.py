@@ -27,6 +27,7 @@ from tracker.models import (
     DeclarationKind,
     DeclarationStatus,
     ExpectedCheckpoint,
+    ExportConsent,
     ImportApproval,
     User,
 )
@@ -57,6 +58,7 @@ class DraftInput:
     consignor_id: int | None = None
     consignor_foreign: tuple[str, str] | None = None
     import_approval_id: int | None = None
+    export_consent_id: int | None = None
 
 
 def find_declaration(session: Session, user: User, declaration_id: int) -> Declaration:
@@ -158,15 +160,19 @@ def _parties(session: Session, actor: User, data: DraftInput,
     return consignor, _party(session, data.consignee_id, data.consignee_foreign, "consignee", errors)
 
 
-def _approval(session: Session, data: DraftInput, errors: dict[str, str]) -> ImportApproval | None:
-    if data.import_approval_id is None:
+def _consent(session: Session, model: Any, record_id: int | None, kind: DeclarationKind, field_name: str,
+             errors: dict[str, str]) -> Any:
+    """Return the import approval or export consent ``record_id`` for a declaration of ``kind``."""
+    if record_id is None:
         return None
-    approval = session.get(ImportApproval, data.import_approval_id)
-    if approval is None:
-        errors["import_approval_id"] = f"no import approval {data.import_approval_id}"
-    elif data.kind != DeclarationKind.IMPORT:
-        errors["import_approval_id"] = "only an import refers to an import approval"
-    return approval
+    record = session.get(model, record_id)
+    if record is None:
+        errors[field_name] = f"no {model.__tablename__.replace('_', ' ')[:-1]} {record_id}"
+    elif kind != DeclarationKind.IMPORT and model is ImportApproval:
+        errors[field_name] = "only an import refers to an import approval"
+    elif kind != DeclarationKind.EXPORT and model is ExportConsent:
+        errors[field_name] = "only an export refers to an export consent"
+    return record
 
 
 def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
@@ -185,7 +191,8 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
     items = _items(session, actor, data.items, errors)
     if len({sscc for sscc, _ in data.items}) != len(data.items):
         errors["items"] = "a container is listed twice"
-    approval = _approval(session, data, errors)
+    approval = _consent(session, ImportApproval, data.import_approval_id, data.kind, "import_approval_id", errors)
+    consent = _consent(session, ExportConsent, data.export_consent_id, data.kind, "export_consent_id", errors)
     if not 0 < data.corridor_m <= 50_000:
         errors["corridor_m"] = "1..50000 metres"
     for name in ("planned_departure", "planned_arrival"):
@@ -201,6 +208,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
         kind=DeclarationKind(data.kind), consignor=consignor, consignee=consignee, origin=origin,
         destination=destination, corridor_m=data.corridor_m, planned_departure=data.planned_departure,
         planned_arrival=data.planned_arrival, vehicle=data.vehicle, import_approval=approval,
+        export_consent=consent,
         route=route, items=items,
         expected_checkpoints=[ExpectedCheckpoint(seq=i, checkpoint=c) for i, c in enumerate(expected)],
     )

@@ -1,4 +1,4 @@
-"""Licences and import approvals: issuing, suspending, reinstating, revoking, expiring.
+"""Licences: issuing, suspending, reinstating, revoking, expiring (approvals: ``approvals``).
 
 Every change of a licence is kept as a ``LicenseEvent`` (who, when, why). A licence that
 stops being active blocks its dealer's new declarations at once (the submission rules
@@ -18,11 +18,9 @@ from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from tracker.models import (
     Activity,
     AlertSeverity,
-    ApprovalStatus,
     Dealer,
     Declaration,
     DeclarationStatus,
-    ImportApproval,
     License,
     LicenseEvent,
     LicenseStatus,
@@ -46,26 +44,13 @@ class LicenceInput:
     reason: str = ""
 
 
-@dataclass
-class ApprovalInput:
-    """A written import consent (Minamata Convention Art. 3)."""
-
-    number: str
-    importer_id: int
-    exporter_name: str
-    exporter_country: str
-    quantity_g: int
-    intended_use: str
-    source_not_primary_mining: bool
-    source_statement: str
-    valid_until: date
-
-
-def _whole_grams(value: object) -> bool:
+def whole_grams(value: object) -> bool:
+    """Tell whether ``value`` is a mass in whole grams > 0."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _require_admin(actor: User) -> None:
+def require_admin(actor: User) -> None:
+    """Refuse anyone but the licensing authority."""
     if not may(actor, Action.MANAGE_LICENSES):
         raise Forbidden("only the licensing authority manages licences and approvals")
 
@@ -101,7 +86,7 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
         errors["number"] = f"licence {number} already exists"
     if data.valid_to < data.valid_from:
         errors["valid_to"] = "must not be before valid_from"
-    if not _whole_grams(data.annual_quota_g):
+    if not whole_grams(data.annual_quota_g):
         errors["annual_quota_g"] = "whole grams > 0"
     known = {a.value for a in Activity}
     if not data.activities or not set(data.activities) <= known:
@@ -111,7 +96,7 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
 
 def issue_licence(session: Session, actor: User, data: LicenceInput) -> License:
     """Issue a licence to a domestic dealer; report every bad field at once."""
-    _require_admin(actor)
+    require_admin(actor)
     errors = _licence_errors(session, data)
     if errors:
         raise ValidationFailed(errors)
@@ -156,7 +141,7 @@ def _alert_shipments(session: Session, licence: License, reason: str) -> None:
 
 def suspend_licence(session: Session, actor: User, licence_id: int, reason: str) -> License:
     """Suspend an active licence; its dealer's shipments in transit get an alert."""
-    _require_admin(actor)
+    require_admin(actor)
     reason = _require_reason(reason)
     licence = find_licence(session, actor, licence_id)
     _change_status(licence, LicenseStatus.SUSPENDED, {LicenseStatus.ACTIVE})
@@ -170,7 +155,7 @@ def suspend_licence(session: Session, actor: User, licence_id: int, reason: str)
 def reinstate_licence(session: Session, actor: User, licence_id: int, reason: str,
                       today: date | None = None) -> License:
     """Reinstate a suspended licence that has not run out meanwhile."""
-    _require_admin(actor)
+    require_admin(actor)
     reason = _require_reason(reason)
     licence = find_licence(session, actor, licence_id)
     today = today or utcnow().date()
@@ -185,7 +170,7 @@ def reinstate_licence(session: Session, actor: User, licence_id: int, reason: st
 
 def revoke_licence(session: Session, actor: User, licence_id: int, reason: str) -> License:
     """Revoke a licence for good; its dealer's shipments in transit get an alert."""
-    _require_admin(actor)
+    require_admin(actor)
     reason = _require_reason(reason)
     licence = find_licence(session, actor, licence_id)
     _change_status(licence, LicenseStatus.REVOKED, {LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED})
@@ -211,58 +196,3 @@ def expire_licences(session: Session, today: date) -> list[License]:
         _alert_shipments(session, licence, licence.status_reason)
     session.flush()
     return due
-
-
-def expire_approvals(session: Session, today: date) -> list[ImportApproval]:
-    """Mark every active import approval whose last valid day is before ``today`` as expired."""
-    due = list(session.scalars(select(ImportApproval).where(
-        ImportApproval.status == ApprovalStatus.ACTIVE, ImportApproval.valid_until < today)
-        .order_by(ImportApproval.id)))
-    for approval in due:
-        approval.status = ApprovalStatus.EXPIRED
-    session.flush()
-    return due
-
-
-def _approval_errors(session: Session, data: ApprovalInput) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    importer = session.get(Dealer, data.importer_id)
-    if importer is None or not importer.is_domestic:
-        errors["importer_id"] = f"no domestic dealer {data.importer_id}"
-    number = data.number.strip()
-    if not number or len(number) > MAX_NUMBER_LENGTH:
-        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
-    elif session.scalar(select(ImportApproval.id).where(ImportApproval.number == number)) is not None:
-        errors["number"] = f"approval {number} already exists"
-    if not data.exporter_name.strip():
-        errors["exporter_name"] = "name the exporter"
-    country = data.exporter_country
-    if not (len(country) == 2 and country.isalpha() and country.isupper()) or country == "KG":
-        errors["exporter_country"] = "the exporting country as an ISO 3166 alpha-2 code (not KG)"
-    if not _whole_grams(data.quantity_g):
-        errors["quantity_g"] = "whole grams > 0"
-    if not data.intended_use.strip():
-        errors["intended_use"] = "state the intended use"
-    if data.source_not_primary_mining is not True:
-        errors["source_not_primary_mining"] = ("consent requires the statement that the mercury is not "
-                                               "from primary mining or chlor-alkali surplus")
-    if not data.source_statement.strip():
-        errors["source_statement"] = "quote the exporter's statement of source"
-    return errors
-
-
-def record_import_approval(session: Session, actor: User, data: ApprovalInput) -> ImportApproval:
-    """Record a written import consent; report every missing Art. 3 field at once."""
-    _require_admin(actor)
-    errors = _approval_errors(session, data)
-    if errors:
-        raise ValidationFailed(errors)
-    approval = ImportApproval(
-        number=data.number.strip(), importer_id=data.importer_id, exporter_name=data.exporter_name.strip(),
-        exporter_country=data.exporter_country, quantity_g=data.quantity_g,
-        intended_use=data.intended_use.strip(), source_not_primary_mining=True,
-        source_statement=data.source_statement.strip(), valid_until=data.valid_until, issued_by=actor,
-    )
-    session.add(approval)
-    session.flush()
-    return approval

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
@@ -130,26 +130,49 @@ def rule_import_matches_approval(sub: Submission) -> Errors:
     return {}
 
 
-def declared_against_approval(session: Session, approval_id: int, excluding: int | None) -> int:
-    """Return the mass declared on an approval by declarations that still count."""
+def rule_export_matches_consent(sub: Submission) -> Errors:
+    """An export names a valid consent of the importing country, given for this exporter and consignee."""
+    d = sub.declaration
+    if d.kind != DeclarationKind.EXPORT:
+        return {}
+    consent = d.export_consent
+    if consent is None:
+        return {"export_consent_id": "an export needs the importing country's written consent (Minamata Art. 3(6))"}
+    if consent.exporter_id != d.consignor_id:
+        return {"export_consent_id": f"consent {consent.number} was given for another exporter"}
+    if consent.status != ApprovalStatus.ACTIVE or (sub.window and consent.valid_until < sub.window[1]):
+        return {"export_consent_id": f"consent {consent.number} is {consent.status.value} "
+                                     f"or ends ({consent.valid_until}) before the planned arrival"}
+    if not (_same_party(consent.importer_name, d.consignee.legal_name)
+            and consent.importer_country == d.consignee.country):
+        return {"consignee": f"the consent names the importer {consent.importer_name} "
+                             f"({consent.importer_country}), not {d.consignee.legal_name} ({d.consignee.country})"}
+    return {}
+
+
+def declared_against(session: Session, column: Any, record_id: int, excluding: int | None) -> int:
+    """Return the mass declared against an approval or consent (``column`` is the declaration's
+    foreign key to it) by declarations that still count."""
     query = (select(func.coalesce(func.sum(DeclarationItem.declared_net_g), 0))
              .join(Declaration, DeclarationItem.declaration_id == Declaration.id)
-             .where(Declaration.import_approval_id == approval_id, Declaration.status.not_in(NOT_COUNTED)))
+             .where(column == record_id, Declaration.status.not_in(NOT_COUNTED)))
     if excluding is not None:
         query = query.where(Declaration.id != excluding)
     return int(session.scalar(query) or 0)
 
 
 def rule_approval_quantity_remains(sub: Submission) -> Errors:
-    """The approval has enough quantity left for this declaration."""
+    """The import approval or export consent has enough quantity left for this declaration."""
     d = sub.declaration
-    if d.kind != DeclarationKind.IMPORT or d.import_approval is None:
+    if d.kind == DeclarationKind.IMPORT and d.import_approval is not None:
+        record, column, field = d.import_approval, Declaration.import_approval_id, "import_approval_id"
+    elif d.kind == DeclarationKind.EXPORT and d.export_consent is not None:
+        record, column, field = d.export_consent, Declaration.export_consent_id, "export_consent_id"
+    else:
         return {}
-    used = declared_against_approval(sub.session, d.import_approval.id, d.id)
-    remaining = d.import_approval.quantity_g - used
+    remaining = record.quantity_g - declared_against(sub.session, column, record.id, d.id)
     if d.declared_net_g > remaining:
-        return {"import_approval_id": f"approval {d.import_approval.number} has {remaining} g left; "
-                                      f"this declaration needs {d.declared_net_g} g"}
+        return {field: f"{record.number} has {remaining} g left; this declaration needs {d.declared_net_g} g"}
     return {}
 
 
@@ -250,6 +273,7 @@ RULES: tuple[Callable[[Submission], Errors], ...] = (
     rule_parties_domestic_or_foreign,
     rule_parties_licensed,
     rule_import_matches_approval,
+    rule_export_matches_consent,
     rule_approval_quantity_remains,
     rule_annual_quota,
     rule_containers,

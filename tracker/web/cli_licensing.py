@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.db import session_scope
-from tracker.domain import licensing, lifecycle
+from tracker.domain import approvals, licensing, lifecycle
 from tracker.domain.errors import DomainError
 from tracker.domain.references import InvalidReference, validate_reference
 from tracker.models import Activity, Dealer, Declaration, License, User
@@ -25,7 +25,7 @@ from tracker.web.database import session_factory
 
 licence_group = AppGroup("licence", help="Issue, suspend, reinstate or revoke a licence.")
 licences_group = AppGroup("licences", help="Work on every licence at once (daily expiry).")
-approval_group = AppGroup("approval", help="Record import approvals (Minamata Art. 3 consent).")
+approval_group = AppGroup("approval", help="Record import approvals and export consents (Minamata Art. 3).")
 declaration_group = AppGroup("declaration", help="Approve or reject submitted declarations.")
 
 
@@ -136,9 +136,9 @@ def licences_expire(today: datetime | None) -> None:
 
     def work(session: Session) -> str:
         expired = licensing.expire_licences(session, day)
-        approvals = licensing.expire_approvals(session, day)
-        names = ", ".join(record.number for record in [*expired, *approvals])
-        return (f"{len(expired)} licence(s) and {len(approvals)} import approval(s) expired"
+        consents = approvals.expire_approvals(session, day)
+        names = ", ".join(record.number for record in [*expired, *consents])
+        return (f"{len(expired)} licence(s) and {len(consents)} approval(s) or consent(s) expired"
                 + (f": {names}" if names else ""))
 
     _run(work)
@@ -162,12 +162,35 @@ def approval_add(login: str, number: str, taxpayer: str, exporter_name: str, exp
     """Record a written import consent."""
 
     def work(session: Session) -> str:
-        approval = licensing.record_import_approval(session, _actor(session, login), licensing.ApprovalInput(
+        approval = approvals.record_import_approval(session, _actor(session, login), approvals.ApprovalInput(
             number=number, importer_id=_dealer(session, taxpayer).id, exporter_name=exporter_name,
             exporter_country=exporter_country, quantity_g=quantity_g, intended_use=intended_use,
             source_not_primary_mining=not_primary_mining, source_statement=source_statement,
             valid_until=valid_until.date()))
         return f"recorded import approval {approval.number} for {approval.quantity_g} g"
+
+    _run(work)
+
+
+@approval_group.command("add-export")
+@BY
+@click.option("--number", required=True, help="Consent number.")
+@click.option("--exporter", "taxpayer", required=True, help="Taxpayer number of the exporting dealer.")
+@click.option("--importer-name", required=True, help="The importer abroad.")
+@click.option("--importer-country", required=True, help="ISO 3166 alpha-2 code.")
+@click.option("--quantity-g", required=True, type=int, help="Quantity consented, in grams.")
+@click.option("--intended-use", required=True)
+@click.option("--valid-until", required=True, type=DAY, help="Last valid day (YYYY-MM-DD).")
+def approval_add_export(login: str, number: str, taxpayer: str, importer_name: str, importer_country: str,
+                        quantity_g: int, intended_use: str, valid_until: datetime) -> None:
+    """Record the importing country's written consent to an export (Art. 3(6))."""
+
+    def work(session: Session) -> str:
+        consent = approvals.record_export_consent(session, _actor(session, login), approvals.ExportConsentInput(
+            number=number, exporter_id=_dealer(session, taxpayer).id, importer_name=importer_name,
+            importer_country=importer_country, quantity_g=quantity_g, intended_use=intended_use,
+            valid_until=valid_until.date()))
+        return f"recorded export consent {consent.number} for {consent.quantity_g} g"
 
     _run(work)
 

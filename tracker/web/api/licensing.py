@@ -1,4 +1,4 @@
-"""Licences and import approvals (the licensing authority writes; traders read their own)."""
+"""Licences, import approvals and export consents (the licensing authority writes; traders read their own)."""
 from __future__ import annotations
 
 from datetime import date
@@ -8,11 +8,11 @@ from flask import jsonify, request
 from flask_login import login_required
 from sqlalchemy import select
 
-from tracker.domain import licensing
-from tracker.domain.access import Action, approval_filter, license_filter
+from tracker.domain import approvals, licensing
+from tracker.domain.access import Action, approval_filter, consent_filter, license_filter
 from tracker.domain.errors import ValidationFailed
-from tracker.domain.submission import declared_against_approval
-from tracker.models import ImportApproval, License, LicenseStatus
+from tracker.domain.submission import declared_against
+from tracker.models import Declaration, ExportConsent, ImportApproval, License, LicenseStatus
 from tracker.web.api import bp
 from tracker.web.api.openapi import (
     GRAMS,
@@ -26,7 +26,7 @@ from tracker.web.api.openapi import (
     ref,
 )
 from tracker.web.api.routes import _body, _enum_arg, _page
-from tracker.web.api.serialize import approval_json, licence_json
+from tracker.web.api.serialize import approval_json, consent_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
 
@@ -120,7 +120,22 @@ def revoke_licence(licence_id: int):  # type: ignore[no-untyped-def]
 
 
 def _approval_with_balance(approval: ImportApproval) -> dict[str, Any]:
-    return approval_json(approval, declared_against_approval(get_session(), approval.id, None))
+    used = declared_against(get_session(), Declaration.import_approval_id, approval.id, None)
+    return approval_json(approval, used)
+
+
+def _consent_with_balance(consent: ExportConsent) -> dict[str, Any]:
+    used = declared_against(get_session(), Declaration.export_consent_id, consent.id, None)
+    return consent_json(consent, used)
+
+
+def _required(data: dict[str, Any], texts: tuple[str, ...], numbers: tuple[str, ...],
+              errors: dict[str, str]) -> None:
+    """Note each of ``texts`` that is not text and each of ``numbers`` that is not a whole number."""
+    errors.update({name: "required text" for name in texts if not isinstance(data.get(name), str)})
+    for name in numbers:
+        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
+            errors[name] = "a whole number"
 
 
 @bp.get("/import-approvals")
@@ -137,21 +152,45 @@ def post_approval():  # type: ignore[no-untyped-def]
     """Record a written import consent (Minamata Convention Art. 3)."""
     data, errors = _body(), {}
     valid_until = _date(data, "valid_until", errors)
-    texts = ("number", "exporter_name", "exporter_country", "intended_use", "source_statement")
-    errors.update({name: "required text" for name in texts if not isinstance(data.get(name), str)})
-    for name in ("importer_id", "quantity_g"):
-        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
-            errors[name] = "a whole number"
+    _required(data, ("number", "exporter_name", "exporter_country", "intended_use", "source_statement"),
+              ("importer_id", "quantity_g"), errors)
     if errors:
         raise ValidationFailed(errors)
     db = get_session()
-    approval = licensing.record_import_approval(db, acting_user(), licensing.ApprovalInput(
+    approval = approvals.record_import_approval(db, acting_user(), approvals.ApprovalInput(
         number=data["number"], importer_id=data["importer_id"], exporter_name=data["exporter_name"],
         exporter_country=data["exporter_country"], quantity_g=data["quantity_g"],
         intended_use=data["intended_use"], source_not_primary_mining=data.get("source_not_primary_mining") is True,
         source_statement=data["source_statement"], valid_until=valid_until))
     db.commit()
     return jsonify(_approval_with_balance(approval)), 201
+
+
+@bp.get("/export-consents")
+@login_required
+def list_consents():  # type: ignore[no-untyped-def]
+    """List the export consents the user may see, with the quantity still available."""
+    query = select(ExportConsent).where(consent_filter(acting_user())).order_by(ExportConsent.id)
+    return jsonify(_page(query, _consent_with_balance))
+
+
+@bp.post("/export-consents")
+@requires(Action.MANAGE_LICENSES)
+def post_consent():  # type: ignore[no-untyped-def]
+    """Record the importing country's written consent to an export (Minamata Art. 3(6))."""
+    data, errors = _body(), {}
+    valid_until = _date(data, "valid_until", errors)
+    _required(data, ("number", "importer_name", "importer_country", "intended_use"),
+              ("exporter_id", "quantity_g"), errors)
+    if errors:
+        raise ValidationFailed(errors)
+    db = get_session()
+    consent = approvals.record_export_consent(db, acting_user(), approvals.ExportConsentInput(
+        number=data["number"], exporter_id=data["exporter_id"], importer_name=data["importer_name"],
+        importer_country=data["importer_country"], quantity_g=data["quantity_g"],
+        intended_use=data["intended_use"], valid_until=valid_until))
+    db.commit()
+    return jsonify(_consent_with_balance(consent)), 201
 
 
 # ---------------------------------------------------------------- OpenAPI
@@ -193,6 +232,18 @@ SCHEMAS.update({
         "quantity_g": GRAMS, "intended_use": {"type": "string"},
         "source_not_primary_mining": {"const": True, "description": "the Art. 3 statement of source"},
         "source_statement": {"type": "string"}, "valid_until": _DAY}},
+    "ExportConsent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "number": {"type": "string"}, "exporter": {"type": "object"},
+        "importer_name": {"type": "string"}, "importer_country": {"type": "string"},
+        "quantity_g": GRAMS, "declared_g": {"type": "integer"}, "remaining_g": {"type": "integer"},
+        "intended_use": {"type": "string"}, "valid_until": _DAY, "status": {"type": "string"},
+        "issued_at": {"type": "string", "format": "date-time"}}},
+    "NewExportConsent": {"type": "object", "required": [
+        "number", "exporter_id", "importer_name", "importer_country", "quantity_g", "intended_use",
+        "valid_until"], "properties": {
+        "number": {"type": "string"}, "exporter_id": {"type": "integer"},
+        "importer_name": {"type": "string"}, "importer_country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "quantity_g": GRAMS, "intended_use": {"type": "string"}, "valid_until": _DAY}},
 })
 
 
@@ -227,5 +278,13 @@ PATHS.update({
         "post": op("Record an import approval, Minamata Art. 3 consent (licensing admin)", {
             "201": json_response(ref("ImportApproval"), "Recorded"), **error_responses(401, 403, 415, 422)},
             requestBody={"required": True, "content": {"application/json": {"schema": ref("NewImportApproval")}}}),
+    },
+    "/export-consents": {
+        "get": op("Export consents visible to the user, with the quantity remaining", {
+            "200": json_response(page_of("ExportConsent"), "A page"), **error_responses(401)},
+            parameters=PAGING),
+        "post": op("Record the importing country's consent to an export, Minamata Art. 3(6) (licensing admin)", {
+            "201": json_response(ref("ExportConsent"), "Recorded"), **error_responses(401, 403, 415, 422)},
+            requestBody={"required": True, "content": {"application/json": {"schema": ref("NewExportConsent")}}}),
     },
 })

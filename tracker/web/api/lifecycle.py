@@ -46,6 +46,7 @@ def _as_input(declaration: Declaration) -> dict[str, Any]:
         "planned_departure": iso(declaration.planned_departure),
         "planned_arrival": iso(declaration.planned_arrival),
         "import_approval_id": declaration.import_approval_id,
+        "export_consent_id": declaration.export_consent_id,
     }
 
 
@@ -226,6 +227,7 @@ SCHEMAS["NewDeclaration"]["properties"].update({
     "consignor_id": {"type": "integer", "description": "import or transit only: the foreign consignor's id"},
     "consignor": _FOREIGN,
     "import_approval_id": {"type": "integer", "description": "import only"},
+    "export_consent_id": {"type": "integer", "description": "export only"},
 })
 SCHEMAS["Receipt"] = {"type": "object", "required": ["containers"], "properties": {
     "containers": {"type": "array", "items": {"type": "object", "required": ["sscc", "received_net_g", "seal_intact"],

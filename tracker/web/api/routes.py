@@ -188,9 +188,11 @@ def _draft_input(data: dict[str, Any]) -> DraftInput:
             errors[name] = "required"
     consignee_id, consignee_foreign = _party_input(data, "consignee", errors)
     consignor_id, consignor_foreign = _party_input(data, "consignor", errors)
-    approval_id = data.get("import_approval_id")
+    approval_id, consent_id = data.get("import_approval_id"), data.get("export_consent_id")
     if approval_id is not None and not _whole(approval_id):
         errors["import_approval_id"] = "an import approval id"
+    if consent_id is not None and not _whole(consent_id):
+        errors["export_consent_id"] = "an export consent id"
     items = _list(data, "items", _item, "a list of {sscc, declared_net_g}", errors)
     waypoints = _list(data, "waypoints", _waypoint, "a list of [lat, lon] pairs", errors)
     codes = _list(data, "expected_checkpoints", str, "a list of checkpoint codes", errors)
@@ -206,7 +208,7 @@ def _draft_input(data: dict[str, Any]) -> DraftInput:
         expected_checkpoint_codes=codes, corridor_m=data.get("corridor_m", 500),
         planned_departure=departure, planned_arrival=arrival, vehicle=str(data.get("vehicle", "")),
         consignee_foreign=consignee_foreign, consignor_id=consignor_id, consignor_foreign=consignor_foreign,
-        import_approval_id=approval_id,
+        import_approval_id=approval_id, export_consent_id=consent_id,
     )
 
 

@@ -11,6 +11,7 @@ from tracker.models import (
     Container,
     Dealer,
     Declaration,
+    ExportConsent,
     ImportApproval,
     License,
     LicenseEvent,
@@ -75,6 +76,7 @@ def declaration_json(declaration: Declaration, full: bool = False) -> dict[str, 
             beacon=declaration.beacon.device_id if declaration.beacon else None,
             decision_reason=declaration.decision_reason or None,
             import_approval=declaration.import_approval.number if declaration.import_approval else None,
+            export_consent=declaration.export_consent.number if declaration.export_consent else None,
             submitted_at=iso(declaration.submitted_at), decided_at=iso(declaration.decided_at),
             departed_at=iso(declaration.departed_at), arrived_at=iso(declaration.arrived_at),
             received_at=iso(declaration.received_at), closed_at=iso(declaration.closed_at),
@@ -143,6 +145,20 @@ def approval_json(approval: ImportApproval, declared_g: int | None = None) -> di
     }
     if declared_g is not None:
         data.update(declared_g=declared_g, remaining_g=approval.quantity_g - declared_g)
+    return data
+
+
+def consent_json(consent: ExportConsent, declared_g: int | None = None) -> dict[str, Any]:
+    """Return an export consent; ``declared_g`` (mass already declared on it) adds what remains."""
+    data: dict[str, Any] = {
+        "id": consent.id, "number": consent.number, "exporter": dealer_ref(consent.exporter),
+        "importer_name": consent.importer_name, "importer_country": consent.importer_country,
+        "quantity_g": consent.quantity_g, "intended_use": consent.intended_use,
+        "valid_until": consent.valid_until.isoformat(), "status": consent.status.value,
+        "issued_at": iso(consent.issued_at),
+    }
+    if declared_g is not None:
+        data.update(declared_g=declared_g, remaining_g=consent.quantity_g - declared_g)
     return data
 
 

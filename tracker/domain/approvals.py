@@ -1,0 +1,128 @@
+"""Written consents under Minamata Convention Art. 3: import approvals and export consents.
+
+An import approval is the consent this country gives an importer (exporter, exporting
+country, quantity, intended use, the statement of source). An export consent is the
+importing country's written consent that an exporter here must hold (Art. 3(6)). Each
+is recorded by the licensing authority; declarations draw on its quantity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.errors import ValidationFailed
+from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin, whole_grams
+from tracker.models import ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
+
+
+@dataclass
+class ApprovalInput:
+    """A written import consent (Minamata Convention Art. 3)."""
+
+    number: str
+    importer_id: int
+    exporter_name: str
+    exporter_country: str
+    quantity_g: int
+    intended_use: str
+    source_not_primary_mining: bool
+    source_statement: str
+    valid_until: date
+
+
+@dataclass
+class ExportConsentInput:
+    """The importing country's written consent to an export (Art. 3(6))."""
+
+    number: str
+    exporter_id: int
+    importer_name: str
+    importer_country: str
+    quantity_g: int
+    intended_use: str
+    valid_until: date
+
+
+def _foreign_country(country: str) -> bool:
+    return len(country) == 2 and country.isascii() and country.isalpha() and country.isupper() and country != "KG"
+
+
+def _common_errors(session: Session, model: Any, number: str, dealer_id: int, dealer_field: str,
+                   quantity_g: int, intended_use: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    dealer = session.get(Dealer, dealer_id)
+    if dealer is None or not dealer.is_domestic:
+        errors[dealer_field] = f"no domestic dealer {dealer_id}"
+    if not number.strip() or len(number.strip()) > MAX_NUMBER_LENGTH:
+        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
+    elif session.scalar(select(model.id).where(model.number == number.strip())) is not None:
+        errors["number"] = f"{number.strip()} already exists"
+    if not whole_grams(quantity_g):
+        errors["quantity_g"] = "whole grams > 0"
+    if not intended_use.strip():
+        errors["intended_use"] = "state the intended use"
+    return errors
+
+
+def record_import_approval(session: Session, actor: User, data: ApprovalInput) -> ImportApproval:
+    """Record a written import consent; report every missing Art. 3 field at once."""
+    require_admin(actor)
+    errors = _common_errors(session, ImportApproval, data.number, data.importer_id, "importer_id",
+                            data.quantity_g, data.intended_use)
+    if not data.exporter_name.strip():
+        errors["exporter_name"] = "name the exporter"
+    if not _foreign_country(data.exporter_country):
+        errors["exporter_country"] = "the exporting country as an ISO 3166 alpha-2 code (not KG)"
+    if data.source_not_primary_mining is not True:
+        errors["source_not_primary_mining"] = ("consent requires the statement that the mercury is not "
+                                               "from primary mining or chlor-alkali surplus")
+    if not data.source_statement.strip():
+        errors["source_statement"] = "quote the exporter's statement of source"
+    if errors:
+        raise ValidationFailed(errors)
+    approval = ImportApproval(
+        number=data.number.strip(), importer_id=data.importer_id, exporter_name=data.exporter_name.strip(),
+        exporter_country=data.exporter_country, quantity_g=data.quantity_g,
+        intended_use=data.intended_use.strip(), source_not_primary_mining=True,
+        source_statement=data.source_statement.strip(), valid_until=data.valid_until, issued_by=actor,
+    )
+    session.add(approval)
+    session.flush()
+    return approval
+
+
+def record_export_consent(session: Session, actor: User, data: ExportConsentInput) -> ExportConsent:
+    """Record the importing country's consent to an export; report every bad field at once."""
+    require_admin(actor)
+    errors = _common_errors(session, ExportConsent, data.number, data.exporter_id, "exporter_id",
+                            data.quantity_g, data.intended_use)
+    if not data.importer_name.strip():
+        errors["importer_name"] = "name the importer abroad"
+    if not _foreign_country(data.importer_country):
+        errors["importer_country"] = "the importing country as an ISO 3166 alpha-2 code (not KG)"
+    if errors:
+        raise ValidationFailed(errors)
+    consent = ExportConsent(
+        number=data.number.strip(), exporter_id=data.exporter_id, importer_name=data.importer_name.strip(),
+        importer_country=data.importer_country, quantity_g=data.quantity_g,
+        intended_use=data.intended_use.strip(), valid_until=data.valid_until, issued_by=actor,
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def expire_approvals(session: Session, today: date) -> list[ImportApproval | ExportConsent]:
+    """Mark every active approval or consent whose last valid day is before ``today`` as expired."""
+    due: list[ImportApproval | ExportConsent] = []
+    for model in (ImportApproval, ExportConsent):
+        due.extend(session.scalars(select(model).where(
+            model.status == ApprovalStatus.ACTIVE, model.valid_until < today).order_by(model.id)))
+    for record in due:
+        record.status = ApprovalStatus.EXPIRED
+    session.flush()
+    return due
