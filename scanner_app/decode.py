@@ -3,8 +3,9 @@
 For each pass (``scanner_app.passes.PASSES``) each engine (``scanner_app.engines.ENGINES``) is
 asked in turn; the first step that yields an accepted code ends the search, so a clear photo
 costs one zxing-cpp call. A code of a weak symbology (EAN-13, ITF: one check digit at most)
-found only after preprocessing is accepted when a second engine or pass reads the same text:
-sharpened or thresholded photos can turn blur into a different, still check-digit-valid number.
+found only after preprocessing, or read two ways on one spot, is accepted when a second engine or
+pass reads the same text: blur, sharpening and thresholds can turn bars into a different, still
+check-digit-valid number.
 """
 from __future__ import annotations
 
@@ -67,8 +68,29 @@ def _drop_partial_itf(reads: list[Decoded]) -> list[Decoded]:
             if read.format != ITF or not any(read.text != other and read.text in other for other in itf)]
 
 
+def _disputed(reads: list[Decoded]) -> set[tuple[str, str]]:
+    """Weak-format reads that another read of the same format places on the same spot with a
+    different text: one symbol read two ways, so neither is trusted on this step alone."""
+    weak = [read for read in reads if read.format in WEAK_FORMATS]
+    return {(a.format, a.text) for a in weak for b in weak
+            if a.format == b.format and a.text != b.text and _same_spot(a.points, b.points)}
+
+
+def _same_spot(first: tuple[tuple[int, int], ...], second: tuple[tuple[int, int], ...]) -> bool:
+    """True when the two outlines' boxes overlap by more than half of the smaller one."""
+    if not first or not second:
+        return False
+    boxes = [(min(x for x, _ in p) - 2, min(y for _, y in p) - 2, max(x for x, _ in p) + 2,
+              max(y for _, y in p) + 2) for p in (first, second)]
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
+    overlap = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return overlap > smaller / 2
+
+
 class _Ballot:
-    """Decides which reads are accepted: weak symbologies from preprocessing need two votes."""
+    """Decides which reads are accepted: a weak symbology's read after preprocessing, or one
+    disputed by another read of the same spot, needs a second vote (another engine or pass)."""
 
     def __init__(self) -> None:
         self.votes: dict[tuple[str, str], int] = {}
@@ -77,9 +99,10 @@ class _Ballot:
         """Record one engine step's reads and return those now accepted (each text once)."""
         # An engine may report one symbol twice: it is one vote per step, not per report.
         unique = {(read.format, read.text): read for read in reversed(reads)}
+        disputed = _disputed(list(unique.values()))
         accepted = []
         for key, read in reversed(unique.items()):
-            if not trusted and read.format in WEAK_FORMATS:
+            if read.format in WEAK_FORMATS and (not trusted or key in disputed):
                 self.votes[key] = self.votes.get(key, 0) + 1
                 if self.votes[key] < 2:
                     continue

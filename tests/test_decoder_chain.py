@@ -22,14 +22,16 @@ IMAGE = np.full((40, 60), 255, dtype=np.uint8)
 class Engine:
     """An engine that answers per pass (the image it gets carries the pass's mark)."""
 
-    def __init__(self, name: str, answers: dict[int, list[tuple[str, str]]]) -> None:
+    def __init__(self, name: str, answers: dict[int, list[tuple]]) -> None:
         self.name, self.answers, self.calls = name, answers, []
 
     def __call__(self, image: np.ndarray) -> list[Decoded]:
         mark = int(image[0, 0])
         self.calls.append(mark)
-        return [Decoded(format=fmt, text=text, raw=text.encode(), points=((1, 1),), engine=self.name)
-                for fmt, text in self.answers.get(mark, [])]
+        return [Decoded(format=answer[0], text=answer[1], raw=answer[1].encode(),
+                        points=answer[2] if len(answer) > 2 else ((1, 1), (50, 1), (50, 30), (1, 30)),
+                        engine=self.name)
+                for answer in self.answers.get(mark, [])]
 
 
 def marked(mark: int, trusted: bool = False) -> Pass:
@@ -76,6 +78,22 @@ def test_weak_code_on_the_unprocessed_image_is_taken_at_once() -> None:
     reads = decode_pixels(IMAGE, CHAIN, {"a": Engine("a", {0: [("EAN13", "9780000000002")]}),
                                          "b": Engine("b", {})})
     assert [r.text for r in reads] == ["9780000000002"]
+
+
+def test_one_spot_read_two_ways_needs_another_engine_to_settle_it() -> None:
+    a = Engine("a", {0: [("EAN13", "9780804816632"), ("EAN13", "0714884816632")]})
+    b = Engine("b", {0: [("EAN13", "9780804816632")]})
+    reads = decode_pixels(IMAGE, CHAIN, {"a": a, "b": b})
+    assert [(r.text, r.engine) for r in reads] == [("9780804816632", "b")]
+    alone = decode_pixels(IMAGE, CHAIN, {"a": a, "b": Engine("b", {})})
+    assert alone == []
+
+
+def test_two_codes_in_different_places_are_both_taken() -> None:
+    left, right = ((0, 0), (20, 0), (20, 30), (0, 30)), ((30, 0), (59, 0), (59, 30), (30, 30))
+    a = Engine("a", {0: [("EAN13", "9784872348880", left), ("EAN13", "1920081045006", right)]})
+    reads = decode_pixels(IMAGE, CHAIN, {"a": a, "b": Engine("b", {})})
+    assert [r.text for r in reads] == ["9784872348880", "1920081045006"]
 
 
 def test_corners_found_in_a_scaled_pass_are_put_back_into_the_original_image() -> None:
