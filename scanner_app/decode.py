@@ -18,20 +18,23 @@ import numpy as np
 from scanner_app.decoded import Decoded, ImageError
 from scanner_app.engines import ENGINES, ITF, WEAK_FORMATS, Engine
 from scanner_app.images import ImageInput, load_frames, load_image
-from scanner_app.passes import PASSES, Affine, Pass, back_to_original, to_grey
+from scanner_app.passes import PASSES, QUICK_PASSES, Affine, Pass, back_to_original, to_grey
 
-__all__ = ["decode", "decode_pixels", "load_image", "ImageError"]
+__all__ = ["PASSES", "QUICK_PASSES", "ImageError", "decode", "decode_pixels", "load_image"]
 
 
-def decode(image: bytes | str | Path | np.ndarray) -> list[Decoded]:
+def decode(image: bytes | str | Path | np.ndarray, *, passes: Iterable[Pass] = PASSES) -> list[Decoded]:
     """Return every barcode found in ``image`` (empty when there is none, never a guess).
 
     ``image`` is encoded bytes, a file path or a grey/BGR uint8 array. Raises
     :class:`ImageError` when it is not a readable image or is over the size limits.
-    For an animated GIF the frames are tried in turn until one holds a code.
+    For an animated GIF the frames are tried in turn until one holds a code. ``passes``
+    defaults to the full chain; ``QUICK_PASSES`` suits video, where the next frame is the
+    next chance.
     """
+    passes = tuple(passes)
     for frame in load_frames(image):
-        found = decode_pixels(frame)
+        found = decode_pixels(frame, passes)
         if found:
             return found
     return []

@@ -10,7 +10,8 @@ import pytest
 
 from barcode.writer import ImageWriter
 
-from scanner_app.decode import decode_pixels
+from conftest import SHARED_DATA
+from scanner_app.decode import QUICK_PASSES, decode, decode_pixels
 from scanner_app.decoded import Decoded
 from scanner_app.engines import ENGINES
 from scanner_app.gs1 import container_reads
@@ -135,3 +136,10 @@ def test_container_label_photographed_at_an_angle_gives_exactly_its_sscc(degrees
     tilted = cv2.warpAffine(label, turn, (side, side), borderValue=255)
     reads = decode_pixels(tilted)
     assert container_reads(reads).ssccs == ["106141411234567897"]
+
+
+def test_quick_passes_read_a_clear_code_with_the_plain_image_only() -> None:
+    photo = SHARED_DATA / "barcodes" / "qrcode-6" / "1.png"
+    reads = decode(photo, passes=QUICK_PASSES)
+    assert [(r.text, r.pass_name) for r in reads] == [("1234567890", "plain")]
+    assert {step.name for step in QUICK_PASSES} == {"plain"}
