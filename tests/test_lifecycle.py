@@ -175,3 +175,11 @@ def test_a_refused_draft_records_no_foreign_party(db: Session, make_user) -> Non
                                             destination_code="NOWHERE", consignor_foreign=("Acme", "CN")))
     assert set(caught.value.errors) == {"origin", "destination"}
     assert db.scalars(select(Dealer)).all() == before
+
+
+def test_the_licensing_admin_may_cancel_customs_may_not(db: Session, admin, make_user, make_declaration) -> None:
+    declaration = make_declaration(status=S.SUBMITTED)
+    with pytest.raises(Forbidden):
+        lifecycle.cancel(db, make_user("customs_officer"), declaration.id)
+    lifecycle.cancel(db, admin, declaration.id, "licence application withdrawn")
+    assert declaration.status == S.CANCELLED

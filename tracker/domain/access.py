@@ -133,6 +133,11 @@ def owns_declaration(user: User, declaration: Declaration) -> bool:
     return may(user, Action.DECLARE) and user.dealer_id == declaration.declarant_id
 
 
+def may_cancel(user: User, declaration: Declaration) -> bool:
+    """Tell whether ``user`` may cancel ``declaration``: its declaring trader, or the licensing authority."""
+    return owns_declaration(user, declaration) or (user.active and user.role == Role.LICENSING_ADMIN)
+
+
 def may_report_receipt(user: User, declaration: Declaration) -> bool:
     """Tell whether ``user`` may file the report of receipt of ``declaration``.
 

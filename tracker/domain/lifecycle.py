@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.domain.access import Action, may, owns_declaration
+from tracker.domain.access import Action, may, may_cancel, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.references import make_reference
 from tracker.domain.submission import check_submission, rule_parties_licensed
@@ -146,7 +146,7 @@ def cancel(session: Session, actor: User, declaration_id: int, reason: str = "")
     from tracker.domain.declarations import find_declaration
 
     declaration = find_declaration(session, actor, declaration_id)
-    if not (owns_declaration(actor, declaration) or may(actor, Action.MANAGE_LICENSES)):
+    if not may_cancel(actor, declaration):
         raise Forbidden("only the declaring trader or the licensing authority cancels a declaration")
     move(declaration, S.CANCELLED)
     if reason.strip():
