@@ -1,6 +1,7 @@
 """The plan of a stored declaration: its corridor, zones, stops and checkpoints from the database."""
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from sqlalchemy import or_, select
@@ -14,6 +15,9 @@ from tracker.models import Checkpoint, Declaration, Zone, ZoneKind
 #: Corridors are derived from the route alone, so a process may keep them (never state that matters).
 _CORRIDORS: OrderedDict[tuple[int, str, int, float], Corridor] = OrderedDict()
 _CORRIDOR_CACHE_SIZE = 2048
+#: Plans (stops, checkpoints, zones) are re-read after this long, so edits show within it.
+PLAN_TTL_S = 30.0
+_PLANS: OrderedDict[tuple[object, ...], tuple[float, Plan]] = OrderedDict()
 
 
 def corridor_of(declaration: Declaration, rules: Rules) -> Corridor:
@@ -42,7 +46,20 @@ def zones_for(session: Session, declaration_id: int) -> list[Zone]:
 
 
 def plan_for_declaration(session: Session, declaration: Declaration, rules: Rules) -> Plan:
-    """Return the plan a declaration's track is judged against."""
+    """Return the plan a declaration's track is judged against (re-read every ``PLAN_TTL_S``)."""
+    key = (declaration.id, declaration.created_at, declaration.origin_id, declaration.destination_id,
+           declaration.corridor_m, declaration.planned_arrival, declaration.beacon_id, rules)
+    cached = _PLANS.get(key)
+    if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S:
+        return cached[1]
+    plan = _read_plan(session, declaration, rules)
+    _PLANS[key] = (time.monotonic(), plan)
+    while len(_PLANS) > _CORRIDOR_CACHE_SIZE:
+        _PLANS.popitem(last=False)
+    return plan
+
+
+def _read_plan(session: Session, declaration: Declaration, rules: Rules) -> Plan:
     zones = zones_for(session, declaration.id)
     beacon = declaration.beacon
     return Plan(

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from beacon_gateway.evaluation.declared import plan_for_declaration
@@ -103,17 +103,19 @@ def _window_start(alerts: list[Alert], since: datetime | None, rules: Rules) -> 
 
 
 def read_fixes(session: Session, declaration_id: int, since: datetime | None) -> list[Fix]:
-    """Return the declaration's fixes from ``since`` (and the one before it), in fix-time order."""
-    columns = (StoredPosition.fix_time, StoredPosition.lat, StoredPosition.lon, StoredPosition.speed_kmh,
-               StoredPosition.flags)
-    query = select(*columns).where(StoredPosition.declaration_id == declaration_id)
-    rows = []
+    """Return the declaration's fixes from ``since`` (and the one before it), in fix-time order.
+
+    One round trip: the fix before ``since`` is found by a subquery on the
+    (declaration_id, fix_time) index. Core rows, no ORM work per row on this hot path.
+    """
+    c = StoredPosition.__table__.c
+    mine = c.declaration_id == declaration_id
+    query = select(c.fix_time, c.lat, c.lon, c.speed_kmh, c.flags).where(mine)
     if since is not None:
-        before = query.where(StoredPosition.fix_time < since).order_by(StoredPosition.fix_time.desc()).limit(1)
-        rows += session.execute(before).all()
-        query = query.where(StoredPosition.fix_time >= since)
-    rows += session.execute(query.order_by(StoredPosition.fix_time, StoredPosition.id)).all()
-    return [Fix(t, lat, lon, speed, tuple(flags or ())) for t, lat, lon, speed, flags in rows]
+        before = select(func.max(c.fix_time)).where(mine, c.fix_time < since).scalar_subquery()
+        query = query.where(c.fix_time >= func.coalesce(before, since))
+    rows = session.connection().execute(query.order_by(c.fix_time, c.id)).all()
+    return [Fix(t, lat, lon, speed, tuple(flags) if flags else ()) for t, lat, lon, speed, flags in rows]
 
 
 def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episodes: list[Episode],
