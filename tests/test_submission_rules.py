@@ -207,6 +207,18 @@ def test_rule_annual_quota(db: Session, make_submittable, make_licensed_dealer, 
     assert set(errors) == {"items"} and "69000 g declared" in errors["items"] and "50000 g" in errors["items"]
 
 
+def test_rule_annual_quota_counts_only_declarations_departing_in_the_same_year(
+        db: Session, make_licensed_dealer, make_user, make_declaration) -> None:
+    trader = make_user("trader", dealer=make_licensed_dealer(quota_g=50_000))
+    first = make_declaration(declarant=trader.dealer, consignee=make_licensed_dealer())
+    submit(db, trader, first.id)
+    later = datetime.now(timezone.utc) + timedelta(days=380)   # always in a later calendar year
+    second = make_declaration(declarant=trader.dealer, consignee=make_licensed_dealer(),
+                              planned_departure=later, planned_arrival=later + timedelta(days=1))
+    submit(db, trader, second.id)
+    assert second.status == DeclarationStatus.SUBMITTED
+
+
 def test_rule_containers_held_by_the_consignor(db: Session, make_submittable, make_container) -> None:
     trader, declaration = make_submittable()
     declaration.items[0].container.custodian_id = make_container().owner_id

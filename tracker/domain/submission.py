@@ -7,10 +7,10 @@ sees every problem at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.route_files import distance_m, distance_to_route_m
@@ -52,11 +52,11 @@ class Submission:
 
     @property
     def window(self) -> tuple[date, date] | None:
-        """Return the planned window as days, or None when it is incomplete."""
+        """Return the planned window as UTC days, or None when it is incomplete."""
         d = self.declaration
         if d.planned_departure is None or d.planned_arrival is None:
             return None
-        return d.planned_departure.date(), d.planned_arrival.date()
+        return d.planned_departure.astimezone(timezone.utc).date(), d.planned_arrival.astimezone(timezone.utc).date()
 
 
 def covering_licence(session: Session, dealer: Dealer, activity: Activity,
@@ -178,10 +178,12 @@ def rule_approval_quantity_remains(sub: Submission) -> Errors:
 
 def declared_in_year(session: Session, dealer_id: int, year: int, excluding: int | None) -> int:
     """Return the mass a dealer has declared (still counting) with departures in ``year``."""
+    # A UTC range rather than EXTRACT(year): PostgreSQL would extract in the session's time zone.
+    start, end = datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc)
     query = (select(func.coalesce(func.sum(DeclarationItem.declared_net_g), 0))
              .join(Declaration, DeclarationItem.declaration_id == Declaration.id)
              .where(Declaration.declarant_id == dealer_id, Declaration.status.not_in(NOT_COUNTED),
-                    extract("year", Declaration.planned_departure) == year))
+                    Declaration.planned_departure >= start, Declaration.planned_departure < end))
     if excluding is not None:
         query = query.where(Declaration.id != excluding)
     return int(session.scalar(query) or 0)
