@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from beacon_gateway.evaluation import reevaluate
+from beacon_gateway.evaluation import check_overdue, reevaluate
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
 from beacon_gateway.simulator.demo import add_demo_zones
@@ -206,3 +206,17 @@ def test_demo_zones_are_added_once(db: Session) -> None:
     assert [z.kind for z in first] == [ZoneKind.DEAD_ZONE, ZoneKind.PROHIBITED]
     assert [z.id for z in add_demo_zones(db)] == [z.id for z in first]
     assert db.get(Zone, first[0].id).polygon.contains(box(73.79, 42.32, 73.81, 42.34))
+
+
+def test_the_periodic_check_raises_silence_and_lateness_without_a_ping(db: Session, tracked: Any,
+                                                                       trip: list) -> None:
+    quiet = tracked(planned_arrival=trip[99].fix_time + timedelta(minutes=10))
+    never_heard = tracked(planned_arrival=trip[99].fix_time + timedelta(minutes=10))
+    store(db, quiet, trip[:100])
+    reevaluate(db, quiet.id)
+    now = trip[99].fix_time + timedelta(minutes=20)
+    check_overdue(db, now)
+    check_overdue(db, now)                                   # idempotent
+    assert sorted((a["kind"], a["status"]) for a in alerts_of(db, quiet)) == [
+        ("late", AlertStatus.OPEN), ("signal_lost", AlertStatus.OPEN)]
+    assert [(a["kind"], a["status"]) for a in alerts_of(db, never_heard)] == [("late", AlertStatus.OPEN)]

@@ -10,8 +10,8 @@ from beacon_gateway.evaluation.engine import evaluate
 from beacon_gateway.evaluation.episodes import Episode
 from beacon_gateway.evaluation.plan import Area, Circle, Plan, plan_for_route
 from beacon_gateway.evaluation.rules import KINDS, Rules
-from beacon_gateway.evaluation.sync import reevaluate, reevaluate_many
+from beacon_gateway.evaluation.sync import check_overdue, reevaluate, reevaluate_many
 from beacon_gateway.evaluation.track import Fix
 
-__all__ = ["Area", "Circle", "Episode", "Fix", "KINDS", "Plan", "Rules", "evaluate", "plan_for_route",
+__all__ = ["Area", "Circle", "Episode", "check_overdue", "Fix", "KINDS", "Plan", "Rules", "evaluate", "plan_for_route",
            "reevaluate", "reevaluate_many"]

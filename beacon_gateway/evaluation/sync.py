@@ -65,6 +65,18 @@ def reevaluate_many(session: Session, since_by_declaration: Mapping[int, datetim
     return results
 
 
+def check_overdue(session: Session, now: datetime, rules: Rules | None = None) -> dict[int, list[Episode]]:
+    """Re-evaluate every declaration on the road up to ``now``: silence and lateness show without a ping.
+
+    Run it periodically (e.g. every minute, from one gateway process or a timer); like
+    ``reevaluate`` it is idempotent, so several processes running it raise nothing twice.
+    """
+    on_road = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
+    ids = session.scalars(select(Declaration.id).where(Declaration.status.in_(on_road),
+                                                      Declaration.route.is_not(None))).all()
+    return reevaluate_many(session, {declaration_id: now for declaration_id in ids}, now=now, rules=rules)
+
+
 def _reevaluate(session: Session, declaration: Declaration, since: datetime | None,
                 now: datetime | None, rules: Rules) -> list[Episode]:
     alerts = list(session.scalars(select(Alert).where(Alert.declaration_id == declaration.id,
