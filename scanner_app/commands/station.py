@@ -8,9 +8,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Iterator
 
 from scanner_app.client import Rejected, TrackerClient, Unreachable, read_token
-from scanner_app.frames import is_live, open_frames
+from scanner_app.frames import Frame, is_live, open_frames
 from scanner_app.outbox import Backoff, Outbox, Sender
 from scanner_app.station import (
     DEBOUNCE_WINDOW_S,
@@ -48,31 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with a file or folder, exit when the frames end instead of waiting for delivery")
 
 
+class StartError(Exception):
+    """The station cannot start: bad source, token file or token (one line for the operator)."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the station until the frames end (and the outbox is delivered) or SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        client = TrackerClient(args.tracker, read_token(args.token_file))
-        frames = open_frames(args.source)
-    except (OSError, ValueError) as exc:  # SourceError is a ValueError
+        client, frames = _connect(args)
+    except StartError as exc:
         print(f"scanner station: {exc}", file=sys.stderr)
         return 2
-    problem = _token_problem(client, args.checkpoint)
-    if problem:
-        print(f"scanner station: {problem}", file=sys.stderr)
-        return 2
-    settings = StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
-                               window_s=args.window, **({"device": args.device} if args.device else {}))
     outbox = Outbox(args.outbox)
     if args.resend_rejected:
         print(f"{outbox.requeue_rejected()} refused event(s) queued again", flush=True)
     sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
-
-    def announce(sighting: Sighting) -> None:
-        print(describe(sighting, args.checkpoint), flush=True)
-        sender.wake()  # try now rather than at the end of a long backoff: the network may be back
-
-    station = Station(settings, outbox, client, on_saved=announce)
+    station = Station(_settings(args), outbox, client, on_saved=lambda s: _announce(s, args.checkpoint, sender))
     interrupted = _stop_on_signals(station, sender)
     sender.start()
     try:
@@ -87,6 +80,30 @@ def run(args: argparse.Namespace) -> int:
     print(f"saved {saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
           f"{counts['rejected']} rejected", flush=True)
     return 0
+
+
+def _connect(args: argparse.Namespace) -> tuple[TrackerClient, Iterator[Frame]]:
+    """Open the token and the source, and check the token with the tracker when it answers."""
+    try:
+        client = TrackerClient(args.tracker, read_token(args.token_file))
+        frames = open_frames(args.source)
+    except (OSError, ValueError) as exc:  # SourceError is a ValueError
+        raise StartError(str(exc)) from exc
+    problem = _token_problem(client, args.checkpoint)
+    if problem:
+        raise StartError(problem)
+    return client, frames
+
+
+def _settings(args: argparse.Namespace) -> StationSettings:
+    return StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
+                           window_s=args.window, **({"device": args.device} if args.device else {}))
+
+
+def _announce(sighting: Sighting, checkpoint: str, sender: Sender) -> None:
+    """Show a saved event, and try to send it now rather than at the end of a long backoff."""
+    print(describe(sighting, checkpoint), flush=True)
+    sender.wake()
 
 
 def _token_problem(client: TrackerClient, checkpoint: str) -> str | None:
