@@ -392,3 +392,13 @@ def live_tracker(tmp_path: Path) -> Iterator[Any]:
 
     with running_tracker(tmp_path) as tracker:
         yield tracker
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap Argon2 parameters for tests that create and sign in many users (not a security test)."""
+    from argon2 import PasswordHasher
+
+    from tracker.domain import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))

@@ -12,6 +12,8 @@ from tests.conftest import PASSWORD
 from tracker.domain.register import today_kg
 from tracker.models import Activity, User
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 def sign_in(client: FlaskClient, user: Any) -> None:
     client.delete("/api/v1/session")

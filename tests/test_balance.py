@@ -22,6 +22,8 @@ from tracker.domain.register import (
 )
 from tracker.models import Activity, DeclarationKind, DeclarationStatus, Dealer, User
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 def day(n: int) -> date:
     """The day ``n`` days ago (Kyrgyz calendar)."""

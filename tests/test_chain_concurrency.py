@@ -37,6 +37,8 @@ from tracker.models import (
     User,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 WRITERS = 2
 EVENTS_EACH = 4
 

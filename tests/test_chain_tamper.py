@@ -20,6 +20,8 @@ from tracker.domain.custody import record_custody_event
 from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry, today_kg
 from tracker.models import Activity, CustodyEvent, Transaction
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 
 @pytest.fixture
 def events(db: Session, make_user, make_container, make_checkpoint) -> list[int]:

@@ -21,6 +21,8 @@ from tracker.models import (
     ExpectedCheckpoint,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 API = "/api/v1/custody-events"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import PASSWORD
 from tracker.domain.gs1 import make_sscc
 from tracker.models import Container
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 _serial = iter(range(7000, 8000))
 

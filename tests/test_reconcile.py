@@ -35,6 +35,8 @@ from tracker.models import (
     DeclarationStatus,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 NOW = datetime.now(timezone.utc)
 HEADER = "date,reference,sscc,direction,mass_kg,checkpoint\n"
 

@@ -29,6 +29,8 @@ from tracker.models import (
     TransactionKind,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 PRODUCER = {Activity.PRODUCTION, Activity.DOMESTIC_TRADE, Activity.EXPORT}
 
 
