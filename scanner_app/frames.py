@@ -18,6 +18,8 @@ import numpy as np
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 #: Photos in a folder are taken as one second apart.
 PHOTO_INTERVAL_S = 1.0
+#: How long a camera may fail to give a picture before the station gives up on it.
+CAMERA_PATIENCE_S = 5.0
 
 
 class SourceError(ValueError):
@@ -57,13 +59,22 @@ def _capture(capture: cv2.VideoCapture, label: str, live: bool) -> Iterator[Fram
 
 
 def _read_capture(capture: cv2.VideoCapture, label: str, live: bool) -> Iterator[Frame]:
+    """Yield frames until a video ends, or until a camera has failed for CAMERA_PATIENCE_S."""
     start = time.monotonic()
-    index = 0
+    index, failing_since = 0, None
     try:
         while True:
             ok, pixels = capture.read()
             if not ok:
-                return
+                if not live:
+                    return
+                # A camera may drop frames (USB hiccup, exposure change): give it a moment.
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > CAMERA_PATIENCE_S:
+                    raise SourceError(f"{label} gave no picture for {CAMERA_PATIENCE_S:g} s")
+                time.sleep(0.05)
+                continue
+            failing_since = None
             seconds = time.monotonic() - start if live else capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
             yield Frame(pixels, seconds, f"{label} frame {index}")
             index += 1

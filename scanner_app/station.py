@@ -92,15 +92,15 @@ class Station:
         self.debouncer = Debouncer(settings.window_s)
         self.on_saved = on_saved or (lambda sighting: None)
         self.stopping = threading.Event()
+        self.saved = 0
 
     def run(self, frames: Iterable[Frame]) -> int:
-        """Process frames until they end or :meth:`stop`; return how many events were saved."""
-        saved = 0
+        """Process frames until they end or :meth:`stop`; return how many events were saved in all."""
         for frame in frames:
             if self.stopping.is_set():
                 break
-            saved += len(self.process(frame))
-        return saved
+            self.saved += len(self.process(frame))
+        return self.saved
 
     def stop(self) -> None:
         """Stop after the current frame (its events are already saved)."""

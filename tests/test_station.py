@@ -178,3 +178,37 @@ def test_station_refuses_a_token_of_another_checkpoint_or_an_unknown_token(
     token_file.write_text("mt_not-a-real-token\n")
     unknown = run_station(live_tracker.url, token_file, tmp_path / "o.sqlite3", tmp_path)
     assert unknown.returncode == 2 and "refuses the token" in unknown.stderr
+
+
+class _FlakyCamera:
+    """A stand-in for cv2.VideoCapture of a USB camera that drops some frames, then dies."""
+
+    def __init__(self, frames: list[np.ndarray | None]) -> None:
+        self.frames = frames
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        frame = self.frames.pop(0) if self.frames else None
+        return frame is not None, frame
+
+    def get(self, _prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        self.frames = []
+
+
+def test_camera_that_drops_frames_keeps_going_and_one_that_dies_is_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner_app import frames as frames_module
+
+    monkeypatch.setattr(frames_module, "CAMERA_PATIENCE_S", 0.3)
+    picture = label_frame(None)
+    camera = _FlakyCamera([picture, None, None, picture])
+    monkeypatch.setattr(frames_module.cv2, "VideoCapture", lambda index: camera)
+    source = open_frames("0")
+    assert [frame.name for frame in (next(source), next(source))] == ["camera 0 frame 0", "camera 0 frame 1"]
+    with pytest.raises(SourceError, match="camera 0 gave no picture"):
+        next(source)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from scanner_app.client import Rejected, TrackerClient, Unreachable, read_token
-from scanner_app.frames import Frame, is_live, open_frames
+from scanner_app.frames import Frame, SourceError, is_live, open_frames
 from scanner_app.outbox import Backoff, Outbox, Sender
 from scanner_app.station import (
     DEBOUNCE_WINDOW_S,
@@ -68,18 +68,23 @@ def run(args: argparse.Namespace) -> int:
     station = Station(_settings(args), outbox, client, on_saved=lambda s: _announce(s, args.checkpoint, sender))
     interrupted = _stop_on_signals(station, sender)
     sender.start()
+    failure = None
     try:
-        saved = station.run(frames)
+        station.run(frames)
         if not (is_live(args.source) or args.no_wait):
             _wait_for_delivery(outbox, sender, interrupted)
+    except SourceError as exc:  # the camera stopped giving pictures; what was saved stays saved
+        failure = str(exc)
     finally:
         sender.stop()
         sender.join(timeout=30)
         counts = outbox.counts()
         outbox.close()
-    print(f"saved {saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
+    print(f"saved {station.saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
           f"{counts['rejected']} rejected", flush=True)
-    return 0
+    if failure:
+        print(f"scanner station: {failure}", file=sys.stderr)
+    return 1 if failure else 0
 
 
 def _connect(args: argparse.Namespace) -> tuple[TrackerClient, Iterator[Frame]]:
