@@ -255,3 +255,37 @@ def test_a_simulated_detour_sent_to_the_gateway_raises_one_off_route_alert(
     assert sorted(alerts) == ["off_route", "signal_lost"]     # the device went quiet two hours ago
     assert alerts["off_route"].details["max_distance_m"] > 1_400
     assert alerts["off_route"].status == "closed" and alerts["signal_lost"].status == "open"
+
+
+def test_simulate_carries_on_a_stored_declarations_trip_with_its_beacon(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from shapely.geometry import LineString
+
+    from tracker import migrate
+    from tracker.db import make_engine, make_session_factory
+    from tracker.models import (Beacon, BeaconProtocol, Checkpoint, CheckpointKind, Dealer, Declaration,
+                                DeclarationKind, DeclarationStatus)
+
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    departed = datetime.now(timezone.utc) - timedelta(hours=2)
+    with make_session_factory(engine)() as session:
+        dealer = Dealer(legal_name="Khaidarkan Mercury Combine", taxpayer_number="01234567890123", country="KG")
+        ends = [Checkpoint(code=code, name=code, kind=CheckpointKind.CUSTOMS_POST, lat=w.lat, lon=w.lon)
+                for code, w in (("KHD", geo.KHAIDARKAN_AKJOL[0]), ("AKJOL", geo.KHAIDARKAN_AKJOL[-1]))]
+        session.add(Declaration(
+            kind=DeclarationKind.EXPORT, status=DeclarationStatus.IN_TRANSIT, reference="26KGHG00000000370",
+            declarant=dealer, consignor=dealer, consignee=dealer, origin=ends[0], destination=ends[1],
+            beacon=Beacon(device_id=IMEI, protocol=BeaconProtocol.JSON),
+            route=LineString([(w.lon, w.lat) for w in geo.KHAIDARKAN_AKJOL]), departed_at=departed))
+        session.commit()
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["simulate", "--declaration", "26KGHG00000000370", "--speed", "60", "--limit", "2",
+                 "--no-realtime"]) == 0
+    first, second = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert first["device_id"] == IMEI
+    fix_time = datetime.fromisoformat(first["fix_time"].replace("Z", "+00:00"))
+    assert timedelta(0) <= fix_time - datetime.now(timezone.utc) <= timedelta(seconds=31)   # carries on from now
+    assert geo.haversine_m(geo.Waypoint(first["lat"], first["lon"]), geo.point_along(geo.KHAIDARKAN_AKJOL, 120_000)[0]) < 2_000

@@ -52,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="named route point of the signal gap (default: the Too-Ashuu tunnel)")
     parser.add_argument("--departed", type=_parsed(parse_time), metavar="ISO8601",
                         help="departure time (default: so that the trip ends as the simulation does)")
-    parser.add_argument("--start-at", type=float, default=0.0, metavar="MINUTES",
-                        help="begin this many minutes into the trip (e.g. mid-way for a demo)")
+    parser.add_argument("--start-at", type=float, metavar="MINUTES",
+                        help="begin this many minutes into the trip (default 0; for a declaration that "
+                             "has departed: where its trip is now, so the beacon carries on live)")
     parser.add_argument("--speedup", type=float, default=1.0, help="real-time factor (default 1)")
     parser.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
                         help="wait between fixes as the device would (default: on for network targets)")
@@ -64,8 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     try:
-        route, device_id = _route_and_device(args)
+        route, device_id, departed = _route_and_device(args)
         realtime = args.realtime if args.realtime is not None else args.to != "-" and "://" in args.to
+        if departed is not None and args.departed is None:
+            args.departed = departed
+            if args.start_at is None:
+                args.start_at = max(0.0, (datetime.now(timezone.utc) - departed).total_seconds() / 60)
+        args.start_at = args.start_at or 0.0
         simulation = _simulation(args, route, device_id, realtime)
         sender = sender_for(args.to, args.protocol, device_id, args.token)
     except (ValueError, LookupError, OSError) as error:
@@ -125,16 +131,20 @@ def _simulation(args: argparse.Namespace, route: Sequence[geo.Waypoint], device_
     return simulation
 
 
-def _route_and_device(args: argparse.Namespace) -> tuple[Sequence[geo.Waypoint], str]:
+Route = tuple[Sequence[geo.Waypoint], str, datetime | None]
+
+
+def _route_and_device(args: argparse.Namespace) -> Route:
+    """Return the route, the device id and (for a declaration that has left) its departure time."""
     if args.declaration:
         return _declared_route(args.declaration, args.device_id)
     if args.route:
         from beacon_gateway.commands.check_route import read_route
-        return _named(read_route(args.route).coords), args.device_id or "SIM-0001"
-    return geo.KHAIDARKAN_AKJOL, args.device_id or "SIM-0001"
+        return _named(read_route(args.route).coords), args.device_id or "SIM-0001", None
+    return geo.KHAIDARKAN_AKJOL, args.device_id or "SIM-0001", None
 
 
-def _declared_route(reference: str, device_id: str | None) -> tuple[Sequence[geo.Waypoint], str]:
+def _declared_route(reference: str, device_id: str | None) -> Route:
     from sqlalchemy import or_, select
 
     from tracker.config import load_settings
@@ -150,7 +160,8 @@ def _declared_route(reference: str, device_id: str | None) -> tuple[Sequence[geo
             if declaration is None or declaration.route is None:
                 raise LookupError(f"no declaration {reference!r} with a route")
             beacon = declaration.beacon
-            return _named(declaration.route.coords), device_id or (beacon.device_id if beacon else "SIM-0001")
+            return (_named(declaration.route.coords), device_id or (beacon.device_id if beacon else "SIM-0001"),
+                    declaration.departed_at)
     finally:
         engine.dispose()
 

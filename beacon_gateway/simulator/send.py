@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import urllib.request
 import uuid
 from typing import IO, Protocol, Sequence
@@ -30,8 +31,8 @@ class LineSender:
     Binary protocols are written as one hex frame per line, which ``parse`` reads back.
     """
 
-    def __init__(self, stream: IO[str], protocol: str, device_id: str) -> None:
-        self.stream, self.protocol, self.serial = stream, protocol, 1
+    def __init__(self, stream: IO[str], protocol: str, device_id: str, owned: bool = False) -> None:
+        self.stream, self.protocol, self.serial, self.owned = stream, protocol, 1, owned
         if protocol == "teltonika":
             self._write([enc.teltonika_handshake(device_id).hex()])
         elif protocol == "gt06":
@@ -63,7 +64,7 @@ class LineSender:
 
     def close(self) -> None:
         """Close the file (never standard output)."""
-        if self.stream.name not in ("<stdout>", "<stderr>"):
+        if self.owned:
             self.stream.close()
 
 
@@ -175,6 +176,6 @@ def sender_for(target: str, protocol: str, device_id: str, token: str | None) ->
         if protocol not in ("teltonika", "gt06", "nmea"):
             raise ValueError(f"{protocol} is not sent over TCP: use teltonika, gt06 or nmea")
         return TcpSender(target, protocol, device_id)
-    import sys
-    stream = sys.stdout if target == "-" else open(target, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-    return LineSender(stream, protocol, device_id)
+    if target == "-":
+        return LineSender(sys.stdout, protocol, device_id)
+    return LineSender(open(target, "w", encoding="utf-8"), protocol, device_id, owned=True)  # noqa: SIM115
