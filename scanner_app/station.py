@@ -79,8 +79,13 @@ class Sighting:
     client_event_id: str
     sscc: str
     frame: str
-    declaration: dict[str, Any] | None
-    looked_up: bool             # False when the tracker could not be asked
+    container: dict[str, Any] | None    # the tracker's record (None: not registered, or not asked)
+    looked_up: bool                     # False when the tracker could not be asked
+
+    @property
+    def declaration(self) -> dict[str, Any] | None:
+        """The open declaration the container travels under, as the tracker said."""
+        return (self.container or {}).get("declaration")
 
 
 class Station:
@@ -121,9 +126,8 @@ class Station:
     def record(self, sscc: str, frame_name: str) -> Sighting:
         """Look the container up, store its custody event durably, then announce it as saved."""
         container, looked_up = self._look_up(sscc)
-        declaration = (container or {}).get("declaration")
-        client_event_id = self.outbox.add(self.event(sscc, declaration))
-        sighting = Sighting(client_event_id, sscc, frame_name, declaration, looked_up)
+        client_event_id = self.outbox.add(self.event(sscc, (container or {}).get("declaration")))
+        sighting = Sighting(client_event_id, sscc, frame_name, container, looked_up)
         self.on_saved(sighting)
         return sighting
 
@@ -157,8 +161,10 @@ def describe(sighting: Sighting, checkpoint: str) -> str:
     declaration = sighting.declaration
     if not sighting.looked_up:
         return f"{head}: declaration not known yet (tracker unreachable; the event waits in the outbox)"
+    if sighting.container is None:
+        return f"{head}: NOT REGISTERED on the tracker"
     if declaration is None:
-        return f"{head}: NO DECLARATION for this container"
+        return f"{head}: NO OPEN DECLARATION for this container"
     expected = declaration.get("expected_checkpoints") or []
     here = "expected here" if checkpoint in expected or checkpoint in (
         declaration.get("origin"), declaration.get("destination")) else f"NOT EXPECTED at {checkpoint}"

@@ -16,7 +16,7 @@ from scanner_app.labels import Label, make_label, render_image
 from scanner_app.outbox import Outbox
 from scanner_app.station import Debouncer, Station, StationSettings, describe
 from tracker.domain.gs1 import make_sscc
-from tracker.models import CustodyEvent
+from tracker.models import Container, ContainerType, CustodyEvent, Dealer
 
 from tests.test_outbox import CHECKOUT, outbox_rows, station_command, wait_until
 from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy
@@ -150,10 +150,17 @@ def test_station_shows_declaration_and_whether_expected_here(tmp_path: Path, liv
     station = Station(StationSettings(checkpoint="OTHER-POST", device="test"), Outbox(tmp_path / "o.sqlite3"),
                       TrackerClient(live_tracker.url, live_tracker.token),
                       on_saved=lambda s: lines.append(describe(s, "OTHER-POST")))
-    unknown = make_sscc(0, "4700078", 5)
-    station.run([Frame(label_frame(live_tracker.ssccs[0]), 0.0, "a"), Frame(label_frame(unknown), 1.0, "b")])
+    unknown, undeclared = make_sscc(0, "4700078", 5), make_sscc(0, "4700078", 6)
+    with live_tracker.sessions() as session:
+        owner = session.scalars(select(Dealer)).first()
+        session.add(Container(sscc=undeclared, container_type=ContainerType.FLASK_34_5KG, tare_g=2_700,
+                              capacity_g=34_500, net_g=34_500, owner_id=owner.id, custodian_id=owner.id))
+        session.commit()
+    station.run([Frame(label_frame(sscc), float(n), str(n))
+                 for n, sscc in enumerate((live_tracker.ssccs[0], unknown, undeclared))])
     assert f"declaration {live_tracker.reference}" in lines[0] and "NOT EXPECTED at OTHER-POST" in lines[0]
-    assert lines[1].startswith(f"SAVED {unknown}") and "NO DECLARATION" in lines[1]
+    assert lines[1].startswith(f"SAVED {unknown}") and "NOT REGISTERED" in lines[1]
+    assert lines[2].startswith(f"SAVED {undeclared}") and "NO OPEN DECLARATION" in lines[2]
 
 
 def test_bad_source_and_token_file_exit_2_with_one_line(tmp_path: Path) -> None:
