@@ -167,3 +167,15 @@ def test_other_api_writes_still_refuse_multipart(client: FlaskClient, make_user)
     sign_in(client, make_user("trader"))
     response = client.post("/api/v1/containers", data={"sscc": "1"}, content_type="multipart/form-data")
     assert response.status_code == 415
+
+
+def test_photo_of_two_labels_names_both_containers(client: FlaskClient, officer, make_declaration) -> None:
+    declaration = make_declaration(status="approved", origin=officer.checkpoints[0])
+    first, second = declaration.items[0].container.sscc, make_sscc(0, "4700009", 50)
+    sheet = np.vstack([np.array(render_image(Label(sscc=s, net_g=34_500)).resize((886, 590))) for s in (first, second)])
+    out = io.BytesIO()
+    Image.fromarray(sheet).save(out, "PNG")
+    sign_in(client, officer)
+    found = {c["sscc"]: c for c in post_photo(client, out.getvalue(), content_type="image/png").json["containers"]}
+    assert set(found) == {first, second}
+    assert found[first]["expected_here"] is True and found[second]["container"] is None
