@@ -118,3 +118,13 @@ def test_balance_report_command_writes_csv(app: Flask, db: Session, books: Books
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 1 and rows[0]["closing_g"] == str(85_500) and rows[0]["exports_g"] == "34500"
+
+
+def test_stock_is_judged_at_the_end_of_each_day(db: Session, make_user, make_dealer, make_declaration) -> None:
+    combine = make_user("trader", dealer=make_dealer(activities={Activity.PRODUCTION, Activity.EXPORT}))
+    record_stock_entry(db, combine, StockEntryInput("production", 34_500, day(2), "Khaidarkan"))
+    make_declaration(declarant=combine.dealer, consignee=make_dealer(licensed=False, country="CN"),
+                     kind=DeclarationKind.EXPORT, status=DeclarationStatus.ARRIVED,
+                     arrived_at=datetime.combine(day(2), time(12), tzinfo=timezone.utc))
+    balance = dealer_balance(db, combine.dealer, day(5), today_kg())
+    assert balance.closing_g == 0 and "negative_stock" not in balance.flags  # produced and exported that day

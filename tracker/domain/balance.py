@@ -129,6 +129,7 @@ class Balance:
     dealer_name: str = "national total"
     opening_g: int = 0
     flows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+    #: The lowest end-of-day stock in the period.
     lowest_g: int = 0
     physical_g: int | None = None
 
@@ -158,17 +159,19 @@ class Balance:
         }
 
     def add(self, movement: Movement) -> None:
-        """Count one movement of the period and track the lowest running stock."""
+        """Count one movement of the period."""
         self.flows[movement.category] += movement.mass_g
-        self.lowest_g = min(self.lowest_g, self.closing_g)
 
 
 def _balance_of(found: list[Movement], start: date, end: date, balance: Balance) -> Balance:
     balance.opening_g = sum(m.delta_g for m in found if m.on < start)
     balance.lowest_g = balance.opening_g
-    for movement in found:
-        if start <= movement.on <= end:
-            balance.add(movement)
+    period = [m for m in found if start <= m.on <= end]
+    for n, movement in enumerate(period):
+        balance.add(movement)
+        if n + 1 == len(period) or period[n + 1].on != movement.on:
+            # Stock is judged at the end of each day: the order of one day's records is not known.
+            balance.lowest_g = min(balance.lowest_g, balance.closing_g)
     return balance
 
 
