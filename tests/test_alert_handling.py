@@ -10,7 +10,7 @@ from tracker.models import AlertStatus, DeclarationStatus
 
 
 @pytest.fixture
-def shortage(db: Session, make_user, make_declaration):  # type: ignore[no-untyped-def]
+def shortage(db: Session, make_user, make_declaration):
     """A trader and a receipt_shortage alert on their dealer's closed declaration."""
     trader = make_user("trader")
     declaration = make_declaration(declarant=trader.dealer, status=DeclarationStatus.CLOSED)

@@ -13,12 +13,12 @@ from tracker.domain.references import validate_reference
 from tracker.models import DeclarationStatus, utcnow
 
 
-def sign_in(client: FlaskClient, user) -> None:  # type: ignore[no-untyped-def]
+def sign_in(client: FlaskClient, user) -> None:
     client.delete("/api/v1/session")
     assert client.post("/api/v1/session", json={"login": user.login, "password": PASSWORD}).status_code == 200
 
 
-def post(client: FlaskClient, path: str, body: dict | None = None):  # type: ignore[no-untyped-def, type-arg]
+def post(client: FlaskClient, path: str, body: dict | None = None):
     return client.post(f"/api/v1{path}", json=body if body is not None else {})
 
 
@@ -157,7 +157,8 @@ def test_cancel_before_departure_and_a_conflict_after(client: FlaskClient, make_
     waiting = make_declaration(declarant=trader.dealer, status=DeclarationStatus.APPROVED)
     moving = make_declaration(declarant=trader.dealer, status=DeclarationStatus.IN_TRANSIT)
     sign_in(client, trader)
-    assert post(client, f"/declarations/{waiting.id}/cancel", {"reason": "buyer withdrew"}).json["status"] == "cancelled"
+    cancelled = post(client, f"/declarations/{waiting.id}/cancel", {"reason": "buyer withdrew"})
+    assert cancelled.json["status"] == "cancelled"
     response = post(client, f"/declarations/{moving.id}/cancel")
     assert response.status_code == 409 and "in_transit; it cannot become cancelled" in response.json["message"]
 

@@ -29,7 +29,7 @@ from tracker.models import (
 )
 
 
-def licence_input(dealer: Dealer, **kw) -> licensing.LicenceInput:  # type: ignore[no-untyped-def]
+def licence_input(dealer: Dealer, **kw) -> licensing.LicenceInput:
     kw.setdefault("number", f"KG-HG-TEST-{dealer.id}")
     kw.setdefault("valid_from", date(2026, 1, 1))
     kw.setdefault("valid_to", date(2027, 12, 31))
@@ -39,7 +39,7 @@ def licence_input(dealer: Dealer, **kw) -> licensing.LicenceInput:  # type: igno
 
 
 @pytest.fixture
-def admin(make_user) -> User:  # type: ignore[no-untyped-def]
+def admin(make_user) -> User:
     return make_user("licensing_admin")
 
 
@@ -103,7 +103,7 @@ def test_reinstating_a_licence_that_ran_out_meanwhile_is_refused(db: Session, ad
 @pytest.mark.parametrize("change, kind", [
     (licensing.suspend_licence, "licence_suspended"), (licensing.revoke_licence, "licence_revoked")])
 def test_suspending_or_revoking_opens_an_alert_on_each_shipment_in_transit(
-        db: Session, admin, make_dealer, make_declaration, change, kind) -> None:  # type: ignore[no-untyped-def]
+        db: Session, admin, make_dealer, make_declaration, change, kind) -> None:
     dealer = make_dealer()
     moving = make_declaration(declarant=dealer, status=DeclarationStatus.IN_TRANSIT)
     inbound = make_declaration(consignee=dealer, status=DeclarationStatus.IN_TRANSIT)
@@ -138,7 +138,7 @@ def test_expire_licences_marks_those_past_their_last_day_and_alerts_shipments(
     assert licence not in licensing.expire_licences(db, licence.valid_to + timedelta(days=2))
 
 
-def approval_input(importer: Dealer, **kw) -> approvals.ApprovalInput:  # type: ignore[no-untyped-def]
+def approval_input(importer: Dealer, **kw) -> approvals.ApprovalInput:
     values = dict(number=f"IMP-{importer.id}", importer_id=importer.id, exporter_name="Guizhou Recycling Co.",
                   exporter_country="CN", quantity_g=200_000, intended_use="dental amalgam",
                   source_not_primary_mining=True, source_statement="recovered from lamps",
@@ -199,7 +199,7 @@ def cli_app(tmp_path: Path) -> Flask:
     return app
 
 
-def run(app: Flask, *args: str):  # type: ignore[no-untyped-def]
+def run(app: Flask, *args: str):
     return app.test_cli_runner().invoke(args=list(args))
 
 

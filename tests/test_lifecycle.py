@@ -17,17 +17,17 @@ S = DeclarationStatus
 
 
 @pytest.fixture
-def admin(make_user):  # type: ignore[no-untyped-def]
+def admin(make_user):
     return make_user("licensing_admin")
 
 
-def submitted(db: Session, make_submittable):  # type: ignore[no-untyped-def]
+def submitted(db: Session, make_submittable):
     trader, declaration = make_submittable()
     lifecycle.submit(db, trader, declaration.id)
     return trader, declaration
 
 
-def draft_input(declaration, **kw) -> DraftInput:  # type: ignore[no-untyped-def]
+def draft_input(declaration, **kw) -> DraftInput:
     values = dict(kind="domestic", consignee_id=declaration.consignee_id, origin_code=declaration.origin.code,
                   destination_code=declaration.destination.code,
                   items=[(i.container.sscc, i.declared_net_g) for i in declaration.items],
@@ -112,7 +112,7 @@ def test_another_dealers_declaration_does_not_exist_for_a_trader(db: Session, ma
 
 
 @pytest.mark.parametrize("status", [S.DRAFT, S.SUBMITTED, S.APPROVED])
-def test_cancel_is_possible_before_departure(db: Session, make_user, make_declaration, status) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_is_possible_before_departure(db: Session, make_user, make_declaration, status) -> None:
     trader = make_user("trader")
     declaration = make_declaration(declarant=trader.dealer, status=status)
     lifecycle.cancel(db, trader, declaration.id, "buyer withdrew")
@@ -121,7 +121,7 @@ def test_cancel_is_possible_before_departure(db: Session, make_user, make_declar
 
 @pytest.mark.parametrize("status", [S.IN_TRANSIT, S.ARRIVED, S.CLOSED, S.CANCELLED])
 def test_cancel_after_departure_is_refused_with_a_clear_message(db: Session, make_user, make_declaration,
-                                                                status) -> None:  # type: ignore[no-untyped-def]
+                                                                status) -> None:
     trader = make_user("trader")
     declaration = make_declaration(declarant=trader.dealer, status=status)
     with pytest.raises(Conflict, match=f"is {status.value}; it cannot become cancelled"):
@@ -132,7 +132,7 @@ def test_cancel_after_departure_is_refused_with_a_clear_message(db: Session, mak
 @pytest.mark.parametrize("status, step", [
     (S.DRAFT, "approve"), (S.APPROVED, "approve"), (S.REJECTED, "reject"), (S.DRAFT, "depart"),
     (S.SUBMITTED, "arrive"), (S.CLOSED, "submit")])
-def test_illegal_transitions_are_refused(db: Session, admin, make_user, make_declaration, status, step) -> None:  # type: ignore[no-untyped-def]
+def test_illegal_transitions_are_refused(db: Session, admin, make_user, make_declaration, status, step) -> None:
     trader = make_user("trader")
     declaration = make_declaration(declarant=trader.dealer, status=status)
     with pytest.raises(Conflict, match=f"is {status.value}; it cannot become"):

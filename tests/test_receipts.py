@@ -15,7 +15,7 @@ FLASK = 34_500
 
 
 @pytest.fixture
-def arrived(make_user, make_declaration):  # type: ignore[no-untyped-def]
+def arrived(make_user, make_declaration):
     """An arrived declaration of one 34.5 kg flask and a trader of its consignee."""
     receiver = make_user("trader")
     declaration = make_declaration(consignee=receiver.dealer, status=DeclarationStatus.ARRIVED,
@@ -23,12 +23,12 @@ def arrived(make_user, make_declaration):  # type: ignore[no-untyped-def]
     return receiver, declaration
 
 
-def receipt(declaration, received_g: int, seal_intact: bool = True, **kw) -> ReceiptInput:  # type: ignore[no-untyped-def]
+def receipt(declaration, received_g: int, seal_intact: bool = True, **kw) -> ReceiptInput:
     sscc = declaration.items[0].container.sscc
     return ReceiptInput([ReceivedContainer(sscc, received_g, seal_intact)], **kw)
 
 
-def alerts_of(db: Session, declaration) -> list[Alert]:  # type: ignore[no-untyped-def]
+def alerts_of(db: Session, declaration) -> list[Alert]:
     return list(db.scalars(select(Alert).where(Alert.declaration_id == declaration.id).order_by(Alert.id)))
 
 
@@ -79,7 +79,7 @@ def test_broken_seal_opens_seal_broken(db: Session, arrived) -> None:
 
 def test_receipt_must_report_every_declared_container_with_whole_grams(db: Session, arrived) -> None:
     receiver, declaration = arrived
-    bad = ReceiptInput([ReceivedContainer("000000000000000000", -1, "yes")])  # type: ignore[arg-type]
+    bad = ReceiptInput([ReceivedContainer("000000000000000000", -1, "yes")])
     with pytest.raises(ValidationFailed) as caught:
         report_receipt(db, receiver, declaration.id, bad)
     assert set(caught.value.errors) == {"containers", "containers[0].received_net_g", "containers[0].seal_intact"}
@@ -96,7 +96,7 @@ def test_receipt_time_must_lie_between_arrival_and_now(db: Session, arrived) -> 
 
 @pytest.mark.parametrize("status", [DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT,
                                     DeclarationStatus.CLOSED])
-def test_receipt_only_on_an_arrived_declaration(db: Session, make_user, make_declaration, status) -> None:  # type: ignore[no-untyped-def]
+def test_receipt_only_on_an_arrived_declaration(db: Session, make_user, make_declaration, status) -> None:
     receiver = make_user("trader")
     declaration = make_declaration(consignee=receiver.dealer, status=status)
     with pytest.raises(Conflict, match=f"is {status.value}; it cannot become closed"):

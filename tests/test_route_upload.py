@@ -21,7 +21,8 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
-<gpx version="1.1" creator="x"><rte><name>&lol3;</name><rtept lat="40.5" lon="72.8"/><rtept lat="42.8" lon="74.5"/></rte></gpx>"""
+<gpx version="1.1" creator="x"><rte><name>&lol3;</name>
+<rtept lat="40.5" lon="72.8"/><rtept lat="42.8" lon="74.5"/></rte></gpx>"""
 
 
 def points(path: Path, tag: str) -> list[tuple[float, float]]:
@@ -31,14 +32,14 @@ def points(path: Path, tag: str) -> list[tuple[float, float]]:
 
 
 @pytest.fixture
-def draft(client: FlaskClient, make_submittable):  # type: ignore[no-untyped-def]
+def draft(client: FlaskClient, make_submittable):
     """A signed-in trader's draft declaration."""
     trader, declaration = make_submittable()
     assert client.post("/api/v1/session", json={"login": trader.login, "password": PASSWORD}).status_code == 200
     return declaration
 
 
-def upload(client: FlaskClient, declaration, body: bytes, content_type: str = "application/gpx+xml",  # type: ignore[no-untyped-def]
+def upload(client: FlaskClient, declaration, body: bytes, content_type: str = "application/gpx+xml",
            **headers: str):
     return client.post(f"/api/v1/declarations/{declaration.id}/route", data=body, content_type=content_type,
                        headers=headers)

@@ -23,7 +23,7 @@ from tracker.models import (
 OSH, BISHKEK, TOKTOGUL = (40.528, 72.799), (42.875, 74.590), (41.873, 72.941)
 
 
-def refusal(db: Session, trader, declaration) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def refusal(db: Session, trader, declaration) -> dict[str, str]:
     """Submit and return the failing fields, checking the declaration stayed a draft."""
     with pytest.raises(ValidationFailed) as caught:
         submit(db, trader, declaration.id)
@@ -32,7 +32,7 @@ def refusal(db: Session, trader, declaration) -> dict[str, str]:  # type: ignore
 
 
 @pytest.fixture
-def importer(make_licensed_dealer, make_user):  # type: ignore[no-untyped-def]
+def importer(make_licensed_dealer, make_user):
     """A trader of a dealer licensed to import."""
     return make_user("trader", dealer=make_licensed_dealer({Activity.IMPORT}))
 
@@ -57,7 +57,7 @@ def approval_for(db: Session, importer: Dealer, exporter: Dealer, quantity_g: in
     return approval
 
 
-def import_declaration(make_declaration, importer, exporter, approval, **kw):  # type: ignore[no-untyped-def]
+def import_declaration(make_declaration, importer, exporter, approval, **kw):
     return make_declaration(declarant=importer.dealer, consignor=exporter, consignee=importer.dealer,
                             kind=DeclarationKind.IMPORT, import_approval=approval, **kw)
 

@@ -227,8 +227,8 @@ def rule_containers(sub: Submission) -> Errors:
         elif (other := _held_elsewhere(sub.session, container.id, d.id)) is not None:
             errors[f"items[{i}].sscc"] = f"container {container.sscc} is on declaration {other.label}"
         if not 0 < item.declared_net_g <= container.capacity_g:
-            errors[f"items[{i}].declared_net_g"] = (f"{item.declared_net_g} g is not within 1..{container.capacity_g} g "
-                                                    f"(the capacity of {container.sscc})")
+            errors[f"items[{i}].declared_net_g"] = (
+                f"{item.declared_net_g} g is not within 1..{container.capacity_g} g (the capacity of {container.sscc})")
     return errors
 
 
