@@ -33,11 +33,19 @@ class GatewaySettings:
     mqtt_session_expiry_s: int = 3600
     batch_max_positions: int = 1000
     batch_max_wait_ms: int = 20
+    writer_threads: int = 0            # 0: two on PostgreSQL, one on SQLite (a single writer)
     http_max_body_bytes: int = 1_048_576
     future_tolerance_s: int = 300
     max_speed_kmh: float = 200.0
     approximate_accuracy_m: float = 500.0
     late_after_s: int = 600
+
+    @property
+    def writer_threads_or_default(self) -> int:
+        """Return how many batch-writer threads to run for this database."""
+        if self.writer_threads > 0:
+            return self.writer_threads
+        return 2 if self.database_url.startswith("postgresql") else 1
 
     @property
     def mqtt_client_id_or_default(self) -> str:
@@ -59,6 +67,7 @@ _FIELDS: dict[str, tuple[str, type]] = {
     "GATEWAY_MQTT_SESSION_EXPIRY_S": ("mqtt_session_expiry_s", int),
     "GATEWAY_BATCH_MAX_POSITIONS": ("batch_max_positions", int),
     "GATEWAY_BATCH_MAX_WAIT_MS": ("batch_max_wait_ms", int),
+    "GATEWAY_WRITER_THREADS": ("writer_threads", int),
     "GATEWAY_HTTP_MAX_BODY_BYTES": ("http_max_body_bytes", int),
     "GATEWAY_FUTURE_TOLERANCE_S": ("future_tolerance_s", int),
     "GATEWAY_MAX_SPEED_KMH": ("max_speed_kmh", float),

@@ -68,17 +68,20 @@ class BatchWriter:
     """Commits submissions in batches on one thread; ``submit`` is safe from any thread."""
 
     def __init__(self, sessions: sessionmaker[Session], pipeline: Pipeline,
-                 max_positions: int = 1000, max_wait_s: float = 0.02) -> None:
+                 max_positions: int = 1000, max_wait_s: float = 0.02, threads: int = 1) -> None:
         self.sessions = sessions
         self.pipeline = pipeline
         self.max_positions = max_positions
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[Submission | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        # Two threads let one batch's Python work overlap another's wait on the database.
+        self._threads = [threading.Thread(target=self._run, name=f"batch-writer-{n}", daemon=True)
+                         for n in range(threads)]
 
     def start(self) -> BatchWriter:
-        """Start the writer thread."""
-        self._thread.start()
+        """Start the writer threads."""
+        for thread in self._threads:
+            thread.start()
         return self
 
     def submit(self, positions: Sequence[Position], token: str | None = None) -> Future[Outcome]:
@@ -91,9 +94,12 @@ class BatchWriter:
         return submission.future
 
     def stop(self, timeout: float | None = 30) -> None:
-        """Commit everything already submitted, then stop the thread."""
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Commit everything already submitted, then stop the threads."""
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
 
     def _run(self) -> None:
         stopping = False

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     writer = BatchWriter(sessions, build_pipeline(settings), settings.batch_max_positions,
-                         settings.batch_max_wait_ms / 1000).start()
+                         settings.batch_max_wait_ms / 1000, settings.writer_threads_or_default).start()
     try:
         return asyncio.run(_serve(settings, Ingest(writer, sessions)))
     finally:

@@ -5,11 +5,12 @@ twice, or by two gateway processes at once, change nothing.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,8 +31,13 @@ class Trip(NamedTuple):
     arrived_at: datetime | None
 
 
+def utc(moment: datetime) -> datetime:
+    """Return ``moment`` in UTC (cheaply when it already is: the decoders give UTC)."""
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+
+
 def _key(ping: Ping) -> tuple[int | None, datetime]:
-    return ping.beacon_id, ping.position.fix_time.astimezone(timezone.utc)
+    return ping.beacon_id, utc(ping.position.fix_time)
 
 
 class Deduplicate:
@@ -74,7 +80,11 @@ class StorePositions:
         trips = trips_of(batch.session, {ping.beacon_id for ping in pings if ping.beacon_id})
         for ping in pings:
             ping.declaration_id = declaration_at(trips.get(ping.beacon_id or 0, []), ping.position.fix_time)
-        result = batch.session.execute(_insert_statement(batch.session), [_row(p, batch.now) for p in pings])
+        rows = [_row(p, batch.now) for p in pings]
+        if batch.session.get_bind().dialect.name == "postgresql":
+            result = batch.session.execute(UNNEST_INSERT, _columns(rows))
+        else:
+            result = batch.session.execute(_insert_statement(batch.session), rows)
         inserted = _normalised(result.all())  # RETURNING names only the rows really inserted
         for ping in pings:
             ping.stored = _key(ping) in inserted
@@ -86,7 +96,30 @@ class StorePositions:
 
 
 def _normalised(rows: Any) -> set[tuple[int, datetime]]:
-    return {(beacon_id, fix_time.astimezone(timezone.utc)) for beacon_id, fix_time in rows}
+    return {(beacon_id, utc(fix_time)) for beacon_id, fix_time in rows}
+
+
+#: column -> PostgreSQL array type; one parameter per column, not one per value, so a batch
+#: of a thousand fixes is one short statement (the bulk of the cost is otherwise parsing it)
+_ARRAYS = {
+    "beacon_id": "integer[]", "declaration_id": "integer[]", "fix_time": "timestamptz[]",
+    "received_at": "timestamptz[]", "lat": "float8[]", "lon": "float8[]", "speed_kmh": "float8[]",
+    "course": "float8[]", "altitude_m": "float8[]", "accuracy_m": "float8[]", "hdop": "float8[]",
+    "satellites": "integer[]", "flags": "text[]", "protocol": "text[]", "raw": "bytea[]",
+}
+UNNEST_INSERT = text(
+    f"INSERT INTO positions ({', '.join(_ARRAYS)}) "
+    f"SELECT {', '.join('CAST(flags AS jsonb)' if c == 'flags' else c for c in _ARRAYS)} FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t})" for c, t in _ARRAYS.items())
+    + f") AS given({', '.join(_ARRAYS)}) "
+    "ON CONFLICT (beacon_id, fix_time) DO NOTHING RETURNING beacon_id, fix_time")
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ARRAYS}
+    columns["flags"] = [json.dumps(flags) for flags in columns["flags"]]
+    columns["protocol"] = [str(protocol) for protocol in columns["protocol"]]
+    return columns
 
 
 def _insert_statement(session: Session) -> Insert:

@@ -1,0 +1,325 @@
+"""Gateway throughput: end-to-end pings/s into PostgreSQL with evaluation, beside its ceilings.
+
+    .venv/bin/python bench/gateway.py --quick        # about two minutes
+    .venv/bin/python bench/gateway.py --sizes 0,1000000,3000000,10000000
+
+It creates (and afterwards drops) a PostgreSQL database ``mercury_bench_e``, migrates it, and
+registers 10,000 beacons, each carrying a declaration in transit along a 48 km route, so
+every stored ping is evaluated. Then, in one run, it prints:
+
+1. pipeline: 1, 100 and 10,000 beacons each sending a ping and waiting for its
+   acknowledgement before the next (what a Teltonika/GT06 device or an MQTT QoS 1 session
+   does), through the batch writer and the whole pipeline (authenticate, validate, flag,
+   de-duplicate, store, evaluate) — beside PostgreSQL ``COPY`` of the same number of rows,
+   the ceiling of any writer;
+2. end-to-end over MQTT: a real ``beacon-gateway serve`` subprocess on a shared subscription,
+   a publisher sending QoS 1 pings from 10,000 beacons, timed until every row is committed;
+3. NMEA parsing of the shared logs, the gateway's decoder beside bare pynmea2;
+4. cost per ping as the positions table grows (filled with COPY between measurements).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+import pynmea2  # noqa: E402
+from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
+
+from beacon_gateway.config import GatewaySettings  # noqa: E402
+from beacon_gateway.decoders.nmea import NmeaStream  # noqa: E402
+from beacon_gateway.pipeline import build_pipeline  # noqa: E402
+from beacon_gateway.position import Position  # noqa: E402
+from beacon_gateway.writer import BatchWriter, Outcome  # noqa: E402
+from tracker import migrate  # noqa: E402
+from tracker.db import make_engine, make_session_factory  # noqa: E402
+from tracker.models import Beacon, Checkpoint, Dealer, Declaration  # noqa: E402
+from tracker.models import Position as PositionRow  # noqa: E402
+
+SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DATABASE = "mercury_bench_e"
+BEACONS = 10_000
+ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
+START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
+NMEA_DATA = ROOT.parent / "shared" / "data" / "nmea"
+
+
+# ------------------------------------------------------------------ database
+def create_database() -> Engine:
+    """Create, migrate and seed the benchmark database; return an engine on it."""
+    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {DATABASE}"))
+    admin.dispose()
+    url = f"{SERVER}/{DATABASE}"
+    migrate.upgrade(url)
+    engine = make_engine(url, pool_size=5)
+    seed(engine)
+    return engine
+
+
+def drop_database(engine: Engine) -> None:
+    """Drop the benchmark database."""
+    engine.dispose()
+    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+    admin.dispose()
+
+
+def seed(engine: Engine) -> None:
+    """10,000 beacons on a trip in transit, 10,000 without a declaration, 1,000 fillers."""
+    with engine.begin() as connection:
+        dealer = connection.execute(insert(Dealer).values(legal_name="Bench LLC", taxpayer_number="1",
+                                                          country="KG").returning(Dealer.id)).scalar_one()
+        ends = [connection.execute(insert(Checkpoint).values(code=code, name=code, kind="customs_post",
+                                                             lat=lat, lon=lon, radius_m=500)
+                                   .returning(Checkpoint.id)).scalar_one()
+                for code, lat, lon in (("OSH", 40.528, 72.799), ("JAL", 40.933, 73.0))]
+        connection.execute(insert(Beacon), [{"device_id": device_id(n), "protocol": "json",
+                                             "reporting_period_s": 10**7, "description": ""}
+                                            for n in range(2 * BEACONS + 1000)])
+        ids = dict(connection.execute(select(Beacon.device_id, Beacon.id)).all())
+        connection.execute(insert(Declaration), [{
+            "kind": "domestic", "status": "in_transit", "reference": f"B{n:09d}",
+            "declarant_id": dealer, "consignor_id": dealer, "consignee_id": dealer,
+            "origin_id": ends[0], "destination_id": ends[1], "route": ROUTE, "corridor_m": 500,
+            "beacon_id": ids[device_id(n)], "vehicle": "", "decision_reason": "",
+            "planned_departure": START, "planned_arrival": START + timedelta(days=300), "departed_at": START,
+        } for n in range(BEACONS)])
+
+
+def device_id(n: int) -> str:
+    return f"86{n:013d}"
+
+
+def count_positions(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(PositionRow)).scalar_one())
+
+
+# ------------------------------------------------------------------ pings
+class Tracks:
+    """Each beacon drives north along the route, a ping every 30 s, a little east of the line.
+
+    Beacons 0..9,999 carry a declaration in transit (every ping is evaluated); ``untracked``
+    tracks use beacons 10,000..19,999, which carry none (store only).
+    """
+
+    def __init__(self, untracked: bool = False) -> None:
+        self.sent: dict[int, int] = {}
+        self.offset = BEACONS if untracked else 0
+
+    def next(self, beacon: int) -> Position:
+        beacon += self.offset
+        k = self.sent.get(beacon, 0)
+        self.sent[beacon] = k + 1
+        f = min(0.95, 0.02 + k * 0.0003)
+        return Position(device_id=device_id(beacon), fix_time=START + timedelta(seconds=30 * k),
+                        lat=40.528 + f * 0.405, lon=72.799 + f * 0.201 + 0.0005 * (beacon % 3),
+                        protocol="json", raw=b'{"bench":true}', speed_kmh=60.0)
+
+
+def closed_loop(writer: BatchWriter, tracks: Tracks, beacons: int, duration_s: float) -> tuple[int, float]:
+    """Every beacon sends, waits for its acknowledgement, sends again; return (pings, seconds)."""
+    done = threading.Event()
+    lock = threading.Lock()
+    acked = [0]
+    stop_at = time.perf_counter() + duration_s
+    in_flight = [beacons]
+
+    def send(beacon: int) -> None:
+        writer.submit([tracks.next(beacon)]).add_done_callback(lambda f: answered(beacon, f))
+
+    def answered(beacon: int, future: Future[Outcome]) -> None:
+        with lock:
+            acked[0] += future.result().stored
+            if time.perf_counter() < stop_at:
+                send(beacon)
+                return
+            in_flight[0] -= 1
+            if in_flight[0] == 0:
+                done.set()
+
+    began = time.perf_counter()
+    for beacon in range(beacons):
+        send(beacon)
+    done.wait()
+    return acked[0], time.perf_counter() - began
+
+
+def copy_rows(engine: Engine, rows: int, beacon_offset: int = 2 * BEACONS) -> float:
+    """COPY ``rows`` positions for the filler beacons; return rows per second."""
+    with engine.connect() as connection:
+        ids = [i for (i,) in connection.execute(select(Beacon.id).order_by(Beacon.id)
+                                               .offset(beacon_offset).limit(1000))]
+        base = int(connection.execute(select(func.count()).select_from(PositionRow)
+                                      .where(PositionRow.beacon_id.in_(ids))).scalar_one())
+    raw = engine.raw_connection()
+    began = time.perf_counter()
+    try:
+        cursor = raw.cursor()
+        columns = "beacon_id, fix_time, received_at, lat, lon, speed_kmh, flags, protocol, raw"
+        with cursor.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
+            now = datetime.now(timezone.utc)
+            for n in range(rows):
+                beacon = ids[n % len(ids)]
+                when = START - timedelta(days=400) + timedelta(seconds=30 * ((base + n) // len(ids)))
+                copy.write_row((beacon, when, now, 40.6, 72.85, 60.0, "[]", "json", b"x"))
+        raw.commit()
+    finally:
+        raw.close()
+    return rows / (time.perf_counter() - began)
+
+
+# ------------------------------------------------------------------ scenarios
+def make_writer(engine: Engine) -> BatchWriter:
+    settings = GatewaySettings(database_url=engine.url.render_as_string(hide_password=False))
+    return BatchWriter(make_session_factory(engine), build_pipeline(settings), max_positions=1000,
+                       max_wait_s=0.01, threads=settings.writer_threads_or_default).start()
+
+
+def pipeline_figures(engine: Engine, duration_s: float, evaluated: list[int]) -> None:
+    writer = make_writer(engine)
+    print(f"\n1. Pipeline, closed loop: each beacon waits for its acknowledgement ({duration_s:.0f} s a line)")
+    print(f"{'beacons':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'COPY rows/s':>12}")
+    for beacons, untracked in [(n, True) for n in (1, 100, BEACONS)] + [(n, False) for n in evaluated]:
+        pings, seconds = closed_loop(writer, Tracks(untracked), beacons, duration_s)
+        ceiling = copy_rows(engine, max(pings, 1000))
+        what = "none" if untracked else "evaluated"
+        print(f"{beacons:>10} {what:>12} {pings:>8} {pings / seconds:>9.0f} {ceiling:>12.0f}", flush=True)
+    writer.stop()
+
+
+def mqtt_figures(engine: Engine, pings: int, mqtt_url: str) -> None:
+    run = secrets.token_hex(3)
+    env = {**os.environ, "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
+           "TRACKER_INSTANCE_PATH": tempfile.mkdtemp(), "GATEWAY_HTTP_PORT": "0",
+           "GATEWAY_MQTT_URL": mqtt_url, "GATEWAY_MQTT_TOPIC": f"$share/bench-{run}/bench-{run}/beacons/+/pings",
+           "GATEWAY_MQTT_CLIENT_ID": f"bench-{run}", "GATEWAY_MQTT_SESSION_EXPIRY_S": "60"}
+    gateway = subprocess.Popen([sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", "ERROR"],
+                               env=env, stdout=subprocess.PIPE, text=True)
+    assert gateway.stdout is not None
+    while "ready" not in gateway.stdout.readline():
+        pass
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{run}", protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", 1883)
+    client.loop_start()
+    before = count_positions(engine)
+    tracks = Tracks(untracked=True)
+    for beacon in range(BEACONS):  # continue where the pipeline figures left each beacon
+        tracks.sent[beacon + BEACONS] = 100_000
+    began = time.perf_counter()
+    infos = []
+    for n in range(pings):
+        beacon = n % BEACONS
+        p = tracks.next(beacon)
+        infos.append(client.publish(f"bench-{run}/beacons/{p.device_id}/pings", json.dumps(
+            {"fix_time": p.fix_time.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": 60}), qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    published = time.perf_counter() - began
+    while count_positions(engine) - before < pings:
+        time.sleep(0.05)
+    seconds = time.perf_counter() - began
+    client.loop_stop()
+    client.disconnect()
+    gateway.terminate()
+    gateway.wait(30)
+    print(f"\n2. End to end over MQTT (QoS 1, one serve process, {BEACONS} beacons without declaration)")
+    print(f"   {pings} pings committed in {seconds:.1f} s: {pings / seconds:.0f} pings/s "
+          f"(the publisher alone needed {published:.1f} s: {pings / published:.0f} msg/s)")
+
+
+def nmea_lines() -> list[bytes]:
+    lines = []
+    for path in sorted(NMEA_DATA.glob("*.log")):
+        lines += path.read_bytes().splitlines()
+    return lines
+
+
+def nmea_figures() -> None:
+    lines = nmea_lines()
+    began = time.perf_counter()
+    stream, fixes = NmeaStream("bench"), 0
+    for number, line in enumerate(lines):
+        fixes += sum(isinstance(item, Position) for item in stream.feed(line, number))
+    fixes += sum(isinstance(item, Position) for item in stream.flush())
+    ours = time.perf_counter() - began
+    began = time.perf_counter()
+    for line in lines:
+        try:
+            pynmea2.parse(line.decode("ascii", "replace"), check=True)
+        except (pynmea2.ParseError, ValueError, AttributeError):
+            pass
+    bare = time.perf_counter() - began
+    print(f"\n3. NMEA parsing, {len(lines)} lines of {NMEA_DATA}")
+    print(f"   gateway decoder: {len(lines) / ours:>9.0f} lines/s ({fixes} positions)")
+    print(f"   bare pynmea2.parse: {len(lines) / bare:>6.0f} lines/s")
+
+
+def growth_figures(engine: Engine, sizes: list[int], duration_s: float) -> None:
+    writer = make_writer(engine)
+    print(f"\n4. Cost per ping as the table grows (100 beacons, closed loop, {duration_s:.0f} s a line)")
+    print(f"{'rows':>12} {'declaration':>12} {'pings/s':>9} {'µs/ping':>9} {'fill COPY rows/s':>17}")
+    plain, evaluated = Tracks(untracked=True), Tracks()
+    for beacon in range(100):
+        plain.sent[beacon + BEACONS] = evaluated.sent[beacon] = 200_000
+    for size in sizes:
+        fill = 0.0
+        missing = size - count_positions(engine)
+        if missing > 0:
+            fill = copy_rows(engine, missing)
+            with engine.connect() as connection:
+                connection.execute(text("ANALYZE positions"))
+        for tracks, what in ((plain, "none"), (evaluated, "evaluated")):
+            pings, seconds = closed_loop(writer, tracks, 100, duration_s)
+            print(f"{count_positions(engine):>12} {what:>12} {pings / seconds:>9.0f} "
+                  f"{seconds / pings * 1e6:>9.0f} {fill:>17.0f}", flush=True)
+    writer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every figure in one go and print them side by side."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, table up to 1 M rows")
+    parser.add_argument("--sizes", help="table sizes for the growth figures, comma-separated")
+    parser.add_argument("--mqtt-url", default=os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"))
+    args = parser.parse_args(argv)
+    duration = 3.0 if args.quick else 10.0
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        [0, 100_000, 1_000_000] if args.quick else [0, 1_000_000, 3_000_000, 10_000_000])
+    logging.disable(logging.WARNING)  # alerts are logged at WARNING; they are not the figures
+    print(f"beacon gateway benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start",
+          flush=True)
+    engine = create_database()
+    try:
+        pipeline_figures(engine, duration, [1, 100] if args.quick else [1, 100, BEACONS])
+        mqtt_figures(engine, 10_000 if args.quick else 30_000, args.mqtt_url)
+        nmea_figures()
+        growth_figures(engine, sizes, duration)
+    finally:
+        drop_database(engine)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end (other work on this machine counts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
