@@ -8,6 +8,8 @@ from tracker.domain import alerts
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.models import AlertStatus, DeclarationStatus
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 
 @pytest.fixture
 def shortage(db: Session, make_user, make_declaration):

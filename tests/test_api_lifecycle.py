@@ -12,6 +12,8 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.references import validate_reference
 from tracker.models import DeclarationStatus, utcnow
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 
 def sign_in(client: FlaskClient, user) -> None:
     client.delete("/api/v1/session")

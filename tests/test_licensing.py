@@ -28,6 +28,8 @@ from tracker.models import (
     User,
 )
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 
 def licence_input(dealer: Dealer, **kw) -> licensing.LicenceInput:
     kw.setdefault("number", f"KG-HG-TEST-{dealer.id}")

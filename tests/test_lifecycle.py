@@ -13,6 +13,8 @@ from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from tracker.domain.references import validate_reference
 from tracker.models import Dealer, DeclarationKind, DeclarationStatus, LicenseStatus
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 S = DeclarationStatus
 
 

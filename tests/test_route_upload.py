@@ -12,6 +12,8 @@ from tests.conftest import PASSWORD, SHARED_DATA
 from tracker.domain.route_files import MAX_GPX_BYTES
 from tracker.models import DeclarationStatus
 
+pytestmark = pytest.mark.usefixtures("fast_password_hash")
+
 GPX = SHARED_DATA / "gpx"
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE gpx [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
