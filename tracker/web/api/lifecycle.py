@@ -229,6 +229,15 @@ SCHEMAS["NewDeclaration"]["properties"].update({
     "import_approval_id": {"type": "integer", "description": "import only"},
     "export_consent_id": {"type": "integer", "description": "export only"},
 })
+_MOMENT = {"type": ["string", "null"], "format": "date-time"}
+SCHEMAS["DeclarationFull"]["allOf"][1]["properties"].update({
+    "import_approval": {"type": ["string", "null"], "description": "import approval number"},
+    "export_consent": {"type": ["string", "null"], "description": "export consent number"},
+    "submitted_at": _MOMENT, "decided_at": _MOMENT, "departed_at": _MOMENT, "arrived_at": _MOMENT,
+    "received_at": _MOMENT, "closed_at": _MOMENT, "receipt_remarks": {"type": ["string", "null"]},
+})
+SCHEMAS["DeclarationFull"]["allOf"][1]["properties"]["items"]["items"]["properties"]["seal_intact"] = {
+    "type": ["boolean", "null"], "description": "seal found intact on receipt (null before)"}
 SCHEMAS["Receipt"] = {"type": "object", "required": ["containers"], "properties": {
     "containers": {"type": "array", "items": {"type": "object", "required": ["sscc", "received_net_g", "seal_intact"],
                                               "properties": {"sscc": {"type": "string"},
