@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from tracker.domain import lifecycle
 from tracker.domain.declarations import DraftInput, create_draft, update_draft
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tracker.domain.references import validate_reference
+from tracker.domain.references import make_reference, validate_reference
 from tracker.models import Dealer, DeclarationKind, DeclarationStatus, LicenseStatus
 
 pytestmark = pytest.mark.usefixtures("fast_password_hash")
@@ -185,3 +185,13 @@ def test_the_licensing_admin_may_cancel_customs_may_not(db: Session, admin, make
         lifecycle.cancel(db, make_user("customs_officer"), declaration.id)
     lifecycle.cancel(db, admin, declaration.id, "licence application withdrawn")
     assert declaration.status == S.CANCELLED
+
+
+def test_approval_retries_when_a_simultaneous_approval_took_the_reference(
+        db: Session, admin, make_submittable, make_declaration, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = make_declaration(status=S.APPROVED, reference=make_reference(2026, 41))
+    _, declaration = submitted(db, make_submittable)
+    answers = iter([taken.reference, make_reference(2026, 42)])
+    monkeypatch.setattr(lifecycle, "next_reference", lambda session, year: next(answers))
+    lifecycle.approve(db, admin, declaration.id)
+    assert declaration.status == S.APPROVED and declaration.reference == make_reference(2026, 42)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, may, may_cancel, owns_declaration
@@ -21,6 +22,7 @@ from tracker.domain.submission import check_submission, rule_parties_licensed
 from tracker.models import Declaration, DeclarationStatus, User, utcnow
 
 S = DeclarationStatus
+REFERENCE_ATTEMPTS = 3
 
 #: status -> statuses it may move to
 TRANSITIONS: dict[DeclarationStatus, frozenset[DeclarationStatus]] = {
@@ -40,13 +42,18 @@ def may_move(declaration: Declaration, to: DeclarationStatus) -> bool:
     return to in TRANSITIONS[DeclarationStatus(declaration.status)]
 
 
-def move(declaration: Declaration, to: DeclarationStatus) -> None:
-    """Change the status, or raise Conflict naming the illegal transition."""
+def require_move(declaration: Declaration, to: DeclarationStatus) -> None:
+    """Raise Conflict naming the illegal transition unless the declaration may become ``to``."""
     current = DeclarationStatus(declaration.status)
     if to not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "nothing (final)"
         raise Conflict(f"declaration {declaration.label} is {current.value}; it cannot become "
                        f"{to.value} (allowed: {allowed})")
+
+
+def move(declaration: Declaration, to: DeclarationStatus) -> None:
+    """Change the status, or raise Conflict naming the illegal transition."""
+    require_move(declaration, to)
     declaration.status = to
 
 
@@ -62,10 +69,14 @@ def arrive(declaration: Declaration, at: datetime | None = None) -> None:
     declaration.arrived_at = at or utcnow()
 
 
-def _own(session: Session, actor: User, declaration_id: int) -> Declaration:
+def _find(session: Session, actor: User, declaration_id: int) -> Declaration:
     from tracker.domain.declarations import find_declaration  # declarations imports this module
 
-    declaration = find_declaration(session, actor, declaration_id)
+    return find_declaration(session, actor, declaration_id)
+
+
+def _own(session: Session, actor: User, declaration_id: int) -> Declaration:
+    declaration = _find(session, actor, declaration_id)
     if not owns_declaration(actor, declaration):
         raise Forbidden("only a trader of the declaring dealer may do this")
     return declaration
@@ -74,8 +85,7 @@ def _own(session: Session, actor: User, declaration_id: int) -> Declaration:
 def submit(session: Session, actor: User, declaration_id: int, now: datetime | None = None) -> Declaration:
     """Submit a draft after checking every rule; all failures are reported at once."""
     declaration = _own(session, actor, declaration_id)
-    if not may_move(declaration, S.SUBMITTED):
-        move(declaration, S.SUBMITTED)  # raises the Conflict naming the transition
+    require_move(declaration, S.SUBMITTED)
     now = now or utcnow()
     errors = check_submission(session, declaration, now)
     if errors:
@@ -87,11 +97,9 @@ def submit(session: Session, actor: User, declaration_id: int, now: datetime | N
 
 
 def _decidable(session: Session, actor: User, declaration_id: int) -> Declaration:
-    from tracker.domain.declarations import find_declaration
-
     if not may(actor, Action.DECIDE_DECLARATION):
         raise Forbidden("only the licensing authority or customs decides on declarations")
-    return find_declaration(session, actor, declaration_id)
+    return _find(session, actor, declaration_id)
 
 
 def next_reference(session: Session, year: int) -> str:
@@ -109,18 +117,23 @@ def approve(session: Session, actor: User, declaration_id: int, reason: str = ""
     The parties' licences are checked again: one suspended since submission blocks it.
     """
     declaration = _decidable(session, actor, declaration_id)
-    if not may_move(declaration, S.APPROVED):
-        move(declaration, S.APPROVED)
+    require_move(declaration, S.APPROVED)
     now = now or utcnow()
     errors = check_submission(session, declaration, now, rules=(rule_parties_licensed,))
     if errors:
         raise ValidationFailed(errors)
-    reference = next_reference(session, now.year)  # before the move: a query flushes, and an
-    move(declaration, S.APPROVED)                    # approved row must carry its reference
-    declaration.reference = reference
-    _decided(declaration, actor, reason.strip(), now)
-    session.flush()
-    return declaration
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        try:
+            with session.begin_nested():  # two approvals at once may pick the same serial: retry
+                reference = next_reference(session, now.year)  # queried before the move: an
+                move(declaration, S.APPROVED)                    # approved row carries its reference
+                declaration.reference = reference
+                _decided(declaration, actor, reason.strip(), now)
+                session.flush()
+            return declaration
+        except IntegrityError:
+            continue
+    raise Conflict(f"no free reference number for {declaration.label}; try again")
 
 
 def reject(session: Session, actor: User, declaration_id: int, reason: str,
@@ -143,9 +156,7 @@ def _decided(declaration: Declaration, actor: User, reason: str, at: datetime) -
 
 def cancel(session: Session, actor: User, declaration_id: int, reason: str = "") -> Declaration:
     """Cancel a declaration before departure (its trader, or the licensing authority)."""
-    from tracker.domain.declarations import find_declaration
-
-    declaration = find_declaration(session, actor, declaration_id)
+    declaration = _find(session, actor, declaration_id)
     if not may_cancel(actor, declaration):
         raise Forbidden("only the declaring trader or the licensing authority cancels a declaration")
     move(declaration, S.CANCELLED)

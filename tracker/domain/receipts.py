@@ -16,7 +16,7 @@ from tracker.domain.access import may_report_receipt
 from tracker.domain.alerts import open_alert
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import Forbidden, ValidationFailed
-from tracker.domain.lifecycle import S, move
+from tracker.domain.lifecycle import S, move, require_move
 from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
 from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, User, utcnow
 
@@ -97,8 +97,7 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
     declaration = find_declaration(session, actor, declaration_id)
     if not may_report_receipt(actor, declaration):
         raise Forbidden("only the consignee (or customs) reports the receipt")
-    if declaration.status != S.ARRIVED:
-        move(declaration, S.CLOSED)  # raises the Conflict naming the transition
+    require_move(declaration, S.CLOSED)
     now = now or utcnow()
     errors = _check(declaration, data, now)
     if errors:
