@@ -268,6 +268,18 @@ def test_rule_route_passes_every_expected_checkpoint_within_the_corridor(
     submit(db, trader, declaration.id)
 
 
+def test_rule_route_passes_the_expected_checkpoints_in_the_order_listed(
+        db: Session, make_submittable, make_checkpoint) -> None:
+    route = LineString([(OSH[1], OSH[0]), (TOKTOGUL[1], TOKTOGUL[0]), (BISHKEK[1], BISHKEK[0])])
+    toktogul = make_checkpoint(lat=TOKTOGUL[0], lon=TOKTOGUL[1])
+    midway = make_checkpoint(lat=42.374, lon=73.7655)   # half-way along the Toktogul-Bishkek leg
+    trader, declaration = make_submittable(route=route, corridor_m=5_000, expected_checkpoints=[
+        ExpectedCheckpoint(seq=0, checkpoint=midway), ExpectedCheckpoint(seq=1, checkpoint=toktogul)])
+    errors = refusal(db, trader, declaration)
+    assert set(errors) == {"expected_checkpoints[1]"}
+    assert f"passes {toktogul.code} before {midway.code}" in errors["expected_checkpoints[1]"]
+
+
 def test_rule_route_is_required(db: Session, make_submittable) -> None:
     trader, declaration = make_submittable(route=None)
     assert "route" in refusal(db, trader, declaration)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.domain.route_files import distance_m, distance_to_route_m
+from tracker.domain.route_files import distance_m, locate_on_route
 from tracker.models import (
     Activity,
     ApprovalStatus,
@@ -233,7 +233,8 @@ def rule_containers(sub: Submission) -> Errors:
 
 
 def rule_route(sub: Submission) -> Errors:
-    """The route starts near the origin, ends near the destination, and passes every expected checkpoint."""
+    """The route starts near the origin, ends near the destination, and passes every expected checkpoint
+    within the corridor, in the order listed."""
     d = sub.declaration
     if d.route is None:
         return {"route": "give the planned route (GPX file or waypoints)"}
@@ -243,12 +244,18 @@ def rule_route(sub: Submission) -> Errors:
         errors["route.start"] = f"starts {gap / 1000:.1f} km from the origin {d.origin.code} (limit 2 km)"
     if (gap := distance_m(lat1, lon1, d.destination.lat, d.destination.lon)) > ENDPOINT_TOLERANCE_M:
         errors["route.end"] = f"ends {gap / 1000:.1f} km from the destination {d.destination.code} (limit 2 km)"
+    previous: tuple[str, float] | None = None
     for i, expected in enumerate(d.expected_checkpoints):
         checkpoint = expected.checkpoint
-        gap = distance_to_route_m(checkpoint.lat, checkpoint.lon, d.route)
+        gap, along = locate_on_route(checkpoint.lat, checkpoint.lon, d.route)
         if gap > d.corridor_m:
             errors[f"expected_checkpoints[{i}]"] = (f"{checkpoint.code} is {gap:.0f} m from the route, "
                                                     f"outside the {d.corridor_m} m corridor")
+            continue
+        if previous is not None and along < previous[1]:
+            errors[f"expected_checkpoints[{i}]"] = (f"the route passes {checkpoint.code} before {previous[0]}; "
+                                                    "list the checkpoints in the order the route passes them")
+        previous = (checkpoint.code, along)
     return errors
 
 
