@@ -179,7 +179,7 @@ def copy_rows(engine: Engine, rows: int, beacon_offset: int = 2 * BEACONS) -> fl
         with cursor.copy(f"COPY positions ({columns}) FROM STDIN") as copy:
             now = datetime.now(timezone.utc)
             for n in range(rows):
-                beacon = ids[n % len(ids)]
+                beacon = ids[(base + n) % len(ids)]
                 when = START - timedelta(days=400) + timedelta(seconds=30 * ((base + n) // len(ids)))
                 copy.write_row((beacon, when, now, 40.6, 72.85, 60.0, "[]", "json", b"x"))
         raw.commit()

@@ -236,3 +236,19 @@ def test_two_gateway_processes_store_the_same_rows_and_raise_the_same_alerts_as_
     single, double = outcomes
     assert any(kind == "off_route" for alerts in single[1] for kind, *_ in alerts)
     assert double == single
+
+
+def test_sigterm_exits_0_having_answered_and_stored_what_it_accepted(seed, gateways) -> None:
+    port = free_port()
+    beacon, token = seed.beacon(token=True)
+    gateway = gateways(GATEWAY_HTTP_PORT=port)
+    body = {"device_id": beacon.device_id,
+            "pings": [{"fix_time": t.isoformat(), "lat": 40.5, "lon": 72.8} for t in fix_times(0, 50)]}
+    answered: list[int] = []
+    request = threading.Thread(target=lambda: answered.append(http(
+        "POST", f"http://127.0.0.1:{port}/api/v1/pings", body, {"Authorization": f"Bearer {token}"})[0]))
+    request.start()
+    wait_until(lambda: seed.count() > 0 or bool(answered), what="the request under way")
+    assert gateway.terminate() == 0
+    request.join(10)
+    assert answered == [200] and len(seed.fix_times(beacon.id)) == 50
