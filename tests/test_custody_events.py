@@ -208,3 +208,22 @@ def test_recorded_events_form_one_intact_chain_and_are_listed(
     assert listed["total"] == 2 and listed["items"][0]["kind"] == "inspection"
     one = client.get(f"{API}/{listed['items'][1]['id']}").json
     assert one["kind"] == "departure" and one["device"] == "gate scanner 1"
+
+
+def test_unregistered_sscc_is_kept_as_evidence_with_a_critical_alert(
+        client: FlaskClient, db: Session, make_user, make_checkpoint) -> None:
+    from tracker.domain.gs1 import make_sscc
+
+    sign_in(client, make_user("customs_officer"))
+    post, sscc = make_checkpoint(), make_sscc(0, "470000099", 4242)
+    body = {"client_event_id": str(uuid.uuid4()), "sscc": sscc, "checkpoint": post.code,
+            "kind": "inspection", "seal_intact": True, "event_time": at(0)}
+    response = client.post(API, json=body)
+    assert response.status_code == 201 and response.json["sscc"] == sscc
+    assert [(a["kind"], a["severity"]) for a in response.json["alerts"]] == [
+        ("custody_unregistered_container", "critical")]
+    stored = db.get(CustodyEvent, response.json["id"])
+    assert stored.container_id is None and stored.unregistered_sscc == sscc
+    assert client.post(API, json=body).status_code == 200
+    assert client.get(f"{API}?sscc={sscc}").json["total"] == 1
+    assert verify_chain(db, CustodyEvent).ok

@@ -221,3 +221,14 @@ def test_reconcile_command_writes_every_mismatch_as_csv(app: Flask, db: Session,
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert any(r["kind"] == DECLARED_NOT_SCANNED and r["declaration_id"] == str(silent.id) for r in rows)
+
+
+def test_unregistered_flask_scanned_at_a_border_is_listed(db: Session, make_checkpoint, make_user) -> None:
+    from tracker.domain.gs1 import make_sscc
+
+    border = make_checkpoint(kind=CheckpointKind.BORDER_CROSSING, lat=40.77, lon=72.61)
+    sscc = make_sscc(0, "470000099", 77)
+    record_custody_event(db, make_user("customs_officer"), {
+        "client_event_id": str(uuid.uuid4()), "sscc": sscc, "checkpoint": border.code, "kind": "inspection",
+        "seal_intact": True, "event_time": (NOW - timedelta(hours=1)).isoformat()})
+    assert [m.sscc for m in found(db, BORDER_WITHOUT_DECLARATION)] == [sscc]

@@ -127,6 +127,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('device', sa.String(length=120), nullable=False, server_default=''))
     with op.batch_alter_table('custody_events', schema=None) as batch_op:
         batch_op.alter_column('device', server_default=None)
+        # An unregistered SSCC scanned at a checkpoint is kept too (container_id then empty).
+        batch_op.add_column(sa.Column('unregistered_sscc', sa.String(length=18), nullable=True))
+        batch_op.alter_column('container_id', existing_type=sa.Integer(), nullable=True)
+        batch_op.create_check_constraint(
+            'identifies_container', 'container_id IS NOT NULL OR unregistered_sscc IS NOT NULL')
     _seed_chain_heads()
     if op.get_bind().dialect.name == "postgresql":
         _create_triggers()
@@ -140,6 +145,9 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP FUNCTION IF EXISTS refuse_evidence_change()")
     with op.batch_alter_table('custody_events', schema=None) as batch_op:
+        batch_op.drop_constraint('identifies_container', type_='check')
+        batch_op.alter_column('container_id', existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column('unregistered_sscc')
         batch_op.drop_column('device')
 
     with op.batch_alter_table('stock_entries', schema=None) as batch_op:

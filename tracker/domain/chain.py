@@ -35,7 +35,7 @@ CUSTODY_FIELDS = (
     "client_event_id", "kind", "container_id", "declaration_id", "checkpoint_id",
     "from_party_id", "to_party_id", "officer_id", "device_token_id", "event_time",
     "event_time_zone", "recorded_at", "lat", "lon", "seal_intact", "measured_net_g",
-    "remarks", "photo_digest", "device",
+    "remarks", "photo_digest", "device", "unregistered_sscc",
 )
 TRANSACTION_FIELDS = (
     "kind", "seller_id", "buyer_id", "mass_g", "place", "transaction_date",
@@ -50,7 +50,7 @@ CHAINED_FIELDS: dict[type, tuple[str, ...]] = {
     StockEntry: STOCK_ENTRY_FIELDS,
 }
 #: Fields added after rows were first chained: hashed only when set, so older rows still verify.
-LATER_FIELDS: dict[type, dict[str, Any]] = {CustodyEvent: {"device": ""}}
+LATER_FIELDS: dict[type, dict[str, Any]] = {CustodyEvent: {"device": "", "unregistered_sscc": None}}
 
 #: Chain name (its table) → model, in the order verify-chain walks them.
 CHAINS: dict[str, ChainedModel] = {

@@ -3,6 +3,7 @@
 The event is always kept as evidence (chained, append-only); rules that find
 something wrong open alerts instead of refusing it:
 
+- ``custody_unregistered_container`` — the SSCC scanned belongs to no registered container;
 - ``custody_without_declaration`` — the container is on no approved, moving or arrived declaration;
 - ``custody_unexpected_checkpoint`` — the checkpoint is not the origin, an expected checkpoint
   or the destination of the container's declaration;
@@ -57,7 +58,7 @@ MOVING = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationS
 #: The fields that make an event the same event when its client id comes again.
 SAME_EVENT_FIELDS = ("kind", "container_id", "checkpoint_id", "from_party_id", "to_party_id",
                      "event_time", "seal_intact", "measured_net_g", "remarks", "photo_digest",
-                     "device", "lat", "lon")
+                     "device", "lat", "lon", "unregistered_sscc")
 
 
 @dataclass
@@ -106,7 +107,7 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
         if not _same_event(stored, candidate):
             raise Conflict(f"client event id {candidate.client_event_id} was already used for a different event")
         return CustodyOutcome(stored, False, [])
-    declaration = open_declaration(session, candidate.container_id)
+    declaration = open_declaration(session, candidate.container_id) if candidate.container_id else None
     candidate.declaration_id = declaration.id if declaration else None
     append_to_chain(session, candidate)
     alerts = _apply_rules(session, candidate, declaration)
@@ -117,13 +118,12 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
 def _alert(session: Session, event: CustodyEvent, kind: str, severity: AlertSeverity,
            declaration: Declaration | None, **details: Any) -> Alert:
     checkpoint = session.get(Checkpoint, event.checkpoint_id)
-    container = session.get(Container, event.container_id)
-    assert checkpoint is not None and container is not None
+    assert checkpoint is not None
     return open_alert(session, kind=kind, severity=severity, declaration=declaration,
                       lat=event.lat if event.lat is not None else checkpoint.lat,
                       lon=event.lon if event.lon is not None else checkpoint.lon, at=event.recorded_at,
                       details={"custody_event_id": event.id, "client_event_id": event.client_event_id,
-                               "sscc": container.sscc, "checkpoint": checkpoint.code, **details})
+                               "sscc": event.sscc, "checkpoint": checkpoint.code, **details})
 
 
 def route_of(declaration: Declaration) -> list[int]:
@@ -153,6 +153,9 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
     alerts = []
     if not event.seal_intact:
         alerts.append(_alert(session, event, "custody_seal_broken", AlertSeverity.CRITICAL, declaration))
+    if event.container_id is None:
+        alerts.append(_alert(session, event, "custody_unregistered_container", AlertSeverity.CRITICAL, None))
+        return alerts
     if declaration is None:
         alerts.append(_alert(session, event, "custody_without_declaration", AlertSeverity.CRITICAL, None))
         return alerts
@@ -173,8 +176,9 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
 
 def _move(session: Session, event: CustodyEvent, declaration: Declaration | None, alerts: list[Alert]) -> None:
     """Move the declaration and the container as the event says."""
-    container = session.get(Container, event.container_id)
-    assert container is not None
+    container = session.get(Container, event.container_id) if event.container_id else None
+    if container is None:
+        return
     if event.to_party_id is not None:
         container.custodian_id = event.to_party_id
     if declaration is None:

@@ -54,16 +54,15 @@ def _zone(moment: datetime) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _container(session: Session, data: Mapping[str, Any], errors: dict[str, str]) -> Container | None:
+def _container(session: Session, data: Mapping[str, Any],
+               errors: dict[str, str]) -> tuple[Container | None, str | None]:
+    """Return the registered container and the SSCC; an unregistered but valid SSCC is no error."""
     try:
         sscc = validate_sscc(str(data.get("sscc", "")))
     except InvalidIdentifier as exc:
         errors["sscc"] = str(exc)
-        return None
-    container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
-    if container is None:
-        errors["sscc"] = f"no container registered with SSCC {sscc}"
-    return container
+        return None, None
+    return session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none(), sscc
 
 
 def _checkpoint(session: Session, recorder: Recorder, data: Mapping[str, Any],
@@ -124,7 +123,7 @@ def read_custody_event(session: Session, recorder: Recorder, data: Mapping[str, 
     """
     errors: dict[str, str] = {}
     client_event_id = _text(data, "client_event_id", 64, errors, required=True)
-    container = _container(session, data, errors)
+    container, sscc = _container(session, data, errors)
     checkpoint = _checkpoint(session, recorder, data, errors)
     moment = _event_time(data, errors, now)
     fields = _scalars(data, errors)
@@ -133,11 +132,12 @@ def read_custody_event(session: Session, recorder: Recorder, data: Mapping[str, 
     remarks = _text(data, "remarks", 2000, errors)
     if errors:
         raise ValidationFailed(errors)
-    assert container is not None and checkpoint is not None and moment is not None
+    assert checkpoint is not None and moment is not None
     officer = recorder if isinstance(recorder, User) else None
     token = recorder if isinstance(recorder, DeviceToken) else None
     return CustodyEvent(
-        client_event_id=client_event_id, container_id=container.id, checkpoint_id=checkpoint.id,
+        client_event_id=client_event_id, checkpoint_id=checkpoint.id,
+        container_id=container.id if container else None, unregistered_sscc=None if container else sscc,
         event_time=moment, event_time_zone=_zone(moment), device=device, remarks=remarks,
         officer_id=officer.id if officer else None, device_token_id=token.id if token else None,
         **parties, **{**fields, "kind": CustodyKind(fields["kind"])},

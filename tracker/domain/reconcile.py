@@ -102,6 +102,9 @@ class _Sources:
         reversed_ids = {t.corrects_id for t in entries if t.kind == TransactionKind.REVERSAL}
         self.sales = [t for t in entries if t.kind != TransactionKind.REVERSAL and t.id not in reversed_ids]
 
+    def sscc_of(self, event: CustodyEvent) -> str:
+        return self.containers.get(event.container_id or 0) or str(event.unregistered_sscc)
+
     def in_period(self, on: date) -> bool:
         return self.start <= on <= self.end
 
@@ -160,7 +163,7 @@ def _border_events(src: _Sources) -> Iterator[Mismatch]:
             continue
         declaration = declarations.get(event.declaration_id or 0)
         if declaration is None or declaration.kind not in CROSS_BORDER:
-            sscc = src.containers[event.container_id]
+            sscc = src.sscc_of(event)
             yield Mismatch(BORDER_WITHOUT_DECLARATION, "custody", on, f"{sscc} was scanned at the border "
                            f"crossing {checkpoint.code} without an import, export or transit declaration",
                            declaration.reference if declaration else None, sscc,
@@ -211,7 +214,7 @@ def _weighed_masses(src: _Sources) -> Iterator[Mismatch]:
             continue
         declared = _declared_mass(declaration, event.container_id)
         if declared is not None and mass_discrepancy_g(declared, event.measured_net_g) is not None:
-            sscc = src.containers[event.container_id]
+            sscc = src.sscc_of(event)
             yield Mismatch(MASS_DIFFERENCE, "custody", on, f"{sscc} weighed {event.measured_net_g} g at "
                            f"{src.checkpoints[event.checkpoint_id].code}; declared {declared} g",
                            declaration.reference, sscc, declaration.id, custody_event_id=event.id,

@@ -53,13 +53,16 @@ class CustodyEvent(Base):
         positive("measured_net_g", allow_null=True),
         CheckConstraint("officer_id IS NOT NULL OR device_token_id IS NOT NULL", name="has_recorder"),
         CheckConstraint("photo_digest IS NULL OR length(photo_digest) = 64", name="photo_digest_sha256"),
+        CheckConstraint("container_id IS NOT NULL OR unregistered_sscc IS NOT NULL", name="identifies_container"),
         Index("ix_custody_events_container_event_time", "container_id", "event_time"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_event_id: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[CustodyKind] = mapped_column(enum_type(CustodyKind, "kind"))
-    container_id: Mapped[int] = mapped_column(ForeignKey("containers.id"))
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("containers.id"))
+    #: An SSCC scanned that no registered container carries: kept as evidence all the same.
+    unregistered_sscc: Mapped[str | None] = mapped_column(String(18))
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"), index=True)
     checkpoint_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"), index=True)
     from_party_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
@@ -80,7 +83,7 @@ class CustodyEvent(Base):
     prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-    container: Mapped[Container] = relationship()
+    container: Mapped[Container | None] = relationship()
     declaration: Mapped[Declaration | None] = relationship()
     checkpoint: Mapped[Checkpoint] = relationship()
 
@@ -88,6 +91,11 @@ class CustodyEvent(Base):
     def label(self) -> str:
         """Name the event by its client id."""
         return self.client_event_id
+
+    @property
+    def sscc(self) -> str:
+        """Return the SSCC scanned: the registered container's, or the unregistered one."""
+        return self.container.sscc if self.container is not None else str(self.unregistered_sscc)
 
 
 class Transaction(Base):

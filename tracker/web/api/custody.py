@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from tracker.domain.access import custody_event_filter
 from tracker.domain.custody import Recorder, event_alerts, find_custody_event, record_custody_event
@@ -49,7 +49,7 @@ def custody_receipt(event: CustodyEvent, alerts: list[Alert]) -> dict[str, Any]:
     """Return the answer to a recorded custody event (the station contract)."""
     declaration: Declaration | None = event.declaration
     return {
-        "id": event.id, "client_event_id": event.client_event_id, "sscc": event.container.sscc,
+        "id": event.id, "client_event_id": event.client_event_id, "sscc": event.sscc,
         "checkpoint": event.checkpoint.code, "kind": CustodyKind(event.kind).value,
         "event_time": iso(event.event_time),
         "declaration": None if declaration is None else {
@@ -105,7 +105,8 @@ def list_custody_events():  # type: ignore[no-untyped-def]
         return _unauthorised()
     query = select(CustodyEvent).where(custody_event_filter(acting_user()))
     if sscc := request.args.get("sscc"):
-        query = query.where(CustodyEvent.container_id.in_(select(Container.id).where(Container.sscc == sscc)))
+        query = query.where(or_(CustodyEvent.container_id.in_(select(Container.id).where(Container.sscc == sscc)),
+                                CustodyEvent.unregistered_sscc == sscc))
     if code := request.args.get("checkpoint"):
         query = query.where(CustodyEvent.checkpoint_id.in_(select(Checkpoint.id).where(Checkpoint.code == code)))
     if (declaration := request.args.get("declaration_id", type=int)) is not None:
