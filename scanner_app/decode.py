@@ -33,7 +33,7 @@ def decode(image: bytes | str | Path | np.ndarray, *, passes: Iterable[Pass] = P
     next chance.
     """
     passes = tuple(passes)
-    for frame in load_frames(image):
+    for frame in load_frames(image, grey=True):
         found = decode_pixels(frame, passes)
         if found:
             return found

@@ -48,10 +48,11 @@ def read_bytes(image: bytes | bytearray | memoryview | str | Path) -> bytes:
     return data
 
 
-def load_frames(image: ImageInput, max_frames: int = MAX_FRAMES) -> Iterator[np.ndarray]:
+def load_frames(image: ImageInput, max_frames: int = MAX_FRAMES, grey: bool = False) -> Iterator[np.ndarray]:
     """Yield the image's frames as uint8 arrays (grey or BGR), upright as the camera saw them.
 
-    A still image has one frame; an animated GIF yields up to ``max_frames``.
+    A still image has one frame; an animated GIF yields up to ``max_frames``. With ``grey``
+    an encoded image is converted straight to one channel (what the decoder reads).
     """
     if isinstance(image, np.ndarray):
         yield check_array(image)
@@ -59,12 +60,12 @@ def load_frames(image: ImageInput, max_frames: int = MAX_FRAMES) -> Iterator[np.
     with _open(read_bytes(image)) as picture:
         for index in range(min(getattr(picture, "n_frames", 1), max_frames)):
             picture.seek(index)
-            yield _to_array(picture)
+            yield _to_array(picture, grey)
 
 
-def load_image(image: ImageInput) -> np.ndarray:
+def load_image(image: ImageInput, grey: bool = False) -> np.ndarray:
     """Return the first (or only) frame of ``image``; raise :class:`ImageError` when unreadable."""
-    return next(load_frames(image, max_frames=1))
+    return next(load_frames(image, max_frames=1, grey=grey))
 
 
 def check_array(pixels: np.ndarray) -> np.ndarray:
@@ -103,15 +104,15 @@ def _open(data: bytes) -> Image.Image:
     return picture
 
 
-def _to_array(picture: Image.Image) -> np.ndarray:
+def _to_array(picture: Image.Image, grey: bool) -> np.ndarray:
     """Return the current frame upright (EXIF orientation applied) as grey or BGR uint8 pixels."""
     try:
         frame = ImageOps.exif_transpose(picture) or picture
-        if frame.mode in ("1", "L", "I;16", "I", "F"):
-            return np.asarray(frame.convert("L"))
         if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
             # Transparent pixels are the label's background: put them on white, not black.
             frame = Image.alpha_composite(Image.new("RGBA", frame.size, "white"), frame.convert("RGBA"))
+        if grey or frame.mode in ("1", "L", "I;16", "I", "F"):
+            return np.asarray(frame.convert("L"))
         rgb = np.asarray(frame.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"corrupt or truncated image: {error}") from error
