@@ -37,3 +37,19 @@ def test_serve_refuses_a_database_that_is_not_migrated(tmp_path, monkeypatch, ca
     monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path))
     assert main(["serve", "--database-url", f"sqlite:///{tmp_path / 'empty.sqlite3'}"]) == 2
     assert "run `flask --app tracker db upgrade` first" in capsys.readouterr().err
+
+
+def test_serve_says_when_its_port_is_taken(tmp_path, monkeypatch, capsys) -> None:
+    import socket
+
+    from tracker import migrate
+
+    url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+    migrate.upgrade(url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path))
+        monkeypatch.setenv("GATEWAY_HTTP_PORT", str(taken.getsockname()[1]))
+        assert main(["serve", "--database-url", url]) == 2
+    assert "cannot listen" in capsys.readouterr().err

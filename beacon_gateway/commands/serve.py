@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
                          settings.batch_max_wait_ms / 1000, settings.writer_threads_or_default).start()
     try:
         return asyncio.run(_serve(settings, Ingest(writer, sessions)))
+    except OSError as exc:  # a port already taken, an address not on this machine
+        print(f"beacon-gateway serve: cannot listen: {exc}", file=sys.stderr)
+        return 2
     finally:
         writer.stop()
         engine.dispose()

@@ -6,6 +6,11 @@ the broker stops sending it, and logged). The session is persistent (``clean_sta
 a session expiry interval) under a stable client id, so messages unacknowledged when a
 gateway dies are delivered again when it comes back; the other members of the shared
 subscription keep receiving new ones meanwhile.
+
+Broker settings matter: Mosquitto queues at most ``max_queued_messages`` (default 1000)
+QoS 1 messages per subscriber beyond those in flight and drops the rest, before any
+gateway sees them. Give it ``max_queued_messages 0`` (no limit) or a size for the longest
+outage to ride out, and ``persistence true`` so a broker restart keeps them.
 """
 from __future__ import annotations
 
