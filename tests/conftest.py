@@ -402,19 +402,3 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker.domain import passwords
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-
-
-@pytest.fixture(scope="session")
-def fast_password_hash() -> Iterator[None]:
-    """Hash the test PASSWORD once for the whole run (opt in with ``usefixtures``).
-
-    Argon2id is slow by design (about 0.1-0.5 s a hash); factories make hundreds of users.
-    Every stored hash is still a real Argon2id hash, so signing in works as in production.
-    """
-    import tracker.domain.users as users
-
-    real = users.hash_password
-    cached = real(PASSWORD)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(users, "hash_password", lambda password: cached if password == PASSWORD else real(password))
-        yield

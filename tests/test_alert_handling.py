@@ -8,7 +8,7 @@ from tracker.domain import alerts
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.models import AlertStatus, DeclarationStatus
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.references import validate_reference
 from tracker.models import DeclarationStatus, utcnow
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 def sign_in(client: FlaskClient, user) -> None:

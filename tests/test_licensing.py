@@ -28,7 +28,7 @@ from tracker.models import (
     User,
 )
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 
 def licence_input(dealer: Dealer, **kw) -> licensing.LicenceInput:

@@ -13,7 +13,7 @@ from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from tracker.domain.references import make_reference, validate_reference
 from tracker.models import Dealer, DeclarationKind, DeclarationStatus, LicenseStatus
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 S = DeclarationStatus
 

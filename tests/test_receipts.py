@@ -11,7 +11,7 @@ from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, report_receipt
 from tracker.models import Alert, Dealer, DeclarationStatus, utcnow
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 FLASK = 34_500
 

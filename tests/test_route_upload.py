@@ -12,7 +12,7 @@ from tests.conftest import PASSWORD, SHARED_DATA
 from tracker.domain.route_files import MAX_GPX_BYTES
 from tracker.models import DeclarationStatus
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 GPX = SHARED_DATA / "gpx"
 XXE = b"""<?xml version="1.0"?>

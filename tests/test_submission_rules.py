@@ -20,7 +20,7 @@ from tracker.models import (
     LicenseStatus,
 )
 
-pytestmark = pytest.mark.usefixtures("fast_password_hash")
+pytestmark = pytest.mark.usefixtures("fast_passwords")
 
 OSH, BISHKEK, TOKTOGUL = (40.528, 72.799), (42.875, 74.590), (41.873, 72.941)
 
