@@ -129,7 +129,7 @@ class Outbox:
 
 
 #: Answers that say the event itself is wrong (malformed, conflicting, invalid): retrying cannot help.
-#: Anything else (401/403 token, 404 container not registered yet, ...) may be fixed on the tracker
+#: Anything else (401/403 token, 404 checkpoint or route unknown, ...) may be fixed on the tracker
 #: later, so the event is kept pending and retried.
 PERMANENT_REFUSALS = frozenset({400, 409, 413, 422})
 

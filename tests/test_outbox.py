@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from sqlalchemy import select
 
 from scanner_app.client import TrackerClient, Unreachable
 from scanner_app.labels import make_label, render_image
 from scanner_app.outbox import Backoff, Outbox, Sender
 from tracker.domain.gs1 import make_sscc
-from tracker.models import Container, ContainerType, Dealer
 
 from tests.tracker_server import CHECKPOINT, LiveTracker, TcpProxy
 
@@ -76,6 +74,14 @@ def test_answered_events_leave_the_queue_but_stay_recorded(tmp_path: Path) -> No
     assert [e.client_event_id for e in outbox.pending()] == [third]
     assert outbox.counts() == {"pending": 1, "sent": 1, "rejected": 1}
     assert [e.state for e in outbox.events()] == ["sent", "rejected", "pending"]
+
+
+def test_refused_events_can_be_queued_again(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    refused = outbox.add(event_for("376104250021234569"))
+    outbox.mark_rejected(refused, {"status": 422, "message": "checkpoint not known yet"})
+    assert outbox.requeue_rejected() == 1
+    assert [e.client_event_id for e in outbox.pending()] == [refused]
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:
@@ -210,23 +216,15 @@ def test_event_the_tracker_refuses_is_kept_and_does_not_block_the_others(
     assert live_tracker.custody_event_ids() == {accepted: 1}
 
 
-def test_event_for_an_unregistered_container_is_kept_and_can_be_resent_once_registered(
+def test_event_for_an_unregistered_container_is_delivered_and_the_tracker_alerts(
         tmp_path: Path, live_tracker: LiveTracker) -> None:
-    sscc = make_sscc(0, "4700078", 1)
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    held = outbox.add(event_for(sscc))
-    sender = Sender(outbox, TrackerClient(live_tracker.url, live_tracker.token))
-    assert sender.deliver_pending() is True
-    (event,) = outbox.events()
-    assert event.state == "rejected" and live_tracker.custody_event_ids() == {}
-    with live_tracker.sessions() as session:  # the trader registers the flask afterwards
-        owner = session.scalars(select(Dealer)).first()
-        session.add(Container(sscc=sscc, container_type=ContainerType.FLASK_34_5KG, tare_g=2_700,
-                              capacity_g=34_500, net_g=34_500, owner_id=owner.id, custodian_id=owner.id))
-        session.commit()
-    assert outbox.requeue_rejected() == 1
-    assert sender.deliver_pending() is True
-    assert outbox.counts()["sent"] == 1 and live_tracker.custody_event_ids() == {held: 1}
+    client_event_id = outbox.add(event_for(make_sscc(0, "4700078", 1)))
+    assert Sender(outbox, TrackerClient(live_tracker.url, live_tracker.token)).deliver_pending() is True
+    assert outbox.counts()["sent"] == 1 and live_tracker.custody_event_ids() == {client_event_id: 1}
+    with sqlite3.connect(outbox.path) as db:
+        (answer,) = db.execute("SELECT answer FROM events").fetchone()
+    assert "custody_unregistered_container" in answer
 
 
 def test_unknown_token_keeps_events_pending(tmp_path: Path, live_tracker: LiveTracker) -> None:

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-max", type=float, default=300.0,
                         help="longest wait between delivery attempts, seconds (300)")
     parser.add_argument("--resend-rejected", action="store_true",
-                        help="send events the tracker refused again (e.g. after their container was registered)")
+                        help="send events the tracker refused again (once the cause is fixed on the tracker)")
     parser.add_argument("--no-wait", action="store_true",
                         help="with a file or folder, exit when the frames end instead of waiting for delivery")
 
