@@ -5,7 +5,9 @@
 Prints fixes per second for: the raw point-in-polygon test on already projected points
 (the peer), the corridor's own tests (projection included), every rule over whole trips,
 the incremental re-evaluation window the gateway runs per batch (pure, then with the
-database: store + ``reevaluate``; SQLite in a temporary file unless ``--database-url``).
+database: store + ``reevaluate`` for one declaration, and ``reevaluate_many`` for a fleet
+of declarations with one new fix each per batch; SQLite in a temporary file, and also
+PostgreSQL when ``--database-url`` is given).
 """
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from typing import Callable
 
 import numpy as np
 import shapely
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from beacon_gateway.evaluation import Fix, Rules, evaluate, plan_for_route, reevaluate  # noqa: E402
+from beacon_gateway.evaluation import (Fix, Rules, evaluate, plan_for_route, reevaluate,  # noqa: E402
+                                       reevaluate_many)
 from beacon_gateway.simulator import Deviation, Pause, Simulation  # noqa: E402
 from tracker.domain import geography as geo  # noqa: E402
 
@@ -83,45 +87,73 @@ def pure(n_trips: int) -> None:
              lambda parts=parts: [evaluate(w, plan, rules) for w in parts], repeat=1)
 
 
-def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100)) -> None:
+def _declarations(session: Session, count: int) -> list[tuple[int, int]]:
+    """Store ``count`` declarations in transit on the demo road; return (declaration id, beacon id)."""
     from shapely.geometry import LineString
+
+    from tracker.models import (Beacon, BeaconProtocol, Checkpoint, CheckpointKind, Dealer, Declaration,
+                                DeclarationKind, DeclarationStatus)
+
+    stamp = f"{time.time_ns() % 10**12:012d}"
+    dealer = Dealer(legal_name=f"Bench {stamp}", taxpayer_number=stamp.rjust(14, "0"), country="KG")
+    ends = [Checkpoint(code=f"B{stamp}{i}", name="bench", kind=CheckpointKind.CUSTOMS_POST, lat=w.lat, lon=w.lon)
+            for i, w in enumerate((ROUTE[0], ROUTE[-1]))]
+    made = []
+    for n in range(count):
+        beacon = Beacon(device_id=f"BENCH-{stamp}-{n}", protocol=BeaconProtocol.JSON, reporting_period_s=30)
+        made.append(Declaration(kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT,
+                                reference=f"B{stamp}{n:05d}", declarant=dealer, consignor=dealer, consignee=dealer,
+                                origin=ends[0], destination=ends[1], beacon=beacon, corridor_m=500,
+                                route=LineString([(w.lon, w.lat) for w in ROUTE])))
+    session.add_all(made)
+    session.commit()
+    return [(d.id, d.beacon_id) for d in made]
+
+
+def _insert(session: Session, declaration_id: int, beacon_id: int, positions: list) -> None:
     from sqlalchemy import insert
 
+    from tracker.models import Position
+    session.execute(insert(Position), [
+        {"beacon_id": beacon_id, "declaration_id": declaration_id, "fix_time": p.fix_time, "lat": p.lat,
+         "lon": p.lon, "speed_kmh": p.speed_kmh, "flags": [], "protocol": "json", "raw": b"{}"}
+        for p in positions])
+
+
+def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), fleet: int = 100) -> None:
     from tracker import migrate
     from tracker.db import make_engine, make_session_factory
-    from tracker.models import (Beacon, BeaconProtocol, Checkpoint, CheckpointKind, Dealer, Declaration,
-                                DeclarationKind, DeclarationStatus, Position)
 
     url = url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     migrate.upgrade(url)
     engine = make_engine(url)
     trip = list(Simulation(ROUTE, DEPARTED, seed=1, noise_m=25, deviations=[Deviation(90, 5, 1_200)]).positions())
-    print(f"store + reevaluate() per batch, {make_engine(url).dialect.name}, one declaration, {len(trip)} fixes")
+    print(f"store + reevaluate() + commit per batch, {engine.dialect.name}, one declaration, {len(trip)} fixes")
     for per_batch in per_batches:
         with make_session_factory(engine)() as session:
-            stamp = f"{time.time_ns() % 10**12:012d}{per_batch}"
-            dealer = Dealer(legal_name=f"Bench {stamp}", taxpayer_number=stamp[-14:], country="KG")
-            ends = [Checkpoint(code=f"B{stamp}{i}", name="bench", kind=CheckpointKind.CUSTOMS_POST,
-                               lat=w.lat, lon=w.lon) for i, w in enumerate((ROUTE[0], ROUTE[-1]))]
-            beacon = Beacon(device_id=f"BENCH-{stamp}", protocol=BeaconProtocol.JSON, reporting_period_s=30)
-            declaration = Declaration(kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT,
-                                      reference=f"B{stamp}"[:24], declarant=dealer, consignor=dealer,
-                                      consignee=dealer, origin=ends[0], destination=ends[1], beacon=beacon,
-                                      route=LineString([(w.lon, w.lat) for w in ROUTE]), corridor_m=500)
-            session.add(declaration)
-            session.commit()
+            ((declaration_id, beacon_id),) = _declarations(session, 1)
 
             def stream() -> None:
                 for i in range(0, len(trip), per_batch):
-                    batch = trip[i:i + per_batch]
-                    session.execute(insert(Position), [
-                        {"beacon_id": beacon.id, "declaration_id": declaration.id, "fix_time": p.fix_time,
-                         "lat": p.lat, "lon": p.lon, "speed_kmh": p.speed_kmh, "flags": [], "protocol": "json",
-                         "raw": b"{}"} for p in batch])
-                    reevaluate(session, declaration.id, since=batch[0].fix_time)
+                    _insert(session, declaration_id, beacon_id, trip[i:i + per_batch])
+                    reevaluate(session, declaration_id, since=trip[i].fix_time)
                     session.commit()
 
-            rate(f"{per_batch} new fixes per batch (insert, reevaluate, commit)", len(trip), stream, repeat=1)
+            rate(f"{per_batch} new fixes per batch", len(trip), stream, repeat=1)
+    print(f"store + reevaluate_many() + commit per batch, {engine.dialect.name}, {fleet} declarations "
+          f"each with 1 new fix per batch (the many-beacons case)")
+    with make_session_factory(engine)() as session:
+        fleet_ids = _declarations(session, fleet)
+        steps = 60
+
+        def fleet_stream() -> None:
+            for i in range(steps):
+                for declaration_id, beacon_id in fleet_ids:
+                    _insert(session, declaration_id, beacon_id, [trip[i]])
+                reevaluate_many(session, {d: trip[i].fix_time for d, _ in fleet_ids})
+                session.commit()
+
+        rate(f"{fleet} declarations x 1 fix per batch, {steps} batches", steps * fleet, fleet_stream, repeat=1)
     engine.dispose()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from beacon_gateway.evaluation import check_overdue, reevaluate
+from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
 from beacon_gateway.simulator.demo import add_demo_zones
@@ -220,3 +220,19 @@ def test_the_periodic_check_raises_silence_and_lateness_without_a_ping(db: Sessi
     assert sorted((a["kind"], a["status"]) for a in alerts_of(db, quiet)) == [
         ("late", AlertStatus.OPEN), ("signal_lost", AlertStatus.OPEN)]
     assert [(a["kind"], a["status"]) for a in alerts_of(db, never_heard)] == [("late", AlertStatus.OPEN)]
+
+
+def test_a_batch_of_declarations_is_evaluated_together_as_each_would_be_alone(db: Session, tracked: Any,
+                                                                              trip: list) -> None:
+    alone, together = [tracked() for _ in range(3)], [tracked() for _ in range(3)]
+    for n, (a, b) in enumerate(zip(alone, together)):
+        part = trip[:300 + 150 * n]
+        deliver(db, a, chunks(part, 50))
+        store(db, b, part[:50])
+        reevaluate_many(db, {b.id: None})
+    for i in range(50, 600, 50):
+        batch = {b.id: store(db, b, trip[:300 + 150 * n][i:i + 50]) for n, b in enumerate(together)}
+        reevaluate_many(db, {k: v for k, v in batch.items() if v is not None})
+    for a, b in zip(alone, together):
+        assert alerts_of(db, b) == alerts_of(db, a)
+    assert any(alerts_of(db, b) for b in together)

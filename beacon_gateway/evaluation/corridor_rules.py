@@ -41,6 +41,8 @@ def off_route(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
     stayed there ``back_on_route_s`` (hysteresis: noise at the edge is one excursion).
     """
     idx, state, distance = route_states(track, plan)
+    if not np.any(state == OUT):
+        return []        # never outside: nothing to follow (the usual case)
     episodes, current = [], None
     for j, i in enumerate(idx):
         if state[j] == OUT:

@@ -12,8 +12,9 @@ from beacon_gateway.evaluation.plan import Area, Circle, Plan
 from beacon_gateway.evaluation.rules import Rules
 from tracker.models import Checkpoint, Declaration, Zone, ZoneKind
 
-#: Corridors are derived from the route alone, so a process may keep them (never state that matters).
-_CORRIDORS: OrderedDict[tuple[int, str, int, float], Corridor] = OrderedDict()
+#: Corridors are derived from the route alone, so a process may keep them (never state that matters);
+#: declarations on the same road share one.
+_CORRIDORS: OrderedDict[tuple[str, int, float], Corridor] = OrderedDict()
 _CORRIDOR_CACHE_SIZE = 2048
 #: Plans (stops, checkpoints, zones) are re-read after this long, so edits show within it.
 PLAN_TTL_S = 30.0
@@ -23,7 +24,7 @@ _PLANS: OrderedDict[tuple[object, ...], tuple[float, Plan]] = OrderedDict()
 def corridor_of(declaration: Declaration, rules: Rules) -> Corridor:
     """Return the declaration's corridor, built once per process for an unchanged route."""
     assert declaration.route is not None
-    key = (declaration.id, declaration.route.wkt, declaration.corridor_m, rules.inner_margin_m)
+    key = (declaration.route.wkt, declaration.corridor_m, rules.inner_margin_m)
     corridor = _CORRIDORS.get(key)
     if corridor is None:
         corridor = Corridor(declaration.route, declaration.corridor_m,

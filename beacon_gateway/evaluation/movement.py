@@ -8,7 +8,7 @@ import numpy as np
 from beacon_gateway.evaluation.episodes import Episode, iso
 from beacon_gateway.evaluation.plan import Plan, within_any
 from beacon_gateway.evaluation.rules import SPOOFING, UNSCHEDULED_STOP, Rules
-from beacon_gateway.evaluation.track import Track, from_epoch
+from beacon_gateway.evaluation.track import Track, rough_m, from_epoch
 from beacon_gateway.position import FLAG_FROZEN, FLAG_IMPOSSIBLE_JUMP, FLAG_LATE, FLAG_TIME_BACKWARDS
 
 METRES_PER_DEGREE = 111_195.0
@@ -27,9 +27,13 @@ def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
     does not split it; a fix only counts as moving off if it is farther than the radius
     and the device does not report standing (or it is four radii away).
     """
+    idx = track.indexes()
+    hops = rough_m(track.lon[idx[:-1]], track.lat[idx[:-1]], track.lon[idx[1:]], track.lat[idx[1:]])
+    if np.all(hops > 4.1 * rules.stop_radius_m):      # 4.1: a margin over the rough distance
+        return []        # every fix far from the one before: no stay can even begin (the usual case)
     episodes: list[Episode] = []
     first, lat_sum, lon_sum, n, episode = -1, 0.0, 0.0, 0, None
-    for i in track.indexes():
+    for i in idx:
         lat, lon, speed = track.lat[i], track.lon[i], track.speed[i]
         if n:
             d = _local_m(lat_sum / n, lon_sum / n, lat, lon)
@@ -91,11 +95,11 @@ def _signs(track: Track, rules: Rules) -> list[tuple[int, str]]:
 
 def _frozen(track: Track, rules: Rules) -> list[int]:
     """Return fixes repeating the same coordinates ``frozen_fixes`` times while reporting speed."""
-    moving = np.nan_to_num(track.speed, nan=0.0) >= rules.frozen_speed_kmh
+    moving = track.speed >= rules.frozen_speed_kmh          # NaN (not reported) is not moving
     flagged = np.array([FLAG_FROZEN in f.flags for f in track.fixes], dtype=bool)
     same = np.zeros(len(track), dtype=bool)
-    same[1:] = (np.round(track.lat[1:], 6) == np.round(track.lat[:-1], 6)) & \
-               (np.round(track.lon[1:], 6) == np.round(track.lon[:-1], 6)) & (np.diff(track.t) > 0)
+    # A frozen receiver repeats its last values exactly.
+    same[1:] = (track.lat[1:] == track.lat[:-1]) & (track.lon[1:] == track.lon[:-1]) & (np.diff(track.t) > 0)
     if not (same & moving).any() and not (flagged & moving).any():
         return []                                  # the usual case: no loop in Python
     found, run = [], 1

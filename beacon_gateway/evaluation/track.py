@@ -43,7 +43,7 @@ class Fix:
                    position.valid)
 
 
-def _rough_m(lon1: NDArray[np.float64], lat1: NDArray[np.float64], lon2: NDArray[np.float64],
+def rough_m(lon1: NDArray[np.float64], lat1: NDArray[np.float64], lon2: NDArray[np.float64],
              lat2: NDArray[np.float64]) -> NDArray[np.float64]:
     """Return short distances in metres, within 1 % (equirectangular): enough to rule out jumps."""
     dx = (lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2))
@@ -106,7 +106,7 @@ class Track:
         idx = np.flatnonzero(self.located)
         if len(idx) < 2:
             return []
-        hop = _rough_m(self.lon[idx[:-1]], self.lat[idx[:-1]], self.lon[idx[1:]], self.lat[idx[1:]])
+        hop = rough_m(self.lon[idx[:-1]], self.lat[idx[:-1]], self.lon[idx[1:]], self.lat[idx[1:]])
         if not np.any(self._impossible(hop * 0.9, np.diff(self.t[idx]), rules)):
             return []                                   # the usual case: no loop in Python
         jumps, reference, rejected = [], int(idx[0]), 0
