@@ -236,3 +236,15 @@ def test_a_batch_of_declarations_is_evaluated_together_as_each_would_be_alone(db
     for a, b in zip(alone, together):
         assert alerts_of(db, b) == alerts_of(db, a)
     assert any(alerts_of(db, b) for b in together)
+
+
+def test_fixes_after_arrival_change_no_alert(db: Session, tracked: Any, trip: list) -> None:
+    whole, streamed = tracked(), tracked()
+    end = trip[-1].fix_time
+    back = [Decoded(p.device_id, end + (end - p.fix_time) + timedelta(seconds=30), p.lat, p.lon, "json",
+                    speed_kmh=p.speed_kmh) for p in reversed(trip[-200:])]     # drives off again
+    store(db, whole, trip + back)
+    reevaluate(db, whole.id)
+    deliver(db, streamed, chunks(trip + back, 25))
+    assert alerts_of(db, streamed) == alerts_of(db, whole)
+    assert [a["kind"] for a in alerts_of(db, whole)][-1] == "arrived"

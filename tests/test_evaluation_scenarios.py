@@ -170,3 +170,15 @@ def test_duplicated_and_reordered_fixes_give_the_same_episodes() -> None:
     summaries = [e.summary() for e in evaluate(fixes, plan())]
     assert [e.summary() for e in evaluate(shuffled, plan())] == summaries
     assert {s["kind"] for s in summaries} == {"off_route", "unscheduled_stop", "arrived"}
+
+
+def test_settings_come_from_gateway_eval_variables() -> None:
+    from beacon_gateway.evaluation import Rules
+
+    rules = Rules.from_environ({"GATEWAY_EVAL_OFF_ROUTE_MIN_S": "300", "GATEWAY_EVAL_FROZEN_FIXES": "5",
+                                "GATEWAY_PORT": "8080"})
+    assert (rules.off_route_min_s, rules.frozen_fixes, rules.stop_min_s) == (300.0, 5, 1200.0)
+    sim = simulate(seed=1, deviations=[Deviation(100, 4, 900)])
+    assert kinds(evaluate(fixes_of(sim), plan(), rules), "off_route") == []      # 4 min < 5 min
+    with pytest.raises(ValueError, match="unknown evaluation settings: nonsense"):
+        Rules.from_mapping({"nonsense": 1})

@@ -12,17 +12,19 @@ from beacon_gateway.evaluation.rules import ARRIVED, LATE, Rules
 from beacon_gateway.evaluation.timing import arrival_index, arrived_and_late, signal_lost
 from beacon_gateway.evaluation.track import Fix, Track
 
+#: When and where the vehicle arrived.
+Arrival = tuple[datetime, float, float]
 #: The rules judging the trip until arrival, in the order their episodes are listed.
 TRIP_RULES = (off_route, unscheduled_stop, prohibited_zone, spoofing)
 
 
 def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: datetime | None = None,
-             arrived_at: datetime | None = None) -> list[Episode]:
+             arrived_at: Arrival | None = None) -> list[Episode]:
     """Return the episodes the rules find in ``fixes`` (any order: they are sorted by fix time).
 
     The same fixes always give the same episodes, however and whenever they arrived.
     ``now`` lets silence after the last fix and lateness count; ``arrived_at`` is an
-    arrival already known from earlier fixes.
+    arrival already known from earlier fixes (time, lat, lon).
     """
     rules = rules or Rules()
     track = Track.of(fixes, rules)
@@ -39,12 +41,12 @@ def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: 
     return sorted(episodes, key=lambda e: (e.start, e.kind, e.subject))
 
 
-def _arrival(track: Track, plan: Plan, known: datetime | None) -> tuple[datetime, float, float] | None:
+def _arrival(track: Track, plan: Plan, known: Arrival | None) -> Arrival | None:
+    """Return the first fix in the destination zone, or the arrival known already if earlier."""
     i = arrival_index(track, plan)
     found = None if i is None else (track.time(i), float(track.lat[i]), float(track.lon[i]))
-    if known is not None and (found is None or known < found[0]):
-        dest = plan.destination
-        return known, (dest.lat if dest else 0.0), (dest.lon if dest else 0.0)
+    if known is not None and (found is None or known[0] <= found[0]):
+        return known
     return found
 
 

@@ -1,7 +1,9 @@
 """The evaluation settings: how long, how far, how fast before an alert is raised."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, Mapping
 
 OFF_ROUTE = "off_route"
@@ -13,6 +15,8 @@ ARRIVED = "arrived"
 LATE = "late"
 #: Every alert kind route evaluation raises.
 KINDS = (OFF_ROUTE, UNSCHEDULED_STOP, SIGNAL_LOST, SPOOFING, PROHIBITED_ZONE, ARRIVED, LATE)
+#: Environment names overriding a rule setting: the prefix and the setting's name in capitals.
+ENV_PREFIX = "GATEWAY_EVAL_"
 #: Kinds raised at most once per declaration (their key has no start time).
 ONCE_PER_DECLARATION = (ARRIVED, LATE)
 
@@ -54,3 +58,16 @@ class Rules:
             raise ValueError(f"unknown evaluation settings: {', '.join(unknown)}")
         return cls(**{name: float(value) if name not in ("frozen_fixes", "default_reporting_period_s")
                       else int(value) for name, value in values.items()})
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Rules:
+        """Return rules with ``GATEWAY_EVAL_<SETTING>`` variables (e.g. GATEWAY_EVAL_OFF_ROUTE_MIN_S) applied."""
+        environ = os.environ if environ is None else environ
+        names = {f"{ENV_PREFIX}{f.name.upper()}": f.name for f in fields(cls)}
+        return cls.from_mapping({names[key]: value for key, value in environ.items() if key in names})
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> Rules:
+    """Return the rules of this process: defaults and the environment, read once."""
+    return Rules.from_environ()

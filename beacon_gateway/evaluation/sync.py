@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from beacon_gateway.evaluation.declared import plan_for_declaration
 from beacon_gateway.evaluation.engine import evaluate
 from beacon_gateway.evaluation.episodes import Episode
-from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules
+from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules, default_rules
 from beacon_gateway.evaluation.track import Fix
 from tracker.domain.alerts import close_alert, open_alert
 from tracker.models import Alert, AlertEvent, AlertStatus, Declaration, DeclarationStatus
@@ -62,7 +62,7 @@ def reevaluate_many(session: Session, since_by_declaration: Mapping[int, datetim
     alerts and their windows of fixes are read in one query each, evaluated, and synced.
     A declaration whose evaluation fails is logged and skipped; the others go on.
     """
-    rules = rules or Rules()
+    rules = rules or default_rules()
     ids = sorted(since_by_declaration)
     results: dict[int, list[Episode]] = {}
     for chunk in (ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)):
@@ -109,7 +109,7 @@ def check_overdue(session: Session, now: datetime, rules: Rules | None = None) -
 def _evaluate(session: Session, declaration: Declaration, alerts: list[Alert], fixes: list[Fix],
               now: datetime | None, rules: Rules) -> list[Episode]:
     plan = plan_for_declaration(session, declaration, rules)
-    known = next((_start(a) for a in alerts if a.kind == ARRIVED), None)
+    known = next(((_start(a), a.lat, a.lon) for a in alerts if a.kind == ARRIVED), None)
     return evaluate(fixes, plan, rules, now=now, arrived_at=known)
 
 
