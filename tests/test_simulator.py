@@ -289,3 +289,5 @@ def test_simulate_carries_on_a_stored_declarations_trip_with_its_beacon(
     fix_time = datetime.fromisoformat(first["fix_time"].replace("Z", "+00:00"))
     assert timedelta(0) <= fix_time - datetime.now(timezone.utc) <= timedelta(seconds=31)   # carries on from now
     assert geo.haversine_m(geo.Waypoint(first["lat"], first["lon"]), geo.point_along(geo.KHAIDARKAN_AKJOL, 120_000)[0]) < 2_000
+    assert main(["simulate", "--declaration", "in-transit", "--speed", "60", "--limit", "1", "--no-realtime"]) == 0
+    assert json.loads(capsys.readouterr().out)["device_id"] == IMEI

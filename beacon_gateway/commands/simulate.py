@@ -22,13 +22,15 @@ from beacon_gateway.simulator.send import PROTOCOLS, sender_for
 from tracker.domain import geography as geo
 
 HELP = "Drive a simulated beacon along a declaration's route"
+LATEST_IN_TRANSIT = "in-transit"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--declaration", metavar="REFERENCE_OR_ID",
-                       help="drive this stored declaration's route with its beacon (reads DATABASE_URL)")
+                       help="drive this stored declaration's route with its beacon (reads DATABASE_URL); "
+                            f"'{LATEST_IN_TRANSIT}': the last one to depart of those in transit")
     where.add_argument("--route", type=Path, help="a route file: GPX or WKT LINESTRING (lon lat)")
     parser.add_argument("--device-id", help="device id (default: the declaration's beacon, else SIM-0001)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="json", help="how the beacon talks (default json)")
@@ -149,14 +151,20 @@ def _declared_route(reference: str, device_id: str | None) -> Route:
 
     from tracker.config import load_settings
     from tracker.db import make_engine, make_session_factory
-    from tracker.models import Declaration
+    from tracker.models import Declaration, DeclarationStatus
 
     engine = make_engine(load_settings().database_url)
     try:
         with make_session_factory(engine)() as session:
-            match = or_(Declaration.reference == reference,
-                        Declaration.id == (int(reference) if reference.isdigit() else -1))
-            declaration = session.scalars(select(Declaration).where(match)).one_or_none()
+            if reference == LATEST_IN_TRANSIT:
+                query = (select(Declaration).where(Declaration.status == DeclarationStatus.IN_TRANSIT,
+                                                   Declaration.beacon_id.is_not(None))
+                         .order_by(Declaration.departed_at.desc().nulls_last(), Declaration.id.desc()).limit(1))
+            else:
+                query = select(Declaration).where(or_(
+                    Declaration.reference == reference,
+                    Declaration.id == (int(reference) if reference.isdigit() else -1)))
+            declaration = session.scalars(query).one_or_none()
             if declaration is None or declaration.route is None:
                 raise LookupError(f"no declaration {reference!r} with a route")
             beacon = declaration.beacon
