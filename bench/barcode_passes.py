@@ -103,11 +103,12 @@ def print_chain(data: list[Sample]) -> None:
     chosen = {p.name for p in PASSES}
     for name, candidate in CANDIDATES.items():
         if name not in chosen:
-            variants += [(f"adding {name}/{e}", PASSES + (replace(candidate, engines=(e,)),)) for e in CANDIDATE_ENGINES]
+            variants += [(f"adding {name}/{e}", PASSES + (replace(candidate, engines=(e,)),))
+                         for e in CANDIDATE_ENGINES]
     variants.append(("adding plain/opencv", PASSES + (replace(CANDIDATES["plain"], engines=("opencv",)),)))
     for label, chain in variants:
         read, seconds, wrong = chain_outcome(data, chain)
-        print(f"  {label:36} reads {read - base_read:+3d}  ms/img {1000 * (seconds - base_seconds):+6.1f}"
+        print(f"  {label:52} reads {read - base_read:+3d}  ms/img {1000 * (seconds - base_seconds):+6.1f}"
               f"  wrong {len(wrong) - len(base_wrong):+d} {[w for w in wrong if w not in base_wrong][:2]}")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from scanner_app.decoded import Decoded, ImageError
 from scanner_app.engines import ENGINES, ITF, WEAK_FORMATS, Engine
-from scanner_app.images import ImageInput, load_frames, load_image
+from scanner_app.images import load_frames, load_image
 from scanner_app.passes import PASSES, QUICK_PASSES, Affine, Pass, back_to_original, to_grey
 
 __all__ = ["PASSES", "QUICK_PASSES", "ImageError", "decode", "decode_pixels", "load_image"]
