@@ -57,7 +57,7 @@ BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 NMEA_DATA = ROOT.parent / "shared" / "data" / "nmea"
-WINDOW = 500
+WINDOW = 900
 
 
 # ------------------------------------------------------------------ database
