@@ -111,13 +111,18 @@ def _declarations(session: Session, count: int) -> list[tuple[int, int]]:
 
 
 def _insert(session: Session, declaration_id: int, beacon_id: int, positions: list) -> None:
+    _insert_many(session, [(declaration_id, beacon_id, p) for p in positions])
+
+
+def _insert_many(session: Session, rows: list) -> None:
+    """Store (declaration id, beacon id, position) rows in one statement."""
     from sqlalchemy import insert
 
     from tracker.models import Position
     session.execute(insert(Position), [
         {"beacon_id": beacon_id, "declaration_id": declaration_id, "fix_time": p.fix_time, "lat": p.lat,
          "lon": p.lon, "speed_kmh": p.speed_kmh, "flags": [], "protocol": "json", "raw": b"{}"}
-        for p in positions])
+        for declaration_id, beacon_id, p in rows])
 
 
 def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), fleet: int = 100) -> None:
@@ -148,8 +153,7 @@ def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), 
 
         def fleet_stream() -> None:
             for i in range(steps):
-                for declaration_id, beacon_id in fleet_ids:
-                    _insert(session, declaration_id, beacon_id, [trip[i]])
+                _insert_many(session, [(d, b, trip[i]) for d, b in fleet_ids])   # one statement, as the writer does
                 reevaluate_many(session, {d: trip[i].fix_time for d, _ in fleet_ids})
                 session.commit()
 

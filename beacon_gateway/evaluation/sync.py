@@ -15,7 +15,7 @@ alerts are synced, and the key is unique, so two gateway processes never duplica
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 from sqlalchemy import Float, Integer, bindparam, select, text
@@ -158,6 +158,35 @@ def read_fixes_many(session: Session, windows: Mapping[int, datetime | None]) ->
     fixes: dict[int, list[Fix]] = {declaration_id: [] for declaration_id in windows}
     if not windows:
         return fixes
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _rows_postgresql(session, windows)
+    else:
+        rows = _rows_portable(session, windows)
+    for declaration_id, t, _id, lat, lon, speed, flags in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        fixes[declaration_id].append(Fix(t, lat, lon, speed, tuple(flags) if flags else ()))
+    return fixes
+
+
+#: PostgreSQL: one constant statement (prepared once) for any number of declarations.
+_LATERAL = text(
+    "SELECT p.declaration_id, p.fix_time, p.id, p.lat, p.lon, p.speed_kmh, p.flags"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:sinces AS timestamptz[])) AS w(declaration_id, since)"
+    " CROSS JOIN LATERAL (SELECT * FROM positions q WHERE q.declaration_id = w.declaration_id"
+    " AND q.fix_time >= COALESCE((SELECT max(r.fix_time) FROM positions r"
+    " WHERE r.declaration_id = w.declaration_id AND r.fix_time < w.since), w.since)) AS p"
+).columns(declaration_id=Integer(), fix_time=UTCDateTime(), id=Integer(), lat=Float(), lon=Float(),
+          speed_kmh=Float(), flags=PortableJSON)
+#: Stands for "from the beginning" in the PostgreSQL statement.
+_BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _rows_postgresql(session: Session, windows: Mapping[int, datetime | None]) -> list:
+    ids = list(windows)
+    sinces = [windows[i] or _BEGINNING for i in ids]
+    return session.connection().execute(_LATERAL, {"ids": ids, "sinces": sinces}).all()
+
+
+def _rows_portable(session: Session, windows: Mapping[int, datetime | None]) -> list:
     parts, params, binds = [], {}, []
     for i, (declaration_id, since) in enumerate(windows.items()):
         params[f"d{i}"] = declaration_id
@@ -170,10 +199,7 @@ def read_fixes_many(session: Session, windows: Mapping[int, datetime | None]) ->
     query = text(" UNION ALL ".join(parts)).bindparams(*binds).columns(
         declaration_id=Integer(), fix_time=UTCDateTime(), id=Integer(), lat=Float(), lon=Float(),
         speed_kmh=Float(), flags=PortableJSON)
-    rows = session.connection().execute(query, params).all()
-    for declaration_id, t, _id, lat, lon, speed, flags in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
-        fixes[declaration_id].append(Fix(t, lat, lon, speed, tuple(flags) if flags else ()))
-    return fixes
+    return session.connection().execute(query, params).all()
 
 
 def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episodes: list[Episode],
