@@ -111,12 +111,23 @@ def _to_array(picture: Image.Image, grey: bool) -> np.ndarray:
         if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
             # Transparent pixels are the label's background: put them on white, not black.
             frame = Image.alpha_composite(Image.new("RGBA", frame.size, "white"), frame.convert("RGBA"))
-        if grey or frame.mode in ("1", "L", "I;16", "I", "F"):
+        if frame.mode.startswith(("I", "F")):
+            return _eight_bit(np.asarray(frame))
+        if grey or frame.mode in ("1", "L"):
             return np.asarray(frame.convert("L"))
         rgb = np.asarray(frame.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"corrupt or truncated image: {error}") from error
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _eight_bit(values: np.ndarray) -> np.ndarray:
+    """Scale 16-bit, 32-bit or float grey values to 0-255 (Pillow's own conversion clips them)."""
+    values = values.astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    if high <= 255 and low >= 0:
+        return values.astype(np.uint8)
+    return np.round((values - low) * (255.0 / max(high - low, 1.0))).astype(np.uint8)
 
 
 def _check_pixels(width: int, height: int) -> None:

@@ -142,5 +142,13 @@ def test_transparent_background_is_read_as_white() -> None:
     assert PHOTO_TEXT in [read.text for read in decode(buffer.getvalue())]
 
 
+def test_sixteen_bit_scan_is_read() -> None:
+    deep = np.asarray(Image.open(PHOTO).convert("L"), dtype=np.uint16) * 257
+    buffer = io.BytesIO()
+    Image.fromarray(deep).save(buffer, format="PNG")
+    assert Image.open(io.BytesIO(buffer.getvalue())).mode.startswith("I")
+    assert PHOTO_TEXT in [read.text for read in decode(buffer.getvalue())]
+
+
 def test_photo_without_barcode_gives_empty_result() -> None:
     assert decode(BARCODES / "falsepositives" / "01.png") == []
