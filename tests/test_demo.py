@@ -1,6 +1,7 @@
 """The demo data: realistic, coherent, and loaded only once."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from flask import Flask
@@ -9,11 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import create_app
+from tracker.domain.balance import balances
 from tracker.domain.chain import first_broken
 from tracker.domain.demo import load_demo
 from tracker.domain.gs1 import is_valid_sscc
+from tracker.domain.reconcile import KINDS as RECONCILIATION_KINDS
+from tracker.domain.reconcile import reconcile
 from tracker.domain.references import validate_reference
 from tracker.models import (
+    Alert,
+    AlertStatus,
     Base,
     Container,
     CustodyEvent,
@@ -64,6 +70,36 @@ def test_demo_export_is_on_the_road_to_ak_jol(db: Session) -> None:
                            .order_by(Position.fix_time)).all()
     assert positions and positions[0].fix_time >= trip.departed_at
     assert trip.declared_net_g == sum(i.declared_net_g for i in trip.items) > 0
+
+
+def test_demo_closed_import_has_an_explained_receipt_shortage(db: Session) -> None:
+    load_demo(db)
+    closed = db.scalars(select(Declaration).where(Declaration.status == DeclarationStatus.CLOSED)).one()
+    received = sum(item.received_net_g or 0 for item in closed.items)
+    assert received < closed.declared_net_g and closed.received_at is not None
+    alert = db.scalars(select(Alert).where(Alert.declaration_id == closed.id,
+                                           Alert.kind == "receipt_shortage")).one()
+    steps = [(step.action, step.actor_name) for step in alert.history]
+    assert steps == [("opened", "system"), ("explained", "trader.bishkek"),
+                     ("acknowledged", "officer.bishkek"), ("closed", "officer.bishkek")]
+    assert alert.details and alert.status == AlertStatus.CLOSED
+
+
+def test_demo_reconciliation_shows_every_kind_of_mismatch(db: Session) -> None:
+    load_demo(db)
+    today = datetime.now(timezone.utc).date()
+    found = {m.kind for m in reconcile(db, today - timedelta(days=400), today)}
+    assert found == set(RECONCILIATION_KINDS)
+
+
+def test_demo_books_balance_for_dealers_whose_records_agree(db: Session) -> None:
+    load_demo(db)
+    today = datetime.now(timezone.utc).date()
+    by_name = {b.dealer_name: b for b in balances(db, today - timedelta(days=400), today)}
+    assert by_name["Khaidarkan Mercury Combine OJSC"].flows["production"] > 0
+    assert by_name["Dentalab Bishkek LLC"].flows["use"] > 0
+    for name in ("Osh Kimyo Trade LLC", "Dentalab Bishkek LLC", "Jalal-Abad Reagent LLC"):
+        assert by_name[name].flags == [] and by_name[name].closing_g == by_name[name].physical_g
 
 
 def test_demo_has_a_suspended_licence(db: Session) -> None:

@@ -53,10 +53,11 @@ def _refuse_closed(alert: Alert) -> None:
         raise Conflict(f"alert {alert.label} is closed")
 
 
-def acknowledge_alert(session: Session, alert: Alert, actor: User, note: str = "") -> Alert:
+def acknowledge_alert(session: Session, alert: Alert, actor: User, note: str = "",
+                      at: datetime | None = None) -> Alert:
     """Mark that someone has seen the alert and is looking into it."""
     _refuse_closed(alert)
-    at = utcnow()
+    at = at or utcnow()
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by = actor
     alert.acknowledged_at = at
@@ -65,13 +66,14 @@ def acknowledge_alert(session: Session, alert: Alert, actor: User, note: str = "
     return alert
 
 
-def explain_alert(session: Session, alert: Alert, actor: User, explanation: str) -> Alert:
+def explain_alert(session: Session, alert: Alert, actor: User, explanation: str,
+                  at: datetime | None = None) -> Alert:
     """Record a trader's explanation (of a delay, a shortage, a stop)."""
     _refuse_closed(alert)
     if not explanation.strip():
         raise ValidationFailed({"explanation": "say what happened"})
     alert.status = AlertStatus.EXPLAINED
-    _step(alert, "explained", actor, explanation.strip(), utcnow())
+    _step(alert, "explained", actor, explanation.strip(), at or utcnow())
     session.flush()
     return alert
 

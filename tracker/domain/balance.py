@@ -31,6 +31,7 @@ from tracker.models import (
     ContainerStatus,
     Dealer,
     Declaration,
+    DeclarationItem,
     DeclarationKind,
     DeclarationStatus,
     StockEntry,
@@ -113,10 +114,16 @@ def book_stock(session: Session, dealer_id: int, on: date | None = None) -> int:
 
 
 def physical_stock(session: Session, dealer_id: int) -> int:
-    """Return the net mass in the containers the dealer holds in stock now."""
+    """Return the net mass the dealer holds now: its containers in stock, plus those on the road
+    under its own declarations (they leave its books only when an export arrives or a sale is entered)."""
     held = session.scalars(select(Container.net_g).where(
         Container.custodian_id == dealer_id, Container.status == ContainerStatus.IN_STOCK))
-    return sum(held)
+    on_the_road = session.scalars(
+        select(Container.net_g).join(DeclarationItem, DeclarationItem.container_id == Container.id)
+        .join(Declaration, Declaration.id == DeclarationItem.declaration_id)
+        .where(Declaration.consignor_id == dealer_id, Declaration.status == DeclarationStatus.IN_TRANSIT,
+               Container.status == ContainerStatus.IN_TRANSIT))
+    return sum(held) + sum(on_the_road)
 
 
 @dataclass

@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain import geography as geo
+from tracker.domain.alerts import acknowledge_alert, close_alert, open_alert
 from tracker.domain.chain import append_to_chain
+from tracker.domain.demo_books import record_books
 from tracker.domain.demo_data import (
     BEACONS,
     BOTTLE_G,
@@ -172,6 +174,7 @@ class _Loader:
         self.custody()
         self.sales()
         self.alerts()
+        record_books(self)
         return accounts
 
     def places_and_parties(self) -> None:
@@ -271,8 +274,10 @@ class _Loader:
         """Create one declaration with its items, checkpoints, route and status times."""
         declarant, consignor, consignee = (self.dealers[key] for key in plan.parties)
         group, first, stop = plan.flasks
+        # A closed declaration is loaded as arrived: its report of receipt closes it (demo_books).
+        status = Status.ARRIVED if plan.status == Status.CLOSED else plan.status
         declaration = Declaration(
-            kind=plan.kind, status=plan.status, declarant=declarant, consignor=consignor,
+            kind=plan.kind, status=status, declarant=declarant, consignor=consignor,
             consignee=consignee, origin=self.sites[plan.places[0]], destination=self.sites[plan.places[1]],
             route=geo.route_line(plan.route) if plan.route else None, corridor_m=500,
             beacon=self.beacons[plan.beacon] if plan.beacon else None, vehicle=plan.vehicle,
@@ -386,7 +391,7 @@ class _Loader:
             measured_net_g=item.received_net_g if arrival else None)
 
     def sales(self) -> None:
-        """Enter the sales register in date order; the dental lab's bottles came from one flask."""
+        """Enter the sales register in date order (the dental lab's bottles come from one flask)."""
         for seller, buyer, mass_g, place, hours, status, remarks in sorted(SALES, key=lambda s: s[4]):
             when, declaration = self.at(hours), self.declarations[status] if status else None
             append_to_chain(self.session, Transaction(
@@ -395,34 +400,23 @@ class _Loader:
                 transaction_date=when.astimezone(KG_TIME).date(),
                 declaration_id=declaration.id if declaration else None,
                 recorded_by_id=self.users[f"trader.{seller}"].id, recorded_at=when + HOUR))
-        self.stock["imported"][1].net_g -= sum(bottle.net_g for bottle in self.stock["bottles"])
 
     def alerts(self) -> None:
-        """Raise a tunnel signal loss (closed), a suspended licence (open), a shortage (closed)."""
+        """Raise a tunnel signal loss (closed) and the suspended licence's alert (open)."""
         officer = self.users["officer.bishkek"]
-        arrived, closed = self.declarations[Status.ARRIVED], self.declarations[Status.CLOSED]
+        arrived = self.declarations[Status.ARRIVED]
         period = timedelta(seconds=REPORTING_PERIOD_S)
         pairs = itertools.pairwise(self.fixes[Status.ARRIVED])
         before, after = max(pairs, key=lambda pair: pair[1].fix_time - pair[0].fix_time)
         opened = before.fix_time + 2 * period
-        self.session.add(Alert(
-            declaration_id=arrived.id, kind="signal_lost", severity=AlertSeverity.WARNING,
-            status=AlertStatus.CLOSED, opened_at=opened, closed_at=after.fix_time, lat=before.lat,
-            lon=before.lon, details={"last_fix_at": before.fix_time.isoformat(),
-                                     "missed_reports": (after.fix_time - before.fix_time) // period - 1},
-            acknowledged_by_id=officer.id, acknowledged_at=opened + timedelta(minutes=3),
-            resolved_by_id=officer.id, resolution="No coverage in the Too-Ashuu tunnel; fixes resumed "
-            "on the far side, on the route."))
+        lost = open_alert(self.session, kind="signal_lost", severity=AlertSeverity.WARNING,
+                          declaration=arrived, at=opened, lat=before.lat, lon=before.lon,
+                          details={"last_fix_at": before.fix_time.isoformat(),
+                                   "missed_reports": (after.fix_time - before.fix_time) // period - 1})
+        acknowledge_alert(self.session, lost, officer, at=opened + timedelta(minutes=3))
+        close_alert(self.session, lost, officer, "No coverage in the Too-Ashuu tunnel; fixes resumed on the "
+                    "far side, on the route.", at=after.fix_time)
         suspended = self.declarations[Status.APPROVED]
-        self.session.add(Alert(
-            declaration_id=suspended.id, kind="license_suspended", severity=AlertSeverity.CRITICAL,
-            status=AlertStatus.OPEN, opened_at=self.at(-DAY),
-            details={"dealer": suspended.declarant.legal_name, "declaration": suspended.reference}))
-        declared, received = closed.declared_net_g, sum(i.received_net_g or 0 for i in closed.items)
-        receipt = self.trips[Status.CLOSED].reaches() + timedelta(minutes=30)
-        self.session.add(Alert(
-            declaration_id=closed.id, kind="receipt_shortage", severity=AlertSeverity.INFO,
-            status=AlertStatus.CLOSED, opened_at=receipt, closed_at=closed.closed_at,
-            details={"declared_g": declared, "received_g": received, "shortage_g": declared - received},
-            acknowledged_by_id=officer.id, acknowledged_at=receipt + HOUR, resolved_by_id=officer.id,
-            resolution="Shortage within the 1 permille tolerance: scale difference at the terminal."))
+        open_alert(self.session, kind="licence_suspended", severity=AlertSeverity.CRITICAL,
+                   declaration=suspended, at=self.at(-DAY),
+                   details={"dealer": suspended.declarant.legal_name, "declaration": suspended.reference})

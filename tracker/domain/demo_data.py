@@ -32,7 +32,9 @@ FLASK_G, FLASK_TARE_G, BOTTLE_G, BOTTLE_TARE_G = 34_500, 2_700, 1_000, 350
 SPEED_KMH = 50.0                # a loaded truck on mountain roads
 REPORTING_PERIOD_S = 300        # every beacon reports every five minutes
 TUNNEL_SHADOW_M = 8_000         # no GSM coverage this close to the Too-Ashuu tunnel
-SHORTAGE_G = 40                 # the closed import's first flask weighed light on receipt
+SHORTAGE_G = 850                # the closed import's first flask weighed light on receipt (beyond tolerance)
+PRODUCED_FLASKS = 34            # the combine's campaign: every flask with its company prefix
+BOTTLE_USE_G = 400              # what the dental laboratory declares it used
 REFERENCED = (Status.APPROVED, Status.IN_TRANSIT, Status.ARRIVED, Status.CLOSED)
 START, END = "<start>", "<end>"  # custody anchors: before departure, after arrival
 CUSTODY_REMARKS = {
@@ -119,7 +121,7 @@ PLANS = (
          geo.TORUGART_BISHKEK, ("NARYN", "BISHKEK"), ("imported", 0, 4),
          {"created_at": -21 * DAY, "submitted_at": -20 * DAY, "decided_at": -18 * DAY,
           "planned_departure": -15 * DAY - 1, "planned_arrival": -15 * DAY + 12,
-          "departed_at": -15 * DAY, "closed_at": -13 * DAY},
+          "departed_at": -15 * DAY},
          "importer", "officer.bishkek", vehicle="XJ A-3K217 (CN)", stops=(("Naryn", 0.5),),
          events=((CustodyKind.DEPARTURE, "TORUGART", "officer.south", START),
                  (CustodyKind.INSPECTION, "NARYN", "officer.south", "Naryn"),
@@ -143,7 +145,7 @@ PLANS = (
     Plan(Status.APPROVED, Kind.DOMESTIC, ("jalalabad", "jalalabad", "osh"), ("JALALABAD", "OSH"),
          geo.section(M41, "Jalal-Abad", "Osh"), ("OSH",), ("jalalabad", 0, 2),
          {"created_at": -4 * DAY, "submitted_at": -3 * DAY, "decided_at": -2 * DAY,
-          "planned_departure": 20, "planned_arrival": 23}, "van", vehicle="03 KG 201 BCD"),
+          "planned_departure": -20, "planned_arrival": -17}, "van", vehicle="03 KG 201 BCD"),
     Plan(Status.REJECTED, Kind.EXPORT, ("osh", "osh", "uz"), ("OSH", "DOSTUK"), geo.OSH_DOSTUK,
          ("DOSTUK",), ("osh", 0, 2), {"created_at": -5 * DAY, "submitted_at": -4 * DAY,
          "decided_at": -3 * DAY, "planned_departure": -2 * DAY, "planned_arrival": -2 * DAY + 2},
@@ -167,5 +169,5 @@ SALES = (
     ("khaidarkan", "jalalabad", 2 * FLASK_G, "Khaidarkan", -60 * DAY, None, "2 flasks"),
     ("khaidarkan", "osh", 4 * FLASK_G, "Khaidarkan", -40 * DAY, None, "4 flasks"),
     ("bishkek", "dentalab", 2 * BOTTLE_G, "Bishkek", -7 * DAY, None, "2 bottles of 1 kg, from one flask"),
-    ("khaidarkan", "bishkek", 6 * FLASK_G, "Khaidarkan", -6 * DAY, Status.ARRIVED, "6 flasks, by road"),
+    # The arrived delivery Khaidarkan -> Bishkek has no sale yet: reconciliation shows it.
 )
