@@ -49,8 +49,13 @@ def issue_token(
     return row, secret
 
 
-def authenticate_token(session: Session, token: str, now: datetime | None = None) -> DeviceToken | None:
-    """Return the live token row matching ``token``, or None; records its last use."""
+def authenticate_token(session: Session, token: str, now: datetime | None = None,
+                       record_use: bool = True) -> DeviceToken | None:
+    """Return the live token row matching ``token``, or None; records its last use if asked.
+
+    Reads pass ``record_use=False``: a write in a read-only request would take SQLite's
+    write lock for nothing and make a concurrent writer wait or fail.
+    """
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalars(
@@ -58,7 +63,8 @@ def authenticate_token(session: Session, token: str, now: datetime | None = None
     ).one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = now or utcnow()
+    if record_use:
+        row.last_used_at = now or utcnow()
     return row
 
 

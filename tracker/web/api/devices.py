@@ -5,7 +5,7 @@ from flask import jsonify, request
 
 from tracker.domain.tokens import authenticate_token
 from tracker.models import DeviceToken
-from tracker.web.api import bp
+from tracker.web.api import MUTATING, bp
 from tracker.web.database import get_session
 from tracker.web.errors import error_response
 
@@ -15,7 +15,9 @@ def bearer_device() -> DeviceToken | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return authenticate_token(get_session(), token.strip())
+    # Only requests that write (and the identity check, which commits) record the token's use.
+    record_use = request.method in MUTATING or request.endpoint == "api.device_identity"
+    return authenticate_token(get_session(), token.strip(), record_use=record_use)
 
 
 @bp.get("/device")
