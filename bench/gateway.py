@@ -57,7 +57,7 @@ BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 NMEA_DATA = ROOT.parent / "shared" / "data" / "nmea"
-WINDOW = 900
+WINDOW = 800
 
 
 # ------------------------------------------------------------------ database
@@ -229,7 +229,7 @@ def mqtt_figures(engine: Engine, pings: int, mqtt_url: str) -> None:
         tracks.sent[beacon + BEACONS] = 100_000
     began = time.perf_counter()
     for n in range(pings):
-        if n % WINDOW == 0:  # Mosquitto drops what queues beyond max_queued_messages (1000)
+        if n % 50 == 0:  # Mosquitto drops what queues beyond max_queued_messages (1000)
             wait_stored(engine, before + n - WINDOW)
         p = tracks.next(n % BEACONS)
         client.publish(f"bench-{run}/beacons/{p.device_id}/pings", json.dumps(
