@@ -26,6 +26,8 @@ async def nmea_session(ingest: Ingest, connection: Connection) -> None:
             raise Hangup("no device id line")
     first, _, buffer = buffer.partition(b"\n")
     device_id = first.strip().decode("ascii", "replace")
+    if device_id.startswith(("$", "!")):
+        raise Hangup("an NMEA connection starts with a line naming the device (its registered id)")
     if not device_id or not await ingest.is_registered(device_id):
         raise Hangup(f"NMEA device {device_id!r} is not a registered beacon")
     stream, line_number = NmeaStream(device_id), 1
