@@ -182,3 +182,11 @@ def test_settings_come_from_gateway_eval_variables() -> None:
     assert kinds(evaluate(fixes_of(sim), plan(), rules), "off_route") == []      # 4 min < 5 min
     with pytest.raises(ValueError, match="unknown evaluation settings: nonsense"):
         Rules.from_mapping({"nonsense": 1})
+
+
+def test_an_excursion_opens_when_it_has_lasted_two_minutes_whatever_the_reporting_period() -> None:
+    sim = simulate(seed=14, period_s=45.0, deviations=[Deviation(100, 5, 1_000)])
+    (excursion,) = kinds(evaluate(fixes_of(sim), plan(reporting_period_s=45.0)), "off_route")
+    assert excursion.opened_at - excursion.start == timedelta(minutes=2)
+    detected = datetime.fromisoformat(excursion.details["detected_at"].replace("Z", "+00:00"))
+    assert excursion.opened_at <= detected < excursion.opened_at + timedelta(seconds=45)

@@ -8,7 +8,7 @@ import numpy as np
 from beacon_gateway.evaluation.episodes import Episode, iso
 from beacon_gateway.evaluation.plan import Area, Plan, within_any
 from beacon_gateway.evaluation.rules import OFF_ROUTE, PROHIBITED_ZONE, Rules
-from beacon_gateway.evaluation.track import Track
+from beacon_gateway.evaluation.track import Track, from_epoch
 
 OUT, BAND, BACK = 2, 1, 0   # outside; inside but near the edge; well inside (or tolerated)
 
@@ -51,7 +51,9 @@ def off_route(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
             if distance[j] > current.max_m:
                 current.max_m, current.far = float(distance[j]), j
             if current.episode is None and track.t[i] - track.t[idx[current.first]] >= rules.off_route_min_s:
-                current.episode = Episode(OFF_ROUTE, track.time(idx[current.first]), track.time(i))
+                start = idx[current.first]
+                current.episode = Episode(OFF_ROUTE, track.time(start), from_epoch(track.t[start] + rules.off_route_min_s),
+                                          details={"detected_at": iso(track.time(i))})
                 episodes.append(current.episode)
         elif current is not None and current.episode is None:
             current = None                      # back before it counted: GPS noise or a short cut
@@ -74,7 +76,7 @@ def _describe(excursion: _Excursion, track: Track, idx: np.ndarray, end: int | N
     far = idx[excursion.far]
     episode.end = None if end is None else track.time(end)
     episode.lat, episode.lon = float(track.lat[idx[excursion.first]]), float(track.lon[idx[excursion.first]])
-    episode.details = {"max_distance_m": round(excursion.max_m, 1),
+    episode.details = {"detected_at": episode.details["detected_at"], "max_distance_m": round(excursion.max_m, 1),
                        "farthest": {"lat": float(track.lat[far]), "lon": float(track.lon[far]),
                                     "at": iso(track.time(far))},
                        "last_seen": iso(track.time(idx[excursion.last_out]))}

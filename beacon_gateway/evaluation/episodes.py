@@ -33,7 +33,7 @@ class Episode:
 
     kind: str
     start: datetime
-    opened_at: datetime                 # when the data first showed it (a fix time, not the clock)
+    opened_at: datetime                 # when the rule's condition was met, by the fixes (not the clock)
     end: datetime | None = None         # when the situation ended (None: still going on)
     closed_at: datetime | None = None   # when the data showed it had ended (after any hysteresis)
     lat: float | None = None

@@ -46,18 +46,21 @@ def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
             first, lat_sum, lon_sum = i, 0.0, 0.0
         lat_sum, lon_sum, n = lat_sum + lat, lon_sum + lon, n + 1
         if episode is None and track.t[i] - track.t[first] >= rules.stop_min_s:
-            episode = _stop(track, plan, first, i, lat_sum / n, lon_sum / n)
+            episode = _stop(track, plan, rules, (first, i), lat_sum / n, lon_sum / n)
             episodes.append(episode)
         if episode is not None:
             episode.details["last_seen"] = iso(track.time(i))
     return [e for e in episodes if e.kind == UNSCHEDULED_STOP]
 
 
-def _stop(track: Track, plan: Plan, first: int, i: int, lat: float, lon: float) -> Episode:
+def _stop(track: Track, plan: Plan, rules: Rules, fixes: tuple[int, int], lat: float, lon: float) -> Episode:
     """Return the stop's episode; a stop at a tolerated place is tracked but raises nothing."""
+    first, detected = fixes
     tolerated = bool(within_any(plan.stop_tolerated, np.array([lon]), np.array([lat]))[0])
     kind = "tolerated_stop" if tolerated else UNSCHEDULED_STOP
-    return Episode(kind, track.time(first), track.time(i), lat=round(float(lat), 6), lon=round(float(lon), 6))
+    return Episode(kind, track.time(first), from_epoch(track.t[first] + rules.stop_min_s),
+                   lat=round(float(lat), 6), lon=round(float(lon), 6),
+                   details={"detected_at": iso(track.time(detected))})
 
 
 def spoofing(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
