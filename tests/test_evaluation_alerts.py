@@ -248,3 +248,18 @@ def test_fixes_after_arrival_change_no_alert(db: Session, tracked: Any, trip: li
     deliver(db, streamed, chunks(trip + back, 25))
     assert alerts_of(db, streamed) == alerts_of(db, whole)
     assert [a["kind"] for a in alerts_of(db, whole)][-1] == "arrived"
+
+
+def test_an_arrival_recorded_at_the_destination_ends_the_trip_without_a_fix_inside_the_zone(
+        db: Session, tracked: Any, trip: list) -> None:
+    from tracker.models import DeclarationStatus
+
+    short = trip[:-6]                                   # the beacon stops a few hundred metres short
+    declaration = tracked(status=DeclarationStatus.ARRIVED, arrived_at=trip[-1].fix_time,
+                          planned_arrival=trip[-1].fix_time - timedelta(hours=1))
+    store(db, declaration, short)
+    reevaluate(db, declaration.id, now=trip[-1].fix_time + timedelta(hours=3))
+    kinds = sorted(a["kind"] for a in alerts_of(db, declaration))
+    assert kinds == ["arrived", "late", "off_route", "off_route", "signal_lost", "unscheduled_stop"]
+    (late,) = [a for a in alerts_of(db, declaration) if a["kind"] == "late"]
+    assert late["status"] == AlertStatus.CLOSED and late["details"]["delay_s"] == 3600

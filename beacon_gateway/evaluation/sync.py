@@ -110,6 +110,10 @@ def _evaluate(session: Session, declaration: Declaration, alerts: list[Alert], f
               now: datetime | None, rules: Rules) -> list[Episode]:
     plan = plan_for_declaration(session, declaration, rules)
     known = next(((_start(a), a.lat, a.lon) for a in alerts if a.kind == ARRIVED), None)
+    if declaration.arrived_at is not None and (known is None or declaration.arrived_at < known[0]):
+        # Arrival recorded at the destination (custody) ends the trip even if no fix was inside the zone.
+        destination = declaration.destination
+        known = (declaration.arrived_at, destination.lat, destination.lon)
     return evaluate(fixes, plan, rules, now=now, arrived_at=known)
 
 

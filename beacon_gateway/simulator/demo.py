@@ -9,7 +9,7 @@ from tracker.models import Zone, ZoneKind
 
 #: (name, kind, west, south, east, north), approximate, for demo data only.
 DEMO_ZONES = (
-    ("Too-Ashuu tunnel and its gorge (no mobile coverage)", ZoneKind.DEAD_ZONE, 73.76, 42.30, 73.84, 42.36),
+    ("Too-Ashuu tunnel and its approaches (no mobile coverage)", ZoneKind.DEAD_ZONE, 73.68, 42.25, 73.86, 42.43),
     ("Sokh enclave border zone (Uzbekistan)", ZoneKind.PROHIBITED, 70.95, 39.85, 71.20, 40.05),
 )
 
