@@ -67,6 +67,7 @@ def windows(fixes: list[Fix], per_batch: int, rules: Rules) -> list[list[Fix]]:
 
 
 def pure(n_trips: int) -> None:
+    """Measure the corridor tests and the rules without a database, beside raw contains_xy."""
     rules = Rules()
     plan = plan_for_route(geo.route_line(ROUTE), 500, rules, reporting_period_s=30)
     corridor, data = plan.corridor, trips(n_trips)
@@ -126,6 +127,7 @@ def _insert_many(session: Session, rows: list) -> None:
 
 
 def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), fleet: int = 100) -> None:
+    """Measure storing and re-evaluating per batch, one declaration, then a fleet."""
     from tracker import migrate
     from tracker.db import make_engine, make_session_factory
 
@@ -139,6 +141,7 @@ def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), 
             ((declaration_id, beacon_id),) = _declarations(session, 1)
 
             def stream() -> None:
+                """Deliver the trip in batches, each stored, re-evaluated and committed."""
                 for i in range(0, len(trip), per_batch):
                     _insert(session, declaration_id, beacon_id, trip[i:i + per_batch])
                     reevaluate(session, declaration_id, since=trip[i].fix_time)
@@ -152,6 +155,7 @@ def with_database(url: str | None, per_batches: tuple[int, ...] = (1, 10, 100), 
         steps = 60
 
         def fleet_stream() -> None:
+            """Deliver one fix per declaration per batch."""
             for i in range(steps):
                 _insert_many(session, [(d, b, trip[i]) for d, b in fleet_ids])   # one statement, as the writer does
                 reevaluate_many(session, {d: trip[i].fix_time for d, _ in fleet_ids})

@@ -184,6 +184,7 @@ def _named(coords: Sequence[tuple[float, ...]]) -> tuple[geo.Waypoint, ...]:
 
 def _parsed(parse: object) -> object:
     def convert(text: str) -> object:
+        """Parse one option value; argparse reports the error."""
         try:
             return parse(text)  # type: ignore[operator]
         except (ValueError, DecodeError) as error:
