@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
-from beacon_gateway.simulator.demo import add_demo_zones
+from tracker.domain.demo_zones import add_demo_zones
 from tracker.domain import geography as geo
 from tracker.models import Alert, AlertSeverity, AlertStatus, Declaration, Position, Zone, ZoneKind
 

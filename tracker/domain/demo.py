@@ -52,6 +52,7 @@ from tracker.domain.demo_data import (
     TUNNEL_SHADOW_M,
     Plan,
 )
+from tracker.domain.demo_zones import add_demo_zones
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.passwords import generate_password
 from tracker.domain.references import make_reference
@@ -175,6 +176,7 @@ class _Loader:
         self.sales()
         self.alerts()
         record_books(self)
+        add_demo_zones(self.session)
         return accounts
 
     def places_and_parties(self) -> None:
