@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
@@ -126,10 +126,12 @@ class BatchWriter:
 
     def write(self, submissions: list[Submission]) -> None:
         """Store the submissions in one transaction (retrying), resolving their futures."""
+        error: DBAPIError | None = None
         for attempt in range(RETRIES):
             try:
                 outcomes = self._transaction(submissions)
             except DBAPIError as exc:
+                error = exc
                 log.warning("batch of %d submissions not committed (attempt %d): %s",
                             len(submissions), attempt + 1, exc.orig or exc)
                 time.sleep(0.05 * 2 ** attempt)
@@ -137,11 +139,12 @@ class BatchWriter:
             for submission, outcome in zip(submissions, outcomes):
                 _resolve(submission, outcome)
             return
-        if len(submissions) > 1:
-            for submission in submissions:  # find the one that spoils the batch
+        if len(submissions) > 1 and isinstance(error, (IntegrityError, DataError)):
+            for submission in submissions:  # the data of one spoils the batch: find it
                 self.write([submission])
             return
-        _resolve(submissions[0], NotStored("the database did not commit these positions; retry"))
+        for submission in submissions:  # the database is away: the devices send again later
+            _resolve(submission, NotStored("the database did not commit these positions; retry"))
 
     def _transaction(self, submissions: list[Submission]) -> list[Outcome | NotStored]:
         pings = [Ping(position, number, index, token=submission.token)

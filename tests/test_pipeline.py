@@ -253,3 +253,24 @@ def test_failing_authentication_stores_nothing_unchecked(db, sessions, make_beac
     beacon = make_beacon()
     assert isinstance(ingest(writer, [fix(beacon.device_id)])[0], NotStored)
     assert rows(db, beacon.id) == []
+
+
+def test_database_that_refuses_the_batch_leaves_every_submission_unacknowledged(
+        db, sessions, make_beacon, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from beacon_gateway import writer as writer_module
+
+    writer = BatchWriter(sessions, build_pipeline(SETTINGS))
+    attempts: list[int] = []
+
+    def down(_submissions: Any) -> Any:
+        attempts.append(1)
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(writer, "_transaction", down)
+    monkeypatch.setattr(writer_module.time, "sleep", lambda _s: None)
+    beacon = make_beacon()
+    outcomes = ingest(writer, [fix(beacon.device_id, 0)], [fix(beacon.device_id, 30)])
+    assert all(isinstance(o, NotStored) for o in outcomes)
+    assert len(attempts) == writer_module.RETRIES  # retried as one batch, not once per submission
