@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate the database, load the demo data once, print the demo accounts,
-# and serve the portal on http://127.0.0.1:5000 until Ctrl-C.
+# serve the portal on http://127.0.0.1:5000 and the beacon gateway on 127.0.0.1:5055,
+# and drive the demo truck along its route, until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +11,12 @@ PORT=${PORT:-5000}
 
 flask db upgrade
 flask demo
+GATEWAY_PORT=${GATEWAY_HTTP_PORT:-5055}
 echo
-echo "Beacon trip simulation: not available yet. The beacon gateway (issue #4) adds"
-echo "'beacon-gateway simulate', which this command will then start beside the portal."
+echo "Portal:         http://$HOST:$PORT   (Ctrl-C stops everything)"
+echo "Beacon gateway: http://127.0.0.1:$GATEWAY_PORT (JSON and OsmAnd over HTTP)"
+echo "Demo trip:      the export Khaidarkan -> Ak-Jol carries on from where it is, one fix every 30 s"
 echo
-echo "Portal: http://$HOST:$PORT   (Ctrl-C stops it)"
 
 pids=()
 stop() {
@@ -26,7 +28,17 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# Started directly (not through the function) so $! is the server's own pid.
+# Started directly (not through the function) so $! is each server's own pid.
 .venv/bin/flask --app tracker run --host "$HOST" --port "$PORT" --no-reload --no-debugger &
+pids+=($!)
+GATEWAY_HTTP_PORT=$GATEWAY_PORT .venv/bin/beacon-gateway serve &
+pids+=($!)
+for _ in $(seq 50); do   # the simulator starts once the gateway listens
+  (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null && break
+  sleep 0.2
+done
+.venv/bin/beacon-gateway simulate --declaration in-transit --protocol osmand \
+  --to "http://127.0.0.1:$GATEWAY_PORT" --speed 50 --period 30 --stop Osh:45 --stop Toktogul:30 \
+  --tunnel-gap 19 --realtime &
 pids+=($!)
 wait
