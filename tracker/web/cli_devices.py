@@ -1,0 +1,75 @@
+"""Flask CLI: ``device`` — register beacons, issue station tokens, revoke tokens, list them."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from tracker.db import session_scope
+from tracker.domain.devices import issue_station_token, register_beacon, revoke_device_token
+from tracker.domain.errors import DomainError
+from tracker.models import BeaconProtocol, DeviceToken
+from tracker.web.database import session_factory
+
+device_group = AppGroup("device", help="Beacons and checkpoint stations and their bearer tokens.")
+
+
+def _fail(exc: DomainError) -> None:
+    raise click.ClickException(exc.message)
+
+
+@device_group.command("add-beacon")
+@click.option("--device-id", required=True, help="The beacon's id as it reports it (IMEI for most trackers).")
+@click.option("--protocol", required=True, type=click.Choice([p.value for p in BeaconProtocol]))
+@click.option("--owner", "owner_taxpayer", help="Taxpayer number of the dealer that owns it.")
+@click.option("--period", "reporting_period_s", default=300, show_default=True, type=int,
+              help="Seconds between reports (signal loss is two periods without one).")
+@click.option("--description", default="")
+def add_beacon(device_id: str, protocol: str, owner_taxpayer: str | None, reporting_period_s: int,
+               description: str) -> None:
+    """Register a beacon and print its bearer token (shown once, never stored)."""
+    try:
+        with session_scope(session_factory()) as session:
+            _beacon, secret = register_beacon(session, device_id=device_id, protocol=protocol,
+                                              owner_taxpayer=owner_taxpayer, description=description,
+                                              reporting_period_s=reporting_period_s)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"beacon {device_id} registered; its token (shown once): {secret}")
+
+
+@device_group.command("add-station")
+@click.option("--checkpoint", "checkpoint_code", required=True, help="Checkpoint code of the station.")
+@click.option("--name", default="", help="What the station is, e.g. 'Ak-Jol lane 2 scanner'.")
+def add_station(checkpoint_code: str, name: str) -> None:
+    """Issue a scanner station's bearer token for a checkpoint (shown once, never stored)."""
+    try:
+        with session_scope(session_factory()) as session:
+            row, secret = issue_station_token(session, checkpoint_code=checkpoint_code, name=name)
+            token_id = row.id
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"station token {token_id} for {checkpoint_code} (shown once): {secret}")
+
+
+@device_group.command("revoke")
+@click.argument("token_id", type=int)
+def revoke(token_id: int) -> None:
+    """Revoke device token TOKEN_ID at once."""
+    try:
+        with session_scope(session_factory()) as session:
+            revoke_device_token(session, token_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"device token {token_id} revoked")
+
+
+@device_group.command("list")
+def list_tokens() -> None:
+    """List device tokens: id, kind, what it stands for, last use, revoked."""
+    with session_scope(session_factory()) as session:
+        for row in session.scalars(select(DeviceToken).order_by(DeviceToken.id)):
+            target = row.beacon.device_id if row.beacon else row.checkpoint.code if row.checkpoint else "?"
+            used = f"{row.last_used_at:%Y-%m-%dT%H:%M:%SZ}" if row.last_used_at else "never used"
+            revoked = f"revoked {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if row.revoked_at else "live"
+            click.echo(f"{row.id:>5}  {row.kind.value:<8} {target:<18} {used:<22} {revoked}  {row.name}")
