@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.WARNING)  # alerts are logged at WARNING; they are not the figures
     print(f"beacon gateway benchmark, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start",
           flush=True)
+    print(f"(10,000 beacons every 30 s is {BEACONS / 30:.0f} pings/s; the aim is 5,000 pings/s)")
     engine = create_database()
     try:
         pipeline_figures(engine, duration, [1, 100] if args.quick else [1, 100, 1000])
