@@ -63,6 +63,8 @@ def test_json_batch_without_or_with_a_wrong_token_is_refused(db, gateway, make_b
     status, body = http("POST", f"{gateway}/api/v1/pings", batch(beacon.device_id, 0),
                         {"Authorization": "Bearer mt_not-a-token"})
     assert (status, body["error"]) == (401, "unauthorized")
+    status, body = http("POST", f"{gateway}/api/v1/pings", b"not even JSON", {"Authorization": "Bearer x"})
+    assert (status, body["error"]) == (401, "unauthorized")  # a stranger learns nothing about the format
     status, body = http("POST", f"{gateway}/api/v1/pings", batch(beacon.device_id, 0),
                         {"Authorization": f"Bearer {others_token}"})
     assert (status, body["error"]) == (403, "forbidden")

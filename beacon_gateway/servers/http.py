@@ -20,6 +20,7 @@ from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.servers import Ingest
 from beacon_gateway.writer import NotStored, Outcome
+from tracker.domain.tokens import TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def bearer_token(request: web.Request) -> str | None:
 async def native_batch(request: web.Request) -> web.Response:
     """Store a JSON batch from the beacon that owns the bearer token."""
     token = bearer_token(request)
-    if token is None:
+    if token is None or not token.startswith(TOKEN_PREFIX):
         return error(401, "unauthorized", "a beacon bearer token is required",
                      headers={"WWW-Authenticate": 'Bearer realm="beacon-gateway"'})
     try:
