@@ -17,7 +17,7 @@ from beacon_gateway.evaluation import Area, Circle, Fix, evaluate, plan_for_rout
 from beacon_gateway.evaluation.plan import Plan
 from beacon_gateway.position import FLAG_LATE, FLAG_TIME_BACKWARDS
 from beacon_gateway.simulator import Deviation, Pause, Simulation
-from beacon_gateway.simulator.demo import DEMO_ZONES
+from tracker.domain.demo_zones import DEMO_ZONES
 from tracker.domain import geography as geo
 
 DEPARTED = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
