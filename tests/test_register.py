@@ -96,6 +96,16 @@ def test_stock_is_counted_on_the_sale_date_not_only_today(db: Session, producer,
     assert "book stock is 0 g" in refused.value.errors["mass_g"]
 
 
+def test_back_dated_sale_may_not_take_any_later_day_below_zero(db: Session, producer, make_dealer) -> None:
+    trader = producer(db, mass_g=34_500)          # produced ten days ago
+    record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 30_000, on=days_ago(3)))
+    with pytest.raises(ValidationFailed) as refused:  # fine on day -8 alone, but day -3 would go negative
+        record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 10_000, on=days_ago(8)))
+    assert "book stock is 4500 g" in refused.value.errors["mass_g"]
+    record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 4_500, on=days_ago(8)))
+    assert book_stock(db, trader.dealer_id) == 0
+
+
 def test_sale_with_many_mistakes_reports_every_field_and_stores_nothing(db: Session, producer) -> None:
     trader = producer(db)
     future = today_kg() + timedelta(days=3)

@@ -113,6 +113,23 @@ def book_stock(session: Session, dealer_id: int, on: date | None = None) -> int:
     return sum(m.delta_g for m in movements(session, on) if m.dealer_id == dealer_id)
 
 
+def lowest_book_stock_from(session: Session, dealer_id: int, on: date) -> int:
+    """Return the lowest end-of-day book stock of the dealer on day ``on`` or any later day.
+
+    A back-dated sale must leave every later day non-negative, not only its own day.
+    """
+    day_totals: dict[date, int] = defaultdict(int)
+    for movement in movements(session):
+        if movement.dealer_id == dealer_id:
+            day_totals[movement.on] += movement.delta_g
+    running = sum(total for day, total in day_totals.items() if day <= on)
+    lowest = running
+    for day in sorted(day for day in day_totals if day > on):
+        running += day_totals[day]
+        lowest = min(lowest, running)
+    return lowest
+
+
 def physical_stock(session: Session, dealer_id: int) -> int:
     """Return the net mass the dealer holds now: its containers in stock, plus those on the road
     under its own declarations (they leave its books only when an export arrives or a sale is entered)."""

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, may, transaction_filter
-from tracker.domain.balance import book_stock
+from tracker.domain.balance import lowest_book_stock_from
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.models import (
@@ -90,7 +90,7 @@ def _check_common(mass_g: object, place: object, on: object, errors: dict[str, s
 def _check_stock(session: Session, field: str, dealer: Dealer, on: date, needed_g: int,
                  errors: dict[str, str]) -> None:
     """Refuse when taking ``needed_g`` would leave the dealer's book stock below zero."""
-    available = min(book_stock(session, dealer.id, on), book_stock(session, dealer.id))
+    available = lowest_book_stock_from(session, dealer.id, on)
     if needed_g > available:
         errors[field] = (f"{dealer.legal_name}'s book stock is {available} g; "
                          f"{needed_g} g would take it below zero")
