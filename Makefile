@@ -1,5 +1,5 @@
 # The two commands: `make run` (portal with demo data) and `make test` (the test suite).
-.PHONY: run test setup clean
+.PHONY: run test setup clean bench
 
 setup:
 	@scripts/bootstrap.sh
@@ -9,6 +9,13 @@ run: setup
 
 test: setup
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput.
+# They need the local PostgreSQL and Mosquitto; figures go to docs/benchmarks.md.
+bench: setup
+	.venv/bin/python bench/barcodes.py
+	.venv/bin/python bench/evaluation.py
+	.venv/bin/python bench/gateway.py --quick
 
 clean:
 	rm -rf .venv *.egg-info .pytest_cache
