@@ -291,3 +291,36 @@ def test_simulate_carries_on_a_stored_declarations_trip_with_its_beacon(
     assert geo.haversine_m(geo.Waypoint(first["lat"], first["lon"]), geo.point_along(geo.KHAIDARKAN_AKJOL, 120_000)[0]) < 2_000
     assert main(["simulate", "--declaration", "in-transit", "--speed", "60", "--limit", "1", "--no-realtime"]) == 0
     assert json.loads(capsys.readouterr().out)["device_id"] == IMEI
+
+
+@pytest.fixture
+def nmea_gateway(sessions: sessionmaker[Session]) -> Iterator[str]:
+    """A live NMEA-over-TCP gateway (the real listener and pipeline) on the test's transaction."""
+    from gateway_helpers import LiveGateway
+    from beacon_gateway.servers.nmea import nmea_session
+    from beacon_gateway.servers.tcp import TcpListener
+
+    live = LiveGateway(sessions)
+    listener = live.call(TcpListener(nmea_session, live.ingest).start("127.0.0.1", 0))
+    host, port = listener.server.sockets[0].getsockname()[:2]
+    yield f"tcp://{host}:{port}"
+    live.close(listener.stop)
+
+
+def test_a_simulated_nmea_trip_over_tcp_is_stored_by_the_gateway(
+        db: Session, nmea_gateway: str, make_tracked_declaration: Callable[..., Any]) -> None:
+    from tracker.models import BeaconProtocol, Position as StoredPosition
+
+    departed = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(microsecond=0)
+    declaration = make_tracked_declaration(departed_at=departed)
+    declaration.beacon.protocol = BeaconProtocol.NMEA
+    db.flush()
+    assert main(["simulate", "--to", nmea_gateway, "--protocol", "nmea", "--device-id",
+                 declaration.beacon.device_id, "--departed", departed.isoformat(), "--start-at", "30",
+                 "--limit", "12", "--batch", "4", "--no-realtime"]) == 0
+    db.expire_all()
+    stored = db.scalars(select(StoredPosition).where(StoredPosition.beacon_id == declaration.beacon.id)
+                        .order_by(StoredPosition.fix_time)).all()
+    assert len(stored) == 12                       # the last epoch too, stored before the hang-up
+    assert [p.fix_time for p in stored] == [departed + timedelta(minutes=30, seconds=30 * k) for k in range(12)]
+    assert all(p.protocol == BeaconProtocol.NMEA for p in stored)

@@ -95,7 +95,10 @@ class HttpSender:
 
 
 class TcpSender:
-    """Speaks Teltonika (handshake, packets, count acks), GT06 (login, locations) or NMEA lines over TCP."""
+    """Speaks Teltonika (handshake, packets, count acks), GT06 (login, locations) or NMEA over TCP.
+
+    An NMEA connection starts with a line naming the device, then carries plain sentences.
+    """
 
     def __init__(self, url: str, protocol: str, device_id: str, timeout_s: float = 30.0) -> None:
         target = urlparse(url)
@@ -108,6 +111,9 @@ class TcpSender:
         elif protocol == "gt06":
             self.sock.sendall(enc.gt06_login(device_id, self.serial))
             self._read(10)
+        else:
+            # NMEA has no identity of its own: the gateway reads the device id from the first line.
+            self.sock.sendall(f"{device_id}\r\n".encode())
 
     def _read(self, size: int) -> bytes:
         data = b""
@@ -132,8 +138,17 @@ class TcpSender:
             self.sock.sendall("".join(s + "\r\n" for p in positions for s in enc.nmea_sentences(p)).encode())
 
     def close(self) -> None:
-        """Close the connection."""
-        self.sock.close()
+        """Close the connection; for NMEA, first wait until the gateway has stored the last fixes."""
+        try:
+            if self.protocol == "nmea":
+                # NMEA has no acknowledgement: the gateway closes its side once the tail is stored.
+                self.sock.shutdown(socket.SHUT_WR)
+                while self.sock.recv(4096):
+                    pass
+        except OSError:
+            pass                      # already gone: nothing more to wait for
+        finally:
+            self.sock.close()
 
 
 class MqttSender:
