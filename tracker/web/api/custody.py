@@ -21,7 +21,7 @@ from tracker.models import Alert, Checkpoint, Container, CustodyEvent, CustodyKi
 from tracker.web.api import bp
 from tracker.web.api.devices import bearer_device
 from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.routes import _body, _page
+from tracker.web.api.requests import json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
@@ -82,7 +82,7 @@ def post_custody_event():  # type: ignore[no-untyped-def]
     recorder = _recorder()
     if recorder is None:
         return _unauthorised()
-    data = _body()
+    data = json_body()
     db = get_session()
     db.commit()  # the chain lock must open a fresh transaction (SQLite takes the write lock there)
     outcome = record_custody_event(db, recorder, data)
@@ -111,7 +111,7 @@ def list_custody_events():  # type: ignore[no-untyped-def]
         query = query.where(CustodyEvent.checkpoint_id.in_(select(Checkpoint.id).where(Checkpoint.code == code)))
     if (declaration := request.args.get("declaration_id", type=int)) is not None:
         query = query.where(CustodyEvent.declaration_id == declaration)
-    return _page(query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()), custody_event_json)
+    return paginate(query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()), custody_event_json)
 
 
 @bp.get("/custody-events/<int:event_id>")

@@ -25,7 +25,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.routes import _body, _enum_arg, _page
+from tracker.web.api.requests import enum_arg, json_body, paginate
 from tracker.web.api.serialize import approval_json, consent_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -53,11 +53,11 @@ def _reason(data: dict[str, Any]) -> str:
 def list_licences():  # type: ignore[no-untyped-def]
     """List the licences the user may see, optionally by status or dealer."""
     query = select(License).where(license_filter(acting_user()))
-    if (status := _enum_arg("status", LicenseStatus)) is not None:
+    if (status := enum_arg("status", LicenseStatus)) is not None:
         query = query.where(License.status == status)
     if (dealer := request.args.get("dealer_id", type=int)) is not None:
         query = query.where(License.dealer_id == dealer)
-    return jsonify(_page(query.order_by(License.id), licence_json))
+    return jsonify(paginate(query.order_by(License.id), licence_json))
 
 
 @bp.get("/licences/<int:licence_id>")
@@ -71,7 +71,7 @@ def get_licence(licence_id: int):  # type: ignore[no-untyped-def]
 @requires(Action.MANAGE_LICENSES)
 def post_licence():  # type: ignore[no-untyped-def]
     """Issue a licence to a domestic dealer."""
-    data, errors = _body(), {}
+    data, errors = json_body(), {}
     valid_from, valid_to = _date(data, "valid_from", errors), _date(data, "valid_to", errors)
     activities = data.get("activities")
     if not isinstance(activities, list) or not all(isinstance(a, str) for a in activities):
@@ -93,7 +93,7 @@ def post_licence():  # type: ignore[no-untyped-def]
 
 def _change(change: Any, licence_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
-    licence = change(db, acting_user(), licence_id, _reason(_body()))
+    licence = change(db, acting_user(), licence_id, _reason(json_body()))
     db.commit()
     return jsonify(licence_json(licence))
 
@@ -143,14 +143,14 @@ def _required(data: dict[str, Any], texts: tuple[str, ...], numbers: tuple[str, 
 def list_approvals():  # type: ignore[no-untyped-def]
     """List the import approvals the user may see, with the quantity still available."""
     query = select(ImportApproval).where(approval_filter(acting_user())).order_by(ImportApproval.id)
-    return jsonify(_page(query, _approval_with_balance))
+    return jsonify(paginate(query, _approval_with_balance))
 
 
 @bp.post("/import-approvals")
 @requires(Action.MANAGE_LICENSES)
 def post_approval():  # type: ignore[no-untyped-def]
     """Record a written import consent (Minamata Convention Art. 3)."""
-    data, errors = _body(), {}
+    data, errors = json_body(), {}
     valid_until = _date(data, "valid_until", errors)
     _required(data, ("number", "exporter_name", "exporter_country", "intended_use", "source_statement"),
               ("importer_id", "quantity_g"), errors)
@@ -171,14 +171,14 @@ def post_approval():  # type: ignore[no-untyped-def]
 def list_consents():  # type: ignore[no-untyped-def]
     """List the export consents the user may see, with the quantity still available."""
     query = select(ExportConsent).where(consent_filter(acting_user())).order_by(ExportConsent.id)
-    return jsonify(_page(query, _consent_with_balance))
+    return jsonify(paginate(query, _consent_with_balance))
 
 
 @bp.post("/export-consents")
 @requires(Action.MANAGE_LICENSES)
 def post_consent():  # type: ignore[no-untyped-def]
     """Record the importing country's written consent to an export (Minamata Art. 3(6))."""
-    data, errors = _body(), {}
+    data, errors = json_body(), {}
     valid_until = _date(data, "valid_until", errors)
     _required(data, ("number", "importer_name", "importer_country", "intended_use"),
               ("exporter_id", "quantity_g"), errors)

@@ -16,7 +16,7 @@ from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx,
 from tracker.models import Declaration, DeclarationKind
 from tracker.web.api import RAW_FILE_ENDPOINTS, bp
 from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
-from tracker.web.api.routes import _body, _draft_input, _list, _time, _waypoint
+from tracker.web.api.requests import draft_input, json_body, list_field, parse_time, parse_waypoint
 from tracker.web.api.serialize import alert_with_history_json, declaration_json, iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -63,9 +63,9 @@ def _merged(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 def patch_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     """Change fields of a draft or rejected declaration (a rejected one becomes a draft again)."""
     db, actor = get_session(), acting_user()
-    changes = _body()
+    changes = json_body()
     current = editable_declaration(db, actor, declaration_id)
-    record = update_draft(db, actor, declaration_id, _draft_input(_merged(_as_input(current), changes)))
+    record = update_draft(db, actor, declaration_id, draft_input(_merged(_as_input(current), changes)))
     db.commit()
     return jsonify(declaration_json(record, full=True))
 
@@ -76,9 +76,9 @@ def _route_from_request():  # type: ignore[no-untyped-def]
         data = request.stream.read(MAX_GPX_BYTES + 1)
         corridor = request.args.get("corridor_m", type=int)
         return parse_gpx(data), corridor
-    data = _body()
+    data = json_body()
     errors: dict[str, str] = {}
-    waypoints = _list(data, "waypoints", _waypoint, "a list of [lat, lon] pairs", errors)
+    waypoints = list_field(data, "waypoints", parse_waypoint, "a list of [lat, lon] pairs", errors)
     corridor = data.get("corridor_m")
     if corridor is not None and (not isinstance(corridor, int) or isinstance(corridor, bool)):
         errors["corridor_m"] = "whole metres"
@@ -117,7 +117,7 @@ def submit_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
 @requires(Action.DECIDE_DECLARATION)
 def approve_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     """Approve a submitted declaration; it gets its reference number."""
-    data = _body() if request.content_length else {}
+    data = json_body() if request.content_length else {}
     db = get_session()
     record = lifecycle.approve(db, acting_user(), declaration_id, _text(data, "reason"))
     db.commit()
@@ -129,7 +129,7 @@ def approve_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
 def reject_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     """Reject a submitted declaration with a reason."""
     db = get_session()
-    record = lifecycle.reject(db, acting_user(), declaration_id, _text(_body(), "reason"))
+    record = lifecycle.reject(db, acting_user(), declaration_id, _text(json_body(), "reason"))
     db.commit()
     return jsonify(declaration_json(record, full=True))
 
@@ -138,7 +138,7 @@ def reject_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def cancel_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     """Cancel a declaration before departure (its trader or the licensing authority)."""
-    data = _body() if request.content_length else {}
+    data = json_body() if request.content_length else {}
     db = get_session()
     record = lifecycle.cancel(db, acting_user(), declaration_id, _text(data, "reason"))
     db.commit()
@@ -154,9 +154,9 @@ def _received(element: Any) -> ReceivedContainer:
 @login_required
 def post_receipt(declaration_id: int):  # type: ignore[no-untyped-def]
     """File the report of receipt of an arrived declaration, closing it."""
-    data, errors = _body(), {}
-    containers = _list(data, "containers", _received, "a list of {sscc, received_net_g, seal_intact}", errors)
-    received_at: datetime | None = _time(data, "received_at", errors)
+    data, errors = json_body(), {}
+    containers = list_field(data, "containers", _received, "a list of {sscc, received_net_g, seal_intact}", errors)
+    received_at: datetime | None = parse_time(data, "received_at", errors)
     if errors:
         raise ValidationFailed(errors)
     settings = current_app.config["SETTINGS"]
@@ -176,7 +176,7 @@ def get_alert(alert_id: int):  # type: ignore[no-untyped-def]
 
 
 def _alert_step(step: Any, alert_id: int, field: str):  # type: ignore[no-untyped-def]
-    data = _body() if request.content_length or field != "note" else {}
+    data = json_body() if request.content_length or field != "note" else {}
     db = get_session()
     alert = step(db, acting_user(), alert_id, _text(data, field))
     db.commit()

@@ -30,7 +30,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.routes import _body, _page
+from tracker.web.api.requests import json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -68,7 +68,7 @@ def stock_entry_json(entry: StockEntry) -> dict[str, Any]:
 @requires(Action.RECORD_TRANSACTION)
 def post_transaction():  # type: ignore[no-untyped-def]
     """Enter a sale in the register (the trader's dealer is seller or buyer)."""
-    data = _body()
+    data = json_body()
     sale = SaleInput(
         # Values go to the domain as sent: it names every field that is wrong, in one answer.
         seller_id=data.get("seller_id"), buyer_id=data.get("buyer_id"),  # type: ignore[arg-type]
@@ -86,7 +86,7 @@ def post_transaction():  # type: ignore[no-untyped-def]
 @requires(Action.RECORD_TRANSACTION)
 def correct(transaction_id: int):  # type: ignore[no-untyped-def]
     """Reverse an entry and enter its correction (the new full figures), both referring to it."""
-    data = _body()
+    data = json_body()
     reason = data.pop("reason", "")
     if "transaction_date" in data:
         data["transaction_date"] = _date(data["transaction_date"])
@@ -103,7 +103,7 @@ def list_transactions():  # type: ignore[no-untyped-def]
     query = select(Transaction).where(transaction_filter(acting_user()))
     if (dealer := request.args.get("dealer_id", type=int)) is not None:
         query = query.where(or_(Transaction.seller_id == dealer, Transaction.buyer_id == dealer))
-    return jsonify(_page(query.order_by(Transaction.id.desc()), transaction_json))
+    return jsonify(paginate(query.order_by(Transaction.id.desc()), transaction_json))
 
 
 @bp.get("/transactions/<int:transaction_id>")
@@ -117,7 +117,7 @@ def get_transaction(transaction_id: int):  # type: ignore[no-untyped-def]
 @requires(Action.RECORD_TRANSACTION)
 def post_stock_entry():  # type: ignore[no-untyped-def]
     """Record production or declared use for the trader's dealer."""
-    data = _body()
+    data = json_body()
     entry = StockEntryInput(kind=str(data.get("kind", "")), mass_g=data.get("mass_g"),  # type: ignore[arg-type]
                             entry_date=_date(data.get("entry_date")), place=data.get("place"),  # type: ignore[arg-type]
                             remarks=str(data.get("remarks", "")))
@@ -134,7 +134,7 @@ def list_stock_entries():  # type: ignore[no-untyped-def]
     query = select(StockEntry).where(stock_entry_filter(acting_user()))
     if (dealer := request.args.get("dealer_id", type=int)) is not None:
         query = query.where(StockEntry.dealer_id == dealer)
-    return jsonify(_page(query.order_by(StockEntry.id.desc()), stock_entry_json))
+    return jsonify(paginate(query.order_by(StockEntry.id.desc()), stock_entry_json))
 
 
 DATE = {"type": "string", "format": "date"}

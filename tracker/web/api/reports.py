@@ -17,7 +17,7 @@ from tracker.domain.reconcile import KINDS, reconcile
 from tracker.models import CrossingDirection, CustomsRecord, Dealer, Role
 from tracker.web.api import bp
 from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.routes import _page
+from tracker.web.api.requests import paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -110,7 +110,7 @@ def list_customs_records():  # type: ignore[no-untyped-def]
     if not may_read_reconciliation(acting_user()):
         abort(403, description="customs records are for customs, auditors and the licensing authority")
     query = select(CustomsRecord).order_by(CustomsRecord.crossing_date.desc(), CustomsRecord.id.desc())
-    return jsonify(_page(query, customs_record_json))
+    return jsonify(paginate(query, customs_record_json))
 
 
 _G = {"type": "integer"}

@@ -1,12 +1,9 @@
 """API views: each translates HTTP to one domain call and the result to JSON."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from flask import jsonify, request
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import select, text
 
 from tracker.domain.access import (
     Action,
@@ -16,7 +13,7 @@ from tracker.domain.access import (
 )
 from tracker.domain.containers import find_container, register_container
 from tracker.domain.custody import container_for_station, open_declaration
-from tracker.domain.declarations import DraftInput, create_draft, find_declaration
+from tracker.domain.declarations import create_draft, find_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.users import authenticate
 from tracker.models import (
@@ -29,6 +26,7 @@ from tracker.models import (
 )
 from tracker.web.api import bp
 from tracker.web.api.devices import bearer_device
+from tracker.web.api.requests import draft_input, enum_arg, json_body, paginate
 from tracker.web.api.serialize import (
     alert_json,
     checkpoint_json,
@@ -41,39 +39,6 @@ from tracker.web.auth import acting_user, requires, sign_in
 from tracker.web.database import get_session
 from tracker.web.errors import error_response
 
-MAX_PER_PAGE = 200
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationFailed({"body": "a JSON object is required"})
-    return data
-
-
-def _page(query: Select[Any], serialise: Any) -> dict[str, Any]:
-    """Run ``query`` one page at a time (``?page=&per_page=``) and wrap the items."""
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-        per_page = min(max(int(request.args.get("per_page", 50)), 1), MAX_PER_PAGE)
-    except ValueError:
-        raise ValidationFailed({"page": "page and per_page are whole numbers"}) from None
-    db = get_session()
-    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": [serialise(r) for r in rows], "page": page, "per_page": per_page, "total": total}
-
-
-def _enum_arg(name: str, enum_cls: Any) -> Any:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    try:
-        return enum_cls(value)
-    except ValueError:
-        raise ValidationFailed({name: f"one of {', '.join(e.value for e in enum_cls)}"}) from None
-
-
 @bp.get("/health")
 def health():  # type: ignore[no-untyped-def]
     """Answer whether the API and its database respond."""
@@ -84,7 +49,7 @@ def health():  # type: ignore[no-untyped-def]
 @bp.post("/session")
 def open_session():  # type: ignore[no-untyped-def]
     """Sign in with login and password; the session cookie authenticates later calls."""
-    data = _body()
+    data = json_body()
     db = get_session()
     user = authenticate(db, str(data.get("login", "")), str(data.get("password", "")))
     if user is None:
@@ -114,12 +79,12 @@ def me():  # type: ignore[no-untyped-def]
 def list_declarations():  # type: ignore[no-untyped-def]
     """List the declarations the user may see, newest first, optionally by status."""
     query = select(Declaration).where(declaration_filter(acting_user()))
-    status = _enum_arg("status", DeclarationStatus)
+    status = enum_arg("status", DeclarationStatus)
     if status is not None:
         query = query.where(Declaration.status == status)
     if reference := request.args.get("reference"):
         query = query.where(Declaration.reference == reference.strip().upper())
-    return jsonify(_page(query.order_by(Declaration.id.desc()), declaration_json))
+    return jsonify(paginate(query.order_by(Declaration.id.desc()), declaration_json))
 
 
 @bp.get("/declarations/<int:declaration_id>")
@@ -130,94 +95,12 @@ def get_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     return jsonify(declaration_json(record, full=True))
 
 
-def _time(data: dict[str, Any], name: str, errors: dict[str, str]) -> datetime | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        errors[name] = "ISO 8601 date-time with offset, e.g. 2026-12-01T08:00:00+06:00"
-        return None
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _list(data: dict[str, Any], name: str, parse: Any, shape: str, errors: dict[str, str]) -> list[Any]:
-    """Parse ``data[name]`` as a list with ``parse`` per element, noting ``shape`` on failure."""
-    value = data.get(name, [])
-    try:
-        if not isinstance(value, list):
-            raise TypeError
-        return [parse(element) for element in value]
-    except (KeyError, TypeError, ValueError):
-        errors[name] = shape
-        return []
-
-
-def _item(element: Any) -> tuple[str, int]:
-    return str(element["sscc"]), element["declared_net_g"]
-
-
-def _waypoint(element: Any) -> tuple[float, float]:
-    lat, lon = element
-    return float(lat), float(lon)
-
-
-def _party_input(data: dict[str, Any], role: str,
-                 errors: dict[str, str]) -> tuple[int | None, tuple[str, str] | None]:
-    """Read a party chosen by ``<role>_id``, or a foreign one named by ``<role>: {name, country}``."""
-    dealer_id, foreign = data.get(f"{role}_id"), data.get(role)
-    if dealer_id is not None and not _whole(dealer_id):
-        errors[f"{role}_id"] = "a dealer id"
-    if foreign is None:
-        return dealer_id, None
-    if not (isinstance(foreign, dict) and isinstance(foreign.get("name"), str)
-            and isinstance(foreign.get("country"), str)):
-        errors[role] = "a foreign party as {name, country}"
-        return dealer_id, None
-    return dealer_id, (foreign["name"], foreign["country"])
-
-
-def _draft_input(data: dict[str, Any]) -> DraftInput:
-    errors: dict[str, str] = {}
-    for name in ("kind", "origin", "destination"):
-        if data.get(name) in (None, ""):
-            errors[name] = "required"
-    consignee_id, consignee_foreign = _party_input(data, "consignee", errors)
-    consignor_id, consignor_foreign = _party_input(data, "consignor", errors)
-    approval_id, consent_id = data.get("import_approval_id"), data.get("export_consent_id")
-    if approval_id is not None and not _whole(approval_id):
-        errors["import_approval_id"] = "an import approval id"
-    if consent_id is not None and not _whole(consent_id):
-        errors["export_consent_id"] = "an export consent id"
-    items = _list(data, "items", _item, "a list of {sscc, declared_net_g}", errors)
-    waypoints = _list(data, "waypoints", _waypoint, "a list of [lat, lon] pairs", errors)
-    codes = _list(data, "expected_checkpoints", str, "a list of checkpoint codes", errors)
-    departure = _time(data, "planned_departure", errors)
-    arrival = _time(data, "planned_arrival", errors)
-    if not _whole(data.get("corridor_m", 500)):
-        errors["corridor_m"] = "whole metres"
-    if errors:
-        raise ValidationFailed(errors)
-    return DraftInput(
-        kind=str(data["kind"]), consignee_id=consignee_id, origin_code=str(data["origin"]),
-        destination_code=str(data["destination"]), items=items, waypoints=waypoints,
-        expected_checkpoint_codes=codes, corridor_m=data.get("corridor_m", 500),
-        planned_departure=departure, planned_arrival=arrival, vehicle=str(data.get("vehicle", "")),
-        consignee_foreign=consignee_foreign, consignor_id=consignor_id, consignor_foreign=consignor_foreign,
-        import_approval_id=approval_id, export_consent_id=consent_id,
-    )
-
-
 @bp.post("/declarations")
 @requires(Action.DECLARE)
 def post_declaration():  # type: ignore[no-untyped-def]
     """Create a draft declaration for the trader's dealer."""
     db = get_session()
-    record = create_draft(db, acting_user(), _draft_input(_body()))
+    record = create_draft(db, acting_user(), draft_input(json_body()))
     db.commit()
     return jsonify(declaration_json(record, full=True)), 201
 
@@ -227,7 +110,7 @@ def post_declaration():  # type: ignore[no-untyped-def]
 def list_containers():  # type: ignore[no-untyped-def]
     """List the containers the user may see, by SSCC."""
     query = select(Container).where(container_filter(acting_user())).order_by(Container.sscc)
-    return jsonify(_page(query, container_json))
+    return jsonify(paginate(query, container_json))
 
 
 @bp.get("/containers/<sscc>")
@@ -254,7 +137,7 @@ def get_container(sscc: str):  # type: ignore[no-untyped-def]
 @requires(Action.REGISTER_CONTAINER)
 def post_container():  # type: ignore[no-untyped-def]
     """Register a container for the trader's dealer."""
-    data = _body()
+    data = json_body()
     fields = ("sscc", "container_type", "tare_g", "capacity_g", "net_g")
     missing = {f: "required" for f in fields if data.get(f) is None}
     if missing:
@@ -274,14 +157,14 @@ def post_container():  # type: ignore[no-untyped-def]
 def list_alerts():  # type: ignore[no-untyped-def]
     """List the alerts the user may see, newest first, optionally by status."""
     query = select(Alert).where(alert_filter(acting_user()))
-    status = _enum_arg("status", AlertStatus)
+    status = enum_arg("status", AlertStatus)
     if status is not None:
         query = query.where(Alert.status == status)
-    return jsonify(_page(query.order_by(Alert.opened_at.desc()), alert_json))
+    return jsonify(paginate(query.order_by(Alert.opened_at.desc()), alert_json))
 
 
 @bp.get("/checkpoints")
 @login_required
 def list_checkpoints():  # type: ignore[no-untyped-def]
     """List every checkpoint (public reference data for signed-in users)."""
-    return jsonify(_page(select(Checkpoint).order_by(Checkpoint.code), checkpoint_json))
+    return jsonify(paginate(select(Checkpoint).order_by(Checkpoint.code), checkpoint_json))
