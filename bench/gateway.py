@@ -3,7 +3,7 @@
     .venv/bin/python bench/gateway.py --quick        # about two minutes
     .venv/bin/python bench/gateway.py --sizes 0,1000000,3000000,10000000
 
-It creates (and afterwards drops) a PostgreSQL database ``mercury_bench_e``, migrates it, and
+It creates (and afterwards drops) a PostgreSQL database ``mercury_bench_h``, migrates it, and
 registers 10,000 beacons, each carrying a declaration in transit along a 48 km route, so
 every stored ping is evaluated. Then, in one run, it prints:
 
@@ -52,7 +52,7 @@ from tracker.models import Beacon, Checkpoint, Dealer, Declaration  # noqa: E402
 from tracker.models import Position as PositionRow  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-DATABASE = "mercury_bench_e"
+DATABASE = "mercury_bench_h"
 BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)

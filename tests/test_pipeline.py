@@ -196,8 +196,8 @@ def test_position_gets_the_declaration_the_beacon_travelled_with_at_fix_time(
 def test_evaluation_runs_once_per_declaration_from_the_earliest_new_fix(
         db, writer, make_beacon, make_declaration, monkeypatch) -> None:
     calls: list[tuple[int, datetime | None]] = []
-    monkeypatch.setattr(evaluation, "reevaluate",
-                        lambda session, declaration_id, since=None, now=None: calls.append((declaration_id, since)))
+    monkeypatch.setattr(evaluation, "reevaluate_many",
+                        lambda session, since_by_declaration, now=None: calls.extend(since_by_declaration.items()))
     beacon = make_beacon()
     declaration = make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon, departed_at=T0)
     ingest(writer, [fix(beacon.device_id, 90)], [fix(beacon.device_id, 30), fix(beacon.device_id, 60)])
@@ -210,6 +210,7 @@ def test_failing_evaluation_is_logged_and_the_positions_are_still_stored(
     def broken(*_args: Any, **_kw: Any) -> None:
         raise RuntimeError("evaluation bug")
 
+    monkeypatch.setattr(evaluation, "reevaluate_many", broken)
     monkeypatch.setattr(evaluation, "reevaluate", broken)
     beacon = make_beacon()
     make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon, departed_at=T0)

@@ -4,18 +4,22 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from typing import Sequence
+
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from beacon_gateway.corridor import Corridor
 from beacon_gateway.evaluation.plan import Area, Circle, Plan
 from beacon_gateway.evaluation.rules import Rules
-from tracker.models import Checkpoint, Declaration, Zone, ZoneKind
+from tracker.models import Checkpoint, Declaration, ExpectedCheckpoint, Zone, ZoneKind
 
 #: Corridors are derived from the route alone, so a process may keep them (never state that matters);
 #: declarations on the same road share one.
 _CORRIDORS: OrderedDict[tuple[str, int, float], Corridor] = OrderedDict()
 _CORRIDOR_CACHE_SIZE = 2048
+#: Plans kept per process: one per declaration on the road (the design load is 10,000 beacons).
+_PLAN_CACHE_SIZE = 20_000
 #: Plans (stops, checkpoints, zones) are re-read after this long, so edits show within it.
 PLAN_TTL_S = 30.0
 _PLANS: OrderedDict[tuple[object, ...], tuple[float, Plan]] = OrderedDict()
@@ -48,20 +52,63 @@ def zones_for(session: Session, declaration_id: int) -> list[Zone]:
 
 def plan_for_declaration(session: Session, declaration: Declaration, rules: Rules) -> Plan:
     """Return the plan a declaration's track is judged against (re-read every ``PLAN_TTL_S``)."""
-    key = (declaration.id, declaration.created_at, declaration.origin_id, declaration.destination_id,
-           declaration.corridor_m, declaration.planned_arrival, declaration.beacon_id, rules)
-    cached = _PLANS.get(key)
-    if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S:
-        return cached[1]
-    plan = _read_plan(session, declaration, rules)
-    _PLANS[key] = (time.monotonic(), plan)
-    while len(_PLANS) > _CORRIDOR_CACHE_SIZE:
-        _PLANS.popitem(last=False)
-    return plan
+    return plans_for(session, [declaration], rules)[declaration.id]
 
 
-def _read_plan(session: Session, declaration: Declaration, rules: Rules) -> Plan:
-    zones = zones_for(session, declaration.id)
+def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rules) -> dict[int, Plan]:
+    """Return the plans of several declarations; those not cached are read in a few queries in all.
+
+    The stops, checkpoints and beacons of the declarations missing from the cache are
+    loaded together (selectinload), and the zones once for all of them, instead of the
+    half-dozen lazy loads per declaration that reading one plan at a time costs.
+    """
+    plans, missing = {}, []
+    for declaration in declarations:
+        cached = _PLANS.get(_plan_key(declaration, rules))
+        if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S:
+            plans[declaration.id] = cached[1]
+        else:
+            missing.append(declaration)
+    if missing:
+        _load_plan_parts(session, [d.id for d in missing])
+        zones = _zones_by_declaration(session, [d.id for d in missing])
+        for declaration in missing:
+            plan = _read_plan(declaration, zones.get(declaration.id, zones[None]), rules)
+            _PLANS[_plan_key(declaration, rules)] = (time.monotonic(), plan)
+            plans[declaration.id] = plan
+        while len(_PLANS) > _PLAN_CACHE_SIZE:
+            _PLANS.popitem(last=False)
+    return plans
+
+
+def _plan_key(declaration: Declaration, rules: Rules) -> tuple[object, ...]:
+    return (declaration.id, declaration.created_at, declaration.origin_id, declaration.destination_id,
+            declaration.corridor_m, declaration.planned_arrival, declaration.beacon_id, rules)
+
+
+def _load_plan_parts(session: Session, ids: list[int]) -> None:
+    """Load the related rows plans need into the session, a query per relationship for all ``ids``."""
+    session.scalars(select(Declaration).where(Declaration.id.in_(ids)).options(
+        selectinload(Declaration.origin), selectinload(Declaration.destination),
+        selectinload(Declaration.beacon), selectinload(Declaration.authorised_stops),
+        selectinload(Declaration.expected_checkpoints).selectinload(ExpectedCheckpoint.checkpoint))).all()
+
+
+def _zones_by_declaration(session: Session, ids: list[int]) -> dict[int | None, list[Zone]]:
+    """Return the zones applying to each declaration (global ones included); ``None``: global only."""
+    zones = session.scalars(select(Zone).where(or_(Zone.declaration_id.is_(None), Zone.declaration_id.in_(ids)))
+                            .order_by(Zone.id)).all()
+    shared = [z for z in zones if z.declaration_id is None]
+    by_declaration: dict[int | None, list[Zone]] = {None: shared}
+    for zone in zones:
+        if zone.declaration_id is not None:
+            by_declaration.setdefault(zone.declaration_id, list(shared)).append(zone)
+    for own in by_declaration.values():
+        own.sort(key=lambda z: z.id)            # the order reading one declaration's zones gives
+    return by_declaration
+
+
+def _read_plan(declaration: Declaration, zones: list[Zone], rules: Rules) -> Plan:
     beacon = declaration.beacon
     return Plan(
         corridor=corridor_of(declaration, rules),

@@ -14,16 +14,19 @@ alerts are synced, and the key is unique, so two gateway processes never duplica
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Mapping
 
-from sqlalchemy import Float, Integer, bindparam, select, text
+from sqlalchemy import Dialect, Float, Integer, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from beacon_gateway.evaluation.declared import plan_for_declaration
+from beacon_gateway.evaluation.declared import plans_for
 from beacon_gateway.evaluation.engine import evaluate
 from beacon_gateway.evaluation.episodes import Episode
+from beacon_gateway.evaluation.plan import Plan
 from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules, default_rules
 from beacon_gateway.evaluation.track import Fix
 from tracker.domain.alerts import close_alert, open_alert
@@ -81,10 +84,12 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
         alerts[alert.declaration_id].append(alert)       # type: ignore[index]
     windows = {d.id: _window_start(alerts[d.id], since_by_declaration[d.id], rules) for d in declarations}
     fixes = read_fixes_many(session, windows)
+    plans = plans_for(session, declarations, rules)
     results = {}
     for declaration in declarations:
         try:
-            episodes = _evaluate(session, declaration, alerts[declaration.id], fixes[declaration.id], now, rules)
+            episodes = _evaluate(declaration, plans[declaration.id], alerts[declaration.id], fixes[declaration.id],
+                                 now, rules)
         except Exception:  # noqa: BLE001 - one declaration's bad data must not stop the batch
             log.exception("evaluation of declaration %s failed", declaration.id)
             continue
@@ -106,13 +111,12 @@ def check_overdue(session: Session, now: datetime, rules: Rules | None = None) -
     return reevaluate_many(session, {declaration_id: now for declaration_id in ids}, now=now, rules=rules)
 
 
-def _evaluate(session: Session, declaration: Declaration, alerts: list[Alert], fixes: list[Fix],
+def _evaluate(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: list[Fix],
               now: datetime | None, rules: Rules) -> list[Episode]:
-    plan = plan_for_declaration(session, declaration, rules)
     known = next(((_start(a), a.lat, a.lon) for a in alerts if a.kind == ARRIVED), None)
     if declaration.arrived_at is not None and (known is None or declaration.arrived_at < known[0]):
         # Arrival recorded at the destination (custody) ends the trip even if no fix was inside the zone.
-        destination = declaration.destination
+        destination = plan.destination or declaration.destination   # the plan's copy: no lazy load
         known = (declaration.arrived_at, destination.lat, destination.lon)
     return evaluate(fixes, plan, rules, now=now, arrived_at=known)
 
@@ -154,40 +158,62 @@ _WINDOW = _WHOLE + (" AND fix_time >= COALESCE((SELECT max(fix_time) FROM positi
 def read_fixes_many(session: Session, windows: Mapping[int, datetime | None]) -> dict[int, list[Fix]]:
     """Return each declaration's fixes from its window start (and the one before), in one query.
 
-    One UNION ALL part per declaration; the fix before a window is found by a subquery
-    on the (declaration_id, fix_time) index, so the cost does not grow with the table.
-    Plain SQL text: building and compiling hundreds of parts as expressions would cost
-    more than running them.
+    The fix before a window is found by a subquery on the (declaration_id, fix_time)
+    index, so the cost does not grow with the table. Plain SQL text: building and
+    compiling hundreds of parts as expressions would cost more than running them.
     """
-    fixes: dict[int, list[Fix]] = {declaration_id: [] for declaration_id in windows}
     if not windows:
-        return fixes
+        return {}
     if session.get_bind().dialect.name == "postgresql":
-        rows = _rows_postgresql(session, windows)
-    else:
-        rows = _rows_portable(session, windows)
-    for declaration_id, t, _id, lat, lon, speed, flags in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        return _fixes_postgresql(session, windows)
+    fixes: dict[int, list[Fix]] = {declaration_id: [] for declaration_id in windows}
+    for declaration_id, t, _id, lat, lon, speed, flags in sorted(_rows_portable(session, windows),
+                                                                key=lambda r: (r[0], r[1], r[2])):
         fixes[declaration_id].append(Fix(t, lat, lon, speed, tuple(flags) if flags else ()))
     return fixes
 
 
-#: PostgreSQL: one constant statement (prepared once) for any number of declarations.
+#: PostgreSQL: one constant statement (prepared once) for any number of declarations, in
+#: (declaration, fix time, id) order. It hands back what needs no conversion: the fix time
+#: as UTC without a zone, the flags as text and only when there are any (most fixes have none).
 _LATERAL = text(
-    "SELECT p.declaration_id, p.fix_time, p.id, p.lat, p.lon, p.speed_kmh, p.flags"
+    "SELECT p.declaration_id, p.fix_time AT TIME ZONE 'UTC', p.lat, p.lon, p.speed_kmh,"
+    " NULLIF(p.flags, '[]'::jsonb)::text"
     " FROM unnest(CAST(:ids AS integer[]), CAST(:sinces AS timestamptz[])) AS w(declaration_id, since)"
     " CROSS JOIN LATERAL (SELECT * FROM positions q WHERE q.declaration_id = w.declaration_id"
     " AND q.fix_time >= COALESCE((SELECT max(r.fix_time) FROM positions r"
     " WHERE r.declaration_id = w.declaration_id AND r.fix_time < w.since), w.since)) AS p"
-).columns(declaration_id=Integer(), fix_time=UTCDateTime(), id=Integer(), lat=Float(), lon=Float(),
-          speed_kmh=Float(), flags=PortableJSON)
+    " ORDER BY p.declaration_id, p.fix_time, p.id"
+)
 #: Stands for "from the beginning" in the PostgreSQL statement.
 _BEGINNING = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _rows_postgresql(session: Session, windows: Mapping[int, datetime | None]) -> list:
-    ids = list(windows)
+def _fixes_postgresql(session: Session, windows: Mapping[int, datetime | None]) -> dict[int, list[Fix]]:
+    ids = sorted(windows)
     sinces = [windows[i] or _BEGINNING for i in ids]
-    return session.connection().execute(_LATERAL, {"ids": ids, "sinces": sinces}).all()
+    rows = session.connection().exec_driver_sql(*_driver_sql(session, ids, sinces)).all()
+    fixes: dict[int, list[Fix]] = {declaration_id: [] for declaration_id in ids}
+    utc = timezone.utc
+    for declaration_id, t, lat, lon, speed, flags in rows:
+        fixes[declaration_id].append(Fix(t.replace(tzinfo=utc), lat, lon, speed, _flags(flags) if flags else ()))
+    return fixes
+
+
+@lru_cache(maxsize=256)
+def _flags(text: str) -> tuple[str, ...]:
+    """Return stored flags (JSON text) as a tuple; the few combinations that occur are decoded once."""
+    return tuple(json.loads(text))
+
+
+def _driver_sql(session: Session, ids: list[int], sinces: list[datetime]) -> tuple[str, dict[str, object]]:
+    """Return the statement in the driver's own parameter style, bypassing per-row type processing."""
+    return _compiled(session.get_bind().dialect), {"ids": ids, "sinces": sinces}
+
+
+@lru_cache(maxsize=4)
+def _compiled(dialect: Dialect) -> str:
+    return str(_LATERAL.compile(dialect=dialect))
 
 
 def _rows_portable(session: Session, windows: Mapping[int, datetime | None]) -> list:

@@ -4,18 +4,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from beacon_gateway import evaluation
 from beacon_gateway.config import GatewaySettings
 from beacon_gateway.pipeline import Batch
-from tracker.models import Alert, Declaration
+from tracker.models import Alert
 
 log = logging.getLogger(__name__)
 
 
 class EvaluateDeclarations:
-    """Re-evaluate each affected declaration once per batch, from its earliest new fix."""
+    """Re-evaluate the batch's affected declarations together, each from its earliest new fix."""
 
     name = "evaluate"
 
@@ -23,19 +23,26 @@ class EvaluateDeclarations:
         """Nothing to read here: the evaluation reads its own rules."""
 
     def __call__(self, batch: Batch) -> None:
-        """Lock the affected declarations (PostgreSQL), then re-evaluate each in its own savepoint."""
+        """Re-evaluate every affected declaration in one pass (a few queries for the whole batch).
+
+        ``reevaluate_many`` locks the declarations in id order (PostgreSQL), so two gateway
+        processes evaluating one declaration at once take turns and the later one sees
+        both's fixes. Should the pass fail as a whole (a database error while syncing
+        alerts), each declaration is tried again alone in its own savepoint, so one
+        declaration's trouble cannot cost the others their alerts.
+        """
         if not batch.affected:
             return
-        ids = sorted(batch.affected)
-        # Two gateway processes evaluating one declaration at once could each miss the
-        # other's fixes; the row lock (taken in id order: no deadlock) serialises them, and
-        # the later one then sees both. SQLite has one writer anyway and ignores FOR UPDATE.
-        batch.session.execute(select(Declaration.id).where(Declaration.id.in_(ids))
-                              .order_by(Declaration.id).with_for_update())
         opened = _collect_new_alerts(batch)
         try:
-            for declaration_id in ids:
-                self._evaluate(batch, declaration_id)
+            try:
+                with batch.session.begin_nested():
+                    evaluation.reevaluate_many(batch.session, batch.affected, now=batch.now)
+            except Exception:  # noqa: BLE001 - fall back to one declaration at a time
+                log.exception("evaluation of %d declarations failed; retrying each alone", len(batch.affected))
+                del batch.opened_alerts[:]
+                for declaration_id in sorted(batch.affected):
+                    self._evaluate(batch, declaration_id)
         finally:
             event.remove(batch.session, "transient_to_pending", opened)
 
