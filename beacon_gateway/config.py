@@ -39,6 +39,7 @@ class GatewaySettings:
     max_speed_kmh: float = 200.0
     approximate_accuracy_m: float = 500.0
     late_after_s: int = 600
+    overdue_check_s: float = 60.0      # how often serve looks for silent beacons and late trips; 0: never
 
     @property
     def writer_threads_or_default(self) -> int:
@@ -73,6 +74,7 @@ _FIELDS: dict[str, tuple[str, type]] = {
     "GATEWAY_MAX_SPEED_KMH": ("max_speed_kmh", float),
     "GATEWAY_APPROXIMATE_ACCURACY_M": ("approximate_accuracy_m", float),
     "GATEWAY_LATE_AFTER_S": ("late_after_s", int),
+    "GATEWAY_OVERDUE_CHECK_S": ("overdue_check_s", float),
 }
 
 

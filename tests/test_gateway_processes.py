@@ -5,6 +5,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -252,3 +253,35 @@ def test_sigterm_exits_0_having_answered_and_stored_what_it_accepted(seed, gatew
     assert gateway.terminate() == 0
     request.join(10)
     assert answered == [200] and len(seed.fix_times(beacon.id)) == 50
+
+
+def test_a_running_gateway_raises_signal_lost_once_for_a_beacon_that_stopped_reporting(
+        seed, gateways, engine) -> None:
+    from sqlalchemy import update
+    from tracker.models import Beacon
+
+    port = free_port()
+    beacon, token = seed.beacon(token=True)
+    with Session(engine) as session:   # reporting every 2 s: silence counts after 4 s
+        session.execute(update(Beacon).where(Beacon.id == beacon.id).values(reporting_period_s=2))
+        session.commit()
+    declaration = seed.declaration(beacon, datetime.now(timezone.utc) - timedelta(minutes=5))
+    gateway = gateways(GATEWAY_HTTP_PORT=port, GATEWAY_OVERDUE_CHECK_S="0.3")
+    now = datetime.now(timezone.utc).replace(microsecond=0)     # the last ping is heard now, then silence
+    pings = [{"fix_time": (now - timedelta(seconds=2 - k)).isoformat(), "lat": 40.53 + 0.0002 * k, "lon": 72.8}
+             for k in range(3)]
+    status, _ = http("POST", f"http://127.0.0.1:{port}/api/v1/pings", {"device_id": beacon.device_id,
+                                                                     "pings": pings},
+                     {"Authorization": f"Bearer {token}"})
+    assert status == 200
+
+    def lost() -> list[Alert]:
+        with Session(engine) as session:
+            return list(session.scalars(select(Alert).where(Alert.declaration_id == declaration,
+                                                            Alert.kind == "signal_lost")))
+
+    wait_until(lambda: bool(lost()), what="a signal_lost alert without any new ping")
+    time.sleep(1.0)                                            # three more checks: they change nothing
+    assert gateway.terminate() == 0
+    [alert] = lost()
+    assert alert.status.value == "open" and alert.details["start"].startswith(pings[-1]["fix_time"][:19])

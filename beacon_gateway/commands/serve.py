@@ -1,8 +1,11 @@
 """``beacon-gateway serve``: run the gateway: HTTP, TCP and MQTT ingestion.
 
 Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by default; the TCP
-ports and ``GATEWAY_MQTT_URL`` off unless set). SIGTERM or Ctrl-C stops accepting, lets the
-batches in flight commit and be acknowledged, and exits 0.
+ports and ``GATEWAY_MQTT_URL`` off unless set). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
+0: never) it re-evaluates the declarations whose beacon went quiet or whose planned arrival
+passed, so ``signal_lost`` and ``late`` are raised without waiting for another ping; the
+check is idempotent, so every gateway process may run it. SIGTERM or Ctrl-C stops accepting,
+lets the batches in flight commit and be acknowledged, and exits 0.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from beacon_gateway.config import GatewaySettings, load_gateway_settings
+from beacon_gateway.evaluation import run_overdue_check
 from beacon_gateway.pipeline import build_pipeline
 from beacon_gateway.servers import Ingest
 from beacon_gateway.servers.http import start_http
@@ -27,6 +31,7 @@ from beacon_gateway.writer import BatchWriter
 from tracker import migrate
 from tracker.config import ConfigError
 from tracker.db import make_engine, make_session_factory
+from tracker.models import utcnow
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
 MQTT_SUBSCRIBE_WAIT_S = 10  # "ready" is printed once the subscription is in place, or after this
@@ -97,12 +102,31 @@ async def _serve(settings: GatewaySettings, ingest: Ingest) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    checker = asyncio.create_task(_check_overdue_every(settings.overdue_check_s, ingest, stop))
     print("beacon-gateway: ready", flush=True)
     await stop.wait()
     log.info("stopping: no new connections; finishing the batches in flight")
+    await checker                                # returns at once, or after the check under way
     await _stop(listeners, ingest)
     print("beacon-gateway: stopped", flush=True)
     return 0
+
+
+async def _check_overdue_every(period_s: float, ingest: Ingest, stop: asyncio.Event) -> None:
+    """Run the overdue check every ``period_s`` seconds (in a thread: it queries) until ``stop``."""
+    if period_s <= 0:
+        return
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period_s)
+            return
+        except asyncio.TimeoutError:
+            pass
+        try:
+            checked = await asyncio.to_thread(run_overdue_check, ingest.sessions, utcnow(), None, stop.is_set)
+            log.debug("overdue check: %d declarations re-evaluated", checked)
+        except Exception:  # noqa: BLE001 - a failed check (database away) is tried again next period
+            log.exception("overdue check failed")
 
 
 async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:

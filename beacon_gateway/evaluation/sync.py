@@ -99,18 +99,6 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
     return results
 
 
-def check_overdue(session: Session, now: datetime, rules: Rules | None = None) -> dict[int, list[Episode]]:
-    """Re-evaluate every declaration on the road up to ``now``: silence and lateness show without a ping.
-
-    Run it periodically (e.g. every minute, from one gateway process or a timer); like
-    ``reevaluate`` it is idempotent, so several processes running it raise nothing twice.
-    """
-    on_road = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
-    ids = session.scalars(select(Declaration.id).where(Declaration.status.in_(on_road),
-                                                      Declaration.route.is_not(None))).all()
-    return reevaluate_many(session, {declaration_id: now for declaration_id in ids}, now=now, rules=rules)
-
-
 def _evaluate(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: list[Fix],
               now: datetime | None, rules: Rules) -> list[Episode]:
     known = next(((_start(a), a.lat, a.lon) for a in alerts if a.kind == ARRIVED), None)
