@@ -214,7 +214,7 @@ def mqtt_figures(engine: Engine, pings: int, mqtt_url: str) -> None:
            "TRACKER_INSTANCE_PATH": tempfile.mkdtemp(), "GATEWAY_HTTP_PORT": "0",
            "GATEWAY_MQTT_URL": mqtt_url, "GATEWAY_MQTT_TOPIC": f"$share/bench-{run}/bench-{run}/beacons/+/pings",
            "GATEWAY_MQTT_CLIENT_ID": f"bench-{run}", "GATEWAY_MQTT_SESSION_EXPIRY_S": "60"}
-    gateway = subprocess.Popen([sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", "ERROR"],
+    gateway = subprocess.Popen([sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", os.environ.get("BENCH_GATEWAY_LOG", "ERROR")],
                                env=env, stdout=subprocess.PIPE, text=True)
     assert gateway.stdout is not None
     while "ready" not in gateway.stdout.readline():

@@ -33,8 +33,10 @@ def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
         return []        # every fix far from the one before: no stay can even begin (the usual case)
     episodes: list[Episode] = []
     first, lat_sum, lon_sum, n, episode = -1, 0.0, 0.0, 0, None
-    for i in idx:
-        lat, lon, speed = track.lat[i], track.lon[i], track.speed[i]
+    # Plain floats: the loop reads every fix, and numpy scalars are several times slower one by one.
+    lats, lons, speeds, times = track.lat.tolist(), track.lon.tolist(), track.speed.tolist(), track.t.tolist()
+    for i in idx.tolist():
+        lat, lon, speed = lats[i], lons[i], speeds[i]
         if n:
             d = _local_m(lat_sum / n, lon_sum / n, lat, lon)
             standing = not math.isnan(speed) and speed < rules.standing_speed_kmh
@@ -45,7 +47,7 @@ def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
         if not n:
             first, lat_sum, lon_sum = i, 0.0, 0.0
         lat_sum, lon_sum, n = lat_sum + lat, lon_sum + lon, n + 1
-        if episode is None and track.t[i] - track.t[first] >= rules.stop_min_s:
+        if episode is None and times[i] - times[first] >= rules.stop_min_s:
             episode = _stop(track, plan, rules, (first, i), lat_sum / n, lon_sum / n)
             episodes.append(episode)
         if episode is not None:

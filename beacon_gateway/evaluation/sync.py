@@ -96,6 +96,7 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
         in_scope = fixes[declaration.id][0].time if windows[declaration.id] and fixes[declaration.id] else None
         _sync(session, declaration, alerts[declaration.id], episodes, in_scope, now)
         results[declaration.id] = episodes
+    session.flush()          # the chunk's alert updates together (executemany), not one round trip each
     return results
 
 
@@ -226,6 +227,7 @@ def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episo
 
     Exact keys match first, then overlaps (an episode whose start moved); what is left
     over is withdrawn before any key changes, so the unique key never clashes midway.
+    Updates are flushed by the caller, once for all the declarations of a chunk.
     """
     by_key = {a.alert_key: a for a in alerts}
     pairs = {i: by_key.get(e.key(declaration.id)) for i, e in enumerate(episodes)}
@@ -238,7 +240,8 @@ def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episo
             loose.remove(alert)
     for alert in loose:
         _withdraw(session, alert, now)
-    session.flush()
+    if loose:
+        session.flush()                          # the withdrawn keys are free before any is reused
     for i, episode in enumerate(episodes):
         alert = pairs[i]
         if alert is None:
@@ -246,7 +249,6 @@ def _sync(session: Session, declaration: Declaration, alerts: list[Alert], episo
                                details=episode.summary(), lat=episode.lat, lon=episode.lon,
                                at=episode.opened_at, note=f"{episode.kind} (route evaluation)")
         _update(session, alert, episode, episode.key(declaration.id))
-    session.flush()
 
 
 def _overlapping(alerts: list[Alert], episode: Episode) -> Alert | None:
