@@ -205,6 +205,23 @@ def test_evaluation_runs_once_per_declaration_from_the_earliest_new_fix(
     assert calls == [(declaration.id, T0 + timedelta(seconds=30))]
 
 
+def test_when_the_batch_evaluation_fails_each_declaration_is_evaluated_alone(
+        db, writer, make_beacon, make_declaration, monkeypatch, caplog) -> None:
+    def broken(*_args: Any, **_kw: Any) -> None:
+        raise RuntimeError("batch evaluation bug")
+
+    alone: list[int] = []
+    monkeypatch.setattr(evaluation, "reevaluate_many", broken)
+    monkeypatch.setattr(evaluation, "reevaluate",
+                        lambda session, declaration_id, since=None, now=None: alone.append(declaration_id))
+    beacons = [make_beacon() for _ in range(3)]
+    declarations = [make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=b, departed_at=T0) for b in beacons]
+    with caplog.at_level(logging.ERROR):
+        ingest(writer, *[[fix(b.device_id, 10)] for b in beacons])
+    assert "retrying each alone" in caplog.text
+    assert alone == sorted(d.id for d in declarations)
+
+
 def test_failing_evaluation_is_logged_and_the_positions_are_still_stored(
         db, writer, make_beacon, make_declaration, monkeypatch, caplog) -> None:
     def broken(*_args: Any, **_kw: Any) -> None:
