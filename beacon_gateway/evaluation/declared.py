@@ -44,12 +44,6 @@ def _circle(checkpoint: Checkpoint) -> Circle:
     return Circle(checkpoint.code, checkpoint.lat, checkpoint.lon, checkpoint.radius_m)
 
 
-def zones_for(session: Session, declaration_id: int) -> list[Zone]:
-    """Return the zones that apply to a declaration: its own and the global ones."""
-    return list(session.scalars(select(Zone).where(
-        or_(Zone.declaration_id.is_(None), Zone.declaration_id == declaration_id)).order_by(Zone.id)))
-
-
 def plan_for_declaration(session: Session, declaration: Declaration, rules: Rules) -> Plan:
     """Return the plan a declaration's track is judged against (re-read every ``PLAN_TTL_S``)."""
     return plans_for(session, [declaration], rules)[declaration.id]
