@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import Sequence
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from beacon_gateway.corridor import Corridor
 from beacon_gateway.evaluation.plan import Area, Circle, Plan
@@ -83,7 +83,7 @@ def _plan_key(declaration: Declaration, rules: Rules) -> tuple[object, ...]:
 def _load_plan_parts(session: Session, ids: list[int]) -> None:
     """Load the related rows plans need into the session, a query per relationship for all ``ids``."""
     session.scalars(select(Declaration).where(Declaration.id.in_(ids)).options(
-        selectinload(Declaration.origin), selectinload(Declaration.destination),
+        undefer(Declaration.route), selectinload(Declaration.origin), selectinload(Declaration.destination),
         selectinload(Declaration.beacon), selectinload(Declaration.authorised_stops),
         selectinload(Declaration.expected_checkpoints).selectinload(ExpectedCheckpoint.checkpoint))).all()
 

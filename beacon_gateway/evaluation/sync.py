@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Mapping
 
 from sqlalchemy import Dialect, Float, Integer, bindparam, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from beacon_gateway.evaluation.declared import plans_for
 from beacon_gateway.evaluation.engine import evaluate
@@ -75,9 +75,11 @@ def reevaluate_many(session: Session, since_by_declaration: Mapping[int, datetim
 
 def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Mapping[int, datetime | None],
                       now: datetime | None, rules: Rules) -> dict[int, list[Episode]]:
-    locked = session.scalars(select(Declaration).where(Declaration.id.in_(ids)).order_by(Declaration.id)
-                             .with_for_update(of=Declaration)).all()
-    declarations = [d for d in locked if d.status in EVALUATED and d.route is not None]
+    # The route (WKT, parsed on load) is needed only to build a plan not cached yet: deferred.
+    declarations = session.scalars(
+        select(Declaration).where(Declaration.id.in_(ids), Declaration.status.in_(EVALUATED),
+                                  Declaration.route.is_not(None))
+        .order_by(Declaration.id).with_for_update(of=Declaration).options(defer(Declaration.route))).all()
     alerts: dict[int, list[Alert]] = {d.id: [] for d in declarations}
     for alert in session.scalars(select(Alert).where(Alert.declaration_id.in_(list(alerts)),
                                                      Alert.alert_key.is_not(None))):
