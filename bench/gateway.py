@@ -151,8 +151,9 @@ def closed_loop(writer: BatchWriter, tracks: Tracks, beacons: int, duration_s: f
 
     def answered(beacon: int, future: Future[Outcome]) -> None:
         with lock:
-            acked[0] += future.result().stored
-            if time.perf_counter() < stop_at:
+            failed = future.exception() is not None      # not stored (database gone): this beacon stops
+            acked[0] += 0 if failed else future.result().stored
+            if not failed and time.perf_counter() < stop_at:
                 send(beacon)
                 return
             in_flight[0] -= 1
