@@ -61,12 +61,13 @@ class Episode:
     def summary(self) -> dict[str, Any]:
         """Return the episode as JSON-ready data (what ``check-route`` prints, alert details)."""
         last = self.end or self.details.get("last_seen")
-        duration = None if last is None else round((_dt(last) - self.start).total_seconds(), 1)
+        duration = None if last is None else round((from_iso(last) - self.start).total_seconds(), 1)
         return {"kind": self.kind, "start": iso(self.start), "end": iso(self.end),
                 "opened_at": iso(self.opened_at), "closed_at": iso(self.closed_at),
                 "duration_s": duration, "lat": self.lat, "lon": self.lon,
                 **({"subject": self.subject} if self.subject else {}), **self.details}
 
 
-def _dt(value: datetime | str) -> datetime:
+def from_iso(value: datetime | str) -> datetime:
+    """Return an ISO 8601 time as stored in alert details (``Z`` for UTC) as an aware datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))

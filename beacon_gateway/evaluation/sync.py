@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, defer
 
 from beacon_gateway.evaluation.declared import plans_for
 from beacon_gateway.evaluation.engine import evaluate
-from beacon_gateway.evaluation.episodes import Episode
+from beacon_gateway.evaluation.episodes import Episode, from_iso
 from beacon_gateway.evaluation.plan import Plan
 from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules, default_rules
 from beacon_gateway.evaluation.track import Fix
@@ -113,12 +113,12 @@ def _evaluate(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: 
 
 
 def _start(alert: Alert) -> datetime:
-    return datetime.fromisoformat(alert.details["start"].replace("Z", "+00:00"))
+    return from_iso(alert.details["start"])
 
 
 def _end(alert: Alert) -> datetime | None:
     end = alert.details.get("end")
-    return None if end is None else datetime.fromisoformat(end.replace("Z", "+00:00"))
+    return None if end is None else from_iso(end)
 
 
 def _window_start(alerts: list[Alert], since: datetime | None, rules: Rules) -> datetime | None:

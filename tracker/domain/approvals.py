@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin, whole_grams
-from tracker.models import ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
+from tracker.models import HOME_COUNTRY, ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
 
 
 @dataclass
@@ -48,7 +48,8 @@ class ExportConsentInput:
 
 
 def _foreign_country(country: str) -> bool:
-    return len(country) == 2 and country.isascii() and country.isalpha() and country.isupper() and country != "KG"
+    return (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()
+            and country != HOME_COUNTRY)
 
 
 def _common_errors(session: Session, model: Any, number: str, dealer_id: int, dealer_field: str,

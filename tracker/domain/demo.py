@@ -59,9 +59,7 @@ from tracker.domain.references import make_reference
 from tracker.domain.tokens import issue_token
 from tracker.domain.users import create_user
 from tracker.models import (
-    Alert,
     AlertSeverity,
-    AlertStatus,
     AuthorisedStop,
     Beacon,
     BeaconProtocol,

@@ -22,6 +22,7 @@ from tracker.domain.access import Action, may, transaction_filter
 from tracker.domain.balance import lowest_book_stock_from
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.licensing import whole_grams
 from tracker.models import (
     Activity,
     Dealer,
@@ -55,10 +56,6 @@ class SaleInput:
     remarks: str = ""
 
 
-def _is_grams(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 def _licensed(dealer: Dealer, activity: Activity, on: date) -> bool:
     return any(licence.covers(activity, on) for licence in dealer.licenses)
 
@@ -74,7 +71,7 @@ def _check_party(session: Session, field: str, dealer_id: int, on: date | None,
 
 
 def _check_common(mass_g: object, place: object, on: object, errors: dict[str, str]) -> date | None:
-    if not _is_grams(mass_g):
+    if not whole_grams(mass_g):
         errors["mass_g"] = "whole grams > 0"
     if not isinstance(place, str) or not place.strip() or len(place) > 200:
         errors["place"] = "say where it happened (at most 200 characters)"

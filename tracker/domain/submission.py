@@ -22,6 +22,8 @@ from tracker.models import (
     DeclarationItem,
     DeclarationKind,
     DeclarationStatus,
+    ExportConsent,
+    ImportApproval,
     License,
     LicenseStatus,
 )
@@ -110,6 +112,14 @@ def _same_party(name_a: str, name_b: str) -> bool:
     return " ".join(name_a.casefold().split()) == " ".join(name_b.casefold().split())
 
 
+def _lapsed(what: str, record: ImportApproval | ExportConsent, sub: Submission) -> str | None:
+    """Say why an approval or consent cannot cover the planned window, or None when it can."""
+    if record.status != ApprovalStatus.ACTIVE or (sub.window and record.valid_until < sub.window[1]):
+        return (f"{what} {record.number} is {record.status.value} "
+                f"or ends ({record.valid_until}) before the planned arrival")
+    return None
+
+
 def rule_import_matches_approval(sub: Submission) -> Errors:
     """An import names a valid approval of its importer, and its consignor is the approved exporter."""
     d = sub.declaration
@@ -120,9 +130,8 @@ def rule_import_matches_approval(sub: Submission) -> Errors:
         return {"import_approval_id": "an import needs an import approval (Minamata Art. 3 consent)"}
     if approval.importer_id != d.consignee_id:
         return {"import_approval_id": f"approval {approval.number} was given to another importer"}
-    if approval.status != ApprovalStatus.ACTIVE or (sub.window and approval.valid_until < sub.window[1]):
-        return {"import_approval_id": f"approval {approval.number} is {approval.status.value} "
-                                      f"or ends ({approval.valid_until}) before the planned arrival"}
+    if (lapsed := _lapsed("approval", approval, sub)) is not None:
+        return {"import_approval_id": lapsed}
     if not (_same_party(approval.exporter_name, d.consignor.legal_name)
             and approval.exporter_country == d.consignor.country):
         return {"consignor": f"the approval names the exporter {approval.exporter_name} "
@@ -140,9 +149,8 @@ def rule_export_matches_consent(sub: Submission) -> Errors:
         return {"export_consent_id": "an export needs the importing country's written consent (Minamata Art. 3(6))"}
     if consent.exporter_id != d.consignor_id:
         return {"export_consent_id": f"consent {consent.number} was given for another exporter"}
-    if consent.status != ApprovalStatus.ACTIVE or (sub.window and consent.valid_until < sub.window[1]):
-        return {"export_consent_id": f"consent {consent.number} is {consent.status.value} "
-                                     f"or ends ({consent.valid_until}) before the planned arrival"}
+    if (lapsed := _lapsed("consent", consent, sub)) is not None:
+        return {"export_consent_id": lapsed}
     if not (_same_party(consent.importer_name, d.consignee.legal_name)
             and consent.importer_country == d.consignee.country):
         return {"consignee": f"the consent names the importer {consent.importer_name} "

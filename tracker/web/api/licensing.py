@@ -25,7 +25,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import enum_arg, json_body, paginate
+from tracker.web.api.requests import enum_arg, json_body, paginate, whole_number
 from tracker.web.api.serialize import approval_json, consent_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -133,9 +133,7 @@ def _required(data: dict[str, Any], texts: tuple[str, ...], numbers: tuple[str, 
               errors: dict[str, str]) -> None:
     """Note each of ``texts`` that is not text and each of ``numbers`` that is not a whole number."""
     errors.update({name: "required text" for name in texts if not isinstance(data.get(name), str)})
-    for name in numbers:
-        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
-            errors[name] = "a whole number"
+    errors.update({name: "a whole number" for name in numbers if not whole_number(data.get(name))})
 
 
 @bp.get("/import-approvals")

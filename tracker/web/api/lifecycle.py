@@ -16,7 +16,14 @@ from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx,
 from tracker.models import Declaration, DeclarationKind
 from tracker.web.api import RAW_FILE_ENDPOINTS, bp
 from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
-from tracker.web.api.requests import draft_input, json_body, list_field, parse_time, parse_waypoint
+from tracker.web.api.requests import (
+    draft_input,
+    json_body,
+    list_field,
+    parse_time,
+    parse_waypoint,
+    whole_number,
+)
 from tracker.web.api.serialize import alert_with_history_json, declaration_json, iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -80,7 +87,7 @@ def _route_from_request():  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     waypoints = list_field(data, "waypoints", parse_waypoint, "a list of [lat, lon] pairs", errors)
     corridor = data.get("corridor_m")
-    if corridor is not None and (not isinstance(corridor, int) or isinstance(corridor, bool)):
+    if corridor is not None and not whole_number(corridor):
         errors["corridor_m"] = "whole metres"
     if errors:
         raise ValidationFailed(errors)
