@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Make the project runnable on a fresh Debian machine: a virtual environment in .venv
-# (reused when present), the project installed into it in editable mode, and Debian's
-# libzbar0 (needed by pyzbar). Re-running it only installs what changed.
+# (reused when present), the project installed into it in editable mode, Debian's
+# libzbar0 (needed by pyzbar), the portal's front-end libraries from npm (Leaflet, copied
+# into tracker/web/static/vendor so the app serves them itself), the compiled translation
+# catalogs, and Debian's chromium for the browser tests. Re-running it only installs what
+# changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +47,29 @@ fi
 # Asked of the dynamic loader's cache the way pyzbar will look (works without /sbin in PATH).
 if ! .venv/bin/python -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("zbar") is None)'; then
   apt_install libzbar0
+fi
+
+# The portal's front-end libraries, from the npm registry as package-lock.json pins them.
+if ! command -v npm >/dev/null; then
+  apt_install nodejs npm
+fi
+npm_stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
+if [ ! -f "$npm_stamp" ]; then
+  echo "installing the portal's front-end libraries (npm ci)"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+  touch "$npm_stamp"
+fi
+vendor=tracker/web/static/vendor
+rm -rf "$vendor.new" && mkdir -p "$vendor.new/leaflet"
+cp -R node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
+  node_modules/leaflet/dist/images node_modules/leaflet/LICENSE "$vendor.new/leaflet/"
+rm -rf "$vendor" && mv "$vendor.new" "$vendor"
+
+# The Russian catalogs, compiled from tracker/translations/*/LC_MESSAGES/*.po.
+.venv/bin/python -m tracker.web.catalogs compile
+
+# Debian's chromium, which the browser tests drive through Playwright (a test tool's own
+# browser download cannot work without internet).
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
 fi

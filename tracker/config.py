@@ -32,6 +32,14 @@ class Settings:
     secret_key: str
     receipt_tolerance_permille: int = 1
     receipt_tolerance_min_g: int = 50
+    #: Time zone the portal shows times in when the user has chosen none.
+    time_zone: str = "Asia/Bishkek"
+    #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
+    #: (the map draws corridors, tracks and markers on a plain background).
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+    #: A portal session ends after this many minutes without a request.
+    session_timeout_minutes: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -98,7 +106,8 @@ def load_settings(
     instance_path.mkdir(parents=True, exist_ok=True)
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
-    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY"}
+    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
+             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -106,5 +115,31 @@ def load_settings(
         secret_key=str(secret),
         receipt_tolerance_permille=int(pick("RECEIPT_TOLERANCE_PERMILLE", 1)),
         receipt_tolerance_min_g=int(pick("RECEIPT_TOLERANCE_MIN_G", 50)),
+        time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
+        map_tile_url=str(pick("MAP_TILE_URL", "")),
+        map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
+        session_timeout_minutes=_positive_int("SESSION_TIMEOUT_MINUTES", pick("SESSION_TIMEOUT_MINUTES", 30)),
         extra=extra,
     )
+
+
+def _time_zone(name: str) -> str:
+    """Return ``name`` when it is an IANA time zone, else raise ConfigError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Bishkek)") from exc
+    return name
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as a positive integer, else raise ConfigError naming the setting."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{name}: {value!r} is not a positive whole number")
+    return number

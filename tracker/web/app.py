@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import load_settings
-from tracker.web import api, auth, cli, database, errors, portal
+from tracker.web import api, auth, cli, database, errors, i18n, labels, portal
 
 csrf = CSRFProtect()
 
@@ -34,9 +35,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=_flag(settings.extra.get("SESSION_COOKIE_SECURE", False)),
         REMEMBER_COOKIE_HTTPONLY=True,
-        PERMANENT_SESSION_LIFETIME=timedelta(
-            minutes=int(settings.extra.get("SESSION_TIMEOUT_MINUTES", 480))
-        ),
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_timeout_minutes),
         JSON_SORT_KEYS=False,
     )
     if test_config:
@@ -46,23 +45,34 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app, settings.database_url)
     csrf.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
+    labels.init_app(app)
     auth.init_app(app)
     portal.init_app(app)
     api.init_app(app, csrf)
     cli.init_app(app)
-    app.after_request(_security_headers)
+    policy = content_security_policy(settings.map_tile_url)
+    app.after_request(lambda response: _security_headers(response, policy))
     return app
 
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+def content_security_policy(tile_url: str = "") -> str:
+    """Only the app's own scripts, styles and connections; images also from the map's tile server."""
+    images = "'self' data: blob:"
+    parts = urlsplit(tile_url.replace("{s}", "a"))
+    if parts.scheme in ("http", "https") and parts.netloc:
+        host = parts.netloc if "{s}" not in tile_url else "*." + parts.netloc.split(".", 1)[1]
+        images += f" {parts.scheme}://{host}"
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
+        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
 
 
-def _security_headers(response: Response) -> Response:
+def _security_headers(response: Response, policy: str) -> Response:
     """Only the app's own scripts and styles; no framing; no MIME sniffing."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", policy)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")

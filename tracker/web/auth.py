@@ -1,11 +1,13 @@
 """Signing in and out, loading the current user, and guarding views by role."""
 from __future__ import annotations
 
+import time
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import (
     Blueprint,
+    current_app,
     Flask,
     abort,
     flash,
@@ -15,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import (
     LoginManager,
     current_user,
@@ -68,6 +71,28 @@ def init_app(app: Flask) -> None:
     # "basic", not "strong": officers' phones change IP on mobile networks.
     login_manager.session_protection = "basic"
     app.register_blueprint(bp)
+    app.before_request(_end_idle_session)
+
+
+def _end_idle_session():  # type: ignore[no-untyped-def]
+    """Sign out a session idle for longer than the configured timeout (SESSION_TIMEOUT_MINUTES).
+
+    The cookie's own expiry is the browser's to keep; this check is the server's.
+    """
+    if "_user_id" not in session:
+        return None
+    now = int(time.time())
+    limit = int(current_app.permanent_session_lifetime.total_seconds())
+    seen = session.get("seen")
+    if isinstance(seen, int) and now - seen > limit:
+        logout_user()
+        session.clear()
+        if wants_json():
+            return error_response(401, "unauthorized", "the session timed out; sign in again")
+        flash(gettext("Your session timed out. Please sign in again."), "info")
+        return redirect(url_for("auth.login", next=request.path))
+    session["seen"] = now
+    return None
 
 
 @login_manager.user_loader
@@ -128,7 +153,7 @@ def login():  # type: ignore[no-untyped-def]
             db.commit()
             sign_in(user)
             return redirect(_safe_next(request.args.get("next")))
-        flash("Unknown login or wrong password.", "error")
+        flash(gettext("Unknown login or wrong password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)
 
@@ -139,5 +164,5 @@ def logout():  # type: ignore[no-untyped-def]
     """End the session."""
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(gettext("You are signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -1,0 +1,101 @@
+"""Words for the domain's enum values, in the user's language.
+
+Templates show every status, kind, role and severity through the ``label`` filter, never
+the raw value: ``{{ d.status|label }}``. A value missing here is shown with its
+underscores turned into spaces, so a new enum value is visible at once (and the i18n test
+lists it as untranslated).
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from tracker.models import (
+    Activity,
+    AlertSeverity,
+    AlertStatus,
+    ApprovalStatus,
+    CheckpointKind,
+    ContainerStatus,
+    ContainerType,
+    CustodyKind,
+    DeclarationKind,
+    DeclarationStatus,
+    DeviceKind,
+    LicenseStatus,
+    Role,
+    StockEntryKind,
+    TransactionKind,
+)
+
+LABELS: dict[type[Enum], dict[str, Any]] = {
+    Role: {"trader": _l("Trader"), "customs_officer": _l("Customs officer"),
+           "auditor": _l("Auditor, Ministry of Finance"), "licensing_admin": _l("Licensing authority")},
+    Activity: {"production": _l("production"), "import": _l("import"), "export": _l("export"),
+               "domestic_trade": _l("domestic trade"), "transit": _l("transit"),
+               "storage": _l("storage"), "use": _l("use")},
+    LicenseStatus: {"active": _l("active"), "suspended": _l("suspended"), "revoked": _l("revoked"),
+                    "expired": _l("expired")},
+    ApprovalStatus: {"active": _l("active"), "exhausted": _l("exhausted"), "expired": _l("expired"),
+                     "revoked": _l("revoked")},
+    ContainerType: {"flask": _l("flask"), "drum": _l("drum"), "bottle": _l("bottle"), "other": _l("other")},
+    ContainerStatus: {"in_stock": _l("in stock"), "in_transit": _l("in transit"), "emptied": _l("emptied"),
+                      "retired": _l("retired")},
+    CheckpointKind: {"production_site": _l("production site"), "customs_post": _l("customs post"),
+                     "border_crossing": _l("border crossing"), "warehouse": _l("warehouse")},
+    DeclarationKind: {"domestic": _l("domestic"), "import": _l("import"), "export": _l("export"),
+                      "transit": _l("transit")},
+    DeclarationStatus: {"draft": _l("draft"), "submitted": _l("submitted"), "approved": _l("approved"),
+                        "rejected": _l("rejected"), "in_transit": _l("in transit"), "arrived": _l("arrived"),
+                        "closed": _l("closed"), "cancelled": _l("cancelled")},
+    AlertSeverity: {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")},
+    AlertStatus: {"open": _l("open"), "acknowledged": _l("acknowledged"), "explained": _l("explained"),
+                  "closed": _l("closed")},
+    CustodyKind: {"departure": _l("departure"), "arrival": _l("arrival"), "inspection": _l("inspection"),
+                  "handover": _l("handover")},
+    TransactionKind: {"sale": _l("sale"), "reversal": _l("reversal"), "correction": _l("correction")},
+    DeviceKind: {"beacon": _l("beacon"), "station": _l("station")},
+    StockEntryKind: {"production": _l("production"), "use": _l("declared use")},
+}
+
+#: Alert kinds are plain strings (rules add new ones); their words live here.
+ALERT_KINDS: dict[str, Any] = {
+    "off_route": _l("off route"),
+    "unscheduled_stop": _l("unscheduled stop"),
+    "signal_lost": _l("signal lost"),
+    "spoofing_suspected": _l("position spoofing suspected"),
+    "prohibited_zone": _l("in a prohibited zone"),
+    "arrived": _l("arrived"),
+    "late": _l("late"),
+    "receipt_shortage": _l("shortage on receipt"),
+    "receipt_excess": _l("excess on receipt"),
+    "seal_broken": _l("seal broken"),
+    "licence_suspended": _l("licence suspended"),
+    "licence_revoked": _l("licence revoked"),
+    "licence_expired": _l("licence expired"),
+    "custody_mass_discrepancy": _l("mass differs at checkpoint"),
+    "custody_out_of_order": _l("checkpoints out of order"),
+    "custody_seal_broken": _l("seal broken at checkpoint"),
+    "custody_unexpected_checkpoint": _l("unexpected checkpoint"),
+    "custody_unregistered_container": _l("unregistered container"),
+    "custody_without_declaration": _l("container moved without declaration"),
+}
+
+
+def label(value: Enum | str | None) -> str:
+    """Name an enum value (or an alert kind) in the user's language."""
+    if value is None:
+        return "—"
+    if isinstance(value, Enum):
+        word = LABELS.get(type(value), {}).get(value.value)
+        return str(word) if word is not None else str(value.value).replace("_", " ")
+    word = ALERT_KINDS.get(value)
+    return str(word) if word is not None else str(value).replace("_", " ")
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``label`` template filter."""
+    app.add_template_filter(label, "label")

@@ -1,0 +1,25 @@
+"""The portal: pages for traders, customs officers, the licensing authority and auditors.
+
+Each module holds one role's pages (or one record's page) and adds its views to the
+shared blueprint; forms post back to the portal (CSRF-protected) and call the same
+domain functions as the API.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from tracker.web.portal.blueprint import bp
+from tracker.web.portal.navigation import init_app as init_navigation
+
+
+def init_app(app: Flask) -> None:
+    """Register every portal page and the navigation."""
+    from tracker.web.portal import home, search  # noqa: F401  (register the views on bp)
+    for optional in ("declarations", "trader", "officer", "alerts", "admin"):
+        try:
+            __import__(f"tracker.web.portal.{optional}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tracker.web.portal.{optional}":
+                raise
+    app.register_blueprint(bp)
+    init_navigation(app)
