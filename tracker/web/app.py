@@ -10,7 +10,7 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import load_settings
-from tracker.web import api, auth, cli, database, errors, i18n, labels, portal
+from tracker.web import api, auth, cli, database, domain_text, errors, i18n, labels, portal
 
 csrf = CSRFProtect()
 
@@ -47,6 +47,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
+    domain_text.init_app(app)
     auth.init_app(app)
     portal.init_app(app)
     api.init_app(app, csrf)

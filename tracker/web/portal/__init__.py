@@ -14,12 +14,8 @@ from tracker.web.portal.navigation import init_app as init_navigation
 
 def init_app(app: Flask) -> None:
     """Register every portal page and the navigation."""
-    from tracker.web.portal import home, search  # noqa: F401  (register the views on bp)
-    for optional in ("declarations", "trader", "officer", "alerts", "admin"):
-        try:
-            __import__(f"tracker.web.portal.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tracker.web.portal.{optional}":
-                raise
+    from tracker.web.portal import (  # noqa: F401  (register the views on bp)
+        admin, alerts, declarations, home, officer, search, trader,
+    )
     app.register_blueprint(bp)
     init_navigation(app)

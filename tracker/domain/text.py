@@ -1,0 +1,28 @@
+"""Messages the domain writes for people, kept translatable without Flask.
+
+``text("{sscc} is not held by {holder}", sscc=..., holder=...)`` is a ``str`` (the English
+sentence, so the API and logs are unchanged) that also remembers its template and values;
+the portal translates the template and fills in the values in the user's language. The
+translation catalog's domain "domain" collects every ``text(...)`` template.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Text(str):
+    """An English message that remembers its template and values, for translation."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, params: dict[str, Any]) -> "Text":
+        value = super().__new__(cls, template.format(**params) if params else template)
+        value.template = template
+        value.params = params
+        return value
+
+
+def text(template: str, **params: Any) -> Text:
+    """Make a message from a ``str.format`` template and its values (see the module docstring)."""
+    return Text(template, params)
