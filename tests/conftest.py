@@ -181,6 +181,18 @@ class Auth:
         token = self.csrf_token("/")
         return self.client.post("/logout", data={"csrf_token": token})
 
+    def sign_in_as(self, user: Any) -> None:
+        """Sign ``user`` (made by make_user, whose password is PASSWORD) in through the form."""
+        response = self.login(user.login)
+        assert response.status_code == 302, f"{user.login} could not sign in"
+
+    def post_form(self, path: str, data: dict[str, Any], form_page: str | None = None,
+                  **kwargs: Any) -> Any:
+        """POST ``data`` to ``path`` as the page's form would: with the CSRF token of ``form_page``
+        (default: ``path`` itself), so a test also proves the page carries the token."""
+        token = self.csrf_token(form_page or path)
+        return self.client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
 
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
