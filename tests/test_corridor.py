@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString
 
-from beacon_gateway.corridor import GEOD, Corridor, densify
+from tracker.domain.corridor import GEOD, Corridor, densify
 from tracker.domain import geography as geo
 
 ROUTE = geo.route_line(geo.KHAIDARKAN_AKJOL)

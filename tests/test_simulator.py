@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.cli import main
-from beacon_gateway.corridor import Corridor
+from tracker.domain.corridor import Corridor
 from beacon_gateway.decoders import gt06, json_batch, nmea, osmand, teltonika
 from beacon_gateway.position import Position
 from beacon_gateway.simulator import Deviation, Pause, Simulation

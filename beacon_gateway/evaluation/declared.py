@@ -9,7 +9,7 @@ from typing import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, undefer
 
-from beacon_gateway.corridor import Corridor
+from tracker.domain.corridor import Corridor
 from beacon_gateway.evaluation.plan import Area, Circle, Plan
 from beacon_gateway.evaluation.rules import Rules
 from tracker.models import Checkpoint, Declaration, ExpectedCheckpoint, Zone, ZoneKind

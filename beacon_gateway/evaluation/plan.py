@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from beacon_gateway.corridor import Corridor, geodesic_m
+from tracker.domain.corridor import Corridor, geodesic_m
 from beacon_gateway.evaluation.rules import Rules
 
 #: Radius of the start and end zones when a route file names no checkpoint.

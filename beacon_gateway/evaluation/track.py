@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from beacon_gateway.corridor import geodesic_m
+from tracker.domain.corridor import geodesic_m
 from beacon_gateway.evaluation.rules import Rules
 from beacon_gateway.position import (
     FLAG_APPROXIMATE,

@@ -83,6 +83,14 @@ class Corridor:
         shapely.prepare(self.inner)
         shapely.prepare(self.line)
 
+    def outline(self) -> Polygon:
+        """Return the corridor as a polygon in longitude and latitude (for maps and exports)."""
+        def to_lonlat(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+            lon, lat = self._inverse.transform(coords[:, 0], coords[:, 1])
+            return np.column_stack([lon, lat])
+
+        return shapely.transform(self.polygon, to_lonlat)
+
     def project(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return projected x, y (metres) of longitudes and latitudes."""
         x, y = self._forward.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
