@@ -41,7 +41,7 @@ LABELS: dict[type[Enum], dict[str, Any]] = {
                     "expired": _l("expired")},
     ApprovalStatus: {"active": _l("active"), "exhausted": _l("exhausted"), "expired": _l("expired"),
                      "revoked": _l("revoked")},
-    ContainerType: {"flask": _l("flask"), "drum": _l("drum"), "bottle": _l("bottle"), "other": _l("other")},
+    ContainerType: {"flask_34_5kg": _l("flask, 34.5 kg"), "drum": _l("drum"), "bottle": _l("bottle"), "other": _l("other")},
     ContainerStatus: {"in_stock": _l("in stock"), "in_transit": _l("in transit"), "emptied": _l("emptied"),
                       "retired": _l("retired")},
     CheckpointKind: {"production_site": _l("production site"), "customs_post": _l("customs post"),
