@@ -27,3 +27,26 @@ def test_environment_overrides_instance_file(tmp_path: Path) -> None:
                                       "DATABASE_URL": "postgresql://hg@db.example/mercury"})
     assert from_env.database_url == "postgresql+psycopg://hg@db.example/mercury"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_portal_settings_come_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(environ={"TRACKER_INSTANCE_PATH": str(tmp_path), "SESSION_COOKIE_SECURE": "true",
+                                      "TIME_ZONE": "Asia/Tashkent", "SESSION_TIMEOUT_MINUTES": "15",
+                                      "MAP_TILE_URL": "https://tiles.example.kg/{z}/{x}/{y}.png"})
+    assert settings.session_cookie_secure and settings.time_zone == "Asia/Tashkent"
+    assert settings.session_timeout_minutes == 15
+    assert settings.map_tile_url == "https://tiles.example.kg/{z}/{x}/{y}.png"
+    defaults = load_settings(environ={"TRACKER_INSTANCE_PATH": str(tmp_path)})
+    assert not defaults.session_cookie_secure and defaults.time_zone == "Asia/Bishkek"
+    assert defaults.map_tile_url == ""
+
+
+def test_bad_portal_settings_are_refused_naming_the_setting(tmp_path: Path) -> None:
+    import pytest
+
+    from tracker.config import ConfigError
+
+    for name, value in (("TIME_ZONE", "Bishkek"), ("SESSION_TIMEOUT_MINUTES", "0"),
+                        ("SESSION_TIMEOUT_MINUTES", "half an hour")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings(environ={"TRACKER_INSTANCE_PATH": str(tmp_path), name: value})

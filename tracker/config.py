@@ -40,6 +40,8 @@ class Settings:
     map_tile_attribution: str = ""
     #: A portal session ends after this many minutes without a request.
     session_timeout_minutes: int = 30
+    #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
+    session_cookie_secure: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -107,7 +109,7 @@ def load_settings(
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
-             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES"}
+             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -118,6 +120,7 @@ def load_settings(
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
+        session_cookie_secure=str(pick("SESSION_COOKIE_SECURE", "")).lower() in {"1", "true", "yes", "on"},
         session_timeout_minutes=_positive_int("SESSION_TIMEOUT_MINUTES", pick("SESSION_TIMEOUT_MINUTES", 30)),
         extra=extra,
     )

@@ -15,10 +15,6 @@ from tracker.web import api, auth, cli, database, domain_text, errors, i18n, lab
 csrf = CSRFProtect()
 
 
-def _flag(value: Any) -> bool:
-    return str(value).lower() in {"1", "true", "yes", "on"}
-
-
 def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the tracker app: settings, database, sign-in, portal, API and CLI."""
     settings = load_settings(test_config)
@@ -33,7 +29,8 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=_flag(settings.extra.get("SESSION_COOKIE_SECURE", False)),
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_timeout_minutes),
         JSON_SORT_KEYS=False,
