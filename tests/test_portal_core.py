@@ -157,3 +157,21 @@ def test_language_switch_without_sign_in_keeps_the_page(client: FlaskClient) -> 
     assert '<html lang="ru">' in page
     refused = client.post("/preferences/language", data={"language": "ru", "next": "/login"})
     assert refused.status_code == 400  # no CSRF token
+
+
+def test_preferences_page_saves_the_time_zone_and_refuses_a_made_up_one(client: FlaskClient, auth,
+                                                                       make_user, db) -> None:
+    officer = make_user("customs_officer")
+    auth.sign_in_as(officer)
+    page = client.get("/preferences").get_data(as_text=True)
+    assert 'id="time_zone"' in page and "Asia/Bishkek" in page
+    saved = auth.post_form("/preferences/time-zone", {"time_zone": "Asia/Tashkent", "next": "/preferences"},
+                           form_page="/preferences")
+    assert saved.status_code == 302
+    db.refresh(officer)
+    assert officer.time_zone == "Asia/Tashkent"
+    assert "Asia/Tashkent" in client.get("/").get_data(as_text=True)  # the footer names the zone
+    refused = auth.post_form("/preferences/time-zone", {"time_zone": "Mars/Olympus"}, form_page="/preferences")
+    assert refused.status_code == 400
+    db.refresh(officer)
+    assert officer.time_zone == "Asia/Tashkent"

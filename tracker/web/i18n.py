@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.numbers import format_decimal
-from flask import Blueprint, Flask, abort, redirect, request, session
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
@@ -145,6 +145,17 @@ def _safe_back(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return "/"
+
+
+#: Time zones offered first on the preferences page (any IANA name is accepted).
+COMMON_TIME_ZONES = ("Asia/Bishkek", "Asia/Almaty", "Asia/Tashkent", "Asia/Dushanbe", "Europe/Moscow", "UTC")
+
+
+@bp.get("/preferences")
+def preferences():  # type: ignore[no-untyped-def]
+    """Show the language and time-zone choices (time zone for signed-in users)."""
+    return render_template("preferences.html", zones=COMMON_TIME_ZONES, signed_in=_signed_in_user() is not None,
+                           now=datetime.now(timezone.utc))
 
 
 @bp.post("/preferences/language")
