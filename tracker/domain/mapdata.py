@@ -1,0 +1,157 @@
+"""A declaration on the map: its route, corridor, track, alerts, custody events, checkpoints and zones.
+
+The result is a GeoJSON FeatureCollection (longitude before latitude) whose features
+each name their ``layer``; properties hold domain values (kinds, times in ISO 8601 UTC,
+grams), and the portal adds the words for its popups. Long tracks are thinned for the
+browser: the first and last fixes and every fix outside the corridor are kept.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Point, mapping
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tracker.domain.corridor import Corridor
+from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, Zone
+
+#: A track longer than this is thinned (a browser draws a few thousand vertices smoothly).
+MAX_TRACK_POINTS = 2_000
+#: Six decimals of a degree: about 0.1 m, finer than any GPS fix.
+DIGITS = 6
+#: How far around the corridor a shared zone still concerns the declaration (degrees, about 5 km).
+ZONE_MARGIN_DEG = 0.05
+
+Feature = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One position of the track as the map needs it."""
+
+    at: datetime
+    lon: float
+    lat: float
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Return a UTC time as ISO 8601 with a Z, or None."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
+
+
+def _rounded(geometry: BaseGeometry) -> dict[str, Any]:
+    """Return the geometry as GeoJSON with coordinates rounded to ``DIGITS`` decimals."""
+    return dict(mapping(shapely.set_precision(geometry, 10 ** -DIGITS, mode="pointwise")))
+
+
+def feature(layer: str, geometry: BaseGeometry, **properties: Any) -> Feature:
+    """Return one GeoJSON feature of ``layer``."""
+    return {"type": "Feature", "geometry": _rounded(geometry), "properties": {"layer": layer, **properties}}
+
+
+def track_of(session: Session, declaration: Declaration) -> list[Fix]:
+    """Return the declaration's positions in fix-time order."""
+    rows = session.execute(
+        select(Position.fix_time, Position.lon, Position.lat)
+        .where(Position.declaration_id == declaration.id).order_by(Position.fix_time, Position.id)
+    ).all()
+    return [Fix(at, lon, lat) for at, lon, lat in rows]
+
+
+def thin(track: Sequence[Fix], corridor: Corridor | None, limit: int = MAX_TRACK_POINTS) -> list[Fix]:
+    """Return at most about ``limit`` fixes: first, last, every excursion, and an even sample between."""
+    if len(track) <= limit:
+        return list(track)
+    keep = np.zeros(len(track), dtype=bool)
+    keep[:: math.ceil(len(track) / limit)] = True
+    keep[[0, -1]] = True
+    if corridor is not None:
+        lon = np.fromiter((f.lon for f in track), float, len(track))
+        lat = np.fromiter((f.lat for f in track), float, len(track))
+        keep |= ~corridor.contains(lon, lat)
+    return [fix for fix, kept in zip(track, keep) if kept]
+
+
+def track_feature(track: Sequence[Fix], corridor: Corridor | None) -> Feature | None:
+    """Return the track as a line (thinned), or None with fewer than two fixes."""
+    if len(track) < 2:
+        return None
+    shown = thin(track, corridor)
+    return feature("track", LineString([(f.lon, f.lat) for f in shown]), fixes=len(track),
+                   shown=len(shown), first_fix=iso(track[0].at), last_fix=iso(track[-1].at))
+
+
+def alert_features(session: Session, declaration: Declaration) -> list[Feature]:
+    """Return the declaration's alerts that have a place, as points."""
+    alerts = session.scalars(
+        select(Alert).where(Alert.declaration_id == declaration.id, Alert.lat.is_not(None),
+                            Alert.lon.is_not(None)).order_by(Alert.opened_at, Alert.id)
+    ).all()
+    return [feature("alert", Point(a.lon, a.lat), id=a.id, kind=a.kind, severity=a.severity.value,
+                    status=a.status.value, opened_at=iso(a.opened_at)) for a in alerts]
+
+
+def custody_features(session: Session, declaration: Declaration) -> list[Feature]:
+    """Return the declaration's custody events as points (where scanned, else at the checkpoint)."""
+    events = session.scalars(
+        select(CustodyEvent).where(CustodyEvent.declaration_id == declaration.id)
+        .order_by(CustodyEvent.event_time, CustodyEvent.id)
+    ).all()
+    return [feature(
+        "custody", Point(e.lon if e.lon is not None else e.checkpoint.lon,
+                         e.lat if e.lat is not None else e.checkpoint.lat),
+        id=e.id, kind=e.kind.value, event_time=iso(e.event_time), sscc=e.sscc,
+        checkpoint=e.checkpoint.code, checkpoint_name=e.checkpoint.name, seal_intact=e.seal_intact,
+        measured_net_g=e.measured_net_g,
+    ) for e in events]
+
+
+def checkpoint_feature(checkpoint: Checkpoint, role: str) -> Feature:
+    """Return a checkpoint as a point with its ``role`` on the route (origin, expected, destination)."""
+    return feature("checkpoint", Point(checkpoint.lon, checkpoint.lat), code=checkpoint.code,
+                   name=checkpoint.name, kind=checkpoint.kind.value, role=role, radius_m=checkpoint.radius_m)
+
+
+def checkpoint_features(declaration: Declaration) -> list[Feature]:
+    """Return the origin, the expected checkpoints and the destination."""
+    return [checkpoint_feature(declaration.origin, "origin"),
+            *(checkpoint_feature(e.checkpoint, "expected") for e in declaration.expected_checkpoints),
+            checkpoint_feature(declaration.destination, "destination")]
+
+
+def zone_features(session: Session, declaration: Declaration, near: BaseGeometry | None) -> list[Feature]:
+    """Return the zones of the declaration and the shared zones near its corridor."""
+    zones = session.scalars(
+        select(Zone).where(or_(Zone.declaration_id == declaration.id, Zone.declaration_id.is_(None)))
+        .order_by(Zone.id)
+    ).all()
+    area = near.buffer(ZONE_MARGIN_DEG) if near is not None else None
+    return [feature("zone", z.polygon, id=z.id, name=z.name, kind=z.kind.value)
+            for z in zones
+            if z.declaration_id == declaration.id or (area is not None and z.polygon.intersects(area))]
+
+
+def declaration_map(session: Session, declaration: Declaration) -> dict[str, Any]:
+    """Return the declaration's map as a GeoJSON FeatureCollection (see the module docstring)."""
+    route = declaration.route
+    corridor = Corridor(route, declaration.corridor_m) if route is not None else None
+    outline = corridor.outline() if corridor is not None else None
+    features: list[Feature] = []
+    if outline is not None and route is not None:
+        features.append(feature("corridor", outline, width_m=declaration.corridor_m))
+        features.append(feature("route", route, points=len(route.coords)))
+    features.extend(zone_features(session, declaration, outline))
+    features.extend(checkpoint_features(declaration))
+    track = track_feature(track_of(session, declaration), corridor)
+    if track is not None:
+        features.append(track)
+    features.extend(custody_features(session, declaration))
+    features.extend(alert_features(session, declaration))
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,251 @@
+/* The portal's maps: every element with [data-map] becomes a Leaflet map (the app's own copy).
+ *
+ * data-geojson-url   a FeatureCollection fetched from the app (same origin)
+ * data-geojson       the id of a <script type="application/json"> holding one
+ * data-tiles         base tile URL ({z}/{x}/{y}); without it: a plain background
+ * data-attribution   the tiles' attribution
+ * data-pick-into     the id of a textarea of "lat, lon" lines: a click on the map appends one
+ *                    (data-undo-label, data-clear-label, data-pick-hint: the words, translated)
+ *
+ * Each feature's properties.layer picks its style and its DOM hook: paths get the class
+ * "layer-<layer>", points become markers with the class "marker-<layer>". properties.label
+ * and properties.text (lines) fill its popup; properties.url adds a link (properties.link_text).
+ * When everything is drawn the element gets data-map-ready="true" and data-layers (the layers drawn).
+ */
+(function () {
+  "use strict";
+
+  var KYRGYZSTAN = [[39.2, 69.2], [43.3, 80.3]];
+  var MARKER_SIZE = { alert: 16, custody: 16, checkpoint: 14, pick: 10 };
+
+  function layerKey(properties) {
+    var layer = properties.layer || "other";
+    return layer === "zone" && properties.kind ? "zone-" + properties.kind : layer;
+  }
+
+  function pathOptions(feature) {
+    var p = feature.properties || {};
+    var classes = "layer-" + (p.layer || "other");
+    if (p.layer === "zone" && p.kind) { classes += " zone-" + p.kind; }
+    // Colours live in map.css; Leaflet's own defaults are overridden there by the classes.
+    return { className: classes, interactive: true };
+  }
+
+  function marker(feature, latlng) {
+    var p = feature.properties || {};
+    var layer = p.layer || "other";
+    var size = MARKER_SIZE[layer] || 12;
+    var classes = "map-marker marker-" + layer;
+    if (p.severity) { classes += " severity-" + p.severity; }
+    if (p.kind) { classes += " kind-" + p.kind; }
+    var icon = L.divIcon({ className: classes, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
+                           popupAnchor: [0, -size / 2] });
+    return L.marker(latlng, { icon: icon, title: p.label || "", alt: p.label || "", keyboard: true,
+                              riseOnHover: true, zIndexOffset: layer === "alert" ? 1000 : 0 });
+  }
+
+  function popupContent(p) {
+    var box = document.createElement("div");
+    if (p.label) {
+      var title = document.createElement("span");
+      title.className = "popup-title";
+      title.textContent = p.label;
+      box.appendChild(title);
+    }
+    (p.text || []).forEach(function (line) {
+      var span = document.createElement("span");
+      span.className = "popup-line";
+      span.textContent = line;
+      box.appendChild(span);
+    });
+    if (p.url) {
+      var link = document.createElement("a");
+      link.href = p.url;
+      link.textContent = p.link_text || p.url;
+      box.appendChild(link);
+    }
+    return box;
+  }
+
+  function onEach(feature, layer) {
+    var p = feature.properties || {};
+    if (p.label || (p.text && p.text.length)) { layer.bindPopup(popupContent(p)); }
+  }
+
+  function baseLayer(map, element) {
+    var url = element.getAttribute("data-tiles");
+    if (!url) {
+      element.classList.add("no-tiles");
+      return;
+    }
+    var tiles = L.tileLayer(url, { attribution: element.getAttribute("data-attribution") || "", maxZoom: 19 });
+    // Offline, the tiles fail: the plain background shows through and the layers still draw.
+    tiles.on("tileerror", function () { element.classList.add("no-tiles"); });
+    tiles.addTo(map);
+  }
+
+  function readInline(element) {
+    var id = element.getAttribute("data-geojson");
+    if (!id) { return Promise.resolve(null); }
+    var holder = document.getElementById(id);
+    return Promise.resolve(holder ? JSON.parse(holder.textContent) : null);
+  }
+
+  function readRemote(element) {
+    var url = element.getAttribute("data-geojson-url");
+    if (!url) { return Promise.resolve(null); }
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json, application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      });
+  }
+
+  function showError(element) {
+    var message = document.createElement("p");
+    message.className = "map-error";
+    message.setAttribute("role", "alert");
+    message.textContent = element.getAttribute("data-error-text") || "The map data could not be loaded.";
+    element.insertAdjacentElement("afterend", message);
+  }
+
+  function markLegend(element, drawn) {
+    var figure = element.closest("figure") || element.parentNode;
+    figure.querySelectorAll("[data-legend]").forEach(function (item) {
+      var key = item.getAttribute("data-legend");
+      item.classList.toggle("absent", key !== "pick" && !drawn[key]);
+    });
+  }
+
+  function draw(map, element, collections) {
+    var group = L.featureGroup().addTo(map);
+    var drawn = {};
+    collections.forEach(function (collection) {
+      if (!collection) { return; }
+      // Polygons first, then lines, then points: markers stay clickable above the corridor.
+      var order = { zone: 0, corridor: 1, route: 2, track: 3 };
+      var features = (collection.features || []).slice().sort(function (a, b) {
+        var ka = order[(a.properties || {}).layer], kb = order[(b.properties || {}).layer];
+        return (ka === undefined ? 9 : ka) - (kb === undefined ? 9 : kb);
+      });
+      features.forEach(function (feature) { drawn[layerKey(feature.properties || {})] = true; });
+      L.geoJSON({ type: "FeatureCollection", features: features },
+                { style: pathOptions, pointToLayer: marker, onEachFeature: onEach }).addTo(group);
+    });
+    markLegend(element, drawn);
+    element.setAttribute("data-layers", Object.keys(drawn).sort().join(" "));
+    return group;
+  }
+
+  function fit(map, group, extra) {
+    var bounds = group.getBounds();
+    if (extra && extra.isValid()) { bounds = bounds.isValid() ? bounds.extend(extra) : extra; }
+    if (bounds.isValid()) {
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+    } else {
+      map.fitBounds(KYRGYZSTAN);
+    }
+  }
+
+  /* ---- pick mode: clicks fill a textarea of "lat, lon" lines (the trader's route step) ---- */
+  var POINT = /^\s*(-?\d+(?:[.,]\d+)?)\s*[,;\s]\s*(-?\d+(?:[.,]\d+)?)\s*$/;
+
+  function parsePoints(text) {
+    var points = [];
+    text.split(/\r?\n/).forEach(function (line) {
+      var match = POINT.exec(line);
+      if (!match) { return; }
+      var lat = parseFloat(match[1].replace(",", ".")), lon = parseFloat(match[2].replace(",", "."));
+      if (lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) { points.push([lat, lon]); }
+    });
+    return points;
+  }
+
+  function button(text, id) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary";
+    b.id = id;
+    b.textContent = text;
+    return b;
+  }
+
+  function pickMode(map, element, area) {
+    var layer = L.layerGroup().addTo(map);
+    function redraw() {
+      layer.clearLayers();
+      var points = parsePoints(area.value);
+      if (points.length > 1) { L.polyline(points, { className: "layer-pick", interactive: false }).addTo(layer); }
+      points.forEach(function (point, i) {
+        marker({ properties: { layer: "pick", label: (i + 1) + ": " + point[0].toFixed(6) + ", " + point[1].toFixed(6) } },
+               point).addTo(layer);
+      });
+      return points;
+    }
+    function write(lines) {
+      area.value = lines.join("\n") + (lines.length ? "\n" : "");
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    function lines() { return area.value.split(/\r?\n/).filter(function (l) { return l.trim() !== ""; }); }
+
+    map.on("click", function (event) {
+      var latlng = event.latlng.wrap();
+      write(lines().concat([latlng.lat.toFixed(6) + ", " + latlng.lng.toFixed(6)]));
+    });
+    area.addEventListener("input", redraw);
+
+    var tools = document.createElement("div");
+    tools.className = "map-tools";
+    var undo = button(element.getAttribute("data-undo-label") || "Undo last point", element.id + "-undo");
+    var clear = button(element.getAttribute("data-clear-label") || "Clear", element.id + "-clear");
+    undo.addEventListener("click", function () { write(lines().slice(0, -1)); });
+    clear.addEventListener("click", function () { write([]); });
+    tools.appendChild(undo);
+    tools.appendChild(clear);
+    if (element.getAttribute("data-pick-hint")) {
+      var hint = document.createElement("p");
+      hint.className = "hint";
+      hint.textContent = element.getAttribute("data-pick-hint");
+      tools.appendChild(hint);
+    }
+    element.insertAdjacentElement("afterend", tools);
+    element.classList.add("pick-mode");
+    var points = redraw();
+    return points.length ? L.latLngBounds(points) : null;
+  }
+
+  function setUp(element) {
+    if (!element.id) { element.id = "map-" + Math.random().toString(36).slice(2, 8); }
+    var map = L.map(element, { preferCanvas: false, scrollWheelZoom: false });
+    baseLayer(map, element);
+    L.control.scale({ imperial: false }).addTo(map);
+    map.fitBounds(KYRGYZSTAN);
+    map.once("focus", function () { map.scrollWheelZoom.enable(); });
+
+    var area = element.getAttribute("data-pick-into") &&
+      document.getElementById(element.getAttribute("data-pick-into"));
+    var picked = area ? pickMode(map, element, area) : null;
+
+    Promise.all([readInline(element), readRemote(element)])
+      .then(function (collections) {
+        var group = draw(map, element, collections);
+        fit(map, group, picked);
+      })
+      .catch(function () {
+        showError(element);
+        if (picked) { map.fitBounds(picked, { padding: [24, 24], maxZoom: 15 }); }
+      })
+      .then(function () { element.setAttribute("data-map-ready", "true"); });
+  }
+
+  function start() {
+    if (typeof L === "undefined") { return; }
+    document.querySelectorAll("[data-map]").forEach(setUp);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
