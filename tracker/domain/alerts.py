@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, alert_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.text import text
 from tracker.models import Alert, AlertEvent, AlertSeverity, AlertStatus, Declaration, User, utcnow
 
 SYSTEM = "system"
@@ -50,7 +51,7 @@ def open_alert(
 
 def _refuse_closed(alert: Alert) -> None:
     if alert.status == AlertStatus.CLOSED:
-        raise Conflict(f"alert {alert.label} is closed")
+        raise Conflict(text("alert {alert} is closed", alert=alert.label))
 
 
 def acknowledge_alert(session: Session, alert: Alert, actor: User, note: str = "",
@@ -71,7 +72,7 @@ def explain_alert(session: Session, alert: Alert, actor: User, explanation: str,
     """Record a trader's explanation (of a delay, a shortage, a stop)."""
     _refuse_closed(alert)
     if not explanation.strip():
-        raise ValidationFailed({"explanation": "say what happened"})
+        raise ValidationFailed({"explanation": text("say what happened")})
     alert.status = AlertStatus.EXPLAINED
     _step(alert, "explained", actor, explanation.strip(), at or utcnow())
     session.flush()
@@ -96,28 +97,28 @@ def find_alert(session: Session, user: User, alert_id: int) -> Alert:
     """Return the alert if ``user`` may see it, else raise NotFound."""
     alert = session.scalars(select(Alert).where(Alert.id == alert_id, alert_filter(user))).one_or_none()
     if alert is None:
-        raise NotFound(f"no alert {alert_id}")
+        raise NotFound(text("no alert {alert_id}", alert_id=alert_id))
     return alert
 
 
 def acknowledge(session: Session, actor: User, alert_id: int, note: str = "") -> Alert:
     """Acknowledge a visible alert (customs officer or licensing admin)."""
     if not may(actor, Action.HANDLE_ALERT):
-        raise Forbidden("only customs or the licensing authority acknowledges alerts")
+        raise Forbidden(text("only customs or the licensing authority acknowledges alerts"))
     return acknowledge_alert(session, find_alert(session, actor, alert_id), actor, note.strip())
 
 
 def explain(session: Session, actor: User, alert_id: int, explanation: str) -> Alert:
     """File a trader's explanation (of a delay, a shortage) on an alert of their declaration."""
     if not may(actor, Action.EXPLAIN_ALERT):
-        raise Forbidden("only a trader party to the declaration explains an alert")
+        raise Forbidden(text("only a trader party to the declaration explains an alert"))
     return explain_alert(session, find_alert(session, actor, alert_id), actor, explanation)
 
 
 def close(session: Session, actor: User, alert_id: int, resolution: str) -> Alert:
     """Close a visible alert with its resolution (customs officer or licensing admin)."""
     if not may(actor, Action.HANDLE_ALERT):
-        raise Forbidden("only customs or the licensing authority closes alerts")
+        raise Forbidden(text("only customs or the licensing authority closes alerts"))
     if not resolution.strip():
-        raise ValidationFailed({"resolution": "say how the alert was resolved"})
+        raise ValidationFailed({"resolution": text("say how the alert was resolved")})
     return close_alert(session, find_alert(session, actor, alert_id), actor, resolution.strip())

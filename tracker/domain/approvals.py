@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin, whole_grams
+from tracker.domain.text import text
 from tracker.models import HOME_COUNTRY, ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
 
 
@@ -57,15 +58,15 @@ def _common_errors(session: Session, model: Any, number: str, dealer_id: int, de
     errors: dict[str, str] = {}
     dealer = session.get(Dealer, dealer_id)
     if dealer is None or not dealer.is_domestic:
-        errors[dealer_field] = f"no domestic dealer {dealer_id}"
+        errors[dealer_field] = text("no domestic dealer {dealer_id}", dealer_id=dealer_id)
     if not number.strip() or len(number.strip()) > MAX_NUMBER_LENGTH:
-        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
+        errors["number"] = text("1..{limit} characters", limit=MAX_NUMBER_LENGTH)
     elif session.scalar(select(model.id).where(model.number == number.strip())) is not None:
-        errors["number"] = f"{number.strip()} already exists"
+        errors["number"] = text("{number} already exists", number=number.strip())
     if not whole_grams(quantity_g):
-        errors["quantity_g"] = "whole grams > 0"
+        errors["quantity_g"] = text("whole grams > 0")
     if not intended_use.strip():
-        errors["intended_use"] = "state the intended use"
+        errors["intended_use"] = text("state the intended use")
     return errors
 
 
@@ -75,14 +76,14 @@ def record_import_approval(session: Session, actor: User, data: ApprovalInput) -
     errors = _common_errors(session, ImportApproval, data.number, data.importer_id, "importer_id",
                             data.quantity_g, data.intended_use)
     if not data.exporter_name.strip():
-        errors["exporter_name"] = "name the exporter"
+        errors["exporter_name"] = text("name the exporter")
     if not _foreign_country(data.exporter_country):
-        errors["exporter_country"] = "the exporting country as an ISO 3166 alpha-2 code (not KG)"
+        errors["exporter_country"] = text("the exporting country as an ISO 3166 alpha-2 code (not KG)")
     if data.source_not_primary_mining is not True:
-        errors["source_not_primary_mining"] = ("consent requires the statement that the mercury is not "
-                                               "from primary mining or chlor-alkali surplus")
+        errors["source_not_primary_mining"] = text("consent requires the statement that the mercury is not "
+                                                   "from primary mining or chlor-alkali surplus")
     if not data.source_statement.strip():
-        errors["source_statement"] = "quote the exporter's statement of source"
+        errors["source_statement"] = text("quote the exporter's statement of source")
     if errors:
         raise ValidationFailed(errors)
     approval = ImportApproval(
@@ -102,9 +103,9 @@ def record_export_consent(session: Session, actor: User, data: ExportConsentInpu
     errors = _common_errors(session, ExportConsent, data.number, data.exporter_id, "exporter_id",
                             data.quantity_g, data.intended_use)
     if not data.importer_name.strip():
-        errors["importer_name"] = "name the importer abroad"
+        errors["importer_name"] = text("name the importer abroad")
     if not _foreign_country(data.importer_country):
-        errors["importer_country"] = "the importing country as an ISO 3166 alpha-2 code (not KG)"
+        errors["importer_country"] = text("the importing country as an ISO 3166 alpha-2 code (not KG)")
     if errors:
         raise ValidationFailed(errors)
     consent = ExportConsent(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Union
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from sqlalchemy import text as sql  # not "text": that name marks translatable messages (tracker.domain.text)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -116,7 +117,7 @@ def lock_chain(session: Session, model: ChainedModel) -> None:
     name = chain_name(model)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+        session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
         insert = pg_insert(ChainHead)
     else:
         insert = sqlite_insert(ChainHead)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.text import text
 from tracker.models import Container, ContainerType, User
 
 
@@ -16,7 +17,7 @@ def find_container(session: Session, user: User, sscc: str) -> Container:
         select(Container).where(Container.sscc == sscc, container_filter(user))
     ).one_or_none()
     if container is None:
-        raise NotFound(f"no container {sscc}")
+        raise NotFound(text("no container {sscc}", sscc=sscc))
     return container
 
 
@@ -33,23 +34,24 @@ def register_container(
 ) -> Container:
     """Register a container held and owned by the acting trader's dealer."""
     if not may(actor, Action.REGISTER_CONTAINER):
-        raise Forbidden("only a trader registers containers for their dealer")
+        raise Forbidden(text("only a trader registers containers for their dealer"))
     errors: dict[str, str] = {}
     try:
         validate_sscc(sscc)
     except InvalidIdentifier as exc:
-        errors["sscc"] = str(exc)
+        errors["sscc"] = exc.args[0]  # the Text itself: str() would drop its template
     if container_type not in {t.value for t in ContainerType}:
-        errors["container_type"] = f"one of {', '.join(t.value for t in ContainerType)}"
+        errors["container_type"] = text("one of {values}", values=', '.join(t.value for t in ContainerType))
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            errors[field] = f"whole grams >= {minimum}"
+            errors[field] = text("whole grams >= {minimum}", minimum=minimum)
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
-        errors["net_g"] = f"{net_g} g exceeds the capacity of {capacity_g} g"
+        errors["net_g"] = text("{net_g} g exceeds the capacity of {capacity_g} g",
+                               net_g=net_g, capacity_g=capacity_g)
     if errors:
         raise ValidationFailed(errors)
     if session.scalar(select(Container.id).where(Container.sscc == sscc)) is not None:
-        raise Conflict(f"container {sscc} is already registered")
+        raise Conflict(text("container {sscc} is already registered", sscc=sscc))
     container = Container(
         sscc=sscc, container_type=ContainerType(container_type), tare_g=tare_g,
         capacity_g=capacity_g, net_g=net_g, seal_number=seal_number,

@@ -34,6 +34,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.custody_input import Recorder, read_custody_event
 from tracker.domain.errors import Conflict, Forbidden, NotFound
+from tracker.domain.text import text
 from tracker.domain.tolerance import mass_discrepancy_g
 from tracker.models import (
     Alert,
@@ -73,9 +74,9 @@ class CustodyOutcome:
 def _authorise(recorder: Recorder) -> None:
     if isinstance(recorder, DeviceToken):
         if recorder.kind != DeviceKind.STATION or recorder.revoked_at is not None:
-            raise Forbidden("only a checkpoint station's token records custody events")
+            raise Forbidden(text("only a checkpoint station's token records custody events"))
     elif not may(recorder, Action.RECORD_CUSTODY):
-        raise Forbidden("only customs officers and checkpoint stations record custody events")
+        raise Forbidden(text("only customs officers and checkpoint stations record custody events"))
 
 
 def _same_event(stored: CustodyEvent, candidate: CustodyEvent) -> bool:
@@ -105,7 +106,8 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
         CustodyEvent.client_event_id == candidate.client_event_id)).one_or_none()
     if stored is not None:
         if not _same_event(stored, candidate):
-            raise Conflict(f"client event id {candidate.client_event_id} was already used for a different event")
+            raise Conflict(text("client event id {client_event_id} was already used for a different event",
+                                client_event_id=candidate.client_event_id))
         return CustodyOutcome(stored, False, [])
     declaration = open_declaration(session, candidate.container_id) if candidate.container_id else None
     candidate.declaration_id = declaration.id if declaration else None
@@ -211,15 +213,15 @@ def find_custody_event(session: Session, event_id: int) -> CustodyEvent:
     """Return the custody event by id, or raise NotFound."""
     event = session.get(CustodyEvent, event_id)
     if event is None:
-        raise NotFound(f"no custody event {event_id}")
+        raise NotFound(text("no custody event {event_id}", event_id=event_id))
     return event
 
 
 def container_for_station(session: Session, device: DeviceToken, sscc: str) -> Container:
     """Return the container a checkpoint station asks about (stations see every container)."""
     if device.kind != DeviceKind.STATION:
-        raise Forbidden("only a checkpoint station's token reads containers")
+        raise Forbidden(text("only a checkpoint station's token reads containers"))
     container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
     if container is None:
-        raise NotFound(f"no container {sscc}")
+        raise NotFound(text("no container {sscc}", sscc=sscc))
     return container

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.text import text
 from tracker.models import Checkpoint, Container, CustodyEvent, CustodyKind, Dealer, DeviceToken, User
 
 Recorder = Union[User, DeviceToken]
@@ -28,7 +29,8 @@ def _text(data: Mapping[str, Any], name: str, limit: int, errors: dict[str, str]
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        errors[name] = f"{'required: ' if required else ''}text of at most {limit} characters"
+        errors[name] = (text("required: text of at most {limit} characters", limit=limit) if required
+                        else text("text of at most {limit} characters", limit=limit))
         return ""
     return value.strip()
 
@@ -40,10 +42,10 @@ def _event_time(data: Mapping[str, Any], errors: dict[str, str], now: datetime) 
     except ValueError:
         moment = None
     if moment is None or moment.utcoffset() is None:
-        errors["event_time"] = "an ISO 8601 time with its UTC offset, e.g. 2026-11-25T14:05:00+06:00"
+        errors["event_time"] = text("an ISO 8601 time with its UTC offset, e.g. 2026-11-25T14:05:00+06:00")
         return None
     if moment > now + FUTURE_SLACK:
-        errors["event_time"] = f"{raw} is in the future"
+        errors["event_time"] = text("{raw} is in the future", raw=raw)
         return None
     return moment
 
@@ -60,7 +62,7 @@ def _container(session: Session, data: Mapping[str, Any],
     try:
         sscc = validate_sscc(str(data.get("sscc", "")))
     except InvalidIdentifier as exc:
-        errors["sscc"] = str(exc)
+        errors["sscc"] = exc.args[0]  # the Text itself: str() would drop its template
         return None, None
     return session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none(), sscc
 
@@ -71,14 +73,14 @@ def _checkpoint(session: Session, recorder: Recorder, data: Mapping[str, Any],
     if isinstance(recorder, DeviceToken):
         own = recorder.checkpoint
         if code is not None and code != own.code:
-            raise Forbidden(f"this station records at {own.code} only, not at {code}")
+            raise Forbidden(text("this station records at {own} only, not at {code}", own=own.code, code=code))
         return own
     if not isinstance(code, str) or not code:
-        errors["checkpoint"] = "required: a checkpoint code"
+        errors["checkpoint"] = text("required: a checkpoint code")
         return None
     checkpoint = session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one_or_none()
     if checkpoint is None:
-        errors["checkpoint"] = f"no checkpoint {code}"
+        errors["checkpoint"] = text("no checkpoint {code}", code=code)
     return checkpoint
 
 
@@ -87,7 +89,7 @@ def _optional_party(session: Session, data: Mapping[str, Any], name: str, errors
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or session.get(Dealer, value) is None:
-        errors[name] = f"no dealer {value}"
+        errors[name] = text("no dealer {dealer_id}", dealer_id=value)
         return None
     return value
 
@@ -96,21 +98,21 @@ def _scalars(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     """Check the plain fields: kind, seal, mass, digest, coordinates."""
     kind = data.get("kind")
     if kind not in {k.value for k in CustodyKind}:
-        errors["kind"] = "one of departure, arrival, inspection, handover"
+        errors["kind"] = text("one of departure, arrival, inspection, handover")
     if not isinstance(data.get("seal_intact"), bool):
-        errors["seal_intact"] = "required: true or false"
+        errors["seal_intact"] = text("required: true or false")
     mass = data.get("measured_net_g")
     if mass is not None and (not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0):
-        errors["measured_net_g"] = "whole grams > 0"
+        errors["measured_net_g"] = text("whole grams > 0")
     digest = data.get("photo_digest")
     if digest is not None and (not isinstance(digest, str) or not _HEX64.match(digest.lower())):
-        errors["photo_digest"] = "the photo's SHA-256 as 64 hexadecimal digits"
+        errors["photo_digest"] = text("the photo's SHA-256 as 64 hexadecimal digits")
     coords = {}
     for name, limit in (("lat", 90), ("lon", 180)):
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or abs(value) > limit):
-            errors[name] = f"degrees within ±{limit}"
+            errors[name] = text("degrees within ±{limit}", limit=limit)
         coords[name] = float(value) if name not in errors and value is not None else None
     return {"kind": kind, "seal_intact": data.get("seal_intact"), "measured_net_g": mass,
             "photo_digest": digest.lower() if isinstance(digest, str) else None, **coords}

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, may
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.text import joined, text
 from tracker.models import CrossingDirection, CustomsRecord, User
 
 DIRECTIONS = {
@@ -88,10 +89,10 @@ def _mass(row: dict[str, str], problems: list[str]) -> int:
     try:
         value = Decimal(grams) if grams else Decimal(kilograms) * 1000
     except InvalidOperation:
-        problems.append(f"mass {'mass_g' if grams else 'mass_kg'}: not a number")
+        problems.append(text("mass {column}: not a number", column="mass_g" if grams else "mass_kg"))
         return 0
     if value != value.to_integral_value() or value <= 0:
-        problems.append("mass: must be a positive whole number of grams")
+        problems.append(text("mass: must be a positive whole number of grams"))
         return 0
     return int(value)
 
@@ -104,11 +105,11 @@ def _identity(row: dict[str, str], problems: list[str]) -> tuple[str | None, str
         try:
             sscc = validate_sscc(raw_sscc)
         except InvalidIdentifier as exc:
-            problems.append(f"sscc: {exc}")
+            problems.append(text("sscc: {problem}", problem=exc.args[0]))
     if reference is not None and len(reference) > 24:
-        problems.append("reference: at most 24 characters")
+        problems.append(text("reference: at most 24 characters"))
     if reference is None and raw_sscc is None:
-        problems.append("reference or sscc: give at least one")
+        problems.append(text("reference or sscc: give at least one"))
     return reference, sscc
 
 
@@ -117,29 +118,29 @@ def _row(line: int, row: dict[str, str]) -> CustomsRow | RowError:
     try:
         on = date.fromisoformat((row.get("date") or "").strip())
     except ValueError:
-        problems.append("date: not a date (YYYY-MM-DD)")
+        problems.append(text("date: not a date (YYYY-MM-DD)"))
         on = date.min
     direction = DIRECTIONS.get((row.get("direction") or "").strip().lower())
     if direction is None:
-        problems.append("direction: import or export")
+        problems.append(text("direction: import or export"))
     reference, sscc = _identity(row, problems)
     mass = _mass(row, problems)
     checkpoint = (row.get("checkpoint") or "").strip().upper() or None
     if checkpoint is not None and len(checkpoint) > 24:
-        problems.append("checkpoint: at most 24 characters")
+        problems.append(text("checkpoint: at most 24 characters"))
     if problems:
-        return RowError(line, "; ".join(problems))
+        return RowError(line, joined(problems))
     assert direction is not None
     return CustomsRow(line, on, reference, sscc, direction, mass, checkpoint)
 
 
-def _reader(text: str) -> csv.DictReader[str]:
-    first = text.split("\n", 1)[0]
+def _reader(content: str) -> csv.DictReader[str]:
+    first = content.split("\n", 1)[0]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(content), dialect=dialect)
     headers = [h.strip().lower() for h in reader.fieldnames or []]
     reader.fieldnames = headers
     missing = [h for h in REQUIRED if h not in headers]
@@ -148,22 +149,23 @@ def _reader(text: str) -> csv.DictReader[str]:
     if not {"reference", "sscc"} & set(headers):
         missing.append("reference or sscc")
     if missing:
-        raise ValidationFailed({"header": f"line 1 must name the columns; missing: {', '.join(missing)}"})
+        raise ValidationFailed({"header": text("line 1 must name the columns; missing: {columns}",
+                                                columns=", ".join(missing))})
     return reader
 
 
 def parse_customs_csv(data: bytes | str) -> ParsedFile:
     """Parse the file: every good row with its dedup key, every bad row with its line number."""
     try:
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+        decoded = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
-        raise ValidationFailed({"file": "not UTF-8 text"}) from None
+        raise ValidationFailed({"file": text("not UTF-8 text")}) from None
     parsed, seen = ParsedFile(), Counter[str]()
-    reader = _reader(text)
+    reader = _reader(decoded)
     for record in reader:
         line = reader.line_num
         if None in record or any(len(v or "") > MAX_FIELD for v in record.values() if isinstance(v, str)):
-            parsed.errors.append(RowError(line, "more fields than the header names, or a field too long"))
+            parsed.errors.append(RowError(line, text("more fields than the header names, or a field too long")))
             continue
         result = _row(line, record)
         if isinstance(result, RowError):
@@ -191,7 +193,7 @@ def store_customs_rows(session: Session, actor: User | None, rows: Iterable[tupl
     ``rows`` may be wrapped in a progress bar: it is consumed one row at a time.
     """
     if actor is not None and not may(actor, Action.IMPORT_CUSTOMS_DATA):
-        raise Forbidden("only customs officers and the licensing authority import customs data")
+        raise Forbidden(text("only customs officers and the licensing authority import customs data"))
     result, batch = ImportResult(), []
     for row, key in rows:
         batch.append((row, key))
@@ -221,7 +223,7 @@ def _store_batch(session: Session, actor: User | None, batch: list[tuple[Customs
 def import_customs_csv(session: Session, actor: User | None, data: bytes | str, source_name: str) -> ImportResult:
     """Parse and store a customs CSV file; return the counts and the refused rows."""
     if actor is not None and not may(actor, Action.IMPORT_CUSTOMS_DATA):
-        raise Forbidden("only customs officers and the licensing authority import customs data")
+        raise Forbidden(text("only customs officers and the licensing authority import customs data"))
     parsed = parse_customs_csv(data)
     result = store_customs_rows(session, actor, parsed.rows, source_name)
     result.errors = parsed.errors

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, declaration_filter, may, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.lifecycle import move
+from tracker.domain.text import text
 from tracker.models import (
     DEFAULT_CORRIDOR_M,
     HOME_COUNTRY,
@@ -67,14 +68,14 @@ def find_declaration(session: Session, user: User, declaration_id: int) -> Decla
         select(Declaration).where(Declaration.id == declaration_id, declaration_filter(user))
     ).one_or_none()
     if declaration is None:
-        raise NotFound(f"no declaration {declaration_id}")
+        raise NotFound(text("no declaration {declaration_id}", declaration_id=declaration_id))
     return declaration
 
 
 def _checkpoint(session: Session, code: str, field_name: str, errors: dict[str, str]) -> Checkpoint | None:
     checkpoint = session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one_or_none()
     if checkpoint is None:
-        errors[field_name] = f"no checkpoint {code!r}"
+        errors[field_name] = text("no checkpoint {code!r}", code=code)
     return checkpoint
 
 
@@ -82,11 +83,11 @@ def _route(waypoints: list[tuple[float, float]], errors: dict[str, str]) -> Line
     if not waypoints:
         return None
     if len(waypoints) < 2:
-        errors["waypoints"] = "a route needs at least two points"
+        errors["waypoints"] = text("a route needs at least two points")
         return None
     for i, (lat, lon) in enumerate(waypoints):
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors["waypoints"] = f"point {i} is off the globe: {lat}, {lon}"
+            errors["waypoints"] = text("point {i} is off the globe: {lat}, {lon}", i=i, lat=lat, lon=lon)
             return None
     return LineString([(lon, lat) for lat, lon in waypoints])
 
@@ -99,9 +100,9 @@ def _items(session: Session, actor: User, items: list[tuple[str, int]],
             select(Container).where(Container.sscc == sscc, container_filter(actor))
         ).one_or_none()
         if container is None:
-            errors[f"items[{i}].sscc"] = f"no container {sscc} held by your dealer"
+            errors[f"items[{i}].sscc"] = text("no container {sscc} held by your dealer", sscc=sscc)
         elif not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0:
-            errors[f"items[{i}].declared_net_g"] = "whole grams > 0"
+            errors[f"items[{i}].declared_net_g"] = text("whole grams > 0")
         else:
             rows.append(DeclarationItem(container=container, declared_net_g=mass))
     return rows
@@ -128,17 +129,17 @@ def _party(session: Session, dealer_id: int | None, foreign: tuple[str, str] | N
     if dealer_id is not None:
         dealer = session.get(Dealer, dealer_id)
         if dealer is None:
-            errors[field_name + "_id"] = f"no dealer {dealer_id}"
+            errors[field_name + "_id"] = text("no dealer {dealer_id}", dealer_id=dealer_id)
         return dealer
     if foreign is None:
-        errors[field_name + "_id"] = "choose a dealer by id, or name a foreign party with its country"
+        errors[field_name + "_id"] = text("choose a dealer by id, or name a foreign party with its country")
         return None
     name, country = foreign
     if not name.strip() or len(name) > 200:
-        errors[field_name] = "a foreign party's name (1..200 characters)"
+        errors[field_name] = text("a foreign party's name (1..200 characters)")
     elif not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()) \
             or country == HOME_COUNTRY:
-        errors[field_name] = "a foreign party's country as an ISO 3166 alpha-2 code other than KG"
+        errors[field_name] = text("a foreign party's country as an ISO 3166 alpha-2 code other than KG")
     else:
         return foreign_party(session, name, country)
     return None
@@ -154,7 +155,7 @@ def _parties(session: Session, actor: User, data: DraftInput,
     else:
         consignor = own
         if data.consignor_id not in (None, actor.dealer_id) or data.consignor_foreign is not None:
-            errors["consignor_id"] = f"a {data.kind} declaration ships from your own dealer"
+            errors["consignor_id"] = text("a {kind} declaration ships from your own dealer", kind=data.kind)
     if data.kind == DeclarationKind.IMPORT and data.consignee_id is None and data.consignee_foreign is None:
         return consignor, own
     return consignor, _party(session, data.consignee_id, data.consignee_foreign, "consignee", errors)
@@ -167,11 +168,13 @@ def _consent(session: Session, model: Any, record_id: int | None, kind: Declarat
         return None
     record = session.get(model, record_id)
     if record is None:
-        errors[field_name] = f"no {model.__tablename__.replace('_', ' ')[:-1]} {record_id}"
+        errors[field_name] = (text("no import approval {record_id}", record_id=record_id)
+                              if model is ImportApproval
+                              else text("no export consent {record_id}", record_id=record_id))
     elif kind != DeclarationKind.IMPORT and model is ImportApproval:
-        errors[field_name] = "only an import refers to an import approval"
+        errors[field_name] = text("only an import refers to an import approval")
     elif kind != DeclarationKind.EXPORT and model is ExportConsent:
-        errors[field_name] = "only an export refers to an export consent"
+        errors[field_name] = text("only an export refers to an export consent")
     return record
 
 
@@ -179,29 +182,29 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
     """Check every field of ``data``; return the declaration's attributes or raise with all errors."""
     errors: dict[str, str] = {}
     if data.kind not in {k.value for k in DeclarationKind}:
-        errors["kind"] = f"one of {', '.join(k.value for k in DeclarationKind)}"
+        errors["kind"] = text("one of {values}", values=", ".join(k.value for k in DeclarationKind))
     consignor, consignee = _parties(session, actor, data, errors)
     origin = _checkpoint(session, data.origin_code, "origin", errors)
     destination = _checkpoint(session, data.destination_code, "destination", errors)
     expected = [_checkpoint(session, code, "expected_checkpoints", errors)
                 for code in data.expected_checkpoint_codes]
     if len(set(data.expected_checkpoint_codes)) != len(data.expected_checkpoint_codes):
-        errors["expected_checkpoints"] = "a checkpoint is listed twice"
+        errors["expected_checkpoints"] = text("a checkpoint is listed twice")
     route = _route(data.waypoints, errors)
     items = _items(session, actor, data.items, errors)
     if len({sscc for sscc, _ in data.items}) != len(data.items):
-        errors["items"] = "a container is listed twice"
+        errors["items"] = text("a container is listed twice")
     approval = _consent(session, ImportApproval, data.import_approval_id, data.kind, "import_approval_id", errors)
     consent = _consent(session, ExportConsent, data.export_consent_id, data.kind, "export_consent_id", errors)
     if not 0 < data.corridor_m <= 50_000:
-        errors["corridor_m"] = "1..50000 metres"
+        errors["corridor_m"] = text("1..50000 metres")
     for name in ("planned_departure", "planned_arrival"):
         value = getattr(data, name)
         if value is not None and value.tzinfo is None:
-            errors[name] = "give a time zone (ISO 8601 with offset)"
+            errors[name] = text("give a time zone (ISO 8601 with offset)")
     if (not errors and data.planned_departure and data.planned_arrival
             and data.planned_arrival <= data.planned_departure):
-        errors["planned_arrival"] = "must be after the planned departure"
+        errors["planned_arrival"] = text("must be after the planned departure")
     if errors:
         raise ValidationFailed(errors)
     return dict(
@@ -217,7 +220,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
 def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration:
     """Create a draft declaration for the acting trader's dealer; report every bad field."""
     if not may(actor, Action.DECLARE):
-        raise Forbidden("only a trader files declarations")
+        raise Forbidden(text("only a trader files declarations"))
     with session.begin_nested():  # a foreign party recorded for a refused draft is undone
         attributes = _resolve(session, actor, data)
     declaration = Declaration(declarant_id=actor.dealer_id, created_by=actor, **attributes)
@@ -233,10 +236,11 @@ def editable_declaration(session: Session, actor: User, declaration_id: int) -> 
     """
     declaration = find_declaration(session, actor, declaration_id)
     if not owns_declaration(actor, declaration):
-        raise Forbidden("only a trader of the declaring dealer edits a declaration")
+        raise Forbidden(text("only a trader of the declaring dealer edits a declaration"))
     if declaration.status not in (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED):
-        raise Conflict(f"declaration {declaration.label} is {declaration.status.value}; "
-                       "only a draft or a rejected declaration can be edited")
+        raise Conflict(text("declaration {declaration} is {status}; "
+                            "only a draft or a rejected declaration can be edited",
+                            declaration=declaration.label, status=declaration.status))
     return declaration
 
 
@@ -263,7 +267,7 @@ def set_route(session: Session, actor: User, declaration_id: int, route: LineStr
     """Replace the planned route of a draft (or rejected) declaration, e.g. from a GPX file."""
     declaration = editable_declaration(session, actor, declaration_id)
     if corridor_m is not None and not 0 < corridor_m <= 50_000:
-        raise ValidationFailed({"corridor_m": "1..50000 metres"})
+        raise ValidationFailed({"corridor_m": text("1..50000 metres")})
     if declaration.status == DeclarationStatus.REJECTED:
         move(declaration, DeclarationStatus.DRAFT)
     declaration.route = route

@@ -1,6 +1,8 @@
 """GS1 identifiers: the mod-10 check digit and the SSCC of a container."""
 from __future__ import annotations
 
+from tracker.domain.text import text
+
 SSCC_LENGTH = 18
 
 
@@ -14,7 +16,7 @@ def gs1_check_digit(body: str) -> int:
     Weights 3 and 1 alternate from the rightmost digit of the body.
     """
     if not body.isdigit() or not body.isascii():
-        raise InvalidIdentifier(f"not all digits: {body!r}")
+        raise InvalidIdentifier(text("not all digits: {body!r}", body=body))
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
     return (10 - total % 10) % 10
 
@@ -29,10 +31,10 @@ def is_valid_sscc(sscc: str) -> bool:
 def validate_sscc(sscc: str) -> str:
     """Return ``sscc`` when valid, else raise :class:`InvalidIdentifier` saying why."""
     if len(sscc) != SSCC_LENGTH or not sscc.isdigit() or not sscc.isascii():
-        raise InvalidIdentifier(f"an SSCC is {SSCC_LENGTH} digits, got {sscc!r}")
+        raise InvalidIdentifier(text("an SSCC is {length} digits, got {sscc!r}", length=SSCC_LENGTH, sscc=sscc))
     expected = gs1_check_digit(sscc[:-1])
     if expected != int(sscc[-1]):
-        raise InvalidIdentifier(f"SSCC {sscc} check digit should be {expected}")
+        raise InvalidIdentifier(text("SSCC {sscc} check digit should be {expected}", sscc=sscc, expected=expected))
     return sscc
 
 
@@ -40,7 +42,7 @@ def make_sscc(extension: int, company_prefix: str, serial: int) -> str:
     """Build a valid SSCC from extension digit, GS1 company prefix and serial reference."""
     serial_width = SSCC_LENGTH - 2 - len(company_prefix)
     if not 0 <= extension <= 9 or serial_width < 1 or serial >= 10**serial_width:
-        raise InvalidIdentifier("extension, company prefix and serial do not fit 17 digits")
+        raise InvalidIdentifier(text("extension, company prefix and serial do not fit 17 digits"))
     body = f"{extension}{company_prefix}{serial:0{serial_width}d}"
     return body + str(gs1_check_digit(body))
 

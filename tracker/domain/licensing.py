@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, license_filter, may
 from tracker.domain.alerts import open_alert
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.text import text
 from tracker.models import (
     Activity,
     AlertSeverity,
@@ -52,7 +53,7 @@ def whole_grams(value: object) -> bool:
 def require_admin(actor: User) -> None:
     """Refuse anyone but the licensing authority."""
     if not may(actor, Action.MANAGE_LICENSES):
-        raise Forbidden("only the licensing authority manages licences and approvals")
+        raise Forbidden(text("only the licensing authority manages licences and approvals"))
 
 
 def _record(licence: License, action: str, actor: User | None, reason: str,
@@ -68,7 +69,7 @@ def find_licence(session: Session, user: User, licence_id: int) -> License:
     licence = session.scalars(
         select(License).where(License.id == licence_id, license_filter(user))).one_or_none()
     if licence is None:
-        raise NotFound(f"no licence {licence_id}")
+        raise NotFound(text("no licence {licence_id}", licence_id=licence_id))
     return licence
 
 
@@ -76,21 +77,22 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     dealer = session.get(Dealer, data.dealer_id)
     if dealer is None:
-        errors["dealer_id"] = f"no dealer {data.dealer_id}"
+        errors["dealer_id"] = text("no dealer {dealer_id}", dealer_id=data.dealer_id)
     elif not dealer.is_domestic:
-        errors["dealer_id"] = f"{dealer.label} is a foreign party; only domestic dealers are licensed"
+        errors["dealer_id"] = text("{dealer} is a foreign party; only domestic dealers are licensed",
+                                    dealer=dealer.label)
     number = data.number.strip()
     if not number or len(number) > MAX_NUMBER_LENGTH:
-        errors["number"] = f"1..{MAX_NUMBER_LENGTH} characters"
+        errors["number"] = text("1..{limit} characters", limit=MAX_NUMBER_LENGTH)
     elif session.scalar(select(License.id).where(License.number == number)) is not None:
-        errors["number"] = f"licence {number} already exists"
+        errors["number"] = text("licence {number} already exists", number=number)
     if data.valid_to < data.valid_from:
-        errors["valid_to"] = "must not be before valid_from"
+        errors["valid_to"] = text("must not be before valid_from")
     if not whole_grams(data.annual_quota_g):
-        errors["annual_quota_g"] = "whole grams > 0"
+        errors["annual_quota_g"] = text("whole grams > 0")
     known = {a.value for a in Activity}
     if not data.activities or not set(data.activities) <= known:
-        errors["activities"] = f"at least one of {', '.join(sorted(known))}"
+        errors["activities"] = text("at least one of {values}", values=", ".join(sorted(known)))
     return errors
 
 
@@ -112,13 +114,14 @@ def issue_licence(session: Session, actor: User, data: LicenceInput) -> License:
 
 def _require_reason(reason: str) -> str:
     if not reason.strip():
-        raise ValidationFailed({"reason": "say why"})
+        raise ValidationFailed({"reason": text("say why")})
     return reason.strip()
 
 
 def _change_status(licence: License, to: LicenseStatus, allowed_from: set[LicenseStatus]) -> None:
     if licence.status not in allowed_from:
-        raise Conflict(f"licence {licence.label} is {licence.status.value}; it cannot become {to.value}")
+        raise Conflict(text("licence {licence} is {status}; it cannot become {to}",
+                            licence=licence.label, status=licence.status, to=to))
     licence.status = to
 
 
@@ -160,7 +163,8 @@ def reinstate_licence(session: Session, actor: User, licence_id: int, reason: st
     licence = find_licence(session, actor, licence_id)
     today = today or utcnow().date()
     if licence.status == LicenseStatus.SUSPENDED and licence.valid_to < today:
-        raise Conflict(f"licence {licence.label} ran out on {licence.valid_to}; issue a new one")
+        raise Conflict(text("licence {licence} ran out on {valid_to}; issue a new one",
+                            licence=licence.label, valid_to=licence.valid_to))
     _change_status(licence, LicenseStatus.ACTIVE, {LicenseStatus.SUSPENDED})
     licence.status_reason = ""
     _record(licence, "reinstated", actor, reason)

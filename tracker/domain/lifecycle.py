@@ -19,6 +19,7 @@ from tracker.domain.access import Action, may, may_cancel, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.references import make_reference
 from tracker.domain.submission import check_submission, rule_parties_licensed
+from tracker.domain.text import text
 from tracker.models import Declaration, DeclarationStatus, User, utcnow
 
 S = DeclarationStatus
@@ -46,9 +47,9 @@ def require_move(declaration: Declaration, to: DeclarationStatus) -> None:
     """Raise Conflict naming the illegal transition unless the declaration may become ``to``."""
     current = DeclarationStatus(declaration.status)
     if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or "nothing (final)"
-        raise Conflict(f"declaration {declaration.label} is {current.value}; it cannot become "
-                       f"{to.value} (allowed: {allowed})")
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or text("nothing (final)")
+        raise Conflict(text("declaration {declaration} is {status}; it cannot become {to} (allowed: {allowed})",
+                            declaration=declaration.label, status=current, to=to, allowed=allowed))
 
 
 def move(declaration: Declaration, to: DeclarationStatus) -> None:
@@ -78,7 +79,7 @@ def _find(session: Session, actor: User, declaration_id: int) -> Declaration:
 def _own(session: Session, actor: User, declaration_id: int) -> Declaration:
     declaration = _find(session, actor, declaration_id)
     if not owns_declaration(actor, declaration):
-        raise Forbidden("only a trader of the declaring dealer may do this")
+        raise Forbidden(text("only a trader of the declaring dealer may do this"))
     return declaration
 
 
@@ -98,7 +99,7 @@ def submit(session: Session, actor: User, declaration_id: int, now: datetime | N
 
 def _decidable(session: Session, actor: User, declaration_id: int) -> Declaration:
     if not may(actor, Action.DECIDE_DECLARATION):
-        raise Forbidden("only the licensing authority or customs decides on declarations")
+        raise Forbidden(text("only the licensing authority or customs decides on declarations"))
     return _find(session, actor, declaration_id)
 
 
@@ -133,7 +134,7 @@ def approve(session: Session, actor: User, declaration_id: int, reason: str = ""
             return declaration
         except IntegrityError:
             continue
-    raise Conflict(f"no free reference number for {declaration.label}; try again")
+    raise Conflict(text("no free reference number for {declaration}; try again", declaration=declaration.label))
 
 
 def reject(session: Session, actor: User, declaration_id: int, reason: str,
@@ -141,7 +142,7 @@ def reject(session: Session, actor: User, declaration_id: int, reason: str,
     """Reject a submitted declaration, saying why; the trader may edit and resubmit it."""
     declaration = _decidable(session, actor, declaration_id)
     if not reason.strip():
-        raise ValidationFailed({"reason": "say why the declaration is rejected"})
+        raise ValidationFailed({"reason": text("say why the declaration is rejected")})
     move(declaration, S.REJECTED)
     _decided(declaration, actor, reason.strip(), now or utcnow())
     session.flush()
@@ -158,7 +159,7 @@ def cancel(session: Session, actor: User, declaration_id: int, reason: str = "")
     """Cancel a declaration before departure (its trader, or the licensing authority)."""
     declaration = _find(session, actor, declaration_id)
     if not may_cancel(actor, declaration):
-        raise Forbidden("only the declaring trader or the licensing authority cancels a declaration")
+        raise Forbidden(text("only the declaring trader or the licensing authority cancels a declaration"))
     move(declaration, S.CANCELLED)
     if reason.strip():
         declaration.decision_reason = reason.strip()

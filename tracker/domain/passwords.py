@@ -6,6 +6,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from tracker.domain.text import text
+
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 
@@ -17,7 +19,7 @@ class WeakPassword(ValueError):
 def hash_password(password: str) -> str:
     """Return an Argon2id hash of ``password``, refusing weak ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(text("password must be at least {length} characters", length=MIN_PASSWORD_LENGTH))
     return _hasher.hash(password)
 
 

@@ -17,6 +17,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.lifecycle import S, move, require_move
+from tracker.domain.text import text
 from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
 from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, User, utcnow
 
@@ -54,20 +55,21 @@ def _check(declaration: Declaration, data: ReceiptInput, now: datetime) -> dict[
     declared = {item.container.sscc for item in declaration.items}
     reported = [c.sscc for c in data.containers]
     if sorted(reported) != sorted(declared):
-        errors["containers"] = f"report each declared container once: {', '.join(sorted(declared))}"
+        errors["containers"] = text("report each declared container once: {ssccs}",
+                                     ssccs=", ".join(sorted(declared)))
     for i, container in enumerate(data.containers):
         mass = container.received_net_g
         if not isinstance(mass, int) or isinstance(mass, bool) or mass < 0:
-            errors[f"containers[{i}].received_net_g"] = "whole grams >= 0"
+            errors[f"containers[{i}].received_net_g"] = text("whole grams >= 0")
         if not isinstance(container.seal_intact, bool):
-            errors[f"containers[{i}].seal_intact"] = "true or false"
+            errors[f"containers[{i}].seal_intact"] = text("true or false")
     if data.received_at is not None:
         if data.received_at.tzinfo is None:
-            errors["received_at"] = "give a time zone (ISO 8601 with offset)"
+            errors["received_at"] = text("give a time zone (ISO 8601 with offset)")
         elif data.received_at > now or (declaration.arrived_at and data.received_at < declaration.arrived_at):
-            errors["received_at"] = "between the arrival and now"
+            errors["received_at"] = text("between the arrival and now")
     if len(data.remarks) > MAX_REMARKS:
-        errors["remarks"] = f"at most {MAX_REMARKS} characters"
+        errors["remarks"] = text("at most {limit} characters", limit=MAX_REMARKS)
     return errors
 
 
@@ -96,7 +98,7 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
     """
     declaration = find_declaration(session, actor, declaration_id)
     if not may_report_receipt(actor, declaration):
-        raise Forbidden("only the consignee (or customs) reports the receipt")
+        raise Forbidden(text("only the consignee (or customs) reports the receipt"))
     require_move(declaration, S.CLOSED)
     now = now or utcnow()
     errors = _check(declaration, data, now)

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain.text import text
 from tracker.domain.tolerance import mass_discrepancy_g
 from tracker.models import (
     Checkpoint,
@@ -133,8 +134,9 @@ def _never_scanned(src: _Sources) -> Iterator[Mismatch]:
         for item in declaration.items:
             if (declaration.id, item.container_id) not in scanned:
                 sscc = src.containers[item.container_id]
-                yield Mismatch(DECLARED_NOT_SCANNED, "custody", on, f"{sscc} on {declaration.label} "
-                               "was never scanned at a checkpoint", declaration.reference, sscc,
+                message = text("{sscc} on {declaration} was never scanned at a checkpoint",
+                               sscc=sscc, declaration=declaration.label)
+                yield Mismatch(DECLARED_NOT_SCANNED, "custody", on, message, declaration.reference, sscc,
                                declaration.id, declared_g=item.declared_net_g)
 
 
@@ -149,8 +151,9 @@ def _missing_from_customs(src: _Sources) -> Iterator[Mismatch]:
         on = _day(declaration.arrived_at)
         ssccs = {src.containers[i.container_id] for i in declaration.items}
         if src.in_period(on) and declaration.reference not in seen_refs and not ssccs & seen_ssccs:
-            yield Mismatch(DECLARED_NOT_SCANNED, "customs", on, f"{declaration.label} crossed the border "
-                           "but is absent from the customs dataset", declaration.reference,
+            message = text("{declaration} crossed the border but is absent from the customs dataset",
+                           declaration=declaration.label)
+            yield Mismatch(DECLARED_NOT_SCANNED, "customs", on, message, declaration.reference,
                            declaration_id=declaration.id, declared_g=declaration.declared_net_g)
 
 
@@ -164,8 +167,9 @@ def _border_events(src: _Sources) -> Iterator[Mismatch]:
         declaration = declarations.get(event.declaration_id or 0)
         if declaration is None or declaration.kind not in CROSS_BORDER:
             sscc = src.sscc_of(event)
-            yield Mismatch(BORDER_WITHOUT_DECLARATION, "custody", on, f"{sscc} was scanned at the border "
-                           f"crossing {checkpoint.code} without an import, export or transit declaration",
+            message = text("{sscc} was scanned at the border crossing {code} "
+                           "without an import, export or transit declaration", sscc=sscc, code=checkpoint.code)
+            yield Mismatch(BORDER_WITHOUT_DECLARATION, "custody", on, message,
                            declaration.reference if declaration else None, sscc,
                            declaration.id if declaration else None, custody_event_id=event.id)
 
@@ -184,19 +188,23 @@ def _customs_records(src: _Sources) -> Iterator[Mismatch]:
         common = {"reference": record.reference, "sscc": record.sscc, "customs_record_id": record.id}
         if found is None or found[0].kind not in CROSS_BORDER:
             yield Mismatch(BORDER_WITHOUT_DECLARATION, "customs", record.crossing_date,
-                           f"customs recorded {label} crossing ({record.direction.value}) with no import, "
-                           "export or transit declaration", observed_g=record.mass_g, **common)
+                           text("customs recorded {label} crossing ({direction}) with no import, "
+                                "export or transit declaration", label=label, direction=record.direction),
+                           observed_g=record.mass_g, **common)
             continue
         declaration, declared = found
         expected = DIRECTION_OF.get(declaration.kind)
         if expected is not None and expected != record.direction:
             yield Mismatch(BORDER_WITHOUT_DECLARATION, "customs", record.crossing_date,
-                           f"customs recorded {label} as {record.direction.value}, but {declaration.label} "
-                           f"declares an {declaration.kind.value}", declaration_id=declaration.id,
+                           text("customs recorded {label} as {direction}, but {declaration} declares an {kind}",
+                                label=label, direction=record.direction, declaration=declaration.label,
+                                kind=declaration.kind), declaration_id=declaration.id,
                            **{**common, "reference": declaration.reference})
         if mass_discrepancy_g(declared, record.mass_g) is not None:
-            yield Mismatch(MASS_DIFFERENCE, "customs", record.crossing_date, f"customs recorded {record.mass_g} g "
-                           f"for {label}; {declaration.label} declares {declared} g", declaration_id=declaration.id,
+            yield Mismatch(MASS_DIFFERENCE, "customs", record.crossing_date,
+                           text("customs recorded {observed} g for {label}; {declaration} declares {declared} g",
+                                observed=record.mass_g, label=label, declaration=declaration.label,
+                                declared=declared), declaration_id=declaration.id,
                            declared_g=declared, observed_g=record.mass_g,
                            **{**common, "reference": declaration.reference})
 
@@ -215,8 +223,10 @@ def _weighed_masses(src: _Sources) -> Iterator[Mismatch]:
         declared = _declared_mass(declaration, event.container_id)
         if declared is not None and mass_discrepancy_g(declared, event.measured_net_g) is not None:
             sscc = src.sscc_of(event)
-            yield Mismatch(MASS_DIFFERENCE, "custody", on, f"{sscc} weighed {event.measured_net_g} g at "
-                           f"{src.checkpoints[event.checkpoint_id].code}; declared {declared} g",
+            message = text("{sscc} weighed {observed} g at {code}; declared {declared} g", sscc=sscc,
+                           observed=event.measured_net_g, code=src.checkpoints[event.checkpoint_id].code,
+                           declared=declared)
+            yield Mismatch(MASS_DIFFERENCE, "custody", on, message,
                            declaration.reference, sscc, declaration.id, custody_event_id=event.id,
                            declared_g=declared, observed_g=event.measured_net_g)
 
@@ -231,7 +241,8 @@ def _received_masses(src: _Sources) -> Iterator[Mismatch]:
                                                                       item.received_net_g) is not None:
                 sscc = src.containers[item.container_id]
                 yield Mismatch(MASS_DIFFERENCE, "receipt", _day(declaration.closed_at),
-                               f"{sscc} received {item.received_net_g} g; declared {item.declared_net_g} g",
+                               text("{sscc} received {observed} g; declared {declared} g",
+                                    sscc=sscc, observed=item.received_net_g, declared=item.declared_net_g),
                                declaration.reference, sscc, declaration.id,
                                declared_g=item.declared_net_g, observed_g=item.received_net_g)
 
@@ -252,18 +263,19 @@ def _sales(src: _Sources) -> Iterator[Mismatch]:
         if sale.declaration_id is not None:
             if declaration is None or declaration.status not in MOVED:
                 yield Mismatch(TRANSACTION_WITHOUT_MOVEMENT, "register", sale.transaction_date,
-                               f"sale #{sale.id} refers to a declaration that never moved",
+                               text("sale #{sale} refers to a declaration that never moved", sale=sale.id),
                                declaration.reference if declaration else None,
                                declaration_id=sale.declaration_id, **common)
             elif mass_discrepancy_g(declaration.declared_net_g, sale.mass_g) is not None:
                 yield Mismatch(MASS_DIFFERENCE, "register", sale.transaction_date,
-                               f"sale #{sale.id} of {sale.mass_g} g; {declaration.label} declares "
-                               f"{declaration.declared_net_g} g", declaration.reference,
+                               text("sale #{sale} of {observed} g; {declaration} declares {declared} g",
+                                    sale=sale.id, observed=sale.mass_g, declaration=declaration.label,
+                                    declared=declaration.declared_net_g), declaration.reference,
                                declaration_id=declaration.id, **{**common, "declared_g": declaration.declared_net_g})
         elif not _moved_between(src, sale.seller_id, sale.buyer_id, sale.transaction_date):
             yield Mismatch(TRANSACTION_WITHOUT_MOVEMENT, "register", sale.transaction_date,
-                           f"sale #{sale.id} of {sale.mass_g} g has no declared movement from seller to buyer "
-                           "within 30 days", **common)
+                           text("sale #{sale} of {observed} g has no declared movement from seller to buyer "
+                                "within 30 days", sale=sale.id, observed=sale.mass_g), **common)
 
 
 def _movements(src: _Sources) -> Iterator[Mismatch]:
@@ -279,10 +291,10 @@ def _movements(src: _Sources) -> Iterator[Mismatch]:
             and s.buyer_id == declaration.consignee_id and abs(s.transaction_date - on) <= MATCH_WINDOW)
             for s in src.sales)
         if not matched:
-            yield Mismatch(MOVEMENT_WITHOUT_TRANSACTION, "declarations", on, f"{declaration.label} moved "
-                           f"{declaration.declared_net_g} g to another dealer with no sale between them",
-                           declaration.reference, declaration_id=declaration.id,
-                           declared_g=declaration.declared_net_g)
+            message = text("{declaration} moved {declared} g to another dealer with no sale between them",
+                           declaration=declaration.label, declared=declaration.declared_net_g)
+            yield Mismatch(MOVEMENT_WITHOUT_TRANSACTION, "declarations", on, message, declaration.reference,
+                           declaration_id=declaration.id, declared_g=declaration.declared_net_g)
 
 
 def reconcile(session: Session, start: date, end: date, now: datetime | None = None) -> list[Mismatch]:

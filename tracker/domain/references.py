@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import string
 
+from tracker.domain.text import text
+
 _ALPHABET_VALUES: dict[str, int] = {}
 _REFERENCE_RE = re.compile(r"^\d{2}KGHG\d{10}[0-9]$")
 
@@ -36,14 +38,14 @@ def check_character(body: str) -> str:
     try:
         total = sum(_ALPHABET_VALUES[ch] * 2**i for i, ch in enumerate(body))
     except KeyError as exc:
-        raise InvalidReference(f"character {exc.args[0]!r} not allowed") from None
+        raise InvalidReference(text("character {character!r} not allowed", character=exc.args[0])) from None
     return str(total % 11 % 10)
 
 
 def make_reference(year: int, serial: int) -> str:
     """Return the reference for the ``serial``-th declaration approved in ``year``."""
     if not 0 < serial < 10**10:
-        raise InvalidReference(f"serial out of range: {serial}")
+        raise InvalidReference(text("serial out of range: {serial}", serial=serial))
     body = f"{year % 100:02d}KGHG{serial:010d}"
     return body + check_character(body)
 
@@ -52,7 +54,8 @@ def validate_reference(reference: str) -> str:
     """Return ``reference`` (upper-cased) when well formed, else raise saying why."""
     reference = reference.strip().upper()
     if not _REFERENCE_RE.match(reference):
-        raise InvalidReference(f"a reference looks like 26KGHG00000000017, got {reference!r}")
+        raise InvalidReference(text("a reference looks like 26KGHG00000000017, got {reference!r}",
+                                    reference=reference))
     if check_character(reference[:-1]) != reference[-1]:
-        raise InvalidReference(f"reference {reference} has a wrong check character")
+        raise InvalidReference(text("reference {reference} has a wrong check character", reference=reference))
     return reference

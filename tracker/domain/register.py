@@ -23,6 +23,7 @@ from tracker.domain.balance import lowest_book_stock_from
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.licensing import whole_grams
+from tracker.domain.text import text
 from tracker.models import (
     Activity,
     Dealer,
@@ -64,22 +65,23 @@ def _check_party(session: Session, field: str, dealer_id: int, on: date | None,
                  errors: dict[str, str]) -> Dealer | None:
     dealer = session.get(Dealer, dealer_id) if isinstance(dealer_id, int) else None
     if dealer is None:
-        errors[field] = f"no dealer {dealer_id}"
+        errors[field] = text("no dealer {dealer_id}", dealer_id=dealer_id)
     elif on is not None and not _licensed(dealer, Activity.DOMESTIC_TRADE, on):
-        errors[field] = f"{dealer.legal_name} holds no licence for domestic trade on {on.isoformat()}"
+        errors[field] = text("{dealer} holds no licence for domestic trade on {on}",
+                             dealer=dealer.legal_name, on=on.isoformat())
     return dealer
 
 
 def _check_common(mass_g: object, place: object, on: object, errors: dict[str, str]) -> date | None:
     if not whole_grams(mass_g):
-        errors["mass_g"] = "whole grams > 0"
+        errors["mass_g"] = text("whole grams > 0")
     if not isinstance(place, str) or not place.strip() or len(place) > 200:
-        errors["place"] = "say where it happened (at most 200 characters)"
+        errors["place"] = text("say where it happened (at most 200 characters)")
     if not isinstance(on, date) or isinstance(on, datetime):
-        errors["transaction_date"] = "a date (YYYY-MM-DD)"
+        errors["transaction_date"] = text("a date (YYYY-MM-DD)")
         return None
     if on > today_kg():
-        errors["transaction_date"] = f"{on.isoformat()} is in the future"
+        errors["transaction_date"] = text("{on} is in the future", on=on.isoformat())
         return None
     return on
 
@@ -89,8 +91,8 @@ def _check_stock(session: Session, field: str, dealer: Dealer, on: date, needed_
     """Refuse when taking ``needed_g`` would leave the dealer's book stock below zero."""
     available = lowest_book_stock_from(session, dealer.id, on)
     if needed_g > available:
-        errors[field] = (f"{dealer.legal_name}'s book stock is {available} g; "
-                         f"{needed_g} g would take it below zero")
+        errors[field] = text("{dealer}'s book stock is {available} g; {needed} g would take it below zero",
+                              dealer=dealer.legal_name, available=available, needed=needed_g)
 
 
 def _validate_sale(session: Session, sale: SaleInput, credit: dict[int, int]) -> None:
@@ -100,9 +102,9 @@ def _validate_sale(session: Session, sale: SaleInput, credit: dict[int, int]) ->
     seller = _check_party(session, "seller_id", sale.seller_id, on, errors)
     buyer = _check_party(session, "buyer_id", sale.buyer_id, on, errors)
     if seller is not None and buyer is not None and seller.id == buyer.id:
-        errors["buyer_id"] = "seller and buyer are the same dealer"
+        errors["buyer_id"] = text("seller and buyer are the same dealer")
     if sale.declaration_id is not None and session.get(Declaration, sale.declaration_id) is None:
-        errors["declaration_id"] = f"no declaration {sale.declaration_id}"
+        errors["declaration_id"] = text("no declaration {declaration_id}", declaration_id=sale.declaration_id)
     if seller is not None and on is not None and "mass_g" not in errors and "seller_id" not in errors:
         _check_stock(session, "mass_g", seller, on, sale.mass_g - credit.get(seller.id, 0), errors)
     if errors:
@@ -111,9 +113,9 @@ def _validate_sale(session: Session, sale: SaleInput, credit: dict[int, int]) ->
 
 def _require_party(actor: User, *dealer_ids: int) -> None:
     if not may(actor, Action.RECORD_TRANSACTION):
-        raise Forbidden("only a licensed trader records transactions")
+        raise Forbidden(text("only a licensed trader records transactions"))
     if actor.dealer_id not in dealer_ids:
-        raise Forbidden("a trader records only transactions of their own dealer")
+        raise Forbidden(text("a trader records only transactions of their own dealer"))
 
 
 def _entry(kind: TransactionKind, sale: SaleInput, actor: User, corrects: int | None) -> Transaction:
@@ -140,7 +142,7 @@ def find_transaction(session: Session, user: User, transaction_id: int) -> Trans
     entry = session.scalars(select(Transaction).where(
         Transaction.id == transaction_id, transaction_filter(user))).one_or_none()
     if entry is None:
-        raise NotFound(f"no transaction {transaction_id}")
+        raise NotFound(text("no transaction {transaction_id}", transaction_id=transaction_id))
     return entry
 
 
@@ -161,14 +163,16 @@ def correct_transaction(session: Session, actor: User, original_id: int, reason:
     original = find_transaction(session, actor, original_id)
     _require_party(actor, original.seller_id, original.buyer_id)
     if original.kind == TransactionKind.REVERSAL:
-        raise Conflict(f"transaction {original_id} is a reversal; correct the entry it reverses")
+        raise Conflict(text("transaction {transaction_id} is a reversal; correct the entry it reverses",
+                            transaction_id=original_id))
     if session.scalar(select(Transaction.id).where(
             Transaction.corrects_id == original.id, Transaction.kind == TransactionKind.REVERSAL)):
-        raise Conflict(f"transaction {original_id} has already been reversed; correct its correction")
+        raise Conflict(text("transaction {transaction_id} has already been reversed; correct its correction",
+                            transaction_id=original_id))
     unknown = set(changes) - {"mass_g", "seller_id", "buyer_id", "place", "transaction_date", "declaration_id"}
     if unknown or not reason.strip():
-        raise ValidationFailed({**{f: "cannot be changed" for f in unknown},
-                                **({} if reason.strip() else {"reason": "say what was wrong"})})
+        raise ValidationFailed({**{f: text("cannot be changed") for f in unknown},
+                                **({} if reason.strip() else {"reason": text("say what was wrong")})})
     corrected = replace(_as_input(original), remarks=reason, **changes)  # type: ignore[arg-type]
     _require_party(actor, corrected.seller_id, corrected.buyer_id)
     _validate_correction(session, original, corrected)
@@ -189,8 +193,8 @@ def _validate_correction(session: Session, original: Transaction, corrected: Sal
     if buyer is not None:
         _check_stock(session, "mass_g", buyer, original.transaction_date, original.mass_g - keeps, errors)
     if errors:
-        raise ValidationFailed({"mass_g": "the buyer has already passed on mercury of this sale: "
-                                + errors["mass_g"]})
+        raise ValidationFailed({"mass_g": text("the buyer has already passed on mercury of this sale: {problem}",
+                                               problem=errors["mass_g"])})
 
 
 @dataclass(frozen=True)
@@ -211,18 +215,19 @@ def record_stock_entry(session: Session, actor: User, entry: StockEntryInput) ->
     use, and enough book stock.
     """
     if not may(actor, Action.RECORD_TRANSACTION) or actor.dealer is None:
-        raise Forbidden("only a licensed trader records production and use for their dealer")
+        raise Forbidden(text("only a licensed trader records production and use for their dealer"))
     lock_chain(session, Transaction)  # the book-stock lock, shared with sales
     lock_chain(session, StockEntry)
     errors: dict[str, str] = {}
     on = _check_common(entry.mass_g, entry.place, entry.entry_date, errors)
     errors = {("entry_date" if k == "transaction_date" else k): v for k, v in errors.items()}
     if entry.kind not in {k.value for k in StockEntryKind}:
-        errors["kind"] = "production or use"
+        errors["kind"] = text("production or use")
     elif on is not None:
         activity = Activity.PRODUCTION if entry.kind == StockEntryKind.PRODUCTION else Activity.USE
         if not _licensed(actor.dealer, activity, on):
-            errors["kind"] = f"{actor.dealer.legal_name} holds no licence for {activity.value} on {on.isoformat()}"
+            errors["kind"] = text("{dealer} holds no licence for {activity} on {on}",
+                                  dealer=actor.dealer.legal_name, activity=activity, on=on.isoformat())
         elif activity == Activity.USE and "mass_g" not in errors:
             _check_stock(session, "mass_g", actor.dealer, on, entry.mass_g, errors)
     if errors:

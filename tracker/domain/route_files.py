@@ -19,6 +19,8 @@ from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString, Point
 from xml.etree.ElementTree import ParseError
 
+from tracker.domain.text import text
+
 MAX_GPX_BYTES = 5 * 1024 * 1024
 MAX_ROUTE_POINTS = 50_000
 DENSIFY_STEP_M = 1_000
@@ -33,9 +35,10 @@ def _refuse_hostile_xml(data: bytes) -> None:
     try:
         defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise RouteFileError(f"GPX refused: DTDs and entities are not allowed ({type(exc).__name__})") from None
+        raise RouteFileError(text("GPX refused: DTDs and entities are not allowed ({error})",
+                                  error=type(exc).__name__)) from None
     except ParseError as exc:
-        raise RouteFileError(f"not well-formed XML: {exc}") from None
+        raise RouteFileError(text("not well-formed XML: {problem}", problem=str(exc))) from None
 
 
 def _points(gpx: gpxpy.gpx.GPX) -> list[tuple[float, float]]:
@@ -52,29 +55,31 @@ def parse_gpx(data: bytes, max_bytes: int = MAX_GPX_BYTES) -> LineString:
     Raise :class:`RouteFileError` saying why when the file is refused.
     """
     if len(data) > max_bytes:
-        raise RouteFileError(f"GPX file is {len(data)} bytes; the limit is {max_bytes}")
+        raise RouteFileError(text("GPX file is {size} bytes; the limit is {limit}",
+                                  size=len(data), limit=max_bytes))
     if not data.strip():
-        raise RouteFileError("the GPX file is empty")
+        raise RouteFileError(text("the GPX file is empty"))
     _refuse_hostile_xml(data)
     try:
         gpx = gpxpy.parse(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, gpxpy.gpx.GPXException) as exc:
-        raise RouteFileError(f"not a readable GPX file: {exc}") from None
+        raise RouteFileError(text("not a readable GPX file: {problem}", problem=str(exc))) from None
     points = _points(gpx)
     if len(points) < 2:
-        raise RouteFileError("the GPX file has no track or route with at least two points")
+        raise RouteFileError(text("the GPX file has no track or route with at least two points"))
     if len(points) > MAX_ROUTE_POINTS:
-        raise RouteFileError(f"the route has {len(points)} points; the limit is {MAX_ROUTE_POINTS}")
+        raise RouteFileError(text("the route has {count} points; the limit is {limit}",
+                                  count=len(points), limit=MAX_ROUTE_POINTS))
     return route_from_waypoints([(lat, lon) for lon, lat in points])
 
 
 def route_from_waypoints(waypoints: list[tuple[float, float]]) -> LineString:
     """Return a route line (lon, lat order) from (lat, lon) waypoints, checking each point."""
     if len(waypoints) < 2:
-        raise RouteFileError("a route needs at least two points")
+        raise RouteFileError(text("a route needs at least two points"))
     for i, (lat, lon) in enumerate(waypoints):
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise RouteFileError(f"point {i} is off the globe: {lat}, {lon}")
+            raise RouteFileError(text("point {i} is off the globe: {lat}, {lon}", i=i, lat=lat, lon=lon))
     return LineString([(lon, lat) for lat, lon in waypoints])
 
 

@@ -22,6 +22,7 @@ from scanner_app.images import load_image
 from scanner_app.gs1 import RejectedRead, judge
 from tracker.domain.access import Action, declaration_filter, may
 from tracker.domain.errors import Forbidden, ValidationFailed
+from tracker.domain.text import text
 from tracker.models import Container, Declaration, DeclarationItem, DeclarationStatus, User
 
 #: Largest photo accepted, in bytes (a 12 MP phone JPEG is 3-6 MB).
@@ -59,9 +60,10 @@ def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path
     barcode, or an SSCC whose check digit is wrong; nothing is kept then.
     """
     if not may(officer, Action.RECORD_CUSTODY):
-        raise Forbidden("only customs officers scan containers")
+        raise Forbidden(text("only customs officers scan containers"))
     if len(photo) > MAX_PHOTO_BYTES:
-        raise ValidationFailed({"photo": f"photo is {len(photo)} bytes; the limit is {MAX_PHOTO_BYTES}"})
+        raise ValidationFailed({"photo": text("photo is {size} bytes; the limit is {limit}",
+                                                   size=len(photo), limit=MAX_PHOTO_BYTES)})
     try:
         pixels = load_image(photo)
     except ImageError as exc:
@@ -86,11 +88,12 @@ def containers_on(codes: list[Decoded]) -> dict[str, tuple[str, ...]]:
         elif verdict is not None:
             found[verdict.sscc] = (*found.get(verdict.sscc, ()), code.format)
     if rejected:
-        raise ValidationFailed({"photo": f"rejected: {'; '.join(sorted(rejected))}; the label must not be trusted"})
+        raise ValidationFailed({"photo": text("rejected: {reasons}; the label must not be trusted",
+                                               reasons="; ".join(sorted(rejected)))})
     if not found:
         what = ", ".join(sorted({c.format for c in codes}))
-        raise ValidationFailed({"photo": f"no container SSCC in the barcodes found ({what})" if codes
-                                else "no barcode found on the photo"})
+        raise ValidationFailed({"photo": text("no container SSCC in the barcodes found ({formats})", formats=what)
+                                if codes else text("no barcode found on the photo")})
     return found
 
 
@@ -98,7 +101,7 @@ def keep_photo(pixels: np.ndarray, photo_dir: Path) -> str:
     """Store the pixels as a fresh JPEG named by its SHA-256 (atomic); return the digest."""
     ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
-        raise ValidationFailed({"photo": "the image could not be re-encoded"})
+        raise ValidationFailed({"photo": text("the image could not be re-encoded")})
     data = encoded.tobytes()
     digest = hashlib.sha256(data).hexdigest()
     photo_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.route_files import distance_m, locate_on_route
+from tracker.domain.text import joined, text
 from tracker.models import (
     Activity,
     ApprovalStatus,
@@ -88,8 +89,9 @@ def rule_parties_licensed(sub: Submission) -> Errors:
     errors: Errors = {}
     for role, dealer in _domestic_parties(sub.declaration).items():
         if covering_licence(sub.session, dealer, activity, first, last) is None:
-            errors[role] = (f"{dealer.legal_name} holds no active licence for {activity.value} "
-                            f"covering {first.isoformat()}..{last.isoformat()}")
+            errors[role] = text("{dealer} holds no active licence for {activity} covering {first}..{last}",
+                                dealer=dealer.legal_name, activity=activity, first=first.isoformat(),
+                                last=last.isoformat())
     return errors
 
 
@@ -100,11 +102,13 @@ def rule_parties_domestic_or_foreign(sub: Submission) -> Errors:
     foreign_consignee = d.kind in (DeclarationKind.EXPORT, DeclarationKind.TRANSIT)
     errors: Errors = {}
     if d.consignor.is_domestic == foreign_consignor:
-        errors["consignor"] = f"the consignor of a {d.kind.value} declaration must be " + (
-            "a foreign party" if foreign_consignor else "a domestic dealer")
+        errors["consignor"] = (
+            text("the consignor of a {kind} declaration must be a foreign party", kind=d.kind) if foreign_consignor
+            else text("the consignor of a {kind} declaration must be a domestic dealer", kind=d.kind))
     if d.consignee.is_domestic == foreign_consignee:
-        errors["consignee"] = f"the consignee of a {d.kind.value} declaration must be " + (
-            "a foreign party" if foreign_consignee else "a domestic dealer")
+        errors["consignee"] = (
+            text("the consignee of a {kind} declaration must be a foreign party", kind=d.kind) if foreign_consignee
+            else text("the consignee of a {kind} declaration must be a domestic dealer", kind=d.kind))
     return errors
 
 
@@ -115,8 +119,8 @@ def _same_party(name_a: str, name_b: str) -> bool:
 def _lapsed(what: str, record: ImportApproval | ExportConsent, sub: Submission) -> str | None:
     """Say why an approval or consent cannot cover the planned window, or None when it can."""
     if record.status != ApprovalStatus.ACTIVE or (sub.window and record.valid_until < sub.window[1]):
-        return (f"{what} {record.number} is {record.status.value} "
-                f"or ends ({record.valid_until}) before the planned arrival")
+        return text("{what} {number} is {status} or ends ({valid_until}) before the planned arrival",
+                    what=what, number=record.number, status=record.status, valid_until=record.valid_until)
     return None
 
 
@@ -127,15 +131,18 @@ def rule_import_matches_approval(sub: Submission) -> Errors:
         return {}
     approval = d.import_approval
     if approval is None:
-        return {"import_approval_id": "an import needs an import approval (Minamata Art. 3 consent)"}
+        return {"import_approval_id": text("an import needs an import approval (Minamata Art. 3 consent)")}
     if approval.importer_id != d.consignee_id:
-        return {"import_approval_id": f"approval {approval.number} was given to another importer"}
-    if (lapsed := _lapsed("approval", approval, sub)) is not None:
+        return {"import_approval_id": text("approval {number} was given to another importer",
+                                          number=approval.number)}
+    if (lapsed := _lapsed(text("approval"), approval, sub)) is not None:
         return {"import_approval_id": lapsed}
     if not (_same_party(approval.exporter_name, d.consignor.legal_name)
             and approval.exporter_country == d.consignor.country):
-        return {"consignor": f"the approval names the exporter {approval.exporter_name} "
-                             f"({approval.exporter_country}), not {d.consignor.legal_name} ({d.consignor.country})"}
+        return {"consignor": text("the approval names the exporter {name} ({country}), "
+                                  "not {party} ({party_country})",
+                                  name=approval.exporter_name, country=approval.exporter_country,
+                                  party=d.consignor.legal_name, party_country=d.consignor.country)}
     return {}
 
 
@@ -146,15 +153,19 @@ def rule_export_matches_consent(sub: Submission) -> Errors:
         return {}
     consent = d.export_consent
     if consent is None:
-        return {"export_consent_id": "an export needs the importing country's written consent (Minamata Art. 3(6))"}
+        return {"export_consent_id": text("an export needs the importing country's written consent "
+                                         "(Minamata Art. 3(6))")}
     if consent.exporter_id != d.consignor_id:
-        return {"export_consent_id": f"consent {consent.number} was given for another exporter"}
-    if (lapsed := _lapsed("consent", consent, sub)) is not None:
+        return {"export_consent_id": text("consent {number} was given for another exporter",
+                                         number=consent.number)}
+    if (lapsed := _lapsed(text("consent"), consent, sub)) is not None:
         return {"export_consent_id": lapsed}
     if not (_same_party(consent.importer_name, d.consignee.legal_name)
             and consent.importer_country == d.consignee.country):
-        return {"consignee": f"the consent names the importer {consent.importer_name} "
-                             f"({consent.importer_country}), not {d.consignee.legal_name} ({d.consignee.country})"}
+        return {"consignee": text("the consent names the importer {name} ({country}), "
+                                  "not {party} ({party_country})",
+                                  name=consent.importer_name, country=consent.importer_country,
+                                  party=d.consignee.legal_name, party_country=d.consignee.country)}
     return {}
 
 
@@ -180,7 +191,8 @@ def rule_approval_quantity_remains(sub: Submission) -> Errors:
         return {}
     remaining = record.quantity_g - declared_against(sub.session, column, record.id, d.id)
     if d.declared_net_g > remaining:
-        return {field: f"{record.number} has {remaining} g left; this declaration needs {d.declared_net_g} g"}
+        return {field: text("{number} has {remaining} g left; this declaration needs {needed} g",
+                            number=record.number, remaining=remaining, needed=d.declared_net_g)}
     return {}
 
 
@@ -209,8 +221,9 @@ def rule_annual_quota(sub: Submission) -> Errors:
     year = first.year
     total = declared_in_year(sub.session, d.declarant_id, year, d.id) + d.declared_net_g
     if total > licence.annual_quota_g:
-        return {"items": f"{total} g declared for {year} exceeds the annual quota of "
-                         f"{licence.annual_quota_g} g of licence {licence.number}"}
+        return {"items": text("{total} g declared for {year} exceeds the annual quota of {quota} g "
+                              "of licence {licence}",
+                              total=total, year=year, quota=licence.annual_quota_g, licence=licence.number)}
     return {}
 
 
@@ -224,19 +237,22 @@ def rule_containers(sub: Submission) -> Errors:
     """Every container is held by the consignor, on no other open declaration, mass within capacity."""
     d = sub.declaration
     if not d.items:
-        return {"items": "declare at least one container"}
+        return {"items": text("declare at least one container")}
     # A foreign consignor (import, transit) registers nothing here: the declarant holds the containers.
     holder = d.consignor if d.consignor.is_domestic else d.declarant
     errors: Errors = {}
     for i, item in enumerate(d.items):
         container = item.container
         if container.custodian_id != holder.id:
-            errors[f"items[{i}].sscc"] = f"container {container.sscc} is not held by {holder.legal_name}"
+            errors[f"items[{i}].sscc"] = text("container {sscc} is not held by {holder}",
+                                                  sscc=container.sscc, holder=holder.legal_name)
         elif (other := _held_elsewhere(sub.session, container.id, d.id)) is not None:
-            errors[f"items[{i}].sscc"] = f"container {container.sscc} is on declaration {other.label}"
+            errors[f"items[{i}].sscc"] = text("container {sscc} is on declaration {declaration}",
+                                                  sscc=container.sscc, declaration=other.label)
         if not 0 < item.declared_net_g <= container.capacity_g:
             errors[f"items[{i}].declared_net_g"] = (
-                f"{item.declared_net_g} g is not within 1..{container.capacity_g} g (the capacity of {container.sscc})")
+                text("{declared} g is not within 1..{capacity} g (the capacity of {sscc})",
+                     declared=item.declared_net_g, capacity=container.capacity_g, sscc=container.sscc))
     return errors
 
 
@@ -245,24 +261,29 @@ def rule_route(sub: Submission) -> Errors:
     within the corridor, in the order listed."""
     d = sub.declaration
     if d.route is None:
-        return {"route": "give the planned route (GPX file or waypoints)"}
+        return {"route": text("give the planned route (GPX file or waypoints)")}
     (lon0, lat0), (lon1, lat1) = d.route.coords[0][:2], d.route.coords[-1][:2]
     errors: Errors = {}
     if (gap := distance_m(lat0, lon0, d.origin.lat, d.origin.lon)) > ENDPOINT_TOLERANCE_M:
-        errors["route.start"] = f"starts {gap / 1000:.1f} km from the origin {d.origin.code} (limit 2 km)"
+        errors["route.start"] = text("starts {km:.1f} km from the origin {code} (limit 2 km)",
+                                       km=gap / 1000, code=d.origin.code)
     if (gap := distance_m(lat1, lon1, d.destination.lat, d.destination.lon)) > ENDPOINT_TOLERANCE_M:
-        errors["route.end"] = f"ends {gap / 1000:.1f} km from the destination {d.destination.code} (limit 2 km)"
+        errors["route.end"] = text("ends {km:.1f} km from the destination {code} (limit 2 km)",
+                                     km=gap / 1000, code=d.destination.code)
     previous: tuple[str, float] | None = None
     for i, expected in enumerate(d.expected_checkpoints):
         checkpoint = expected.checkpoint
         gap, along = locate_on_route(checkpoint.lat, checkpoint.lon, d.route)
         if gap > d.corridor_m:
-            errors[f"expected_checkpoints[{i}]"] = (f"{checkpoint.code} is {gap:.0f} m from the route, "
-                                                    f"outside the {d.corridor_m} m corridor")
+            errors[f"expected_checkpoints[{i}]"] = text(
+                "{code} is {gap:.0f} m from the route, outside the {corridor} m corridor",
+                code=checkpoint.code, gap=gap, corridor=d.corridor_m)
             continue
         if previous is not None and along < previous[1]:
-            errors[f"expected_checkpoints[{i}]"] = (f"the route passes {checkpoint.code} before {previous[0]}; "
-                                                    "list the checkpoints in the order the route passes them")
+            errors[f"expected_checkpoints[{i}]"] = text(
+                "the route passes {code} before {previous}; "
+                "list the checkpoints in the order the route passes them",
+                code=checkpoint.code, previous=previous[0])
         previous = (checkpoint.code, along)
     return errors
 
@@ -272,16 +293,16 @@ def rule_window(sub: Submission) -> Errors:
     d = sub.declaration
     errors: Errors = {}
     if d.planned_departure is None:
-        errors["planned_departure"] = "required"
+        errors["planned_departure"] = text("required")
     elif d.planned_departure <= sub.now:
-        errors["planned_departure"] = "must be in the future"
+        errors["planned_departure"] = text("must be in the future")
     if d.planned_arrival is None:
-        errors["planned_arrival"] = "required"
+        errors["planned_arrival"] = text("required")
     elif d.planned_departure is not None:
         if d.planned_arrival <= d.planned_departure:
-            errors["planned_arrival"] = "must be after the planned departure"
+            errors["planned_arrival"] = text("must be after the planned departure")
         elif d.planned_arrival - d.planned_departure > MAX_WINDOW:
-            errors["planned_arrival"] = "the window lasts at most 92 days"
+            errors["planned_arrival"] = text("the window lasts at most 92 days")
     return errors
 
 
@@ -305,5 +326,5 @@ def check_submission(session: Session, declaration: Declaration, now: datetime,
     errors: Errors = {}
     for rule in rules:
         for name, message in rule(sub).items():
-            errors[name] = f"{errors[name]}; {message}" if name in errors else message
+            errors[name] = joined([errors[name], message]) if name in errors else message
     return errors

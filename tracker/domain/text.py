@@ -7,7 +7,8 @@ translation catalog's domain "domain" collects every ``text(...)`` template.
 """
 from __future__ import annotations
 
-from typing import Any
+from functools import reduce
+from typing import Any, Sequence
 
 
 class Text(str):
@@ -22,7 +23,15 @@ class Text(str):
         value.params = params
         return value
 
+    def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # copy, deepcopy (dataclasses.asdict), pickle
+        return self.template, self.params
+
 
 def text(template: str, **params: Any) -> Text:
     """Make a message from a ``str.format`` template and its values (see the module docstring)."""
     return Text(template, params)
+
+
+def joined(messages: Sequence[str]) -> str:
+    """Join messages with "; " as ``"; ".join`` does, keeping each one translatable."""
+    return reduce(lambda first, second: text("{first}; {second}", first=first, second=second), messages)

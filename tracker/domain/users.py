@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.passwords import hash_password, verify_password
+from tracker.domain.text import text
 from tracker.models import Checkpoint, Dealer, Role, User, utcnow
 
 _LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -33,15 +34,15 @@ def create_user(
     role = Role(role)
     checkpoints = list(checkpoints)
     if not _LOGIN_RE.match(login):
-        raise AccountError("login: 2-64 lower-case letters, digits, '.', '_' or '-'")
+        raise AccountError(text("login: 2-64 lower-case letters, digits, '.', '_' or '-'"))
     if session.scalar(select(User.id).where(User.login == login)) is not None:
-        raise AccountError(f"login {login!r} is taken")
+        raise AccountError(text("login {login!r} is taken", login=login))
     if (role == Role.TRADER) != (dealer is not None):
-        raise AccountError("a trader belongs to exactly one dealer; other roles to none")
+        raise AccountError(text("a trader belongs to exactly one dealer; other roles to none"))
     if role == Role.CUSTOMS_OFFICER and not checkpoints:
-        raise AccountError("a customs officer is posted to at least one checkpoint")
+        raise AccountError(text("a customs officer is posted to at least one checkpoint"))
     if role != Role.CUSTOMS_OFFICER and checkpoints:
-        raise AccountError("only customs officers are posted to checkpoints")
+        raise AccountError(text("only customs officers are posted to checkpoints"))
     user = User(login=login, name=name, role=role, dealer=dealer,
                 checkpoints=checkpoints, password_hash=hash_password(password))
     session.add(user)
