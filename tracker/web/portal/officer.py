@@ -1,4 +1,314 @@
-"""Portal pages: officer (being built)."""
+"""Customs officer pages: the checkpoint's day, scanning a container's label, confirming custody.
+
+Built for a phone first: the officer photographs a label (or types its SSCC), sees the
+container, its declaration and whether it is expected here, and confirms the custody
+event with one tap. The photo is decoded by the same domain function as ``POST /api/v1/scans``
+and the event recorded by the same one as ``POST /api/v1/custody-events``.
+"""
 from __future__ import annotations
 
-from tracker.web.portal.blueprint import bp  # noqa: F401
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action
+from tracker.domain.custody import record_custody_event
+from tracker.domain.errors import Conflict, ValidationFailed
+from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
+from tracker.domain.scans import MAX_PHOTO_BYTES, ScannedContainer, describe, examine_photo
+from tracker.models import (
+    Checkpoint,
+    CustodyEvent,
+    CustodyKind,
+    Declaration,
+    DeclarationStatus,
+    ExpectedCheckpoint,
+    User,
+)
+from tracker.web.api.scans import photo_dir
+from tracker.web.auth import acting_user, requires
+from tracker.web.database import get_session
+from tracker.web.i18n import time_zone_name
+from tracker.web.labels import label
+from tracker.web.portal.blueprint import bp
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+#: What the confirm button says for each kind of event.
+CONFIRM = {
+    CustodyKind.DEPARTURE: _l("Confirm departure"),
+    CustodyKind.ARRIVAL: _l("Confirm arrival"),
+    CustodyKind.INSPECTION: _l("Confirm inspection"),
+    CustodyKind.HANDOVER: _l("Confirm handover"),
+}
+RECORDED = {
+    CustodyKind.DEPARTURE: _l("Departure of %(sscc)s recorded at %(post)s."),
+    CustodyKind.ARRIVAL: _l("Arrival of %(sscc)s recorded at %(post)s."),
+    CustodyKind.INSPECTION: _l("Inspection of %(sscc)s recorded at %(post)s."),
+    CustodyKind.HANDOVER: _l("Handover of %(sscc)s recorded at %(post)s."),
+}
+
+
+# ---------------------------------------------------------------- the checkpoint's day
+def _departing(db: Session, posts: list[int]) -> list[Declaration]:
+    """Approved declarations that start at one of the posts, soonest first."""
+    return list(db.scalars(
+        select(Declaration).where(Declaration.status == DeclarationStatus.APPROVED,
+                                  Declaration.origin_id.in_(posts))
+        .order_by(Declaration.planned_departure, Declaration.id)))
+
+
+def _arriving(db: Session, posts: list[int]) -> list[Declaration]:
+    """Declarations in transit that end at, or pass, one of the posts, soonest first."""
+    passing = select(ExpectedCheckpoint.declaration_id).where(ExpectedCheckpoint.checkpoint_id.in_(posts))
+    return list(db.scalars(
+        select(Declaration).where(Declaration.status == DeclarationStatus.IN_TRANSIT,
+                                  or_(Declaration.destination_id.in_(posts), Declaration.id.in_(passing)))
+        .order_by(Declaration.planned_arrival, Declaration.id)))
+
+
+def _start_of_today() -> datetime:
+    """Midnight of today in the user's time zone, in UTC."""
+    local = datetime.now(ZoneInfo(time_zone_name()))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+
+
+@bp.get("/checkpoint")
+@requires(Action.RECORD_CUSTODY)
+def checkpoint():  # type: ignore[no-untyped-def]
+    """Show the officer's posts: what departs, what arrives or passes, and today's custody events."""
+    user, db = acting_user(), get_session()
+    posts = [c.id for c in user.checkpoints]
+    events = db.scalars(
+        select(CustodyEvent).where(CustodyEvent.checkpoint_id.in_(posts),
+                                   CustodyEvent.event_time >= _start_of_today())
+        .order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc())).all()
+    return render_template("officer/checkpoint.html", posts=user.checkpoints, departing=_departing(db, posts),
+                           arriving=_arriving(db, posts), events=events)
+
+
+# ---------------------------------------------------------------- scanning
+def typed_sscc(raw: str) -> str:
+    """Read an SSCC as an officer types it: spaces and a "(00)" prefix are allowed.
+
+    Raises :class:`InvalidIdentifier` with a message in the user's language.
+    """
+    digits = re.sub(r"\s+", "", raw)
+    if digits.startswith("(00)"):
+        digits = digits[4:]
+    elif len(digits) == SSCC_LENGTH + 2 and digits.startswith("00"):
+        digits = digits[2:]
+    if not digits:
+        raise InvalidIdentifier(gettext("Type the 18 digits under the barcode."))
+    if len(digits) != SSCC_LENGTH or not digits.isdigit() or not digits.isascii():
+        raise InvalidIdentifier(gettext("An SSCC is 18 digits; this is %(count)s characters.", count=len(digits)))
+    try:
+        return validate_sscc(digits)
+    except InvalidIdentifier:
+        raise InvalidIdentifier(gettext(
+            "Wrong check digit: with these first 17 digits the last one must be %(digit)s. "
+            "Check the number on the label.", digit=gs1_check_digit(digits[:-1]))) from None
+
+
+def _scan_form(errors: dict[str, str], status: int = 200, sscc: str = "",
+               found: list[ScannedContainer] | None = None, digest: str = ""):  # type: ignore[no-untyped-def]
+    return render_template("officer/scan.html", errors=errors, sscc=sscc, found=found or [], digest=digest,
+                           max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024)), status
+
+
+def _photo_message(message: str) -> str:
+    """Say what is wrong with a photo in the user's language (the domain's words, translated)."""
+    from tracker.web.domain_text import translate
+
+    return gettext("The photo could not be used: %(reason)s", reason=translate(message))
+
+
+def _read_photo():  # type: ignore[no-untyped-def]
+    upload = request.files.get("photo")
+    data = upload.stream.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
+    if not data:
+        return _scan_form({"photo": gettext("Take or choose a photo of the container's label first.")}, 400)
+    try:
+        scan = examine_photo(get_session(), acting_user(), data, photo_dir())
+    except ValidationFailed as exc:
+        return _scan_form({"photo": _photo_message(exc.errors.get("photo", exc.message))}, 400)
+    if len(scan.containers) == 1:
+        return redirect(url_for("portal.scan_result", sscc=scan.containers[0].sscc, photo=scan.photo_digest))
+    return _scan_form({}, found=scan.containers, digest=scan.photo_digest)
+
+
+@bp.route("/checkpoint/scan", methods=["GET", "POST"])
+@requires(Action.RECORD_CUSTODY)
+def scan():  # type: ignore[no-untyped-def]
+    """Scan a container: a photo of its label (decoded here without JavaScript) or its SSCC typed in."""
+    if request.method == "GET":
+        return _scan_form({})
+    if "sscc" not in request.form:
+        return _read_photo()
+    raw = request.form.get("sscc", "")
+    try:
+        sscc = typed_sscc(raw)
+    except InvalidIdentifier as exc:
+        return _scan_form({"sscc": str(exc)}, 400, sscc=raw)
+    return redirect(url_for("portal.scan_result", sscc=sscc))
+
+
+# ---------------------------------------------------------------- confirming custody
+@dataclass(frozen=True)
+class Proposal:
+    """What the confirm form proposes: the post, the kind of event, and the event's identity."""
+
+    checkpoint: Checkpoint
+    kind: CustodyKind
+    client_event_id: str
+    event_time: str
+
+
+def propose(officer: User, declaration: Declaration | None) -> tuple[Checkpoint, CustodyKind]:
+    """Choose the officer's post on the declaration's route and the event that fits it there.
+
+    Departure at the origin, arrival at the destination, inspection anywhere else.
+    """
+    posts = officer.checkpoints
+    if declaration is not None:
+        for checkpoint_id, kind in ((declaration.origin_id, CustodyKind.DEPARTURE),
+                                    (declaration.destination_id, CustodyKind.ARRIVAL)):
+            post = next((p for p in posts if p.id == checkpoint_id), None)
+            if post is not None:
+                return post, kind
+        passing = {e.checkpoint_id for e in declaration.expected_checkpoints}
+        post = next((p for p in posts if p.id in passing), None)
+        if post is not None:
+            return post, CustodyKind.INSPECTION
+    return posts[0], CustodyKind.INSPECTION
+
+
+def _now_here() -> str:
+    """The present moment in the user's time zone, as the station contract's ISO time."""
+    return datetime.now(ZoneInfo(time_zone_name())).isoformat(timespec="seconds")
+
+
+def _scanned(sscc: str) -> ScannedContainer:
+    try:
+        sscc = validate_sscc(sscc)
+    except InvalidIdentifier:
+        abort(404, description=gettext("%(sscc)s is not a valid SSCC.", sscc=sscc))
+    return describe(get_session(), acting_user(), sscc, ())
+
+
+def _result_page(scanned: ScannedContainer, digest: str, form: dict[str, Any], errors: dict[str, str],
+                 status: int = 200):  # type: ignore[no-untyped-def]
+    officer = acting_user()
+    if not officer.checkpoints:
+        abort(403, description=gettext("You are posted at no checkpoint; ask the licensing authority."))
+    post, kind = propose(officer, scanned.declaration)
+    post = next((p for p in officer.checkpoints if p.code == form.get("checkpoint")), post)
+    kind = CustodyKind(form["kind"]) if form.get("kind") in set(CustodyKind) else kind
+    proposal = Proposal(post, kind, form.get("client_event_id") or uuid.uuid4().hex,
+                        form.get("event_time") or _now_here())
+    return render_template("officer/scan_result.html", s=scanned, digest=digest, proposal=proposal,
+                           form=form, errors=errors, kinds=list(CustodyKind), confirm=CONFIRM,
+                           posts=officer.checkpoints), status
+
+
+@bp.get("/checkpoint/containers/<sscc>")
+@requires(Action.RECORD_CUSTODY)
+def scan_result(sscc: str):  # type: ignore[no-untyped-def]
+    """Show a scanned container, its declaration, whether it is expected here, and the confirm form."""
+    digest = request.args.get("photo", "").lower()
+    return _result_page(_scanned(sscc), digest if _DIGEST.match(digest) else "", {}, {})
+
+
+def measured_grams(raw: str) -> int | None:
+    """Read a mass typed in kilograms (a comma or a point before the grams); None when left empty.
+
+    Raises ValueError with a message in the user's language.
+    """
+    text = re.sub(r"[\s\u00a0\u202f]", "", raw).replace(",", ".")
+    if not text:
+        return None
+    try:
+        kilograms = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(gettext("A mass in kilograms, e.g. 34.500")) from None
+    grams = kilograms * 1000
+    if not kilograms.is_finite() or grams != grams.to_integral_value():
+        raise ValueError(gettext("At most three decimals: the scale shows whole grams."))
+    if grams <= 0:
+        raise ValueError(gettext("The mass must be more than zero."))
+    return int(grams)
+
+
+def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn the confirm form into the station contract's event, with the form's own errors."""
+    errors: dict[str, str] = {}
+    try:
+        mass = measured_grams(form.get("measured_kg", ""))
+    except ValueError as exc:
+        errors["measured_kg"], mass = str(exc), None
+    data = {"client_event_id": form.get("client_event_id", ""), "sscc": sscc,
+            "checkpoint": form.get("checkpoint", ""), "kind": form.get("kind", ""),
+            "seal_intact": form.get("seal_intact") == "yes", "event_time": form.get("event_time", ""),
+            "measured_net_g": mass, "remarks": form.get("remarks", "").strip(), "device": "portal"}
+    if _DIGEST.match(form.get("photo_digest", "")):
+        data["photo_digest"] = form["photo_digest"]
+    return data, errors
+
+
+#: Fields of the confirm form; a failure of any other part of the event is shown above the form.
+_FORM_FIELDS = {"kind", "checkpoint", "seal_intact", "measured_kg", "remarks"}
+_SHOWN_AS = {"measured_net_g": "measured_kg", "photo_digest": "form"}
+
+
+def _beside_fields(failures: dict[str, str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for name, message in failures.items():
+        field = _SHOWN_AS.get(name, name)
+        errors[field if field in _FORM_FIELDS else "form"] = message
+    return errors
+
+
+@bp.post("/checkpoint/custody")
+@requires(Action.RECORD_CUSTODY)
+def record_custody():  # type: ignore[no-untyped-def]
+    """Record the confirmed custody event once (a second tap finds the first), then back to the checkpoint."""
+    form = request.form.to_dict()
+    scanned = _scanned(form.get("sscc", ""))
+    data, errors = _event_data(form, scanned.sscc)
+    if errors:
+        return _result_page(scanned, form.get("photo_digest", ""), form, errors, 400)
+    db = get_session()
+    db.commit()  # the chain lock must open a fresh transaction (SQLite takes the write lock there)
+    try:
+        outcome = record_custody_event(db, acting_user(), data)
+    except ValidationFailed as exc:
+        db.rollback()
+        return _result_page(scanned, form.get("photo_digest", ""), form, _beside_fields(exc.errors), 400)
+    except Conflict as exc:  # the same client event id with other details: a new id for a new event
+        db.rollback()
+        form.pop("client_event_id", None)
+        return _result_page(scanned, form.get("photo_digest", ""), form, {"form": exc.message}, 409)
+    db.commit()
+    event = outcome.event
+    _flash_outcome(event, outcome.alerts, outcome.created)
+    return redirect(url_for("portal.checkpoint"))
+
+
+def _flash_outcome(event: CustodyEvent, alerts: list[Any], created: bool) -> None:
+    message = str(RECORDED[CustodyKind(event.kind)] % {"sscc": event.sscc, "post": event.checkpoint.name})
+    if not created:
+        message += " " + gettext("It had already been recorded; nothing was added.")
+    elif event.declaration is not None:
+        message += " " + gettext("Declaration %(ref)s is %(status)s.", ref=event.declaration.label,
+                                 status=label(event.declaration.status))
+    flash(message, "success")
+    if alerts:
+        flash(gettext("Alerts opened: %(kinds)s.", kinds=", ".join(label(a.kind) for a in alerts)), "warning")

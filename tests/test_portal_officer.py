@@ -1,0 +1,354 @@
+"""The customs officer's pages: the checkpoint's day, scanning a label photo or a typed SSCC, confirming custody."""
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scanner_app.labels import Label, render_image
+from tracker.domain.gs1 import make_sscc
+from tracker.models import Alert, CustodyEvent, DeclarationStatus, ExpectedCheckpoint
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+
+# ---------------------------------------------------------------- helpers
+class FormReader(HTMLParser):
+    """Read the values a browser would send from one form of a page (by the form's id)."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.values = form_id, False, {}
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside or "name" not in a:
+            return
+        if tag == "input" and (a.get("type") not in ("checkbox", "radio") or "checked" in a):
+            self.values[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.values[a["name"]] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.values[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        if tag == "form":
+            self.inside = False
+
+
+def form_values(page: str, form_id: str) -> dict[str, str]:
+    reader = FormReader(form_id)
+    reader.feed(page)
+    assert reader.values, f"no form {form_id!r} on the page"
+    return reader.values
+
+
+def label_photo(sscc: str, net_g: int = 34_500) -> bytes:
+    """A JPEG of a printed label, the size a phone would send after the browser scaled it."""
+    image = render_image(Label(sscc=sscc, net_g=net_g)).resize((886, 590)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def post_photo(client: FlaskClient, token: str, data: bytes) -> Any:
+    """Send a photo through the scan page's form as a browser without JavaScript does."""
+    return client.post("/checkpoint/scan", data={"csrf_token": token, "photo": (io.BytesIO(data), "IMG_0042.jpg")},
+                       content_type="multipart/form-data")
+
+
+def field_error(page: str, field: str) -> str:
+    """The message shown beside a field (the field's wrapper has has-error and the message)."""
+    match = re.search(rf'<div class="field has-error">\s*<label for="{field}".*?<p class="field-error"[^>]*>(.*?)</p>',
+                      page, re.S)
+    assert match, f"no error beside {field}"
+    return match.group(1)
+
+
+def photos(app: Flask) -> list[Path]:
+    folder = Path(app.instance_path) / "photos"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+@pytest.fixture
+def officer(make_user):  # type: ignore[no-untyped-def]
+    return make_user("customs_officer")
+
+
+@pytest.fixture
+def signed_in(auth, officer):  # type: ignore[no-untyped-def]
+    auth.sign_in_as(officer)
+    return officer
+
+
+def confirm(auth, client: FlaskClient, sscc: str, changes: dict[str, str] | None = None,
+            photo: str = "") -> Any:
+    """Open the container's page and tap Confirm (with ``changes`` made to the form first)."""
+    path = f"/checkpoint/containers/{sscc}" + (f"?photo={photo}" if photo else "")
+    page = client.get(path).get_data(as_text=True)
+    values = {**form_values(page, "custody-form"), **(changes or {})}
+    return client.post("/checkpoint/custody", data=values)
+
+
+# ---------------------------------------------------------------- who may
+@pytest.mark.parametrize("role", ["trader", "auditor", "licensing_admin"])
+@pytest.mark.parametrize("path", ["/checkpoint", "/checkpoint/scan",
+                                  f"/checkpoint/containers/{make_sscc(0, '4700001', 7)}"])
+def test_only_officers_open_the_checkpoint_pages(client: FlaskClient, auth, make_user, role: str, path: str) -> None:
+    auth.sign_in_as(make_user(role))
+    assert client.get(path).status_code == 403
+
+
+def test_a_trader_cannot_record_custody(client: FlaskClient, auth, make_user, make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved")
+    auth.sign_in_as(make_user("trader", dealer=declaration.declarant))
+    response = auth.post_form("/checkpoint/custody", {"sscc": declaration.items[0].container.sscc, "kind": "departure",
+                                                      "seal_intact": "yes"}, form_page="/")
+    assert response.status_code == 403
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+# ---------------------------------------------------------------- the checkpoint's day
+def test_checkpoint_lists_what_departs_arrives_or_passes_here(client: FlaskClient, signed_in, make_declaration,
+                                                              make_checkpoint, db: Session) -> None:
+    post = signed_in.checkpoints[0]
+    departing = make_declaration(status="approved", origin=post)
+    arriving = make_declaration(status="in_transit", destination=post)
+    passing = make_declaration(status="in_transit")
+    passing.expected_checkpoints = [ExpectedCheckpoint(checkpoint=post, seq=1)]
+    elsewhere = make_declaration(status="approved")
+    not_yet = make_declaration(status="submitted", origin=post)
+    db.flush()
+    page = client.get("/checkpoint").get_data(as_text=True)
+    leaving, coming = page.split('id="arriving"')[0].split('id="departing"')[1], page.split('id="arriving"')[1]
+    assert departing.reference in leaving and departing.items[0].container.sscc in leaving
+    assert departing.consignor.legal_name in leaving and "34.500 kg" in leaving
+    assert f'/declarations/{departing.id}"' in leaving
+    assert arriving.reference in coming and passing.reference in coming and departing.reference not in coming
+    assert elsewhere.reference not in page and f"/declarations/{not_yet.id}\"" not in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+
+
+def test_checkpoint_without_shipments_says_what_will_appear(client: FlaskClient, signed_in) -> None:
+    page = client.get("/checkpoint").get_data(as_text=True)
+    assert "No approved declaration starts at your post" in page and "Nothing recorded here today" in page
+
+
+def test_checkpoint_page_speaks_russian(client: FlaskClient, auth, signed_in, make_declaration) -> None:
+    make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    auth.post_form("/preferences/language", {"language": "ru", "next": "/checkpoint"}, form_page="/checkpoint")
+    page = client.get("/checkpoint").get_data(as_text=True)
+    assert '<html lang="ru">' in page
+    for words in ("Отправление с поста", "Прибытие или проследование", "34,500", "Сканировать контейнер"):
+        assert words in page
+    scan = client.get("/checkpoint/scan").get_data(as_text=True)
+    assert "Фотография этикетки" in scan and "Найти контейнер" in scan
+
+
+# ---------------------------------------------------------------- scanning a photo (no JavaScript)
+def test_scan_page_offers_the_camera_and_a_typed_sscc(client: FlaskClient, signed_in) -> None:
+    page = client.get("/checkpoint/scan").get_data(as_text=True)
+    assert re.search(r'<label for="photo">Photo of the label</label>', page)
+    assert re.search(r'<input type="file" id="photo" name="photo" accept="image/\*" capture="environment"', page)
+    assert 'id="sscc"' in page and 'enctype="multipart/form-data"' in page
+    assert 'data-api="/api/v1/scans"' in page and "scan.js" in page
+
+
+def test_label_photo_opens_the_container_expected_here(app: Flask, client: FlaskClient, auth, signed_in,
+                                                       make_declaration) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    sscc = declaration.items[0].container.sscc
+    response = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc))
+    assert response.status_code == 302
+    (kept,) = photos(app)
+    assert response.headers["Location"] == f"/checkpoint/containers/{sscc}?photo={kept.stem}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="expected">Expected here: yes' in page
+    assert f'href="/declarations/{declaration.id}" id="declaration-link">{declaration.reference}' in page
+    assert '<dd id="declared-mass">34.500 kg</dd>' in page
+    values = form_values(page, "custody-form")
+    assert values["photo_digest"] == kept.stem and values["kind"] == "departure" and values["seal_intact"] == "yes"
+    assert re.fullmatch(r"[0-9a-f]{32}", values["client_event_id"])
+    assert re.search(r'<button type="submit" class="big" id="confirm">Confirm departure</button>', page)
+    form = page.split('id="custody-form"')[1].split("</form>")[0]
+    assert form.count("<button") == 1
+
+
+def test_container_of_a_shipment_not_passing_here_is_not_expected(client: FlaskClient, auth, signed_in,
+                                                                  make_declaration) -> None:
+    declaration = make_declaration(status="in_transit")
+    sscc = declaration.items[0].container.sscc
+    page = client.get(post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc))
+                      .headers["Location"]).get_data(as_text=True)
+    assert 'id="expected">Expected here: no' in page and "does not pass your post" in page
+    assert form_values(page, "custody-form")["kind"] == "inspection" and "Confirm inspection" in page
+
+
+def test_arrival_is_proposed_at_the_destination(client: FlaskClient, signed_in, make_declaration) -> None:
+    declaration = make_declaration(status="in_transit", destination=signed_in.checkpoints[0])
+    page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
+    assert form_values(page, "custody-form")["kind"] == "arrival" and "Confirm arrival" in page
+
+
+@pytest.mark.parametrize("photo,reason", [
+    (b"", "Take or choose a photo"),
+    (label_photo(make_sscc(0, "4700009", 44))[:3000], "corrupt or truncated"),
+    (b"%PDF-1.4 not a photo", "not an image"),
+])
+def test_unusable_photo_is_refused_beside_the_photo_field(app: Flask, client: FlaskClient, auth, signed_in,
+                                                          photo: bytes, reason: str) -> None:
+    response = post_photo(client, auth.csrf_token("/checkpoint/scan"), photo)
+    assert response.status_code == 400
+    message = re.search(r'<p class="field-error" id="photo-error" role="alert">(.*?)</p>',
+                        response.get_data(as_text=True), re.S).group(1)
+    assert reason in message
+    assert photos(app) == []
+
+
+def test_photo_without_a_barcode_says_so(client: FlaskClient, auth, signed_in) -> None:
+    blank = io.BytesIO()
+    Image.fromarray(np.full((300, 400), 255, np.uint8)).save(blank, "PNG")
+    response = post_photo(client, auth.csrf_token("/checkpoint/scan"), blank.getvalue())
+    assert response.status_code == 400 and "no barcode found on the photo" in response.get_data(as_text=True)
+
+
+def test_photo_of_two_labels_lets_the_officer_choose(client: FlaskClient, auth, signed_in) -> None:
+    first, second = make_sscc(0, "4700009", 51), make_sscc(0, "4700009", 52)
+    sheet = np.vstack([np.array(render_image(Label(sscc=s, net_g=34_500)).resize((886, 590))) for s in (first, second)])
+    out = io.BytesIO()
+    Image.fromarray(sheet).save(out, "PNG")
+    response = post_photo(client, auth.csrf_token("/checkpoint/scan"), out.getvalue())
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"/checkpoint/containers/{first}?photo=" in page and f"/checkpoint/containers/{second}?photo=" in page
+
+
+# ---------------------------------------------------------------- typing the SSCC
+@pytest.mark.parametrize("typed", ["{s}", "(00){s}", "(00) {a} {b} {c}", " 00{s} "])
+def test_typed_sscc_with_prefix_and_spaces_opens_the_container(client: FlaskClient, auth, signed_in,
+                                                               typed: str) -> None:
+    sscc = make_sscc(3, "4700001", 20457)
+    text = typed.format(s=sscc, a=sscc[:1], b=sscc[1:8], c=sscc[8:])
+    response = auth.post_form("/checkpoint/scan", {"sscc": text})
+    assert response.status_code == 302 and response.headers["Location"] == f"/checkpoint/containers/{sscc}"
+
+
+def test_typed_sscc_with_a_wrong_check_digit_is_refused_beside_the_field(client: FlaskClient, auth, signed_in) -> None:
+    good = make_sscc(3, "4700001", 20457)
+    wrong = good[:-1] + str((int(good[-1]) + 1) % 10)
+    response = auth.post_form("/checkpoint/scan", {"sscc": wrong})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"the last one must be {good[-1]}" in field_error(page, "sscc")
+    assert f'value="{wrong}"' in page
+
+
+def test_typed_sscc_of_the_wrong_length_is_refused(client: FlaskClient, auth, signed_in) -> None:
+    response = auth.post_form("/checkpoint/scan", {"sscc": "12345"})
+    assert response.status_code == 400 and "18 digits" in field_error(response.get_data(as_text=True), "sscc")
+
+
+def test_typed_sscc_of_an_unregistered_container_can_still_be_recorded(client: FlaskClient, auth, signed_in,
+                                                                       db: Session) -> None:
+    sscc = make_sscc(0, "4700009", 77)
+    page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
+    assert "No registered container has this SSCC" in page
+    response = confirm(auth, client, sscc)
+    assert response.status_code == 302
+    assert db.scalar(select(CustodyEvent.unregistered_sscc)) == sscc
+    assert db.scalar(select(Alert.kind)) == "custody_unregistered_container"
+
+
+# ---------------------------------------------------------------- confirming custody
+def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskClient, auth, signed_in, make_user,
+                                                     make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    sscc = declaration.items[0].container.sscc
+    location = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc)).headers["Location"]
+    digest = location.rsplit("=", 1)[1]
+    departed = confirm(auth, client, sscc, {"measured_kg": "34,500"}, photo=digest)
+    assert departed.status_code == 302 and departed.headers["Location"] == "/checkpoint"
+    page = client.get("/checkpoint").get_data(as_text=True)
+    assert f"Departure of {sscc} recorded at {signed_in.checkpoints[0].name}." in page
+    assert "is in transit" in page and 'id="today"' in page and "departure" in page.split('id="today"')[1]
+    db.expire_all()
+    assert declaration.status == DeclarationStatus.IN_TRANSIT
+    event = db.scalars(select(CustodyEvent)).one()
+    assert (event.kind, event.measured_net_g, event.seal_intact, event.photo_digest, event.officer_id) == (
+        "departure", 34_500, True, digest, signed_in.id)
+
+    auth.logout()
+    auth.sign_in_as(make_user("customs_officer", checkpoints=[declaration.destination]))
+    arrived = confirm(auth, client, sscc, {"measured_kg": "34.5"})
+    assert arrived.status_code == 302
+    assert "Arrival of" in client.get("/checkpoint").get_data(as_text=True)
+    db.expire_all()
+    assert declaration.status == DeclarationStatus.ARRIVED
+
+
+def test_a_double_tap_records_once(client: FlaskClient, auth, signed_in, make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
+    values = form_values(page, "custody-form")
+    first = client.post("/checkpoint/custody", data=values)
+    second = client.post("/checkpoint/custody", data=values)
+    assert first.status_code == second.status_code == 302
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 1
+    assert "already been recorded" in client.get("/checkpoint").get_data(as_text=True)
+
+
+def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: FlaskClient, auth, signed_in,
+                                                                     make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    sscc = declaration.items[0].container.sscc
+    page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
+    values = {k: v for k, v in form_values(page, "custody-form").items() if k != "seal_intact"}
+    response = client.post("/checkpoint/custody", data={**values, "measured_kg": "30.000", "remarks": "drum dented"})
+    assert response.status_code == 302
+    shown = client.get("/checkpoint").get_data(as_text=True)
+    assert "Alerts opened:" in shown and "seal broken at checkpoint" in shown and "mass differs at checkpoint" in shown
+    event = db.scalars(select(CustodyEvent)).one()
+    assert event.seal_intact is False and event.remarks == "drum dented"
+
+
+@pytest.mark.parametrize("typed,message", [("34.5001", "three decimals"), ("heavy", "kilograms"),
+                                           ("-1", "more than zero")])
+def test_a_bad_mass_is_refused_beside_its_field_and_nothing_is_recorded(client: FlaskClient, auth, signed_in,
+                                                                        make_declaration, db: Session,
+                                                                        typed: str, message: str) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    sscc = declaration.items[0].container.sscc
+    page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
+    values = form_values(page, "custody-form")
+    response = confirm(auth, client, sscc, {**values, "measured_kg": typed, "remarks": "kept"})
+    again = response.get_data(as_text=True)
+    assert response.status_code == 400 and message in field_error(again, "measured_kg")
+    assert "kept</textarea>" in again and f'value="{typed}"' in again
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+def test_confirm_form_names_the_kind_chosen(client: FlaskClient, auth, signed_in, make_declaration,
+                                            db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    response = confirm(auth, client, declaration.items[0].container.sscc, {"kind": "inspection"})
+    assert response.status_code == 302
+    assert "Inspection of" in client.get("/checkpoint").get_data(as_text=True)
+    assert db.scalars(select(CustodyEvent.kind)).one() == "inspection"

@@ -1,0 +1,126 @@
+/* The officer's scan pages.
+ * Scan: a photo chosen or taken is posted at once to the API (POST /api/v1/scans, multipart field
+ * "photo"); one container opens its page, several are listed, a refusal is shown beside the field.
+ * Without this script the same form posts to the portal, which does the same on the server.
+ * Confirm: the one button names the kind of event chosen, and a second tap is ignored.
+ */
+(function () {
+  "use strict";
+
+  function resultUrl(form, sscc, digest) {
+    return form.dataset.result.replace("__SSCC__", encodeURIComponent(sscc)) +
+      "?photo=" + encodeURIComponent(digest);
+  }
+
+  function showError(form, text) {
+    var error = document.getElementById("photo-error");
+    var field = error.closest(".field");
+    error.textContent = text;
+    field.classList.toggle("has-error", Boolean(text));
+    document.getElementById("photo").setAttribute("aria-invalid", text ? "true" : "false");
+  }
+
+  function listContainers(form, answer) {
+    var box = document.getElementById("found");
+    var list = box.querySelector("ul");
+    list.textContent = "";
+    answer.containers.forEach(function (c) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.className = "mono";
+      link.href = resultUrl(form, c.sscc, answer.photo_digest);
+      link.textContent = c.sscc;
+      item.appendChild(link);
+      if (c.declaration) {
+        item.appendChild(document.createTextNode(" — " + (c.declaration.reference || "#" + c.declaration.id)));
+      }
+      list.appendChild(item);
+    });
+    box.hidden = false;
+  }
+
+  function refusal(form, body) {
+    var reason = body && body.fields && body.fields.photo ? body.fields.photo : (body && body.message) || "";
+    return form.dataset.failed.replace("__REASON__", reason);
+  }
+
+  function sendPhoto(form) {
+    var input = document.getElementById("photo");
+    var button = document.getElementById("read-photo");
+    if (form.dataset.sending === "yes" || !input.files.length) {
+      return;
+    }
+    if (input.files[0].size > Number(form.dataset.maxBytes)) {
+      showError(form, form.dataset.tooBig);
+      return;
+    }
+    var data = new FormData();
+    data.append("photo", input.files[0]);
+    form.dataset.sending = "yes";
+    button.disabled = true;
+    showError(form, "");
+    form.setAttribute("aria-busy", "true");
+    document.getElementById("photo-hint").textContent = form.dataset.busy;
+    fetch(form.dataset.api, {method: "POST", body: data, credentials: "same-origin",
+                             headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (!response.ok) {
+            throw new Error(refusal(form, body));
+          }
+          if (body.containers.length === 1) {
+            window.location.assign(resultUrl(form, body.containers[0].sscc, body.photo_digest));
+            return;
+          }
+          listContainers(form, body);
+          finish(form, button);
+        });
+      })
+      .catch(function (error) {
+        showError(form, error instanceof TypeError ? form.dataset.offline : error.message);
+        finish(form, button);
+      });
+  }
+
+  function finish(form, button) {
+    form.dataset.sending = "";
+    form.removeAttribute("aria-busy");
+    button.disabled = false;
+  }
+
+  function initScan(form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      sendPhoto(form);
+    });
+    document.getElementById("photo").addEventListener("change", function () {
+      sendPhoto(form);
+    });
+  }
+
+  function initConfirm(form) {
+    var button = document.getElementById("confirm");
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "kind" && event.target.dataset.confirm) {
+        button.textContent = event.target.dataset.confirm;
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent === "yes") {
+        event.preventDefault();  // the server would record it once anyway; spare the second request
+        return;
+      }
+      form.dataset.sent = "yes";
+      button.setAttribute("aria-disabled", "true");
+    });
+  }
+
+  var scan = document.getElementById("photo-form");
+  if (scan) {
+    initScan(scan);
+  }
+  var confirm = document.getElementById("custody-form");
+  if (confirm) {
+    initConfirm(confirm);
+  }
+}());
