@@ -1,0 +1,97 @@
+"""The consignee's report of receipt: the mass found in each container, its seal, remarks."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from tracker.domain.access import may_report_receipt
+from tracker.domain.declarations import find_declaration
+from tracker.domain.errors import ValidationFailed
+from tracker.domain.lifecycle import S, require_move
+from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, report_receipt
+from tracker.models import Alert, Declaration
+from tracker.web.auth import acting_user
+from tracker.web.database import get_session
+from tracker.web.labels import label
+from tracker.web.portal.navigation import has_view
+from tracker.web.portal.trader_forms import FormValues, kg_value, parse_kg
+from tracker.web.portal.blueprint import bp
+
+RECEIPT_ALERTS = ("receipt_shortage", "receipt_excess", "seal_broken")
+
+
+def _receivable(declaration_id: int) -> Declaration:
+    """Return the arrived declaration the user may report (403 for others, 409 before arrival)."""
+    record = find_declaration(get_session(), acting_user(), declaration_id)
+    if not may_report_receipt(acting_user(), record):
+        abort(403, description=_("Only the consignee (or customs) reports the receipt."))
+    require_move(record, S.CLOSED)
+    return record
+
+
+def _page(record: Declaration, form: Any, errors: dict[str, Any], status: int = 200):  # type: ignore[no-untyped-def]
+    return render_template("trader/receipt.html", d=record, form=FormValues(form), errors=errors), status
+
+
+def _read(record: Declaration, form: Any) -> ReceiptInput:
+    """Read the form into a report of receipt, or raise with every bad field."""
+    errors: dict[str, Any] = {}
+    containers = []
+    for item in record.items:
+        sscc = item.container.sscc
+        mass = parse_kg(form.get(f"received-{sscc}", ""), f"received-{sscc}", errors, allow_zero=True)
+        containers.append(ReceivedContainer(sscc, mass if mass is not None else 0, f"seal-{sscc}" in form))
+    if errors:
+        raise ValidationFailed(errors)
+    return ReceiptInput(containers, form.get("remarks", ""))
+
+
+def _by_container(record: Declaration, errors: dict[str, Any]) -> dict[str, Any]:
+    """Name the domain's ``containers[i].…`` errors by the SSCC of the i-th container."""
+    named: dict[str, Any] = {}
+    for key, message in errors.items():
+        if key.startswith("containers[") and key[11:key.index("]")].isdigit():
+            index = int(key[11:key.index("]")])
+            key = f"received-{record.items[index].container.sscc}" if index < len(record.items) else "containers"
+        named[key] = message
+    return named
+
+
+def _announce(alert: Alert) -> None:
+    """Flash that the receipt opened ``alert``, with a link to it where the alert page exists."""
+    message = _("The receipt opened an alert: %(kind)s.", kind=label(alert.kind))
+    if has_view("portal.alert"):
+        link = Markup('<a href="{}">{}</a>').format(url_for("portal.alert", alert_id=alert.id),
+                                                    _("Open the alert to explain it"))
+        flash(Markup("{} {}").format(message, link), "warning")
+    else:
+        flash(message, "warning")
+
+
+@bp.route("/declarations/<int:declaration_id>/receipt", methods=["GET", "POST"])
+@login_required
+def receipt(declaration_id: int):  # type: ignore[no-untyped-def]
+    """Show or file the report of receipt of an arrived declaration (it closes the declaration)."""
+    record = _receivable(declaration_id)
+    if request.method == "GET":
+        return _page(record, {**{f"received-{i.container.sscc}": kg_value(i.declared_net_g) for i in record.items},
+                              **{f"seal-{i.container.sscc}": "on" for i in record.items}}, {})
+    db = get_session()
+    settings = current_app.config["SETTINGS"]
+    try:
+        report = report_receipt(db, acting_user(), record.id, _read(record, request.form),
+                                Tolerance(settings.receipt_tolerance_permille, settings.receipt_tolerance_min_g))
+    except ValidationFailed as exc:
+        db.rollback()
+        return _page(_receivable(declaration_id), request.form, _by_container(record, exc.errors), 400)
+    db.commit()
+    flash(_("Receipt of %(label)s recorded; the declaration is closed.", label=report.label), "success")
+    for alert in db.scalars(select(Alert).where(Alert.declaration_id == report.id, Alert.kind.in_(RECEIPT_ALERTS))
+                            .order_by(Alert.id)):
+        _announce(alert)
+    return redirect(url_for("portal.declaration", declaration_id=report.id))

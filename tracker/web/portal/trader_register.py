@@ -1,0 +1,152 @@
+"""The transaction register and the dealer's book stock: sales, purchases, production and use.
+
+A trader reads and writes their own dealer's entries; the auditor and the licensing
+authority read any dealer's, chosen from a list.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import or_, select
+
+from tracker.domain.access import Action, may, sees_everything
+from tracker.domain.balance import book_stock, physical_stock
+from tracker.domain.drafting import counterparties
+from tracker.domain.errors import ValidationFailed
+from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry, today_kg
+from tracker.models import HOME_COUNTRY, Activity, Dealer, StockEntry, StockEntryKind, Transaction, User
+from tracker.web.auth import acting_user, requires
+from tracker.web.database import get_session
+from tracker.web.i18n import day, kg
+from tracker.web.portal.blueprint import bp
+from tracker.web.portal.pages import paginate
+from tracker.web.portal.trader_forms import FormValues, parse_date, parse_kg, parse_whole
+
+RECENT_STOCK_ENTRIES = 25
+ENTRY_ACTIVITY = {StockEntryKind.PRODUCTION: Activity.PRODUCTION, StockEntryKind.USE: Activity.USE}
+
+
+def _dealer(user: User) -> Dealer | None:
+    """Return the dealer whose books are shown: a trader's own, else the one chosen (403 for others)."""
+    db = get_session()
+    if may(user, Action.RECORD_TRANSACTION):
+        return user.dealer
+    if not sees_everything(user):
+        abort(403, description=_("Only traders, auditors and the licensing authority read the register."))
+    chosen = request.args.get("dealer", type=int)
+    return db.get(Dealer, chosen) if chosen is not None else None
+
+
+def _entry_kinds(dealer: Dealer) -> list[StockEntryKind]:
+    """Return what the dealer's licences allow it to enter in the stock book today."""
+    today = today_kg()
+    return [kind for kind, activity in ENTRY_ACTIVITY.items()
+            if any(licence.covers(activity, today) for licence in dealer.licenses)]
+
+
+def _page(sale: Any = None, sale_errors: Any = None, entry: Any = None, entry_errors: Any = None,
+          status: int = 200):  # type: ignore[no-untyped-def]
+    """Render the register of the dealer in view, with the forms of a trader."""
+    user, db = acting_user(), get_session()
+    dealer = _dealer(user)
+    context: dict[str, Any] = {"dealer": dealer, "may_record": may(user, Action.RECORD_TRANSACTION),
+                               "today": today_kg().isoformat()}
+    if sees_everything(user):
+        context["dealers"] = db.scalars(select(Dealer).where(Dealer.country == HOME_COUNTRY)
+                                        .order_by(Dealer.legal_name)).all()
+    if dealer is not None:
+        context |= {
+            "page": paginate(db, select(Transaction).where(
+                or_(Transaction.seller_id == dealer.id, Transaction.buyer_id == dealer.id))
+                .order_by(Transaction.transaction_date.desc(), Transaction.id.desc())),
+            "entries": db.scalars(select(StockEntry).where(StockEntry.dealer_id == dealer.id)
+                                  .order_by(StockEntry.entry_date.desc(), StockEntry.id.desc())
+                                  .limit(RECENT_STOCK_ENTRIES)).all(),
+            "book_g": book_stock(db, dealer.id), "physical_g": physical_stock(db, dealer.id),
+            "entry_kinds": _entry_kinds(dealer),
+        }
+        ids = {i for t in context["page"].rows for i in (t.seller_id, t.buyer_id)}
+        context["names"] = {i: name for i, name in db.execute(
+            select(Dealer.id, Dealer.legal_name).where(Dealer.id.in_(ids)))}
+    if context["may_record"]:
+        context |= {"counterparties": counterparties(db, user),
+                    "sale": FormValues(sale or {"direction": "sale", "transaction_date": context["today"]}),
+                    "sale_errors": sale_errors or {},
+                    "entry": FormValues(entry or {"entry_date": context["today"]}),
+                    "entry_errors": entry_errors or {}}
+    return render_template("trader/register.html", **context), status
+
+
+@bp.get("/register")
+@login_required
+def register():  # type: ignore[no-untyped-def]
+    """Show the register of sales and purchases, the book stock and the stock book."""
+    return _page()
+
+
+def _sale_input(user: User, form: Any) -> SaleInput:
+    """Read the sale form: the trader's dealer sells to, or buys from, the counterparty."""
+    errors: dict[str, Any] = {}
+    other = parse_whole(form.get("counterparty", ""), "counterparty", errors, _("Choose from the list."))
+    if other is None and "counterparty" not in errors:
+        errors["counterparty"] = _("Choose the other dealer.")
+    mass = parse_kg(form.get("mass", ""), "mass", errors)
+    on = parse_date(form.get("transaction_date", ""), "transaction_date", errors)
+    if form.get("direction") not in ("sale", "purchase"):
+        errors["direction"] = _("Say whether your dealer sold or bought.")
+    if errors:
+        raise ValidationFailed(errors)
+    own = user.dealer_id
+    seller, buyer = (own, other) if form["direction"] == "sale" else (other, own)
+    return SaleInput(seller_id=seller, buyer_id=buyer, mass_g=mass, place=form.get("place", ""),  # type: ignore[arg-type]
+                     transaction_date=on, remarks=form.get("remarks", ""))  # type: ignore[arg-type]
+
+
+def _sale_errors(user: User, form: Any, errors: dict[str, Any]) -> dict[str, Any]:
+    """Name the domain's seller/buyer errors by the form's fields: own side, or the counterparty."""
+    own_side = "seller_id" if form.get("direction") == "sale" else "buyer_id"
+    renamed = {"mass_g": "mass", own_side: "direction"}
+    return {renamed.get(key, "counterparty" if key in ("seller_id", "buyer_id") else key): message
+            for key, message in errors.items()}
+
+
+@bp.post("/register/transactions")
+@requires(Action.RECORD_TRANSACTION)
+def record_transaction():  # type: ignore[no-untyped-def]
+    """Enter a sale or a purchase of the trader's dealer in the register."""
+    user, db = acting_user(), get_session()
+    try:
+        entry = record_sale(db, user, _sale_input(user, request.form))
+    except ValidationFailed as exc:
+        db.rollback()
+        return _page(sale=request.form, sale_errors=_sale_errors(user, request.form, exc.errors), status=400)
+    db.commit()
+    flash(_("Entered in the register: %(mass)s on %(date)s.", mass=kg(entry.mass_g),
+            date=day(entry.transaction_date)), "success")
+    return redirect(url_for("portal.register"))
+
+
+@bp.post("/register/stock-entries", endpoint="record_stock_entry")
+@requires(Action.RECORD_TRANSACTION)
+def record_stock_entry_view():  # type: ignore[no-untyped-def]
+    """Enter production or declared use of the trader's dealer in the stock book."""
+    user, db = acting_user(), get_session()
+    form, errors = request.form, {}
+    mass = parse_kg(form.get("mass", ""), "mass", errors)
+    on = parse_date(form.get("entry_date", ""), "entry_date", errors)
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        record_stock_entry(db, user, StockEntryInput(kind=form.get("kind", ""), mass_g=mass,  # type: ignore[arg-type]
+                                                     entry_date=on, place=form.get("place", ""),  # type: ignore[arg-type]
+                                                     remarks=form.get("remarks", "")))
+    except ValidationFailed as exc:
+        db.rollback()
+        named = {("mass" if key == "mass_g" else key): message for key, message in exc.errors.items()}
+        return _page(entry=form, entry_errors=named, status=400)
+    db.commit()
+    flash(_("Entered in the stock book."), "success")
+    return redirect(url_for("portal.register"))
