@@ -6,6 +6,8 @@ Under CI=true a missing PostgreSQL or MQTT broker fails instead of skipping.
 """
 from __future__ import annotations
 
+pytest_plugins = ["tests.browser"]
+
 import os
 import re
 import secrets

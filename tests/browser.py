@@ -1,0 +1,281 @@
+"""Browser-test fixtures: the real portal on a live server, driven by Playwright in Debian's chromium.
+
+The portal is the project's own app on a file SQLite database with the demo loaded, served
+by werkzeug in a thread on 127.0.0.1 (tests/tracker_server.py). The browser is Debian's
+``chromium`` (installed by scripts/bootstrap.sh; a test tool's own browser download cannot
+work offline). Under CI=true a missing chromium fails the browser tests; elsewhere they skip.
+
+Every page a test opens is watched: a console error (CSP violations included), an uncaught
+script error, a failed response or a request to any host but the portal's is a problem the
+test reports. Screenshots go to test-artifacts/browser/<test>/<nn>-<step>.png.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import need_service
+from tests.tracker_server import running_tracker
+from tracker.domain.demo import load_demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+PHONE = {"width": 360, "height": 740}        # an officer's phone
+DESKTOP = {"width": 1280, "height": 800}     # the ministry's screens
+#: Browsers ask for /favicon.ico by themselves; the portal has none (a 404 the user never sees).
+UNASKED = ("/favicon.ico",)
+#: Report CSP violations as console errors even where chromium would only count them.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline'));
+});
+"""
+#: Elements wider than the viewport (what makes a page scroll sideways), as short descriptions.
+OVERFLOW_JS = """
+() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width) return [];
+  const wide = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 1) {
+      const parent = el.parentElement && el.parentElement.getBoundingClientRect();
+      if (parent && parent.right > width + 1) continue;   // report the outermost only
+      wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+                (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+                ' (' + Math.round(box.right) + ' px)');
+    }
+  }
+  return wide.length ? wide.slice(0, 5) : ['document ' + document.documentElement.scrollWidth + ' px'];
+}
+"""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``browser`` marker (the suite runs with --strict-markers)."""
+    config.addinivalue_line("markers", "browser: drives Debian's chromium through Playwright")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the screenshots are, when a browser test took any."""
+    if ARTIFACTS.is_dir() and any(ARTIFACTS.iterdir()):
+        terminalreporter.write_line(f"browser screenshots: {ARTIFACTS}")
+
+
+# ---------------------------------------------------------------- the portal
+@dataclass
+class DemoPortal:
+    """The portal served over HTTP with the demo loaded, and the demo accounts' passwords."""
+
+    url: str
+    sessions: sessionmaker[Session]
+    passwords: dict[str, str]
+    database_url: str
+    path: Path
+
+    def address(self, path: str) -> str:
+        """Return the absolute URL of ``path`` on this portal."""
+        return self.url + path
+
+
+@contextmanager
+def serving_demo(tmp_path: Path) -> Iterator[DemoPortal]:
+    """Serve the tracker on a fresh SQLite file in ``tmp_path`` with the demo loaded."""
+    with running_tracker(tmp_path) as tracker:
+        with tracker.sessions() as session:
+            accounts = load_demo(session).accounts
+            session.commit()
+        yield DemoPortal(tracker.url, tracker.sessions, {a.login: a.password for a in accounts},
+                         f"sqlite:///{tmp_path / 'tracker.sqlite3'}", tmp_path)
+
+
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPortal]:
+    """The demo portal shared by the page tests (they read; what they change they put back)."""
+    with serving_demo(tmp_path_factory.mktemp("portal")) as served:
+        yield served
+
+
+# ---------------------------------------------------------------- the browser
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, with no network of its own (skipped, or failed under CI, if absent)."""
+    need_service("Chromium", CHROMIUM.exists(), os.access(CHROMIUM, os.X_OK),
+                 f"install Debian's chromium at {CHROMIUM} (scripts/bootstrap.sh does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watch:
+    """What went wrong in a browser context: console errors, script errors, bad responses, foreign hosts."""
+
+    origin: str
+    problems: list[str] = field(default_factory=list)
+    allowed_statuses: set[int] = field(default_factory=set)
+
+    def attach(self, context: BrowserContext) -> None:
+        """Listen on every page of ``context``; refuse requests to any other host."""
+        context.add_init_script(CSP_LISTENER)
+        context.route(lambda url: not self._ours(url), self._refuse)
+        context.on("page", self._watch_page)
+        context.on("response", self._response)
+
+    def _ours(self, url: str) -> bool:
+        return url.startswith(self.origin + "/") or url == self.origin or urlsplit(url).scheme in ("data", "blob")
+
+    def _refuse(self, route: Route, request: Request) -> None:
+        self.problems.append(f"request to another host: {request.url}")
+        route.abort()
+
+    def _watch_page(self, page: Page) -> None:
+        page.on("console", lambda message: message.type == "error" and self._console(message.text, page.url))
+        page.on("pageerror", lambda error: self.problems.append(f"script error on {page.url}: {error}"))
+
+    def _console(self, text: str, url: str) -> None:
+        if "Failed to load resource" in text:
+            return  # the response itself is judged in _response, which knows its URL and status
+        self.problems.append(f"console error on {url}: {text}")
+
+    def _response(self, response: Response) -> None:
+        path = urlsplit(response.url).path
+        if response.status >= 400 and path not in UNASKED and response.status not in self.allowed_statuses:
+            self.problems.append(f"HTTP {response.status} for {response.request.method} {response.url}")
+
+    def allow(self, *statuses: int) -> None:
+        """Accept these statuses from now on (a test that submits a form meant to be refused)."""
+        self.allowed_statuses.update(statuses)
+
+    def take(self) -> list[str]:
+        """Return the problems seen so far and forget them."""
+        seen, self.problems = self.problems, []
+        return seen
+
+    def assert_clean(self) -> None:
+        """Fail naming every problem seen so far."""
+        seen = self.take()
+        assert not seen, "browser problems:\n  " + "\n  ".join(seen)
+
+
+class Screenshots:
+    """Numbered full-page screenshots of one test: test-artifacts/browser/<test>/<nn>-<step>.png."""
+
+    def __init__(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.folder, self.count = folder, 0
+
+    def __call__(self, page: Page, step: str) -> Path:
+        """Save ``page`` as the next numbered step and return the file."""
+        self.count += 1
+        name = re.sub(r"[^\w.-]+", "-", step).strip("-").lower()
+        path = self.folder / f"{self.count:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Screenshots:
+    """The screenshot helper of this test."""
+    return Screenshots(ARTIFACTS / re.sub(r"[^\w.-]+", "-", request.node.name).strip("-"))
+
+
+@dataclass
+class Visitor:
+    """A signed-in (or anonymous) browser tab on the portal, with its watch."""
+
+    page: Page
+    watch: Watch
+    portal: DemoPortal
+
+    def go(self, path: str, expect_status: int = 200) -> Response | None:
+        """Open ``path`` (relative to the portal) and check the answer's status."""
+        response = self.page.goto(self.portal.address(path))
+        assert response is not None and response.status == expect_status, \
+            f"{path}: HTTP {response.status if response else None}"
+        return response
+
+    @property
+    def language(self) -> str:
+        """Return the language of the page shown (its <html lang>)."""
+        return self.page.locator("html").get_attribute("lang") or ""
+
+    def switch_language(self, code: str) -> None:
+        """Choose ``code`` ("en", "ru") with the switcher in the header, unless it is shown already."""
+        if self.language != code:
+            self.page.locator(f"form.language button[value='{code}']").click()
+            self.page.wait_for_load_state()
+        assert self.language == code
+
+    def sign_in(self, login: str, language: str = "en") -> None:
+        """Sign in through the login form, then show the portal in ``language``."""
+        self.go("/login")
+        self.page.locator("input[name='login']").fill(login)
+        self.page.locator("input[name='password']").fill(self.portal.passwords[login])
+        self.page.locator("form:has(input[name='password']) button[type='submit']").click()
+        self.page.wait_for_load_state()
+        assert urlsplit(self.page.url).path == "/", f"{login} could not sign in: {self.page.url}"
+        self.switch_language(language)
+
+    def sign_out(self) -> None:
+        """Sign out with the header's button."""
+        self.page.locator("form[action$='/logout'] button").click()
+        self.page.wait_for_load_state()
+
+    def overflow(self) -> list[str]:
+        """Return what sticks out sideways of the viewport (empty: no horizontal scroll)."""
+        return list(self.page.evaluate(OVERFLOW_JS))
+
+
+@pytest.fixture
+def visit(browser: Browser, portal: DemoPortal) -> Iterator[Callable[..., Visitor]]:
+    """Factory: open a tab of ``size`` on the shared portal, signed in as ``login`` if given."""
+    yield from _visitors(browser, portal)
+
+
+def _visitors(browser: Browser, portal: DemoPortal) -> Iterator[Callable[..., Visitor]]:
+    contexts: list[tuple[BrowserContext, Watch]] = []
+
+    def open_tab(login: str | None = None, size: dict[str, int] | None = None, language: str = "en") -> Visitor:
+        watch = Watch(portal.url)
+        context = browser.new_context(viewport=size or DESKTOP, locale="en-US", timezone_id="Asia/Bishkek")
+        context.set_default_timeout(15_000)
+        watch.attach(context)
+        contexts.append((context, watch))
+        visitor = Visitor(context.new_page(), watch, portal)
+        if login is not None:
+            visitor.sign_in(login, language)
+        return visitor
+
+    yield open_tab
+    for context, _ in contexts:
+        context.close()
+
+
+@pytest.fixture
+def visit_portal(browser: Browser) -> Iterator[Callable[[DemoPortal], Callable[..., Visitor]]]:
+    """Factory of ``visit`` factories for a portal of the test's own (the end-to-end test's)."""
+    made: list[Iterator[Callable[..., Visitor]]] = []
+
+    def on(portal: DemoPortal) -> Callable[..., Visitor]:
+        tabs = _visitors(browser, portal)
+        made.append(tabs)
+        return next(tabs)
+
+    yield on
+    for tabs in made:
+        next(tabs, None)

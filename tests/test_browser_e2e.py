@@ -1,0 +1,211 @@
+"""One shipment from filing to receipt, every role in the browser, with a screenshot of each step.
+
+A trader files a declaration with a GPX route; the licensing authority approves it; an officer
+on a phone scans the flask's label and records the departure; the truck's beacon streams its
+trip through the real gateway, leaving the corridor once; the officer records the arrival; the
+consignee reports a shortage with an explanation; the declaration page then shows the corridor,
+the track, the alert and both custody events. The officer and the consignee work in Russian.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from tests.browser import DESKTOP, PHONE, DemoPortal, Screenshots, Visitor, serving_demo
+from tests.browser_data import (
+    WAREHOUSE,
+    add_warehouse,
+    drive_with_deviation,
+    label_photo,
+    short_haul_gpx,
+    wait_for_alert,
+)
+from tracker.models import Beacon, Container, CustodyEvent, Declaration, DeclarationStatus, utcnow
+
+pytestmark = pytest.mark.browser
+
+DECLARANT, CONSIGNEE, OFFICER = "trader.osh", "trader.bishkek", "officer.osh"
+CONSIGNEE_NAME = "Bishkek Chemical Supply LLC"
+BISHKEK = ZoneInfo("Asia/Bishkek")
+RECEIVED_KG = "33,650"            # 850 g short of 34.500 kg, typed the Russian way
+EXPLANATION = ("Недостача 850 г: при перегрузке на складе повреждён клапан фляги, "
+               "часть ртути собрана в аварийную ёмкость; акт составлен.")
+
+
+@pytest.fixture
+def shipment_portal(tmp_path: Path) -> Iterator[DemoPortal]:
+    """A portal of this test's own: the demo plus the consignee's warehouse near Osh."""
+    with serving_demo(tmp_path) as served:
+        with served.sessions() as session:
+            add_warehouse(session, OFFICER)
+        yield served
+
+
+def local(moment: datetime) -> str:
+    """Return ``moment`` as a datetime-local field wants it, in the traders' time zone."""
+    return moment.astimezone(BISHKEK).strftime("%Y-%m-%dT%H:%M")
+
+
+def option_value(tab: Visitor, select_id: str, text: str) -> str:
+    """Return the value of the option of ``select_id`` whose text contains ``text``."""
+    value = tab.page.locator(f"#{select_id} option", has_text=text).first.get_attribute("value")
+    assert value, f"no option {text!r} in #{select_id}"
+    return value
+
+
+def file_declaration(tab: Visitor, shots: Screenshots, portal: DemoPortal) -> int:
+    """File the declaration through the four steps as the declarant; return its id."""
+    page = tab.page
+    tab.go("/declarations/new")
+    page.locator("#kind").select_option("domestic")
+    page.locator("#consignee_id").select_option(option_value(tab, "consignee_id", CONSIGNEE_NAME))
+    page.locator("#origin").select_option("OSH")
+    page.locator("#destination").select_option(WAREHOUSE.code)
+    shots(page, "trader-parties")
+    page.locator("#save-step").click()
+    page.wait_for_url(re.compile(r"/declarations/\d+/edit\?step=containers"))
+    declaration_id = int(re.search(r"/declarations/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
+
+    first = page.locator("input[name='sscc']").first
+    sscc = first.get_attribute("value")
+    first.check()
+    page.locator(f"#mass-{sscc}").fill("34.5")
+    shots(page, "trader-containers")
+    page.locator("#save-step").click()
+    page.wait_for_url(re.compile(r"step=route"))
+
+    page.locator("#gpx").set_input_files(files=[{"name": "osh-warehouse.gpx", "mimeType": "application/gpx+xml",
+                                                 "buffer": short_haul_gpx()}])
+    page.locator("#corridor_m").fill("500")
+    now = utcnow()
+    page.locator("#planned_departure").fill(local(now + timedelta(hours=1)))
+    page.locator("#planned_arrival").fill(local(now + timedelta(hours=3)))
+    with portal.sessions() as session:
+        device = session.scalars(select(Beacon.device_id)
+                                 .where(Beacon.description.like("truck 05 KG 930 CCE%"))).one()
+    page.locator("#beacon_id").select_option(option_value(tab, "beacon_id", device))
+    page.locator("#vehicle").fill("05 KG 930 CCE")
+    shots(page, "trader-route")
+    page.locator("#save-step").click()
+    page.wait_for_url(re.compile(r"step=review"))
+    assert page.locator("#ready").is_visible(), page.locator("main").inner_text()
+    shots(page, "trader-review")
+    page.locator("#submit-declaration").click()
+    page.wait_for_load_state()
+    shots(page, "trader-submitted")
+    return declaration_id
+
+
+def status_of(portal: DemoPortal, declaration_id: int) -> DeclarationStatus:
+    with portal.sessions() as session:
+        return session.get(Declaration, declaration_id).status  # type: ignore[union-attr]
+
+
+def record_custody(tab: Visitor, shots: Screenshots, photo: bytes, checkpoint: str, kind: str) -> None:
+    """Photograph the label on the scan page, then confirm ``kind`` at ``checkpoint`` with the big button."""
+    page = tab.page
+    tab.go("/checkpoint/scan")
+    shots(page, f"officer-scan-{kind}")
+    page.locator("#photo").set_input_files(files=[{"name": "label.png", "mimeType": "image/png", "buffer": photo}])
+    page.wait_for_url(re.compile(r"/checkpoint/containers/\d{18}"))
+    if page.locator("select#checkpoint").count():
+        page.locator("select#checkpoint").select_option(checkpoint)
+    page.locator(f"#kind-{kind}").check()
+    assert tab.overflow() == [], f"the confirm page scrolls sideways: {tab.overflow()}"
+    shots(page, f"officer-confirm-{kind}")
+    page.locator("#confirm").click()
+    page.wait_for_url(re.compile(r"/checkpoint$"))
+    assert tab.overflow() == []
+    shots(page, f"officer-{kind}-recorded")
+
+
+def test_a_shipment_from_filing_to_receipt_in_the_browser(
+        browser: object, visit_portal: Callable[[DemoPortal], Callable[..., Visitor]],
+        shipment_portal: DemoPortal, shots: Screenshots) -> None:
+    portal = shipment_portal
+    visit = visit_portal(portal)
+
+    # The trader files the declaration with its GPX route and submits it.
+    trader = visit(DECLARANT, size=DESKTOP)
+    declaration_id = file_declaration(trader, shots, portal)
+    assert status_of(portal, declaration_id) == DeclarationStatus.SUBMITTED
+    trader.watch.assert_clean()
+
+    # The licensing authority approves it on the declaration page.
+    admin = visit("admin", size=DESKTOP)
+    admin.go(f"/declarations/{declaration_id}")
+    shots(admin.page, "admin-decision")
+    admin.page.locator("#approve").click()
+    admin.page.wait_for_url(re.compile(rf"/declarations/{declaration_id}$"))
+    shots(admin.page, "admin-approved")
+    assert status_of(portal, declaration_id) == DeclarationStatus.APPROVED
+    admin.watch.assert_clean()
+
+    with portal.sessions() as session:
+        declaration = session.get(Declaration, declaration_id)
+        assert declaration is not None
+        reference = declaration.reference
+        flask = session.scalars(select(Container).where(Container.id == declaration.items[0].container_id)).one()
+        photo = label_photo(flask.sscc, declaration.items[0].declared_net_g)
+
+    # The officer, on a phone and in Russian, photographs the label and records the departure.
+    officer = visit(OFFICER, size=PHONE, language="ru")
+    record_custody(officer, shots, photo, "OSH", "departure")
+    assert status_of(portal, declaration_id) == DeclarationStatus.IN_TRANSIT
+
+    # The truck's beacon reports its trip through the gateway; it leaves the corridor once.
+    with portal.sessions() as session:
+        departed = session.get(Declaration, declaration_id).departed_at  # type: ignore[union-attr]
+    drive_with_deviation(portal.database_url, portal.path / "gateway", reference, departed)
+    alert = wait_for_alert(portal.sessions, declaration_id, "off_route")
+
+    # The officer records the arrival at the warehouse.
+    record_custody(officer, shots, photo, WAREHOUSE.code, "arrival")
+    assert status_of(portal, declaration_id) == DeclarationStatus.ARRIVED
+    officer.switch_language("en")
+    officer.watch.assert_clean()
+
+    # The consignee, in Russian, reports a shortage and explains it.
+    consignee = visit(CONSIGNEE, size=DESKTOP, language="ru")
+    consignee.go(f"/declarations/{declaration_id}/receipt")
+    consignee.page.locator(f"#received-{flask.sscc}").fill(RECEIVED_KG)
+    consignee.page.locator(f"#seal-{flask.sscc}").check()
+    consignee.page.locator("#remarks").fill(EXPLANATION)
+    shots(consignee.page, "consignee-receipt")
+    consignee.page.locator("#file-receipt").click()
+    consignee.page.wait_for_load_state()
+    shots(consignee.page, "consignee-receipt-filed")
+    with portal.sessions() as session:
+        received = session.get(Declaration, declaration_id).items[0].received_net_g  # type: ignore[union-attr]
+    assert received == 33_650
+    consignee.switch_language("en")
+    consignee.watch.assert_clean()
+
+    # The ministry's desktop: the declaration page shows the corridor, the track, the alert, both events.
+    auditor = visit("auditor", size=DESKTOP)
+    auditor.go(f"/declarations/{declaration_id}")
+    page = auditor.page
+    for layer in ("path.layer-corridor", "path.layer-track", ".marker-alert", ".marker-custody"):
+        page.locator(layer).first.wait_for(state="attached")
+    with portal.sessions() as session:
+        events = session.scalars(select(CustodyEvent).where(CustodyEvent.declaration_id == declaration_id)).all()
+    assert sorted(e.kind.value for e in events) == ["arrival", "departure"]
+    custody_rows = page.locator("#custody-events tbody tr").all_inner_texts()
+    assert len(custody_rows) == 2, custody_rows
+    alerts = page.locator("#declaration-alerts").inner_text()
+    assert "off route" in alerts.lower() or "off-route" in alerts.lower(), alerts
+    timeline = page.locator("#timeline").inner_text().lower()
+    assert "departure" in timeline and "arrival" in timeline, timeline
+    assert page.locator(f"a[href$='/alerts/{alert.id}']").count() >= 1
+    shots(page, "declaration-desktop")
+    auditor.switch_language("ru")
+    page.locator("path.layer-track").first.wait_for(state="attached")
+    shots(page, "declaration-desktop-russian")
+    auditor.switch_language("en")
+    auditor.watch.assert_clean()
