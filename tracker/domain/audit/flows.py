@@ -1,0 +1,226 @@
+"""Flows: kilograms moved by route, by border crossing and direction, by dealer, by month.
+
+A declaration counts once it has departed (in transit, arrived or closed), in the month
+and period of its departure (UTC). Its mass is the declared net mass of its containers;
+the received mass is added once the report of receipt gives it. Direction at a border
+crossing follows the kind: an import enters, an export leaves, a transit enters at its
+first expected border crossing and leaves at its last. Every row names its key, from
+which ``flow_declarations`` lists the declarations behind it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import declaration_filter
+from tracker.domain.errors import Forbidden, ValidationFailed
+from tracker.models import (
+    Checkpoint,
+    CheckpointKind,
+    CrossingDirection,
+    CustodyEvent,
+    Dealer,
+    Declaration,
+    DeclarationItem,
+    DeclarationKind,
+    DeclarationStatus,
+    ExpectedCheckpoint,
+    Role,
+    User,
+)
+
+FLOW_GROUPS = ("route", "crossing", "dealer", "month")
+MOVED = (DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED, DeclarationStatus.CLOSED)
+ROLES = ("consignor", "consignee")
+
+
+@dataclass(frozen=True)
+class FlowFilter:
+    """Which declarations a flow report covers: departed in [start, end] (days, UTC), of a kind, of a dealer."""
+
+    start: date | None = None
+    end: date | None = None
+    kind: DeclarationKind | None = None
+    dealer_id: int | None = None       # as declarant, consignor or consignee
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    """One row of a flow table: its key, what it names, and the mass behind it."""
+
+    key: str
+    names: dict[str, Any]
+    declarations: int
+    declared_g: int
+    received_g: int                    # of the declarations already received
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def covered(user: User, f: FlowFilter) -> list[ColumnElement[bool]]:
+    """Return the conditions selecting the declarations a flow report of ``user`` covers.
+
+    A trader may only ask for their own dealer (Forbidden otherwise); they see what their
+    access filter allows either way.
+    """
+    if user.role == Role.TRADER and f.dealer_id is not None and f.dealer_id != user.dealer_id:
+        raise Forbidden("traders read the flows of their own dealer only")
+    where = [Declaration.status.in_(MOVED), Declaration.departed_at.is_not(None), declaration_filter(user)]
+    if f.start is not None:
+        where.append(Declaration.departed_at >= _midnight(f.start))
+    if f.end is not None:
+        where.append(Declaration.departed_at < _midnight(f.end + timedelta(days=1)))
+    if f.kind is not None:
+        where.append(Declaration.kind == f.kind)
+    if f.dealer_id is not None:
+        where.append(or_(Declaration.declarant_id == f.dealer_id, Declaration.consignor_id == f.dealer_id,
+                         Declaration.consignee_id == f.dealer_id))
+    return where
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), timezone.utc)
+
+
+def _masses() -> tuple[Any, ...]:
+    """Return the aggregate columns every table shows: declarations, declared and received grams."""
+    return (func.count(func.distinct(Declaration.id)), func.coalesce(func.sum(DeclarationItem.declared_net_g), 0),
+            func.coalesce(func.sum(DeclarationItem.received_net_g), 0))
+
+
+def _moved(user: User, f: FlowFilter, *columns: Any) -> Select:
+    return (select(*columns, *_masses()).select_from(Declaration)
+            .join(DeclarationItem, DeclarationItem.declaration_id == Declaration.id).where(*covered(user, f)))
+
+
+def flows(session: Session, user: User, group: str, f: FlowFilter) -> list[FlowRow]:
+    """Return the flow table of ``group`` (route, crossing, dealer, month) over the filtered declarations."""
+    if group not in FLOW_GROUPS:
+        raise ValidationFailed({"group": f"one of {', '.join(FLOW_GROUPS)}"})
+    return {"route": _by_route, "crossing": _by_crossing, "dealer": _by_dealer, "month": _by_month}[group](
+        session, user, f)
+
+
+def totals(session: Session, user: User, f: FlowFilter) -> tuple[int, int, int]:
+    """Return how many declarations the filter covers and their declared and received grams."""
+    declarations, declared, received = session.execute(_moved(user, f)).one()
+    return int(declarations), int(declared), int(received)
+
+
+def _checkpoints(session: Session, ids: set[int]) -> dict[int, Checkpoint]:
+    return {c.id: c for c in session.scalars(select(Checkpoint).where(Checkpoint.id.in_(ids)))} if ids else {}
+
+
+def _place(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {"id": checkpoint.id, "code": checkpoint.code, "name": checkpoint.name, "country": checkpoint.country}
+
+
+def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
+    rows = session.execute(_moved(user, f, Declaration.origin_id, Declaration.destination_id)
+                           .group_by(Declaration.origin_id, Declaration.destination_id)).all()
+    places = _checkpoints(session, {r[0] for r in rows} | {r[1] for r in rows})
+    found = [FlowRow(f"{o}-{d}", {"origin": _place(places[o]), "destination": _place(places[d])}, n, int(g), int(r))
+             for o, d, n, g, r in rows]
+    return sorted(found, key=lambda row: (-row.declared_g, row.key))
+
+
+def _crossings() -> Any:
+    """Return each declaration's expected border crossings with the direction of travel there."""
+    first = func.min(ExpectedCheckpoint.seq).over(partition_by=ExpectedCheckpoint.declaration_id)
+    last = func.max(ExpectedCheckpoint.seq).over(partition_by=ExpectedCheckpoint.declaration_id)
+    ranked = (select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id, ExpectedCheckpoint.seq,
+                     first.label("first_seq"), last.label("last_seq"))
+              .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
+              .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING).subquery())
+    return ranked
+
+
+def _direction(ranked: Any) -> Any:
+    entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
+    return case(
+        (Declaration.kind == DeclarationKind.IMPORT, entering),
+        (Declaration.kind == DeclarationKind.EXPORT, leaving),
+        (and_(Declaration.kind == DeclarationKind.TRANSIT, ranked.c.seq == ranked.c.first_seq), entering),
+        (and_(Declaration.kind == DeclarationKind.TRANSIT, ranked.c.seq == ranked.c.last_seq), leaving),
+        else_=None)
+
+
+def _seen_at_crossing(ranked: Any) -> Any:
+    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == Declaration.id,
+                                          CustodyEvent.checkpoint_id == ranked.c.checkpoint_id)
+            .correlate(Declaration, ranked).exists())
+
+
+def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
+    ranked = _crossings()
+    direction = _direction(ranked).label("direction")
+    seen = _seen_at_crossing(ranked)
+    crossed_g = func.coalesce(func.sum(case((seen, DeclarationItem.declared_net_g), else_=0)), 0)
+    crossed_n = func.count(func.distinct(case((seen, Declaration.id), else_=None)))
+    query = (_moved(user, f, ranked.c.checkpoint_id, direction).add_columns(crossed_n, crossed_g)
+             .join(ranked, ranked.c.declaration_id == Declaration.id)
+             .where(direction.is_not(None)).group_by(ranked.c.checkpoint_id, direction))
+    rows = session.execute(query).all()
+    places = _checkpoints(session, {r[0] for r in rows})
+    found = [FlowRow(f"{cp}:{way}", {"crossing": _place(places[cp]), "direction": way}, n, int(g), int(r),
+                     {"crossed_declarations": int(cn), "crossed_g": int(cg)})
+             for cp, way, n, g, r, cn, cg in rows]
+    return sorted(found, key=lambda row: (row.names["crossing"]["code"], row.names["direction"]))
+
+
+def _by_dealer(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
+    found = []
+    for role in ROLES:
+        column = getattr(Declaration, f"{role}_id")
+        rows = session.execute(_moved(user, f, column).group_by(column)).all()
+        dealers = {d.id: d for d in session.scalars(select(Dealer).where(Dealer.id.in_({r[0] for r in rows})))}
+        found += [FlowRow(f"{d}:{role}", {"dealer": {"id": d, "legal_name": dealers[d].legal_name,
+                                                      "country": dealers[d].country}, "role": role},
+                          n, int(g), int(r)) for d, n, g, r in rows]
+    return sorted(found, key=lambda row: (-row.declared_g, row.key))
+
+
+def month_of(session: Session, column: Any) -> Any:
+    """Return the SQL for the month (YYYY-MM, UTC) of a timestamp column, in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _by_month(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
+    month = month_of(session, Declaration.departed_at)
+    rows = session.execute(_moved(user, f, month).group_by(month).order_by(month)).all()
+    return [FlowRow(m, {"month": m}, n, int(g), int(r)) for m, n, g, r in rows]
+
+
+# ---------------------------------------------------------------- the records behind a row
+_KEYS = {"route": re.compile(r"^(\d+)-(\d+)$"), "crossing": re.compile(r"^(\d+):(import|export)$"),
+         "dealer": re.compile(r"^(\d+):(consignor|consignee)$"), "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")}
+
+
+def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select:
+    """Return the declarations behind one row of a flow table (by its key), earliest departure first."""
+    if group not in FLOW_GROUPS:
+        raise ValidationFailed({"group": f"one of {', '.join(FLOW_GROUPS)}"})
+    match = _KEYS[group].match(key or "")
+    if match is None:
+        raise ValidationFailed({"key": f"not a key of the {group} table"})
+    a, b = match.groups()
+    query = select(Declaration).where(*covered(user, f))
+    if group == "route":
+        query = query.where(Declaration.origin_id == int(a), Declaration.destination_id == int(b))
+    elif group == "dealer":
+        query = query.where(getattr(Declaration, f"{b}_id") == int(a))
+    elif group == "month":
+        start = date(int(a), int(b), 1)
+        following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
+    else:
+        ranked = _crossings()
+        query = query.join(ranked, ranked.c.declaration_id == Declaration.id).where(
+            ranked.c.checkpoint_id == int(a), _direction(ranked) == b)
+    return query.order_by(Declaration.departed_at, Declaration.id)
