@@ -1,4 +1,242 @@
-"""API: exports (being built)."""
+"""Audit exports: GeoJSON, GPX and KML of a declaration, CSV tables, EPCIS 2.0 custody events.
+
+Every export is a streamed download (read only: GET, nothing changes). What it holds goes
+through the same access filters as the lists: a trader gets their own dealer's records,
+and another dealer's declaration or dealer id is not found (404).
+"""
 from __future__ import annotations
 
-from tracker.web.api import bp  # noqa: F401
+import re
+from datetime import date
+from typing import Any, Callable, Iterator, TypeVar
+
+from flask import Response, abort, current_app, request
+from flask_login import login_required
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import may_read_balance, may_read_reconciliation
+from tracker.domain.declarations import find_declaration
+from tracker.domain.errors import NotFound, ValidationFailed
+from tracker.domain.exports import Period, csv_tables, epcis, geojson, gpx, kml
+from tracker.domain.exports.csv_tables import TABLES, Scope
+from tracker.models import Dealer, Declaration, Role, User
+from tracker.web.api import bp
+from tracker.web.api.openapi import PATHS, error_responses, op
+from tracker.web.auth import acting_user
+from tracker.web.database import get_session, session_factory
+
+MAPS: dict[str, tuple[Callable[..., Iterator[str]], str]] = {
+    "geojson": (geojson.declaration_geojson, geojson.MEDIA_TYPE),
+    "gpx": (gpx.declaration_gpx, gpx.MEDIA_TYPE),
+    "kml": (kml.declaration_kml, kml.MEDIA_TYPE),
+}
+T = TypeVar("T")
+#: Tables computed whole by their report modules (a period is required; default this year).
+REPORT_TABLES = ("balance", "reconciliation")
+
+
+def download(write: Callable[[Session], Iterator[str]], media_type: str, filename: str) -> Response:
+    """Return a streamed attachment: each chunk goes out as soon as ``write`` produces it.
+
+    The stream reads through a session of its own, opened when the first chunk is asked
+    for and closed when the download ends: the request's session is closed at teardown,
+    before the body is sent. Checks (404, 403, 422) happen before, in the view.
+    """
+    factory = session_factory()
+
+    def chunks() -> Iterator[bytes]:
+        with factory() as db:
+            for chunk in write(db):
+                yield chunk.encode("utf-8")
+
+    response = Response(chunks(), mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _day(name: str, errors: dict[str, str]) -> date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "a date (YYYY-MM-DD)"
+        return None
+
+
+def read_period(whole_year_default: bool = False) -> Period:
+    """Read ``from`` and ``to`` (YYYY-MM-DD, inclusive, UTC days); open ends unless a report needs both."""
+    errors: dict[str, str] = {}
+    start, end = _day("from", errors), _day("to", errors)
+    if whole_year_default:
+        today = date.today()
+        start, end = start or date(today.year, 1, 1), end or today
+    if not errors and start and end and end < start:
+        errors["to"] = "the period ends before it starts"
+    if errors:
+        raise ValidationFailed(errors)
+    return Period(start, end)
+
+
+def read_dealer(user: User) -> Dealer | None:
+    """Read ``dealer_id``: the dealer whose records to export; another dealer's is not found for a trader."""
+    raw = request.args.get("dealer_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise ValidationFailed({"dealer_id": "a dealer id (a whole number)"})
+    dealer = get_session().get(Dealer, int(raw))
+    if dealer is None or (user.role == Role.TRADER and dealer.id != user.dealer_id):
+        raise NotFound(f"no dealer {raw}")
+    return dealer
+
+
+def _same(stream: Session, record: T) -> T:
+    """Return ``record`` as the stream's own session loads it (the request's session is closed by then)."""
+    found = stream.get(type(record), record.id)  # type: ignore[attr-defined]
+    assert found is not None
+    return found
+
+
+def _span(period: Period) -> str:
+    return "_".join(d.isoformat() for d in (period.start, period.end) if d is not None)
+
+
+def _filename(stem: str, period: Period, extension: str) -> str:
+    span = _span(period)
+    return re.sub(r"[^A-Za-z0-9._-]", "-", f"{stem}{'_' + span if span else ''}.{extension}")
+
+
+def _declaration_stem(declaration: Declaration) -> str:
+    return f"declaration-{declaration.reference or declaration.id}"
+
+
+@bp.get("/exports/declarations/<int:declaration_id>.geojson", defaults={"fmt": "geojson"})
+@bp.get("/exports/declarations/<int:declaration_id>.gpx", defaults={"fmt": "gpx"})
+@bp.get("/exports/declarations/<int:declaration_id>.kml", defaults={"fmt": "kml"})
+@login_required
+def export_declaration_map(declaration_id: int, fmt: str):  # type: ignore[no-untyped-def]
+    """The declaration's route, corridor, places, track and alerts as GeoJSON, GPX or KML."""
+    db = get_session()
+    declaration = find_declaration(db, acting_user(), declaration_id)
+    period = read_period()
+    write, media_type = MAPS[fmt]
+    return download(lambda stream: write(stream, _same(stream, declaration), period), media_type,
+                    _filename(_declaration_stem(declaration), period, fmt))
+
+
+@bp.get("/exports/declarations/<int:declaration_id>/positions.csv")
+@login_required
+def export_positions(declaration_id: int):  # type: ignore[no-untyped-def]
+    """Every fix of the declaration's beacon as CSV."""
+    db = get_session()
+    declaration = find_declaration(db, acting_user(), declaration_id)
+    period = read_period()
+    return download(lambda stream: csv_tables.positions_csv(stream, _same(stream, declaration), period),
+                    csv_tables.MEDIA_TYPE,
+                    _filename(_declaration_stem(declaration) + "-positions", period, "csv"))
+
+
+@bp.get("/exports/alerts.geojson")
+@login_required
+def export_alerts_map():  # type: ignore[no-untyped-def]
+    """Every located alert the user may read, opened in the period, as GeoJSON points."""
+    period, user = read_period(), acting_user()
+    return download(lambda stream: geojson.alerts_geojson(stream, _same(stream, user), period), geojson.MEDIA_TYPE,
+                    _filename("alerts", period, "geojson"))
+
+
+def epcis_base_uri() -> str:
+    """Return the base of the tracker's own identifiers: EPCIS_BASE_URI, else this server's /id/."""
+    return str(current_app.config.get("EPCIS_BASE_URI") or request.url_root + "id/")
+
+
+@bp.get("/exports/custody-events.epcis.jsonld")
+@login_required
+def export_custody_epcis():  # type: ignore[no-untyped-def]
+    """Custody events of the period (and dealer, or declaration) as an EPCIS 2.0 JSON-LD document."""
+    user, db = acting_user(), get_session()
+    period, dealer = read_period(), read_dealer(user)
+    declaration_id = request.args.get("declaration_id", type=int)
+    if declaration_id is not None:
+        find_declaration(db, user, declaration_id)
+    dealer_id, base_uri = dealer.id if dealer else None, epcis_base_uri()
+    return download(lambda stream: epcis.custody_epcis(stream, Scope(_same(stream, user), period, dealer_id),
+                                                       base_uri, declaration_id), epcis.MEDIA_TYPE,
+                    _filename("custody-events", period, "epcis.jsonld"))
+
+
+def _report_csv(table: str, user: User, start: date, end: date) -> Callable[[Session], Iterator[str]]:
+    """Check the user may read the report, and return what writes it."""
+    if table == "reconciliation":
+        if not may_read_reconciliation(user):
+            abort(403, description="the reconciliation is for customs, auditors and the licensing authority")
+        return lambda stream: csv_tables.reconciliation_csv(stream, start, end)
+    dealer = read_dealer(user)
+    if dealer is None and user.role == Role.TRADER:
+        dealer = get_session().get(Dealer, user.dealer_id) if user.dealer_id else None
+        if dealer is None or not may_read_balance(user, dealer.id):
+            raise NotFound("no dealer of yours")
+    if dealer is None:
+        return lambda stream: csv_tables.balance_csv(stream, start, end)
+    return lambda stream: csv_tables.balance_csv(stream, start, end, _same(stream, dealer))
+
+
+@bp.get("/exports/<table>.csv")
+@login_required
+def export_table(table: str):  # type: ignore[no-untyped-def]
+    """One audit table as CSV: declarations, custody-events, alerts, transactions, balance, reconciliation."""
+    user = acting_user()
+    if table in REPORT_TABLES:
+        period = read_period(whole_year_default=True)
+        assert period.start is not None and period.end is not None
+        return download(_report_csv(table, user, period.start, period.end), csv_tables.MEDIA_TYPE,
+                        _filename(table, period, "csv"))
+    if table not in TABLES:
+        raise NotFound(f"no table {table}")
+    period, dealer = read_period(), read_dealer(user)
+    dealer_id, write = (dealer.id if dealer else None), TABLES[table]
+    return download(lambda stream: write(stream, Scope(_same(stream, user), period, dealer_id)),
+                    csv_tables.MEDIA_TYPE, _filename(table, period, "csv"))
+
+
+# ---------------------------------------------------------------- OpenAPI
+_FILE = {"type": "string", "format": "binary"}
+_PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format": "date"},
+            "description": "first UTC day (inclusive); open when absent"},
+           {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
+            "description": "last UTC day (inclusive); open when absent"}]
+_DEALER = {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
+           "description": "only this dealer's records (a trader: their own only, another is 404)"}
+_DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _file(media_type: str, description: str) -> dict[str, Any]:
+    return {"description": description + " (streamed; Content-Disposition names the file)",
+            "content": {media_type: {"schema": _FILE}}}
+
+
+for _fmt, (_write, _media) in MAPS.items():
+    PATHS[f"/exports/declarations/{{declaration_id}}.{_fmt}"] = {"get": op(
+        f"The declaration's route, corridor, places, beacon track and alerts as {_fmt.upper()}",
+        {"200": _file(_media, _fmt.upper()), **error_responses(401, 404, 422)},
+        parameters=[_DECLARATION, *_PERIOD])}
+PATHS["/exports/declarations/{declaration_id}/positions.csv"] = {"get": op(
+    "Every fix of the declaration's beacon as CSV", {"200": _file("text/csv", "CSV"), **error_responses(401, 404, 422)},
+    parameters=[_DECLARATION, *_PERIOD])}
+PATHS["/exports/alerts.geojson"] = {"get": op(
+    "Located alerts the user may read, opened in the period, as GeoJSON points",
+    {"200": _file(geojson.MEDIA_TYPE, "GeoJSON"), **error_responses(401, 422)}, parameters=_PERIOD)}
+PATHS["/exports/custody-events.epcis.jsonld"] = {"get": op(
+    "Custody events as an EPCIS 2.0 JSON-LD document of ObjectEvents (SSCC as GS1 Digital Link URIs, "
+    "CBV bizStep and disposition, the declaration as bizTransaction)",
+    {"200": _file(epcis.MEDIA_TYPE, "EPCISDocument"), **error_responses(401, 404, 422)},
+    parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": {"type": "integer"}}])}
+PATHS["/exports/{table}.csv"] = {"get": op(
+    "An audit table as CSV (RFC 4180, UTF-8 with BOM, times UTC, grams as integers, formula cells quoted "
+    "with '); balance and reconciliation default to this year so far; reconciliation is not for traders",
+    {"200": _file("text/csv", "CSV"), **error_responses(401, 403, 404, 422)},
+    parameters=[{"name": "table", "in": "path", "required": True,
+                 "schema": {"enum": [*TABLES, *REPORT_TABLES]}}, *_PERIOD, _DEALER])}
