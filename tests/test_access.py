@@ -107,11 +107,11 @@ def test_trader_sees_only_own_licence_and_auditor_sees_all(client: FlaskClient, 
     own_number = trader.dealer.licenses[0].number
     other_number = other.licenses[0].number
     sign_in(client, trader)
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/licences").get_data(as_text=True)
     assert own_number in page and other_number not in page
     client.delete("/api/v1/session")
     sign_in(client, make_user("auditor"))
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/licences").get_data(as_text=True)
     assert own_number in page and other_number in page
 
 

@@ -1,0 +1,118 @@
+"""Account management by the licensing authority: create, deactivate, reactivate, reset a password.
+
+``users`` creates accounts and checks passwords; this module adds the administrator's
+acts on them, each refused to anyone without the right to manage users. A generated
+password is returned once for the administrator to hand over; only its hash is kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.domain.access import Action, may
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.passwords import MIN_PASSWORD_LENGTH, generate_password, hash_password
+from tracker.domain.text import Text, text
+from tracker.domain.users import _LOGIN_RE, create_user
+from tracker.models import Checkpoint, Dealer, Role, User
+
+
+@dataclass
+class AccountInput:
+    """What the administrator fills in to open an account (an empty password: generate one)."""
+
+    login: str
+    name: str
+    role: str
+    password: str = ""
+    dealer_id: int | None = None
+    checkpoint_ids: list[int] = field(default_factory=list)
+
+
+def require_user_admin(actor: User) -> None:
+    """Refuse anyone who may not manage accounts."""
+    if not may(actor, Action.MANAGE_USERS):
+        raise Forbidden(text("only the licensing authority manages accounts"))
+
+
+def _password_error(password: str) -> Text | None:
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        return text("at least {length} characters", length=MIN_PASSWORD_LENGTH)
+    return None
+
+
+def _account_errors(session: Session, data: AccountInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not _LOGIN_RE.match(data.login):
+        errors["login"] = text("2-64 lower-case letters, digits, '.', '_' or '-'")
+    elif session.scalar(select(User.id).where(User.login == data.login)) is not None:
+        errors["login"] = text("this login is taken")
+    if not data.name.strip() or len(data.name.strip()) > 120:
+        errors["name"] = text("1..{length} characters", length=120)
+    if data.role not in {r.value for r in Role}:
+        errors["role"] = text("choose a role")
+    dealer = session.get(Dealer, data.dealer_id) if data.dealer_id is not None else None
+    if data.role == Role.TRADER and (dealer is None or not dealer.is_domestic):
+        errors["dealer_id"] = text("a trader belongs to one domestic dealer")
+    elif data.role != Role.TRADER and data.dealer_id is not None:
+        errors["dealer_id"] = text("only traders belong to a dealer")
+    if data.role == Role.CUSTOMS_OFFICER and not data.checkpoint_ids:
+        errors["checkpoint_ids"] = text("a customs officer is posted to at least one checkpoint")
+    elif data.role != Role.CUSTOMS_OFFICER and data.checkpoint_ids:
+        errors["checkpoint_ids"] = text("only customs officers are posted to checkpoints")
+    if (message := _password_error(data.password)) is not None:
+        errors["password"] = message
+    return errors
+
+
+def open_account(session: Session, actor: User, data: AccountInput) -> tuple[User, str | None]:
+    """Create an account; return it and the generated password (None when the admin set one)."""
+    require_user_admin(actor)
+    data.login = data.login.strip().lower()
+    errors = _account_errors(session, data)
+    checkpoints = list(session.scalars(select(Checkpoint).where(Checkpoint.id.in_(data.checkpoint_ids))))
+    if "checkpoint_ids" not in errors and len(checkpoints) != len(set(data.checkpoint_ids)):
+        errors["checkpoint_ids"] = text("no such checkpoint")
+    if errors:
+        raise ValidationFailed(errors)
+    generated = None if data.password else generate_password()
+    user = create_user(session, login=data.login, name=data.name.strip(), role=data.role,
+                       password=data.password or str(generated),
+                       dealer=session.get(Dealer, data.dealer_id) if data.dealer_id else None,
+                       checkpoints=checkpoints)
+    return user, generated
+
+
+def _account(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(text("no user {user_id}", user_id=user_id))
+    return user
+
+
+def set_active(session: Session, actor: User, user_id: int, active: bool) -> User:
+    """Deactivate (no more sign-in) or reactivate an account; nobody deactivates themselves."""
+    require_user_admin(actor)
+    user = _account(session, user_id)
+    if user.id == actor.id and not active:
+        raise Conflict(text("you cannot deactivate your own account"))
+    if user.active == active:
+        raise Conflict(text("{login} is already active", login=user.login) if active
+                       else text("{login} is already deactivated", login=user.login))
+    user.active = active
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, actor: User, user_id: int, password: str = "") -> tuple[User, str | None]:
+    """Set a new password (the admin's, or a generated one, returned once)."""
+    require_user_admin(actor)
+    user = _account(session, user_id)
+    if (message := _password_error(password)) is not None:
+        raise ValidationFailed({"password": message})
+    generated = None if password else generate_password()
+    user.password_hash = hash_password(password or str(generated))
+    session.flush()
+    return user, generated

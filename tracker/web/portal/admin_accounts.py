@@ -1,0 +1,175 @@
+"""Users and devices: accounts, beacons and checkpoint stations, with the secrets shown once.
+
+A generated password or a device token is shown on the page that answers the POST and
+nowhere else: it is not put in the session or a redirect, and only its hash is stored.
+"""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from tracker.domain import accounts
+from tracker.domain.access import Action, may
+from tracker.domain.devices import issue_station_token, register_beacon, revoke_device_token
+from tracker.domain.errors import Conflict, NotFound, ValidationFailed
+from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User
+from tracker.web.auth import acting_user, requires
+from tracker.web.database import get_session
+from tracker.web.labels import label
+from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
+from tracker.web.portal.blueprint import bp
+from tracker.web.portal.pages import paginate
+
+
+# ---------------------------------------------------------------- users
+def _users_page(errors: dict[str, str] | None = None, secret: tuple[User, str] | None = None,
+                failed: str = ""):  # type: ignore[no-untyped-def]
+    db = get_session()
+    page = paginate(db, select(User).order_by(User.active.desc(), User.login))
+    checkpoints = db.scalars(select(Checkpoint).order_by(Checkpoint.code))
+    return render_template(
+        "admin/users.html", page=page, role_options=[(r.value, label(r)) for r in Role],
+        dealer_options=domestic_dealers(db), checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints],
+        errors=errors or {}, failed=failed, secret=secret, me=acting_user(),
+        can_manage=may(acting_user(), Action.MANAGE_USERS))
+
+
+@bp.get("/users")
+@readers_only
+def users():  # type: ignore[no-untyped-def]
+    """List the accounts; the licensing authority also opens, deactivates and resets them."""
+    return _users_page()
+
+
+@bp.post("/users")
+@requires(Action.MANAGE_USERS)
+def create_user():  # type: ignore[no-untyped-def]
+    """Open an account; a password left empty is generated and shown once."""
+    errors: dict[str, str] = {}
+    checkpoint_ids = [int(v) for v in request.form.getlist("checkpoint_ids") if v.isdigit()]
+    data = accounts.AccountInput(
+        login=text_field("login"), name=text_field("name"), role=text_field("role"),
+        password=request.form.get("password", ""), dealer_id=int_field("dealer_id", errors, required=False),
+        checkpoint_ids=checkpoint_ids)
+    db = get_session()
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        user, generated = accounts.open_account(db, acting_user(), data)
+    except ValidationFailed as exc:
+        db.rollback()
+        return _users_page(exc.errors, failed="create"), 400
+    db.commit()
+    if generated is None:
+        flash(gettext("Account %(login)s opened with the password you set.", login=user.login), "success")
+        return redirect(url_for("portal.users"))
+    return _users_page(secret=(user, generated)), 201
+
+
+@bp.post("/users/<int:user_id>/active")
+@requires(Action.MANAGE_USERS)
+def set_user_active(user_id: int):  # type: ignore[no-untyped-def]
+    """Deactivate or reactivate an account (nobody deactivates themselves)."""
+    db = get_session()
+    active = text_field("active") == "yes"
+    try:
+        user = accounts.set_active(db, acting_user(), user_id, active)
+    except Conflict as exc:
+        db.rollback()
+        return _users_page({"active": exc.message}, failed=f"user-{user_id}"), 409
+    db.commit()
+    flash(gettext("%(login)s can sign in again.", login=user.login) if active
+          else gettext("%(login)s can no longer sign in.", login=user.login), "success")
+    return redirect(url_for("portal.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@requires(Action.MANAGE_USERS)
+def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+    """Give an account a new password: the one typed, or a generated one shown once."""
+    db = get_session()
+    try:
+        user, generated = accounts.reset_password(db, acting_user(), user_id, request.form.get("password", ""))
+    except ValidationFailed as exc:
+        db.rollback()
+        return _users_page(exc.errors, failed=f"user-{user_id}"), 400
+    db.commit()
+    if generated is None:
+        flash(gettext("The password of %(login)s was changed.", login=user.login), "success")
+        return redirect(url_for("portal.users"))
+    return _users_page(secret=(user, generated)), 200
+
+
+# ---------------------------------------------------------------- devices
+def _devices_page(errors: dict[str, str] | None = None, token: tuple[DeviceToken, str] | None = None,
+                  failed: str = ""):  # type: ignore[no-untyped-def]
+    db = get_session()
+    return render_template(
+        "admin/devices.html",
+        beacons=list(db.scalars(select(Beacon).order_by(Beacon.device_id))),
+        stations=list(db.scalars(select(DeviceToken).where(DeviceToken.checkpoint_id.is_not(None))
+                                 .order_by(DeviceToken.revoked_at.is_not(None), DeviceToken.id.desc()))),
+        owner_options=[(d.taxpayer_number, d.legal_name) for d in db.scalars(
+            select(Dealer).where(Dealer.country == HOME_COUNTRY).order_by(Dealer.legal_name))],
+        checkpoint_options=[(c.code, f"{c.code} — {c.name}")
+                            for c in db.scalars(select(Checkpoint).order_by(Checkpoint.code))],
+        protocol_options=[(p.value, p.value) for p in BeaconProtocol], errors=errors or {}, failed=failed, token=token,
+        can_manage=may(acting_user(), Action.MANAGE_DEVICES))
+
+
+@bp.get("/devices")
+@readers_only
+def devices():  # type: ignore[no-untyped-def]
+    """List beacons and station tokens; the licensing authority registers, issues and revokes."""
+    return _devices_page()
+
+
+@bp.post("/devices/beacons", endpoint="register_beacon")
+@requires(Action.MANAGE_DEVICES)
+def register_beacon_form():  # type: ignore[no-untyped-def]
+    """Register a beacon and show its token once."""
+    errors: dict[str, str] = {}
+    period = int_field("reporting_period_s", errors) or 0
+    db = get_session()
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        beacon, secret = register_beacon(
+            db, device_id=text_field("device_id"), protocol=text_field("protocol"),
+            owner_taxpayer=text_field("owner") or None, reporting_period_s=period,
+            description=text_field("description"), created_by=acting_user())
+    except (ValidationFailed, Conflict) as exc:
+        db.rollback()
+        shown = exc.errors if isinstance(exc, ValidationFailed) else {"device_id": exc.message}
+        return _devices_page(shown, failed="beacon"), 400 if isinstance(exc, ValidationFailed) else 409
+    db.commit()
+    return _devices_page(token=(beacon.tokens[-1], secret)), 201
+
+
+@bp.post("/devices/stations", endpoint="issue_station_token")
+@requires(Action.MANAGE_DEVICES)
+def issue_station_token_form():  # type: ignore[no-untyped-def]
+    """Issue a scanner station's token for a checkpoint and show it once."""
+    db, code = get_session(), text_field("checkpoint")
+    try:
+        if not code:
+            raise NotFound(gettext("Choose a checkpoint."))
+        row, secret = issue_station_token(db, checkpoint_code=code, name=text_field("name"),
+                                          created_by=acting_user())
+    except NotFound as exc:
+        db.rollback()
+        return _devices_page({"checkpoint": exc.message}, failed="station"), 400
+    db.commit()
+    return _devices_page(token=(row, secret)), 201
+
+
+@bp.post("/devices/tokens/<int:token_id>/revoke", endpoint="revoke_device_token")
+@requires(Action.MANAGE_DEVICES)
+def revoke_device_token_form(token_id: int):  # type: ignore[no-untyped-def]
+    """Revoke a device token at once."""
+    db = get_session()
+    row = revoke_device_token(db, token_id)
+    db.commit()
+    flash(gettext("Token %(name)s revoked; the device is refused from now on.", name=row.name), "success")
+    return redirect(url_for("portal.devices"))
