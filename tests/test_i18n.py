@@ -15,6 +15,7 @@ from tracker.domain.containers import register_container
 from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.lifecycle import require_move
+from tracker.domain.route_files import RouteFileError, parse_gpx
 from tracker.domain.submission import check_submission
 from tracker.domain.text import Text, joined, text
 from tracker.models import DeclarationStatus
@@ -202,3 +203,10 @@ def test_joined_messages_are_each_translated(app: Flask) -> None:
 def test_a_message_without_template_is_shown_as_it_is(app: Flask) -> None:
     assert _in_russian(app, "the scanner said: blurred") == "the scanner said: blurred"
     assert isinstance(text("say why"), Text) and _in_russian(app, text("say why")) == "укажите причину"
+
+
+def test_an_error_read_with_str_stays_translatable(app: Flask) -> None:
+    with pytest.raises(RouteFileError) as refused:
+        parse_gpx(b"  ")
+    assert str(refused.value) == "the GPX file is empty"
+    assert _in_russian(app, str(refused.value)) == "файл GPX пуст"  # as a view shows it: errors["route"] = str(exc)

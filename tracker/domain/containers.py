@@ -39,7 +39,7 @@ def register_container(
     try:
         validate_sscc(sscc)
     except InvalidIdentifier as exc:
-        errors["sscc"] = exc.args[0]  # the Text itself: str() would drop its template
+        errors["sscc"] = str(exc)
     if container_type not in {t.value for t in ContainerType}:
         errors["container_type"] = text("one of {values}", values=', '.join(t.value for t in ContainerType))
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):

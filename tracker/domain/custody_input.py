@@ -62,7 +62,7 @@ def _container(session: Session, data: Mapping[str, Any],
     try:
         sscc = validate_sscc(str(data.get("sscc", "")))
     except InvalidIdentifier as exc:
-        errors["sscc"] = exc.args[0]  # the Text itself: str() would drop its template
+        errors["sscc"] = str(exc)
         return None, None
     return session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none(), sscc
 

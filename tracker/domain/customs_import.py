@@ -105,7 +105,7 @@ def _identity(row: dict[str, str], problems: list[str]) -> tuple[str | None, str
         try:
             sscc = validate_sscc(raw_sscc)
         except InvalidIdentifier as exc:
-            problems.append(text("sscc: {problem}", problem=exc.args[0]))
+            problems.append(text("sscc: {problem}", problem=str(exc)))
     if reference is not None and len(reference) > 24:
         problems.append(text("reference: at most 24 characters"))
     if reference is None and raw_sscc is None:

@@ -23,6 +23,10 @@ class Text(str):
         value.params = params
         return value
 
+    def __str__(self) -> "Text":
+        # str(error) of an exception raised with a Text keeps it translatable (str() would copy it).
+        return self
+
     def __getnewargs__(self) -> tuple[str, dict[str, Any]]:  # copy, deepcopy (dataclasses.asdict), pickle
         return self.template, self.params
 
