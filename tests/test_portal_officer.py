@@ -210,8 +210,8 @@ def test_arrival_is_proposed_at_the_destination(client: FlaskClient, signed_in, 
 
 @pytest.mark.parametrize("photo,reason", [
     (b"", "Take or choose a photo"),
-    (label_photo(make_sscc(0, "4700009", 44))[:3000], "corrupt or truncated"),
-    (b"%PDF-1.4 not a photo", "not an image"),
+    (label_photo(make_sscc(0, "4700009", 44))[:3000], "not a readable image"),
+    (b"%PDF-1.4 not a photo", "not a readable image"),
 ])
 def test_unusable_photo_is_refused_beside_the_photo_field(app: Flask, client: FlaskClient, auth, signed_in,
                                                           photo: bytes, reason: str) -> None:
@@ -352,3 +352,24 @@ def test_confirm_form_names_the_kind_chosen(client: FlaskClient, auth, signed_in
     assert response.status_code == 302
     assert "Inspection of" in client.get("/checkpoint").get_data(as_text=True)
     assert db.scalars(select(CustodyEvent.kind)).one() == "inspection"
+
+
+def test_label_with_a_wrong_check_digit_is_not_trusted(app: Flask, client: FlaskClient, auth, signed_in) -> None:
+    good = make_sscc(0, "4700009", 53)
+    forged = good[:-1] + str((int(good[-1]) + 3) % 10)
+    response = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(forged))
+    assert response.status_code == 400
+    assert "the label must not be trusted" in response.get_data(as_text=True)
+    assert photos(app) == []
+
+
+def test_a_refused_photo_is_explained_in_russian(client: FlaskClient, auth, signed_in) -> None:
+    auth.post_form("/preferences/language", {"language": "ru", "next": "/checkpoint/scan"},
+                   form_page="/checkpoint/scan")
+    blank = io.BytesIO()
+    Image.fromarray(np.full((300, 400), 255, np.uint8)).save(blank, "PNG")
+    page = post_photo(client, auth.csrf_token("/checkpoint/scan"), blank.getvalue()).get_data(as_text=True)
+    message = re.search(r'id="photo-error" role="alert">(.*?)</p>', page, re.S).group(1)
+    assert message.startswith("Фотографию не удалось использовать:") and "barcode" not in message
+    corrupt = post_photo(client, auth.csrf_token("/checkpoint/scan"), b"GIF89a broken").get_data(as_text=True)
+    assert "не является читаемым изображением" in corrupt

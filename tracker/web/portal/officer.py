@@ -25,6 +25,7 @@ from tracker.domain.custody import record_custody_event
 from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
 from tracker.domain.scans import MAX_PHOTO_BYTES, ScannedContainer, describe, examine_photo
+from tracker.domain.text import Text
 from tracker.models import (
     Checkpoint,
     CustodyEvent,
@@ -37,6 +38,7 @@ from tracker.models import (
 from tracker.web.api.scans import photo_dir
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+from tracker.web.domain_text import translate
 from tracker.web.i18n import time_zone_name
 from tracker.web.labels import label
 from tracker.web.portal.blueprint import bp
@@ -125,10 +127,14 @@ def _scan_form(errors: dict[str, str], status: int = 200, sscc: str = "",
 
 
 def _photo_message(message: str) -> str:
-    """Say what is wrong with a photo in the user's language (the domain's words, translated)."""
-    from tracker.web.domain_text import translate
+    """Say what is wrong with a photo in the user's language.
 
-    return gettext("The photo could not be used: %(reason)s", reason=translate(message))
+    The domain's own reasons (no barcode, a rejected label) are translated; the image reader's
+    (not an image, corrupt, too large) are technical and shown as one plain sentence.
+    """
+    reason = translate(message) if isinstance(message, Text) else gettext(
+        "the file is not a readable image; take the photo again")
+    return gettext("The photo could not be used: %(reason)s", reason=reason)
 
 
 def _read_photo():  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 /* The officer's scan pages.
  * Scan: a photo chosen or taken is posted at once to the API (POST /api/v1/scans, multipart field
  * "photo"); one container opens its page, several are listed, a refusal is shown beside the field.
- * Without this script the same form posts to the portal, which does the same on the server.
+ * Without this script the same form posts to the portal, which does the same on the server (and
+ * says why a photo is refused in the page's language: a refused photo is sent there too).
  * Confirm: the one button names the kind of event chosen, and a second tap is ignored.
  */
 (function () {
@@ -65,6 +66,11 @@
                              headers: {"Accept": "application/json"}})
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
+          if (response.status === 422 && document.documentElement.lang !== "en") {
+            // The API explains in English; the portal's own form gives the reason in the page's language.
+            form.submit();
+            return;
+          }
           if (!response.ok) {
             throw new Error(refusal(form, body));
           }
