@@ -15,7 +15,7 @@ from tracker.domain.corridor import Corridor
 from tracker.domain.custody import record_custody_event
 from tracker.domain.mapdata import Fix, declaration_map, thin
 from tracker.domain.timeline import signal_gaps, timeline
-from tracker.models import Declaration, DeclarationStatus, Position, Role, User, Zone
+from tracker.models import Declaration, DeclarationItem, DeclarationStatus, Position, Role, User, Zone
 from tracker.models.zones import ZoneKind
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -115,10 +115,30 @@ def test_the_alert_and_both_custody_events_are_points_with_their_facts(db: Sessi
     departure, arrival = custody
     assert departure["geometry"]["coordinates"] == pytest.approx([trip.origin.lon, trip.origin.lat])
     assert arrival["geometry"]["coordinates"] == pytest.approx([trip.destination.lon, trip.destination.lat])
-    assert arrival["properties"]["sscc"] == trip.items[0].container.sscc
-    assert arrival["properties"]["measured_net_g"] == 34_500 and arrival["properties"]["seal_intact"] is True
+    [flask] = arrival["properties"]["containers"]
+    assert flask | {"event_time": None} == {"sscc": trip.items[0].container.sscc, "seal_intact": True,
+                                            "measured_net_g": 34_500, "event_time": None}
+    assert arrival["properties"]["seal_intact"] is True
     roles = [c["properties"]["role"] for c in layer(collection, "checkpoint")]
     assert roles == ["origin", "destination"]
+
+
+def test_the_flasks_of_one_truck_scanned_at_one_gate_share_one_point_and_one_timeline_entry(
+        db: Session, make_tracked_declaration: Callable[..., Declaration], make_container: Callable[..., Any],
+        make_user: Callable[..., User]) -> None:
+    declaration = make_tracked_declaration(status=DeclarationStatus.APPROVED)
+    declaration.items.append(DeclarationItem(container=make_container(owner=declaration.declarant),
+                                             declared_net_g=34_500))
+    db.flush()
+    officer = make_user(Role.CUSTOMS_OFFICER)
+    first, second = (item.container.sscc for item in declaration.items)
+    scan(db, officer, declaration, "departure", START, sscc=first)
+    scan(db, officer, declaration, "departure", START + timedelta(minutes=1), sscc=second, seal_intact=False)
+    [departure] = layer(declaration_map(db, declaration), "custody")
+    assert [c["sscc"] for c in departure["properties"]["containers"]] == [first, second]
+    assert departure["properties"]["seal_intact"] is False
+    [entry] = [e for e in timeline(db, declaration) if e.kind == "custody"]
+    assert [e.sscc for e in entry.subject] == [first, second] and entry.at == START
 
 
 def test_zones_of_the_declaration_and_shared_zones_near_it_are_shown_far_ones_not(

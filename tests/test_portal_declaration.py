@@ -59,7 +59,7 @@ def test_the_map_carries_corridor_track_alert_and_both_custody_events_with_words
     [alert] = by_layer["alert"]
     assert alert["label"] == "Alert: off route" and alert["text"][1] == "warning, open"
     assert [c["label"].split(" at ")[0] for c in by_layer["custody"]] == ["Departure", "Arrival"]
-    assert "seal intact" in by_layer["custody"][0]["text"]
+    assert f"SSCC {trip.items[0].container.sscc}: seal intact" in by_layer["custody"][0]["text"]
     assert by_layer["corridor"][0]["label"] == "Corridor, 500 m each side of the route"
 
 

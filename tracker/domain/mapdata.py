@@ -99,18 +99,27 @@ def alert_features(session: Session, declaration: Declaration) -> list[Feature]:
 
 
 def custody_features(session: Session, declaration: Declaration) -> list[Feature]:
-    """Return the declaration's custody events as points (where scanned, else at the checkpoint)."""
+    """Return the declaration's custody events as points (where scanned, else at the checkpoint).
+
+    The scans of one kind at one place (the flasks of a truck at a gate) share one point
+    that lists each container.
+    """
     events = session.scalars(
         select(CustodyEvent).where(CustodyEvent.declaration_id == declaration.id)
         .order_by(CustodyEvent.event_time, CustodyEvent.id)
     ).all()
+    places: dict[tuple[str, int, float, float], list[CustodyEvent]] = {}
+    for e in events:
+        lon = e.lon if e.lon is not None else e.checkpoint.lon
+        lat = e.lat if e.lat is not None else e.checkpoint.lat
+        places.setdefault((e.kind.value, e.checkpoint_id, lon, lat), []).append(e)
     return [feature(
-        "custody", Point(e.lon if e.lon is not None else e.checkpoint.lon,
-                         e.lat if e.lat is not None else e.checkpoint.lat),
-        id=e.id, kind=e.kind.value, event_time=iso(e.event_time), sscc=e.sscc,
-        checkpoint=e.checkpoint.code, checkpoint_name=e.checkpoint.name, seal_intact=e.seal_intact,
-        measured_net_g=e.measured_net_g,
-    ) for e in events]
+        "custody", Point(lon, lat), kind=kind, event_time=iso(scans[0].event_time),
+        last_event_time=iso(scans[-1].event_time), checkpoint=scans[0].checkpoint.code,
+        checkpoint_name=scans[0].checkpoint.name, seal_intact=all(e.seal_intact for e in scans),
+        containers=[{"sscc": e.sscc, "seal_intact": e.seal_intact, "measured_net_g": e.measured_net_g,
+                     "event_time": iso(e.event_time)} for e in scans],
+    ) for (kind, _checkpoint, lon, lat), scans in places.items()]
 
 
 def checkpoint_feature(checkpoint: Checkpoint, role: str) -> Feature:

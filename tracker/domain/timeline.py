@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
@@ -93,16 +94,25 @@ def movement_entries(declaration: Declaration) -> Iterator[Entry]:
 
 
 def custody_entries(session: Session, declaration: Declaration) -> Iterator[Entry]:
-    """Each container seen at a checkpoint, with the officer (or the station's device)."""
+    """Containers seen at a checkpoint, with the officer (or the station's device).
+
+    Consecutive scans of the same kind at the same checkpoint by the same recorder (the
+    flasks of one truck at one gate) make one entry whose subject lists the events.
+    """
     events = session.scalars(
         select(CustodyEvent).where(CustodyEvent.declaration_id == declaration.id)
         .order_by(CustodyEvent.event_time, CustodyEvent.id)
     ).all()
     officers = {u.id: u for u in session.scalars(
         select(User).where(User.id.in_({e.officer_id for e in events if e.officer_id is not None})))}
-    for e in events:
-        who = _name(officers.get(e.officer_id)) if e.officer_id is not None else None
-        yield Entry(e.event_time, "custody", who or e.device or None, subject=e)
+
+    def recorder(event: CustodyEvent) -> str | None:
+        who = _name(officers.get(event.officer_id)) if event.officer_id is not None else None
+        return who or event.device or None
+
+    for (_kind, _checkpoint, who), run in groupby(events, key=lambda e: (e.kind, e.checkpoint_id, recorder(e))):
+        scans = tuple(run)
+        yield Entry(scans[0].event_time, "custody", who, subject=scans)
 
 
 def alert_entries(session: Session, declaration: Declaration) -> Iterator[Entry]:

@@ -98,11 +98,9 @@ def popup(p: dict[str, Any]) -> dict[str, Any]:
                 "url": url_for("portal.alert", alert_id=p["id"]) if has_view("portal.alert") else None,
                 "link_text": _("Open the alert")}
     if layer == "custody":
-        seal = _("seal intact") if p["seal_intact"] else _("seal broken")
         return {"label": _("%(kind)s at %(checkpoint)s", kind=label_of("custody", p["kind"]).capitalize(),
                            checkpoint=p["checkpoint_name"]),
-                "text": [_time(p["event_time"]), _("SSCC %(sscc)s", sscc=p["sscc"]), seal,
-                         _("Measured net %(mass)s", mass=kg(p["measured_net_g"]))]}
+                "text": [_time(p["event_time"]), *map(scanned_container, p["containers"])]}
     if layer == "checkpoint":
         roles = {"origin": _("Origin"), "destination": _("Destination"), "expected": _("Expected checkpoint")}
         return {"label": p["name"], "text": [f"{roles.get(p['role'], '')} · {p['code']}"]}
@@ -110,6 +108,14 @@ def popup(p: dict[str, Any]) -> dict[str, Any]:
         kinds = {"dead_zone": _("Dead zone (no signal expected)"), "prohibited": _("Prohibited zone")}
         return {"label": p["name"], "text": [kinds.get(p["kind"], p["kind"])]}
     return {"label": layer, "text": []}
+
+
+def scanned_container(scan: dict[str, Any]) -> str:
+    """Say what a checkpoint found on one container: SSCC, seal, measured mass."""
+    seal = _("seal intact") if scan["seal_intact"] else _("seal broken")
+    if scan["measured_net_g"] is None:
+        return _("SSCC %(sscc)s: %(seal)s", sscc=scan["sscc"], seal=seal)
+    return _("SSCC %(sscc)s: %(seal)s, %(mass)s net", sscc=scan["sscc"], seal=seal, mass=kg(scan["measured_net_g"]))
 
 
 #: The enums whose values map properties carry as plain strings.

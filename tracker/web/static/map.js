@@ -16,7 +16,9 @@
   "use strict";
 
   var KYRGYZSTAN = [[39.2, 69.2], [43.3, 80.3]];
-  var MARKER_SIZE = { alert: 16, custody: 16, checkpoint: 14, pick: 10 };
+  // A checkpoint's square is larger than the custody dot drawn on it, so both stay visible.
+  var MARKER_SIZE = { alert: 20, custody: 14, checkpoint: 22, pick: 10 };
+  var MARKER_LEVEL = { checkpoint: -1000, alert: 1000 };
 
   function layerKey(properties) {
     var layer = properties.layer || "other";
@@ -41,7 +43,7 @@
     var icon = L.divIcon({ className: classes, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
                            popupAnchor: [0, -size / 2] });
     return L.marker(latlng, { icon: icon, title: p.label || "", alt: p.label || "", keyboard: true,
-                              riseOnHover: true, zIndexOffset: layer === "alert" ? 1000 : 0 });
+                              riseOnHover: true, zIndexOffset: MARKER_LEVEL[layer] || 0 });
   }
 
   function popupContent(p) {
@@ -69,7 +71,7 @@
 
   function onEach(feature, layer) {
     var p = feature.properties || {};
-    if (p.label || (p.text && p.text.length)) { layer.bindPopup(popupContent(p)); }
+    if (p.label || (p.text && p.text.length)) { layer.bindPopup(popupContent(p), { maxWidth: 340 }); }
   }
 
   function baseLayer(map, element) {
@@ -122,8 +124,8 @@
     var drawn = {};
     collections.forEach(function (collection) {
       if (!collection) { return; }
-      // Polygons first, then lines, then points: markers stay clickable above the corridor.
-      var order = { zone: 0, corridor: 1, route: 2, track: 3 };
+      // Polygons first, then lines (the planned route's dashes over the track), then points.
+      var order = { zone: 0, corridor: 1, track: 2, route: 3 };
       var features = (collection.features || []).slice().sort(function (a, b) {
         var ka = order[(a.properties || {}).layer], kb = order[(b.properties || {}).layer];
         return (ka === undefined ? 9 : ka) - (kb === undefined ? 9 : kb);
@@ -137,14 +139,20 @@
     return group;
   }
 
+  function fitTo(map, bounds) {
+    if (!bounds || !bounds.isValid()) {
+      map.fitBounds(KYRGYZSTAN);
+    } else if (bounds.getNorthEast().equals(bounds.getSouthWest())) {
+      map.setView(bounds.getCenter(), 9);  // one point: show the country around it, not a street
+    } else {
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+    }
+  }
+
   function fit(map, group, extra) {
     var bounds = group.getBounds();
     if (extra && extra.isValid()) { bounds = bounds.isValid() ? bounds.extend(extra) : extra; }
-    if (bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
-    } else {
-      map.fitBounds(KYRGYZSTAN);
-    }
+    fitTo(map, bounds);
   }
 
   /* ---- pick mode: clicks fill a textarea of "lat, lon" lines (the trader's route step) ---- */
@@ -192,7 +200,11 @@
       var latlng = event.latlng.wrap();
       write(lines().concat([latlng.lat.toFixed(6) + ", " + latlng.lng.toFixed(6)]));
     });
-    area.addEventListener("input", redraw);
+    area.addEventListener("input", function (event) {
+      var points = redraw();
+      // Typed or pasted by the user (not our own click): show the whole line again.
+      if (event.isTrusted && points.length) { fitTo(map, L.latLngBounds(points)); }
+    });
 
     var tools = document.createElement("div");
     tools.className = "map-tools";
@@ -233,7 +245,7 @@
       })
       .catch(function () {
         showError(element);
-        if (picked) { map.fitBounds(picked, { padding: [24, 24], maxZoom: 15 }); }
+        fitTo(map, picked);
       })
       .then(function () { element.setAttribute("data-map-ready", "true"); });
   }
