@@ -237,7 +237,9 @@ def test_receipt_with_a_shortage_closes_the_declaration_and_opens_an_alert(
     sscc = arrived.items[0].container.sscc
     auth.sign_in_as(consignee)
     path = f"/declarations/{arrived.id}/receipt"
-    assert 'value="34.5"' in client.get(path).get_data(as_text=True)
+    form = client.get(path).get_data(as_text=True)
+    assert f'id="received-{sscc}" name="received-{sscc}" value=""' in form  # weighed, not copied
+    assert f'id="seal-{sscc}" name="seal-{sscc}" checked' in form
     response = auth.post_form(path, {f"received-{sscc}": "33.650", f"seal-{sscc}": "on",
                                      "remarks": "Flask 3 arrived with a dented valve; 850 g lost."})
     assert response.status_code == 302

@@ -19,8 +19,8 @@ from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.labels import label
 from tracker.web.portal.navigation import has_view
-from tracker.web.portal.trader_forms import FormValues, kg_value, parse_kg
 from tracker.web.portal.blueprint import bp
+from tracker.web.portal.trader_forms import FormValues, kg_value, parse_kg
 
 RECEIPT_ALERTS = ("receipt_shortage", "receipt_excess", "seal_broken")
 
@@ -35,7 +35,9 @@ def _receivable(declaration_id: int) -> Declaration:
 
 
 def _page(record: Declaration, form: Any, errors: dict[str, Any], status: int = 200):  # type: ignore[no-untyped-def]
-    return render_template("trader/receipt.html", d=record, form=FormValues(form), errors=errors), status
+    declared_kg = {i.container.sscc: kg_value(i.declared_net_g) for i in record.items}
+    return render_template("trader/receipt.html", d=record, form=FormValues(form), errors=errors,
+                           declared_kg=declared_kg), status
 
 
 def _read(record: Declaration, form: Any) -> ReceiptInput:
@@ -79,8 +81,7 @@ def receipt(declaration_id: int):  # type: ignore[no-untyped-def]
     """Show or file the report of receipt of an arrived declaration (it closes the declaration)."""
     record = _receivable(declaration_id)
     if request.method == "GET":
-        return _page(record, {**{f"received-{i.container.sscc}": kg_value(i.declared_net_g) for i in record.items},
-                              **{f"seal-{i.container.sscc}": "on" for i in record.items}}, {})
+        return _page(record, {f"seal-{i.container.sscc}": "on" for i in record.items}, {})
     db = get_session()
     settings = current_app.config["SETTINGS"]
     try:
