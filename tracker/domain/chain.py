@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from tracker.domain.text import text
 from tracker.models import ChainHead, CustodyEvent, StockEntry, Transaction
 
 GENESIS = "0" * 64
@@ -185,13 +186,15 @@ class ChainReport:
 def _why_link_breaks(session: Session, model: ChainedModel, row: ChainedRow) -> str:
     """Explain a broken link by finding the row the broken row claims to follow."""
     if row.prev_hash is None:
-        return "it claims to start the chain, but rows come before it (a forged or moved row)"
+        return text("it claims to start the chain, but rows come before it (a forged or moved row)")
     followed = session.scalar(select(model.id).where(model.row_hash == row.prev_hash))
     if followed is None:
-        return "the row it follows is missing (deleted), or it was forged"
+        return text("the row it follows is missing (deleted), or it was forged")
     if followed > row.id:
-        return f"out of order: it follows row {followed}, which comes after it (rows swapped)"
-    return f"it follows row {followed}, not the row just before it (a row was inserted before it)"
+        return text("out of order: it follows row {followed}, which comes after it (rows swapped)",
+                    followed=followed)
+    return text("it follows row {followed}, not the row just before it (a row was inserted before it)",
+                followed=followed)
 
 
 def verify_chain(session: Session, model: ChainedModel) -> ChainReport:
@@ -207,16 +210,18 @@ def verify_chain(session: Session, model: ChainedModel) -> ChainReport:
         if row.prev_hash != prev:
             return ChainReport(name, count, row.id, _why_link_breaks(session, model, row))
         if row.row_hash != row_hash(prev, row):
-            return ChainReport(name, count, row.id, "row hash does not match the row's contents (edited)")
+            return ChainReport(name, count, row.id, text("row hash does not match the row's contents (edited)"))
         if count > head_length:
-            return ChainReport(name, count, row.id, f"the chain head records {head_length} rows: "
-                               "this row was appended outside the application (forged)")
+            return ChainReport(name, count, row.id, text("the chain head records {length} rows: this row was "
+                                                         "appended outside the application (forged)",
+                                                         length=head_length))
         prev = row.row_hash
     if count < head_length:
-        return ChainReport(name, count, None, f"the chain head records {head_length} rows but "
-                           f"{count} remain: rows were deleted from the end")
+        return ChainReport(name, count, None, text("the chain head records {length} rows but {count} remain: "
+                                                   "rows were deleted from the end",
+                                                   length=head_length, count=count))
     if prev != head_tip:
-        return ChainReport(name, count, None, "the newest row's hash differs from the chain head")
+        return ChainReport(name, count, None, text("the newest row's hash differs from the chain head"))
     return ChainReport(name, count)
 
 
