@@ -288,7 +288,7 @@ def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskCl
     assert departed.status_code == 302 and departed.headers["Location"] == "/checkpoint"
     page = client.get("/checkpoint").get_data(as_text=True)
     assert f"Departure of {sscc} recorded at {signed_in.checkpoints[0].name}." in page
-    assert "is in transit" in page and 'id="today"' in page and "departure" in page.split('id="today"')[1]
+    assert f"Declaration {declaration.reference}: in transit." in page and 'id="today"' in page and "departure" in page.split('id="today"')[1]
     db.expire_all()
     assert declaration.status == DeclarationStatus.IN_TRANSIT
     event = db.scalars(select(CustodyEvent)).one()

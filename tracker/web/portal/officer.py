@@ -313,7 +313,7 @@ def _flash_outcome(event: CustodyEvent, alerts: list[Any], created: bool) -> Non
     if not created:
         message += " " + gettext("It had already been recorded; nothing was added.")
     elif event.declaration is not None:
-        message += " " + gettext("Declaration %(ref)s is %(status)s.", ref=event.declaration.label,
+        message += " " + gettext("Declaration %(ref)s: %(status)s.", ref=event.declaration.label,
                                  status=label(event.declaration.status))
     flash(message, "success")
     if alerts:
