@@ -23,6 +23,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain
 from tracker.domain.custody import record_custody_event
 from tracker.domain.exports import CHUNK_CHARS, Period
+from tracker.domain.exports.audit_tables import IN_TRANSIT_COLUMNS, flow_columns
 from tracker.domain.exports.csv_tables import CUSTODY_COLUMNS, DECLARATION_COLUMNS, TRANSACTION_COLUMNS, \
     positions_csv
 from tracker.models import (
@@ -89,7 +90,7 @@ class Journey:
 def make_journey(db: Session, make_tracked_declaration: Callable[..., Declaration],
                  make_user: Callable[..., User], fixes: int = 40) -> Journey:
     """Build a journey (see :class:`Journey`); the trader is the declarant's."""
-    declaration = make_tracked_declaration()
+    declaration = make_tracked_declaration(departed_at=T0)
     trader = make_user(Role.TRADER, dealer=declaration.declarant)
     officer = make_user(Role.CUSTOMS_OFFICER)
     track = add_track(db, declaration, fixes)
@@ -240,6 +241,25 @@ def test_every_table_exports_with_its_header(auditor_client: FlaskClient, journe
     assert reconciliation.get_data(as_text=True).splitlines()[0].startswith("\ufeffkind,source,on,message")
 
 
+def test_audit_reports_export_as_tables(auditor_client: FlaskClient, journey: Journey) -> None:
+    in_transit = read_csv(auditor_client.get(f"{API}/in-transit.csv"))
+    row = next(r for r in in_transit if r["declaration_id"] == str(journey.declaration.id))
+    assert list(row) == list(IN_TRANSIT_COLUMNS)
+    assert row["last_fix"] == "2026-03-02T04:19:30Z" and "off_route" in row["open_alert_kinds"].split(";")
+    assert int(row["age_s"]) > 0 and row["worst_severity"] in ("warning", "critical")
+    declaration = journey.declaration
+    for group in ("route", "crossing", "dealer", "month"):
+        response = auditor_client.get(f"{API}/flows.csv?group={group}")
+        assert response.headers["Content-Disposition"] == f'attachment; filename="flows-{group}.csv"'
+        assert response.get_data(as_text=True).splitlines()[0] == "\ufeff" + ",".join(flow_columns(group))
+    routes = read_csv(auditor_client.get(f"{API}/flows.csv?group=route&kind=domestic"))
+    mine = [r for r in routes if (r["origin"], r["destination"]) == (declaration.origin.code,
+                                                                     declaration.destination.code)]
+    assert [(r["declarations"], r["declared_g"]) for r in mine] == [("1", "34500")]
+    assert auditor_client.get(f"{API}/flows.csv?group=planet").status_code == 422
+    assert auditor_client.get(f"{API}/flows.csv?kind=smuggling").status_code == 422
+
+
 def test_bad_period_or_table_is_refused(auditor_client: FlaskClient) -> None:
     bad = auditor_client.get(f"{API}/custody-events.csv?from=2026-13-01&to=2026-01-01")
     assert bad.status_code == 422 and "from" in bad.json["fields"]
@@ -264,7 +284,7 @@ def test_trader_cannot_export_another_dealers_records(
         response = client.get(f"{API}/declarations/{mine}{suffix}")
         assert response.status_code == 200 and response.get_data()
         assert client.get(f"{API}/declarations/{theirs}{suffix}").status_code == 404, suffix
-    for table in ("declarations", "custody-events", "alerts", "transactions", "balance"):
+    for table in ("declarations", "custody-events", "alerts", "transactions", "balance", "flows"):
         assert client.get(f"{API}/{table}.csv?dealer_id={other.declaration.declarant_id}").status_code == 404
     events = read_csv(client.get(f"{API}/custody-events.csv"))
     assert {r["declaration_id"] for r in events} == {str(mine)}
@@ -277,6 +297,8 @@ def test_trader_cannot_export_another_dealers_records(
     balance = read_csv(client.get(f"{API}/balance.csv"))
     assert [r["dealer_id"] for r in balance] == [str(journey.trader.dealer_id)]
     assert client.get(f"{API}/reconciliation.csv").status_code == 403
+    in_transit = read_csv(client.get(f"{API}/in-transit.csv"))
+    assert {r["declaration_id"] for r in in_transit} == {str(mine)}
 
 
 def test_auditor_narrows_tables_to_one_dealer(auditor_client: FlaskClient, db: Session, journey: Journey,

@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import may_read_balance, may_read_reconciliation
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import NotFound, ValidationFailed
-from tracker.domain.exports import Period, csv_tables, epcis, geojson, gpx, kml
+from tracker.domain.audit import FlowFilter
+from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geojson, gpx, kml
 from tracker.domain.exports.csv_tables import TABLES, Scope
-from tracker.models import Dealer, Declaration, Role, User
+from tracker.models import Dealer, Declaration, DeclarationKind, Role, User, utcnow
 from tracker.web.api import bp
 from tracker.web.api.openapi import PATHS, error_responses, op
+from tracker.web.api.requests import enum_arg
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session, session_factory
 
@@ -31,8 +33,6 @@ MAPS: dict[str, tuple[Callable[..., Iterator[str]], str]] = {
     "kml": (kml.declaration_kml, kml.MEDIA_TYPE),
 }
 T = TypeVar("T")
-#: Tables computed whole by their report modules (a period is required; default this year).
-REPORT_TABLES = ("balance", "reconciliation")
 
 
 def download(write: Callable[[Session], Iterator[str]], media_type: str, filename: str) -> Response:
@@ -168,38 +168,72 @@ def export_custody_epcis():  # type: ignore[no-untyped-def]
                     _filename("custody-events", period, "epcis.jsonld"))
 
 
-def _report_csv(table: str, user: User, start: date, end: date) -> Callable[[Session], Iterator[str]]:
-    """Check the user may read the report, and return what writes it."""
-    if table == "reconciliation":
-        if not may_read_reconciliation(user):
-            abort(403, description="the reconciliation is for customs, auditors and the licensing authority")
-        return lambda stream: csv_tables.reconciliation_csv(stream, start, end)
-    dealer = read_dealer(user)
+Plan = tuple[Callable[[Session], Iterator[str]], str]   # what writes the file, and its name
+
+
+def _record_table(table: str, user: User) -> Plan:
+    """Plan a table of records (declarations, custody events, alerts, transactions) in the user's view."""
+    period, dealer = read_period(), read_dealer(user)
+    dealer_id, write = (dealer.id if dealer else None), TABLES[table]
+    return (lambda stream: write(stream, Scope(_same(stream, user), period, dealer_id)),
+            _filename(table, period, "csv"))
+
+
+def _reconciliation(user: User) -> Plan:
+    if not may_read_reconciliation(user):
+        abort(403, description="the reconciliation is for customs, auditors and the licensing authority")
+    period = read_period(whole_year_default=True)
+    start, end = period.start or date.min, period.end or date.max
+    return lambda stream: csv_tables.reconciliation_csv(stream, start, end), _filename("reconciliation", period, "csv")
+
+
+def _balance(user: User) -> Plan:
+    period, dealer = read_period(whole_year_default=True), read_dealer(user)
+    start, end = period.start or date.min, period.end or date.max
     if dealer is None and user.role == Role.TRADER:
         dealer = get_session().get(Dealer, user.dealer_id) if user.dealer_id else None
         if dealer is None or not may_read_balance(user, dealer.id):
             raise NotFound("no dealer of yours")
+    name = _filename("balance", period, "csv")
     if dealer is None:
-        return lambda stream: csv_tables.balance_csv(stream, start, end)
-    return lambda stream: csv_tables.balance_csv(stream, start, end, _same(stream, dealer))
+        return lambda stream: csv_tables.balance_csv(stream, start, end), name
+    return lambda stream: csv_tables.balance_csv(stream, start, end, _same(stream, dealer)), name
+
+
+def _in_transit(user: User) -> Plan:
+    now = utcnow()
+    return (lambda stream: audit_tables.in_transit_csv(stream, _same(stream, user), now),
+            f"in-transit_{now:%Y-%m-%dT%H%MZ}.csv")
+
+
+def _flows(user: User) -> Plan:
+    group = request.args.get("group", "route")
+    if group not in audit_tables.FLOW_LAYOUTS:
+        raise ValidationFailed({"group": f"one of {', '.join(audit_tables.FLOW_LAYOUTS)}"})
+    kind, period, dealer = enum_arg("kind", DeclarationKind), read_period(), read_dealer(user)
+    covering = FlowFilter(period.start, period.end, kind, dealer.id if dealer else None)
+    return (lambda stream: audit_tables.flows_csv(stream, _same(stream, user), group, covering),
+            _filename(f"flows-{group}", period, "csv"))
+
+
+#: Tables computed whole by their report modules: name -> plan.
+REPORT_TABLES: dict[str, Callable[[User], Plan]] = {
+    "balance": _balance, "reconciliation": _reconciliation, "in-transit": _in_transit, "flows": _flows,
+}
 
 
 @bp.get("/exports/<table>.csv")
 @login_required
 def export_table(table: str):  # type: ignore[no-untyped-def]
-    """One audit table as CSV: declarations, custody-events, alerts, transactions, balance, reconciliation."""
+    """One audit table as CSV (the names in TABLES and REPORT_TABLES)."""
     user = acting_user()
     if table in REPORT_TABLES:
-        period = read_period(whole_year_default=True)
-        assert period.start is not None and period.end is not None
-        return download(_report_csv(table, user, period.start, period.end), csv_tables.MEDIA_TYPE,
-                        _filename(table, period, "csv"))
-    if table not in TABLES:
+        write, filename = REPORT_TABLES[table](user)
+    elif table in TABLES:
+        write, filename = _record_table(table, user)
+    else:
         raise NotFound(f"no table {table}")
-    period, dealer = read_period(), read_dealer(user)
-    dealer_id, write = (dealer.id if dealer else None), TABLES[table]
-    return download(lambda stream: write(stream, Scope(_same(stream, user), period, dealer_id)),
-                    csv_tables.MEDIA_TYPE, _filename(table, period, "csv"))
+    return download(write, csv_tables.MEDIA_TYPE, filename)
 
 
 # ---------------------------------------------------------------- OpenAPI
@@ -236,7 +270,12 @@ PATHS["/exports/custody-events.epcis.jsonld"] = {"get": op(
     parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": {"type": "integer"}}])}
 PATHS["/exports/{table}.csv"] = {"get": op(
     "An audit table as CSV (RFC 4180, UTF-8 with BOM, times UTC, grams as integers, formula cells quoted "
-    "with '); balance and reconciliation default to this year so far; reconciliation is not for traders",
+    "with '). Balance and reconciliation default to this year so far; reconciliation is not for traders; "
+    "in-transit is now (no period); flows take group and kind",
     {"200": _file("text/csv", "CSV"), **error_responses(401, 403, 404, 422)},
     parameters=[{"name": "table", "in": "path", "required": True,
-                 "schema": {"enum": [*TABLES, *REPORT_TABLES]}}, *_PERIOD, _DEALER])}
+                 "schema": {"enum": [*TABLES, *REPORT_TABLES]}}, *_PERIOD, _DEALER,
+                {"name": "group", "in": "query", "schema": {"enum": list(audit_tables.FLOW_LAYOUTS),
+                                                             "default": "route"}, "description": "flows only"},
+                {"name": "kind", "in": "query", "schema": {"enum": [k.value for k in DeclarationKind]},
+                 "description": "flows only"}])}
