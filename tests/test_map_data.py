@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, Polygon, shape
 from sqlalchemy.orm import Session
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.alerts import acknowledge_alert, explain_alert, open_alert
 from tracker.domain.corridor import Corridor
 from tracker.domain.custody import record_custody_event
-from tracker.domain.mapdata import Fix, declaration_map, thin
+from tracker.domain.mapdata import Fix, declaration_map, excursions, thin
 from tracker.domain.timeline import signal_gaps, timeline
 from tracker.models import Declaration, DeclarationItem, DeclarationStatus, Position, Role, User, Zone
 from tracker.models.zones import ZoneKind
@@ -163,6 +164,14 @@ def test_a_long_track_is_thinned_keeping_first_last_and_every_fix_off_the_corrid
     assert shown[0] == fixes[0] and shown[-1] == fixes[-1]
     assert {fixes[4_001], fixes[4_002], fixes[4_003]} <= set(shown)
     assert [f.at for f in shown] == sorted(f.at for f in shown)
+
+
+def test_a_track_mostly_off_the_corridor_is_thinned_too_keeping_where_each_excursion_starts_and_ends() -> None:
+    outside = np.zeros(20_000, dtype=bool)
+    outside[1_000:9_000] = outside[12_000:19_000] = True
+    kept = excursions(outside, limit=1_000)
+    assert kept.sum() < 1_100 and not kept[~outside].any()
+    assert kept[[1_000, 8_999, 12_000, 18_999]].all()
 
 
 def test_a_declaration_without_route_or_fixes_has_only_its_checkpoints(

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import LineString, Point, mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
@@ -75,8 +76,21 @@ def thin(track: Sequence[Fix], corridor: Corridor | None, limit: int = MAX_TRACK
     if corridor is not None:
         lon = np.fromiter((f.lon for f in track), float, len(track))
         lat = np.fromiter((f.lat for f in track), float, len(track))
-        keep |= ~corridor.contains(lon, lat)
+        keep |= excursions(~corridor.contains(lon, lat), limit)
     return [fix for fix, kept in zip(track, keep) if kept]
+
+
+def excursions(outside: NDArray[np.bool_], limit: int) -> NDArray[np.bool_]:
+    """Return which fixes off the corridor to keep: all of them, or, beyond ``limit``,
+    where each excursion leaves and rejoins and an even sample between."""
+    if outside.sum() <= limit:
+        return outside
+    before = np.concatenate([[False], outside[:-1]])
+    after = np.concatenate([outside[1:], [False]])
+    edges = outside & ~(before & after)
+    sample = np.zeros_like(outside)
+    sample[np.flatnonzero(outside)[:: math.ceil(outside.sum() / limit)]] = True
+    return edges | sample
 
 
 def track_feature(track: Sequence[Fix], corridor: Corridor | None) -> Feature | None:

@@ -9,7 +9,7 @@
  *
  * Each feature's properties.layer picks its style and its DOM hook: paths get the class
  * "layer-<layer>", points become markers with the class "marker-<layer>". properties.label
- * and properties.text (lines) fill its popup; properties.url adds a link (properties.link_text).
+ * (else .name) and properties.text (lines) fill its popup; properties.url adds a link (properties.link_text).
  * When everything is drawn the element gets data-map-ready="true" and data-layers (the layers drawn).
  */
 (function () {
@@ -42,17 +42,19 @@
     if (p.kind) { classes += " kind-" + p.kind; }
     var icon = L.divIcon({ className: classes, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
                            popupAnchor: [0, -size / 2] });
-    return L.marker(latlng, { icon: icon, title: p.label || "", alt: p.label || "", keyboard: true,
+    return L.marker(latlng, { icon: icon, title: title(p), alt: title(p), keyboard: true,
                               riseOnHover: true, zIndexOffset: MARKER_LEVEL[layer] || 0 });
   }
 
+  function title(p) { return p.label || p.name || ""; }
+
   function popupContent(p) {
     var box = document.createElement("div");
-    if (p.label) {
-      var title = document.createElement("span");
-      title.className = "popup-title";
-      title.textContent = p.label;
-      box.appendChild(title);
+    if (title(p)) {
+      var heading = document.createElement("span");
+      heading.className = "popup-title";
+      heading.textContent = title(p);
+      box.appendChild(heading);
     }
     (p.text || []).forEach(function (line) {
       var span = document.createElement("span");
@@ -71,7 +73,7 @@
 
   function onEach(feature, layer) {
     var p = feature.properties || {};
-    if (p.label || (p.text && p.text.length)) { layer.bindPopup(popupContent(p), { maxWidth: 340 }); }
+    if (title(p) || (p.text && p.text.length)) { layer.bindPopup(popupContent(p), { maxWidth: 340 }); }
   }
 
   function baseLayer(map, element) {
