@@ -183,6 +183,7 @@ def test_auditor_gets_403_on_every_post(db, client, auth, make_user, make_dealer
     posts = ["/licences", f"/licences/{licence.id}/suspend", "/approvals/import", "/approvals/export",
              f"/declarations/{declaration.id}/decision", "/users", f"/users/{auditor.id}/active",
              f"/users/{auditor.id}/password", "/devices/beacons", "/devices/stations", "/devices/tokens/1/revoke",
+             "/devices/beacons/1/token",
              "/checkpoints", "/checkpoints/1", "/zones", "/zones/1/delete"]
     for path in posts:
         assert client.post(path, data={"csrf_token": token, "reason": "x", "decision": "approve"}
@@ -334,7 +335,7 @@ def test_station_token_is_shown_once_and_only_its_hash_is_stored(db, client, aut
     response = auth.post_form("/devices/stations", {"checkpoint": "AKJOL-T", "name": "Ak-Jol lane 2 scanner"},
                               form_page="/devices")
     page = response.get_data(as_text=True)
-    assert response.status_code == 201
+    assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
     secret = re.search(r'id="token-value">([^<]+)<', page).group(1)
     row = db.scalars(select(DeviceToken).where(DeviceToken.checkpoint_id == checkpoint.id)).one()
     assert row.token_hash == hash_token(secret) and secret not in row.token_hash
@@ -357,6 +358,11 @@ def test_admin_registers_a_beacon_and_revokes_its_token(db, client, auth, admin,
     db.expire_all()
     assert token.revoked_at is not None
     assert client.get("/api/v1/device", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    response = auth.post_form(f"/devices/beacons/{beacon.id}/token", {}, form_page="/devices")
+    renewed = re.search(r'id="token-value">([^<]+)<', response.get_data(as_text=True)).group(1)
+    assert response.status_code == 201 and renewed != secret
+    assert client.get("/api/v1/device", headers={"Authorization": f"Bearer {renewed}"}).json["beacon"] == \
+        "864454012345678"
 
 
 def test_a_refused_beacon_shows_the_message_and_stores_nothing(db, auth, admin) -> None:

@@ -5,7 +5,7 @@ nowhere else: it is not put in the session or a redirect, and only its hash is s
 """
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from tracker.domain import accounts
 from tracker.domain.access import Action, may
 from tracker.domain.devices import issue_station_token, register_beacon, revoke_device_token
 from tracker.domain.errors import Conflict, NotFound, ValidationFailed
+from tracker.domain.tokens import issue_token
 from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -20,6 +21,13 @@ from tracker.web.labels import label
 from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
+
+
+def _shown_once(page: str, status: int) -> Response:
+    """Answer with a page that carries a secret, telling browsers and proxies not to keep it."""
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------------------------------------------------------------- users
@@ -64,7 +72,7 @@ def create_user():  # type: ignore[no-untyped-def]
     if generated is None:
         flash(gettext("Account %(login)s opened with the password you set.", login=user.login), "success")
         return redirect(url_for("portal.users"))
-    return _users_page(secret=(user, generated)), 201
+    return _shown_once(_users_page(secret=(user, generated)), 201)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -98,7 +106,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     if generated is None:
         flash(gettext("The password of %(login)s was changed.", login=user.login), "success")
         return redirect(url_for("portal.users"))
-    return _users_page(secret=(user, generated)), 200
+    return _shown_once(_users_page(secret=(user, generated)), 200)
 
 
 # ---------------------------------------------------------------- devices
@@ -144,7 +152,7 @@ def register_beacon_form():  # type: ignore[no-untyped-def]
         shown = exc.errors if isinstance(exc, ValidationFailed) else {"device_id": exc.message}
         return _devices_page(shown, failed="beacon"), 400 if isinstance(exc, ValidationFailed) else 409
     db.commit()
-    return _devices_page(token=(beacon.tokens[-1], secret)), 201
+    return _shown_once(_devices_page(token=(beacon.tokens[-1], secret)), 201)
 
 
 @bp.post("/devices/stations", endpoint="issue_station_token")
@@ -161,7 +169,21 @@ def issue_station_token_form():  # type: ignore[no-untyped-def]
         db.rollback()
         return _devices_page({"checkpoint": exc.message}, failed="station"), 400
     db.commit()
-    return _devices_page(token=(row, secret)), 201
+    return _shown_once(_devices_page(token=(row, secret)), 201)
+
+
+@bp.post("/devices/beacons/<int:beacon_id>/token")
+@requires(Action.MANAGE_DEVICES)
+def issue_beacon_token(beacon_id: int):  # type: ignore[no-untyped-def]
+    """Issue a registered beacon a new token (its old one lost or revoked) and show it once."""
+    db = get_session()
+    beacon = db.get(Beacon, beacon_id)
+    if beacon is None:
+        abort(404)
+    row, secret = issue_token(db, name=beacon.description or f"beacon {beacon.device_id}", beacon=beacon,
+                              created_by=acting_user())
+    db.commit()
+    return _shown_once(_devices_page(token=(row, secret)), 201)
 
 
 @bp.post("/devices/tokens/<int:token_id>/revoke", endpoint="revoke_device_token")
