@@ -194,6 +194,14 @@ def test_refusal_in_russian_names_statuses_in_russian(app: Flask, make_declarati
         "(допустимо: нет (окончательный статус))")
 
 
+def test_refusal_in_russian_lists_the_allowed_statuses_in_russian(app: Flask, make_declaration) -> None:
+    draft = make_declaration()
+    with pytest.raises(Conflict) as refused:
+        require_move(draft, DeclarationStatus.APPROVED)
+    assert str(refused.value).endswith("(allowed: cancelled, submitted)")
+    assert _in_russian(app, refused.value.message).endswith("(допустимо: аннулирована, подана)")
+
+
 def test_joined_messages_are_each_translated(app: Flask) -> None:
     both = joined([text("required"), text("no container {sscc}", sscc="147000000100000017")])
     assert both == "required; no container 147000000100000017"

@@ -19,7 +19,7 @@ from tracker.domain.access import Action, may, may_cancel, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.references import make_reference
 from tracker.domain.submission import check_submission, rule_parties_licensed
-from tracker.domain.text import text
+from tracker.domain.text import listed, text
 from tracker.models import Declaration, DeclarationStatus, User, utcnow
 
 S = DeclarationStatus
@@ -47,7 +47,7 @@ def require_move(declaration: Declaration, to: DeclarationStatus) -> None:
     """Raise Conflict naming the illegal transition unless the declaration may become ``to``."""
     current = DeclarationStatus(declaration.status)
     if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current])) or text("nothing (final)")
+        allowed = listed(sorted(TRANSITIONS[current])) if TRANSITIONS[current] else text("nothing (final)")
         raise Conflict(text("declaration {declaration} is {status}; it cannot become {to} (allowed: {allowed})",
                             declaration=declaration.label, status=current, to=to, allowed=allowed))
 

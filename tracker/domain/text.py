@@ -39,3 +39,8 @@ def text(template: str, **params: Any) -> Text:
 def joined(messages: Sequence[str]) -> str:
     """Join messages with "; " as ``"; ".join`` does, keeping each one translatable."""
     return reduce(lambda first, second: text("{first}; {second}", first=first, second=second), messages)
+
+
+def listed(values: Sequence[Any]) -> str:
+    """List values with ", " as ``", ".join`` does; a value that is a Text or an enum stays translatable."""
+    return reduce(lambda first, second: text("{first}, {second}", first=first, second=second), values)
