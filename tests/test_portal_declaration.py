@@ -17,6 +17,7 @@ from tests.conftest import Auth
 from tests.test_map_data import START, trip  # noqa: F401  (the tracked trip fixture)
 from tracker import create_app
 from tracker.domain.alerts import explain_alert
+from tracker.domain.receipts import ReceiptInput, ReceivedContainer, report_receipt
 from tracker.models import Alert, Declaration, DeclarationStatus, Role, User
 from tracker.web.database import EXTENSION_KEY
 
@@ -197,3 +198,33 @@ def test_actions_appear_only_where_they_apply(
         assert 'id="approve"' in page and 'id="reject"' in page
     else:
         assert 'id="approve"' not in page
+
+
+def test_the_trader_finds_the_edit_link_on_a_draft_and_the_consignee_the_receipt_on_arrival(
+        app: Flask, client: FlaskClient, auth: Auth, make_declaration: Callable[..., Declaration],
+        make_user: Callable[..., User]) -> None:
+    draft = make_declaration()
+    auth.sign_in_as(trader_of(make_user, draft))
+    page = page_of(client, draft)
+    assert ('id="edit-declaration"' in page) == ("portal.edit_declaration" in app.view_functions)
+    assert 'id="report-receipt"' not in page
+    auth.logout()
+    arrived = make_declaration(status=DeclarationStatus.ARRIVED)
+    auth.sign_in_as(make_user(Role.TRADER, dealer=arrived.consignee))
+    page = page_of(client, arrived)
+    assert ('id="report-receipt"' in page) == ("portal.receipt" in app.view_functions)
+    assert 'id="edit-declaration"' not in page
+
+
+def test_the_report_of_receipt_with_a_shortage_closes_the_timeline(
+        client: FlaskClient, auth: Auth, db: Session, trip: Declaration,  # noqa: F811
+        make_user: Callable[..., User]) -> None:
+    consignee = make_user(Role.TRADER, dealer=trip.consignee, name="Aigul Receiver")
+    report_receipt(db, consignee, trip.id, ReceiptInput(
+        [ReceivedContainer(trip.items[0].container.sscc, 33_650, True)], remarks="One flask light"))
+    auth.sign_in_as(consignee)
+    texts = timeline_texts(page_of(client, trip))
+    *_, receipt, closed, shortage = texts
+    assert "Report of receipt: 33.650 kg received of 34.500 kg declared by Aigul Receiver" in receipt
+    assert "Shortage of 850 g" in receipt and "One flask light" in receipt
+    assert "Declaration closed" in closed and "Alert opened: shortage on receipt" in shortage

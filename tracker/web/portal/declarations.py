@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from tracker.domain.access import Action, may, may_report_receipt, owns_declaration
 from tracker.domain import mapdata
+from tracker.domain.access import Action, may, may_report_receipt, owns_declaration
 from tracker.domain.declarations import find_declaration
 from tracker.domain.timeline import timeline
 from tracker.models import (
