@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import SHARED_DATA
 from tests.test_exports import API, Journey, auditor_client, custody, journey, make_journey, sign_in  # noqa: F401
+from tracker.domain.custody import record_custody_event
+from tracker.domain.gs1 import make_sscc
 from tracker.models import Declaration, User
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -115,6 +117,19 @@ def test_a_broken_seal_is_non_conformant_and_an_arrival_arriving(
     assert problems(document) == []
     arriving = events_by_step(document)["arriving"]
     assert arriving["disposition"] == "non_conformant" and arriving["mercury:sealIntact"] is False
+
+
+def test_an_unregistered_sscc_is_still_exported(auditor_client: FlaskClient, db: Session, journey: Journey) -> None:
+    unknown = make_sscc(3, "470000001", 987_654)
+    record_custody_event(db, journey.officer, {
+        "client_event_id": "gate-7/000123", "sscc": unknown, "checkpoint": journey.declaration.origin.code,
+        "kind": "inspection", "seal_intact": True, "event_time": "2026-03-02T12:00:00+06:00"})
+    document = export(auditor_client)
+    assert problems(document) == []
+    event = next(e for e in document["epcisBody"]["eventList"] if e["epcList"] == [f"https://id.gs1.org/00/{unknown}"])
+    assert "bizTransactionList" not in event and event["eventID"].startswith("http://localhost/id/custody-events/")
+    rows = auditor_client.get(f"{API}/custody-events.csv").get_data(as_text=True)
+    assert f"{unknown},false," in rows
 
 
 def test_identifiers_use_the_configured_base(app: Flask, auditor_client: FlaskClient, journey: Journey) -> None:

@@ -104,7 +104,8 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _parties(ids: Identifiers, event: CustodyEvent) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+def _parties(session: Session, ids: Identifiers,
+             event: CustodyEvent) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     sources: list[dict[str, str]] = []
     destinations: list[dict[str, str]] = []
     declaration = event.declaration
@@ -114,16 +115,15 @@ def _parties(ids: Identifiers, event: CustodyEvent) -> tuple[list[dict[str, str]
         destinations += [{"type": "owning_party", "destination": ids.dealer(declaration.consignee)},
                          {"type": "location", "destination": ids.checkpoint(declaration.destination)}]
     if event.kind == CustodyKind.HANDOVER:
-        session = Session.object_session(event)
         for party_id, role, target in ((event.from_party_id, "source", sources),
                                        (event.to_party_id, "destination", destinations)):
-            party = session.get(Dealer, party_id) if session is not None and party_id is not None else None
+            party = session.get(Dealer, party_id) if party_id is not None else None
             if party is not None:
                 target.append({"type": "possessing_party", role: ids.dealer(party)})
     return sources, destinations
 
 
-def object_event(ids: Identifiers, event: CustodyEvent) -> dict[str, Any]:
+def object_event(session: Session, ids: Identifiers, event: CustodyEvent) -> dict[str, Any]:
     """Return one custody event as an EPCIS 2.0 ObjectEvent (OBSERVE: the container already exists)."""
     kind = CustodyKind(event.kind)
     event_time, offset = _local_time(event)
@@ -139,7 +139,7 @@ def object_event(ids: Identifiers, event: CustodyEvent) -> dict[str, Any]:
     if event.declaration is not None:
         found["bizTransactionList"] = [{"type": ids.declaration_type,
                                         "bizTransaction": ids.declaration(event.declaration)}]
-    sources, destinations = _parties(ids, event)
+    sources, destinations = _parties(session, ids, event)
     if sources:
         found["sourceList"] = sources
     if destinations:
@@ -168,7 +168,8 @@ def custody_epcis(session: Session, scope: Scope, base_uri: str, declaration_id:
     def pieces() -> Iterator[str]:
         yield json.dumps(head, ensure_ascii=False)[:-1] + ', "epcisBody": {"eventList": [\n'
         for n, row in enumerate(stream_rows(session, query)):
-            yield ("," if n else "") + json.dumps(object_event(ids, row.CustodyEvent), ensure_ascii=False) + "\n"
+            event = object_event(session, ids, row.CustodyEvent)
+            yield ("," if n else "") + json.dumps(event, ensure_ascii=False) + "\n"
         yield "]}}\n"
 
     return chunked(pieces())

@@ -6,7 +6,7 @@ of its first and last fix.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape
 
 from shapely.geometry import LineString, Polygon
@@ -29,8 +29,8 @@ STYLES = (
 )
 
 
-def _coordinates(points: object) -> str:
-    return " ".join(f"{coord(lon)},{coord(lat)}" for lon, lat, *_ in points)  # type: ignore[attr-defined]
+def _coordinates(points: Iterable[Sequence[float]]) -> str:
+    return " ".join(f"{coord(lon)},{coord(lat)}" for lon, lat, *_ in points)
 
 
 def _placemark(name: str, style: str, geometry: str, description: str = "", when: str = "") -> str:

@@ -15,9 +15,9 @@ from flask_login import login_required
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import may_read_balance, may_read_reconciliation
+from tracker.domain.audit import FlowFilter
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import NotFound, ValidationFailed
-from tracker.domain.audit import FlowFilter
 from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geojson, gpx, kml
 from tracker.domain.exports.csv_tables import TABLES, Scope
 from tracker.models import Dealer, Declaration, DeclarationKind, Role, User, utcnow
@@ -149,8 +149,14 @@ def export_alerts_map():  # type: ignore[no-untyped-def]
 
 
 def epcis_base_uri() -> str:
-    """Return the base of the tracker's own identifiers: EPCIS_BASE_URI, else this server's /id/."""
-    return str(current_app.config.get("EPCIS_BASE_URI") or request.url_root + "id/")
+    """Return the base of the tracker's own identifiers in EPCIS documents.
+
+    EPCIS_BASE_URI (app config or instance/config.toml), else this server's ``/id/``: set it
+    in production so identifiers stay the same whatever host name a request used.
+    """
+    settings = current_app.config.get("SETTINGS")
+    from_file = settings.extra.get("EPCIS_BASE_URI") if settings is not None else None
+    return str(current_app.config.get("EPCIS_BASE_URI") or from_file or request.url_root + "id/")
 
 
 @bp.get("/exports/custody-events.epcis.jsonld")
@@ -159,7 +165,10 @@ def export_custody_epcis():  # type: ignore[no-untyped-def]
     """Custody events of the period (and dealer, or declaration) as an EPCIS 2.0 JSON-LD document."""
     user, db = acting_user(), get_session()
     period, dealer = read_period(), read_dealer(user)
-    declaration_id = request.args.get("declaration_id", type=int)
+    raw = request.args.get("declaration_id", "")
+    if raw and not raw.isdigit():
+        raise ValidationFailed({"declaration_id": "a declaration id (a whole number)"})
+    declaration_id = int(raw) if raw else None
     if declaration_id is not None:
         find_declaration(db, user, declaration_id)
     dealer_id, base_uri = dealer.id if dealer else None, epcis_base_uri()
