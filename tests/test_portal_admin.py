@@ -162,10 +162,12 @@ def test_trader_gets_403_on_admin_pages(client, auth, make_user, path) -> None:
 
 
 # ---------------------------------------------------------------- auditor: read-only
-def test_auditor_sees_every_page_without_a_form(client, auth, make_user, make_dealer, make_checkpoint) -> None:
-    make_dealer(), make_checkpoint()
+def test_auditor_sees_every_page_without_a_form(client, auth, make_user, make_dealer, make_checkpoint,
+                                               make_declaration) -> None:
+    licence, _checkpoint = make_dealer().licenses[0], make_checkpoint()
+    submitted = make_declaration(status="submitted")
     auth.sign_in_as(make_user(Role.AUDITOR))
-    for path in ADMIN_PAGES:
+    for path in ADMIN_PAGES + [f"/licences/{licence.id}", f"/declarations/{submitted.id}"]:
         response = client.get(path)
         page = response.get_data(as_text=True)
         forms = re.findall(r'<form method="post" action="([^"]+)"', page)
@@ -174,17 +176,20 @@ def test_auditor_sees_every_page_without_a_form(client, auth, make_user, make_de
         assert set(forms) <= {"/preferences/language", "/logout"}, (path, forms)
 
 
-def test_auditor_gets_403_on_every_post(db, client, auth, make_user, make_dealer, make_declaration) -> None:
-    auditor = make_user(Role.AUDITOR)
+@pytest.mark.parametrize("role", [Role.AUDITOR, Role.TRADER, Role.CUSTOMS_OFFICER])
+def test_every_admin_post_is_refused_to_other_roles(db, client, auth, make_user, make_dealer, make_declaration,
+                                                     role) -> None:
+    user = make_user(role)
     licence = make_dealer().licenses[0]
     declaration = make_declaration(status="submitted")
-    auth.sign_in_as(auditor)
-    token = auth.csrf_token("/licences")
+    auth.sign_in_as(user)
+    token = auth.csrf_token("/")
     posts = ["/licences", f"/licences/{licence.id}/suspend", "/approvals/import", "/approvals/export",
-             f"/declarations/{declaration.id}/decision", "/users", f"/users/{auditor.id}/active",
-             f"/users/{auditor.id}/password", "/devices/beacons", "/devices/stations", "/devices/tokens/1/revoke",
-             "/devices/beacons/1/token",
+             "/users", f"/users/{user.id}/active", f"/users/{user.id}/password", "/devices/beacons",
+             "/devices/stations", "/devices/tokens/1/revoke", "/devices/beacons/1/token",
              "/checkpoints", "/checkpoints/1", "/zones", "/zones/1/delete"]
+    if role != Role.CUSTOMS_OFFICER:  # customs decides on declarations too
+        posts.append(f"/declarations/{declaration.id}/decision")
     for path in posts:
         assert client.post(path, data={"csrf_token": token, "reason": "x", "decision": "approve"}
                            ).status_code == 403, path
