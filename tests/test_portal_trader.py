@@ -186,6 +186,29 @@ def test_a_hostile_or_oversized_gpx_is_refused_beside_the_field_and_stores_nothi
     assert draft.route is None and draft.corridor_m == 500 and draft.vehicle == ""
 
 
+def test_a_submitted_declaration_is_no_longer_edited(client: FlaskClient, auth: Any, make_submittable: Any) -> None:
+    trader, draft = make_submittable(status="submitted")
+    auth.sign_in_as(trader)
+    response = client.get(f"/declarations/{draft.id}/edit?step=route")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/declarations/{draft.id}")
+    assert any("only a draft or a rejected declaration can be edited" in m for m in flashes(client))
+
+
+def test_the_first_step_refuses_missing_and_bad_parties_beside_their_fields_and_creates_nothing(
+        client: FlaskClient, auth: Any, db: Session, trader: Any, road: dict[str, Any]) -> None:
+    auth.sign_in_as(trader)
+    response = auth.post_form("/declarations/new", {"kind": "domestic", "origin": "T-KHD", "destination": ""})
+    assert response.status_code == 400
+    assert field_error(response.get_data(as_text=True), "destination") == "Required."
+    response = auth.post_form("/declarations/new", {
+        "kind": "export", "consignee_name": "KazChemTrade LLP", "consignee_country": "KG",
+        "origin": "T-KHD", "destination": "T-BISHKEK"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "other than KG" in field_error(page, "consignee")
+    assert 'value="KazChemTrade LLP"' in page  # what was typed is kept
+    assert db.scalars(select(Declaration)).first() is None
+
+
 def test_trader_cancels_a_draft(client: FlaskClient, auth: Any, db: Session, make_submittable: Any) -> None:
     trader, draft = make_submittable()
     auth.sign_in_as(trader)

@@ -6,7 +6,7 @@ starting from :func:`draft_of` (the draft as it stands) with only that step's fi
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shapely.geometry import LineString
@@ -31,22 +31,58 @@ from tracker.models import (
     User,
 )
 
-#: Which step of the form shows each field the domain may name in an error.
-STEP_OF_FIELD = {
-    "kind": "parties", "consignor": "parties", "consignor_id": "parties", "consignee": "parties",
-    "consignee_id": "parties", "declarant": "parties", "import_approval_id": "parties",
-    "export_consent_id": "parties", "origin": "parties", "destination": "parties",
-    "items": "containers",
-    "route": "route", "route.start": "route", "route.end": "route", "waypoints": "route",
-    "corridor_m": "route", "expected_checkpoints": "route", "planned_departure": "route",
-    "planned_arrival": "route", "beacon": "route", "vehicle": "route",
-}
 STEPS = ("parties", "containers", "route", "review")
+#: The review's rows: (field, the step whose form holds it, the error keys shown beside it).
+REVIEW_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("kind", "parties", ("kind",)), ("consignor", "parties", ("consignor", "consignor_id")),
+    ("consignee", "parties", ("consignee", "consignee_id")), ("declarant", "parties", ("declarant",)),
+    ("import_approval_id", "parties", ("import_approval_id",)),
+    ("export_consent_id", "parties", ("export_consent_id",)),
+    ("origin", "parties", ("origin",)), ("destination", "parties", ("destination",)),
+    ("items", "containers", ("items",)),
+    ("route", "route", ("route", "route.start", "route.end", "waypoints", "gpx")),
+    ("corridor_m", "route", ("corridor_m",)), ("expected_checkpoints", "route", ("expected_checkpoints",)),
+    ("planned_departure", "route", ("planned_departure",)), ("planned_arrival", "route", ("planned_arrival",)),
+    ("beacon", "route", ("beacon",)), ("vehicle", "route", ("vehicle",)),
+)
+STEP_OF_ROW = {name: step for name, step, _keys in REVIEW_FIELDS}
 
 
-def step_of(field_name: str) -> str:
-    """Return the step whose form holds ``field_name`` (``items[2].sscc`` → containers)."""
-    return STEP_OF_FIELD.get(field_name.split("[")[0], "review")
+@dataclass
+class PlacedFailures:
+    """The submission rules' failures placed beside the review's rows.
+
+    ``beside`` maps a row of :data:`REVIEW_FIELDS` to its messages, ``by_sscc`` a container
+    to its messages; ``unplaced`` keeps any message whose field the review does not show.
+    """
+
+    beside: dict[str, list[str]] = field(default_factory=dict)
+    by_sscc: dict[str, list[str]] = field(default_factory=dict)
+    unplaced: list[str] = field(default_factory=list)
+
+
+def _indexed(key: str) -> tuple[str, int | None]:
+    """Split ``items[2].sscc`` into ("items", 2); a key without an index gives (key, None)."""
+    head, _bracket, rest = key.partition("[")
+    index = rest.split("]")[0]
+    return head, int(index) if index.isdigit() else None
+
+
+def place_failures(declaration: Declaration, failures: dict[str, str]) -> PlacedFailures:
+    """Place every failure by field, by container (``items[i]`` is the i-th item) or in general."""
+    placed = PlacedFailures()
+    row_of_key = {key: name for name, _step, keys in REVIEW_FIELDS for key in keys}
+    for key, message in failures.items():
+        head, index = _indexed(key)
+        if key in row_of_key:
+            placed.beside.setdefault(row_of_key[key], []).append(message)
+        elif head == "items" and index is not None and index < len(declaration.items):
+            placed.by_sscc.setdefault(declaration.items[index].container.sscc, []).append(message)
+        elif head == "expected_checkpoints" and index is not None:
+            placed.beside.setdefault("expected_checkpoints", []).append(message)
+        else:
+            placed.unplaced.append(message)
+    return placed
 
 
 def draft_of(declaration: Declaration) -> DraftInput:

@@ -1,4 +1,4 @@
-"""The declarations list, and filing a declaration step by step: parties, containers, route, review.
+"""Filing a declaration step by step: parties, containers, route, review; submit and cancel.
 
 Each step saves the draft with the domain's ``update_draft`` (as PATCH /api/v1/declarations/<id>
 does); a refused step re-renders with every message beside its field and stores nothing.
@@ -12,31 +12,35 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from shapely.geometry import LineString
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from tracker.domain import lifecycle
-from tracker.domain.access import Action, alert_filter, approval_filter, consent_filter, declaration_filter, may
-from tracker.domain.declarations import DraftInput, create_draft, editable_declaration, set_route, update_draft
+from tracker.domain.access import Action, approval_filter, consent_filter
+from tracker.domain.declarations import (
+    DraftInput,
+    create_draft,
+    editable_declaration,
+    find_declaration,
+    set_route,
+    update_draft,
+)
 from tracker.domain.drafting import (
+    STEP_OF_ROW,
     STEPS,
     assign_beacon,
     checkpoints,
     counterparties,
     dealer_beacons,
     order_along_route,
+    place_failures,
     stock_containers,
     with_changes,
 )
-from tracker.domain.errors import ValidationFailed
-from tracker.domain.lookup import normalise_query
+from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx, route_from_waypoints
 from tracker.domain.submission import check_submission
 from tracker.models import (
-    Alert,
-    AlertStatus,
-    Container,
     Declaration,
-    DeclarationItem,
     DeclarationKind,
     DeclarationStatus,
     ExportConsent,
@@ -45,8 +49,8 @@ from tracker.models import (
 )
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+from tracker.web.labels import label
 from tracker.web.portal.blueprint import bp
-from tracker.web.portal.pages import paginate
 from tracker.web.portal.trader_forms import (
     FormValues,
     kg_value,
@@ -60,52 +64,6 @@ from tracker.web.portal.trader_forms import (
 
 STEP_TITLES = {"parties": _l("Parties and places"), "containers": _l("Containers"),
                "route": _l("Route and window"), "review": _l("Review and submit")}
-
-
-# ---------------------------------------------------------------- the list
-def _search(query: Any, text: str) -> Any:
-    """Narrow ``query`` to declarations whose reference, number or container SSCC contains ``text``."""
-    needle = normalise_query(text)
-    if not needle:
-        return query
-    by_sscc = (select(DeclarationItem.declaration_id).join(Container)
-               .where(Container.sscc.like(f"%{needle}%")))
-    conditions = [Declaration.reference.ilike(f"%{needle}%"), Declaration.id.in_(by_sscc)]
-    if needle.lstrip("#").isdigit() and len(needle.lstrip("#")) < 10:
-        conditions.append(Declaration.id == int(needle.lstrip("#")))
-    return query.where(or_(*conditions))
-
-
-def _choice(name: str, enum_cls: Any) -> Any:
-    value = request.args.get(name, "")
-    return enum_cls(value) if value in {e.value for e in enum_cls} else None
-
-
-@bp.get("/declarations")
-@login_required
-def declarations():  # type: ignore[no-untyped-def]
-    """List the declarations the user may see, newest first, by status, kind and reference or SSCC."""
-    user, db = acting_user(), get_session()
-    query = select(Declaration).where(declaration_filter(user))
-    status, kind = _choice("status", DeclarationStatus), _choice("kind", DeclarationKind)
-    if status is not None:
-        query = query.where(Declaration.status == status)
-    if kind is not None:
-        query = query.where(Declaration.kind == kind)
-    text = request.args.get("q", "")
-    filtered = bool(status or kind or text.strip())
-    page = paginate(db, _search(query, text).order_by(Declaration.created_at.desc(), Declaration.id.desc()))
-    alerts = db.scalars(select(Alert).where(alert_filter(user), Alert.status != AlertStatus.CLOSED)
-                        .order_by(Alert.opened_at.desc()).limit(10)).all()
-    drafts = db.scalars(select(Declaration).where(
-        Declaration.declarant_id == user.dealer_id,
-        Declaration.status.in_([DeclarationStatus.DRAFT, DeclarationStatus.REJECTED]))
-        .order_by(Declaration.created_at.desc()).limit(20)).all() if may(user, Action.DECLARE) and not filtered else []
-    return render_template("trader/declarations.html", page=page, alerts=alerts, status=status, kind=kind,
-                           drafts=drafts,
-                           text=text, statuses=list(DeclarationStatus), kinds=list(DeclarationKind),
-                           may_declare=may(user, Action.DECLARE),
-                           filtered=filtered)
 
 
 # ---------------------------------------------------------------- step 1: parties and places
@@ -199,7 +157,8 @@ def _step_page(record: Declaration, step: str, form: Any = None, errors: dict[st
         context |= {"places": checkpoints(db), "beacons": dealer_beacons(db, user), "max_gpx": MAX_GPX_BYTES,
                     "form": FormValues(form or _route_form(record))}
     else:
-        context |= _review(record, errors if errors is not None else _precheck(record))
+        failures = errors if errors is not None else _precheck(record)
+        context |= {"failures": failures, "placed": place_failures(record, failures), "step_of": STEP_OF_ROW}
     return render_template(f"trader/step_{step}.html", **context), status
 
 
@@ -209,44 +168,6 @@ def _route_form(record: Declaration) -> dict[str, Any]:
             "planned_departure": local_time_value(record.planned_departure),
             "planned_arrival": local_time_value(record.planned_arrival),
             "beacon_id": record.beacon_id or "", "vehicle": record.vehicle}
-
-
-#: The review's rows: (field, the step whose form holds it, error keys shown beside it).
-REVIEW_FIELDS = (
-    ("kind", "parties", ("kind",)), ("consignor", "parties", ("consignor", "consignor_id")),
-    ("consignee", "parties", ("consignee", "consignee_id")), ("declarant", "parties", ("declarant",)),
-    ("import_approval_id", "parties", ("import_approval_id",)),
-    ("export_consent_id", "parties", ("export_consent_id",)),
-    ("origin", "parties", ("origin",)), ("destination", "parties", ("destination",)),
-    ("items", "containers", ("items",)),
-    ("route", "route", ("route", "route.start", "route.end", "waypoints", "gpx")),
-    ("corridor_m", "route", ("corridor_m",)), ("expected_checkpoints", "route", ("expected_checkpoints",)),
-    ("planned_departure", "route", ("planned_departure",)), ("planned_arrival", "route", ("planned_arrival",)),
-    ("beacon", "route", ("beacon",)), ("vehicle", "route", ("vehicle",)),
-)
-
-
-def _review(record: Declaration, failures: dict[str, Any]) -> dict[str, Any]:
-    """Place every failure beside its row on the review: by field, by container, or in general."""
-    beside: dict[str, list[Any]] = {}
-    by_sscc: dict[str, list[Any]] = {}
-    placed: set[str] = set()
-    for name, _step, keys in REVIEW_FIELDS:
-        for key in keys:
-            if key in failures:
-                beside.setdefault(name, []).append(failures[key])
-                placed.add(key)
-    for key, message in failures.items():
-        head, _sep, rest = key.partition("[")
-        index = rest.split("]")[0]
-        if head == "items" and index.isdigit() and int(index) < len(record.items):
-            by_sscc.setdefault(record.items[int(index)].container.sscc, []).append(message)
-            placed.add(key)
-        elif head == "expected_checkpoints" and index.isdigit():
-            beside.setdefault("expected_checkpoints", []).append(message)
-            placed.add(key)
-    return {"failures": failures, "beside": beside, "by_sscc": by_sscc, "review_fields": REVIEW_FIELDS,
-            "unplaced": [m for k, m in failures.items() if k not in placed]}
 
 
 def _precheck(record: Declaration) -> dict[str, Any]:
@@ -264,7 +185,10 @@ def edit_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     if step not in STEPS:
         abort(404)
     db = get_session()
-    record = editable_declaration(db, acting_user(), declaration_id)
+    try:
+        record = editable_declaration(db, acting_user(), declaration_id)
+    except Conflict:
+        return _no_longer_editable(declaration_id)
     if request.method == "GET" or step == "review":
         return _step_page(record, step)
     save = {"parties": _save_parties, "containers": _save_containers, "route": _save_route}[step]
@@ -278,6 +202,14 @@ def edit_declaration(declaration_id: int):  # type: ignore[no-untyped-def]
     following = STEPS[STEPS.index(step) + 1]
     flash(_("Saved. Next: %(step)s.", step=STEP_TITLES[following]), "success")
     return redirect(url_for("portal.edit_declaration", declaration_id=record.id, step=following))
+
+
+def _no_longer_editable(declaration_id: int):  # type: ignore[no-untyped-def]
+    """Send the user to the declaration's page: it has been submitted (or decided) since."""
+    record = find_declaration(get_session(), acting_user(), declaration_id)
+    flash(_("Declaration %(label)s is %(status)s: only a draft or a rejected declaration can be edited.",
+            label=record.label, status=label(record.status)), "warning")
+    return redirect(url_for("portal.declaration", declaration_id=record.id))
 
 
 def _on_form(record: Declaration, step: str, errors: dict[str, Any]) -> dict[str, Any]:
