@@ -76,6 +76,25 @@
     if (title(p) || (p.text && p.text.length)) { layer.bindPopup(popupContent(p), { maxWidth: 340 }); }
   }
 
+  // Name the checkpoints on the map itself when there are few (a route's, not the whole country's).
+  var NAMED_CHECKPOINTS = 12;
+
+  function nameCheckpoints(group) {
+    var checkpoints = [];
+    group.eachLayer(function (collection) {
+      collection.eachLayer(function (layer) {
+        var p = (layer.feature && layer.feature.properties) || {};
+        if (p.layer === "checkpoint" && (p.code || p.name)) { checkpoints.push([layer, p.code || p.name]); }
+      });
+    });
+    if (checkpoints.length > NAMED_CHECKPOINTS) { return; }
+    checkpoints.forEach(function (pair) {
+      var text = document.createElement("span");
+      text.textContent = pair[1];  // never as HTML: names are typed in by people
+      pair[0].bindTooltip(text, { permanent: true, direction: "right", offset: [10, 0], className: "map-name" });
+    });
+  }
+
   function baseLayer(map, element) {
     var url = element.getAttribute("data-tiles");
     if (!url) {
@@ -136,6 +155,7 @@
       L.geoJSON({ type: "FeatureCollection", features: features },
                 { style: pathOptions, pointToLayer: marker, onEachFeature: onEach }).addTo(group);
     });
+    nameCheckpoints(group);
     markLegend(element, drawn);
     element.setAttribute("data-layers", Object.keys(drawn).sort().join(" "));
     return group;
