@@ -479,3 +479,13 @@ def test_pages_in_russian(db, client, admin, path, words) -> None:
     page = client.get(path).get_data(as_text=True)
     for word in words:
         assert word in page, (path, word)
+
+
+def test_a_refused_form_speaks_russian(db, auth, admin, make_dealer) -> None:
+    admin.language = "ru"
+    db.flush()
+    licence = make_dealer().licenses[0]
+    url = f"/licences/{licence.id}"
+    page = auth.post_form(f"{url}/suspend", {"reason": ""}, form_page=url).get_data(as_text=True)
+    assert field_error(page, "reason-suspend") == "Укажите причину."
+    assert "Основание приостановления" in page
