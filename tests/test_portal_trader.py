@@ -131,6 +131,22 @@ def test_route_step_takes_waypoints_clicked_on_the_map(client: FlaskClient, auth
     assert list(draft.route.coords) == [(72.799, 40.528), (73.0, 40.933), (74.59, 42.875)]
 
 
+def test_route_step_shows_the_domains_refusals_beside_their_fields(client: FlaskClient, auth: Any, db: Session,
+                                                                   make_submittable: Any) -> None:
+    trader, draft = make_submittable()
+    auth.sign_in_as(trader)
+    start = datetime.now(timezone.utc) + timedelta(days=3)
+    response = auth.post_form(f"/declarations/{draft.id}/edit?step=route", {
+        "waypoints": "40.5, 72.8\n95, 73", "corridor_m": "0",
+        "planned_departure": local(start), "planned_arrival": local(start - timedelta(hours=1))})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "off the globe" in field_error(page, "waypoints") and "1..50000" in field_error(page, "corridor_m")
+    assert "95, 73" in page  # the typed waypoints are kept
+    db.refresh(draft)
+    assert draft.corridor_m == 500 and len(draft.route.coords) == 3
+
+
 def test_a_failing_rule_is_shown_beside_its_field_and_nothing_is_submitted(
         client: FlaskClient, auth: Any, db: Session, make_submittable: Any) -> None:
     past = datetime.now(timezone.utc) - timedelta(days=1)

@@ -97,7 +97,7 @@ def _parties_page(declaration: Declaration | None, form: Any, errors: dict[str, 
     user, db = acting_user(), get_session()
     return render_template(
         "trader/step_parties.html", d=declaration, step="parties", form=FormValues(form), errors=errors,
-        kinds=list(DeclarationKind), dealers=counterparties(db, user), places=checkpoints(db),
+        kinds=list(DeclarationKind), own=user.dealer, dealers=counterparties(db, user), places=checkpoints(db),
         approvals=db.scalars(select(ImportApproval).where(approval_filter(user))).all(),
         consents=db.scalars(select(ExportConsent).where(consent_filter(user))).all(),
         steps=STEPS, titles=STEP_TITLES,
@@ -281,7 +281,7 @@ def _save_route(record: Declaration, form: Any) -> None:
     places = {c.code: c for c in checkpoints(db)}
     codes = order_along_route(form.getlist("expected"), places, route or _line(waypoints) or record.route)
     data = with_changes(record, waypoints=waypoints, expected_checkpoint_codes=codes,
-                        corridor_m=corridor or record.corridor_m, planned_departure=departure,
+                        corridor_m=record.corridor_m if corridor is None else corridor, planned_departure=departure,
                         planned_arrival=arrival, vehicle=form.get("vehicle", "").strip()[:80])
     update_draft(db, actor, record.id, data)
     if route is not None:
