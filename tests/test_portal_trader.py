@@ -359,6 +359,19 @@ def test_auditor_reads_any_dealers_register_without_forms(client: FlaskClient, a
     page = client.get("/register", query_string={"dealer": trader.dealer_id}).get_data(as_text=True)
     assert trader.dealer.legal_name in page and 'id="book-stock"' in page
     assert 'id="record-transaction"' not in page
+    assert auth.post_form("/register/transactions", {"mass": "1"}, form_page="/register").status_code == 403
+
+
+def test_only_a_dealer_licensed_to_produce_or_use_sees_the_stock_book_form(
+        client: FlaskClient, auth: Any, make_user: Any, trader: Any) -> None:
+    auth.sign_in_as(trader)
+    page = client.get("/register").get_data(as_text=True)
+    assert 'id="record-stock-entry"' in page and '<option value="production"' in page
+    assert '<option value="use"' not in page
+    auth.logout()
+    auth.sign_in_as(make_user(Role.TRADER))  # licensed for domestic trade and storage only
+    page = client.get("/register").get_data(as_text=True)
+    assert 'id="record-transaction"' in page and 'id="record-stock-entry"' not in page
 
 
 # ---------------------------------------------------------------- who may do what
@@ -398,4 +411,11 @@ def test_the_trader_pages_speak_russian(client: FlaskClient, auth: Any, db: Sess
     assert "Подать на согласование" in review and "Аннулировать декларацию" in review
     route = client.get(f"/declarations/{draft.id}/edit?step=route").get_data(as_text=True)
     assert "Маяк" in route
-    assert "Регистр" in client.get("/register").get_data(as_text=True)
+    assert "Реестр" in client.get("/register").get_data(as_text=True)
+    sscc = draft.items[0].container.sscc
+    refused = auth.post_form(f"/declarations/{draft.id}/edit?step=containers", {"sscc": sscc, f"mass-{sscc}": "34,5 кг"})
+    assert "Укажите массу в килограммах" in field_error(refused.get_data(as_text=True), f"mass-{sscc}")
+    saved = auth.post_form(f"/declarations/{draft.id}/edit?step=containers", {"sscc": sscc, f"mass-{sscc}": "34,250"})
+    assert saved.status_code == 302
+    db.refresh(draft)
+    assert draft.items[0].declared_net_g == 34_250
