@@ -42,23 +42,33 @@ document.addEventListener('securitypolicyviolation', (e) => {
   console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline'));
 });
 """
-#: Elements wider than the viewport (what makes a page scroll sideways), as short descriptions.
+#: What scrolls sideways: the page itself (the outermost elements sticking out) or a box inside it (a
+#: card or table cut off behind its own scroll bar). The menu may scroll, and a map pans by design.
 OVERFLOW_JS = """
 () => {
+  const describe = (el, extra) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+    ' (' + extra + ')';
   const width = document.documentElement.clientWidth;
-  if (document.documentElement.scrollWidth <= width) return [];
-  const wide = [];
-  for (const el of document.body.querySelectorAll('*')) {
-    const box = el.getBoundingClientRect();
-    if (box.width > 0 && box.right > width + 1) {
+  const found = [];
+  if (document.documentElement.scrollWidth > width) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const box = el.getBoundingClientRect();
       const parent = el.parentElement && el.parentElement.getBoundingClientRect();
-      if (parent && parent.right > width + 1) continue;   // report the outermost only
-      wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-                (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
-                ' (' + Math.round(box.right) + ' px)');
+      if (box.width > 0 && box.right > width + 1 && !(parent && parent.right > width + 1)) {
+        found.push(describe(el, 'right edge at ' + Math.round(box.right) + ' px'));
+      }
+    }
+    if (!found.length) found.push('document (' + document.documentElement.scrollWidth + ' px)');
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('nav.menu, .leaflet-container') || el.matches('input, select, textarea')) continue;
+    const style = getComputedStyle(el).overflowX;
+    if (style !== 'visible' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 2) {  // not the 1 px visually-hidden
+      found.push(describe(el, el.scrollWidth + ' px of content in ' + el.clientWidth + ' px'));
     }
   }
-  return wide.length ? wide.slice(0, 5) : ['document ' + document.documentElement.scrollWidth + ' px'];
+  return found.slice(0, 8);
 }
 """
 
@@ -237,7 +247,7 @@ class Visitor:
         self.page.wait_for_load_state()
 
     def overflow(self) -> list[str]:
-        """Return what sticks out sideways of the viewport (empty: no horizontal scroll)."""
+        """Return what scrolls sideways: the page, or a box in it (empty: nothing does)."""
         return list(self.page.evaluate(OVERFLOW_JS))
 
 
