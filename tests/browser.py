@@ -22,11 +22,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, sync_playwright
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import need_service
 from tests.tracker_server import running_tracker
 from tracker.domain.demo import load_demo
+from tracker.models import Beacon, Checkpoint, Dealer, User, Zone
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -36,6 +38,12 @@ PHONE = {"width": 360, "height": 740}        # an officer's phone
 DESKTOP = {"width": 1280, "height": 800}     # the ministry's screens
 #: Browsers ask for /favicon.ico by themselves; the portal has none (a 404 the user never sees).
 UNASKED = ("/favicon.ico",)
+CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
+#: The words of the interface (not the data shown in it) that must be Russian on a Russian page.
+INTERFACE_TEXT = "main h1, main h2, main h3, label, legend, button, th, dt, nav a, .hint, .empty, .flash"
+#: Texts not translated on purpose: the language switch names English in English.
+DATA_TEXTS = {"English"}
 #: Report CSP violations as console errors even where chromium would only count them.
 CSP_LISTENER = """
 document.addEventListener('securitypolicyviolation', (e) => {
@@ -182,12 +190,18 @@ class Watch:
 
 
 class Screenshots:
-    """Numbered full-page screenshots of one test: test-artifacts/browser/<test>/<nn>-<step>.png."""
+    """Numbered full-page screenshots of one test: test-artifacts/browser/<test>/<nn>-<step>.png.
+
+    A Russian page's interface words (headings, labels, buttons, column titles) left in English are
+    written to notes.txt beside the screenshots; so is anything a test adds with :meth:`note`.
+    """
 
     def __init__(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.folder, self.count = folder, 0
+        self.notes: list[str] = []
+        self.data_names: list[str] = sorted(DATA_TEXTS)
 
     def __call__(self, page: Page, step: str) -> Path:
         """Save ``page`` as the next numbered step and return the file."""
@@ -195,7 +209,43 @@ class Screenshots:
         name = re.sub(r"[^\w.-]+", "-", step).strip("-").lower()
         path = self.folder / f"{self.count:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        if page.locator("html").get_attribute("lang") == "ru" and (english := untranslated(page, self.data_names)):
+            self.note(f"{path.name} ({urlsplit(page.url).path}): not in Russian: {' | '.join(english)}")
         return path
+
+    def know_data_of(self, portal: DemoPortal) -> None:
+        """Take the portal's names (dealers, places, people, devices) as data, not words to translate."""
+        self.data_names = data_names(portal)
+
+    def note(self, text: str) -> None:
+        """Add a line to notes.txt (a finding that does not fail the test)."""
+        self.notes.append(text)
+        (self.folder / "notes.txt").write_text("\n".join(self.notes) + "\n")
+
+
+def data_names(portal: DemoPortal) -> list[str]:
+    """Return the names the data spells its own way (dealers, places, people, devices), longest first."""
+    with portal.sessions() as session:
+        names = [*session.scalars(select(Dealer.legal_name)), *session.scalars(select(Checkpoint.name)),
+                 *session.scalars(select(User.name)), *session.scalars(select(Beacon.description)),
+                 *session.scalars(select(Zone.name))]
+    return sorted({name for name in names if name} | DATA_TEXTS, key=len, reverse=True)
+
+
+def untranslated(page: Page, names: list[str]) -> list[str]:
+    """Return the page's interface texts with no Russian word in them.
+
+    Codes, abbreviations (SSCC, GPX) and data (``names``, in their own spelling) are not words to
+    translate, so only texts left with a lower-case Latin word of three letters or more count.
+    """
+    found = set()
+    for text in page.locator(INTERFACE_TEXT).evaluate_all("els => els.map(e => e.innerText.trim())"):
+        rest = text
+        for name in names:
+            rest = rest.replace(name, "")
+        if ENGLISH_WORD.search(rest) and not CYRILLIC.search(rest):
+            found.add(text)
+    return sorted(found)
 
 
 @pytest.fixture

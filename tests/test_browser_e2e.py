@@ -26,7 +26,16 @@ from tests.browser_data import (
     short_haul_gpx,
     wait_for_alert,
 )
-from tracker.models import Beacon, Container, CustodyEvent, Declaration, DeclarationStatus, utcnow
+from tracker.models import (
+    Alert,
+    AlertStatus,
+    Beacon,
+    Container,
+    CustodyEvent,
+    Declaration,
+    DeclarationStatus,
+    utcnow,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +43,7 @@ DECLARANT, CONSIGNEE, OFFICER = "trader.osh", "trader.bishkek", "officer.osh"
 CONSIGNEE_NAME = "Bishkek Chemical Supply LLC"
 BISHKEK = ZoneInfo("Asia/Bishkek")
 RECEIVED_KG = "33,650"            # 850 g short of 34.500 kg, typed the Russian way
+REMARKS = "Фляга принята с недостачей 850 г; пломба цела, вес проверен на поверенных весах."
 EXPLANATION = ("Недостача 850 г: при перегрузке на складе повреждён клапан фляги, "
                "часть ртути собрана в аварийную ёмкость; акт составлен.")
 
@@ -130,6 +140,7 @@ def test_a_shipment_from_filing_to_receipt_in_the_browser(
         shipment_portal: DemoPortal, shots: Screenshots) -> None:
     portal = shipment_portal
     visit = visit_portal(portal)
+    shots.know_data_of(portal)
 
     # The trader files the declaration with its GPX route and submits it.
     trader = visit(DECLARANT, size=DESKTOP)
@@ -176,7 +187,7 @@ def test_a_shipment_from_filing_to_receipt_in_the_browser(
     consignee.go(f"/declarations/{declaration_id}/receipt")
     consignee.page.locator(f"#received-{flask.sscc}").fill(RECEIVED_KG)
     consignee.page.locator(f"#seal-{flask.sscc}").check()
-    consignee.page.locator("#remarks").fill(EXPLANATION)
+    consignee.page.locator("#remarks").fill(REMARKS)
     shots(consignee.page, "consignee-receipt")
     consignee.page.locator("#file-receipt").click()
     consignee.page.wait_for_load_state()
@@ -184,6 +195,16 @@ def test_a_shipment_from_filing_to_receipt_in_the_browser(
     with portal.sessions() as session:
         received = session.get(Declaration, declaration_id).items[0].received_net_g  # type: ignore[union-attr]
     assert received == 33_650
+    consignee.page.locator("p.flash a[href*='/alerts/']").click()
+    consignee.page.wait_for_url(re.compile(r"/alerts/\d+$"))
+    consignee.page.locator("#explanation").fill(EXPLANATION)
+    consignee.page.locator("#explain").click()
+    consignee.page.wait_for_load_state()
+    with portal.sessions() as session:
+        shortage = session.scalars(select(Alert).where(Alert.declaration_id == declaration_id,
+                                                       Alert.kind == "receipt_shortage")).one()
+        assert shortage.status == AlertStatus.EXPLAINED
+    shots(consignee.page, "consignee-shortage-explained")
     consignee.switch_language("en")
     consignee.watch.assert_clean()
 
