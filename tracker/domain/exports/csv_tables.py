@@ -1,7 +1,8 @@
 """CSV (RFC 4180) of the audit tables, streamed a batch of rows at a time.
 
-Every table has a fixed header; times are ISO 8601 UTC ending in Z, masses whole grams,
-booleans ``true``/``false``, empty cells for nothing. Text cells that a spreadsheet would
+Every table has a fixed header; times are ISO 8601 UTC ending in Z (a custody event's own
+offset is a separate column written ``UTC+06:00``), masses whole grams, booleans
+``true``/``false``, empty cells for nothing, lists joined by ``;``, details as JSON. Text cells that a spreadsheet would
 run as a formula (starting with = + - @, tab or carriage return) get a leading apostrophe.
 The file starts with a UTF-8 byte order mark so Excel reads Cyrillic names correctly.
 """
