@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tracker.domain.access import declaration_filter
 from tracker.domain.errors import Forbidden, ValidationFailed
@@ -86,15 +86,23 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), timezone.utc)
 
 
-def _masses() -> tuple[Any, ...]:
-    """Return the aggregate columns every table shows: declarations, declared and received grams."""
-    return (func.count(func.distinct(Declaration.id)), func.coalesce(func.sum(DeclarationItem.declared_net_g), 0),
-            func.coalesce(func.sum(DeclarationItem.received_net_g), 0))
+def _per_declaration(user: User, f: FlowFilter, *columns: Any) -> Any:
+    """Return one row per covered declaration: its id, ``columns``, and its declared and received grams.
+
+    Summing per declaration first keeps each table a plain count (no DISTINCT), and a
+    narrow filter still reaches the items through their primary key.
+    """
+    return (select(Declaration.id.label("id"), *columns,
+                   func.sum(DeclarationItem.declared_net_g).label("declared_g"),
+                   func.coalesce(func.sum(DeclarationItem.received_net_g), 0).label("received_g"))
+            .join(DeclarationItem, DeclarationItem.declaration_id == Declaration.id)
+            .where(*covered(user, f)).group_by(Declaration.id, *columns).subquery())
 
 
-def _moved(user: User, f: FlowFilter, *columns: Any) -> Select:
-    return (select(*columns, *_masses()).select_from(Declaration)
-            .join(DeclarationItem, DeclarationItem.declaration_id == Declaration.id).where(*covered(user, f)))
+def _table(per: Any, *keys: Any) -> Select:
+    """Return the grouped table of ``per`` by ``keys``: declarations, declared and received grams."""
+    return select(*keys, func.count(), func.coalesce(func.sum(per.c.declared_g), 0),
+                  func.coalesce(func.sum(per.c.received_g), 0)).group_by(*keys)
 
 
 def flows(session: Session, user: User, group: str, f: FlowFilter) -> list[FlowRow]:
@@ -107,7 +115,7 @@ def flows(session: Session, user: User, group: str, f: FlowFilter) -> list[FlowR
 
 def totals(session: Session, user: User, f: FlowFilter) -> tuple[int, int, int]:
     """Return how many declarations the filter covers and their declared and received grams."""
-    declarations, declared, received = session.execute(_moved(user, f)).one()
+    declarations, declared, received = session.execute(_table(_per_declaration(user, f))).one()
     return int(declarations), int(declared), int(received)
 
 
@@ -120,50 +128,53 @@ def _place(checkpoint: Checkpoint) -> dict[str, Any]:
 
 
 def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
-    rows = session.execute(_moved(user, f, Declaration.origin_id, Declaration.destination_id)
-                           .group_by(Declaration.origin_id, Declaration.destination_id)).all()
+    per = _per_declaration(user, f, Declaration.origin_id, Declaration.destination_id)
+    rows = session.execute(_table(per, per.c.origin_id, per.c.destination_id)).all()
     places = _checkpoints(session, {r[0] for r in rows} | {r[1] for r in rows})
     found = [FlowRow(f"{o}-{d}", {"origin": _place(places[o]), "destination": _place(places[d])}, n, int(g), int(r))
              for o, d, n, g, r in rows]
     return sorted(found, key=lambda row: (-row.declared_g, row.key))
 
 
-def _crossings() -> Any:
-    """Return each declaration's expected border crossings with the direction of travel there."""
-    first = func.min(ExpectedCheckpoint.seq).over(partition_by=ExpectedCheckpoint.declaration_id)
-    last = func.max(ExpectedCheckpoint.seq).over(partition_by=ExpectedCheckpoint.declaration_id)
-    ranked = (select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id, ExpectedCheckpoint.seq,
-                     first.label("first_seq"), last.label("last_seq"))
-              .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
-              .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING).subquery())
-    return ranked
+def _border_crossing_beside(later: bool) -> Any:
+    """Return whether the declaration expects another border crossing after (or before) this one."""
+    other, place = aliased(ExpectedCheckpoint), aliased(Checkpoint)
+    order = other.seq > ExpectedCheckpoint.seq if later else other.seq < ExpectedCheckpoint.seq
+    return (select(other.seq).join(place, place.id == other.checkpoint_id)
+            .where(other.declaration_id == ExpectedCheckpoint.declaration_id,
+                   place.kind == CheckpointKind.BORDER_CROSSING, order)
+            .correlate(ExpectedCheckpoint).exists())
 
 
-def _direction(ranked: Any) -> Any:
+def _direction(kind: Any) -> Any:
+    """Return the way across the border at an expected crossing (None: a transit's middle one)."""
     entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
     return case(
-        (Declaration.kind == DeclarationKind.IMPORT, entering),
-        (Declaration.kind == DeclarationKind.EXPORT, leaving),
-        (and_(Declaration.kind == DeclarationKind.TRANSIT, ranked.c.seq == ranked.c.first_seq), entering),
-        (and_(Declaration.kind == DeclarationKind.TRANSIT, ranked.c.seq == ranked.c.last_seq), leaving),
+        (kind == DeclarationKind.IMPORT, entering),
+        (kind == DeclarationKind.EXPORT, leaving),
+        (and_(kind == DeclarationKind.TRANSIT, ~_border_crossing_beside(later=False)), entering),
+        (and_(kind == DeclarationKind.TRANSIT, ~_border_crossing_beside(later=True)), leaving),
         else_=None)
 
 
-def _seen_at_crossing(ranked: Any) -> Any:
-    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == Declaration.id,
-                                          CustodyEvent.checkpoint_id == ranked.c.checkpoint_id)
-            .correlate(Declaration, ranked).exists())
+def _seen_at_crossing() -> Any:
+    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == ExpectedCheckpoint.declaration_id,
+                                          CustodyEvent.checkpoint_id == ExpectedCheckpoint.checkpoint_id)
+            .correlate(ExpectedCheckpoint).exists())
 
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
-    ranked = _crossings()
-    direction = _direction(ranked).label("direction")
-    seen = _seen_at_crossing(ranked)
-    crossed_g = func.coalesce(func.sum(case((seen, DeclarationItem.declared_net_g), else_=0)), 0)
-    crossed_n = func.count(func.distinct(case((seen, Declaration.id), else_=None)))
-    query = (_moved(user, f, ranked.c.checkpoint_id, direction).add_columns(crossed_n, crossed_g)
-             .join(ranked, ranked.c.declaration_id == Declaration.id)
-             .where(direction.is_not(None)).group_by(ranked.c.checkpoint_id, direction))
+    per = _per_declaration(user, f, Declaration.kind)
+    passages = (select(ExpectedCheckpoint.checkpoint_id.label("checkpoint_id"),
+                       _direction(per.c.kind).label("direction"), per.c.declared_g, per.c.received_g,
+                       case((_seen_at_crossing(), 1), else_=0).label("seen"))
+                .select_from(per).join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == per.c.id)
+                .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
+                .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING).subquery())
+    query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
+             .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
+                          func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
+             .where(passages.c.direction.is_not(None)))
     rows = session.execute(query).all()
     places = _checkpoints(session, {r[0] for r in rows})
     found = [FlowRow(f"{cp}:{way}", {"crossing": _place(places[cp]), "direction": way}, n, int(g), int(r),
@@ -173,10 +184,11 @@ def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
 
 
 def _by_dealer(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
+    per = _per_declaration(user, f, Declaration.consignor_id, Declaration.consignee_id)
     found = []
     for role in ROLES:
-        column = getattr(Declaration, f"{role}_id")
-        rows = session.execute(_moved(user, f, column).group_by(column)).all()
+        column = per.c[f"{role}_id"]
+        rows = session.execute(_table(per, column)).all()
         dealers = {d.id: d for d in session.scalars(select(Dealer).where(Dealer.id.in_({r[0] for r in rows})))}
         found += [FlowRow(f"{d}:{role}", {"dealer": {"id": d, "legal_name": dealers[d].legal_name,
                                                       "country": dealers[d].country}, "role": role},
@@ -192,8 +204,8 @@ def month_of(session: Session, column: Any) -> Any:
 
 
 def _by_month(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
-    month = month_of(session, Declaration.departed_at)
-    rows = session.execute(_moved(user, f, month).group_by(month).order_by(month)).all()
+    per = _per_declaration(user, f, month_of(session, Declaration.departed_at).label("month"))
+    rows = session.execute(_table(per, per.c.month).order_by(per.c.month)).all()
     return [FlowRow(m, {"month": m}, n, int(g), int(r)) for m, n, g, r in rows]
 
 
@@ -220,7 +232,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        ranked = _crossings()
-        query = query.join(ranked, ranked.c.declaration_id == Declaration.id).where(
-            ranked.c.checkpoint_id == int(a), _direction(ranked) == b)
+        query = (query.join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == Declaration.id)
+                 .where(ExpectedCheckpoint.checkpoint_id == int(a), _direction(Declaration.kind) == b))
     return query.order_by(Declaration.departed_at, Declaration.id)
