@@ -34,8 +34,8 @@ def _approvals_page(errors: dict[str, str] | None = None, failed: str = ""):  # 
     declared.update({("export", c.id): declared_against(db, Declaration.export_consent_id, c.id, None)
                      for c in exports})
     return render_template(
-        "admin/approvals.html", imports=imports, exports=exports, declared=declared, dealer_options=domestic_dealers(db),
-        errors=errors or {}, failed=failed, can_record=may(acting_user(), Action.MANAGE_LICENSES))
+        "admin/approvals.html", imports=imports, exports=exports, declared=declared,
+        dealer_options=domestic_dealers(db), errors=errors or {}, failed=failed, can_record=may(acting_user(), Action.MANAGE_LICENSES))
 
 
 @bp.get("/approvals")
