@@ -21,7 +21,16 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    Route,
+    sync_playwright,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +64,8 @@ document.addEventListener('securitypolicyviolation', (e) => {
 OVERFLOW_JS = """
 () => {
   const describe = (el, extra) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-    (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
+    (typeof el.className === 'string' && el.className.trim()
+      ? '.' + el.className.trim().split(/\\s+/).join('.') : '') +
     ' (' + extra + ')';
   const width = document.documentElement.clientWidth;
   const found = [];
@@ -72,7 +82,8 @@ OVERFLOW_JS = """
   for (const el of document.body.querySelectorAll('*')) {
     if (el.closest('nav.menu, .leaflet-container') || el.matches('input, select, textarea')) continue;
     const style = getComputedStyle(el).overflowX;
-    if (style !== 'visible' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 2) {  // not the 1 px visually-hidden
+    // clientWidth > 2: not the 1 px boxes of visually hidden labels
+    if (style !== 'visible' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 2) {
       found.push(describe(el, el.scrollWidth + ' px of content in ' + el.clientWidth + ' px'));
     }
   }
@@ -161,13 +172,13 @@ class Watch:
         route.abort()
 
     def _watch_page(self, page: Page) -> None:
-        page.on("console", lambda message: message.type == "error" and self._console(message.text, page.url))
+        page.on("console", lambda message: self._console(message, page))
         page.on("pageerror", lambda error: self.problems.append(f"script error on {page.url}: {error}"))
 
-    def _console(self, text: str, url: str) -> None:
-        if "Failed to load resource" in text:
-            return  # the response itself is judged in _response, which knows its URL and status
-        self.problems.append(f"console error on {url}: {text}")
+    def _console(self, message: ConsoleMessage, page: Page) -> None:
+        # A failed load is judged in _response, which knows the URL and the status.
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.problems.append(f"console error on {page.url}: {message.text}")
 
     def _response(self, response: Response) -> None:
         path = urlsplit(response.url).path
@@ -301,41 +312,49 @@ class Visitor:
         return list(self.page.evaluate(OVERFLOW_JS))
 
 
-@pytest.fixture
-def visit(browser: Browser, portal: DemoPortal) -> Iterator[Callable[..., Visitor]]:
-    """Factory: open a tab of ``size`` on the shared portal, signed in as ``login`` if given."""
-    yield from _visitors(browser, portal)
+class Tabs:
+    """Browser tabs on one portal, each in a fresh context (its own cookies) with its own watch."""
 
+    def __init__(self, browser: Browser, portal: DemoPortal) -> None:
+        self.browser, self.portal = browser, portal
+        self.contexts: list[BrowserContext] = []
 
-def _visitors(browser: Browser, portal: DemoPortal) -> Iterator[Callable[..., Visitor]]:
-    contexts: list[tuple[BrowserContext, Watch]] = []
-
-    def open_tab(login: str | None = None, size: dict[str, int] | None = None, language: str = "en") -> Visitor:
-        watch = Watch(portal.url)
-        context = browser.new_context(viewport=size or DESKTOP, locale="en-US", timezone_id="Asia/Bishkek")
+    def __call__(self, login: str | None = None, size: dict[str, int] | None = None,
+                 language: str = "en") -> Visitor:
+        """Open a tab of ``size`` (desktop by default), signed in as ``login`` in ``language`` if given."""
+        context = self.browser.new_context(viewport=size or DESKTOP, locale="en-US", timezone_id="Asia/Bishkek")
         context.set_default_timeout(15_000)
+        self.contexts.append(context)
+        watch = Watch(self.portal.url)
         watch.attach(context)
-        contexts.append((context, watch))
-        visitor = Visitor(context.new_page(), watch, portal)
+        tab = Visitor(context.new_page(), watch, self.portal)
         if login is not None:
-            visitor.sign_in(login, language)
-        return visitor
+            tab.sign_in(login, language)
+        return tab
 
-    yield open_tab
-    for context, _ in contexts:
-        context.close()
+    def close(self) -> None:
+        """Close every tab."""
+        for context in self.contexts:
+            context.close()
 
 
 @pytest.fixture
-def visit_portal(browser: Browser) -> Iterator[Callable[[DemoPortal], Callable[..., Visitor]]]:
-    """Factory of ``visit`` factories for a portal of the test's own (the end-to-end test's)."""
-    made: list[Iterator[Callable[..., Visitor]]] = []
+def visit(browser: Browser, portal: DemoPortal) -> Iterator[Tabs]:
+    """Open tabs on the shared demo portal: ``visit("admin", size=PHONE, language="ru")``."""
+    tabs = Tabs(browser, portal)
+    yield tabs
+    tabs.close()
 
-    def on(portal: DemoPortal) -> Callable[..., Visitor]:
-        tabs = _visitors(browser, portal)
-        made.append(tabs)
-        return next(tabs)
+
+@pytest.fixture
+def visit_portal(browser: Browser) -> Iterator[Callable[[DemoPortal], Tabs]]:
+    """Open tabs on a portal of the test's own: ``visit = visit_portal(portal)``."""
+    made: list[Tabs] = []
+
+    def on(portal: DemoPortal) -> Tabs:
+        made.append(Tabs(browser, portal))
+        return made[-1]
 
     yield on
     for tabs in made:
-        next(tabs, None)
+        tabs.close()

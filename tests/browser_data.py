@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from scanner_app.labels import make_label, render_image
 from tests.gateway_helpers import free_port
@@ -97,11 +97,11 @@ def gateway_env(database_url: str, instance: Path) -> dict[str, str]:
     return {**env, "DATABASE_URL": database_url, "TRACKER_INSTANCE_PATH": str(instance)}
 
 
-def wait_for_alert(session_factory, declaration_id: int, kind: str, timeout: float = 20) -> Alert:  # type: ignore[no-untyped-def]
+def wait_for_alert(sessions: sessionmaker[Session], declaration_id: int, kind: str, timeout: float = 20) -> Alert:
     """Wait until the declaration has an alert of ``kind``; return it."""
     deadline = time.monotonic() + timeout
     while True:
-        with session_factory() as session:
+        with sessions() as session:
             alert = session.scalars(select(Alert).where(Alert.declaration_id == declaration_id,
                                                         Alert.kind == kind)).first()
             if alert is not None:

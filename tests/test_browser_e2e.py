@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.browser import DESKTOP, PHONE, DemoPortal, Screenshots, Visitor, serving_demo
+from tests.browser import DESKTOP, PHONE, DemoPortal, Screenshots, Tabs, Visitor, serving_demo
 from tests.browser_data import (
     WAREHOUSE,
     add_warehouse,
@@ -26,16 +26,7 @@ from tests.browser_data import (
     short_haul_gpx,
     wait_for_alert,
 )
-from tracker.models import (
-    Alert,
-    AlertStatus,
-    Beacon,
-    Container,
-    CustodyEvent,
-    Declaration,
-    DeclarationStatus,
-    utcnow,
-)
+from tracker.models import Alert, AlertStatus, Beacon, Declaration, DeclarationStatus, utcnow
 
 pytestmark = pytest.mark.browser
 
@@ -135,98 +126,98 @@ def record_custody(tab: Visitor, shots: Screenshots, photo: bytes, checkpoint: s
     shots(page, f"officer-{kind}-recorded")
 
 
+def approve(tab: Visitor, shots: Screenshots, declaration_id: int) -> None:
+    """Approve the submitted declaration with the decision form on its page."""
+    tab.go(f"/declarations/{declaration_id}")
+    shots(tab.page, "admin-decision")
+    tab.page.locator("#approve").click()
+    tab.page.wait_for_url(re.compile(rf"/declarations/{declaration_id}$"))
+    shots(tab.page, "admin-approved")
+
+
+def report_receipt(tab: Visitor, shots: Screenshots, declaration_id: int, sscc: str) -> None:
+    """Weigh the flask in short, then explain the shortage on the alert the receipt opened."""
+    page = tab.page
+    tab.go(f"/declarations/{declaration_id}/receipt")
+    page.locator(f"#received-{sscc}").fill(RECEIVED_KG)
+    page.locator(f"#seal-{sscc}").check()
+    page.locator("#remarks").fill(REMARKS)
+    shots(page, "consignee-receipt")
+    page.locator("#file-receipt").click()
+    page.wait_for_load_state()
+    shots(page, "consignee-receipt-filed")
+    page.locator("p.flash a[href*='/alerts/']").click()
+    page.wait_for_url(re.compile(r"/alerts/\d+$"))
+    page.locator("#explanation").fill(EXPLANATION)
+    page.locator("#explain").click()
+    page.wait_for_load_state()
+    shots(page, "consignee-shortage-explained")
+
+
+def check_declaration_page(tab: Visitor, shots: Screenshots, declaration_id: int, off_route: Alert) -> None:
+    """The page shows the corridor, the track, the alert and both custody events, on the map and in lists."""
+    page = tab.page
+    tab.go(f"/declarations/{declaration_id}")
+    for layer in ("path.layer-corridor", "path.layer-track", ".marker-alert", ".marker-custody"):
+        page.locator(layer).first.wait_for(state="attached")
+    custody_rows = page.locator("#custody-events tbody tr").all_inner_texts()
+    assert len(custody_rows) == 2 and "departure" in custody_rows[0] and "arrival" in custody_rows[1], custody_rows
+    alerts = page.locator("#declaration-alerts").inner_text()
+    assert "off route" in alerts, alerts
+    assert page.locator(f"#declaration-alerts a[href$='/alerts/{off_route.id}']").count() == 1
+    timeline = page.locator("#timeline").inner_text()
+    assert "Departure" in timeline and "Arrival" in timeline, timeline
+    shots(page, "declaration-desktop")
+    tab.switch_language("ru")
+    page.locator("path.layer-track").first.wait_for(state="attached")
+    shots(page, "declaration-desktop-russian")
+
+
 def test_a_shipment_from_filing_to_receipt_in_the_browser(
-        browser: object, visit_portal: Callable[[DemoPortal], Callable[..., Visitor]],
-        shipment_portal: DemoPortal, shots: Screenshots) -> None:
+        visit_portal: Callable[[DemoPortal], Tabs], shipment_portal: DemoPortal, shots: Screenshots) -> None:
     portal = shipment_portal
     visit = visit_portal(portal)
     shots.know_data_of(portal)
 
-    # The trader files the declaration with its GPX route and submits it.
     trader = visit(DECLARANT, size=DESKTOP)
     declaration_id = file_declaration(trader, shots, portal)
     assert status_of(portal, declaration_id) == DeclarationStatus.SUBMITTED
     trader.watch.assert_clean()
 
-    # The licensing authority approves it on the declaration page.
     admin = visit("admin", size=DESKTOP)
-    admin.go(f"/declarations/{declaration_id}")
-    shots(admin.page, "admin-decision")
-    admin.page.locator("#approve").click()
-    admin.page.wait_for_url(re.compile(rf"/declarations/{declaration_id}$"))
-    shots(admin.page, "admin-approved")
+    approve(admin, shots, declaration_id)
     assert status_of(portal, declaration_id) == DeclarationStatus.APPROVED
     admin.watch.assert_clean()
 
     with portal.sessions() as session:
         declaration = session.get(Declaration, declaration_id)
         assert declaration is not None
-        reference = declaration.reference
-        flask = session.scalars(select(Container).where(Container.id == declaration.items[0].container_id)).one()
-        photo = label_photo(flask.sscc, declaration.items[0].declared_net_g)
+        item = declaration.items[0]
+        reference, sscc = declaration.reference, item.container.sscc
+        photo = label_photo(sscc, item.declared_net_g)
 
-    # The officer, on a phone and in Russian, photographs the label and records the departure.
     officer = visit(OFFICER, size=PHONE, language="ru")
     record_custody(officer, shots, photo, "OSH", "departure")
     assert status_of(portal, declaration_id) == DeclarationStatus.IN_TRANSIT
 
-    # The truck's beacon reports its trip through the gateway; it leaves the corridor once.
     with portal.sessions() as session:
         departed = session.get(Declaration, declaration_id).departed_at  # type: ignore[union-attr]
     drive_with_deviation(portal.database_url, portal.path / "gateway", reference, departed)
-    alert = wait_for_alert(portal.sessions, declaration_id, "off_route")
+    off_route = wait_for_alert(portal.sessions, declaration_id, "off_route")
 
-    # The officer records the arrival at the warehouse.
     record_custody(officer, shots, photo, WAREHOUSE.code, "arrival")
     assert status_of(portal, declaration_id) == DeclarationStatus.ARRIVED
-    officer.switch_language("en")
     officer.watch.assert_clean()
 
-    # The consignee, in Russian, reports a shortage and explains it.
     consignee = visit(CONSIGNEE, size=DESKTOP, language="ru")
-    consignee.go(f"/declarations/{declaration_id}/receipt")
-    consignee.page.locator(f"#received-{flask.sscc}").fill(RECEIVED_KG)
-    consignee.page.locator(f"#seal-{flask.sscc}").check()
-    consignee.page.locator("#remarks").fill(REMARKS)
-    shots(consignee.page, "consignee-receipt")
-    consignee.page.locator("#file-receipt").click()
-    consignee.page.wait_for_load_state()
-    shots(consignee.page, "consignee-receipt-filed")
+    report_receipt(consignee, shots, declaration_id, sscc)
     with portal.sessions() as session:
         received = session.get(Declaration, declaration_id).items[0].received_net_g  # type: ignore[union-attr]
-    assert received == 33_650
-    consignee.page.locator("p.flash a[href*='/alerts/']").click()
-    consignee.page.wait_for_url(re.compile(r"/alerts/\d+$"))
-    consignee.page.locator("#explanation").fill(EXPLANATION)
-    consignee.page.locator("#explain").click()
-    consignee.page.wait_for_load_state()
-    with portal.sessions() as session:
         shortage = session.scalars(select(Alert).where(Alert.declaration_id == declaration_id,
                                                        Alert.kind == "receipt_shortage")).one()
-        assert shortage.status == AlertStatus.EXPLAINED
-    shots(consignee.page, "consignee-shortage-explained")
-    consignee.switch_language("en")
+        assert (received, shortage.status) == (33_650, AlertStatus.EXPLAINED)
     consignee.watch.assert_clean()
 
-    # The ministry's desktop: the declaration page shows the corridor, the track, the alert, both events.
     auditor = visit("auditor", size=DESKTOP)
-    auditor.go(f"/declarations/{declaration_id}")
-    page = auditor.page
-    for layer in ("path.layer-corridor", "path.layer-track", ".marker-alert", ".marker-custody"):
-        page.locator(layer).first.wait_for(state="attached")
-    with portal.sessions() as session:
-        events = session.scalars(select(CustodyEvent).where(CustodyEvent.declaration_id == declaration_id)).all()
-    assert sorted(e.kind.value for e in events) == ["arrival", "departure"]
-    custody_rows = page.locator("#custody-events tbody tr").all_inner_texts()
-    assert len(custody_rows) == 2, custody_rows
-    alerts = page.locator("#declaration-alerts").inner_text()
-    assert "off route" in alerts.lower() or "off-route" in alerts.lower(), alerts
-    timeline = page.locator("#timeline").inner_text().lower()
-    assert "departure" in timeline and "arrival" in timeline, timeline
-    assert page.locator(f"a[href$='/alerts/{alert.id}']").count() >= 1
-    shots(page, "declaration-desktop")
-    auditor.switch_language("ru")
-    page.locator("path.layer-track").first.wait_for(state="attached")
-    shots(page, "declaration-desktop-russian")
-    auditor.switch_language("en")
+    check_declaration_page(auditor, shots, declaration_id, off_route)
     auditor.watch.assert_clean()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
-from tests.browser import CYRILLIC, DESKTOP, PHONE, DemoPortal, Screenshots, Visitor
+from tests.browser import CYRILLIC, DESKTOP, PHONE, DemoPortal, Screenshots, Tabs, Visitor
 from tracker.models import Container, Declaration, DeclarationStatus
 
 pytestmark = pytest.mark.browser
@@ -32,8 +31,7 @@ def in_transit(portal: DemoPortal) -> Declaration:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_each_role_signs_in_sees_its_overview_and_signs_out(visit: Callable[..., Visitor], shots: Screenshots,
-                                                           role: str) -> None:
+def test_each_role_signs_in_sees_its_overview_and_signs_out(visit: Tabs, shots: Screenshots, role: str) -> None:
     tab = visit()
     tab.go("/login")
     shots(tab.page, "sign-in")
@@ -47,7 +45,7 @@ def test_each_role_signs_in_sees_its_overview_and_signs_out(visit: Callable[...,
     tab.watch.assert_clean()
 
 
-def test_a_wrong_password_is_refused_on_the_form(visit: Callable[..., Visitor], shots: Screenshots) -> None:
+def test_a_wrong_password_is_refused_on_the_form(visit: Tabs, shots: Screenshots) -> None:
     tab = visit()
     tab.watch.allow(400, 401, 403)
     tab.go("/login")
@@ -61,8 +59,7 @@ def test_a_wrong_password_is_refused_on_the_form(visit: Callable[..., Visitor], 
     tab.watch.assert_clean()
 
 
-def test_the_language_switch_shows_russian_and_back_english(visit: Callable[..., Visitor],
-                                                            shots: Screenshots) -> None:
+def test_the_language_switch_shows_russian_and_back_english(visit: Tabs, shots: Screenshots) -> None:
     tab = visit("trader.khaidarkan")
     english_menu = tab.page.locator("nav.menu").inner_text()
     tab.switch_language("ru")
@@ -79,8 +76,7 @@ def test_the_language_switch_shows_russian_and_back_english(visit: Callable[...,
     tab.watch.assert_clean()
 
 
-def test_search_by_reference_opens_the_declaration(visit: Callable[..., Visitor], portal: DemoPortal,
-                                                   shots: Screenshots) -> None:
+def test_search_by_reference_opens_the_declaration(visit: Tabs, portal: DemoPortal, shots: Screenshots) -> None:
     showcase = in_transit(portal)
     tab = visit("auditor")
     box = tab.page.locator("#header-search")
@@ -92,8 +88,7 @@ def test_search_by_reference_opens_the_declaration(visit: Callable[..., Visitor]
     tab.watch.assert_clean()
 
 
-def test_search_by_printed_sscc_opens_the_container(visit: Callable[..., Visitor], portal: DemoPortal,
-                                                    shots: Screenshots) -> None:
+def test_search_by_printed_sscc_opens_the_container(visit: Tabs, portal: DemoPortal, shots: Screenshots) -> None:
     with portal.sessions() as session:
         sscc = session.scalars(select(Container.sscc).order_by(Container.id)).first()
     assert sscc
@@ -105,8 +100,8 @@ def test_search_by_printed_sscc_opens_the_container(visit: Callable[..., Visitor
     tab.watch.assert_clean()
 
 
-def test_the_declaration_page_loads_everything_from_the_portal_only(visit: Callable[..., Visitor],
-                                                                    portal: DemoPortal, shots: Screenshots) -> None:
+def test_the_declaration_page_loads_everything_from_the_portal_only(visit: Tabs, portal: DemoPortal,
+                                                                    shots: Screenshots) -> None:
     showcase = in_transit(portal)
     tab = visit("admin")
     hosts: set[str] = set()
@@ -118,7 +113,7 @@ def test_the_declaration_page_loads_everything_from_the_portal_only(visit: Calla
     tab.watch.assert_clean()
 
 
-def test_an_inline_script_would_be_reported(visit: Callable[..., Visitor]) -> None:
+def test_an_inline_script_would_be_reported(visit: Tabs) -> None:
     """The watch itself: the portal's policy blocks an inline script, and the test hears of it."""
     tab = visit()
     tab.go("/login")
@@ -129,7 +124,7 @@ def test_an_inline_script_would_be_reported(visit: Callable[..., Visitor]) -> No
     assert any("CSP" in problem or "Content Security Policy" in problem for problem in tab.watch.take())
 
 
-def test_officer_pages_fit_a_phone(visit: Callable[..., Visitor], shots: Screenshots) -> None:
+def test_officer_pages_fit_a_phone(visit: Tabs, shots: Screenshots) -> None:
     tab = visit("officer.osh", size=PHONE)
     links = [link for link in tab.page.locator("nav.menu a").evaluate_all("links => links.map(a => a.href)")]
     for link in links:
@@ -172,7 +167,7 @@ def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
         tab.page.set_viewport_size(PHONE)
         response = tab.page.goto(tab.portal.address(path))
         opened += 1
-        if response is None or response.status >= 400 or "text/html" not in response.headers.get("content-type", ""):
+        if response is None or response.status >= 400 or "html" not in response.headers.get("content-type", ""):
             continue  # the watch reports the failed status
         assert tab.language == "ru", f"{path} is not in Russian"
         if wide := tab.overflow():
@@ -196,7 +191,7 @@ def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_every_page_of_each_role_works_in_russian_at_phone_and_desktop_width(
-        visit: Callable[..., Visitor], portal: DemoPortal, shots: Screenshots, role: str) -> None:
+        visit: Tabs, portal: DemoPortal, shots: Screenshots, role: str) -> None:
     shots.know_data_of(portal)
     tab = visit(ROLES[role], language="ru")
     too_wide = walk(tab, shots, fit_phone=role == "customs_officer")
