@@ -64,6 +64,7 @@ class Declaration(Base):
             sqlite_where=text(_BEACON_BUSY), postgresql_where=text(_BEACON_BUSY),
         ),
         Index("ix_declarations_status_departure", "status", "planned_departure"),
+        Index("ix_declarations_departed_at", "departed_at"),   # flows by period of departure (audit)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

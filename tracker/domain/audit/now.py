@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.domain.access import alert_filter, declaration_filter
@@ -61,34 +61,50 @@ class OpenAlertSummary:
     by_age: dict[str, int] = field(default_factory=lambda: {name: 0 for name, _ in AGE_BANDS})
 
 
-def _last_position_id() -> Any:
-    """Return the id of the declaration's latest fix: one step back along ix_positions_declaration_fix_time."""
+def _last_fix_time() -> Any:
+    """Return the time of the declaration's latest fix: one step back along ix_positions_declaration_fix_time."""
     fix = aliased(Position)
-    return (select(fix.id).where(fix.declaration_id == Declaration.id).order_by(fix.fix_time.desc()).limit(1)
+    return (select(func.max(fix.fix_time)).where(fix.declaration_id == Declaration.id)
             .correlate(Declaration).scalar_subquery())
 
 
 def in_transit_query(user: User) -> Select:
-    """Return the declarations in transit that ``user`` may read with their last position, stalest first."""
-    last = _last_position_id()
-    return (select(Declaration.id, Declaration.reference, Declaration.kind, Position.id, Position.fix_time,
-                   Position.lat, Position.lon)
-            .outerjoin(Position, Position.id == last)
+    """Return the declarations in transit that ``user`` may read with their last fix time, stalest first."""
+    last = _last_fix_time().label("last_fix")
+    return (select(Declaration.id, Declaration.reference, Declaration.kind, last)
             .where(Declaration.status == DeclarationStatus.IN_TRANSIT, declaration_filter(user))
-            .order_by(Position.fix_time.asc().nulls_first(), Declaration.id))
+            .order_by(last.asc().nulls_first(), Declaration.id))
 
 
 def in_transit(session: Session, user: User, now: datetime, limit: int | None = None,
                offset: int = 0) -> tuple[list[InTransit], int]:
-    """Return one page of the declarations in transit (stalest position first) and how many there are."""
+    """Return one page of the declarations in transit (stalest position first) and how many there are.
+
+    The page is chosen by each declaration's last fix time alone; only its own positions
+    are then read, by declaration and fix time.
+    """
     query = in_transit_query(user)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.execute(query.limit(limit).offset(offset)).all()
-    alerts = _open_alerts_of(session, user, [row[0] for row in rows], now)
-    return [InTransit(declaration_id=d, reference=ref, kind=str(kind), position_id=pid, fix_time=at, lat=lat,
-                      lon=lon, age_s=None if at is None else (now - at).total_seconds(),
-                      open_alerts=tuple(alerts.get(d, ())))
-            for d, ref, kind, pid, at, lat, lon in rows], total
+    page = session.execute(query.limit(limit).offset(offset)).all()
+    fixes = _positions_at(session, [(d, at) for d, _ref, _kind, at in page if at is not None])
+    alerts = _open_alerts_of(session, user, [row[0] for row in page], now)
+    rows = []
+    for d, ref, kind, last in page:
+        fix, at = fixes.get(d), None if last is None else _aware(last)
+        rows.append(InTransit(declaration_id=d, reference=ref, kind=str(kind), position_id=fix and fix.id,
+                              fix_time=at, lat=fix and fix.lat, lon=fix and fix.lon,
+                              age_s=None if at is None else (now - at).total_seconds(),
+                              open_alerts=tuple(alerts.get(d, ()))))
+    return rows, total
+
+
+def _positions_at(session: Session, last: list[tuple[int, datetime]]) -> dict[int, Position]:
+    """Return the fix of each declaration at the given time (its last one)."""
+    if not last:
+        return {}
+    found = session.scalars(select(Position).where(or_(*[
+        and_(Position.declaration_id == d, Position.fix_time == at) for d, at in last]))).all()
+    return {fix.declaration_id: fix for fix in found if fix.declaration_id is not None}
 
 
 def _severity_rank() -> Any:
