@@ -16,7 +16,6 @@ from tracker.models import (
     Alert,
     AlertEvent,
     Declaration,
-    DeclarationKind,
     DeclarationStatus,
     Position,
     Role,

@@ -18,7 +18,6 @@ from tracker.domain.chain import append_to_chain
 from tracker.domain.errors import Forbidden, NotFound
 from tracker.models import (
     Alert,
-    AlertSeverity,
     CheckpointKind,
     CustodyEvent,
     CustodyKind,

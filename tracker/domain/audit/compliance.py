@@ -195,11 +195,16 @@ def read_track(session: Session, declaration_id: int) -> tuple[int, NDArray[np.f
     One range read of ``ix_positions_declaration_fix_time`` returning only numbers: the
     time as epoch seconds and whether the fix is a location, both worked out by the database.
     """
-    rows = plain_rows(session, select(_epoch(session, Position.fix_time), Position.lon, Position.lat, _located())
-                      .where(Position.declaration_id == declaration_id).order_by(Position.fix_time))
+    rows = plain_rows(session, track_query(session, declaration_id))
     track = np.array(rows, dtype=float).reshape(-1, 4)
     keep = track[:, 3] > 0
     return len(track), track[keep, 0], track[keep, 1], track[keep, 2]
+
+
+def track_query(session: Session, declaration_id: int) -> Select:
+    """Return the query of a declaration's fixes: epoch seconds, longitude, latitude, 1 if a location."""
+    return (select(_epoch(session, Position.fix_time), Position.lon, Position.lat, _located())
+            .where(Position.declaration_id == declaration_id).order_by(Position.fix_time))
 
 
 def _epoch(session: Session, column: Any) -> Any:
