@@ -2,7 +2,9 @@
 
 The trip is short (under four kilometres) because its fixes are sent as fast as the gateway
 takes them, starting at the recorded departure: the whole trip must lie within the gateway's
-tolerance for fixes from the future (five minutes) to be judged like a live one.
+tolerance for fixes from the future (five minutes) to be judged like a live one. A test cannot
+wait for the truck to really drive, so the arrival the officer records seconds later comes
+before the trip's last fixes (the timeline shows them after it).
 """
 from __future__ import annotations
 
