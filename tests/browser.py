@@ -17,7 +17,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -98,8 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Say where the screenshots are, when a browser test took any."""
-    if ARTIFACTS.is_dir() and any(ARTIFACTS.iterdir()):
+    """Say where the screenshots are, when a browser test of this run took any."""
+    if Screenshots.folders:
         terminalreporter.write_line(f"browser screenshots: {ARTIFACTS}")
 
 
@@ -207,7 +207,10 @@ class Screenshots:
     written to notes.txt beside the screenshots; so is anything a test adds with :meth:`note`.
     """
 
+    folders: ClassVar[list[Path]] = []   # made in this run, for the summary
+
     def __init__(self, folder: Path) -> None:
+        Screenshots.folders.append(folder)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.folder, self.count = folder, 0
