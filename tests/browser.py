@@ -84,7 +84,12 @@ OVERFLOW_JS = """
     const style = getComputedStyle(el).overflowX;
     // clientWidth > 2: not the 1 px boxes of visually hidden labels
     if (style !== 'visible' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 2) {
-      found.push(describe(el, el.scrollWidth + ' px of content in ' + el.clientWidth + ' px'));
+      const box = el.getBoundingClientRect();
+      const edge = box.left + el.clientWidth - parseFloat(getComputedStyle(el).paddingRight);
+      const out = (e) => e.getBoundingClientRect().right > edge + 1;
+      const culprit = [...el.querySelectorAll('*')].find((e) => out(e) && ![...e.children].some(out));
+      const widest = culprit ? ', widest: ' + describe(culprit, (culprit.innerText || '').trim().slice(0, 30)) : '';
+      found.push(describe(el, el.scrollWidth + ' px of content in ' + el.clientWidth + ' px' + widest));
     }
   }
   return found.slice(0, 8);
