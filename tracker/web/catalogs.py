@@ -40,6 +40,7 @@ SOURCES: dict[str, list[tuple[Path, tuple[str, ...]]]] = {
                        "templates/alerts/*.html"))],
     "admin": [(WEB, ("portal/admin*.py", "templates/admin/*.html"))],
     "declaration": [(WEB, ("portal/declarations*.py", "templates/declaration/*.html"))],
+    "audit": [(WEB, ("portal/audit*.py", "templates/audit/*.html"))],
 }
 
 

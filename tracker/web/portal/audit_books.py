@@ -1,0 +1,4 @@
+"""Portal pages: audit_books (being built)."""
+from __future__ import annotations
+
+from tracker.web.portal.blueprint import bp  # noqa: F401
