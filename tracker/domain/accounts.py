@@ -15,7 +15,7 @@ from tracker.domain.access import Action, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.passwords import MIN_PASSWORD_LENGTH, generate_password, hash_password
 from tracker.domain.text import Text, text
-from tracker.domain.users import _LOGIN_RE, create_user
+from tracker.domain.users import LOGIN_PATTERN, create_user
 from tracker.models import Checkpoint, Dealer, Role, User
 
 
@@ -45,7 +45,7 @@ def _password_error(password: str) -> Text | None:
 
 def _account_errors(session: Session, data: AccountInput) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not _LOGIN_RE.match(data.login):
+    if not LOGIN_PATTERN.match(data.login):
         errors["login"] = text("2-64 lower-case letters, digits, '.', '_' or '-'")
     elif session.scalar(select(User.id).where(User.login == data.login)) is not None:
         errors["login"] = text("this login is taken")

@@ -11,7 +11,8 @@ from tracker.domain.passwords import hash_password, verify_password
 from tracker.domain.text import text
 from tracker.models import Checkpoint, Dealer, Role, User, utcnow
 
-_LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+#: What a login may look like: lower-case letters, digits, dot, dash, underscore; 2-64 long.
+LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # Verified against when the login is unknown, so timing does not reveal which logins exist.
 _DUMMY_HASH = hash_password("not-a-real-password-0")
 
@@ -33,7 +34,7 @@ def create_user(
     """Create an account; a trader needs a dealer, an officer at least one checkpoint."""
     role = Role(role)
     checkpoints = list(checkpoints)
-    if not _LOGIN_RE.match(login):
+    if not LOGIN_PATTERN.match(login):
         raise AccountError(text("login: 2-64 lower-case letters, digits, '.', '_' or '-'"))
     if session.scalar(select(User.id).where(User.login == login)) is not None:
         raise AccountError(text("login {login!r} is taken", login=login))
