@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from tracker.domain.access import declaration_filter
 from tracker.domain.errors import Forbidden, ValidationFailed
@@ -136,25 +136,34 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     return sorted(found, key=lambda row: (-row.declared_g, row.key))
 
 
-def _border_crossing_beside(later: bool) -> Any:
-    """Return whether the declaration expects another border crossing after (or before) this one."""
-    other, place = aliased(ExpectedCheckpoint), aliased(Checkpoint)
-    order = other.seq > ExpectedCheckpoint.seq if later else other.seq < ExpectedCheckpoint.seq
-    return (select(other.seq).join(place, place.id == other.checkpoint_id)
-            .where(other.declaration_id == ExpectedCheckpoint.declaration_id,
-                   place.kind == CheckpointKind.BORDER_CROSSING, order)
-            .correlate(ExpectedCheckpoint).exists())
+def _crossing_bounds() -> Any:
+    """Return, per declaration, the sequence numbers of its first and last expected border crossing."""
+    return (select(ExpectedCheckpoint.declaration_id, func.min(ExpectedCheckpoint.seq).label("first_seq"),
+                   func.max(ExpectedCheckpoint.seq).label("last_seq"))
+            .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
+            .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
+            .group_by(ExpectedCheckpoint.declaration_id).subquery())
 
 
-def _direction(kind: Any) -> Any:
+def _direction(kind: Any, bounds: Any) -> Any:
     """Return the way across the border at an expected crossing (None: a transit's middle one)."""
     entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
     return case(
         (kind == DeclarationKind.IMPORT, entering),
         (kind == DeclarationKind.EXPORT, leaving),
-        (and_(kind == DeclarationKind.TRANSIT, ~_border_crossing_beside(later=False)), entering),
-        (and_(kind == DeclarationKind.TRANSIT, ~_border_crossing_beside(later=True)), leaving),
+        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.first_seq), entering),
+        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.last_seq), leaving),
         else_=None)
+
+
+def _crossings(query: Select, declaration_id: Any) -> tuple[Select, Any]:
+    """Join ``query`` to the expected border crossings of ``declaration_id``; return it and the direction."""
+    bounds = _crossing_bounds()
+    joined = (query.join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == declaration_id)
+              .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
+              .join(bounds, bounds.c.declaration_id == declaration_id)
+              .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING))
+    return joined, bounds
 
 
 def _seen_at_crossing() -> Any:
@@ -165,12 +174,10 @@ def _seen_at_crossing() -> Any:
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     per = _per_declaration(user, f, Declaration.kind)
-    passages = (select(ExpectedCheckpoint.checkpoint_id.label("checkpoint_id"),
-                       _direction(per.c.kind).label("direction"), per.c.declared_g, per.c.received_g,
-                       case((_seen_at_crossing(), 1), else_=0).label("seen"))
-                .select_from(per).join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == per.c.id)
-                .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
-                .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING).subquery())
+    passages, bounds = _crossings(select().select_from(per), per.c.id)
+    passages = passages.add_columns(
+        ExpectedCheckpoint.checkpoint_id.label("checkpoint_id"), _direction(per.c.kind, bounds).label("direction"),
+        per.c.declared_g, per.c.received_g, case((_seen_at_crossing(), 1), else_=0).label("seen")).subquery()
     query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
              .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
                           func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
@@ -232,6 +239,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        query = (query.join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == Declaration.id)
-                 .where(ExpectedCheckpoint.checkpoint_id == int(a), _direction(Declaration.kind) == b))
+        query, bounds = _crossings(query, Declaration.id)
+        query = query.where(ExpectedCheckpoint.checkpoint_id == int(a), _direction(Declaration.kind, bounds) == b)
     return query.order_by(Declaration.departed_at, Declaration.id)
