@@ -20,6 +20,16 @@
   var MARKER_SIZE = { alert: 20, custody: 14, checkpoint: 22, pick: 10 };
   var MARKER_LEVEL = { checkpoint: -1000, alert: 1000 };
 
+  /* ---- audit pages (Now, Flows): a line's width from properties.weight (pixels), a marker's
+   * age class from properties.age ("age-fresh", "age-stale", ...). Nothing else reads these. ---- */
+  var audit = {
+    weighted: function (p, options) {
+      if (typeof p.weight === "number" && p.weight > 0) { options.weight = p.weight; }
+      return options;
+    },
+    markerClasses: function (p) { return p.age ? " age-" + p.age : ""; }
+  };
+
   function layerKey(properties) {
     var layer = properties.layer || "other";
     return layer === "zone" && properties.kind ? "zone-" + properties.kind : layer;
@@ -30,7 +40,7 @@
     var classes = "layer-" + (p.layer || "other");
     if (p.layer === "zone" && p.kind) { classes += " zone-" + p.kind; }
     // Colours live in map.css; Leaflet's own defaults are overridden there by the classes.
-    return { className: classes, interactive: true };
+    return audit.weighted(p, { className: classes, interactive: true });
   }
 
   function marker(feature, latlng) {
@@ -40,6 +50,7 @@
     var classes = "map-marker marker-" + layer;
     if (p.severity) { classes += " severity-" + p.severity; }
     if (p.kind) { classes += " kind-" + p.kind; }
+    classes += audit.markerClasses(p);
     var icon = L.divIcon({ className: classes, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
                            popupAnchor: [0, -size / 2] });
     return L.marker(latlng, { icon: icon, title: title(p), alt: title(p), keyboard: true,
