@@ -58,6 +58,8 @@ class Movement:
     on: date
     category: str
     mass_g: int
+    #: The record it comes from (stock entry, transaction or declaration), for drill-down.
+    source: object = field(default=None, compare=False, repr=False)
 
     @property
     def delta_g(self) -> int:
@@ -71,7 +73,7 @@ def _stock_entry_movements(session: Session, until: date | None) -> Iterable[Mov
         query = query.where(StockEntry.entry_date <= until)
     for entry in session.scalars(query):
         category = "production" if entry.kind == StockEntryKind.PRODUCTION else "use"
-        yield Movement(entry.dealer_id, entry.entry_date, category, entry.mass_g)
+        yield Movement(entry.dealer_id, entry.entry_date, category, entry.mass_g, entry)
 
 
 def _transaction_movements(session: Session, until: date | None) -> Iterable[Movement]:
@@ -80,8 +82,8 @@ def _transaction_movements(session: Session, until: date | None) -> Iterable[Mov
         query = query.where(Transaction.transaction_date <= until)
     for row in session.scalars(query):
         signed = -row.mass_g if row.kind == TransactionKind.REVERSAL else row.mass_g
-        yield Movement(row.seller_id, row.transaction_date, "sales", signed)
-        yield Movement(row.buyer_id, row.transaction_date, "purchases", signed)
+        yield Movement(row.seller_id, row.transaction_date, "sales", signed, row)
+        yield Movement(row.buyer_id, row.transaction_date, "purchases", signed, row)
 
 
 def _declaration_movements(session: Session, until: date | None) -> Iterable[Movement]:
@@ -96,9 +98,9 @@ def _declaration_movements(session: Session, until: date | None) -> Iterable[Mov
         if declaration.kind == DeclarationKind.IMPORT:
             mass = sum(i.received_net_g if i.received_net_g is not None else i.declared_net_g
                        for i in declaration.items)
-            yield Movement(declaration.consignee_id, on, "imports", mass)
+            yield Movement(declaration.consignee_id, on, "imports", mass, declaration)
         else:
-            yield Movement(declaration.consignor_id, on, "exports", declaration.declared_net_g)
+            yield Movement(declaration.consignor_id, on, "exports", declaration.declared_net_g, declaration)
 
 
 def movements(session: Session, until: date | None = None) -> list[Movement]:
