@@ -127,6 +127,8 @@ def test_every_table_shows_the_hand_computed_kilograms(client: FlaskClient, ship
     assert table(page, "route")[f"{s['osh'].id}-{s['bishkek'].id}"][0] == \
         "Osh customs post (OSH) → Bishkek customs post (BISHKEK)"
     assert table(page, "crossing")[f"{s['torugart'].id}:import"][0] == "Torugart (TORUGART) — entering (import)"
+    assert table(page, "dealer")[f"{s['chinese'].id}:consignor"][0] == "Sino Metals (CN) — as consignor"
+    assert table(page, "month")["2026-03"][0] == "March 2026"
 
 
 def test_filters_change_the_figures(client: FlaskClient, shipped: dict[str, Any], auditor: Any) -> None:
@@ -206,6 +208,8 @@ def test_the_flow_map_draws_lines_as_wide_as_their_mass_and_crossings_in_and_out
                  if f["properties"]["layer"] == "crossing"}
     assert crossings["AKJOL"]["text"] == ["In: 0.000 kg", "Out: 34.500 kg"]
     assert crossings["TORUGART"]["text"] == ["In: 34.500 kg", "Out: 0.000 kg"]
+    assert crossings["AKJOL"]["link_text"] == "Declarations leaving"
+    assert crossings["AKJOL"]["url"] == f"/audit/flows/records?group=crossing&key={s['akjol'].id}:export"
     assert 'src="/static/map.js"' in page
 
 
@@ -244,3 +248,5 @@ def test_the_flows_page_speaks_russian(client: FlaskClient, auth: Any, shipped: 
     assert "Движение ртути" in page and "По месяцам отправления" in page
     assert totals(page) == ("3", "138,000 кг", "68,900 кг")
     assert "Скачать CSV" in page
+    assert table(page, "month")["2026-04"][0] == "апрель 2026"
+    assert table(page, "crossing")[f"{shipped['akjol'].id}:export"][0] == "Ak-Jol (AKJOL) — вывоз (экспорт)"

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from flask import abort, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import format_date, gettext as _, lazy_gettext as _l, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -107,13 +107,22 @@ def _crossing_markers(places: dict[int, Checkpoint], rows: list[FlowRow], f: Flo
     for place_id, ways in sorted(by_place.items()):
         c = places[place_id]
         entering, leaving = ways.get("import"), ways.get("export")
+        # A popup has one link: to the heavier direction's declarations (the table links both).
+        heavier = max((r for r in (entering, leaving) if r is not None), key=lambda r: r.declared_g)
         markers.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
                         "properties": {"layer": "crossing", "code": c.code, "label": c.name, "text": [
                             _("In: %(mass)s", mass=kg(entering.declared_g if entering else 0)),
                             _("Out: %(mass)s", mass=kg(leaving.declared_g if leaving else 0))],
-                            "url": records_url("crossing", entering or leaving, f),  # type: ignore[arg-type]
-                            "link_text": _("The declarations")}})
+                            "url": records_url("crossing", heavier, f),
+                            "link_text": _("Declarations entering") if heavier is entering
+                            else _("Declarations leaving")}})
     return markers
+
+
+def month_name(key: str) -> str:
+    """Name a month key (YYYY-MM) in the user's language ("March 2026", "март 2026")."""
+    year, month = key.split("-")
+    return format_date(date(int(year), int(month), 1), "LLLL y")
 
 
 def _form_choices(db: Session) -> dict[str, Any]:
@@ -133,7 +142,8 @@ def audit_flows():  # type: ignore[no-untyped-def]
     return render_template(
         "audit/flows.html", f=f, args=filter_args(f), errors=errors, tables=tables, titles=TITLES,
         total={"declarations": count, "declared_g": declared, "received_g": received},
-        geojson=flow_map(db, tables, f), records_url=records_url, **_form_choices(db)), 400 if errors else 200
+        geojson=flow_map(db, tables, f), records_url=records_url, month_name=month_name,
+        **_form_choices(db)), 400 if errors else 200
 
 
 @bp.get("/audit/flows/records")
@@ -152,4 +162,5 @@ def audit_flow_records():  # type: ignore[no-untyped-def]
     row = next((r for r in flows(db, user, group, f) if r.key == key), None)
     page = paginate(db, query.options(selectinload(Declaration.items)))
     return render_template("audit/flows_records.html", group=group, key=key, row=row, f=f, args=filter_args(f),
-                           page=page, title=TITLES[group], dealer=f.dealer_id and db.get(Dealer, f.dealer_id))
+                           page=page, title=TITLES[group], dealer=f.dealer_id and db.get(Dealer, f.dealer_id),
+                           month_name=month_name)
