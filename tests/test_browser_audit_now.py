@@ -18,7 +18,8 @@ def test_now_draws_the_last_positions_and_fits_the_screen(visit: Tabs, shots: Sc
     tab.go("/audit/now")
     tab.page.wait_for_selector("#now-map[data-map-ready='true']")
     markers = tab.page.locator("#now-map .marker-in_transit")
-    assert markers.count() == tab.page.locator("#now-geojson").evaluate("e => JSON.parse(e.textContent).features.length")
+    drawn = tab.page.locator("#now-geojson").evaluate("e => JSON.parse(e.textContent).features.length")
+    assert markers.count() == drawn
     assert markers.count() >= 1, "the demo has a declaration on the road"
     assert tab.page.locator("#now-map .marker-in_transit.age-fresh, #now-map .marker-in_transit.age-stale, "
                             "#now-map .marker-in_transit.age-lost").count() == markers.count()
@@ -41,7 +42,8 @@ def test_flows_draw_lines_as_wide_as_their_mass_and_filter(visit: Tabs, shots: S
     tab.page.wait_for_selector("#flows-map[data-map-ready='true']")
     lines = tab.page.locator("#flows-map path.layer-flow")
     assert lines.count() >= 1, "the demo has departed declarations"
-    widths = {float(w) for w in lines.evaluate_all("els => els.map(e => getComputedStyle(e).strokeWidth.replace('px', ''))")}
+    widths = {float(w) for w in lines.evaluate_all(
+        "els => els.map(e => getComputedStyle(e).strokeWidth.replace('px', ''))")}
     assert max(widths) == 14.0
     shots(tab.page, f"flows-{language}")
     assert tab.overflow() == []

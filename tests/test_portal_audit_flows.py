@@ -187,7 +187,9 @@ def test_each_figure_opens_exactly_the_declarations_behind_it(client: FlaskClien
 def test_csv_links_carry_the_group_and_the_filters(client: FlaskClient, shipped: dict[str, Any],
                                                    auditor: Any) -> None:
     page = flows_page(client, "?from=2026-03-01&kind=export")
-    link = html.unescape(re.search(r'id="flows-crossing-csv" href="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    found = re.search(r'id="flows-crossing-csv" href="([^"]+)"', page)
+    assert found is not None
+    link = html.unescape(found.group(1))
     assert link.startswith("/api/v1/exports/flows.csv?") and "group=crossing" in link
     assert "from=2026-03-01" in link and "kind=export" in link
     response = client.get(link)
