@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tracker.domain.audit.drilldown import FIGURES, breakdown
-from tracker.domain.balance import dealer_balance
 from tracker.domain.demo import load_demo
 from tracker.domain.reconcile import KINDS
 from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry, today_kg
@@ -247,7 +246,7 @@ def test_books_pages_speak_russian(client: FlaskClient, auth: Any, db: Session, 
     db.flush()
     auth.sign_in_as(auditor)
     balance = client.get("/audit/balance", query_string=books.period).get_data(as_text=True)
-    assert "Баланс" in balance and "Остаток на начало" in balance and "кг" in balance
+    assert "Баланс" in balance and "Остаток на начало" in balance and "Килограммы" in balance
     records = client.get("/audit/records", query_string={**books.period, "figure": "sales"}).get_data(as_text=True)
     assert "Сумма записей" in records
     reconciliation = client.get("/audit/reconciliation").get_data(as_text=True)

@@ -31,8 +31,6 @@ from tracker.models import (
 
 #: Every figure of a balance row, in the order of the report.
 FIGURES = ("opening", *CATEGORIES, "closing", "physical", "difference")
-#: Figures that compare with the containers held (only when the period reaches today).
-PHYSICAL_FIGURES = ("physical", "difference")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from tracker.domain.access import may_read_balance, sees_everything
-from tracker.domain.audit.drilldown import FIGURES, PHYSICAL_FIGURES, breakdown
+from tracker.domain.audit.drilldown import FIGURES, breakdown
 from tracker.domain.balance import Balance, balances, dealer_balance
 from tracker.domain.reconcile import KINDS, reconcile
 from tracker.models import Container, CustomsRecord, Dealer, Declaration, Role, StockEntry, Transaction, User
@@ -83,8 +83,8 @@ def audit_balance():  # type: ignore[no-untyped-def]
     dealer = _chosen_dealer(user)
     rows = _rows(user, dealer, start, end)
     return render_template("audit/balance.html", rows=rows, dealer=dealer, start=start, end=end,
-                           errors=errors, dealers=_readable_dealers(user), figures=BALANCE_COLUMNS,
-                           physical_figures=PHYSICAL_FIGURES), 400 if errors else 200
+                           errors=errors, dealers=_readable_dealers(user), figures=BALANCE_COLUMNS), \
+        400 if errors else 200
 
 
 @bp.get("/audit/records")
