@@ -68,6 +68,11 @@ rm -rf "$vendor" && mv "$vendor.new" "$vendor"
 # The Russian catalogs, compiled from tracker/translations/*/LC_MESSAGES/*.po.
 .venv/bin/python -m tracker.web.catalogs compile
 
+# A font with Cyrillic for the PDF reports (reportlab ships none).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  apt_install fonts-dejavu-core
+fi
+
 # Debian's chromium, which the browser tests drive through Playwright (a test tool's own
 # browser download cannot work without internet).
 if [ ! -x /usr/bin/chromium ]; then
