@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.audit import compliance
-from tracker.domain.audit.compliance import Compliance, Episode, read_track
+from tracker.domain.audit.compliance import Compliance, Episode, expected_route, read_track
 from tracker.domain.audit.report_pdf import MapPicture, Sheet, Table, evenly_spaced, render
 from tracker.domain.corridor import Corridor
 from tracker.domain.declarations import find_declaration
@@ -40,8 +40,9 @@ def audit_compliance(declaration_id: int):  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     record = find_declaration(db, user, declaration_id)
     report = compliance(db, user, record.id)
-    return render_template("audit/compliance.html", d=record, report=report, words=Words(), period=period(record, report),
-                           alert_link=alert_link, time_zone=time_zone_name())
+    return render_template("audit/compliance.html", d=record, report=report, words=Words(),
+                           period=period(record, report), route=route_names(record), alert_link=alert_link,
+                           time_zone=time_zone_name())
 
 
 @bp.get("/declarations/<int:declaration_id>/track.json")
@@ -105,7 +106,7 @@ class Words:
     @staticmethod
     def role(p: Any) -> str:
         if p.role == "checkpoint":
-            return _("Checkpoint %(seq)s", seq=p.seq)
+            return _("Checkpoint %(seq)s", seq=(p.seq or 0) + 1)
         return {"origin": _("Origin"), "destination": _("Destination"), "unexpected": _("Not on the route")}[p.role]
 
     @staticmethod
@@ -123,6 +124,11 @@ def period(d: Declaration, report: Compliance) -> tuple[datetime | None, datetim
     return start, end
 
 
+def route_names(d: Declaration) -> str:
+    """Name the places the declaration expects, in order (a checkpoint that is also the destination once)."""
+    return " → ".join(checkpoint.name for _role, _seq, checkpoint in expected_route(d))
+
+
 def alert_places(db: Session, d: Declaration) -> list[tuple[float, float]]:
     """Return where the declaration's alerts were raised (those with a place)."""
     rows = db.execute(select(Alert.lon, Alert.lat).where(
@@ -136,7 +142,7 @@ def sheet(d: Declaration, report: Compliance, track: list[tuple[float, float]],
     """Word the compliance report of ``d`` for the one-page PDF."""
     w = Words()
     start, end = period(d, report)
-    route = " → ".join([d.origin.name, *(e.checkpoint.name for e in d.expected_checkpoints), d.destination.name])
+    route = route_names(d)
     header = (
         (_("Reference"), d.reference or _("not yet given (declaration %(id)s)", id=d.id)),
         (_("Kind"), str(label(d.kind))),

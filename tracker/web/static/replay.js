@@ -1,6 +1,6 @@
 /* Trip replay on the route-compliance page: a time slider and a play button move a marker along the track.
  *
- * <div data-replay data-map="<map element id>" data-track-url="..." data-time-zone="Asia/Bishkek"
+ * <div data-replay data-replay-map="<map element id>" data-track-url="..." data-time-zone="Asia/Bishkek"
  *      data-locale="ru" data-play-label data-pause-label data-empty-text data-error-text>
  *   <button id="replay-play"> <input type="range" id="replay-slider"> <output id="replay-time">
  * The track is [[epoch seconds, lat, lon], ...] in time order. The slider's value is seconds since the
@@ -29,16 +29,24 @@
     (waiting[id] = waiting[id] || []).push(callback);
   }
 
+  /* Times as the portal shows them (tracker.web.i18n.when): 2026-11-23 17:51:00, 23.11.2026 17:51:00 (ru). */
   function formatter(element) {
     var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-                    second: "2-digit", hourCycle: "h23" };
+                    second: "2-digit", hourCycle: "h23", timeZone: element.getAttribute("data-time-zone") || "UTC" };
+    var parts;
     try {
-      options.timeZone = element.getAttribute("data-time-zone") || undefined;
-      return new Intl.DateTimeFormat(element.getAttribute("data-locale") || undefined, options);
+      parts = new Intl.DateTimeFormat("en-GB", options);
     } catch (error) {
-      delete options.timeZone;
-      return new Intl.DateTimeFormat(undefined, options);
+      options.timeZone = "UTC";
+      parts = new Intl.DateTimeFormat("en-GB", options);
     }
+    var russian = element.getAttribute("data-locale") === "ru";
+    return function (date) {
+      var p = {};
+      parts.formatToParts(date).forEach(function (part) { p[part.type] = part.value; });
+      var day = russian ? p.day + "." + p.month + "." + p.year : p.year + "-" + p.month + "-" + p.day;
+      return day + " " + p.hour + ":" + p.minute + ":" + p.second;
+    };
   }
 
   /* The index of the last fix at or before time t (the track is in time order). */
@@ -68,7 +76,7 @@
       if (!track.length) { return; }
       var t = track[0][0] + Number(slider.value);
       var place = placeAt(track, t);
-      output.textContent = format.format(new Date(t * 1000));
+      output.textContent = format(new Date(t * 1000));
       element.setAttribute("data-fix-index", String(place.index));
       if (marker) { marker.setLatLng([place.lat, place.lon]); }
     }
@@ -106,7 +114,7 @@
       play.disabled = false;
       slider.addEventListener("input", function () { show(); });
       play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
-      withMap(element.getAttribute("data-map"), function (map) {
+      withMap(element.getAttribute("data-replay-map"), function (map) {
         marker = L.circleMarker([track[0][1], track[0][2]], { radius: 8, className: "replay-marker",
                                                               interactive: false }).addTo(map);
         show();
