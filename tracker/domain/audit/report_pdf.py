@@ -128,6 +128,24 @@ class Page:
             words = words[:-1]
         return words + "…"
 
+    def lines(self, words: str, size: float, width: float, most: int) -> list[str]:
+        """Return ``words`` broken into at most ``most`` lines of ``width`` (the last one cut if need be)."""
+        lines: list[str] = []
+        for word in words.split():
+            if lines and pdfmetrics.stringWidth(f"{lines[-1]} {word}", self.regular, size) <= width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        if len(lines) > most:
+            lines = lines[:most - 1] + [" ".join(lines[most - 1:])]
+        return [self.clip(line, self.regular, size, width) for line in lines] or [""]
+
+    def fitting(self, words: str, size: float, width: float, smallest: float = 7.0) -> float:
+        """Return the largest font size up to ``size`` at which bold ``words`` fit ``width``."""
+        while size > smallest and pdfmetrics.stringWidth(words, self.bold, size) > width:
+            size -= 0.5
+        return size
+
     def rule(self, x0: float, x1: float, y: float) -> None:
         self.c.setStrokeColor(RULE)
         self.c.setLineWidth(0.5)
@@ -173,17 +191,20 @@ def _facts(page: Page, sheet: Sheet, width: float) -> float:
     for name, value in sheet.header:
         y -= ROW
         page.text(MARGIN, y, name, SMALL, colour=MUTED, width=key - 4)
-        page.text(MARGIN + key, y, value, SMALL, width=width - key)
+        for n, line in enumerate(page.lines(value, SMALL, width - key, 3)):
+            y -= (ROW - 1) if n else 0
+            page.text(MARGIN + key, y, line, SMALL)
     y -= 8
     page.rule(MARGIN, MARGIN + width, y)
-    columns, box_h = 2, 26.0
+    columns, box_h = 2, 30.0
     box_w = width / columns
     for i, (name, value) in enumerate(sheet.figures):
         if i % columns == 0:
             y -= box_h
         x = MARGIN + (i % columns) * box_w
-        page.text(x, y + 13, value, 10.5, bold=True, width=box_w - 6)
-        page.text(x, y + 4, name, SMALL - 0.5, colour=MUTED, width=box_w - 6)
+        page.text(x, y + 17, value, page.fitting(value, 10.5, box_w - 8), bold=True, width=box_w - 8)
+        for n, line in enumerate(page.lines(name, SMALL - 1, box_w - 8, 2)):
+            page.text(x, y + 9 - n * 7, line, SMALL - 1, colour=MUTED)
     return y - 4
 
 
@@ -258,7 +279,7 @@ class Frame:
 
 
 def fit_frame(bounds: tuple[float, float, float, float], x: float, y: float, width: float, height: float,
-              pad: float = 10.0) -> Frame:
+              pad: float = 18.0) -> Frame:
     """Return the frame that shows ``bounds`` (min lon, min lat, max lon, max lat) centred in the box."""
     min_lon, min_lat, max_lon, max_lat = bounds
     lat0, lon0 = (min_lat + max_lat) / 2, (min_lon + max_lon) / 2
@@ -311,18 +332,20 @@ def draw_map(page: Page, picture: MapPicture, distance: Callable[[float], str], 
     _polygons(c, frame, picture.corridor)
     if picture.track:
         keep = evenly_spaced(len(picture.track), MAP_TRACK_POINTS)
-        _line(c, frame, [picture.track[i] for i in keep], COLOURS["track"], 1.1)
+        _line(c, frame, [picture.track[i] for i in keep], COLOURS["track"], 2.2)
     if picture.route is not None:
-        _line(c, frame, list(picture.route.coords), COLOURS["route"], 1.2, dash=(4, 2))
+        _line(c, frame, list(picture.route.coords), COLOURS["route"], 0.8, dash=(3, 2))
     for lon, lat, code in picture.checkpoints:
         px, py = frame.xy(lon, lat)
         _square(c, px, py, 3)
-        page.text(px + 5, py + 3, code, SMALL - 1)
+        label_width = pdfmetrics.stringWidth(code, page.regular, SMALL - 1)
+        left = px + 5 if px + 5 + label_width < x + width - 4 else px - 5 - label_width
+        page.text(left, py + 3, code, SMALL - 1)
     for lon, lat in picture.alerts:
         _diamond(c, *frame.xy(lon, lat), 4)
     c.restoreState()
     _scale_bar(page, frame, distance, x, y, width)
-    page.text(x + width - 10, y + height - 12, "N ↑", SMALL, bold=True)
+    page.text(x + width - 16, y + 8, "N ↑", SMALL, bold=True)
 
 
 def _polygons(c: Canvas, frame: Frame, geometry: BaseGeometry | None) -> None:

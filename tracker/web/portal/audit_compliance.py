@@ -219,7 +219,7 @@ def tables(report: Compliance) -> tuple[Table, ...]:
                                           _("Tolerance"), _("Seal")),
               (0.26, 0.15, 0.15, 0.15, 0.14, 0.15),
               tuple((line.sscc, kg(line.declared_g), kg(line.received_g), w.difference(line.difference_g),
-                     kg(line.tolerance_g), seal(line.seal_intact)) for line in receipt),
+                     f"± {kg(line.tolerance_g)}", seal(line.seal_intact)) for line in receipt),
               _("No container on this declaration."), 6,
               frozenset(i for i, line in enumerate(receipt) if line.beyond_tolerance or line.seal_intact is False)),
     )
@@ -228,7 +228,7 @@ def tables(report: Compliance) -> tuple[Table, ...]:
 def seal(intact: bool | None) -> str:
     """Say what the receipt found on a container's seal."""
     if intact is None:
-        return _("not yet received")
+        return "—"
     return _("intact") if intact else _("broken")
 
 
