@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.audit import compliance
 from tracker.domain.audit.compliance import Compliance, Episode, expected_route, read_track
-from tracker.domain.audit.report_pdf import MapPicture, Sheet, Table, evenly_spaced, render
+from tracker.domain.audit.report_pdf import MAP_TRACK_POINTS, MapPicture, Sheet, Table, evenly_spaced, render
 from tracker.domain.corridor import Corridor
 from tracker.domain.declarations import find_declaration
 from tracker.models import Alert, Declaration, utcnow
@@ -64,7 +64,8 @@ def audit_compliance_pdf(declaration_id: int):  # type: ignore[no-untyped-def]
     record = find_declaration(db, user, declaration_id)
     report = compliance(db, user, record.id)
     _stored, _t, lon, lat = read_track(db, record.id)
-    pdf = render(sheet(record, report, list(zip(lon.tolist(), lat.tolist())), alert_places(db, record)))
+    keep = evenly_spaced(len(lon), MAP_TRACK_POINTS)   # a page's map shows no more (a track may be 10^6 fixes)
+    pdf = render(sheet(record, report, list(zip(lon[keep].tolist(), lat[keep].tolist())), alert_places(db, record)))
     name = f"compliance-{record.reference or record.id}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}"'})
