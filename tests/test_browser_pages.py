@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 ROLES = {"trader": "trader.khaidarkan", "customs_officer": "officer.osh", "licensing_admin": "admin",
          "auditor": "auditor"}
 #: Links the walk does not follow: downloads, the API, static files.
-NOT_PAGES = re.compile(r"^/(api|static)/|\.(geojson|json|csv|pdf|png|svg|txt|zip|xml)$")
+NOT_PAGES = re.compile(r"^/(api|static)/|\.(geojson|json|csv|pdf|png|svg|txt|zip|xml|gpx|kml)$")
 #: Pages a walk opens per role at most (two widths each): keeps the suite within its time.
 WALK_LIMIT = 30
 
@@ -135,22 +135,24 @@ def test_officer_pages_fit_a_phone(visit: Tabs, shots: Screenshots) -> None:
 
 
 # ---------------------------------------------------------------- the walk in Russian
-def shape(path: str) -> str:
-    """Return the kind of page a path is: numbers and SSCCs replaced (one page of each kind is enough)."""
-    return re.sub(r"\d+", "N", path)
+def shape(link: str) -> str:
+    """Return the kind of page a link opens: its path with numbers replaced and its query's names
+    (and the draft's step), so one page of each kind is opened, however many records there are."""
+    parts = urlsplit(link)
+    names = sorted({f"{name}={value}" if name == "step" else name for name, value in parse_qsl(parts.query)})
+    return re.sub(r"\d+", "N", parts.path) + ("?" + "&".join(names) if names else "")
 
 
 def page_links(tab: Visitor) -> list[str]:
-    """Return the paths (with ?step= if any) of the portal's own pages this page links to."""
-    hrefs = tab.page.locator("main a[href], nav.menu a[href]").evaluate_all("links => links.map(a => a.href)")
-    paths = []
+    """Return the portal's own pages (path and query) this page links to; not downloads."""
+    hrefs = tab.page.locator("main a[href]:not([download]), nav.menu a[href]").evaluate_all(
+        "links => links.map(a => a.href)")
+    links = []
     for href in hrefs:
         parts = urlsplit(href)
-        if parts.netloc != urlsplit(tab.portal.url).netloc or NOT_PAGES.search(parts.path):
-            continue
-        step = re.search(r"(?:^|&)(step=\w+)", parts.query)
-        paths.append(parts.path + (f"?{step.group(1)}" if step else ""))
-    return paths
+        if parts.netloc == urlsplit(tab.portal.url).netloc and not NOT_PAGES.search(parts.path):
+            links.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return links
 
 
 def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
@@ -172,7 +174,8 @@ def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
         assert tab.language == "ru", f"{path} is not in Russian"
         if wide := tab.overflow():
             too_wide.append(f"{path} at 360 px: {wide}")
-        name = path.strip("/") or "overview"
+        kind = shape(path)
+        name = (urlsplit(path).path.strip("/") + (f"-{kind.split('?')[1]}" if "?" in kind else ""))[:60] or "overview"
         shots(tab.page, f"{name}-360")
         tab.page.set_viewport_size(DESKTOP)
         if wide := tab.overflow():
