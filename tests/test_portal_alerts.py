@@ -185,3 +185,24 @@ def test_a_rule_opened_step_names_the_tracker(client: FlaskClient, auth, shortag
     assert "the tracker (automatic rule)" in history and "opened" in history
 
 
+
+
+def test_details_are_shown_in_words_and_units(client: FlaskClient, auth, db: Session, make_user,
+                                              make_declaration) -> None:
+    trader = make_user("trader")
+    declaration = make_declaration(declarant=trader.dealer, status="in_transit")
+    alert = open_alert(db, kind="off_route", severity="critical", declaration=declaration,
+                       details={"max_distance_m": 1520, "duration_s": 3_780, "difference_g": -850,
+                                "missed_reports": 4})
+    auth.sign_in_as(trader)
+    page = client.get(f"/alerts/{alert.id}").get_data(as_text=True)
+    assert "Largest distance from the route</dt><dd>1,520 m" in page
+    assert "Duration</dt><dd>1 h 03 min" in page
+    assert "Difference</dt><dd>-0.850 kg" in page
+    assert "Missed reports</dt><dd>4" in page
+    assert "max distance m" not in page and "difference g" not in page
+    auth.post_form("/preferences/language", {"language": "ru", "next": f"/alerts/{alert.id}"},
+                   form_page=f"/alerts/{alert.id}")
+    russian = client.get(f"/alerts/{alert.id}").get_data(as_text=True)
+    assert "Наибольшее удаление от маршрута</dt><dd>1\xa0520 м" in russian
+    assert "1 ч 03 мин" in russian and "-0,850 кг" in russian

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import case, select
@@ -34,7 +35,34 @@ DETAILS = {
     "planned_arrival": _l("Planned arrival"), "delay_s": _l("Delay, seconds"), "detected_at": _l("Detected at"),
     "zone": _l("Zone"), "destination": _l("Destination"), "licence": _l("Licence"), "dealer": _l("Dealer"),
     "last_fix_at": _l("Last position at"), "allowance_s": _l("Allowance, seconds"),
+    "declared_g": _l("Declared net mass"), "received_g": _l("Received net mass"),
+    "difference_g": _l("Difference"), "tolerance_g": _l("Tolerance"), "observed_g": _l("Observed mass"),
+    "mass_g": _l("Mass"), "crossed_g": _l("Mass crossed"), "missed_reports": _l("Missed reports"),
+    "max_distance_m": _l("Largest distance from the route"), "duration_s": _l("Duration"),
+    "corridor_m": _l("Corridor"), "width_m": _l("Corridor"), "radius_m": _l("Radius"),
+    "fixes": _l("Positions"), "speed_kmh": _l("Speed"), "dead_zone": _l("Dead zone"), "note": _l("Note"),
+    "declaration": _l("Declaration"), "accuracy_m": _l("Accuracy"), "signs": _l("Signs"),
 }
+
+
+def detail_value(key: str, value: Any) -> str:
+    """Show one detail of an alert by its unit: grams as kilograms, metres, durations, speeds."""
+    from tracker.web.i18n import kg, number
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if key.endswith("_g"):
+        return kg(int(value))
+    if key.endswith("_m"):
+        return gettext("%(value)s m", value=number(value))
+    if key.endswith("_kmh"):
+        return gettext("%(value)s km/h", value=number(value))
+    if key.endswith("_s"):
+        minutes, seconds = divmod(int(value), 60)
+        hours, minutes = divmod(minutes, 60)
+        return gettext("%(h)s h %(m)02d min", h=hours, m=minutes) if hours else \
+            gettext("%(m)s min %(s)02d s", m=minutes, s=seconds)
+    return number(value)
 
 
 def _choice(name: str, allowed: set[str]) -> str:
@@ -77,7 +105,7 @@ def _alert_page(alert: Alert, form: dict[str, str] | None = None, errors: dict[s
                 status: int = 200):  # type: ignore[no-untyped-def]
     user = acting_user()
     return render_template("alerts/alert.html", a=alert, may=answers(user, alert), steps=STEPS,
-                           details=DETAILS, form=form or {}, errors=errors or {}), status
+                           details=DETAILS, detail_value=detail_value, form=form or {}, errors=errors or {}), status
 
 
 @bp.get("/alerts/<int:alert_id>")
