@@ -143,9 +143,13 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPortal]:
 
 
 # ---------------------------------------------------------------- the browser
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium, headless, with no network of its own (skipped, or failed under CI, if absent)."""
+    """Debian's chromium, headless, with no network of its own (skipped, or failed under CI, if absent).
+
+    One per test module: Playwright's synchronous API keeps an event loop running in the main
+    thread while it is open, and later tests that start their own (asyncio.run) must not find it.
+    """
     need_service("Chromium", CHROMIUM.exists(), os.access(CHROMIUM, os.X_OK),
                  f"install Debian's chromium at {CHROMIUM} (scripts/bootstrap.sh does)")
     with sync_playwright() as playwright:

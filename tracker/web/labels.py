@@ -21,6 +21,7 @@ from tracker.models import (
     CheckpointKind,
     ContainerStatus,
     ContainerType,
+    CrossingDirection,
     CustodyKind,
     DeclarationKind,
     DeclarationStatus,
@@ -29,6 +30,7 @@ from tracker.models import (
     Role,
     StockEntryKind,
     TransactionKind,
+    ZoneKind,
 )
 
 LABELS: dict[type[Enum], dict[str, Any]] = {
@@ -59,6 +61,8 @@ LABELS: dict[type[Enum], dict[str, Any]] = {
     TransactionKind: {"sale": _l("sale"), "reversal": _l("reversal"), "correction": _l("correction")},
     DeviceKind: {"beacon": _l("beacon"), "station": _l("station")},
     StockEntryKind: {"production": _l("production"), "use": _l("declared use")},
+    CrossingDirection: {"import": _l("import"), "export": _l("export")},
+    ZoneKind: {"dead_zone": _l("dead zone"), "prohibited": _l("prohibited zone")},
 }
 
 #: Alert kinds are plain strings (rules add new ones); their words live here.
