@@ -39,8 +39,8 @@ import numpy as np  # noqa: E402
 from sqlalchemy import Engine, event, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from tracker import migrate  # noqa: E402
-from tracker.db import make_engine  # noqa: E402
+import benchdb  # noqa: E402
+from benchdb import fresh_database  # noqa: E402
 from tracker.domain import geography as geo  # noqa: E402
 from tracker.domain.audit import FlowFilter, compliance, flows, in_transit, open_alert_summary  # noqa: E402
 from tracker.domain.audit.compliance import track_query  # noqa: E402
@@ -61,7 +61,6 @@ from tracker.models import (  # noqa: E402
     User,
 )
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DATABASE = "mercury_bench_audit"
 ROUTE = geo.route_line(geo.KHAIDARKAN_AKJOL)
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -80,23 +79,12 @@ TRACK_IDS = 1_000_000
 # ------------------------------------------------------------------ database
 def create_database() -> Engine:
     """Create and migrate the benchmark database; return an engine on it."""
-    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    url = f"{SERVER}/{DATABASE}"
-    migrate.upgrade(url)
-    return make_engine(url, pool_size=2)
+    return fresh_database(DATABASE, pool_size=2)
 
 
 def drop_database(engine: Engine) -> None:
     """Drop the benchmark database."""
-    engine.dispose()
-    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    admin.dispose()
+    benchdb.drop_database(engine, DATABASE)
 
 
 def seed_places(engine: Engine) -> None:

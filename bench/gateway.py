@@ -45,12 +45,12 @@ from beacon_gateway.decoders.nmea import NmeaStream  # noqa: E402
 from beacon_gateway.pipeline import build_pipeline  # noqa: E402
 from beacon_gateway.position import Position  # noqa: E402
 from beacon_gateway.writer import BatchWriter, Outcome  # noqa: E402
-from tracker import migrate  # noqa: E402
-from tracker.db import make_engine, make_session_factory  # noqa: E402
+import benchdb  # noqa: E402
+from benchdb import fresh_database  # noqa: E402
+from tracker.db import make_session_factory  # noqa: E402
 from tracker.models import Beacon, Checkpoint, Dealer, Declaration  # noqa: E402
 from tracker.models import Position as PositionRow  # noqa: E402
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DATABASE = "mercury_bench_h"
 BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
@@ -62,25 +62,14 @@ WINDOW = 800
 # ------------------------------------------------------------------ database
 def create_database() -> Engine:
     """Create, migrate and seed the benchmark database; return an engine on it."""
-    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    url = f"{SERVER}/{DATABASE}"
-    migrate.upgrade(url)
-    engine = make_engine(url, pool_size=5)
+    engine = fresh_database(DATABASE, pool_size=5)
     seed(engine)
     return engine
 
 
 def drop_database(engine: Engine) -> None:
     """Drop the benchmark database."""
-    engine.dispose()
-    admin = make_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    admin.dispose()
+    benchdb.drop_database(engine, DATABASE)
 
 
 def seed(engine: Engine) -> None:
