@@ -190,3 +190,27 @@ def test_russian_page(client: FlaskClient, auth: Any, db: Session, trip: Declara
     auth.sign_in_as(auditor)
     html = page(client, trip)
     assert "Соответствие маршруту" in html and "55,6 %" in html and "Воспроизвести" in html
+
+
+def test_the_report_downloads_as_csv_with_the_pages_figures(client: FlaskClient, auth: Any, db: Session,
+                                                             trip: Declaration, auditor: Any,
+                                                             make_user: Callable[..., Any]) -> None:
+    import csv
+    import io
+
+    auth.sign_in_as(auditor)
+    assert f'/api/v1/exports/declarations/{trip.id}/compliance.csv"' in page(client, trip)
+    response = client.get(f"/api/v1/exports/declarations/{trip.id}/compliance.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    summary = {r["name"]: r["value"] for r in rows if r["section"] == "summary"}
+    assert float(summary["time_share"]) == pytest.approx(5 / 9, abs=1e-4)
+    assert summary["positions"] == "10" and summary["corridor_m"] == "500"
+    excursions = [r for r in rows if r["section"] == "excursion"]
+    assert len(excursions) == 1 and excursions[0]["max_distance_m"] == "1657"
+    assert excursions[0]["duration_s"] == "180" and excursions[0]["alert_id"]
+    receipt = [r for r in rows if r["section"] == "receipt"]
+    assert [r["name"] for r in receipt] == [item.container.sscc for item in trip.items]
+    client.post("/logout", data={"csrf_token": auth.csrf_token("/")})
+    auth.sign_in_as(make_user(Role.TRADER))
+    assert client.get(f"/api/v1/exports/declarations/{trip.id}/compliance.csv").status_code == 404

@@ -15,7 +15,7 @@ from flask_login import login_required
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import may_read_balance, may_read_reconciliation
-from tracker.domain.audit import FlowFilter
+from tracker.domain.audit import FlowFilter, compliance
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import NotFound, ValidationFailed
 from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geojson, gpx, kml
@@ -137,6 +137,17 @@ def export_positions(declaration_id: int):  # type: ignore[no-untyped-def]
     return download(lambda stream: csv_tables.positions_csv(stream, _same(stream, declaration), period),
                     csv_tables.MEDIA_TYPE,
                     _filename(_declaration_stem(declaration) + "-positions", period, "csv"))
+
+
+@bp.get("/exports/declarations/<int:declaration_id>/compliance.csv")
+@login_required
+def export_compliance(declaration_id: int):  # type: ignore[no-untyped-def]
+    """The route-compliance report of one declaration as CSV, one section after another."""
+    db = get_session()
+    report = compliance(db, acting_user(), declaration_id)  # 404 for a declaration the user may not read
+    stem = f"declaration-{report.reference or report.declaration_id}-compliance"
+    return download(lambda _stream: audit_tables.compliance_csv(report), csv_tables.MEDIA_TYPE,
+                    _filename(stem, Period(None, None), "csv"))
 
 
 @bp.get("/exports/alerts.geojson")
@@ -269,6 +280,10 @@ for _fmt, (_write, _media) in MAPS.items():
 PATHS["/exports/declarations/{declaration_id}/positions.csv"] = {"get": op(
     "Every fix of the declaration's beacon as CSV", {"200": _file("text/csv", "CSV"), **error_responses(401, 404, 422)},
     parameters=[_DECLARATION, *_PERIOD])}
+PATHS["/exports/declarations/{declaration_id}/compliance.csv"] = {"get": op(
+    "The declaration's route-compliance report as CSV: sections summary, excursion, stop, signal_gap, "
+    "checkpoint, custody and receipt, one row each", {"200": _file("text/csv", "CSV"), **error_responses(401, 404)},
+    parameters=[_DECLARATION])}
 PATHS["/exports/alerts.geojson"] = {"get": op(
     "Located alerts the user may read, opened in the period, as GeoJSON points",
     {"200": _file(geojson.MEDIA_TYPE, "GeoJSON"), **error_responses(401, 422)}, parameters=_PERIOD)}
