@@ -73,7 +73,7 @@ CROSSINGS = [("AKJOL", 43.04, 74.71, "KZ"), ("DOSTUK", 40.77, 72.61, "UZ"), ("TO
              ("IRKESHTAM", 39.68, 73.90, "CN")]
 DEALERS, FOREIGN = 200, 20
 #: Id ranges kept apart so the tracks and the flows never collide.
-TRACK_IDS = 1_000_000
+TRACK_IDS = 10_000_000
 
 
 # ------------------------------------------------------------------ database
@@ -374,7 +374,8 @@ def open_some_alerts(engine: Engine, count: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="also a track of 10M fixes")
+    parser.add_argument("--full", action="store_true",
+                        help="also a track of 10M fixes and flows over 1,000,000 declarations")
     parser.add_argument("--no-explain", action="store_true", help="leave out the query plans")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--parts", default="compliance,flows", help="compliance and/or flows (with now)")
@@ -396,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         seed_declarations(engine, 10_001, 90_000, seed=2)
         bench_flows(engine, 100_000, explain)
         bench_now(engine, explain)
+        if args.full:
+            seed_declarations(engine, 100_001, 900_000, seed=3)
+            bench_flows(engine, 1_000_000, explain)
+            bench_now(engine, explain)
     finally:
         if not args.keep:
             drop_database(engine)
