@@ -228,3 +228,11 @@ def test_the_report_of_receipt_with_a_shortage_closes_the_timeline(
     assert "Report of receipt: 33.650 kg received of 34.500 kg declared by Aigul Receiver" in receipt
     assert "Shortage of 850 g" in receipt and "One flask light" in receipt
     assert "Declaration closed" in closed and "Alert opened: shortage on receipt" in shortage
+
+
+def test_a_rejected_declaration_offers_its_trader_the_edit_link(
+        client: FlaskClient, auth: Auth, make_declaration: Callable[..., Declaration],
+        make_user: Callable[..., User]) -> None:
+    rejected = make_declaration(status=DeclarationStatus.REJECTED)
+    auth.sign_in_as(trader_of(make_user, rejected))
+    assert 'id="edit-declaration"' in page_of(client, rejected)  # the domain lets it be edited again

@@ -229,6 +229,10 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
     return declaration
 
 
+#: A declaration in one of these may still be edited by its declarant (a rejected one goes back to draft).
+EDITABLE_STATUSES = (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED)
+
+
 def editable_declaration(session: Session, actor: User, declaration_id: int) -> Declaration:
     """Return the actor's own declaration if it may still be edited (draft or rejected).
 
@@ -237,7 +241,7 @@ def editable_declaration(session: Session, actor: User, declaration_id: int) -> 
     declaration = find_declaration(session, actor, declaration_id)
     if not owns_declaration(actor, declaration):
         raise Forbidden(text("only a trader of the declaring dealer edits a declaration"))
-    if declaration.status not in (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED):
+    if declaration.status not in EDITABLE_STATUSES:
         raise Conflict(text("declaration {declaration} is {status}; "
                             "only a draft or a rejected declaration can be edited",
                             declaration=declaration.label, status=declaration.status))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tracker.domain import mapdata
 from tracker.domain.access import Action, may, may_report_receipt, owns_declaration
-from tracker.domain.declarations import find_declaration
+from tracker.domain.declarations import EDITABLE_STATUSES, find_declaration
 from tracker.domain.timeline import timeline
 from tracker.models import (
     Alert,
@@ -67,7 +67,7 @@ def actions(user: User, record: Declaration, alerts: list[Alert]) -> dict[str, A
     status = record.status
     return {
         "edit": has_view("portal.edit_declaration") and owns_declaration(user, record)
-        and status == DeclarationStatus.DRAFT,
+        and status in EDITABLE_STATUSES,
         "receipt": has_view("portal.receipt") and status == DeclarationStatus.ARRIVED
         and may_report_receipt(user, record),
         "alerts": has_view("portal.alert") and bool(alerts),

@@ -11,6 +11,7 @@ from flask_login import login_required
 from sqlalchemy import or_, select
 
 from tracker.domain.access import Action, alert_filter, declaration_filter, may
+from tracker.domain.declarations import EDITABLE_STATUSES
 from tracker.domain.lookup import normalise_query
 from tracker.models import (
     Alert,
@@ -52,7 +53,7 @@ def _drafts_to_finish(user: Any) -> list[Declaration]:
     """Return the trader's drafts and rejected declarations, newest first."""
     return list(get_session().scalars(select(Declaration).where(
         Declaration.declarant_id == user.dealer_id,
-        Declaration.status.in_([DeclarationStatus.DRAFT, DeclarationStatus.REJECTED]))
+        Declaration.status.in_(EDITABLE_STATUSES))
         .order_by(Declaration.created_at.desc()).limit(DRAFTS_SHOWN)))
 
 

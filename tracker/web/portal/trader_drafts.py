@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tracker.domain import lifecycle
 from tracker.domain.access import Action, approval_filter, consent_filter
 from tracker.domain.declarations import (
+    EDITABLE_STATUSES,
     DraftInput,
     create_draft,
     editable_declaration,
@@ -42,7 +43,6 @@ from tracker.domain.submission import check_submission
 from tracker.models import (
     Declaration,
     DeclarationKind,
-    DeclarationStatus,
     ExportConsent,
     ImportApproval,
     utcnow,
@@ -172,7 +172,7 @@ def _route_form(record: Declaration) -> dict[str, Any]:
 
 def _precheck(record: Declaration) -> dict[str, Any]:
     """Return what the submission rules would refuse now (nothing once it is no longer a draft)."""
-    if record.status not in (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED):
+    if record.status not in EDITABLE_STATUSES:
         return {}
     return check_submission(get_session(), record, utcnow())
 
