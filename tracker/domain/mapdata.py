@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from shapely.geometry import LineString, Point, mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.corridor import Corridor
 from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, Zone
@@ -120,6 +120,7 @@ def custody_features(session: Session, declaration: Declaration) -> list[Feature
     """
     events = session.scalars(
         select(CustodyEvent).where(CustodyEvent.declaration_id == declaration.id)
+        .options(selectinload(CustodyEvent.container), selectinload(CustodyEvent.checkpoint))
         .order_by(CustodyEvent.event_time, CustodyEvent.id)
     ).all()
     places: dict[tuple[str, int, float, float], list[CustodyEvent]] = {}

@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import Any, Iterable, Iterator, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tracker.models import (
     Alert,
@@ -101,6 +101,7 @@ def custody_entries(session: Session, declaration: Declaration) -> Iterator[Entr
     """
     events = session.scalars(
         select(CustodyEvent).where(CustodyEvent.declaration_id == declaration.id)
+        .options(selectinload(CustodyEvent.container), selectinload(CustodyEvent.checkpoint))
         .order_by(CustodyEvent.event_time, CustodyEvent.id)
     ).all()
     officers = {u.id: u for u in session.scalars(
@@ -119,6 +120,7 @@ def alert_entries(session: Session, declaration: Declaration) -> Iterator[Entry]
     """Each step of each alert: opened, acknowledged, explained, closed (and reopened, updated)."""
     steps = session.scalars(
         select(AlertEvent).join(Alert).where(Alert.declaration_id == declaration.id)
+        .options(selectinload(AlertEvent.actor), selectinload(AlertEvent.alert))
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
     for step in steps:

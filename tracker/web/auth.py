@@ -74,6 +74,10 @@ def init_app(app: Flask) -> None:
     app.before_request(_end_idle_session)
 
 
+#: How finely the idle timeout is kept (seconds): the session's time is rewritten no more often.
+SEEN_RESOLUTION_S = 60
+
+
 def clock() -> float:
     """The current time in seconds (a function, so tests can move the session's clock alone)."""
     return time.time()
@@ -96,7 +100,8 @@ def _end_idle_session():  # type: ignore[no-untyped-def]
             return error_response(401, "unauthorized", "the session timed out; sign in again")
         flash(gettext("Your session timed out. Please sign in again."), "info")
         return redirect(url_for("auth.login", next=request.path))
-    session["seen"] = now
+    if not isinstance(seen, int) or now - seen >= SEEN_RESOLUTION_S:
+        session["seen"] = now  # rewritten at most once a minute: each write re-signs the cookie
     return None
 
 

@@ -14,7 +14,7 @@ import sys
 from io import BytesIO
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -99,16 +99,16 @@ def update(domains: list[str]) -> None:
                   f"{len(missing(catalog))} untranslated")
 
 
+def untranslated_message(message: Message) -> bool:
+    """Tell whether ``message`` lacks a (non-fuzzy) translation, in any of its plural forms."""
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return message.fuzzy or not all(strings)
+
+
 def missing(catalog: Catalog) -> list[str]:
     """List the texts of ``catalog`` without a (non-fuzzy) translation."""
-    gaps = []
-    for message in catalog:
-        if not message.id:
-            continue
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.fuzzy or not all(strings):
-            gaps.append(message.id if isinstance(message.id, str) else message.id[0])
-    return gaps
+    return [message.id if isinstance(message.id, str) else message.id[0]
+            for message in catalog if message.id and untranslated_message(message)]
 
 
 def compile_all() -> None:
@@ -135,17 +135,11 @@ def untranslated(domains: list[str]) -> dict[str, list[str]]:
                 if not message.id:
                     continue
                 found = catalog.get(message.id, context=message.context)
-                if found is None or missing(_single(found, catalog)):
+                if found is None or untranslated_message(found):
                     missing_here.append(message.id if isinstance(message.id, str) else message.id[0])
             if missing_here:
                 gaps[f"{language}/{domain}"] = missing_here
     return gaps
-
-
-def _single(message, catalog: Catalog) -> Catalog:  # type: ignore[no-untyped-def]
-    one = Catalog(locale=catalog.locale, domain=catalog.domain)
-    one[message.id] = message
-    return one
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 Text is English in the source and Russian in ``tracker/translations/ru``. The catalog is
 split into one domain per part of the portal (see :data:`DOMAINS`), so each part keeps
-its own ``.po`` file; Flask-Babel merges them. ``scripts/i18n.py`` extracts, updates and
-compiles them.
+its own ``.po`` file; Flask-Babel merges them. ``python -m tracker.web.catalogs`` extracts,
+updates and compiles them.
 
 A user's language is, in order: the one saved on the user, the one chosen in this
 session (before sign-in), the browser's Accept-Language, English. Times are stored in
