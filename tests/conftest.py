@@ -6,8 +6,6 @@ Under CI=true a missing PostgreSQL or MQTT broker fails instead of skipping.
 """
 from __future__ import annotations
 
-pytest_plugins = ["tests.browser"]
-
 import os
 import re
 import secrets
@@ -51,8 +49,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 MQTT_URL = os.environ.get("MQTT_URL")
 PASSWORD = "correct horse battery"
-#: The real-world data sets beside the checkout (see ../shared/data/README.md).
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+#: The real-world data sets the tests read, each beside its source's licence (tests/data/README.md).
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def need_service(name: str, configured: bool, reachable: bool, how: str) -> None:
@@ -65,7 +63,7 @@ def need_service(name: str, configured: bool, reachable: bool, how: str) -> None
     pytest.skip(reason)
 
 
-def _tcp_reachable(host: str, port: int) -> bool:
+def tcp_reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=3):
             return True
@@ -77,20 +75,10 @@ def postgres_url() -> str:
     """Return TEST_DATABASE_URL, skipping or failing the test when PostgreSQL is absent."""
     url = TEST_DATABASE_URL or ""
     parsed = urlparse(url)
-    reachable = bool(url) and _tcp_reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432)
+    reachable = bool(url) and tcp_reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432)
     need_service("PostgreSQL", bool(url), reachable,
                  "set TEST_DATABASE_URL=postgresql://user@host:5432/empty_db to run these tests")
     return normalise_database_url(url)
-
-
-@pytest.fixture(scope="session")
-def mqtt_url() -> str:
-    """Return MQTT_URL, skipping or failing when the broker is absent."""
-    parsed = urlparse(MQTT_URL or "")
-    reachable = bool(MQTT_URL) and _tcp_reachable(parsed.hostname or "127.0.0.1", parsed.port or 1883)
-    need_service("MQTT broker", bool(MQTT_URL), reachable,
-                 "set MQTT_URL=mqtt://127.0.0.1:1883 to run these tests")
-    return str(MQTT_URL)
 
 
 def reset_postgres_schema(url: str) -> None:
@@ -203,7 +191,8 @@ def auth(client: FlaskClient) -> Auth:
 
 
 # ---------------------------------------------------------------- factories
-_serial = count(1)
+#: Numbers for unique licence numbers, SSCCs, references and device ids across every part.
+serial = count(1)
 
 
 @pytest.fixture
@@ -211,7 +200,7 @@ def make_dealer(db: Session) -> Callable[..., Dealer]:
     """Factory: a dealer, licensed for domestic trade unless ``licensed=False``."""
 
     def make(licensed: bool = True, activities: set[Activity] | None = None, **kw: Any) -> Dealer:
-        n = next(_serial)
+        n = next(serial)
         kw.setdefault("legal_name", f"Dealer {n} LLC")
         kw.setdefault("taxpayer_number", f"{n:014d}")
         kw.setdefault("country", "KG")
@@ -233,7 +222,7 @@ def make_checkpoint(db: Session) -> Callable[..., Checkpoint]:
     """Factory: a checkpoint (defaults to a customs post in Osh)."""
 
     def make(**kw: Any) -> Checkpoint:
-        n = next(_serial)
+        n = next(serial)
         kw.setdefault("code", f"CP{n}")
         kw.setdefault("name", f"Checkpoint {n}")
         kw.setdefault("kind", CheckpointKind.CUSTOMS_POST)
@@ -254,7 +243,7 @@ def make_user(db: Session, make_dealer: Callable[..., Dealer],
 
     def make(role: Role | str = Role.TRADER, **kw: Any) -> User:
         role = Role(role)
-        n = next(_serial)
+        n = next(serial)
         kw.setdefault("login", f"{role.value.replace('_', '.')}{n}")
         kw.setdefault("name", f"{role.value.title()} {n}")
         kw.setdefault("password", PASSWORD)
@@ -273,7 +262,7 @@ def make_container(db: Session, make_dealer: Callable[..., Dealer]) -> Callable[
 
     def make(owner: Dealer | None = None, **kw: Any) -> Container:
         owner = owner or make_dealer()
-        kw.setdefault("sscc", make_sscc(0, "470000001", next(_serial)))
+        kw.setdefault("sscc", make_sscc(0, "470000001", next(serial)))
         kw.setdefault("container_type", ContainerType.FLASK_34_5KG)
         kw.setdefault("tare_g", 2_700)
         kw.setdefault("capacity_g", 34_500)
@@ -305,45 +294,13 @@ def make_declaration(db: Session, make_dealer: Callable[..., Dealer],
         kw.setdefault("planned_arrival", start + timedelta(days=1))
         if status not in (DeclarationStatus.DRAFT, DeclarationStatus.SUBMITTED,
                           DeclarationStatus.REJECTED, DeclarationStatus.CANCELLED):
-            kw.setdefault("reference", f"26KGHG{next(_serial):010d}0")
+            kw.setdefault("reference", f"26KGHG{next(serial):010d}0")
         declaration = Declaration(declarant=declarant, consignor=kw.pop("consignor", declarant),
                                   status=status, **kw)
         declaration.items = [DeclarationItem(container=make_container(owner=declarant), declared_net_g=34_500)]
         db.add(declaration)
         db.flush()
         return declaration
-
-    return make
-
-
-# ---------------------------------------------------------------- licensing and declarations (engineer A)
-@pytest.fixture
-def make_licensed_dealer(db: Session, make_dealer: Callable[..., Dealer]) -> Callable[..., Dealer]:
-    """Factory: a domestic dealer whose licence for ``activities`` runs from a month ago for 400 days."""
-
-    def make(activities: set[Activity] | None = None, quota_g: int = 10_000_000, **kw: Any) -> Dealer:
-        dealer = make_dealer(licensed=False, **kw)
-        today = datetime.now(timezone.utc).date()
-        licence = License(number=f"KG-HG-L-{next(_serial):05d}", dealer=dealer,
-                          valid_from=today - timedelta(days=30), valid_to=today + timedelta(days=400),
-                          annual_quota_g=quota_g)
-        licence.activities = activities or {Activity.DOMESTIC_TRADE}
-        db.add(licence)
-        db.flush()
-        return dealer
-
-    return make
-
-
-@pytest.fixture
-def make_submittable(make_licensed_dealer: Callable[..., Dealer], make_user: Callable[..., User],
-                     make_declaration: Callable[..., Declaration]) -> Callable[..., tuple[User, Declaration]]:
-    """Factory: a trader and a draft of their dealer that meets every submission rule."""
-
-    def make(activities: set[Activity] | None = None, **kw: Any) -> tuple[User, Declaration]:
-        trader = make_user(Role.TRADER, dealer=make_licensed_dealer(activities))
-        kw.setdefault("consignee", make_licensed_dealer(activities))
-        return trader, make_declaration(declarant=trader.dealer, **kw)
 
     return make
 
@@ -355,25 +312,12 @@ def make_beacon(db: Session) -> Callable[..., Any]:
     from tracker.models import Beacon, BeaconProtocol
 
     def make(**kw: Any) -> Beacon:
-        kw.setdefault("device_id", f"8644540{next(_serial):08d}")
+        kw.setdefault("device_id", f"8644540{next(serial):08d}")
         kw.setdefault("protocol", BeaconProtocol.JSON)
         beacon = Beacon(**kw)
         db.add(beacon)
         db.flush()
         return beacon
-
-    return make
-
-
-# ---------------------------------------------------------------- evidence (engineer B: custody, register)
-@pytest.fixture
-def make_station(db: Session) -> Callable[..., str]:
-    """Factory: a checkpoint station's bearer token (the secret) for ``checkpoint``."""
-    from tracker.domain.tokens import issue_token
-
-    def make(checkpoint: Checkpoint) -> str:
-        _row, secret = issue_token(db, name=f"station {checkpoint.code}", checkpoint=checkpoint)
-        return secret
 
     return make
 
@@ -395,24 +339,3 @@ def make_tracked_declaration(make_declaration: Callable[..., Declaration], make_
         return make_declaration(**kw)
 
     return make
-
-
-# ---------------------------------------------------------------- scanner station (engineer G)
-@pytest.fixture
-def live_tracker(tmp_path: Path) -> Iterator[Any]:
-    """The real tracker app on a file SQLite database, served over HTTP on a free port, with a station
-    token for checkpoint TKT-ST and four flasks on an in-transit declaration (tests/tracker_server.py)."""
-    from tests.tracker_server import running_tracker
-
-    with running_tracker(tmp_path) as tracker:
-        yield tracker
-
-
-@pytest.fixture
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap Argon2 parameters for tests that create and sign in many users (not a security test)."""
-    from argon2 import PasswordHasher
-
-    from tracker.domain import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))

@@ -1,0 +1,182 @@
+"""TCP ingestion with real sockets: Teltonika and GT06 sessions with literal packets."""
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.gateway.helpers import LiveGateway, iter_fixes, recv_exactly, teltonika_handshake, teltonika_packet
+from beacon_gateway.servers import Ingest
+from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_session
+from beacon_gateway.writer import NotStored
+from tracker.models import BeaconProtocol
+from tracker.models import Position as PositionRow
+
+# Teltonika's published Codec 8 example: IMEI 356307042441013 and one AVL record.
+TELTONIKA_IMEI = "356307042441013"
+TELTONIKA_HANDSHAKE = bytes.fromhex("000F333536333037303432343431303133")
+TELTONIKA_PACKET = bytes.fromhex(
+    "000000000000003608010000016B40D8EA30010000000000000000000000000000000105021503010101425E0F01F10000601A01"
+    "4E0000000000000000010000C7CF")
+# Captured GT06 packets (as in Traccar's decoder tests): login of 0864717003283581 with the
+# answer echoing its serial, and a GPS location 0x12 (which GT06 leaves unanswered).
+GT06_IMEI = "864717003283581"
+GT06_LOGIN = bytes.fromhex("78780D01086471700328358100093F040D0A")
+GT06_LOGIN_ACK = bytes.fromhex("78780501000955940d0a")
+GT06_LOCATION = bytes.fromhex("787821121303120b2524c70138e363085b549003d43301940057d200cd52c000006aa1ca0d0a")
+
+
+@pytest.fixture
+def listen(sessions: sessionmaker[Session]) -> Iterator[Callable[..., tuple[str, int]]]:
+    """Start a TCP listener for a protocol session on the test's transaction; return its address."""
+    live = LiveGateway(sessions)
+    started: list[TcpListener] = []
+
+    def start(session: Any, ingest: Ingest | None = None) -> tuple[str, int]:
+        listener = live.call(TcpListener(session, ingest or live.ingest).start("127.0.0.1", 0))
+        started.append(listener)
+        return listener.server.sockets[0].getsockname()[:2]
+
+    start.live = live  # type: ignore[attr-defined]
+    yield start
+
+    async def stop_all() -> None:
+        for listener in started:
+            await listener.stop()
+
+    live.close(stop_all)
+
+
+def rows(db: Session, beacon_id: int) -> list[PositionRow]:
+    db.expire_all()
+    return list(db.scalars(select(PositionRow).where(PositionRow.beacon_id == beacon_id)
+                           .order_by(PositionRow.fix_time)))
+
+
+def connect(address: tuple[str, int]) -> socket.socket:
+    sock = socket.create_connection(address, timeout=10)
+    return sock
+
+
+def test_teltonika_spec_example_is_acknowledged_with_its_record_count_after_commit(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA)
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(TELTONIKA_PACKET)
+        assert recv_exactly(sock, 4) == (1).to_bytes(4, "big")
+        [row] = rows(db, beacon.id)  # committed before the answer came
+    assert row.fix_time == datetime(2019, 6, 10, 10, 4, 46, tzinfo=timezone.utc)
+    assert row.raw and row.raw in TELTONIKA_PACKET and row.protocol == BeaconProtocol.TELTONIKA  # its AVL record
+    assert "null_island" in row.flags
+
+
+def test_teltonika_packets_in_one_session_each_get_their_count(db, listen, make_beacon) -> None:
+    beacon = make_beacon(protocol=BeaconProtocol.TELTONIKA)
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    fixes = list(iter_fixes(start, 5))
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(teltonika_handshake(beacon.device_id))
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(teltonika_packet(fixes[:3]) + teltonika_packet(fixes[3:]))  # one write, two packets
+        assert recv_exactly(sock, 8) == (3).to_bytes(4, "big") + (2).to_bytes(4, "big")
+        sock.sendall(teltonika_packet(fixes[:3]))  # resent after a lost answer: nothing new
+        assert recv_exactly(sock, 4) == (3).to_bytes(4, "big")
+    assert [(r.fix_time, r.lat) for r in rows(db, beacon.id)] == [(t, pytest.approx(lat)) for t, lat, _ in fixes]
+
+
+def test_teltonika_unknown_imei_gets_0x00_and_is_hung_up_on(listen) -> None:
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(teltonika_handshake("352093081452251"))
+        assert sock.recv(8) == b"\x00"
+        assert sock.recv(8) == b""
+
+
+def test_teltonika_packet_with_a_bad_crc_is_not_acknowledged(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA)
+    damaged = TELTONIKA_PACKET[:-1] + b"\x00"
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(damaged + TELTONIKA_PACKET)
+        assert recv_exactly(sock, 4) == (1).to_bytes(4, "big")  # only the good one is answered
+    assert len(rows(db, beacon.id)) == 1
+
+
+def test_teltonika_positions_not_stored_are_not_acknowledged(db, listen, make_beacon) -> None:
+    class Failing(Ingest):
+        async def store(self, positions: Any, token: str | None = None) -> Any:
+            raise NotStored("database down")
+
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA)
+    live = listen.live  # type: ignore[attr-defined]
+    with connect(listen(teltonika_session, Failing(live.writer, live.ingest.sessions))) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(TELTONIKA_PACKET)
+        assert sock.recv(8) == b""  # hung up without the record count: the device resends
+    assert rows(db, beacon.id) == []
+
+
+def test_gt06_login_then_location_is_answered_and_stored(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN)
+        assert recv_exactly(sock, len(GT06_LOGIN_ACK)) == GT06_LOGIN_ACK
+        sock.sendall(GT06_LOCATION)
+        sock.sendall(GT06_LOGIN)  # a second answer proves the location before it was handled
+        assert recv_exactly(sock, len(GT06_LOGIN_ACK)) == GT06_LOGIN_ACK
+    [row] = rows(db, beacon.id)
+    assert row.fix_time == datetime(2019, 3, 18, 11, 37, 36, tzinfo=timezone.utc)
+    assert (round(row.lat, 6), round(row.lon, 6), row.speed_kmh) == (11.391913, 77.89064, 3.0)
+    assert row.raw == GT06_LOCATION
+
+
+def test_gt06_login_of_an_unknown_device_is_hung_up_on(listen) -> None:
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN)
+        assert sock.recv(16) == b""
+
+
+def test_gt06_location_before_login_is_hung_up_on(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOCATION)
+        assert sock.recv(16) == b""
+    assert rows(db, beacon.id) == []
+
+
+# The classic NMEA 0183 examples (RMC and GGA of one fix), a damaged line, then a second fix.
+NMEA_LINES = (
+    b"$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A\r\n"
+    b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n"
+    b"$GPGGA,123520,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*00\r\n"
+    b"$GPRMC,123521,A,4807.100,N,01131.000,E,022.4,084.4,230394,003.1,W*6B\r\n"
+)
+
+
+def test_nmea_receiver_is_identified_by_its_first_line_and_its_fixes_stored(db, listen, make_beacon) -> None:
+    beacon = make_beacon(protocol=BeaconProtocol.NMEA)
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(beacon.device_id.encode() + b"\r\n" + NMEA_LINES)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(16) == b""  # closed only after the last fix was stored
+    first, second = rows(db, beacon.id)
+    assert first.fix_time == datetime(1994, 3, 23, 12, 35, 19, tzinfo=timezone.utc)
+    assert (round(first.lat, 6), round(first.lon, 6), first.altitude_m, first.satellites) == \
+        (48.1173, 11.516667, 545.4, 8)
+    assert second.fix_time == datetime(1994, 3, 23, 12, 35, 21, tzinfo=timezone.utc)
+
+
+def test_nmea_receiver_with_an_unknown_id_is_hung_up_on(listen) -> None:
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(b"not-a-beacon\r\n" + NMEA_LINES)
+        assert sock.recv(16) == b""
