@@ -3,10 +3,12 @@
 Each source yields :class:`Frame` objects with a time in seconds, used to debounce
 sightings: the camera's clock for a camera, the position in the video for a video
 file (so a video gives the same events however fast it is decoded), and one second
-per photo, in name order, for a folder.
+per photo, in name order, for a folder. A photo also carries the SHA-256 of its bytes,
+by which the station knows a photo it has already processed, whatever its name.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ class Frame:
     pixels: np.ndarray | None     # None when a photo in a folder could not be read
     seconds: float                # time since the source started
     name: str                     # "camera 0 frame 12", "video.mp4 frame 12", "photos/003.jpg"
+    digest: bytes | None = None   # SHA-256 of a photo file's bytes (None for camera and video frames)
 
 
 def is_live(source: str) -> bool:
@@ -85,6 +88,17 @@ def _read_capture(capture: cv2.VideoCapture, label: str, live: bool) -> Iterator
 def _folder(folder: Path) -> Iterator[Frame]:
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
     for index, photo in enumerate(photos):
-        # imdecode on bytes, not imread: it reads any file name and gives None for a bad photo.
-        pixels = cv2.imdecode(np.fromfile(photo, dtype=np.uint8), cv2.IMREAD_COLOR)
-        yield Frame(pixels, index * PHOTO_INTERVAL_S, str(photo))
+        try:
+            content = photo.read_bytes()
+        except OSError:  # removed or unreadable since the folder was listed
+            yield Frame(None, index * PHOTO_INTERVAL_S, str(photo))
+            continue
+        yield Frame(_photo_pixels(content), index * PHOTO_INTERVAL_S, str(photo), hashlib.sha256(content).digest())
+
+
+def _photo_pixels(content: bytes) -> np.ndarray | None:
+    """Decode a photo file's bytes; None when they are not an image OpenCV can read."""
+    if not content:
+        return None
+    # imdecode on bytes, not imread: it reads any file name and gives None for a bad photo.
+    return cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_COLOR)
