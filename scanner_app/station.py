@@ -110,7 +110,7 @@ class Station:
         found = {sscc: self._look_up(sscc) for sscc in candidates}
         with self.outbox.transaction() as db:
             # Checked again under the write lock: another process on this outbox may have recorded them.
-            sightings = [self._record(db, sscc, frame.name, *found[sscc])
+            sightings = [self._record(db, sscc, frame, *found[sscc])
                          for sscc in self.memory.new_visits(candidates, at, db)]
             due = {s.sscc for s in sightings} | set(self.memory.to_write(ssccs, at))
             self.memory.remember(db, due, at, (frame.digest, frame.name) if frame.digest else None)
@@ -137,11 +137,13 @@ class Station:
             self.photos_skipped += 1
         return first_name is not None
 
-    def _record(self, db: sqlite3.Connection, sscc: str, frame_name: str,
+    def _record(self, db: sqlite3.Connection, sscc: str, frame: Frame,
                 container: dict[str, Any] | None, looked_up: bool) -> Sighting:
         """Store the custody event of a new visit inside the frame's transaction."""
-        client_event_id = insert_event(db, self.event(sscc, (container or {}).get("declaration")))
-        return Sighting(client_event_id, sscc, frame_name, container, looked_up)
+        event = self.event(sscc, (container or {}).get("declaration"))
+        if frame.digest is not None:  # the tracker keeps which photo the event was read from
+            event["photo_digest"] = frame.digest.hex()
+        return Sighting(insert_event(db, event), sscc, frame.name, container, looked_up)
 
     def event(self, sscc: str, declaration: dict[str, Any] | None) -> dict[str, Any]:
         """Return the custody event body for a sighting of ``sscc`` now."""

@@ -1,0 +1,199 @@
+"""The station's memory: restarted on the same photos, outbox and containers, it records nothing twice."""
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import pytest
+from sqlalchemy import select
+
+from scanner_app.client import TrackerClient
+from scanner_app.commands.station import DEFAULT_DEBOUNCE
+from scanner_app.cli import build_parser
+from scanner_app.frames import Frame, open_frames
+from scanner_app.memory import Memory
+from scanner_app.outbox import Outbox, Sender
+from scanner_app.outbox_schema import VERSION
+from scanner_app.station import Station, StationSettings
+from tracker.domain.gs1 import make_sscc
+from tracker.models import CustodyEvent
+
+from tests.scanner.test_outbox import CHECKOUT, event_for, outbox_rows, station_command, wait_until
+from tests.scanner.test_station import label_frame, run_station, stored_events, write_token
+from tests.scanner.tracker_server import CHECKPOINT, LiveTracker
+
+START = 1_800_000_000.0  # the station's clock at its first start, in the tests that set it
+
+
+def write_photos(folder: Path, ssccs: list[str], per_container: int = 2) -> list[Path]:
+    """Photos of each container's label, ``per_container`` shots each (different bytes), in name order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for sscc in ssccs:
+        for shot in range(per_container):
+            frame = label_frame(sscc)
+            cv2.putText(frame, f"shot {len(paths)}", (400, 460), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+            paths.append(folder / f"IMG_{len(paths):04d}.jpg")
+            cv2.imwrite(str(paths[-1]), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return paths
+
+
+def containers_for(tracker: LiveTracker, unregistered: int) -> list[str]:
+    """The tracker's four flasks and some containers it has never heard of (each opens an alert there)."""
+    return tracker.ssccs + [make_sscc(0, "4700078", n) for n in range(1, unregistered + 1)]
+
+
+def station_at(tracker: LiveTracker, outbox: Outbox, clock: float, device: str = "lane 1") -> Station:
+    """A station at CHECKPOINT with the default debounce, whose clock reads ``clock`` when it starts."""
+    return Station(StationSettings(checkpoint=CHECKPOINT, device=device), outbox,
+                   TrackerClient(tracker.url, tracker.token), clock=lambda: clock)
+
+
+def deliver(outbox: Outbox, tracker: LiveTracker) -> None:
+    """Send the outbox to the tracker now."""
+    assert Sender(outbox, TrackerClient(tracker.url, tracker.token)).deliver_pending() is True
+
+
+def recorded_ssccs(tracker: LiveTracker) -> Counter[str]:
+    """How many custody events the tracker holds per container."""
+    return Counter(sscc for sscc, _, _ in stored_events(tracker))
+
+
+class BlackHole:
+    """A port that takes connections and never answers: each tracker call waits for its timeout."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+# ---------------------------------------------------------------- the attacker's scenario
+def test_station_killed_partway_and_restarted_on_the_same_folder_records_each_container_once(
+        tmp_path: Path, live_tracker: LiveTracker, black_hole: BlackHole) -> None:
+    containers = containers_for(live_tracker, unregistered=4)
+    photos = tmp_path / "photos"
+    write_photos(photos, containers)
+    token_file, outbox = write_token(tmp_path, live_tracker), tmp_path / "outbox.sqlite3"
+    # A tracker that never answers makes each new container take a look-up timeout: time to kill it partway.
+    first = subprocess.Popen(station_command(black_hole.url, token_file, outbox, photos), cwd=CHECKOUT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(outbox_rows(outbox)) >= 2, what="two events saved")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    saved_before = len(outbox_rows(outbox))
+    assert 2 <= saved_before < len(containers)
+
+    restarted = run_station(live_tracker.url, token_file, outbox, photos)
+    assert restarted.returncode == 0, restarted.stderr
+    assert f"saved {len(containers) - saved_before} events" in restarted.stdout
+    assert f"0 pending, {len(containers)} sent, 0 rejected" in restarted.stdout
+    assert recorded_ssccs(live_tracker) == Counter(containers)   # every container once, on the tracker
+
+
+def test_station_run_twice_on_the_same_folder_records_nothing_the_second_time(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    containers = containers_for(live_tracker, unregistered=1)
+    photos, token_file, outbox = tmp_path / "photos", write_token(tmp_path, live_tracker), tmp_path / "o.sqlite3"
+    write_photos(photos, containers)
+    assert run_station(live_tracker.url, token_file, outbox, photos).returncode == 0
+    again = run_station(live_tracker.url, token_file, outbox, photos)
+    assert again.returncode == 0, again.stderr
+    assert f"saved 0 events; {2 * len(containers)} photos already processed" in again.stdout
+    assert recorded_ssccs(live_tracker) == Counter(containers)
+
+
+# ---------------------------------------------------------------- the debounce window
+def test_container_seen_again_after_the_window_is_a_new_visit_and_is_recorded(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask = live_tracker.ssccs[0]
+    shots = write_photos(tmp_path / "photos", [flask], per_container=3)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    frames = list(open_frames(str(shots[0].parent)))
+    assert len(station_at(live_tracker, outbox, START).process(frames[0])) == 1
+    # Restarted five minutes later, the container still at the gate: the same visit.
+    assert station_at(live_tracker, outbox, START + 300).process(frames[1]) == []
+    # Restarted more than ten minutes after it was last seen: a new visit.
+    assert len(station_at(live_tracker, outbox, START + 300 + 601).process(frames[2])) == 1
+    deliver(outbox, live_tracker)
+    assert recorded_ssccs(live_tracker) == {flask: 2}
+
+
+def test_within_one_run_a_container_gone_longer_than_the_window_is_a_new_visit(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask, other = live_tracker.ssccs[:2]
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    frames = [Frame(label_frame(sscc), seconds, f"camera 0 frame {n}")
+              for n, (sscc, seconds) in enumerate([(flask, 0), (flask, 590), (other, 900), (flask, 1191)])]
+    station = Station(StationSettings(checkpoint=CHECKPOINT, device="lane 1", debounce_s=600), outbox,
+                      TrackerClient(live_tracker.url, live_tracker.token), clock=lambda: START)
+    assert [[s.sscc for s in station.process(frame)] for frame in frames] == [[flask], [], [other], [flask]]
+
+
+# ---------------------------------------------------------------- photos are known by their bytes
+def test_the_same_photo_under_another_name_is_not_processed_twice(tmp_path: Path, live_tracker: LiveTracker) -> None:
+    containers = live_tracker.ssccs[:2]
+    originals = write_photos(tmp_path / "card", containers, per_container=1)
+    copies = tmp_path / "copied-next-day"
+    copies.mkdir()
+    for n, photo in enumerate(originals):   # re-copied under other names, plus a second copy in the folder
+        shutil.copy(photo, copies / f"renamed-{n}.JPG")
+        shutil.copy(photo, copies / f"renamed-{n}-copy.jpeg")
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    assert station_at(live_tracker, outbox, START).run(open_frames(str(originals[0].parent))) == 2
+    a_day_later = station_at(live_tracker, outbox, START + 86_400)   # the sightings are long forgotten
+    assert a_day_later.run(open_frames(str(copies))) == 0
+    assert a_day_later.photos_skipped == 4
+    deliver(outbox, live_tracker)
+    assert recorded_ssccs(live_tracker) == Counter(containers)
+
+
+# ---------------------------------------------------------------- two stations at one checkpoint
+def test_two_stations_at_one_checkpoint_each_remember_only_what_they_saw(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    containers = live_tracker.ssccs[:2]
+    photos = write_photos(tmp_path / "photos", containers, per_container=1)[0].parent
+    lanes = {lane: Outbox(tmp_path / f"{lane}.sqlite3") for lane in ("lane 1", "lane 2")}
+    for lane, outbox in lanes.items():
+        assert station_at(live_tracker, outbox, START, device=lane).run(open_frames(str(photos))) == 2
+        assert station_at(live_tracker, outbox, START + 60, device=lane).run(open_frames(str(photos))) == 0
+        deliver(outbox, live_tracker)
+    # Each station records each container once; the tracker, told by both, holds one event per station.
+    assert recorded_ssccs(live_tracker) == {sscc: 2 for sscc in containers}
+    with live_tracker.sessions() as session:
+        devices = Counter(session.scalars(select(CustodyEvent.device)).all())
+    assert devices == {"lane 1": 2, "lane 2": 2}
+
+
+# ---------------------------------------------------------------- the memory's size
+def test_memory_forgets_sightings_older_than_the_window_but_keeps_photos(tmp_path: Path) -> None:
+    memory = Memory(Outbox(tmp_path / "outbox.sqlite3"), CHECKPOINT, window_s=600)
+    with memory.outbox.transaction() as db:
+        for n in range(2_000):
+            memory.remember(db, {make_sscc(0, "4700078", n)}, START + n / 10, (n.to_bytes(32, "big"), f"{n}.jpg"))
+    assert memory.size() == (2_000, 2_000)
+    with memory.outbox.transaction() as db:
+        memory.remember(db, {"376104250021234569"}, START + 200 + 600)
+    # Only the sightings of the last ten minutes are left; every photo is still known.
+    assert memory.size() == (1, 2_000)
+    assert memory.photo_processed((1).to_bytes(32, "big")) == "1.jpg"
