@@ -1,12 +1,15 @@
 """The station's memory: restarted on the same photos, outbox and containers, it records nothing twice."""
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -197,3 +200,94 @@ def test_memory_forgets_sightings_older_than_the_window_but_keeps_photos(tmp_pat
     # Only the sightings of the last ten minutes are left; every photo is still known.
     assert memory.size() == (1, 2_000)
     assert memory.photo_processed((1).to_bytes(32, "big")) == "1.jpg"
+
+
+# ---------------------------------------------------------------- outbox files of the previous version
+PREVIOUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_event_id TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    answered_at REAL,
+    answer TEXT
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (state, id);
+"""
+
+
+def previous_version_outbox(path: Path, events: list[tuple[str, dict[str, object], str]]) -> None:
+    """Write an outbox as the station before the memory did: (client event id, body, state) rows."""
+    with sqlite3.connect(path) as db:
+        db.executescript(PREVIOUS_SCHEMA)
+        db.executemany("INSERT INTO events (client_event_id, payload, state, created_at) VALUES (?, ?, ?, 0)",
+                       [(cid, json.dumps({**body, "client_event_id": cid}), state) for cid, body, state in events])
+    db.close()
+
+
+def test_outbox_of_the_previous_version_is_upgraded_in_place_losing_nothing(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask = live_tracker.ssccs[0]
+    seen = datetime.fromtimestamp(START, timezone.utc).isoformat()
+    path = tmp_path / "outbox.sqlite3"
+    previous_version_outbox(path, [("sent-one", event_for(flask, event_time=seen), "sent"),
+                                   ("waiting", event_for(live_tracker.ssccs[1]), "pending"),
+                                   ("odd", {"sscc": "x"}, "rejected")])
+    outbox = Outbox(path)
+    assert [(e.client_event_id, e.state) for e in outbox.events()] == [
+        ("sent-one", "sent"), ("waiting", "pending"), ("odd", "rejected")]
+    assert outbox.read("PRAGMA user_version") == [(VERSION,)]
+    # The events already recorded are remembered: the same flask, still at the gate, is not recorded again.
+    frame = Frame(label_frame(flask), 0.0, "camera 0 frame 0")
+    assert station_at(live_tracker, outbox, START + 120).process(frame) == []
+    outbox.close()
+    assert [e.client_event_id for e in Outbox(path).pending()] == ["waiting"]   # reopening changes nothing
+
+
+def test_outbox_of_a_newer_station_or_not_an_outbox_is_refused_in_one_line(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    newer, not_sqlite = tmp_path / "newer.sqlite3", tmp_path / "notes.txt"
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version = {VERSION + 1}")
+    db.close()
+    not_sqlite.write_text("this is not an outbox\n" * 100)
+    token_file = write_token(tmp_path, live_tracker)
+    for outbox, reason in ((newer, "written by a newer station"), (not_sqlite, "not a database")):
+        result = run_station(live_tracker.url, token_file, outbox, tmp_path)
+        assert result.returncode == 2 and reason in result.stderr and "Traceback" not in result.stderr
+    assert not_sqlite.read_text() == "this is not an outbox\n" * 100
+
+
+# ---------------------------------------------------------------- the setting
+def test_debounce_setting_takes_minutes_seconds_or_hours_and_defaults_to_ten_minutes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    required = ["station", "--checkpoint", CHECKPOINT, "--source", "0", "--tracker", "http://t", "--token-file", "t"]
+    monkeypatch.delenv("SCANNER_DEBOUNCE", raising=False)
+    assert DEFAULT_DEBOUNCE == "10m" and build_parser().parse_args(required).debounce == 600
+    for given, seconds in (("90s", 90), ("1.5h", 5400), ("2m", 120), ("45", 45)):
+        assert build_parser().parse_args(required + ["--debounce", given]).debounce == seconds
+    assert build_parser().parse_args(required + ["--window", "10"]).debounce == 10   # the old name, seconds
+    monkeypatch.setenv("SCANNER_DEBOUNCE", "15m")
+    assert build_parser().parse_args(required).debounce == 900
+
+
+@pytest.mark.parametrize("given", ["0", "0m", "-5m", "ten minutes", "10 d", "nan", "inf", ""])
+def test_debounce_setting_refuses_what_is_not_a_positive_duration(
+        given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    required = ["station", "--checkpoint", CHECKPOINT, "--source", "0", "--tracker", "http://t", "--token-file", "t"]
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(required + [f"--debounce={given}"])
+    assert exit_.value.code == 2 and "not a duration such as 10m" in capsys.readouterr().err
+
+
+def test_events_from_photos_carry_the_photo_digest_to_the_tracker(tmp_path: Path, live_tracker: LiveTracker) -> None:
+    (photo,) = write_photos(tmp_path / "photos", live_tracker.ssccs[:1], per_container=1)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    station_at(live_tracker, outbox, START).run(open_frames(str(photo.parent)))
+    deliver(outbox, live_tracker)
+    with live_tracker.sessions() as session:
+        assert session.scalars(select(CustodyEvent.photo_digest)).all() == [
+            hashlib.sha256(photo.read_bytes()).hexdigest()]
