@@ -3,8 +3,10 @@
 Each source yields :class:`Frame` objects with a time in seconds, used to debounce
 sightings: the camera's clock for a camera, the position in the video for a video
 file (so a video gives the same events however fast it is decoded), and one second
-per photo, in name order, for a folder. A photo also carries the SHA-256 of its bytes,
-by which the station knows a photo it has already processed, whatever its name.
+per photo, in name order, for a folder. A photo also carries the time it was taken (its
+file's modification time, which cameras and card copies keep), so that its sightings keep
+their own times however late the folder is processed, and the SHA-256 of its bytes, by
+which the station knows a photo it has already processed, whatever its name.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Frame:
     seconds: float                # time since the source started
     name: str                     # "camera 0 frame 12", "video.mp4 frame 12", "photos/003.jpg"
     digest: bytes | None = None   # SHA-256 of a photo file's bytes (None for camera and video frames)
+    taken_at: float | None = None  # a photo file's modification time, seconds since the epoch
 
 
 def is_live(source: str) -> bool:
@@ -89,11 +92,12 @@ def _folder(folder: Path) -> Iterator[Frame]:
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
     for index, photo in enumerate(photos):
         try:
-            content = photo.read_bytes()
+            taken_at, content = photo.stat().st_mtime, photo.read_bytes()
         except OSError:  # removed or unreadable since the folder was listed
             yield Frame(None, index * PHOTO_INTERVAL_S, str(photo))
             continue
-        yield Frame(_photo_pixels(content), index * PHOTO_INTERVAL_S, str(photo), hashlib.sha256(content).digest())
+        yield Frame(_photo_pixels(content), index * PHOTO_INTERVAL_S, str(photo),
+                    hashlib.sha256(content).digest(), taken_at)
 
 
 def _photo_pixels(content: bytes) -> np.ndarray | None:

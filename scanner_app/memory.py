@@ -12,8 +12,9 @@ Two memories, both written in the same transaction as the custody events they ca
   the station, not with the time it runs (camera and video frames are not kept), and
   a photo forgotten would be recorded again, in a chain that is never rewritten.
 
-Times are seconds since the epoch: the station's start plus the frame's time in its
-source (see :mod:`scanner_app.frames`), so a video debounces by its own timeline.
+Times are seconds since the epoch (:meth:`scanner_app.station.Station.time_of`): when a
+photo was taken, or the station's start plus the frame's time in its camera or video, so
+a video debounces by its own timeline.
 """
 from __future__ import annotations
 

@@ -82,7 +82,8 @@ class Station:
                  on_saved: Callable[[Sighting], None] | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings, self.outbox, self.client = settings, outbox, client
         self.memory = Memory(outbox, settings.checkpoint, settings.debounce_s)
-        self.started = clock()  # frame times count from here (seconds since the epoch)
+        self.clock = clock
+        self.started = clock()  # camera and video frame times count from here (seconds since the epoch)
         self.on_saved = on_saved or (lambda sighting: None)
         self.stopping = threading.Event()
         self.saved = self.photos_skipped = 0
@@ -103,7 +104,7 @@ class Station:
         """Save one event per container starting a new visit in ``frame``; a photo already processed is skipped."""
         if self._processed_before(frame):
             return []
-        at, ssccs = self.started + frame.seconds, self.read(frame)
+        at, ssccs = self.time_of(frame), self.read(frame)
         candidates = self.memory.new_visits(ssccs, at)
         if not candidates and not self.memory.to_write(ssccs, at) and frame.digest is None:
             return []  # nothing new and nothing to remember: no disk write for this frame
@@ -117,6 +118,17 @@ class Station:
         for sighting in sightings:
             self.on_saved(sighting)
         return sightings
+
+    def time_of(self, frame: Frame) -> float:
+        """Return when ``frame`` was seen, in seconds since the epoch, as the memory counts time.
+
+        A photo: when it was taken, but never later than now (a file dated in the future must
+        not hold a container off for days). Camera and video frames: the station's start plus
+        the frame's time in its source.
+        """
+        if frame.taken_at is not None:
+            return min(frame.taken_at, self.clock())
+        return self.started + frame.seconds
 
     def read(self, frame: Frame) -> set[str]:
         """Return the valid container SSCCs in a frame (none when it is not a readable image)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -46,6 +47,11 @@ def write_photos(folder: Path, ssccs: list[str], per_container: int = 2) -> list
             paths.append(folder / f"IMG_{len(paths):04d}.jpg")
             cv2.imwrite(str(paths[-1]), frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return paths
+
+
+def date_photo(photo: Path, taken_at: float) -> None:
+    """Give a photo file the time it was taken, as a camera's card does."""
+    os.utime(photo, (taken_at, taken_at))
 
 
 def containers_for(tracker: LiveTracker, unregistered: int) -> list[str]:
@@ -130,16 +136,42 @@ def test_station_run_twice_on_the_same_folder_records_nothing_the_second_time(
 def test_container_seen_again_after_the_window_is_a_new_visit_and_is_recorded(
         tmp_path: Path, live_tracker: LiveTracker) -> None:
     flask = live_tracker.ssccs[0]
-    shots = write_photos(tmp_path / "photos", [flask], per_container=3)
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    frames = list(open_frames(str(shots[0].parent)))
-    assert len(station_at(live_tracker, outbox, START).process(frames[0])) == 1
+    frame = Frame(label_frame(flask), 0.0, "camera 0 frame 0")
+    assert len(station_at(live_tracker, outbox, START).process(frame)) == 1
     # Restarted five minutes later, the container still at the gate: the same visit.
-    assert station_at(live_tracker, outbox, START + 300).process(frames[1]) == []
+    assert station_at(live_tracker, outbox, START + 300).process(frame) == []
     # Restarted more than ten minutes after it was last seen: a new visit.
-    assert len(station_at(live_tracker, outbox, START + 300 + 601).process(frames[2])) == 1
+    assert len(station_at(live_tracker, outbox, START + 300 + 601).process(frame)) == 1
     deliver(outbox, live_tracker)
     assert recorded_ssccs(live_tracker) == {flask: 2}
+
+
+def test_photos_keep_the_time_they_were_taken_however_late_the_folder_is_processed_again(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask = live_tracker.ssccs[0]
+    shots = write_photos(tmp_path / "photos", [flask], per_container=3)
+    for shot, taken_at in zip(shots, (START, START + 1, START + 700)):
+        date_photo(shot, taken_at)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    frames = list(open_frames(str(shots[0].parent)))
+    assert len(station_at(live_tracker, outbox, START + 3_600).process(frames[0])) == 1   # then killed
+    # Restarted the next day on the same folder: the second shot is the same visit, the third a new one.
+    again = station_at(live_tracker, outbox, START + 86_400)
+    assert [[s.sscc for s in again.process(f)] for f in frames] == [[], [], [flask]]
+    deliver(outbox, live_tracker)
+    assert recorded_ssccs(live_tracker) == {flask: 2}
+
+
+def test_a_photo_dated_in_the_future_does_not_hold_a_container_off(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask = live_tracker.ssccs[0]
+    (photo,) = write_photos(tmp_path / "photos", [flask], per_container=1)
+    date_photo(photo, START + 10 * 86_400)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    assert station_at(live_tracker, outbox, START).run(open_frames(str(photo.parent))) == 1
+    camera = Frame(label_frame(flask), 0.0, "camera 0 frame 0")
+    assert len(station_at(live_tracker, outbox, START + 700).process(camera)) == 1
 
 
 def test_within_one_run_a_container_gone_longer_than_the_window_is_a_new_visit(
