@@ -108,23 +108,28 @@ class Station:
         candidates = self.memory.new_visits(ssccs, at)
         if not candidates and not self.memory.to_write(ssccs, at) and frame.digest is None:
             return []  # nothing new and nothing to remember: no disk write for this frame
-        found = {sscc: self._look_up(sscc) for sscc in candidates}
+        sightings = self._save(frame, at, ssccs, {sscc: self._look_up(sscc) for sscc in candidates})
+        for sighting in sightings:
+            self.on_saved(sighting)
+        return sightings
+
+    def _save(self, frame: Frame, at: float, ssccs: set[str],
+              found: dict[str, tuple[dict[str, Any] | None, bool]]) -> list[Sighting]:
+        """Commit together the events of the new visits (``found``: looked up), the sightings and the photo."""
         with self.outbox.transaction() as db:
             # Checked again under the write lock: another process on this outbox may have recorded them.
             sightings = [self._record(db, sscc, frame, *found[sscc])
-                         for sscc in self.memory.new_visits(candidates, at, db)]
+                         for sscc in self.memory.new_visits(found, at, db)]
             due = {s.sscc for s in sightings} | set(self.memory.to_write(ssccs, at))
             self.memory.remember(db, due, at, (frame.digest, frame.name) if frame.digest else None)
-        for sighting in sightings:
-            self.on_saved(sighting)
         return sightings
 
     def time_of(self, frame: Frame) -> float:
         """Return when ``frame`` was seen, in seconds since the epoch, as the memory counts time.
 
-        A photo: when it was taken, but never later than now (a file dated in the future must
-        not hold a container off for days). Camera and video frames: the station's start plus
-        the frame's time in its source.
+        A photo or video file's frame: when it was taken, but never later than now (a file
+        dated in the future must not hold a container off for days). A camera's frame, or a
+        video's whose length is unknown: the station's start plus the frame's time in its source.
         """
         if frame.taken_at is not None:
             return min(frame.taken_at, self.clock())

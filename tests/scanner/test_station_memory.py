@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from tracker.domain.gs1 import make_sscc
 from tracker.models import CustodyEvent
 
 from tests.scanner.test_outbox import CHECKOUT, event_for, outbox_rows, station_command, wait_until
-from tests.scanner.test_station import label_frame, run_station, stored_events, write_token
+from tests.scanner.test_station import label_frame, run_station, stored_events, write_token, write_video
 from tests.scanner.tracker_server import CHECKPOINT, LiveTracker
 
 START = 1_800_000_000.0  # the station's clock at its first start, in the tests that set it
@@ -323,3 +324,16 @@ def test_events_from_photos_carry_the_photo_digest_to_the_tracker(tmp_path: Path
     with live_tracker.sessions() as session:
         assert session.scalars(select(CustodyEvent.photo_digest)).all() == [
             hashlib.sha256(photo.read_bytes()).hexdigest()]
+
+
+def test_a_video_processed_again_the_next_day_records_only_what_was_not_recorded(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    first, second = live_tracker.ssccs[:2]
+    video = write_video(tmp_path / "gate.avi", [(first, 30), (None, 10), (second, 30)])
+    date_photo(video, START)
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    killed = station_at(live_tracker, outbox, START + 3_600)
+    assert [s.sscc for frame in itertools.islice(open_frames(str(video)), 35) for s in killed.process(frame)] == [first]
+    assert station_at(live_tracker, outbox, START + 86_400).run(open_frames(str(video))) == 1
+    deliver(outbox, live_tracker)
+    assert recorded_ssccs(live_tracker) == Counter([first, second])
