@@ -13,8 +13,9 @@ Two memories, both written in the same transaction as the custody events they ca
   a photo forgotten would be recorded again, in a chain that is never rewritten.
 
 Times are seconds since the epoch (:meth:`scanner_app.station.Station.time_of`): when a
-photo was taken, or the station's start plus the frame's time in its camera or video, so
-a video debounces by its own timeline.
+photo or video frame was taken, or the station's start plus the frame's time in its
+camera, so a video debounces by its own timeline, and a file processed again days later
+meets its own sightings again (unless later frames have pruned them).
 """
 from __future__ import annotations
 
