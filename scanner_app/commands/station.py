@@ -30,14 +30,17 @@ DEFAULT_OUTBOX = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" 
     / "mercury-scanner" / "outbox.sqlite3"
 DEFAULT_DEBOUNCE = "10m"
 DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: A container back the next day is a new visit; and the memory keeps a window's sightings.
+LONGEST_DEBOUNCE_S = 24 * 3600.0
 
 
 def duration(text: str) -> float:
-    """Read a duration such as ``10m``, ``90s``, ``1.5h`` or ``600`` (seconds); return seconds, more than 0."""
+    """Read a debounce such as ``10m``, ``90s``, ``1.5h`` or ``600`` (seconds); return seconds, 0 < s <= 24 h."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text.lower())
-    if not match or float(match[1]) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 90s or 1h")
-    return float(match[1]) * DURATION_UNITS[match[2]]
+    seconds = float(match[1]) * DURATION_UNITS[match[2]] if match else 0.0
+    if not 0 < seconds <= LONGEST_DEBOUNCE_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 90s or 1h (at most 24h)")
+    return seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -307,7 +307,7 @@ def test_debounce_setting_takes_minutes_seconds_or_hours_and_defaults_to_ten_min
     assert build_parser().parse_args(required).debounce == 900
 
 
-@pytest.mark.parametrize("given", ["0", "0m", "-5m", "ten minutes", "10 d", "nan", "inf", ""])
+@pytest.mark.parametrize("given", ["0", "0m", "-5m", "ten minutes", "10 d", "nan", "inf", "", "25h", "9" * 400])
 def test_debounce_setting_refuses_what_is_not_a_positive_duration(
         given: str, capsys: pytest.CaptureFixture[str]) -> None:
     required = ["station", "--checkpoint", CHECKPOINT, "--source", "0", "--tracker", "http://t", "--token-file", "t"]
