@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="station name sent with each event (host name)")
     parser.add_argument("--debounce", type=duration, default=os.environ.get("SCANNER_DEBOUNCE", DEFAULT_DEBOUNCE),
                         help="how long a container must be out of sight at this checkpoint before it is recorded "
-                             f"again, also across restarts: 10m, 90s, 1h (SCANNER_DEBOUNCE, default {DEFAULT_DEBOUNCE})")
+                             "again, also across restarts: 10m, 90s, 1h, at most 24h "
+                             f"(SCANNER_DEBOUNCE, default {DEFAULT_DEBOUNCE})")
     # The previous version's name for the same setting, in seconds; kept so that old start scripts still run.
     parser.add_argument("--window", type=duration, dest="debounce", help=argparse.SUPPRESS)
     parser.add_argument("--retry-max", type=float, default=300.0,
