@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"outbox SQLite file (SCANNER_OUTBOX, default {DEFAULT_OUTBOX})")
     parser.add_argument("--seal-broken", action="store_true", help="record the seals as broken")
     parser.add_argument("--device", help="station name sent with each event (host name)")
-    parser.add_argument("--debounce", type=duration, default=os.environ.get("SCANNER_DEBOUNCE", DEFAULT_DEBOUNCE),
+    parser.add_argument("--debounce", type=duration, metavar="DURATION",
+                        default=os.environ.get("SCANNER_DEBOUNCE", DEFAULT_DEBOUNCE),
                         help="how long a container must be out of sight at this checkpoint before it is recorded "
                              "again, also across restarts: 10m, 90s, 1h, at most 24h "
                              f"(SCANNER_DEBOUNCE, default {DEFAULT_DEBOUNCE})")
