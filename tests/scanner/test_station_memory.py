@@ -337,3 +337,22 @@ def test_a_video_processed_again_the_next_day_records_only_what_was_not_recorded
     assert station_at(live_tracker, outbox, START + 86_400).run(open_frames(str(video))) == 1
     deliver(outbox, live_tracker)
     assert recorded_ssccs(live_tracker) == Counter([first, second])
+
+
+def test_two_station_processes_on_one_outbox_record_a_container_once(tmp_path: Path, live_tracker: LiveTracker) -> None:
+    flask = live_tracker.ssccs[0]
+    frame = Frame(label_frame(flask), 0.0, "camera 0 frame 0")
+    path = tmp_path / "outbox.sqlite3"
+    first = station_at(live_tracker, Outbox(path), START)
+
+    class FirstGoesWhileWeAsk(TrackerClient):
+        """The other process records the flask while this one is still asking the tracker about it."""
+
+        def container(self, sscc: str, timeout: float | None = None) -> dict[str, object] | None:
+            assert len(first.process(frame)) == 1
+            return super().container(sscc, timeout)
+
+    second = Station(StationSettings(checkpoint=CHECKPOINT, device="lane 1"), Outbox(path),
+                     FirstGoesWhileWeAsk(live_tracker.url, live_tracker.token), clock=lambda: START)
+    assert second.process(frame) == []
+    assert [e.payload["sscc"] for e in Outbox(path).events()] == [flask]
