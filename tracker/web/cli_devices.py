@@ -135,7 +135,7 @@ def _beacon_lines(beacon: Beacon) -> list[str]:
     networks = ", ".join(beacon.allowed_networks) or "any address"
     lines.append(f"networks: {networks}" + ("" if keyless else " (checked for TCP protocols only)"))
     for row in beacon.tokens:
-        used = f"{row.last_used_at:%Y-%m-%dT%H:%M:%SZ}" if row.last_used_at else "never used"
+        used = f"last used {row.last_used_at:%Y-%m-%dT%H:%M:%SZ}" if row.last_used_at else "never used"
         state = f"revoked {row.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if row.revoked_at else "live"
         lines.append(f"key {row.id}: {state}, issued {row.created_at:%Y-%m-%dT%H:%M:%SZ}, {used}")
     if not any(row.revoked_at is None for row in beacon.tokens) and not keyless:
