@@ -1,4 +1,4 @@
-"""TCP ingestion with real sockets: Teltonika, GT06 and NMEA sessions with literal packets, logins by IMEI and address."""
+"""TCP ingestion with real sockets: Teltonika, GT06 and NMEA with literal packets; who may log in."""
 from __future__ import annotations
 
 import socket
