@@ -12,10 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.domain.devices import address_allowed
 from tracker.models import Beacon
 
+MAX_DEVICE_ID_CHARS = 64   # as registered (tracker.models.Beacon.device_id)
+
 
 def tcp_login_refusal(sessions: sessionmaker[Session], device_id: str, protocol: str,
                       address: str | None) -> str | None:
     """Return why a TCP login as ``device_id`` from ``address`` is refused, or None to admit it."""
+    if not 1 <= len(device_id) <= MAX_DEVICE_ID_CHARS or not device_id.isprintable():
+        return f"{device_id[:MAX_DEVICE_ID_CHARS]!r} is not a device id"
     with sessions() as session:
         beacon = session.scalars(select(Beacon).where(Beacon.device_id == device_id)).one_or_none()
         if beacon is None:

@@ -256,3 +256,13 @@ def test_imei_of_a_beacon_that_has_a_key_cannot_log_in_over_tcp(db, listen, make
         assert sock.recv(8) == b"\x00"
         assert sock.recv(8) == b""
     assert rows(db, beacon.id) == []
+
+
+@pytest.mark.parametrize("first_line", [b"35693803\x005643809", b"9" * 65, b"\x1b[2J"])
+def test_nmea_receiver_naming_no_device_id_is_hung_up_on(db, listen, first_line) -> None:
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(first_line + b"\r\n" + NMEA_LINES)
+        assert sock.recv(16) == b""
+    assert db.scalar(select(PositionRow.id).limit(1)) is None

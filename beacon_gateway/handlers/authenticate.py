@@ -41,11 +41,13 @@ class AuthenticateDevice:
         live = batch.live()
         beacons = self._beacons(batch, {ping.position.device_id for ping in live})
         tokens = self._tokens(batch, {ping.token for ping in live if ping.token})
+        refused: dict[int, Ping] = {}
         for ping in live:
             self._check(ping, beacons, tokens)
             if ping.rejection is not None:
-                log.warning("%s ping of %r refused: %s", ping.position.protocol, ping.position.device_id,
-                            ping.reason)
+                refused.setdefault(ping.submission, ping)
+        for ping in refused.values():  # once per submission, however many pings it had
+            log.warning("%s ping of %r refused: %s", ping.position.protocol, ping.position.device_id, ping.reason)
         lock_beacons(batch, {ping.beacon_id for ping in live if ping.beacon_id is not None})
         self._touch(batch, {tokens[ping.token].id for ping in live
                             if ping.rejection is None and ping.token in tokens})
