@@ -178,14 +178,20 @@ def issue_station_token_form():  # type: ignore[no-untyped-def]
     return _shown_once(_devices_page(token=(row, secret)), 201)
 
 
+def _beacon(beacon_id: int) -> Beacon:
+    """Return the beacon the URL names, or answer 404."""
+    beacon = get_session().get(Beacon, beacon_id)
+    if beacon is None:
+        abort(404)
+    return beacon
+
+
 @bp.post("/devices/beacons/<int:beacon_id>/token")
 @requires(Action.MANAGE_DEVICES)
 def issue_beacon_token(beacon_id: int):  # type: ignore[no-untyped-def]
     """Issue a registered beacon a new token (its old one lost or revoked) and show it once."""
     db = get_session()
-    beacon = db.get(Beacon, beacon_id)
-    if beacon is None:
-        abort(404)
+    beacon = _beacon(beacon_id)
     row, secret = issue_token(db, name=beacon.description or f"beacon {beacon.device_id}", beacon=beacon,
                               created_by=acting_user())
     db.commit()
@@ -197,9 +203,7 @@ def issue_beacon_token(beacon_id: int):  # type: ignore[no-untyped-def]
 def set_beacon_networks(beacon_id: int):  # type: ignore[no-untyped-def]
     """Set the networks a TCP beacon may connect from (blank: any address)."""
     db = get_session()
-    beacon = db.get(Beacon, beacon_id)
-    if beacon is None:
-        abort(404)
+    beacon = _beacon(beacon_id)
     try:
         set_allowed_networks(db, beacon.device_id, text_field("allowed_networks").replace(",", " ").split())
     except ValidationFailed as exc:
