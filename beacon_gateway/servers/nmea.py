@@ -28,8 +28,6 @@ async def nmea_session(ingest: Ingest, connection: Connection) -> None:
     device_id = first.strip().decode("ascii", "replace")
     if device_id.startswith(("$", "!")):
         raise Hangup("an NMEA connection starts with a line naming the device (its registered id)")
-    if not device_id:
-        raise Hangup("an NMEA connection starts with a line naming the device")
     await admit_or_hang_up(ingest, connection, device_id, PROTOCOL)
     stream, line_number = NmeaStream(device_id), 1
     try:
