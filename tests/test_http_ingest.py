@@ -176,6 +176,9 @@ def test_osmand_hostile_device_ids_get_422(db, gateway, osmand_beacon) -> None:
         query = osmand_query("x").replace("id=x", f"id={device_id}")
         status, body = http("GET", f"{gateway}/?key={key}&{query}")
         assert (status, body["error"]) == (422, "invalid_message")
+    lone_surrogate = {"device_id": "\ud800", "location": {"coords": {"latitude": 40.5, "longitude": 72.8}}}
+    status, body = http("POST", f"{gateway}/?key={key}", lone_surrogate, {"Content-Type": "application/json"})
+    assert (status, body["error"]) == (422, "invalid_message")
     assert stored(db, beacon.id) == []
 
 
