@@ -164,6 +164,12 @@ def test_osmand_huge_key_in_a_form_body_is_refused_cleanly(db, gateway, osmand_b
     assert stored(db, beacon.id) == []
 
 
+def test_osmand_tracker_sending_the_key_as_a_bearer_token_is_stored(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    status, _ = http("GET", f"{gateway}/?{osmand_query(beacon.device_id)}", headers={"Authorization": f"Bearer {key}"})
+    assert status == 200 and len(stored(db, beacon.id)) == 1
+
+
 def test_osmand_key_twice_is_refused(db, gateway, osmand_beacon) -> None:
     beacon, key = osmand_beacon
     status, _ = http("GET", f"{gateway}/?key={key}&key=mt_{'B' * 43}&{osmand_query(beacon.device_id)}")

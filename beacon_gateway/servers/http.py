@@ -2,7 +2,8 @@
 
 - ``POST /api/v1/pings`` — a JSON batch from one device, ``Authorization: Bearer <beacon token>``.
 - ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
-  Traccar Client JSON body; the ``key`` must be the token of the beacon the ``id`` names.
+  Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
+  the ``id`` names.
 - ``GET /health`` — the gateway is up.
 
 2xx only once the positions are committed; 401/403/413/422 say precisely what was wrong
@@ -60,7 +61,7 @@ async def native_batch(request: web.Request) -> web.Response:
 async def osmand_request(request: web.Request) -> web.Response:
     """Store an OsmAnd message (query string, form body or Traccar Client JSON) carrying its device key."""
     body = await request.read()
-    key = osmand.request_key(request.query_string, body, request.content_type)
+    key = osmand.request_key(request.query_string, body, request.content_type) or bearer_token(request)
     if key is None or not well_formed_token(key):
         log.warning("OsmAnd request from %s refused: %s device key", request.remote,
                     "no" if key is None else "a malformed")
