@@ -15,8 +15,9 @@ GATEWAY_PORT=${GATEWAY_HTTP_PORT:-5055}
 # The demo export's beacon (truck 09 KG 482 AAH) speaks OsmAnd, which needs its key: a fresh
 # one each run (the last run's is revoked), never written to disk.
 DEMO_BEACON=356938035643809
-DEMO_KEY=$(flask device set-key --device-id "$DEMO_BEACON" --gateway-url "http://127.0.0.1:$GATEWAY_PORT" \
-  | grep -o 'mt_[A-Za-z0-9_-]*' | head -n 1)
+DEMO_KEY=""
+issued=$(flask device set-key --device-id "$DEMO_BEACON" --gateway-url "http://127.0.0.1:$GATEWAY_PORT")
+[[ $issued =~ (mt_[A-Za-z0-9_-]+) ]] && DEMO_KEY=${BASH_REMATCH[1]}
 echo
 echo "Portal:         http://$HOST:$PORT   (Ctrl-C stops everything)"
 echo "Beacon gateway: http://127.0.0.1:$GATEWAY_PORT (JSON and OsmAnd over HTTP)"
