@@ -10,13 +10,13 @@ from typing import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from beacon_gateway.auth import is_registered_beacon
+from beacon_gateway.auth import tcp_login_refusal
 from beacon_gateway.position import Position
 from beacon_gateway.writer import BatchWriter, Outcome
 
 
 class Ingest:
-    """What a listener may do: store positions (awaiting the commit) and check a device login."""
+    """What a listener may do: store positions (awaiting the commit) and check a TCP device login."""
 
     def __init__(self, writer: BatchWriter, sessions: sessionmaker[Session]) -> None:
         self.writer = writer
@@ -26,7 +26,7 @@ class Ingest:
         """Store the positions; returns once committed, raises ``NotStored`` when they were not."""
         return await asyncio.wrap_future(self.writer.submit(positions, token))
 
-    async def is_registered(self, device_id: str) -> bool:
-        """Return whether ``device_id`` is a registered beacon (checked on a worker thread)."""
+    async def login_refusal(self, device_id: str, protocol: str, address: str | None) -> str | None:
+        """Return why a TCP device login is refused, or None (checked on a worker thread)."""
         return await asyncio.get_running_loop().run_in_executor(
-            None, is_registered_beacon, self.sessions, device_id)
+            None, tcp_login_refusal, self.sessions, device_id, protocol, address)

@@ -1,8 +1,9 @@
 """HTTP ingestion: the native JSON batch and the OsmAnd protocol (Traccar Client), on aiohttp.
 
 - ``POST /api/v1/pings`` — a JSON batch from one device, ``Authorization: Bearer <beacon token>``.
-- ``GET|POST /`` — OsmAnd: the query string (URL or form body) or the Traccar Client JSON
-  body; the ``id`` must be a registered beacon; a bearer token is checked when sent.
+- ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
+  Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
+  the ``id`` names.
 - ``GET /health`` — the gateway is up.
 
 2xx only once the positions are committed; 401/403/413/422 say precisely what was wrong
@@ -20,7 +21,7 @@ from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.servers import Ingest
 from beacon_gateway.writer import NotStored, Outcome
-from tracker.domain.tokens import TOKEN_PREFIX
+from tracker.domain.tokens import TOKEN_PREFIX, well_formed_token
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,19 @@ async def native_batch(request: web.Request) -> web.Response:
 
 
 async def osmand_request(request: web.Request) -> web.Response:
-    """Store an OsmAnd message (query string, form body or Traccar Client JSON)."""
+    """Store an OsmAnd message (query string, form body or Traccar Client JSON) carrying its device key."""
+    body = await request.read()
+    key = osmand.request_key(request.query_string, body, request.content_type) or bearer_token(request)
+    if key is None or not well_formed_token(key):
+        log.warning("OsmAnd request from %s refused: %s device key", request.remote,
+                    "no" if key is None else "a malformed")
+        return error(401, "unauthorized", "the device key is required: the server URL must end in "
+                     "/?key=<the beacon's token>")
     try:
-        positions = osmand.decode_request(request.query_string, await request.read(),
-                                          request.content_type)
+        positions = osmand.decode_request(request.query_string, body, request.content_type)
     except DecodeError as exc:
         return error(422, "invalid_message", str(exc))
-    return await _store(request, positions, bearer_token(request))
+    return await _store(request, positions, key)
 
 
 async def health(_request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from tracker.domain.tokens import hash_token
 from tracker.models import (
     Alert,
     Beacon,
+    BeaconProtocol,
     DeclarationStatus,
     DeviceToken,
     ExportConsent,
@@ -186,7 +187,7 @@ def test_every_admin_post_is_refused_to_other_roles(db, client, auth, make_user,
     token = auth.csrf_token("/")
     posts = ["/licences", f"/licences/{licence.id}/suspend", "/approvals/import", "/approvals/export",
              "/users", f"/users/{user.id}/active", f"/users/{user.id}/password", "/devices/beacons",
-             "/devices/stations", "/devices/tokens/1/revoke", "/devices/beacons/1/token",
+             "/devices/stations", "/devices/tokens/1/revoke", "/devices/beacons/1/token", "/devices/beacons/1/networks",
              "/checkpoints", "/checkpoints/1", "/zones", "/zones/1/delete"]
     if role != Role.CUSTOMS_OFFICER:  # customs decides on declarations too
         posts.append(f"/declarations/{declaration.id}/decision")
@@ -489,3 +490,34 @@ def test_a_refused_form_speaks_russian(db, auth, admin, make_dealer) -> None:
     page = auth.post_form(f"{url}/suspend", {"reason": ""}, form_page=url).get_data(as_text=True)
     assert field_error(page, "reason-suspend") == "Укажите причину."
     assert "Основание приостановления" in page
+
+
+def test_admin_holds_a_tcp_beacon_to_its_networks_and_a_bad_entry_changes_nothing(db, client, auth, admin,
+                                                                                  make_beacon) -> None:
+    beacon = make_beacon(protocol=BeaconProtocol.GT06, allowed_networks=["192.0.2.0/24"])
+    keyed = make_beacon(protocol=BeaconProtocol.OSMAND)
+    page = client.get("/devices").get_data(as_text=True)
+    assert f'id="save-networks-{beacon.device_id}"' in page and f'id="save-networks-{keyed.device_id}"' not in page
+    response = auth.post_form(f"/devices/beacons/{beacon.id}/networks",
+                              {"allowed_networks": "203.0.113.0/24, 2001:db8::/32"}, form_page="/devices")
+    assert response.status_code == 302
+    db.expire_all()
+    assert beacon.allowed_networks == ["203.0.113.0/24", "2001:db8::/32"]
+    response = auth.post_form(f"/devices/beacons/{beacon.id}/networks",
+                              {"allowed_networks": "10.0.0.0/8 office\x00"}, form_page="/devices")
+    assert response.status_code == 400
+    assert field_error(response.get_data(as_text=True), f"beacon-networks-{beacon.id}")
+    db.expire_all()
+    assert beacon.allowed_networks == ["203.0.113.0/24", "2001:db8::/32"]
+    assert auth.post_form(f"/devices/beacons/{beacon.id}/networks", {"allowed_networks": " "},
+                          form_page="/devices").status_code == 302
+    db.expire_all()
+    assert beacon.allowed_networks == []
+
+
+def test_a_new_beacon_token_is_shown_with_the_traccar_client_url(db, auth, admin) -> None:
+    response = auth.post_form("/devices/beacons", {"device_id": "356938035643809", "protocol": "osmand",
+                                                   "reporting_period_s": "60"}, form_page="/devices")
+    page = response.get_data(as_text=True)
+    secret = re.search(r'id="token-value">([^<]+)<', page).group(1)
+    assert f'id="token-url">http://GATEWAY-HOST:5055/?key={secret}<' in page

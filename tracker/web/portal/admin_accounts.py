@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from tracker.domain import accounts
 from tracker.domain.access import Action, may
-from tracker.domain.devices import issue_station_token, register_beacon, revoke_device_token
+from tracker.domain.devices import (
+    IMEI_IDENTIFIED,
+    issue_station_token,
+    register_beacon,
+    revoke_device_token,
+    set_allowed_networks,
+)
 from tracker.domain.errors import Conflict, NotFound, ValidationFailed
 from tracker.domain.tokens import issue_token
 from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User
@@ -123,7 +129,7 @@ def _devices_page(errors: dict[str, str] | None = None, token: tuple[DeviceToken
         checkpoint_options=[(c.code, f"{c.code} — {c.name}")
                             for c in db.scalars(select(Checkpoint).order_by(Checkpoint.code))],
         protocol_options=[(p.value, p.value) for p in BeaconProtocol], errors=errors or {}, failed=failed, token=token,
-        can_manage=may(acting_user(), Action.MANAGE_DEVICES))
+        imei_identified=IMEI_IDENTIFIED, can_manage=may(acting_user(), Action.MANAGE_DEVICES))
 
 
 @bp.get("/devices")
@@ -172,18 +178,40 @@ def issue_station_token_form():  # type: ignore[no-untyped-def]
     return _shown_once(_devices_page(token=(row, secret)), 201)
 
 
+def _beacon(beacon_id: int) -> Beacon:
+    """Return the beacon the URL names, or answer 404."""
+    beacon = get_session().get(Beacon, beacon_id)
+    if beacon is None:
+        abort(404)
+    return beacon
+
+
 @bp.post("/devices/beacons/<int:beacon_id>/token")
 @requires(Action.MANAGE_DEVICES)
 def issue_beacon_token(beacon_id: int):  # type: ignore[no-untyped-def]
     """Issue a registered beacon a new token (its old one lost or revoked) and show it once."""
     db = get_session()
-    beacon = db.get(Beacon, beacon_id)
-    if beacon is None:
-        abort(404)
+    beacon = _beacon(beacon_id)
     row, secret = issue_token(db, name=beacon.description or f"beacon {beacon.device_id}", beacon=beacon,
                               created_by=acting_user())
     db.commit()
     return _shown_once(_devices_page(token=(row, secret)), 201)
+
+
+@bp.post("/devices/beacons/<int:beacon_id>/networks", endpoint="set_beacon_networks")
+@requires(Action.MANAGE_DEVICES)
+def set_beacon_networks(beacon_id: int):  # type: ignore[no-untyped-def]
+    """Set the networks a TCP beacon may connect from (blank: any address)."""
+    db = get_session()
+    beacon = _beacon(beacon_id)
+    try:
+        set_allowed_networks(db, beacon.device_id, text_field("allowed_networks").replace(",", " ").split())
+    except ValidationFailed as exc:
+        db.rollback()
+        return _devices_page(exc.errors, failed=f"networks-{beacon_id}"), 400
+    db.commit()
+    flash(gettext("Networks of beacon %(device_id)s saved.", device_id=beacon.device_id), "success")
+    return redirect(url_for("portal.devices"))
 
 
 @bp.post("/devices/tokens/<int:token_id>/revoke", endpoint="revoke_device_token")
