@@ -1,0 +1,293 @@
+"""A running gateway whose PostgreSQL restarts, loses its connections or crashes heals by itself.
+
+The database is a throw-away cluster (``pg_cluster``) that the tests restart, stop and
+kill -9; one ``beacon-gateway serve`` process keeps running through it all while devices
+stream: HTTP (native JSON), Teltonika over TCP and an MQTT beacon through the project's own
+broker. A device resends what it was not acknowledged, as real ones do. Afterwards every
+acknowledged ping is stored exactly once and nothing else is, and the gateway answers again
+without having been restarted.
+"""
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from gateway_helpers import (
+    SteadyPublisher,
+    close_wait_sockets,
+    free_port,
+    http,
+    recv_exactly,
+    teltonika_handshake,
+    teltonika_packet,
+)
+from gateway_seed import GatewayProcess, Seed, wait_until
+from mosquitto_broker import Broker, shipped_broker  # noqa: F401 - the fixture
+from pg_cluster import PgCluster, pg_cluster  # noqa: F401 - the fixture
+from tracker.db import make_engine
+from tracker.domain.tokens import TOKEN_PREFIX
+from tracker.models import BeaconProtocol
+
+START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+RESUMED_AFTER = 5   # packets each device must get acknowledged after the interruption
+
+
+@pytest.fixture(scope="module")
+def cluster_engine(pg_cluster: PgCluster) -> Iterator[Engine]:  # noqa: F811
+    engine = make_engine(pg_cluster.url, pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def seed(cluster_engine: Engine, pg_cluster: PgCluster) -> Iterator[Seed]:  # noqa: F811
+    made = Seed(cluster_engine)
+    yield made
+    pg_cluster.start()  # when a test failed with the database down
+    made.clean()
+
+
+@pytest.fixture
+def traffic(seed: Seed, gateway: GatewayProcess, shipped_broker: Broker) -> Iterator[Traffic]:  # noqa: F811
+    """Devices streaming to the gateway; abandoned at the end when the test did not finish them."""
+    made = Traffic(seed, gateway, shipped_broker)
+    yield made
+    made.abandon()
+
+
+@pytest.fixture
+def gateway(pg_cluster: PgCluster, shipped_broker: Broker, tmp_path: Path) -> Iterator[Any]:  # noqa: F811
+    """One gateway process on the cluster with HTTP, Teltonika and MQTT; killed at the end if alive."""
+    run = secrets.token_hex(4)
+    process = GatewayProcess(
+        pg_cluster.url, tmp_path / "instance", GATEWAY_HTTP_PORT=free_port(),
+        GATEWAY_TCP_TELTONIKA_PORT=free_port(), GATEWAY_MQTT_URL=shipped_broker.url,
+        GATEWAY_MQTT_TOPIC=f"$share/gw-{run}/test-{run}/beacons/+/pings",
+        GATEWAY_MQTT_CLIENT_ID=f"gw-{run}", GATEWAY_HEALTH_STALL_S="5")
+    yield process
+    if process.process.poll() is None:
+        process.kill()
+
+
+def ports(gateway: GatewayProcess) -> tuple[int, int]:
+    """The gateway's HTTP and Teltonika ports."""
+    return int(gateway.settings["GATEWAY_HTTP_PORT"]), int(gateway.settings["GATEWAY_TCP_TELTONIKA_PORT"])
+
+
+class Device:
+    """A tracker on its own thread: sends packets of fixes, resending each until acknowledged."""
+
+    def __init__(self, send: Callable[[list[datetime]], bool], per_packet: int = 3) -> None:
+        self.send, self.per_packet = send, per_packet
+        self.acknowledged: list[datetime] = []
+        self.refusals = 0
+        self.stopping = threading.Event()
+        self.abandoned = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stopping.is_set():
+            fixes = [START + timedelta(seconds=10 * (n * self.per_packet + k)) for k in range(self.per_packet)]
+            deadline = time.monotonic() + 60
+            while not self.send(fixes):
+                if self.abandoned.is_set():
+                    return
+                self.refusals += 1
+                assert time.monotonic() < deadline, "the gateway never acknowledged again"
+                time.sleep(0.1)
+            self.acknowledged.extend(fixes)
+            n += 1
+
+    def stop(self) -> list[datetime]:
+        """Finish the packet under way (until acknowledged); return every acknowledged fix time."""
+        self.stopping.set()
+        self.thread.join(90)
+        return self.acknowledged
+
+
+def http_device(port: int, device_id: str, token: str) -> Device:
+    """A device posting native JSON batches; only a 200 counts as acknowledged."""
+    def send(fixes: list[datetime]) -> bool:
+        body = {"device_id": device_id,
+                "pings": [{"fix_time": t.isoformat(), "lat": 40.5, "lon": 72.8} for t in fixes]}
+        try:
+            status, _ = http("POST", f"http://127.0.0.1:{port}/api/v1/pings", body,
+                             {"Authorization": f"Bearer {token}"})
+        except (OSError, urllib.error.URLError):
+            return False
+        return status == 200
+    return Device(send)
+
+
+def teltonika_device(port: int, imei: str) -> Device:
+    """A Teltonika tracker: IMEI handshake, Codec 8 packets, reconnects when the gateway hangs up."""
+    connection: list[socket.socket] = []
+
+    def send(fixes: list[datetime]) -> bool:
+        try:
+            if not connection:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+                connection.append(sock)
+                sock.sendall(teltonika_handshake(imei))
+                if recv_exactly(sock, 1) != b"\x01":
+                    raise ConnectionError("IMEI refused")
+            connection[0].sendall(teltonika_packet([(t, 40.5, 72.8) for t in fixes]))
+            return recv_exactly(connection[0], 4) == len(fixes).to_bytes(4, "big")
+        except OSError:
+            if connection:
+                connection.pop().close()
+            return False
+    device = Device(send, per_packet=4)
+    device.close = lambda: [sock.close() for sock in connection]  # type: ignore[attr-defined]
+    return device
+
+
+class Traffic:
+    """Two HTTP devices, two Teltonika trackers and an MQTT beacon streaming to one gateway."""
+
+    def __init__(self, seed: Seed, gateway: GatewayProcess, broker: Broker) -> None:
+        http_port, tcp_port = ports(gateway)
+        self.seed = seed
+        self.beacons: list[int] = []
+        self.devices: list[Device] = []
+        for _ in range(2):
+            beacon, token = seed.beacon(token=True)
+            self.beacons.append(beacon.id)
+            self.devices.append(http_device(http_port, beacon.device_id, token))
+        for _ in range(2):
+            beacon, _ = seed.beacon(BeaconProtocol.TELTONIKA)
+            self.beacons.append(beacon.id)
+            self.devices.append(teltonika_device(tcp_port, beacon.device_id))
+        beacon, _ = seed.beacon(BeaconProtocol.MQTT)
+        self.mqtt_beacon = beacon.id
+        prefix = gateway.settings["GATEWAY_MQTT_TOPIC"].split("/")[2]
+        self.publisher = SteadyPublisher(broker.url, f"{prefix}/beacons/{beacon.device_id}/pings",
+                                         START, period_s=0.02)
+
+    def abandon(self) -> None:
+        """Stop every device and the publisher at once, whatever they were doing."""
+        for device in self.devices:
+            device.stopping.set()
+            device.abandoned.set()
+            getattr(device, "close", lambda: None)()
+        self.publisher.stop()
+
+    def acknowledged(self) -> list[int]:
+        """How many fixes each device has had acknowledged so far."""
+        return [len(device.acknowledged) for device in self.devices]
+
+    def wait_for_progress(self, packets: int = RESUMED_AFTER) -> None:
+        """Wait until every device has had ``packets`` more packets acknowledged."""
+        before = self.acknowledged()
+        wait_until(lambda: all(now - then >= packets * device.per_packet for now, then, device
+                               in zip(self.acknowledged(), before, self.devices)),
+                   timeout=60, what="every device acknowledged again")
+
+    def finish(self) -> None:
+        """Stop every device; assert each acknowledged fix is stored once, and nothing else."""
+        acknowledged = [device.stop() for device in self.devices]
+        published = self.publisher.stop()
+        for device in self.devices:
+            getattr(device, "close", lambda: None)()
+        for beacon_id, fixes in zip(self.beacons, acknowledged):
+            assert fixes and self.seed.fix_times(beacon_id) == sorted(fixes)
+        wait_until(lambda: len(self.seed.fix_times(self.mqtt_beacon)) >= len(published), timeout=60,
+                   what="every ping the broker acknowledged stored")
+        stored = self.seed.fix_times(self.mqtt_beacon)
+        assert published and set(published) <= set(stored)
+        assert len(stored) <= len(published) + 1  # the last publish may have gone unconfirmed
+
+
+def assert_refusing(gateway: GatewayProcess) -> None:
+    """While the database is away: /health 503, HTTP 503, a Teltonika login gets no answer."""
+    http_port, tcp_port = ports(gateway)
+    status, body = http("GET", f"http://127.0.0.1:{http_port}/health")
+    assert status == 503 and body["status"] == "unavailable", body
+    status, body = http("POST", f"http://127.0.0.1:{http_port}/api/v1/pings",
+                        {"device_id": "350000000000000", "pings": [
+                            {"fix_time": START.isoformat(), "lat": 40.5, "lon": 72.8}]},
+                        {"Authorization": f"Bearer {TOKEN_PREFIX}whatever"})
+    assert status == 503, body
+    with socket.create_connection(("127.0.0.1", tcp_port), timeout=15) as sock:
+        sock.sendall(teltonika_handshake("350000000000001"))
+        assert closed_unanswered(sock)  # no 0x01 acceptance
+
+
+def closed_unanswered(sock: socket.socket) -> bool:
+    """Return whether the gateway closed ``sock`` without sending anything."""
+    try:
+        return sock.recv(16) == b""
+    except ConnectionResetError:
+        return True
+
+
+def assert_healthy(gateway: GatewayProcess) -> None:
+    """The same process answers 200 again: its database answers and both writer threads live."""
+    assert gateway.process.poll() is None, "the gateway process died"
+    status, body = http("GET", f"http://127.0.0.1:{ports(gateway)[0]}/health")
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_two_fast_restarts_lose_nothing_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+    traffic.wait_for_progress()
+    for _ in range(2):
+        pg_cluster.restart("fast")
+        traffic.wait_for_progress()
+    traffic.finish()
+    assert_healthy(gateway)
+
+
+def test_forty_terminated_connections_lose_nothing_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+    traffic.wait_for_progress()
+    terminated = 0
+    for _ in range(40):
+        terminated += pg_cluster.terminate_backends()
+        time.sleep(0.05)
+    assert terminated >= 40  # the gateway's connections really were cut, again and again
+    traffic.wait_for_progress()
+    traffic.finish()
+    assert_healthy(gateway)
+
+
+def test_kill_9_of_postgres_is_refused_meanwhile_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+    traffic.wait_for_progress()
+    pg_cluster.kill_9()
+    assert_refusing(gateway)
+    refused = sum(device.refusals for device in traffic.devices)
+    wait_until(lambda: sum(device.refusals for device in traffic.devices) > refused + 4,
+               what="devices refused while the database is away")
+    pg_cluster.start()
+    traffic.wait_for_progress()
+    traffic.finish()
+    assert_healthy(gateway)
+    wait_until(lambda: close_wait_sockets(gateway.process.pid) == 0, what="no socket left in CLOSE-WAIT")
+
+
+def test_sigterm_while_the_database_is_away_exits_0_and_closes_every_socket(seed, gateway, pg_cluster) -> None:  # noqa: F811
+    http_port, tcp_port = ports(gateway)
+    beacon, _ = seed.beacon(BeaconProtocol.TELTONIKA)
+    tracker = socket.create_connection(("127.0.0.1", tcp_port), timeout=15)
+    tracker.sendall(teltonika_handshake(beacon.device_id))
+    assert recv_exactly(tracker, 1) == b"\x01"
+    keep_alive = socket.create_connection(("127.0.0.1", http_port), timeout=15)
+    pg_cluster.stop("immediate")
+    try:
+        tracker.sendall(teltonika_packet([(START, 40.5, 72.8)]))   # cannot be stored now
+        assert gateway.terminate(timeout=10) == 0
+        assert closed_unanswered(tracker) and closed_unanswered(keep_alive)
+    finally:
+        tracker.close()
+        keep_alive.close()
+        pg_cluster.start()
+    assert seed.fix_times(beacon.id) == []
