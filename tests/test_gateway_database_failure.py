@@ -20,8 +20,16 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import PendingRollbackError
+from sqlalchemy.orm import Session, sessionmaker
 
+from beacon_gateway.config import GatewaySettings
+from beacon_gateway.pipeline import Batch, build_pipeline
+from beacon_gateway.position import Position
+from beacon_gateway.servers.http import start_http
+from beacon_gateway.writer import BatchWriter, NotStored, Outcome
 from gateway_helpers import (
+    LiveGateway,
     SteadyPublisher,
     close_wait_sockets,
     free_port,
@@ -33,7 +41,7 @@ from gateway_helpers import (
 from gateway_seed import GatewayProcess, Seed, wait_until
 from mosquitto_broker import Broker, shipped_broker  # noqa: F401 - the fixture
 from pg_cluster import PgCluster, pg_cluster  # noqa: F401 - the fixture
-from tracker.db import make_engine
+from tracker.db import make_engine, make_session_factory
 from tracker.domain.tokens import TOKEN_PREFIX
 from tracker.models import BeaconProtocol
 
@@ -41,6 +49,84 @@ START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
 RESUMED_AFTER = 5   # packets each device must get acknowledged after the interruption
 
 
+# ------------------------------------------------------------------ in one process, any database
+class DeadConnection:
+    """A handler whose transaction is lost ``times`` times, as after a dropped connection."""
+
+    name = "dead-connection"
+    times = 0
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        """Nothing to configure."""
+
+    def __call__(self, batch: Batch) -> None:
+        if DeadConnection.times > 0:
+            DeadConnection.times -= 1
+            raise PendingRollbackError("This Session's transaction has been rolled back")
+
+
+def position(device_id: str, seconds: int) -> Position:
+    return Position(device_id=device_id, fix_time=START + timedelta(seconds=seconds), lat=40.5, lon=72.8,
+                    protocol="json")
+
+
+def test_a_lost_transaction_is_retried_then_refused_and_the_writer_goes_on_storing(engine: Engine) -> None:
+    seed = Seed(engine)
+    beacon, _ = seed.beacon()
+    writer = BatchWriter(make_session_factory(engine),
+                         build_pipeline(GatewaySettings(database_url="sqlite://"), extra=[DeadConnection]),
+                         max_wait_s=0.001).start()
+    try:
+        DeadConnection.times = 1                   # lost once: the retry stores it
+        assert writer.submit([position(beacon.device_id, 0)]).result(10) == Outcome(stored=1)
+        DeadConnection.times = 3                   # lost on every attempt: refused, not acknowledged
+        with pytest.raises(NotStored):
+            writer.submit([position(beacon.device_id, 10)]).result(10)
+        assert writer.problem(stall_s=60) is None  # the thread lives on
+        assert writer.submit([position(beacon.device_id, 20)]).result(10) == Outcome(stored=1)
+        assert seed.fix_times(beacon.id) == [START, START + timedelta(seconds=20)]
+    finally:
+        writer.stop(5)
+        seed.clean()
+
+
+class Blocked:
+    """A handler that holds its batch until released (a database that stopped answering)."""
+
+    name = "blocked"
+    release = threading.Event()
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        """Nothing to configure."""
+
+    def __call__(self, batch: Batch) -> None:
+        Blocked.release.wait(30)
+
+
+def test_health_answers_503_while_positions_wait_without_a_commit(sessions: sessionmaker[Session]) -> None:
+    live = LiveGateway(sessions)
+    live.writer.stop()
+    live.writer = live.ingest.writer = BatchWriter(
+        sessions, build_pipeline(GatewaySettings(database_url="sqlite://"), extra=[Blocked])).start()
+    live.ingest.stall_s = 0                        # any wait without a commit counts as a stall
+    runner = live.call(start_http(live.ingest, "127.0.0.1", 0, max_body_bytes=64 * 1024))
+    url = "http://{}:{}/health".format(*runner.addresses[0][:2])
+    try:
+        assert http("GET", url) == (200, {"status": "ok"})
+        Blocked.release.clear()
+        waiting = live.writer.submit([position("350000000000009", 0)])
+        time.sleep(0.01)
+        status, body = http("GET", url)
+        assert status == 503 and body["problem"].startswith("no commit for")
+        Blocked.release.set()
+        waiting.result(10)
+        assert http("GET", url) == (200, {"status": "ok"})
+    finally:
+        Blocked.release.set()
+        live.close(runner.cleanup)
+
+
+# ------------------------------------------------------------------ a gateway process, a cluster it breaks
 @pytest.fixture(scope="module")
 def cluster_engine(pg_cluster: PgCluster) -> Iterator[Engine]:  # noqa: F811
     engine = make_engine(pg_cluster.url, pool_pre_ping=True)

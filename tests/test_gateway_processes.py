@@ -18,11 +18,18 @@ from sqlalchemy.orm import Session
 
 from gateway_helpers import free_port, http, recv_exactly, teltonika_handshake, teltonika_packet
 from gateway_seed import GatewayProcess, Seed, wait_until
+from mosquitto_broker import Broker, shipped_broker  # noqa: F401 - the fixture
 from tracker.models import Alert, BeaconProtocol, Position
 
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
 STREAMS = 4           # devices sending at once
 KILL_AFTER = 20       # acknowledged messages before the kill
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(shipped_broker: Broker) -> str:  # noqa: F811
+    """This module's MQTT tests run on a broker of their own, with the shipped configuration."""
+    return shipped_broker.url
 
 
 @pytest.fixture

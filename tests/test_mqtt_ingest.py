@@ -15,11 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway_helpers import LiveGateway
+from mosquitto_broker import Broker, shipped_broker  # noqa: F401 - the fixture
 from beacon_gateway.servers.mqtt import MqttSubscriber, device_from_topic
 from beacon_gateway.writer import NotStored, Outcome
 from tracker.models import Position as PositionRow
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(shipped_broker: Broker) -> str:  # noqa: F811
+    """This module's MQTT tests run on a broker of their own, with the shipped configuration."""
+    return shipped_broker.url
 
 
 class Run:
