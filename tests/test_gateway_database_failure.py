@@ -325,7 +325,8 @@ def assert_healthy(gateway: GatewayProcess) -> None:
     assert (status, body) == (200, {"status": "ok"})
 
 
-def test_two_fast_restarts_lose_nothing_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+def test_two_fast_restarts_lose_nothing_and_ingestion_resumes(
+        traffic, gateway, pg_cluster) -> None:  # noqa: F811
     traffic.wait_for_progress()
     for _ in range(2):
         pg_cluster.restart("fast")
@@ -334,7 +335,8 @@ def test_two_fast_restarts_lose_nothing_and_ingestion_resumes(traffic, gateway, 
     assert_healthy(gateway)
 
 
-def test_forty_terminated_connections_lose_nothing_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+def test_forty_terminated_connections_lose_nothing_and_ingestion_resumes(
+        traffic, gateway, pg_cluster) -> None:  # noqa: F811
     traffic.wait_for_progress()
     terminated = 0
     for _ in range(40):
@@ -346,13 +348,16 @@ def test_forty_terminated_connections_lose_nothing_and_ingestion_resumes(traffic
     assert_healthy(gateway)
 
 
-def test_kill_9_of_postgres_is_refused_meanwhile_and_ingestion_resumes(traffic, gateway, pg_cluster) -> None:  # noqa: F811
+def test_kill_9_of_postgres_is_refused_meanwhile_and_ingestion_resumes(
+        traffic, gateway, pg_cluster) -> None:  # noqa: F811
     traffic.wait_for_progress()
     pg_cluster.kill_9()
     assert_refusing(gateway)
     refused = sum(device.refusals for device in traffic.devices)
     wait_until(lambda: sum(device.refusals for device in traffic.devices) > refused + 4,
                what="devices refused while the database is away")
+    # Trackers whose packets cannot be stored are hung up on, not left half-closed.
+    wait_until(lambda: close_wait_sockets(gateway.process.pid) == 0, what="no socket in CLOSE-WAIT")
     pg_cluster.start()
     traffic.wait_for_progress()
     traffic.finish()
@@ -360,7 +365,8 @@ def test_kill_9_of_postgres_is_refused_meanwhile_and_ingestion_resumes(traffic, 
     wait_until(lambda: close_wait_sockets(gateway.process.pid) == 0, what="no socket left in CLOSE-WAIT")
 
 
-def test_sigterm_while_the_database_is_away_exits_0_and_closes_every_socket(seed, gateway, pg_cluster) -> None:  # noqa: F811
+def test_sigterm_while_the_database_is_away_exits_0_and_closes_every_socket(
+        seed, gateway, pg_cluster) -> None:  # noqa: F811
     http_port, tcp_port = ports(gateway)
     beacon, _ = seed.beacon(BeaconProtocol.TELTONIKA)
     tracker = socket.create_connection(("127.0.0.1", tcp_port), timeout=15)
