@@ -33,6 +33,8 @@ BATCH_REJECTED = "batch_rejected"        # another ping of the same submission w
 
 #: the database went away or the transaction can no longer be used: no handler can go on
 DATABASE_LOST = (OperationalError, InterfaceError, PendingRollbackError)
+#: SQLSTATE of a write on a server that has become read-only (the old primary after a failover)
+READ_ONLY_SQL_TRANSACTION = "25006"
 
 
 @dataclass(eq=False)
@@ -108,9 +110,14 @@ class Pipeline:
 
 
 def database_lost(exc: Exception, session: Session) -> bool:
-    """Return whether ``exc`` means the database or this transaction is gone, not a handler bug."""
+    """Return whether ``exc`` means the database or this transaction is gone, not a handler bug.
+
+    A connection to a server that can no longer write counts as gone too: the writer then
+    discards it, and the next one reaches the server that took over.
+    """
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return (isinstance(exc, DATABASE_LOST) or bool(getattr(exc, "connection_invalidated", False))
-            or not session.is_active)
+            or sqlstate == READ_ONLY_SQL_TRANSACTION or not session.is_active)
 
 
 def build_pipeline(settings: GatewaySettings,

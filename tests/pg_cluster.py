@@ -108,6 +108,14 @@ class PgCluster:
         admin.dispose()
         return int(ended)
 
+    def read_only(self, on: bool) -> None:
+        """Make new connections to ``mercury`` read-only (as a standby's) or writable again."""
+        admin = make_engine(self.url.replace("/mercury", "/postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"ALTER DATABASE mercury SET default_transaction_read_only = "
+                                    f"{'on' if on else 'off'}"))
+        admin.dispose()
+
     def log_tail(self) -> str:
         """The end of the server's log (for a failure message)."""
         log = self.root / "server.log"

@@ -348,6 +348,22 @@ def test_forty_terminated_connections_lose_nothing_and_ingestion_resumes(
     assert_healthy(gateway)
 
 
+def test_a_failover_to_a_server_that_cannot_write_is_refused_then_resumes_on_the_writable_one(
+        traffic, gateway, pg_cluster) -> None:  # noqa: F811
+    traffic.wait_for_progress()
+    pg_cluster.read_only(True)          # what the gateway reconnects to is now a standby
+    try:
+        pg_cluster.terminate_backends()
+        refused = sum(device.refusals for device in traffic.devices)
+        wait_until(lambda: sum(device.refusals for device in traffic.devices) > refused + 4,
+                   what="devices refused while the server cannot write")
+    finally:
+        pg_cluster.read_only(False)     # a writable server takes over; no connection is cut
+    traffic.wait_for_progress()
+    traffic.finish()
+    assert_healthy(gateway)
+
+
 def test_kill_9_of_postgres_is_refused_meanwhile_and_ingestion_resumes(
         traffic, gateway, pg_cluster) -> None:  # noqa: F811
     traffic.wait_for_progress()
