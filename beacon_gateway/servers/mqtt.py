@@ -70,6 +70,7 @@ class MqttSubscriber:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_args: self.subscribed.set()
+        self.client.on_disconnect = lambda *_args: self._next_connection()
         self.subscribed = threading.Event()  # set at the first SUBACK: the stream is flowing
         self._pending = 0
         self.acknowledged = 0  # messages acknowledged so far (for logs and tests)
@@ -104,10 +105,14 @@ class MqttSubscriber:
         if reason.is_failure:
             log.error("MQTT connection refused: %s", reason)
             return
-        with self._lock:
-            self._connection += 1
+        self._next_connection()
         client.subscribe(self.topic_filter, qos=1)
         log.info("MQTT subscribed to %s as %s", self.topic_filter, client._client_id.decode())
+
+    def _next_connection(self) -> None:
+        # Connected anew, or cut off: what came on the old connection is not acknowledged on it.
+        with self._lock:
+            self._connection += 1
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
