@@ -44,7 +44,9 @@ from tracker.models import utcnow
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
 MQTT_SUBSCRIBE_WAIT_S = 10  # "ready" is printed once the subscription is in place, or after this
-DRAIN_S = 5.0               # on SIGTERM, how long the listeners may take to answer what they hold
+# SIGTERM to exit within 10 s: the listeners drain (4 s), a database call under way on a worker
+# thread ends (connect timeout, 3 s), the writer threads finish (2 s).
+DRAIN_S = 4.0               # on SIGTERM, how long the listeners may take to answer what they hold
 WRITER_STOP_S = 2.0         # then how long the writer threads may take to finish
 CONNECT_TIMEOUT_S = 3       # a database that does not accept a connection within this is down
 #: libpq keepalives: a connection to a database that vanished (failover, network) fails in ~20 s
