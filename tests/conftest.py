@@ -23,6 +23,7 @@ from shapely.geometry import LineString
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.pg_cluster import pg_cluster  # noqa: F401  (a fixture: a throw-away PostgreSQL cluster)
 from tracker import create_app, migrate
 from tracker.config import normalise_database_url
 from tracker.db import make_engine

@@ -4,7 +4,8 @@
 - ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
   Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
   the ``id`` names.
-- ``GET /health`` — the gateway is up.
+- ``GET /health`` — 200 when the gateway can commit; 503 when its database is unreachable
+  or commits have stalled (a load balancer then sends devices to another gateway).
 
 2xx only once the positions are committed; 401/403/413/422 say precisely what was wrong
 with the request and store nothing; 503 means "not stored, send again later".
@@ -74,8 +75,12 @@ async def osmand_request(request: web.Request) -> web.Response:
     return await _store(request, positions, key)
 
 
-async def health(_request: web.Request) -> web.Response:
-    """Say the gateway is up."""
+async def health(request: web.Request) -> web.Response:
+    """Say whether the gateway can commit positions now (200), or why not (503)."""
+    problem = await request.app[INGEST_KEY].problem()
+    if problem is not None:
+        return web.json_response({"status": "unavailable", "problem": problem}, status=503,
+                                 headers={"Retry-After": RETRY_AFTER_S})
     return web.json_response({"status": "ok"})
 
 
@@ -127,9 +132,11 @@ def make_app(ingest: Ingest, max_body_bytes: int) -> web.Application:
     return app
 
 
-async def start_http(ingest: Ingest, host: str, port: int, max_body_bytes: int) -> web.AppRunner:
+async def start_http(ingest: Ingest, host: str, port: int, max_body_bytes: int,
+                     shutdown_timeout_s: float = 5.0) -> web.AppRunner:
     """Start listening; the returned runner's ``cleanup()`` stops accepting and finishes requests."""
-    runner = web.AppRunner(make_app(ingest, max_body_bytes), access_log=None, shutdown_timeout=30)
+    runner = web.AppRunner(make_app(ingest, max_body_bytes), access_log=None,
+                           shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 READ_SIZE = 65536
 MAX_LINE_BYTES = 4096   # a text protocol line longer than this is not a device talking
 IDLE_TIMEOUT_S = 600      # a silent device is dropped after this (trackers reconnect)
+DRAIN_S = 5.0             # on stop, how long a connection may take to finish the packet it is storing
 Session = Callable[[Ingest, "Connection"], Awaitable[None]]
 
 
@@ -145,13 +146,18 @@ class TcpListener:
         self.server = await asyncio.start_server(self._connected, host, port, limit=READ_SIZE)
         return self
 
-    async def stop(self) -> None:
-        """Stop accepting; let each connection finish the packet it is storing, then close it."""
+    async def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Stop accepting; let each connection finish the packet it is storing (for ``drain_s`` at
+        most: the rest are cancelled unacknowledged), then close it."""
         if self.server is not None:
             self.server.close()
         self.closing.set()
         if self.tasks:
-            await asyncio.wait(set(self.tasks))
+            _, late = await asyncio.wait(set(self.tasks), timeout=drain_s)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -162,7 +168,7 @@ class TcpListener:
         name = self.session.__name__
         try:
             await self.session(self.ingest, Connection(reader, writer, self.closing))
-        except (Hangup, DecodeError, ConnectionError) as exc:
+        except (Hangup, DecodeError, ConnectionError, NotStored) as exc:
             log.info("%s %s: connection closed: %s", name, peer, exc or type(exc).__name__)
         except Exception:  # noqa: BLE001 - one broken connection must not stop the listener
             log.exception("%s %s failed", name, peer)

@@ -118,7 +118,8 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         env.update(DATABASE_URL=database_url, TRACKER_INSTANCE_PATH=str(instance),
                    GATEWAY_HTTP_PORT="0", GATEWAY_BATCH_MAX_WAIT_MS="5")
-        env.update({key: str(value) for key, value in settings.items()})
+        self.settings = {key: str(value) for key, value in settings.items()}
+        env.update(self.settings)
         self.log = open(instance.parent / f"gateway-{secrets.token_hex(2)}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", "WARNING"],
@@ -148,10 +149,10 @@ class GatewayProcess:
         self.process.wait(10)
         self.log.close()
 
-    def terminate(self) -> int:
-        """SIGTERM; return the exit code."""
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM; return the exit code (``subprocess.TimeoutExpired`` after ``timeout`` seconds)."""
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(30)
+        code = self.process.wait(timeout)
         self.log.close()
         return code
 
