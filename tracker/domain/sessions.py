@@ -1,0 +1,78 @@
+"""Signed-in sessions kept on the server, so that ending one ends it everywhere.
+
+The browser's signed cookie carries a random secret; the ``user_sessions`` row keeps its
+SHA-256. Every request looks the row up: a deleted row (sign-out, password reset,
+deactivation) refuses every copy of the cookie at once. A session also ends after
+``idle`` without a request and ``lifetime`` after sign-in, however busy it is.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tracker.models import User, UserSession
+
+#: How finely the idle time is kept: a session's row is rewritten at most this often.
+SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+class SessionEnd(StrEnum):
+    """Why a session no longer signs its user in."""
+
+    IDLE = "idle"
+    EXPIRED = "expired"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a session lasts: without a request (idle), and at most (lifetime)."""
+
+    idle: timedelta
+    lifetime: timedelta
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_session(db: Session, user: User, now: datetime, address: str | None = None) -> str:
+    """Start a session for ``user``; return its secret (for the cookie; only its hash is kept)."""
+    secret = secrets.token_urlsafe(32)
+    db.add(UserSession(user_id=user.id, secret_hash=_digest(secret), created_at=now, last_seen_at=now,
+                       address=(address or "")[:64] or None))
+    db.flush()
+    return secret
+
+
+def check_session(db: Session, secret: str, now: datetime, policy: SessionPolicy) -> UserSession | SessionEnd:
+    """Return the live session behind ``secret`` (its idle time renewed), or why it has ended."""
+    row = db.scalars(select(UserSession).where(UserSession.secret_hash == _digest(secret))).one_or_none()
+    if row is None or not row.user.active:
+        return SessionEnd.ENDED
+    ended = SessionEnd.EXPIRED if now - row.created_at > policy.lifetime else \
+        SessionEnd.IDLE if now - row.last_seen_at > policy.idle else None
+    if ended is not None:
+        db.delete(row)
+        return ended
+    if now - row.last_seen_at >= SEEN_RESOLUTION:
+        row.last_seen_at = now
+    return row
+
+
+def end_all_sessions(db: Session, user: User) -> int:
+    """End every session of ``user`` at once; return how many there were."""
+    result = db.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    return int(result.rowcount or 0)
+
+
+def live_sessions(db: Session, user: User) -> list[UserSession]:
+    """Return ``user``'s sessions, newest first (some may have timed out but not been seen since)."""
+    return list(db.scalars(select(UserSession).where(UserSession.user_id == user.id)
+                           .order_by(UserSession.created_at.desc())))
