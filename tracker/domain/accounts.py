@@ -46,6 +46,31 @@ def _password_error(password: str, names: list[str]) -> Text | None:
     return password_problem(password, names) if password else None
 
 
+def _role_errors(session: Session, role: str, dealer_id: int | None, checkpoint_ids: list[int]) -> dict[str, str]:
+    """Check that a role fits its dealer (traders) and checkpoints (customs officers)."""
+    errors: dict[str, str] = {}
+    if role not in {r.value for r in Role}:
+        errors["role"] = text("choose a role")
+    dealer = session.get(Dealer, dealer_id) if dealer_id is not None else None
+    if role == Role.TRADER and (dealer is None or not dealer.is_domestic):
+        errors["dealer_id"] = text("a trader belongs to one domestic dealer")
+    elif role != Role.TRADER and dealer_id is not None:
+        errors["dealer_id"] = text("only traders belong to a dealer")
+    if role == Role.CUSTOMS_OFFICER and not checkpoint_ids:
+        errors["checkpoint_ids"] = text("a customs officer is posted to at least one checkpoint")
+    elif role != Role.CUSTOMS_OFFICER and checkpoint_ids:
+        errors["checkpoint_ids"] = text("only customs officers are posted to checkpoints")
+    return errors
+
+
+def _checkpoints(session: Session, checkpoint_ids: list[int], errors: dict[str, str]) -> list[Checkpoint]:
+    """Load the checkpoints by id, noting an unknown one in ``errors``."""
+    checkpoints = list(session.scalars(select(Checkpoint).where(Checkpoint.id.in_(checkpoint_ids))))
+    if "checkpoint_ids" not in errors and len(checkpoints) != len(set(checkpoint_ids)):
+        errors["checkpoint_ids"] = text("no such checkpoint")
+    return checkpoints
+
+
 def _account_errors(session: Session, data: AccountInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not LOGIN_PATTERN.match(data.login):
@@ -54,17 +79,7 @@ def _account_errors(session: Session, data: AccountInput) -> dict[str, str]:
         errors["login"] = text("this login is taken")
     if not data.name.strip() or len(data.name.strip()) > 120:
         errors["name"] = text("1..{length} characters", length=120)
-    if data.role not in {r.value for r in Role}:
-        errors["role"] = text("choose a role")
-    dealer = session.get(Dealer, data.dealer_id) if data.dealer_id is not None else None
-    if data.role == Role.TRADER and (dealer is None or not dealer.is_domestic):
-        errors["dealer_id"] = text("a trader belongs to one domestic dealer")
-    elif data.role != Role.TRADER and data.dealer_id is not None:
-        errors["dealer_id"] = text("only traders belong to a dealer")
-    if data.role == Role.CUSTOMS_OFFICER and not data.checkpoint_ids:
-        errors["checkpoint_ids"] = text("a customs officer is posted to at least one checkpoint")
-    elif data.role != Role.CUSTOMS_OFFICER and data.checkpoint_ids:
-        errors["checkpoint_ids"] = text("only customs officers are posted to checkpoints")
+    errors.update(_role_errors(session, data.role, data.dealer_id, data.checkpoint_ids))
     if (message := _password_error(data.password, [data.login, data.name])) is not None:
         errors["password"] = message
     return errors
@@ -75,9 +90,7 @@ def open_account(session: Session, actor: User, data: AccountInput) -> tuple[Use
     require_user_admin(actor)
     data.login = data.login.strip().lower()
     errors = _account_errors(session, data)
-    checkpoints = list(session.scalars(select(Checkpoint).where(Checkpoint.id.in_(data.checkpoint_ids))))
-    if "checkpoint_ids" not in errors and len(checkpoints) != len(set(data.checkpoint_ids)):
-        errors["checkpoint_ids"] = text("no such checkpoint")
+    checkpoints = _checkpoints(session, data.checkpoint_ids, errors)
     if errors:
         raise ValidationFailed(errors)
     generated = None if data.password else generate_password([data.login, data.name])
@@ -125,3 +138,24 @@ def reset_password(session: Session, actor: User, user_id: int, password: str = 
     end_all_sessions(session, user)
     account_events.record(session, AccountEventKind.PASSWORD_RESET, user.login, user=user, actor=actor)
     return user, generated
+
+
+def change_role(session: Session, actor: User, user_id: int, role: str, dealer_id: int | None = None,
+                checkpoint_ids: list[int] | None = None) -> User:
+    """Give an account another role (with its dealer or checkpoints); nobody changes their own."""
+    require_user_admin(actor)
+    user = _account(session, user_id)
+    if user.id == actor.id:
+        raise Conflict(text("you cannot change your own role"))
+    checkpoint_ids = checkpoint_ids or []
+    errors = _role_errors(session, role, dealer_id, checkpoint_ids)
+    checkpoints = _checkpoints(session, checkpoint_ids, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    before = user.role
+    dealer = session.get(Dealer, dealer_id) if dealer_id is not None else None
+    user.role, user.dealer, user.checkpoints = Role(role), dealer, checkpoints
+    session.flush()
+    account_events.record(session, AccountEventKind.ROLE_CHANGED, user.login, user=user, actor=actor,
+                          detail=f"{before.value} > {user.role.value}")
+    return user

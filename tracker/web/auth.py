@@ -31,7 +31,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -86,6 +86,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["SETTINGS"].rate_limit_storage_uri)
     limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _limited_answer)
     app.register_blueprint(bp)
     app.before_request(_end_ended_session)
     app.after_request(_no_store_when_private)
@@ -226,6 +227,11 @@ def too_many_attempts(retry_after: int) -> Response:
     response.status_code = 429
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _limited_answer(exc: RateLimitExceeded) -> Response:
+    """Answer with the response :func:`_address_breached` made (the generic error page would drop Retry-After)."""
+    return exc.get_response()
 
 
 def _address_breached(limit: RequestLimit) -> Response:
