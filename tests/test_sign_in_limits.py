@@ -7,6 +7,7 @@ attempt gets 429 with Retry-After and the same words whether or not the account 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import tracker.web.auth as auth_module
 from tests.conftest import PASSWORD, Auth
+from tracker import create_app, migrate
 from tracker.models import AccountEvent, AccountEventKind, Role
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -123,3 +125,29 @@ def test_a_100000_character_password_is_a_quick_failed_attempt(client: FlaskClie
 def test_an_empty_sign_in_form_is_refused_with_a_clear_message(client: FlaskClient, auth: Auth) -> None:
     response = auth.login("", "")
     assert response.status_code == 400 and "Enter your login and password." in response.get_data(as_text=True)
+
+
+def test_the_api_contract_documents_the_refusal(client: FlaskClient, clock, make_user) -> None:
+    from jsonschema import validate
+
+    document = client.get("/api/v1/openapi.json").json
+    documented = document["paths"]["/session"]["post"]["responses"]["429"]
+    user = make_user(Role.TRADER)
+    for n in range(6):
+        refused = api_login(client, user.login, f"guess number {n}")
+    assert refused.status_code == 429 and "Retry-After" in documented["headers"]
+    validate(refused.json, document["components"]["schemas"]["Error"])
+
+
+def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own_address(tmp_path: Path) -> None:
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'proxy.sqlite3'}", "INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "x" * 32, "TRUSTED_PROXIES": "1", "SIGN_IN_ADDRESS_LIMIT": "2 per minute"})
+    migrate.upgrade(app.config["DATABASE_URL"])
+    client = app.test_client()
+
+    def attempt(client_address: str) -> int:
+        return client.post("/api/v1/session", json={"login": "nobody", "password": "a wrong guess"},
+                           headers={"X-Forwarded-For": client_address}).status_code
+
+    assert [attempt("198.51.100.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.2") == 401  # another client behind the same proxy is not blocked

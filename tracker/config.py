@@ -49,6 +49,8 @@ class Settings:
     sign_in_address_limit: str = "20 per 10 minutes"
     #: Where the per-address counts live: memory:// (per web process), or redis://, memcached://.
     rate_limit_storage_uri: str = "memory://"
+    #: Reverse proxies in front of the portal whose X-Forwarded-For gives the client's address.
+    trusted_proxies: int = 0
     #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
     session_cookie_secure: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -120,7 +122,7 @@ def load_settings(
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
-             "RATE_LIMIT_STORAGE_URI"}
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -138,6 +140,7 @@ def load_settings(
         sign_in_lock_minutes=_positive_int("SIGN_IN_LOCK_MINUTES", pick("SIGN_IN_LOCK_MINUTES", 15)),
         sign_in_address_limit=_rate_limit(str(pick("SIGN_IN_ADDRESS_LIMIT", "20 per 10 minutes"))),
         rate_limit_storage_uri=str(pick("RATE_LIMIT_STORAGE_URI", "memory://")),
+        trusted_proxies=_count("TRUSTED_PROXIES", pick("TRUSTED_PROXIES", 0)),
         extra=extra,
     )
 
@@ -162,6 +165,13 @@ def _time_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Bishkek)") from exc
     return name
+
+
+def _count(name: str, value: Any) -> int:
+    """Return ``value`` as a whole number >= 0, else raise ConfigError naming the setting."""
+    if str(value).strip().isdigit():
+        return int(str(value).strip())
+    raise ConfigError(f"{name}: {value!r} is not a whole number >= 0")
 
 
 def _positive_int(name: str, value: Any) -> int:

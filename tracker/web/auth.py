@@ -35,6 +35,7 @@ from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -84,7 +85,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     # "basic", not "strong": officers' phones change IP on mobile networks.
     login_manager.session_protection = "basic"
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["SETTINGS"].rate_limit_storage_uri)
+    settings = app.config["SETTINGS"]
+    if settings.trusted_proxies:  # else every client behind the proxy would share one address's limit
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.rate_limit_storage_uri)
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _limited_answer)
     app.register_blueprint(bp)
