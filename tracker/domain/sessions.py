@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tracker.models import User, UserSession
 
@@ -53,7 +53,8 @@ def open_session(db: Session, user: User, now: datetime, address: str | None = N
 
 def check_session(db: Session, secret: str, now: datetime, policy: SessionPolicy) -> UserSession | SessionEnd:
     """Return the live session behind ``secret`` (its idle time renewed), or why it has ended."""
-    row = db.scalars(select(UserSession).where(UserSession.secret_hash == _digest(secret))).one_or_none()
+    row = db.scalars(select(UserSession).options(joinedload(UserSession.user))
+                     .where(UserSession.secret_hash == _digest(secret))).one_or_none()
     if row is None or not row.user.active:
         return SessionEnd.ENDED
     ended = SessionEnd.EXPIRED if now - row.created_at > policy.lifetime else \

@@ -146,6 +146,8 @@ def _checked(secret: str, user_id: str) -> UserSession | SessionEnd:
 
 def _end_ended_session():  # type: ignore[no-untyped-def]
     """Sign out a session that has ended (signed out elsewhere, reset, deactivated, timed out)."""
+    if request.endpoint == "static":
+        return None  # a stylesheet reveals nothing; no database work for it
     ended = _live_session()
     if not isinstance(ended, SessionEnd):
         return None
@@ -164,7 +166,8 @@ def _no_store_when_private(response: Response) -> Response:
     """Tell browsers and proxies to keep no copy of a signed-in user's page or of any API answer."""
     if request.endpoint == "static":
         return response
-    if request.path.startswith("/api/") or current_user.is_authenticated:
+    # The cookie's claim is enough (no database work here, which also runs after a failed request).
+    if request.path.startswith("/api/") or "_user_id" in session:
         response.headers["Cache-Control"] = "no-store"
     return response
 
