@@ -151,3 +151,16 @@ def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own_address(tmp_pa
 
     assert [attempt("198.51.100.1") for _ in range(3)] == [401, 401, 429]
     assert attempt("198.51.100.2") == 401  # another client behind the same proxy is not blocked
+
+
+def test_the_account_audit_trail_cannot_be_rewritten_on_postgresql(db: Session, make_user) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    if db.bind.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    make_user(Role.AUDITOR)  # its 'created' entry
+    for statement in ("UPDATE account_events SET login = 'someone.else'", "DELETE FROM account_events",
+                      "TRUNCATE account_events"):
+        with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
+            db.execute(text(statement))

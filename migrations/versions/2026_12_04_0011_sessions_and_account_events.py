@@ -3,7 +3,8 @@
 A session is a row: the signed cookie carries a random secret whose SHA-256 is kept
 here, so sign-out, a password reset or a deactivation ends every copy of the cookie at
 once. The account audit trail keeps the administrator's acts on accounts and every
-sign-in attempt (failed ones count towards the per-account limit).
+sign-in attempt (failed ones count towards the per-account limit); on PostgreSQL it is
+append-only, refused UPDATE, DELETE and TRUNCATE by the evidence tables' trigger function.
 
 Revision ID: 0011
 Revises: 0007
@@ -51,16 +52,19 @@ def upgrade() -> None:
         sa.Column('actor_id', sa.Integer(), nullable=True),
         sa.Column('address', sa.String(length=64), nullable=True),
         sa.Column('detail', sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_account_events_actor_id_users'),
-                                ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_account_events_user_id_users'),
-                                ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_account_events_actor_id_users')),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_account_events_user_id_users')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_account_events')),
     )
     op.create_index(op.f('ix_account_events_at'), 'account_events', ['at'], unique=False)
     op.create_index(op.f('ix_account_events_actor_id'), 'account_events', ['actor_id'], unique=False)
     op.create_index('ix_account_events_login_at', 'account_events', ['login', 'at'], unique=False)
     op.create_index('ix_account_events_user_id_at', 'account_events', ['user_id', 'at'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':  # the audit trail is append-only, like the evidence (0003)
+        op.execute("CREATE TRIGGER account_events_append_only BEFORE UPDATE OR DELETE ON account_events "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_evidence_change()")
+        op.execute("CREATE TRIGGER account_events_no_truncate BEFORE TRUNCATE ON account_events "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION refuse_evidence_change()")
 
 
 def downgrade() -> None:

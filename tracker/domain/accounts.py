@@ -97,9 +97,7 @@ def open_account(session: Session, actor: User, data: AccountInput) -> tuple[Use
     user = create_user(session, login=data.login, name=data.name.strip(), role=data.role,
                        password=data.password or str(generated),
                        dealer=session.get(Dealer, data.dealer_id) if data.dealer_id else None,
-                       checkpoints=checkpoints)
-    account_events.record(session, AccountEventKind.CREATED, user.login, user=user, actor=actor,
-                          detail=user.role.value)
+                       checkpoints=checkpoints, actor=actor)
     return user, generated
 
 

@@ -8,9 +8,10 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain import account_events
 from tracker.domain.passwords import hash_password, require_good_password, verify_password
 from tracker.domain.text import text
-from tracker.models import Checkpoint, Dealer, Role, User, utcnow
+from tracker.models import AccountEventKind, Checkpoint, Dealer, Role, User, utcnow
 
 #: What a login may look like: lower-case letters, digits, dot, dash, underscore; 2-64 long.
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -31,8 +32,10 @@ def create_user(
     password: str,
     dealer: Dealer | None = None,
     checkpoints: Iterable[Checkpoint] = (),
+    actor: User | None = None,
 ) -> User:
-    """Create an account; a trader needs a dealer, an officer at least one checkpoint."""
+    """Create an account (recorded in its history, by ``actor`` if an administrator); a trader needs
+    a dealer, an officer at least one checkpoint."""
     role = Role(role)
     checkpoints = list(checkpoints)
     if not LOGIN_PATTERN.match(login):
@@ -50,6 +53,7 @@ def create_user(
                 checkpoints=checkpoints, password_hash=hash_password(password))
     session.add(user)
     session.flush()
+    account_events.record(session, AccountEventKind.CREATED, user.login, user=user, actor=actor, detail=role.value)
     return user
 
 

@@ -83,7 +83,8 @@ class AccountEvent(Base):
     """One entry of the account audit trail: an administrator's act or a sign-in attempt.
 
     ``login`` is the login as typed (a failed attempt may name no account); ``user_id`` is
-    set when the account exists, ``actor_id`` when an administrator acted.
+    set when the account exists, ``actor_id`` when an administrator acted. Append-only: on
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE, as on the evidence tables.
     """
 
     __tablename__ = "account_events"
@@ -96,8 +97,8 @@ class AccountEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     kind: Mapped[AccountEventKind] = mapped_column(enum_type(AccountEventKind, "kind"))
     login: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(200))
 
