@@ -42,10 +42,9 @@ def _key(login: str) -> str:
     return login.strip().lower()[:account_events.LOGIN_WIDTH]
 
 
-def seconds_locked(db: Session, login: str, now: datetime, limit: SignInLimit) -> int:
-    """Return how many seconds ``login`` must wait before trying again (0: it may try now)."""
+def seconds_locked(db: Session, login: str, account: User | None, now: datetime, limit: SignInLimit) -> int:
+    """Return how many seconds ``login`` (its ``account``, if any) must wait before trying again (0: now)."""
     since = now - limit.window
-    account = find_by_login(db, login)
     if account is not None and account.last_login_at is not None and account.last_login_at > since:
         since = account.last_login_at
     failures = account_events.recent_failures(db, _key(login), since)
@@ -58,7 +57,7 @@ def attempt_sign_in(db: Session, login: str, password: str, *, now: datetime, ad
                     limit: SignInLimit) -> SignInOutcome:
     """Check ``login`` and ``password`` within the limit; record and log the attempt either way."""
     key, account = _key(login), find_by_login(db, login)
-    if (wait := seconds_locked(db, login, now, limit)) > 0:
+    if (wait := seconds_locked(db, login, account, now, limit)) > 0:
         account_events.record(db, AccountEventKind.SIGN_IN_LIMITED, key, user=account, address=address, at=now)
         log.warning("sign-in refused, too many failures: login=%r address=%s retry_after=%ss", key, address, wait)
         return SignInOutcome(None, wait)
