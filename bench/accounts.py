@@ -77,9 +77,9 @@ def database_figures(url: str, label: str, rows: int) -> None:
     engine = make_engine(url)
     with Session(engine) as db:
         user = _fill(db, rows)
-        secret = open_session(db, user, NOW)
-        db.commit()
         policy = SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=12))
+        secret = open_session(db, user, NOW, policy)
+        db.commit()
         print(f"{label}, {rows:,} failed sign-ins and {rows:,} sessions stored (ms, median / max of 20)")
         figures = {
             "failures of a login": lambda: account_events.recent_failures(db, "login7", NOW - timedelta(minutes=15)),

@@ -152,3 +152,25 @@ def test_the_absolute_lifetime_is_configurable_and_defaults_to_12_hours(app: Fla
     other = create_app({"DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x" * 32,
                         "SESSION_LIFETIME_HOURS": "2"})
     assert other.config["SETTINGS"].session_lifetime_hours == 2
+
+
+def test_a_new_sign_in_clears_away_the_users_ended_sessions(app: Flask, db: Session, clock: dict[str, float],
+                                                            make_user) -> None:
+    user = make_user(Role.AUDITOR)
+    for _ in range(3):  # three browsers closed without signing out
+        api_sign_in(app.test_client(), user.login)
+    clock["now"] += app.permanent_session_lifetime.total_seconds() + 1
+    api_sign_in(app.test_client(), user.login)
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id)) == 1
+
+
+def test_the_account_history_counts_only_open_sessions(app: Flask, client: FlaskClient, auth: Auth,
+                                                       clock: dict[str, float], make_user) -> None:
+    user = make_user(Role.TRADER)
+    api_sign_in(app.test_client(), user.login)
+    auth.sign_in_as(make_user(Role.LICENSING_ADMIN))
+    assert 'id="open-sessions">1<' in client.get(f"/users/{user.id}/history").get_data(as_text=True)
+    clock["now"] += 25 * 60
+    client.get("/")  # the administrator stays active; the trader's session goes idle
+    clock["now"] += 25 * 60
+    assert 'id="open-sessions">0<' in client.get(f"/users/{user.id}/history").get_data(as_text=True)

@@ -42,8 +42,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def open_session(db: Session, user: User, now: datetime, address: str | None = None) -> str:
-    """Start a session for ``user``; return its secret (for the cookie; only its hash is kept)."""
+def _over(user: User, now: datetime, policy: SessionPolicy):  # type: ignore[no-untyped-def]
+    """The condition selecting ``user``'s sessions that have ended by ``now`` under ``policy``."""
+    return (UserSession.user_id == user.id) & (
+        (UserSession.last_seen_at < now - policy.idle) | (UserSession.created_at < now - policy.lifetime))
+
+
+def open_session(db: Session, user: User, now: datetime, policy: SessionPolicy, address: str | None = None) -> str:
+    """Start a session for ``user`` (clearing away their ended ones); return its secret for the cookie."""
+    db.execute(delete(UserSession).where(_over(user, now, policy)))
     secret = secrets.token_urlsafe(32)
     db.add(UserSession(user_id=user.id, secret_hash=_digest(secret), created_at=now, last_seen_at=now,
                        address=(address or "")[:64] or None))
@@ -73,7 +80,7 @@ def end_all_sessions(db: Session, user: User) -> int:
     return int(result.rowcount or 0)
 
 
-def live_sessions(db: Session, user: User) -> list[UserSession]:
-    """Return ``user``'s sessions, newest first (some may have timed out but not been seen since)."""
-    return list(db.scalars(select(UserSession).where(UserSession.user_id == user.id)
+def live_sessions(db: Session, user: User, now: datetime, policy: SessionPolicy) -> list[UserSession]:
+    """Return ``user``'s sessions that have not ended by ``now``, newest first."""
+    return list(db.scalars(select(UserSession).where(UserSession.user_id == user.id, ~_over(user, now, policy))
                            .order_by(UserSession.created_at.desc())))

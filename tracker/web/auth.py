@@ -195,7 +195,7 @@ def acting_user() -> User:
 def sign_in(user: User) -> None:
     """Start a server-side session for ``user`` and put its secret in the (permanent) cookie."""
     db = get_session()
-    secret = open_session(db, user, now(), request.remote_addr)
+    secret = open_session(db, user, now(), session_policy(), request.remote_addr)
     db.commit()
     session.clear()
     session.permanent = True

@@ -18,7 +18,7 @@ from tracker.domain.devices import issue_station_token, register_beacon, revoke_
 from tracker.domain.errors import Conflict, NotFound, ValidationFailed
 from tracker.domain.tokens import issue_token
 from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User, utcnow
-from tracker.web.auth import acting_user, requires
+from tracker.web.auth import acting_user, now, requires, session_policy
 from tracker.web.database import get_session
 from tracker.web.labels import label
 from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
@@ -62,7 +62,7 @@ def _history_page(user_id: int, errors: dict[str, str] | None = None):  # type: 
     checkpoints = db.scalars(select(Checkpoint).order_by(Checkpoint.code))
     return render_template(
         "admin/user_history.html", user=user, page=paginate(db, account_events.history_query(user)),
-        sessions=live_sessions(db, user), roles={r.value: label(r) for r in Role},
+        sessions=live_sessions(db, user, now(), session_policy()), roles={r.value: label(r) for r in Role},
         failures=account_events.failures_since(db, utcnow() - FAILURES_PERIOD).get(user.login, 0),
         role_options=[(r.value, label(r)) for r in Role], dealer_options=domestic_dealers(db),
         checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints], errors=errors or {},
