@@ -17,6 +17,7 @@ bench: setup
 	.venv/bin/python bench/evaluation.py
 	.venv/bin/python bench/gateway.py --quick
 	.venv/bin/python bench/gateway_recovery.py
+	.venv/bin/python bench/accounts.py
 
 clean:
 	rm -rf .venv *.egg-info .pytest_cache

@@ -40,6 +40,17 @@ class Settings:
     map_tile_attribution: str = ""
     #: A portal session ends after this many minutes without a request.
     session_timeout_minutes: int = 30
+    #: A portal session ends this many hours after sign-in, however busy (besides the idle timeout).
+    session_lifetime_hours: int = 12
+    #: Failed sign-ins one account may have within SIGN_IN_LOCK_MINUTES before it must wait.
+    sign_in_max_failures: int = 5
+    sign_in_lock_minutes: int = 15
+    #: Failed sign-ins one address may have (Flask-Limiter's notation) before it must wait.
+    sign_in_address_limit: str = "20 per 10 minutes"
+    #: Where the per-address counts live: memory:// (per web process), or redis://, memcached://.
+    rate_limit_storage_uri: str = "memory://"
+    #: Reverse proxies in front of the portal whose X-Forwarded-For gives the client's address.
+    trusted_proxies: int = 0
     #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
     session_cookie_secure: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -109,7 +120,9 @@ def load_settings(
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
-             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE"}
+             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
+             "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -122,8 +135,25 @@ def load_settings(
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
         session_cookie_secure=str(pick("SESSION_COOKIE_SECURE", "")).lower() in {"1", "true", "yes", "on"},
         session_timeout_minutes=_positive_int("SESSION_TIMEOUT_MINUTES", pick("SESSION_TIMEOUT_MINUTES", 30)),
+        session_lifetime_hours=_positive_int("SESSION_LIFETIME_HOURS", pick("SESSION_LIFETIME_HOURS", 12)),
+        sign_in_max_failures=_positive_int("SIGN_IN_MAX_FAILURES", pick("SIGN_IN_MAX_FAILURES", 5)),
+        sign_in_lock_minutes=_positive_int("SIGN_IN_LOCK_MINUTES", pick("SIGN_IN_LOCK_MINUTES", 15)),
+        sign_in_address_limit=_rate_limit(str(pick("SIGN_IN_ADDRESS_LIMIT", "20 per 10 minutes"))),
+        rate_limit_storage_uri=str(pick("RATE_LIMIT_STORAGE_URI", "memory://")),
+        trusted_proxies=_count("TRUSTED_PROXIES", pick("TRUSTED_PROXIES", 0)),
         extra=extra,
     )
+
+
+def _rate_limit(value: str) -> str:
+    """Return ``value`` when it reads as a rate limit such as "20 per 10 minutes", else raise ConfigError."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"SIGN_IN_ADDRESS_LIMIT: {value!r} is not a rate such as '20 per 10 minutes'") from exc
+    return value
 
 
 def _time_zone(name: str) -> str:
@@ -135,6 +165,13 @@ def _time_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Bishkek)") from exc
     return name
+
+
+def _count(name: str, value: Any) -> int:
+    """Return ``value`` as a whole number >= 0, else raise ConfigError naming the setting."""
+    if str(value).strip().isdigit():
+        return int(str(value).strip())
+    raise ConfigError(f"{name}: {value!r} is not a whole number >= 0")
 
 
 def _positive_int(name: str, value: Any) -> int:

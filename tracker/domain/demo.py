@@ -200,7 +200,7 @@ class _Loader:
     def account(self, login: str, name: str, role: Role, description: str,
                 dealer: str | None = None, posts: tuple[str, ...] = ()) -> DemoAccount:
         """Create one user with a fresh password and return the account to show."""
-        password = generate_password()
+        password = generate_password([login, name])
         user = create_user(self.session, login=login, name=name, role=role, password=password,
                            dealer=self.dealers[dealer] if dealer else None,
                            checkpoints=[self.sites[code] for code in posts])

@@ -21,6 +21,7 @@ from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 from tracker.web.database import get_session
+from tracker.web.redirects import safe_path
 
 #: The portal's languages: code -> name in that language (shown in the switcher).
 LANGUAGES = {"en": "English", "ru": "Русский"}
@@ -141,12 +142,6 @@ def day(value: date | datetime | None) -> str:
     return format_date(value, "medium")
 
 
-def _safe_back(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
-
-
 #: Time zones offered first on the preferences page (any IANA name is accepted).
 COMMON_TIME_ZONES = ("Asia/Bishkek", "Asia/Almaty", "Asia/Tashkent", "Asia/Dushanbe", "Europe/Moscow", "UTC")
 
@@ -169,7 +164,7 @@ def set_language():  # type: ignore[no-untyped-def]
     if user is not None:
         user.language = language
         get_session().commit()
-    return redirect(_safe_back(request.form.get("next")))
+    return redirect(safe_path(request.form.get("next"), "/"))
 
 
 @bp.post("/preferences/time-zone")
@@ -183,4 +178,4 @@ def set_time_zone():  # type: ignore[no-untyped-def]
         abort(400, description=f"{name!r} is not a time zone such as Asia/Bishkek")
     user.time_zone = name
     get_session().commit()
-    return redirect(_safe_back(request.form.get("next")))
+    return redirect(safe_path(request.form.get("next"), "/"))
