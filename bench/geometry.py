@@ -1,6 +1,6 @@
 """Benchmark: the cost of a route's corridor, for honest and hostile routes at the upload limits.
 
-    .venv/bin/python bench/geometry.py [--corridor-m 500] [--timeout 200] [--steps accept,corridor] [--only NAME]
+    .venv/bin/python bench/geometry.py [--corridor-m 500] [--timeout 120] [--steps accept,corridor] [--only NAME]
 
 Each route is measured in a child process of its own (spawned, so its peak memory is its
 own), beside the ceiling every accepted route must stay under (2 s, 200 MB) and the peer
@@ -8,7 +8,7 @@ of the same size that costs least (50,000 points in a straight line):
 
 - *raw corridor*: the corridor built on the route exactly as uploaded (what every page,
   export and gateway process did before routes were simplified), stopped at ``--timeout``
-  seconds or 8 GB;
+  seconds or 4 GB;
 - *accept*: what saving a route now does once (simplify, check the caps, build and store the
   corridor outline), or its refusal;
 - *corridor*: building the evaluation corridor from the stored route (what a gateway
@@ -38,7 +38,7 @@ from tracker.domain import geography as geo  # noqa: E402
 
 CEILING_S, CEILING_MB = 2.0, 200.0
 POINTS = 49_999
-MEMORY_LIMIT = 8 * 1024 ** 3
+MEMORY_LIMIT = 4 * 1024 ** 3
 ROAD = geo.section(geo.KHAIDARKAN_AKJOL, "Khaidarkan", "Bishkek")
 _TM = "+proj=tmerc +lat_0=41.4 +lon_0=72.97 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
 TO_M = Transformer.from_crs("EPSG:4326", _TM, always_xy=True)
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     """Measure every case and print one line per case and step."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corridor-m", type=int, default=500)
-    parser.add_argument("--timeout", type=float, default=200.0)
+    parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="comma-separated steps to run (default: all; 'raw corridor' is the slow one)")
     parser.add_argument("--only", help="measure only the cases whose name contains this")

@@ -29,10 +29,10 @@ declarations = sa.table(
 
 def upgrade() -> None:
     """Apply this revision."""
-    with op.batch_alter_table('declarations') as batch:
-        batch.add_column(sa.Column('route_uploaded', sa.Text(), nullable=True))
-        batch.add_column(sa.Column('route_tolerance_m', sa.Float(), nullable=True))
-        batch.add_column(sa.Column('corridor_outline', sa.Text(), nullable=True))
+    # Plain ADD COLUMN (SQLite has it): the table keeps its constraints and partial indexes as they are.
+    op.add_column('declarations', sa.Column('route_uploaded', sa.Text(), nullable=True))
+    op.add_column('declarations', sa.Column('route_tolerance_m', sa.Float(), nullable=True))
+    op.add_column('declarations', sa.Column('corridor_outline', sa.Text(), nullable=True))
     _simplify_stored_routes()
 
 

@@ -81,10 +81,10 @@ def plan_geometry(uploaded: LineString, corridor_m: float) -> RouteGeometry:
         raise RouteFileError(text(
             "the route still has {count} points after leaving out those within {tolerance} m of it; "
             "the limit is {limit}: send a planned route rather than a recorded track, or a wider corridor",
-            count=len(route.coords), tolerance=f"{tolerance:g}", limit=MAX_ROUTE_VERTICES))
+            count=len(route.coords), tolerance=round(tolerance, 2), limit=MAX_ROUTE_VERTICES))
     if folds(route, corridor_m, MAX_ROUTE_FOLDS) > MAX_ROUTE_FOLDS:
         raise RouteFileError(text("the route runs back over itself too often for a corridor {width} m wide: "
-                                  "send the way there once, without loops", width=f"{corridor_m:g}"))
+                                  "send the way there once, without loops", width=corridor_m))
     return RouteGeometry(route, Corridor(route, corridor_m).outline(), tolerance)
 
 
