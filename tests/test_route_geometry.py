@@ -2,6 +2,7 @@
 stored (the simplified route and its corridor outline) is what the gateway, maps and reports use."""
 from __future__ import annotations
 
+import io
 import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -226,3 +227,19 @@ def test_routes_saved_before_the_ceiling_are_simplified_by_the_migration_and_kep
             assert connection.execute(text("SELECT route FROM declarations")).scalar_one() == detailed
     finally:
         engine.dispose()
+
+
+def test_the_portal_refuses_a_too_detailed_track_beside_the_file_field_and_stores_nothing(
+        client: FlaskClient, auth: Any, db: Session, make_submittable: Any) -> None:
+    from tests.test_portal_trader import field_error
+
+    trader, draft = make_submittable(route=None, vehicle="")
+    auth.sign_in_as(trader)
+    zigzag = along_road(12_000, np.where(np.arange(12_000) % 2 == 0, 30.0, -30.0))
+    response = auth.post_form(f"/declarations/{draft.id}/edit?step=route", {
+        "gpx": (io.BytesIO(gpx(zigzag)), "track.gpx"), "corridor_m": "400", "vehicle": "01 KG 123 ABC"},
+        content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "the limit is 10000" in field_error(response.get_data(as_text=True), "gpx")
+    db.refresh(draft)
+    assert draft.route is None and draft.corridor_m == 500 and draft.vehicle == ""

@@ -34,7 +34,8 @@ from tracker.models import Declaration
 from tracker.models.declarations import MAX_ROUTE_VERTICES
 
 __all__ = ["MAX_ROUTE_FOLDS", "MAX_ROUTE_LENGTH_M", "MAX_ROUTE_VERTICES", "RouteGeometry", "SIMPLIFY_FRACTION",
-           "corridor_outline", "fitted_geometry", "inside", "plan_geometry", "refit_route", "store_route", "tolerance_m"]
+           "corridor_outline", "fitted_geometry", "inside", "plan_geometry", "refit_route", "route_length_m",
+           "store_route", "tolerance_m"]
 
 #: The simplification tolerance as a share of the corridor width.
 SIMPLIFY_FRACTION = 0.05

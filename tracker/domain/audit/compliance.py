@@ -2,7 +2,8 @@
 
 - Coverage is geometry over the stored fixes (fix-time order): a hop between two
   consecutive located fixes counts inside when both fixes lie in the corridor
-  (the outline stored with the route, ``tracker.domain.route_geometry``); its geodesic length and its duration add to the totals.
+  (the outline stored with the route, ``tracker.domain.route_geometry``); its geodesic
+  length and its duration add to the totals.
 - Excursions, unscheduled stops and signal gaps are the episodes the gateway's route
   evaluation found and stored as alerts (their details carry start, end, duration and
   the farthest distance): the report reads them instead of judging the track a second
