@@ -7,10 +7,13 @@ projected line is the nearest point of the route. The distance reported is then 
 geodesic distance (pyproj.Geod, WGS84) from the point to that foot, so it does not
 carry the projection's scale error (about 0.03 % 150 km off the central meridian).
 Point tests use shapely's vectorised ``contains_xy`` on prepared polygons.
+
+Building a corridor costs more the more its buffer overlaps itself, so a route is first
+simplified (:func:`simplify`) and its self-overlap counted (:func:`folds`); the limits
+applied to both are in ``route_geometry``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +29,8 @@ DENSIFY_M = 250.0
 #: Simplification never merges more than this much of the route into one segment: the projected
 #: chord it keeps and the geodesic the corridor draws between its ends then differ by centimetres.
 SIMPLIFY_PIECE_M = 20_000.0
+#: Pieces whose neighbours :func:`folds` looks up at once (a scribble stops after the first batch).
+_FOLD_BATCH = 256
 
 
 def densify(route: LineString, spacing_m: float = DENSIFY_M) -> NDArray[np.float64]:
@@ -108,9 +113,6 @@ def folds(route: LineString, width_m: float, limit: int) -> int:
         if count > limit:
             break
     return count
-
-
-_FOLD_BATCH = 256
 
 
 @dataclass(eq=False)
