@@ -94,7 +94,11 @@ SCHEMAS: dict[str, Any] = {
         "items": {"type": "array", "items": {"type": "object", "properties": {
             "sscc": {"type": "string"}, "declared_net_g": GRAMS, "received_net_g": {"type": ["integer", "null"]}}}},
         "route": {"type": ["array", "null"], "items": {"type": "array", "items": {"type": "number"}},
-                  "description": "[lat, lon] points of the planned route"},
+                  "description": "[lat, lon] points of the planned route as it is judged: the route as "
+                                 "given, without the points within route_tolerance_m of it"},
+        "route_tolerance_m": {"type": ["number", "null"],
+                              "description": "how far (m) a point of the route as given may be from `route`: "
+                                             "5 % of corridor_m"},
         "corridor_m": {"type": "integer"},
         "expected_checkpoints": {"type": "array", "items": {"type": "string"}},
         "authorised_stops": {"type": "array", "items": {"type": "object"}},
