@@ -11,6 +11,7 @@ PORT=${PORT:-5000}
 
 flask db upgrade
 flask demo
+flask evidence seal >/dev/null   # the demo's past hours of positions and its declarations
 GATEWAY_PORT=${GATEWAY_HTTP_PORT:-5055}
 echo
 echo "Portal:         http://$HOST:$PORT   (Ctrl-C stops everything)"

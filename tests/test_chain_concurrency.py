@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PASSWORD, postgres_url
 from tracker import migrate
 from tracker.db import make_engine, make_session_factory
-from tracker.domain.chain import verify_chain
+from tracker.domain.chain_verify import verify_chain
 from tracker.domain.custody import record_custody_event
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.users import create_user

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tracker.domain.chain import row_hash, verify_chain
+from tracker.domain.chain import row_hash
+from tracker.domain.chain_verify import verify_chain
 from tracker.domain.custody import record_custody_event
 from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry, today_kg
 from tracker.models import Activity, CustodyEvent, Transaction

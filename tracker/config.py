@@ -17,6 +17,7 @@ DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 CONFIG_FILE_NAME = "config.toml"
 SECRET_KEY_FILE_NAME = "secret_key"
 SQLITE_FILE_NAME = "mercury.sqlite3"
+EVIDENCE_KEY_FILE_NAME = "evidence-signing-key.pem"
 
 
 class ConfigError(ValueError):
@@ -42,7 +43,21 @@ class Settings:
     session_timeout_minutes: int = 30
     #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
     session_cookie_secure: bool = False
+    #: The owner role's URL, used for migrations and for applying grants (default: ``database_url``).
+    migration_database_url: str = ""
+    #: Ed25519 private key that signs the evidence chains' heads (PEM); None: the instance folder's.
+    evidence_key_file: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Return the URL migrations and grants run with: the owner role's, else the application's."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Return where the evidence signing key lives (configured, else in the instance folder)."""
+        return self.evidence_key_file or self.instance_path / EVIDENCE_KEY_FILE_NAME
 
 
 def normalise_database_url(url: str) -> str:
@@ -109,7 +124,8 @@ def load_settings(
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
-             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE"}
+             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
+             "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -122,6 +138,8 @@ def load_settings(
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
         session_cookie_secure=str(pick("SESSION_COOKIE_SECURE", "")).lower() in {"1", "true", "yes", "on"},
         session_timeout_minutes=_positive_int("SESSION_TIMEOUT_MINUTES", pick("SESSION_TIMEOUT_MINUTES", 30)),
+        migration_database_url=normalise_database_url(str(pick("MIGRATION_DATABASE_URL", ""))),
+        evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
         extra=extra,
     )
 

@@ -32,10 +32,13 @@ def init_app(app: Flask) -> None:
 
 
 def _url() -> str:
-    return str(current_app.config["DATABASE_URL"])
+    """Return the URL migrations run with: the owner role's (MIGRATION_DATABASE_URL), else DATABASE_URL."""
+    settings = current_app.config.get("SETTINGS")
+    return settings.owner_database_url if settings is not None else str(current_app.config["DATABASE_URL"])
 
 
-db_group = AppGroup("db", help="Migrate the database schema (Alembic revisions in migrations/).")
+db_group = AppGroup("db", help="Migrate the database schema (Alembic revisions in migrations/), grant roles.")
+db_group.add_command(cli_evidence.grants_command)
 
 
 @db_group.command("upgrade")
