@@ -1,0 +1,182 @@
+"""Evidence outside the chains is sealed under them: editing it afterwards is found by verify-chain.
+
+Positions (per declaration and hour, once the hour is over), declaration items once
+submitted, alert history and customs records. Tampering is done as in test_chain_tamper:
+past the append-only triggers on PostgreSQL.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.test_chain_tamper import tamper
+from tracker.domain.alerts import acknowledge_alert, open_alert
+from tracker.domain.chain_verify import verify_chain
+from tracker.domain.customs_import import import_customs_csv
+from tracker.domain.lifecycle import submit
+from tracker.domain.position_seals import SETTLE, hour_of, position_subject, seal_positions
+from tracker.domain.seal_checks import verify_coverage
+from tracker.domain.sealing import seal_everything
+from tracker.domain.seals import ALERT_HISTORY, CUSTOMS_RECORDS, DECLARATION_ITEMS, POSITIONS, latest_seal
+from tracker.models import (
+    BeaconProtocol,
+    DeclarationItem,
+    DeclarationStatus,
+    EvidenceSeal,
+    Position,
+    utcnow,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
+NOW = datetime.now(timezone.utc)
+HOUR = hour_of(NOW) - timedelta(hours=3)  # long over: sealed on the next run
+
+
+def add_fixes(db: Session, beacon_id: int, declaration_id: int | None, minutes: list[int]) -> list[Position]:
+    """Store fixes as the gateway does (raw message kept), ``minutes`` into HOUR."""
+    fixes = [Position(beacon_id=beacon_id, declaration_id=declaration_id, fix_time=HOUR + timedelta(minutes=m),
+                      received_at=utcnow(), lat=41.0 + m / 1000, lon=72.9, speed_kmh=50.0, flags=[],
+                      protocol=BeaconProtocol.JSON, raw=f"fix {m}".encode()) for m in minutes]
+    db.add_all(fixes)
+    db.flush()
+    return fixes
+
+
+@pytest.fixture
+def trip(db: Session, make_beacon, make_declaration) -> tuple[int, int]:
+    """A beacon travelling with a declaration in transit: (beacon id, declaration id)."""
+    beacon = make_beacon()
+    declaration = make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon)
+    return beacon.id, declaration.id
+
+
+def test_positions_of_a_finished_hour_are_sealed_per_declaration_and_verify(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    add_fixes(db, beacon_id, declaration_id, [1, 2, 3])
+    add_fixes(db, beacon_id, None, [50])  # before departure: on no declaration, sealed too
+    assert seal_positions(db, NOW) == 2
+    assert latest_seal(db, POSITIONS, position_subject(declaration_id, HOUR)).row_count == 3
+    report = verify_coverage(db, POSITIONS)
+    assert report.ok and report.pending == 0 and verify_chain(db, EvidenceSeal).ok
+
+
+def test_the_current_hour_waits_until_it_is_over(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    add_fixes(db, beacon_id, declaration_id, [1])
+    assert seal_positions(db, HOUR + timedelta(minutes=30)) == 0
+    assert seal_positions(db, HOUR + timedelta(hours=1) + SETTLE) == 1
+
+
+def test_edited_position_is_found_naming_its_declaration_and_hour(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    fixes = add_fixes(db, beacon_id, declaration_id, [1, 2, 3])
+    seal_positions(db, NOW)
+    tamper(db, "UPDATE positions SET lat = 40.0 WHERE id = :id", id=fixes[1].id)
+    report = verify_coverage(db, POSITIONS)
+    assert not report.ok and position_subject(declaration_id, HOUR) in (report.reason or "")
+
+
+def test_deleted_position_is_found_and_never_sealed_over(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    fixes = add_fixes(db, beacon_id, declaration_id, [1, 2, 3])
+    seal_positions(db, NOW)
+    tamper(db, "DELETE FROM positions WHERE id = :id", id=fixes[0].id)
+    add_fixes(db, beacon_id, declaration_id, [4])  # a later fix for the hour must not cover the gap
+    seal_positions(db, NOW + timedelta(minutes=1))
+    assert not verify_coverage(db, POSITIONS).ok
+
+
+def test_late_fix_for_a_sealed_hour_is_covered_by_a_later_seal(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    add_fixes(db, beacon_id, declaration_id, [1, 2])
+    seal_positions(db, NOW)
+    late = add_fixes(db, beacon_id, declaration_id, [30])[0]
+    assert verify_coverage(db, POSITIONS).pending == 1
+    assert seal_positions(db, NOW + timedelta(minutes=1)) == 1
+    assert latest_seal(db, POSITIONS, position_subject(declaration_id, HOUR)).row_count == 3
+    tamper(db, "UPDATE positions SET raw = :raw WHERE id = :id", raw=b"forged", id=late.id)
+    assert not verify_coverage(db, POSITIONS).ok
+
+
+def test_re_flagging_a_sealed_fix_is_not_tampering(db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    fixes = add_fixes(db, beacon_id, declaration_id, [1, 2])
+    seal_positions(db, NOW)
+    tamper(db, "UPDATE positions SET flags = :flags WHERE id = :id", flags='["impossible_jump"]', id=fixes[1].id)
+    assert verify_coverage(db, POSITIONS).ok
+
+
+def test_submitted_declaration_items_are_sealed_and_an_edit_is_found(db: Session, make_declaration) -> None:
+    declaration = make_declaration(status=DeclarationStatus.SUBMITTED)
+    seal_everything(db, NOW)
+    assert verify_coverage(db, DECLARATION_ITEMS).ok
+    item = declaration.items[0]
+    tamper(db, "UPDATE declaration_items SET declared_net_g = 3450 WHERE declaration_id = :d AND container_id = :c",
+           d=declaration.id, c=item.container_id)
+    report = verify_coverage(db, DECLARATION_ITEMS)
+    assert not report.ok and f"declaration:{declaration.id}" in (report.reason or "")
+
+
+def test_submitting_seals_the_items(db: Session, monkeypatch, make_user, make_declaration) -> None:
+    monkeypatch.setattr("tracker.domain.lifecycle.check_submission", lambda *args, **kw: {})
+    trader = make_user("trader")
+    declaration = make_declaration(declarant=trader.dealer)
+    submit(db, trader, declaration.id)
+    assert latest_seal(db, DECLARATION_ITEMS, f"declaration:{declaration.id}").row_count == 1
+
+
+def test_a_received_mass_is_not_an_edit_of_the_declared_contents(db: Session, make_declaration) -> None:
+    declaration = make_declaration(status=DeclarationStatus.SUBMITTED)
+    seal_everything(db, NOW)
+    item = db.scalars(select(DeclarationItem).where(DeclarationItem.declaration_id == declaration.id)).one()
+    item.received_net_g = 34_400
+    db.flush()
+    assert verify_coverage(db, DECLARATION_ITEMS).ok
+
+
+def test_alert_history_is_sealed_at_each_step_and_an_edit_is_found(db: Session, make_user, make_declaration) -> None:
+    alert = open_alert(db, kind="off_route", severity="warning", declaration=make_declaration())
+    acknowledge_alert(db, alert, make_user("customs_officer"), note="calling the driver")
+    assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 2
+    assert verify_coverage(db, ALERT_HISTORY).ok
+    tamper(db, "UPDATE alert_events SET note = 'nothing seen' WHERE alert_id = :id AND action = 'acknowledged'",
+           id=alert.id)
+    report = verify_coverage(db, ALERT_HISTORY)
+    assert not report.ok and f"alert:{alert.id}" in (report.reason or "")
+
+
+def test_deleted_alert_step_is_found(db: Session, make_user, make_declaration) -> None:
+    alert = open_alert(db, kind="late", severity="warning", declaration=make_declaration())
+    acknowledge_alert(db, alert, make_user("customs_officer"))
+    tamper(db, "DELETE FROM alert_events WHERE alert_id = :id AND action = 'acknowledged'", id=alert.id)
+    assert not verify_coverage(db, ALERT_HISTORY).ok
+
+
+def test_imported_customs_records_are_sealed_and_an_edit_is_found(db: Session) -> None:
+    day = NOW.date().isoformat()
+    import_customs_csv(db, None, "date,reference,sscc,direction,mass_kg,checkpoint\n"
+                                 f"{day},26KGHG00000000010,,export,138,AKJOL\n"
+                                 f"{day},26KGHG00000000020,,import,34.5,DOSTUK\n", "extract.csv")
+    assert verify_coverage(db, CUSTOMS_RECORDS).ok
+    tamper(db, "UPDATE customs_records SET mass_g = 13800 WHERE reference = '26KGHG00000000010'")
+    report = verify_coverage(db, CUSTOMS_RECORDS)
+    assert not report.ok and "import:" in (report.reason or "")
+
+
+def test_verify_chain_command_reports_an_edited_position(app: Flask, db: Session, trip) -> None:
+    beacon_id, declaration_id = trip
+    fixes = add_fixes(db, beacon_id, declaration_id, [1, 2])
+    db.commit()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["evidence", "seal"]).exit_code == 0
+    result = runner.invoke(args=["verify-chain"])
+    assert result.exit_code == 0 and "positions: OK, 2 rows" in result.output, result.output
+    tamper(db, "UPDATE positions SET lon = 73.5 WHERE id = :id", id=fixes[0].id)
+    db.commit()
+    result = runner.invoke(args=["verify-chain"])
+    assert result.exit_code == 1 and "positions: BROKEN" in result.output
