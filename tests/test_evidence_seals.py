@@ -18,7 +18,7 @@ from tracker.domain.alerts import acknowledge_alert, open_alert
 from tracker.domain.chain_verify import verify_chain
 from tracker.domain.customs_import import import_customs_csv
 from tracker.domain.lifecycle import submit
-from tracker.domain.position_seals import SETTLE, hour_of, position_subject, seal_positions
+from tracker.domain.position_seals import SETTLE, hour_of, position_subject, run_position_sealing, seal_positions
 from tracker.domain.seal_checks import verify_coverage
 from tracker.domain.sealing import seal_everything
 from tracker.domain.seals import ALERT_HISTORY, CUSTOMS_RECORDS, DECLARATION_ITEMS, POSITIONS, latest_seal
@@ -180,3 +180,12 @@ def test_verify_chain_command_reports_an_edited_position(app: Flask, db: Session
     db.commit()
     result = runner.invoke(args=["verify-chain"])
     assert result.exit_code == 1 and "positions: BROKEN" in result.output
+
+
+def test_gateway_run_seals_in_chunks_of_groups(sessions, db: Session, make_beacon, make_declaration) -> None:
+    for _ in range(3):
+        beacon = make_beacon()
+        add_fixes(db, beacon.id, make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon).id, [1, 2])
+    db.commit()
+    assert run_position_sealing(sessions, NOW, chunk=2) == 3
+    assert verify_coverage(db, POSITIONS).ok and verify_coverage(db, POSITIONS).count == 6

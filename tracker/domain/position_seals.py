@@ -9,7 +9,6 @@ A sealed fix that has disappeared is never sealed over: verify-chain reports it.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -25,6 +24,8 @@ SETTLE = timedelta(minutes=10)
 #: Fixes received this long before the previous run are looked at again (a slow commit's margin).
 LATE_COMMIT_MARGIN = timedelta(hours=1)
 HOUR = timedelta(hours=1)
+#: Groups (declaration and hour) sealed per transaction by the gateway's periodic run.
+CHUNK = 100
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -37,17 +38,19 @@ def position_subject(declaration_id: int | None, hour: datetime) -> str:
     return f"{declaration_id if declaration_id is not None else 'none'}/{hour:%Y-%m-%dT%H}"
 
 
-def _candidates(session: Session, before: datetime) -> dict[tuple[int | None, datetime], set[int]]:
-    """Return the (declaration, hour) groups with fixes received since the previous run."""
+#: A declaration (None: fixes on no declaration) and the start of an hour.
+Group = tuple[int | None, datetime]
+
+
+def _candidates(session: Session, before: datetime, everything: bool = False) -> list[Group]:
+    """Return the (declaration, hour) groups with fixes received since the previous run, oldest hour first."""
     last = session.scalar(select(func.max(EvidenceSeal.recorded_at)).where(EvidenceSeal.kind == POSITIONS.kind))
-    query = select(Position.id, Position.declaration_id, Position.fix_time).where(Position.fix_time < before)
-    if last is not None:  # fixes received lately, and fixes whose hour has ended since (future-dated ones)
+    query = select(Position.declaration_id, Position.fix_time).where(Position.fix_time < before)
+    if last is not None and not everything:  # fixes received lately, and fixes whose hour ended since
         query = query.where(or_(Position.received_at >= last - LATE_COMMIT_MARGIN,
                                 Position.fix_time >= hour_of(last - SETTLE)))
-    groups: dict[tuple[int | None, datetime], set[int]] = defaultdict(set)
-    for position_id, declaration_id, fix_time in session.execute(query):
-        groups[(declaration_id, hour_of(fix_time))].add(position_id)
-    return groups
+    groups = {(declaration_id, hour_of(fix_time)) for declaration_id, fix_time in session.execute(query)}
+    return sorted(groups, key=lambda group: (group[1], group[0] or 0))
 
 
 def _fixes_of(session: Session, declaration_id: int | None, hour: datetime) -> list[Position]:
@@ -57,25 +60,40 @@ def _fixes_of(session: Session, declaration_id: int | None, hour: datetime) -> l
                                                        Position.fix_time < hour + HOUR)))
 
 
-def seal_positions(session: Session, now: datetime, settle: timedelta = SETTLE) -> int:
-    """Seal every finished hour with fixes not sealed yet; return how many seals were appended."""
+def _seal_group(session: Session, declaration_id: int | None, hour: datetime) -> bool:
+    """Seal one declaration's hour again if it has fixes no seal covers; tell whether it did."""
+    subject = position_subject(declaration_id, hour)
+    previous = latest_seal(session, POSITIONS, subject)
+    sealed = set(parse_ranges(previous.row_keys)) if previous else set()
+    fixes = _fixes_of(session, declaration_id, hour)
+    present = {fix.id for fix in fixes}
+    if sealed - present or present <= sealed:
+        return False  # nothing new, or a sealed fix is gone: verify-chain tells
+    seal(session, POSITIONS, subject, fixes)
+    return True
+
+
+def seal_positions(session: Session, now: datetime, settle: timedelta = SETTLE, everything: bool = False) -> int:
+    """Seal every finished hour with fixes not sealed yet; return how many seals were appended.
+
+    ``everything`` looks at every stored fix, not only those since the previous run (after a
+    run that stopped half-way through a backlog).
+    """
     lock_chain(session, EvidenceSeal)  # one sealer at a time, or two would seal the same hour
+    groups = _candidates(session, hour_of(now - settle), everything)
+    return sum(_seal_group(session, declaration_id, hour) for declaration_id, hour in groups)
+
+
+def run_position_sealing(sessions: sessionmaker[Session], now: datetime, chunk: int = CHUNK) -> int:
+    """Seal the finished hours, ``chunk`` groups per transaction, so the seals chain is never held long.
+
+    Alerts are sealed on that chain too: a gateway batch raising one waits for at most one chunk.
+    """
+    with sessions() as session:
+        groups = _candidates(session, hour_of(now - SETTLE))
     appended = 0
-    for declaration_id, hour in sorted(_candidates(session, hour_of(now - settle)),
-                                       key=lambda group: (group[1], group[0] or 0)):
-        subject = position_subject(declaration_id, hour)
-        previous = latest_seal(session, POSITIONS, subject)
-        sealed = set(parse_ranges(previous.row_keys)) if previous else set()
-        fixes = _fixes_of(session, declaration_id, hour)
-        present = {fix.id for fix in fixes}
-        if sealed - present or present <= sealed:
-            continue  # nothing new, or a sealed fix is gone: verify-chain tells
-        seal(session, POSITIONS, subject, fixes)
-        appended += 1
+    for start in range(0, len(groups), chunk):
+        with session_scope(sessions) as session:
+            lock_chain(session, EvidenceSeal)
+            appended += sum(_seal_group(session, d, h) for d, h in groups[start:start + chunk])
     return appended
-
-
-def run_position_sealing(sessions: sessionmaker[Session], now: datetime) -> int:
-    """Seal the finished hours in a transaction of its own; return how many seals were appended."""
-    with session_scope(sessions) as session:
-        return seal_positions(session, now)

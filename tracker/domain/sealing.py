@@ -45,6 +45,6 @@ def seal_unsealed(session: Session) -> int:
     return appended
 
 
-def seal_everything(session: Session, now: datetime) -> int:
+def seal_everything(session: Session, now: datetime, all_positions: bool = False) -> int:
     """Seal finished hours of positions and everything stored without a seal; return the seals appended."""
-    return seal_positions(session, now) + seal_unsealed(session)
+    return seal_positions(session, now, everything=all_positions) + seal_unsealed(session)

@@ -111,10 +111,12 @@ def public_key_command() -> None:
 
 @evidence_group.command("seal")
 @with_appcontext
-def seal_command() -> None:
+@click.option("--all", "all_positions", is_flag=True,
+              help="Look at every stored fix, not only those since the last run (after an interrupted backlog).")
+def seal_command(all_positions: bool) -> None:
     """Seal finished hours of positions, and anything stored without a seal (the gateway seals positions too)."""
     with session_scope(session_factory()) as session:
-        appended = seal_everything(session, utcnow())
+        appended = seal_everything(session, utcnow(), all_positions)
     click.echo(f"{appended} seals appended")
 
 
