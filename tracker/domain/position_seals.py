@@ -10,8 +10,9 @@ A sealed fix that has disappeared is never sealed over: verify-chain reports it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.db import session_scope
@@ -53,10 +54,11 @@ def _candidates(session: Session, before: datetime, everything: bool = False) ->
     return sorted(groups, key=lambda group: (group[1], group[0] or 0))
 
 
-def _fixes_of(session: Session, declaration_id: int | None, hour: datetime) -> list[Position]:
-    """Return every fix of ``declaration_id`` (None: of no declaration) in ``hour``."""
+def _fixes_of(session: Session, declaration_id: int | None, hour: datetime) -> list[Row[Any]]:
+    """Return the sealed fields of every fix of ``declaration_id`` (None: of no declaration) in ``hour``."""
     owner = Position.declaration_id.is_(None) if declaration_id is None else Position.declaration_id == declaration_id
-    return list(session.scalars(select(Position).where(owner, Position.fix_time >= hour,
+    columns = [getattr(Position, name) for name in POSITIONS.fields]
+    return list(session.execute(select(*columns).where(owner, Position.fix_time >= hour,
                                                        Position.fix_time < hour + HOUR)))
 
 

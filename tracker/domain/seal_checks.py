@@ -31,9 +31,10 @@ def _sealed_rows(session: Session, coverage: Coverage, sealed: EvidenceSeal) -> 
         declaration_id = int(sealed.subject.split(":", 1)[1])
         return session.scalars(select(DeclarationItem).where(DeclarationItem.declaration_id == declaration_id)).all()
     keys, rows = parse_ranges(sealed.row_keys), []
-    column = getattr(coverage.model, coverage.key)
+    key = getattr(coverage.model, coverage.key)
+    columns = [getattr(coverage.model, name) for name in coverage.fields]  # plain rows: no ORM objects to build
     for start in range(0, len(keys), CHUNK):
-        rows.extend(session.scalars(select(coverage.model).where(column.in_(keys[start:start + CHUNK]))))
+        rows.extend(session.execute(select(*columns).where(key.in_(keys[start:start + CHUNK]))))
     return rows
 
 
