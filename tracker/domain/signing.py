@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -89,17 +90,25 @@ class Signer(Verifier):
 
 
 def create_key_file(path: Path) -> Signer:
-    """Write a new private key to ``path`` (mode 0600); refuse to replace an existing one."""
+    """Write a new private key to ``path`` (mode 0600); refuse to replace an existing one.
+
+    The key is written beside ``path`` and linked into place, so a process starting at the
+    same moment reads either no file or the whole key.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        os.link(draft, path)
     except FileExistsError:
         raise SigningKeyError(f"{path} exists: a signing key is never replaced silently") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    finally:
+        draft.unlink(missing_ok=True)
     return Signer(key)
 
 
