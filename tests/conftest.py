@@ -108,12 +108,14 @@ def reset_postgres_schema(url: str) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def evidence_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def evidence_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One evidence signing key for the run (the app fixture signs with it too)."""
     path = tmp_path_factory.mktemp("evidence-key") / "evidence-signing-key.pem"
     signing.create_key_file(path)
     signing.use_key_file(path)
-    return path
+    os.environ["EVIDENCE_KEY_FILE"] = str(path)  # gateways and servers the tests start sign with it too
+    yield path
+    os.environ.pop("EVIDENCE_KEY_FILE", None)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -1,4 +1,4 @@
-"""Flask CLI commands for the evidence: ``verify-chain``, ``evidence ...``, ``db grants``, reports, ``import-customs``."""
+"""Flask CLI commands for the evidence: ``verify-chain``, ``evidence``, ``db grants``, reports, ``import-customs``."""
 from __future__ import annotations
 
 import csv
@@ -19,12 +19,12 @@ from tracker.domain import signing
 from tracker.domain.balance import COLUMNS as BALANCE_COLUMNS
 from tracker.domain.balance import balances, dealer_balance
 from tracker.domain.chain_verify import ChainReport, verify_chains
-from tracker.domain.sealing import seal_everything
-from tracker.domain.seal_checks import verify_seals
-from tracker.domain.witness import WitnessError, export_heads, read_witnessed, sign_unsigned_chains
 from tracker.domain.customs_import import parse_customs_csv, store_customs_rows
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.reconcile import Mismatch, reconcile
+from tracker.domain.seal_checks import verify_seals
+from tracker.domain.sealing import seal_everything
+from tracker.domain.witness import WitnessError, export_heads, read_witnessed, sign_unsigned_chains
 from tracker.models import Dealer, utcnow
 from tracker.web.database import session_factory
 
