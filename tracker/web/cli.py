@@ -47,6 +47,8 @@ def db_upgrade(revision: str) -> None:
     """Upgrade the database to REVISION (default: head)."""
     migrate.upgrade(_url(), revision)
     click.echo(f"database at revision {migrate.current_revision(_url())}")
+    if _url() != str(current_app.config["DATABASE_URL"]):
+        click.echo("new tables need grants: flask --app tracker db grants --role APPLICATION_ROLE --apply")
 
 
 @db_group.command("downgrade")
