@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.chain import row_hash
 from tracker.domain.chain_verify import verify_chain
+from tracker import create_app
 from tracker.domain import signing
 from tracker.domain.custody import record_custody_event
 from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry, today_kg
@@ -285,3 +286,17 @@ def test_rows_written_before_signing_are_signed_once_and_only_when_unsigned(db: 
     assert "no signed head" in (verify_chain(db, CustodyEvent).reason or "")
     assert "custody_events" in sign_unsigned_chains(db)
     assert verify_chain(db, CustodyEvent).ok and sign_unsigned_chains(db) == []
+
+
+def test_verify_chain_without_any_key_asks_for_the_public_key_and_makes_none(
+        tmp_path: Path, evidence_key: Path) -> None:
+    instance = tmp_path / "instance"
+    try:
+        app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "SECRET_KEY": "x" * 32,
+                          "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+                          "EVIDENCE_KEY_FILE": str(instance / "evidence-signing-key.pem")})
+        result = app.test_cli_runner().invoke(args=["verify-chain"])
+    finally:
+        signing.use_key_file(evidence_key)  # the app pointed this process at its (missing) key
+    assert result.exit_code == 1 and "--public-key" in result.output
+    assert not (instance / "evidence-signing-key.pem").exists()

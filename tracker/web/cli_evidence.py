@@ -40,6 +40,11 @@ def init_app(app: Flask) -> None:
 
 
 def _verifier(public_key: Path | None) -> signing.Verifier:
+    """Return the auditor's public key if given, else the instance's key (never made here)."""
+    key_file = current_app.config["SETTINGS"].signing_key_path
+    if public_key is None and not key_file.exists():
+        raise click.ClickException(f"no evidence signing key at {key_file}: verify with --public-key FILE, "
+                                   "or create the key with: flask --app tracker evidence create-key")
     try:
         return signing.load_verifier(public_key) if public_key else signing.current_signer()
     except signing.SigningKeyError as exc:
