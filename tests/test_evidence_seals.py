@@ -30,6 +30,7 @@ from tracker.domain.seals import (
     latest_seal,
 )
 from tracker.models import (
+    AlertEvent,
     BeaconProtocol,
     DeclarationItem,
     DeclarationStatus,
@@ -154,9 +155,13 @@ def test_a_received_mass_is_not_an_edit_of_the_declared_contents(db: Session, ma
     assert check(db, DECLARATION_ITEMS, f"declaration:{declaration.id}").ok
 
 
-def test_alert_history_is_sealed_at_each_step_and_an_edit_is_found(db: Session, make_user, make_declaration) -> None:
+def test_alert_history_is_sealed_when_its_transaction_commits(db: Session, make_user, make_declaration) -> None:
     alert = open_alert(db, kind="off_route", severity="warning", declaration=make_declaration())
+    db.commit()
+    assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 1
     acknowledge_alert(db, alert, make_user("customs_officer"), note="calling the driver")
+    assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 1  # not before the commit
+    db.commit()
     assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 2
     assert check(db, ALERT_HISTORY, f"alert:{alert.id}").ok
     tamper(db, "UPDATE alert_events SET note = 'nothing seen' WHERE alert_id = :id AND action = 'acknowledged'",
@@ -165,9 +170,28 @@ def test_alert_history_is_sealed_at_each_step_and_an_edit_is_found(db: Session, 
     assert not report.ok and f"alert:{alert.id}" in (report.reason or "")
 
 
+def test_a_step_added_outside_the_alert_functions_is_sealed_too(db: Session, make_declaration) -> None:
+    alert = open_alert(db, kind="off_route", severity="warning", declaration=make_declaration())
+    alert.history.append(AlertEvent(action="reopened", at=utcnow(), actor_name="system", note="as the gateway does"))
+    db.commit()
+    assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 2
+
+
+def test_a_rolled_back_step_leaves_no_seal(db: Session, make_declaration) -> None:
+    alert = open_alert(db, kind="late", severity="warning", declaration=make_declaration())
+    db.commit()
+    alert.history.append(AlertEvent(action="explained", at=utcnow(), actor_name="system", note="never kept"))
+    db.flush()
+    db.rollback()
+    db.commit()
+    assert latest_seal(db, ALERT_HISTORY, f"alert:{alert.id}").row_count == 1
+    assert check(db, ALERT_HISTORY, f"alert:{alert.id}").ok
+
+
 def test_deleted_alert_step_is_found(db: Session, make_user, make_declaration) -> None:
     alert = open_alert(db, kind="late", severity="warning", declaration=make_declaration())
     acknowledge_alert(db, alert, make_user("customs_officer"))
+    db.commit()
     tamper(db, "DELETE FROM alert_events WHERE alert_id = :id AND action = 'acknowledged'", id=alert.id)
     assert not check(db, ALERT_HISTORY, f"alert:{alert.id}").ok
 

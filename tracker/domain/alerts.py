@@ -13,20 +13,16 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, alert_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tracker.domain.seals import seal_alert_history
 from tracker.domain.text import text
 from tracker.models import Alert, AlertEvent, AlertSeverity, AlertStatus, Declaration, User, utcnow
 
 SYSTEM = "system"
 
 
-def _step(session: Session, alert: Alert, action: str, actor: User | None, note: str,
-          at: datetime) -> AlertEvent:
-    """Add a step to the alert's history and seal the history (evidence under the chain)."""
+def _step(alert: Alert, action: str, actor: User | None, note: str, at: datetime) -> AlertEvent:
     event = AlertEvent(action=action, at=at, actor=actor,
                        actor_name=actor.login if actor is not None else SYSTEM, note=note)
     alert.history.append(event)
-    seal_alert_history(session, alert)
     return event
 
 
@@ -48,7 +44,7 @@ def open_alert(
     alert = Alert(kind=kind, severity=AlertSeverity(severity), declaration=declaration,
                   details=dict(details or {}), lat=lat, lon=lon, opened_at=at, status=AlertStatus.OPEN)
     session.add(alert)
-    _step(session, alert, "opened", actor, note or kind, at)
+    _step(alert, "opened", actor, note or kind, at)
     session.flush()
     return alert
 
@@ -66,7 +62,7 @@ def acknowledge_alert(session: Session, alert: Alert, actor: User, note: str = "
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by = actor
     alert.acknowledged_at = at
-    _step(session, alert, "acknowledged", actor, note, at)
+    _step(alert, "acknowledged", actor, note, at)
     session.flush()
     return alert
 
@@ -78,7 +74,7 @@ def explain_alert(session: Session, alert: Alert, actor: User, explanation: str,
     if not explanation.strip():
         raise ValidationFailed({"explanation": text("say what happened")})
     alert.status = AlertStatus.EXPLAINED
-    _step(session, alert, "explained", actor, explanation.strip(), at or utcnow())
+    _step(alert, "explained", actor, explanation.strip(), at or utcnow())
     session.flush()
     return alert
 
@@ -92,7 +88,7 @@ def close_alert(session: Session, alert: Alert, actor: User | None, resolution: 
     alert.closed_at = max(at, alert.opened_at)
     alert.resolution = resolution
     alert.resolved_by = actor
-    _step(session, alert, "closed", actor, resolution, alert.closed_at)
+    _step(alert, "closed", actor, resolution, alert.closed_at)
     session.flush()
     return alert
 

@@ -1,9 +1,8 @@
 """Sealing what was stored without a seal, for ``flask --app tracker evidence seal`` (cron).
 
-Declarations are sealed when submitted and alert history at each step; this catches the
-rest: data from before sealing existed, demo data entered past the submission step, and
-alert steps the gateway adds on its own (a reopened excursion), plus finished hours of
-positions (``position_seals``).
+Declarations are sealed when submitted and alert history whenever a step is committed;
+this catches the rest: data from before sealing existed and demo data entered past the
+submission step, plus finished hours of positions (``position_seals``).
 """
 from __future__ import annotations
 
@@ -39,8 +38,7 @@ def seal_unsealed(session: Session) -> int:
     counts = session.execute(select(AlertEvent.alert_id, func.count()).group_by(AlertEvent.alert_id)
                              .order_by(AlertEvent.alert_id))
     for alert_id, steps in counts.all():
-        if sealed.get(f"alert:{alert_id}") != steps:
-            seal_alert_history(session, session.get(Alert, alert_id))
+        if sealed.get(f"alert:{alert_id}") != steps and seal_alert_history(session, session.get(Alert, alert_id)):
             appended += 1
     return appended
 

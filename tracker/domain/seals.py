@@ -7,6 +7,10 @@ alert, an import, a declaration and hour) and the SHA-256 of their evidential fi
 The newest seal of a subject covers all of it, so evidence arriving late is sealed by a
 later seal of the same subject. verify-chain recomputes every newest seal's digest: an
 edited, deleted or inserted row shows up as the subject whose digest no longer matches.
+
+Alert history is sealed without any call from the alert code: every session that adds an
+alert step, on any path (the portal, the gateway's evaluation), seals that alert's history
+when it commits.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.chain import append_to_chain, canonical_value
@@ -46,6 +50,8 @@ CUSTOMS_RECORDS = Coverage("customs_records", CustomsRecord, "id", (
     "id", "crossing_date", "reference", "sscc", "direction", "mass_g", "checkpoint_code", "source_name",
     "line_number", "row_key", "imported_by_id", "imported_at"))
 COVERAGES = (POSITIONS, DECLARATION_ITEMS, ALERT_HISTORY, CUSTOMS_RECORDS)
+#: ``session.info`` key of the alerts whose history is sealed when the transaction commits.
+ALERTS_TO_SEAL = "tracker.alerts_to_seal"
 
 
 def id_ranges(keys: Iterable[int]) -> str:
@@ -112,12 +118,44 @@ def seal_declaration_items(session: Session, declaration: Declaration) -> Eviden
     return seal(session, DECLARATION_ITEMS, declaration_subject(declaration.id), items)
 
 
-def seal_alert_history(session: Session, alert: Alert) -> EvidenceSeal:
-    """Seal the whole history of an alert so far (each step seals it again, growing)."""
+def seal_alert_history(session: Session, alert: Alert) -> EvidenceSeal | None:
+    """Seal the whole history of an alert so far, unless its newest seal already covers it all."""
     session.add(alert)
     session.flush()
     events = session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id)).all()
-    return seal(session, ALERT_HISTORY, f"alert:{alert.id}", events)
+    subject = f"alert:{alert.id}"
+    previous = latest_seal(session, ALERT_HISTORY, subject)
+    if previous is not None and previous.row_keys == id_ranges(event.id for event in events):
+        return None
+    return seal(session, ALERT_HISTORY, subject, events)
+
+
+def seal_alert_history_at_commit(session: Session, alert: Alert) -> None:
+    """Seal the alert's history when the transaction commits.
+
+    At commit, after every row the transaction locks: the gateway locks a declaration and
+    then raises alerts, an officer raises an alert and then moves the declaration; taking
+    the seals chain's lock last in both keeps them from deadlocking.
+    """
+    pending: list[Alert] = session.info.setdefault(ALERTS_TO_SEAL, [])
+    if all(queued is not alert for queued in pending):
+        pending.append(alert)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_new_alert_steps(session: Session, _context: Any, _instances: Any) -> None:
+    """Queue the alerts that gained a step (from any code path) for sealing at commit."""
+    for row in session.new:
+        if isinstance(row, AlertEvent) and row.alert is not None:
+            seal_alert_history_at_commit(session, row.alert)
+
+
+@event.listens_for(Session, "before_commit")
+def _seal_alerts_of_the_transaction(session: Session) -> None:
+    """Seal the history of every alert that gained a step in this transaction."""
+    for alert in session.info.pop(ALERTS_TO_SEAL, []):
+        if inspect(alert).persistent or inspect(alert).pending:  # not rolled back meanwhile
+            seal_alert_history(session, alert)
 
 
 def seal_customs_records(session: Session, records: Sequence[CustomsRecord]) -> EvidenceSeal | None:
