@@ -11,6 +11,7 @@ PORT=${PORT:-5000}
 
 flask db upgrade
 flask demo
+flask evidence seal >/dev/null   # the demo's past hours of positions and its declarations
 GATEWAY_PORT=${GATEWAY_HTTP_PORT:-5055}
 # The demo export's beacon (truck 09 KG 482 AAH) speaks OsmAnd, which needs its key: a fresh
 # one each run (the last run's is revoked), never written to disk.

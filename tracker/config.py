@@ -17,6 +17,7 @@ DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 CONFIG_FILE_NAME = "config.toml"
 SECRET_KEY_FILE_NAME = "secret_key"
 SQLITE_FILE_NAME = "mercury.sqlite3"
+EVIDENCE_KEY_FILE_NAME = "evidence-signing-key.pem"
 
 
 class ConfigError(ValueError):
@@ -53,7 +54,21 @@ class Settings:
     trusted_proxies: int = 0
     #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
     session_cookie_secure: bool = False
+    #: The owner role's URL, used for migrations and for applying grants (default: ``database_url``).
+    migration_database_url: str = ""
+    #: Ed25519 private key that signs the evidence chains' heads (PEM); None: the instance folder's.
+    evidence_key_file: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Return the URL migrations and grants run with: the owner role's, else the application's."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Return where the evidence signing key lives (configured, else in the instance folder)."""
+        return self.evidence_key_file or self.instance_path / EVIDENCE_KEY_FILE_NAME
 
 
 def normalise_database_url(url: str) -> str:
@@ -122,7 +137,7 @@ def load_settings(
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
-             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES"}
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -141,6 +156,8 @@ def load_settings(
         sign_in_address_limit=_rate_limit(str(pick("SIGN_IN_ADDRESS_LIMIT", "20 per 10 minutes"))),
         rate_limit_storage_uri=str(pick("RATE_LIMIT_STORAGE_URI", "memory://")),
         trusted_proxies=_count("TRUSTED_PROXIES", pick("TRUSTED_PROXIES", 0)),
+        migration_database_url=normalise_database_url(str(pick("MIGRATION_DATABASE_URL", ""))),
+        evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
         extra=extra,
     )
 

@@ -4,10 +4,11 @@ Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by defau
 ports and ``GATEWAY_MQTT_URL`` off unless set). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
 0: never) it re-evaluates the declarations whose beacon went quiet or whose planned arrival
 passed, so ``signal_lost`` and ``late`` are raised without waiting for another ping; the
-check is idempotent, so every gateway process may run it. SIGTERM or Ctrl-C stops accepting,
-lets the batches in flight commit and be acknowledged (``DRAIN_S`` at most; what is still
-unanswered then is not acknowledged, so devices send it again), closes every connection
-and exits 0, within 10 seconds.
+check is idempotent, so every gateway process may run it. After it, the finished hours'
+positions are sealed under the evidence chain (``tracker.domain.position_seals``).
+SIGTERM or Ctrl-C stops accepting, lets the batches in flight commit and be acknowledged
+(``DRAIN_S`` at most; what is still unanswered then is not acknowledged, so devices send it
+again), closes every connection and exits 0, within 10 seconds.
 
 The database may go away and come back at any time (restart, failover, terminated
 connections, a crash): pooled connections are checked before use, a connection attempt
@@ -40,6 +41,7 @@ from beacon_gateway.writer import BatchWriter
 from tracker import migrate
 from tracker.config import ConfigError
 from tracker.db import make_engine, make_session_factory
+from tracker.domain.position_seals import run_position_sealing
 from tracker.models import utcnow
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
@@ -150,8 +152,11 @@ async def _check_overdue_every(period_s: float, ingest: Ingest, stop: asyncio.Ev
         try:
             checked = await asyncio.to_thread(run_overdue_check, ingest.sessions, utcnow(), None, stop.is_set)
             log.debug("overdue check: %d declarations re-evaluated", checked)
+            sealed = await asyncio.to_thread(run_position_sealing, ingest.sessions, utcnow(),
+                                             stopping=stop.is_set)
+            log.debug("positions: %d hours sealed", sealed)
         except Exception:  # noqa: BLE001 - a failed check (database away) is tried again next period
-            log.exception("overdue check failed")
+            log.exception("overdue check or position sealing failed")
 
 
 async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
