@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
-from tests.test_chain_tamper import tamper
+from tests.tracker.test_chain_tamper import tamper
 from tracker.domain.register import today_kg
 from tracker.domain.seal_checks import verify_coverage
 from tracker.domain.seals import CUSTOMS_RECORDS
