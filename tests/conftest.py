@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import socket
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from itertools import count
 from pathlib import Path
@@ -119,6 +120,31 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     engine = make_engine(url)
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def database_of_its_own(shared: Engine, folder: Path) -> Iterator[Engine]:
+    """A fresh database migrated to head, on the backend of ``shared``, dropped afterwards.
+
+    For tests whose processes commit (a gateway stores, alerts and seals evidence): what they
+    leave must not reach the run's shared database, whose whole chains other tests verify.
+    """
+    if shared.dialect.name == "postgresql":
+        name = f"{shared.url.database}_own_{secrets.token_hex(3)}"
+        with shared.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.execute(text(f'CREATE DATABASE "{name}"'))
+        url = shared.url.set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{folder / 'own.sqlite3'}"
+    migrate.upgrade(url)
+    own = make_engine(url)
+    try:
+        yield own
+    finally:
+        own.dispose()
+        if shared.dialect.name == "postgresql":
+            with shared.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+                admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

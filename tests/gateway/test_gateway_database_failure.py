@@ -27,6 +27,7 @@ from beacon_gateway.pipeline import Batch, build_pipeline
 from beacon_gateway.position import Position
 from beacon_gateway.servers.http import start_http
 from beacon_gateway.writer import BatchWriter, NotStored, Outcome
+from tests.conftest import database_of_its_own
 from tests.gateway.broker import Broker
 from tests.gateway.helpers import LiveGateway, close_wait_sockets, free_port, http, recv_exactly, teltonika_handshake, \
     teltonika_packet
@@ -36,6 +37,7 @@ from tests.pg_cluster import PgCluster
 from tracker.db import make_engine, make_session_factory
 from tracker.domain.tokens import TOKEN_PREFIX
 from tracker.models import BeaconProtocol
+
 
 
 # ------------------------------------------------------------------ in one process, any database
@@ -52,6 +54,13 @@ class DeadConnection:
         if DeadConnection.times > 0:
             DeadConnection.times -= 1
             raise PendingRollbackError("This Session's transaction has been rolled back")
+
+
+@pytest.fixture(scope="module")
+def engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """This module's gateways commit and seal: a database of its own, so the run's shared one stays whole."""
+    with database_of_its_own(engine, tmp_path_factory.mktemp("own-db")) as own:
+        yield own
 
 
 def position(device_id: str, seconds: int) -> Position:

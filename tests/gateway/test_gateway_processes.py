@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import database_of_its_own
 from tests.gateway.broker import Broker
 from tests.gateway.helpers import free_port, http, recv_exactly, teltonika_handshake, teltonika_packet
 from tests.gateway.seed import GatewayProcess, Seed, wait_until
@@ -24,6 +25,13 @@ from tracker.models import Alert, BeaconProtocol, Position
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
 STREAMS = 4           # devices sending at once
 KILL_AFTER = 20       # acknowledged messages before the kill
+
+
+@pytest.fixture(scope="module")
+def engine(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """This module's gateways commit and seal: a database of its own, so the run's shared one stays whole."""
+    with database_of_its_own(engine, tmp_path_factory.mktemp("own-db")) as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
