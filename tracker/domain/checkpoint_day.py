@@ -2,9 +2,8 @@
 
 Each list is an ordered query of one entity, paged by the caller (the portal's ``paginate``).
 The rows come with everything the officer's page shows already chosen for loading (items and
-their containers, parties, places), one statement per relationship for the whole page, so
-the page costs the same number of statements however many declarations and events a busy
-post has. Custody events are grouped by declaration: the declaration with the latest event
+their containers, parties, places), so the page costs the same few statements however many
+declarations and events a busy post has. Custody events are grouped by declaration: the declaration with the latest event
 first, its events newest first, so one page shows each declaration once with its events.
 """
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker.models import (
     CustodyEvent,
@@ -23,15 +22,16 @@ from tracker.models import (
     ExpectedCheckpoint,
 )
 
-#: What a movement row shows of a declaration: its flasks, parties and places.
+#: What a movement row shows of a declaration: its parties and places (joined to the page's own
+#: statement), its flasks (one more statement for the page).
 _MOVEMENT_ROWS = (
-    selectinload(Declaration.items).selectinload(DeclarationItem.container),
-    selectinload(Declaration.consignor), selectinload(Declaration.consignee),
-    selectinload(Declaration.origin), selectinload(Declaration.destination),
+    joinedload(Declaration.consignor), joinedload(Declaration.consignee),
+    joinedload(Declaration.origin), joinedload(Declaration.destination),
+    selectinload(Declaration.items).joinedload(DeclarationItem.container),
 )
-#: What an event row shows: the container's SSCC, the post, the declaration.
-_EVENT_ROWS = (selectinload(CustodyEvent.container), selectinload(CustodyEvent.checkpoint),
-               selectinload(CustodyEvent.declaration))
+#: What an event row shows: the container's SSCC, the post, the declaration (joined to the page's statement).
+_EVENT_ROWS = (joinedload(CustodyEvent.container), joinedload(CustodyEvent.checkpoint),
+               joinedload(CustodyEvent.declaration))
 
 
 def departing(posts: list[int]) -> Select[tuple[Declaration]]:

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from tracker.domain import lifecycle
 from tracker.domain.access import Action, custody_event_filter, may
@@ -223,19 +223,21 @@ def custody_events(user: User, sscc: str | None = None, checkpoint: str | None =
                    declaration_id: int | None = None) -> Select[tuple[CustodyEvent]]:
     """Return the custody events ``user`` may read, newest first, by container, checkpoint or declaration.
 
-    Each row comes with its container, checkpoint and declaration (one statement each for a page).
+    Each row comes with its container, checkpoint and declaration, joined to the page's statement.
     """
     query = select(CustodyEvent).where(custody_event_filter(user))
     if sscc:
         query = query.where(or_(CustodyEvent.container_id.in_(select(Container.id).where(Container.sscc == sscc)),
                                 CustodyEvent.unregistered_sscc == sscc))
     if checkpoint:
-        query = query.where(CustodyEvent.checkpoint_id.in_(select(Checkpoint.id).where(Checkpoint.code == checkpoint)))
+        # "=" on the one checkpoint (codes are unique) lets the page walk its (checkpoint, time) index.
+        query = query.where(CustodyEvent.checkpoint_id == select(Checkpoint.id).where(
+            Checkpoint.code == checkpoint).scalar_subquery())
     if declaration_id is not None:
         query = query.where(CustodyEvent.declaration_id == declaration_id)
     return query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()).options(
-        selectinload(CustodyEvent.container), selectinload(CustodyEvent.checkpoint),
-        selectinload(CustodyEvent.declaration))
+        joinedload(CustodyEvent.container), joinedload(CustodyEvent.checkpoint),
+        joinedload(CustodyEvent.declaration))
 
 
 def find_custody_event(session: Session, event_id: int) -> CustodyEvent:
