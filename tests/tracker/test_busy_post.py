@@ -45,7 +45,7 @@ def busy_post(db: Session, officer: User, make_declaration: Callable[..., Declar
 
     def add(count: int) -> list[Declaration]:
         arriving = []
-        for n in range(count):
+        for _ in range(count):
             two_flasks(status="approved", origin=post)
             arriving.append(two_flasks(status="in_transit", destination=post))
             passing = two_flasks(status="in_transit")
@@ -71,10 +71,12 @@ def statements_for(client: FlaskClient, path: str, statements: list[str]) -> int
 
 
 def today(page: str) -> str:
+    """The page's section of today's custody events."""
     return page.split('id="today"')[1]
 
 
 def rows(html: str) -> int:
+    """How many table rows of data ``html`` shows."""
     return html.count("<tr>") - html.count("<thead><tr>")
 
 
