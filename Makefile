@@ -10,12 +10,16 @@ run: setup
 test: setup
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput.
+# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput and recovery.
+# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput, route geometry.
 # They need the local PostgreSQL and Mosquitto; figures go to docs/benchmarks.md.
 bench: setup
 	.venv/bin/python bench/barcodes.py
 	.venv/bin/python bench/evaluation.py
 	.venv/bin/python bench/gateway.py --quick
+	.venv/bin/python bench/gateway_recovery.py
+	.venv/bin/python bench/accounts.py
+	.venv/bin/python bench/geometry.py
 
 clean:
 	rm -rf .venv *.egg-info .pytest_cache

@@ -1,13 +1,31 @@
-"""Device identity checks the servers need before any position arrives (TCP logins)."""
+"""Device identity checks the servers need before any position arrives (TCP logins).
+
+TCP protocols carry no secret: a device is admitted by its IMEI when that IMEI is a beacon
+registered for the protocol it speaks, and, when the beacon names networks it connects from,
+when the connection comes from one of them.
+"""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.domain.devices import address_allowed
 from tracker.models import Beacon
 
+MAX_DEVICE_ID_CHARS = 64   # as registered (tracker.models.Beacon.device_id)
 
-def is_registered_beacon(sessions: sessionmaker[Session], device_id: str) -> bool:
-    """Return whether ``device_id`` (an IMEI, a login id) is a registered beacon."""
+
+def tcp_login_refusal(sessions: sessionmaker[Session], device_id: str, protocol: str,
+                      address: str | None) -> str | None:
+    """Return why a TCP login as ``device_id`` from ``address`` is refused, or None to admit it."""
+    if not 1 <= len(device_id) <= MAX_DEVICE_ID_CHARS or not device_id.isprintable():
+        return f"{device_id[:MAX_DEVICE_ID_CHARS]!r} is not a device id"
     with sessions() as session:
-        return session.scalar(select(Beacon.id).where(Beacon.device_id == device_id)) is not None
+        beacon = session.scalars(select(Beacon).where(Beacon.device_id == device_id)).one_or_none()
+        if beacon is None:
+            return f"{device_id!r} is not a registered beacon"
+        if beacon.protocol.value != protocol:
+            return f"beacon {device_id!r} is registered for {beacon.protocol.value}, not {protocol}"
+        if not address_allowed(beacon.allowed_networks, address or ""):
+            return f"beacon {device_id!r} may not connect from {address}"
+        return None

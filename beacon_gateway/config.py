@@ -40,6 +40,7 @@ class GatewaySettings:
     approximate_accuracy_m: float = 500.0
     late_after_s: int = 600
     overdue_check_s: float = 60.0      # how often serve looks for silent beacons and late trips; 0: never
+    health_stall_s: float = 15.0       # /health answers 503 when positions wait this long without a commit
 
     @property
     def writer_threads_or_default(self) -> int:
@@ -75,6 +76,7 @@ _FIELDS: dict[str, tuple[str, type]] = {
     "GATEWAY_APPROXIMATE_ACCURACY_M": ("approximate_accuracy_m", float),
     "GATEWAY_LATE_AFTER_S": ("late_after_s", int),
     "GATEWAY_OVERDUE_CHECK_S": ("overdue_check_s", float),
+    "GATEWAY_HEALTH_STALL_S": ("health_stall_s", float),
 }
 
 

@@ -5,7 +5,9 @@ MQTT message each) and goes through every handler in one database transaction. A
 reads its settings once, when the pipeline is built; when one fails it is logged and the
 pipeline goes on, with a savepoint so the failure cannot spoil the transaction. Nothing
 reaches the database unless the store handler accepted it, so a failing authenticate or
-validate handler stores nothing rather than something unchecked.
+validate handler stores nothing rather than something unchecked. A failure of the database
+itself (connection lost, transaction unusable) is not a handler's failure: it ends the
+batch, and the writer rolls back and retries it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Protocol, Sequence
 
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from beacon_gateway.config import GatewaySettings
@@ -27,6 +30,11 @@ UNAUTHORIZED = "unauthorized"            # bad token, or a device id that is no 
 FORBIDDEN = "forbidden"                  # a valid token for another beacon
 INVALID = "invalid"                      # coordinates or values that cannot be stored
 BATCH_REJECTED = "batch_rejected"        # another ping of the same submission was bad
+
+#: the database went away or the transaction can no longer be used: no handler can go on
+DATABASE_LOST = (OperationalError, InterfaceError, PendingRollbackError)
+#: SQLSTATE of a write on a server that has become read-only (the old primary after a failover)
+READ_ONLY_SQL_TRANSACTION = "25006"
 
 
 @dataclass(eq=False)
@@ -94,9 +102,22 @@ class Pipeline:
             try:
                 with batch.session.begin_nested():
                     handler(batch)
-            except Exception:  # noqa: BLE001 - the pipeline must go on (Traccar's rule)
+            except Exception as exc:  # noqa: BLE001 - the pipeline must go on (Traccar's rule)
+                if database_lost(exc, batch.session):
+                    raise
                 log.exception("handler %s failed on a batch of %d pings", handler.name, len(batch.pings))
         return batch
+
+
+def database_lost(exc: Exception, session: Session) -> bool:
+    """Return whether ``exc`` means the database or this transaction is gone, not a handler bug.
+
+    A connection to a server that can no longer write counts as gone too: the writer then
+    discards it, and the next one reaches the server that took over.
+    """
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return (isinstance(exc, DATABASE_LOST) or bool(getattr(exc, "connection_invalidated", False))
+            or sqlstate == READ_ONLY_SQL_TRANSACTION or not session.is_active)
 
 
 def build_pipeline(settings: GatewaySettings,

@@ -6,6 +6,11 @@ and get a future. A single thread gathers submissions for at most ``max_wait`` o
 are the futures resolved, so no server can acknowledge anything not yet committed. A
 transaction that fails is retried, then each submission alone, so one bad message cannot
 hold back the others; a future that fails means "not stored, do not acknowledge".
+
+The writer threads never die: whatever a transaction raises (a dropped connection, a
+``PendingRollbackError``, a bug) is rolled back, the connection behind it is discarded
+(invalidated, so the pool opens a fresh one) and the batch is retried or refused. The
+writer also knows when commits have stalled, which ``/health`` reports.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
@@ -26,6 +31,8 @@ from beacon_gateway.position import Position
 log = logging.getLogger(__name__)
 
 RETRIES = 3
+#: errors caused by the data of one submission: the connection is sound, the batch is split
+DATA_ERRORS = (IntegrityError, DataError)
 
 
 class NotStored(RuntimeError):
@@ -74,6 +81,9 @@ class BatchWriter:
         self.max_positions = max_positions
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[Submission | None] = queue.Queue()
+        self._progress = threading.Lock()
+        self._waiting = 0                          # submitted, not yet answered
+        self._progress_at = time.monotonic()       # last commit, or when the wait began
         # Two threads let one batch's Python work overlap another's wait on the database.
         self._threads = [threading.Thread(target=self._run, name=f"batch-writer-{n}", daemon=True)
                          for n in range(threads)]
@@ -89,17 +99,43 @@ class BatchWriter:
         submission = Submission(list(positions), token)
         if not submission.positions:
             submission.future.set_result(Outcome())
-        else:
-            self._queue.put(submission)
+            return submission.future
+        with self._progress:
+            if self._waiting == 0:
+                self._progress_at = time.monotonic()
+            self._waiting += 1
+        submission.future.add_done_callback(self._answered)
+        self._queue.put(submission)
         return submission.future
+
+    def stalled_s(self) -> float:
+        """Return how long submissions have waited without any commit (0 when none waits)."""
+        with self._progress:
+            return time.monotonic() - self._progress_at if self._waiting else 0.0
+
+    def problem(self, stall_s: float) -> str | None:
+        """Return why the writer cannot store right now (a thread gone, commits stalled), or None."""
+        if not all(thread.is_alive() for thread in self._threads):
+            return "a batch-writer thread has stopped"
+        stalled = self.stalled_s()
+        if stalled > stall_s:
+            return f"no commit for {stalled:.0f} s while positions wait"
+        return None
+
+    def _answered(self, future: Future[Outcome]) -> None:
+        with self._progress:
+            self._waiting -= 1
+            if future.exception() is None:
+                self._progress_at = time.monotonic()
 
     def stop(self, timeout: float | None = 30) -> None:
         """Commit everything already submitted, then stop the threads."""
         for _ in self._threads:
             self._queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
             if thread.is_alive():
-                thread.join(timeout)
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         stopping = False
@@ -108,7 +144,12 @@ class BatchWriter:
             if first is None:
                 break
             submissions, stopping = self._gather(first)
-            self.write(submissions)
+            try:
+                self.write(submissions)
+            except Exception:  # noqa: BLE001 - a writer thread must outlive any batch
+                log.exception("batch of %d submissions failed", len(submissions))
+                for submission in submissions:
+                    _resolve(submission, NotStored("the gateway failed on these positions; retry"))
 
     def _gather(self, first: Submission) -> tuple[list[Submission], bool]:
         submissions, size = [first], len(first.positions)
@@ -126,20 +167,20 @@ class BatchWriter:
 
     def write(self, submissions: list[Submission]) -> None:
         """Store the submissions in one transaction (retrying), resolving their futures."""
-        error: DBAPIError | None = None
+        error: Exception | None = None
         for attempt in range(RETRIES):
             try:
                 outcomes = self._transaction(submissions)
-            except DBAPIError as exc:
+            except Exception as exc:  # noqa: BLE001 - rolled back and discarded: retry, then refuse
                 error = exc
                 log.warning("batch of %d submissions not committed (attempt %d): %s",
-                            len(submissions), attempt + 1, exc.orig or exc)
+                            len(submissions), attempt + 1, getattr(exc, "orig", None) or exc)
                 time.sleep(0.05 * 2 ** attempt)
                 continue
             for submission, outcome in zip(submissions, outcomes):
                 _resolve(submission, outcome)
             return
-        if len(submissions) > 1 and isinstance(error, (IntegrityError, DataError)):
+        if len(submissions) > 1 and isinstance(error, DATA_ERRORS):
             for submission in submissions:  # the data of one spoils the batch: find it
                 self.write([submission])
             return
@@ -151,8 +192,14 @@ class BatchWriter:
                  for number, submission in enumerate(submissions)
                  for index, position in enumerate(submission.positions)]
         with self.sessions() as session:
-            batch = self.pipeline.run(Batch(session, pings))
-            session.commit()
+            try:
+                batch = self.pipeline.run(Batch(session, pings))
+                session.commit()
+            except DATA_ERRORS:
+                raise  # rolled back on close; the connection is fine
+            except Exception:
+                session.invalidate()  # rolled back, and its connection is never used again
+                raise
         return outcomes_of(batch, len(submissions))
 
 

@@ -6,6 +6,10 @@ a power cut. An event leaves the "pending" state only when the tracker has answe
 for it: "sent" (201, or 200 for a replay of the same client event id) or "rejected"
 (a permanent 4xx, kept with the answer for the operator; never deleted). Delivery is
 at least once; the tracker's idempotency on ``client_event_id`` makes it exactly once.
+
+The same file keeps the station's memory (:mod:`scanner_app.memory`): what it has seen,
+written in the same transaction as the events it caused (:meth:`Outbox.transaction`).
+Its layout and the upgrade of older files are in :mod:`scanner_app.outbox_schema`.
 """
 from __future__ import annotations
 
@@ -16,28 +20,15 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from scanner_app.client import Rejected, TrackerClient, Unreachable
+from scanner_app.outbox_schema import upgrade
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    client_event_id TEXT NOT NULL UNIQUE,
-    payload TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
-    created_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    answered_at REAL,
-    answer TEXT
-);
-CREATE INDEX IF NOT EXISTS events_pending ON events (state, id);
-"""
 
 
 @dataclass(frozen=True)
@@ -61,24 +52,40 @@ class Outbox:
         self._lock = threading.Lock()
         # isolation_level=None: we open transactions ourselves, so each add is one explicit commit.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            upgrade(self._db)
+        except BaseException:  # not an outbox, or a newer one: leave the file as it was
+            self._db.close()
+            raise
 
     def close(self) -> None:
         """Close the file (everything is already committed)."""
         with self._lock:
             self._db.close()
 
-    def add(self, payload: dict[str, Any]) -> str:
-        """Store a new event durably and return its client event id (a UUID, set here if absent)."""
-        payload = {**payload, "client_event_id": payload.get("client_event_id") or str(uuid.uuid4())}
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the file for one write: all done on the connection given is committed together, or none."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO events (client_event_id, payload, created_at) VALUES (?, ?, ?)",
-                             (payload["client_event_id"], json.dumps(payload, sort_keys=True), time.time()))
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
-        return str(payload["client_event_id"])
+
+    def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Return the rows of one query (the memory's look-ups), between other threads' writes."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def add(self, payload: dict[str, Any]) -> str:
+        """Store a new event durably and return its client event id (a UUID, set here if absent)."""
+        with self.transaction() as db:
+            return insert_event(db, payload)
 
     def pending(self, limit: int = 100, after_id: int = 0) -> list[OutboxEvent]:
         """Return the oldest events still waiting for the tracker (recorded after ``after_id``), in order."""
@@ -126,6 +133,14 @@ class Outbox:
                 "SELECT id, client_event_id, payload, state, attempts, last_error FROM events " + where,
                 params).fetchall()
         return [OutboxEvent(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
+
+
+def insert_event(db: sqlite3.Connection, payload: dict[str, Any]) -> str:
+    """Insert a new pending event inside an open transaction; return its client event id."""
+    payload = {**payload, "client_event_id": payload.get("client_event_id") or str(uuid.uuid4())}
+    db.execute("INSERT INTO events (client_event_id, payload, created_at) VALUES (?, ?, ?)",
+               (payload["client_event_id"], json.dumps(payload, sort_keys=True), time.time()))
+    return str(payload["client_event_id"])
 
 
 #: Answers that say the event itself is wrong (malformed, conflicting, invalid): retrying cannot help.

@@ -1,15 +1,19 @@
 """The checkpoint station: frames in, one custody event per container sighting out.
 
-For each frame: decode, keep the valid SSCCs, drop those already seen within the
-debounce window, and for each new sighting look the container up on the tracker
-(declaration, status), store the custody event in the outbox (committed to disk),
-and only then print it as saved. A :class:`~scanner_app.outbox.Sender` thread delivers
+For each frame: skip a photo already processed (same bytes), decode, keep the valid
+SSCCs, drop those seen at this checkpoint within the debounce window, and for each new
+visit look the container up on the tracker (declaration, status), then store the custody
+events, the sightings and the photo in the outbox in one transaction (committed to disk),
+and only then print them as saved. What was seen is remembered in the outbox file
+(:mod:`scanner_app.memory`), so a station restarted on the same photos or the same
+containers records nothing twice. A :class:`~scanner_app.outbox.Sender` thread delivers
 the outbox to the tracker in the background, whether the network is there or not.
 """
 from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,12 +25,11 @@ from scanner_app.decode import decode
 from scanner_app.decoded import Decoded, ImageError
 from scanner_app.frames import Frame
 from scanner_app.gs1 import container_reads
-from scanner_app.outbox import Outbox
+from scanner_app.memory import DEBOUNCE_WINDOW_S, Memory
+from scanner_app.outbox import Outbox, insert_event
 
 log = logging.getLogger(__name__)
 
-#: A container seen again within this many seconds of its last sighting is the same visit.
-DEBOUNCE_WINDOW_S = 10.0
 #: How long a declaration look-up may hold up the frame loop when the network is bad.
 LOOKUP_TIMEOUT_S = 3.0
 #: Look-ups answered with a server error (5xx) are tried this often before recording without one.
@@ -45,22 +48,6 @@ def ssccs_in(codes: Iterable[Decoded]) -> set[str]:
     return set(reads.ssccs)
 
 
-class Debouncer:
-    """Turn a stream of sightings into visits: one per container until it is gone ``window_s``."""
-
-    def __init__(self, window_s: float = DEBOUNCE_WINDOW_S) -> None:
-        self.window_s = window_s
-        self._last_seen: dict[str, float] = {}
-
-    def new_visits(self, ssccs: set[str], seconds: float) -> list[str]:
-        """Record the sightings at ``seconds``; return the SSCCs that start a new visit."""
-        new = sorted(s for s in ssccs if seconds - self._last_seen.get(s, float("-inf")) > self.window_s)
-        self._last_seen.update(dict.fromkeys(ssccs, seconds))
-        # Forget containers long gone, so a station running for weeks keeps a small table.
-        self._last_seen = {s: t for s, t in self._last_seen.items() if seconds - t <= self.window_s}
-        return new
-
-
 @dataclass
 class StationSettings:
     """What a station records for each sighting."""
@@ -69,7 +56,7 @@ class StationSettings:
     kind: str = "inspection"
     seal_intact: bool = True
     device: str = field(default_factory=socket.gethostname)
-    window_s: float = DEBOUNCE_WINDOW_S
+    debounce_s: float = DEBOUNCE_WINDOW_S    # seconds out of sight before a container is a new visit
 
 
 @dataclass(frozen=True)
@@ -89,15 +76,17 @@ class Sighting:
 
 
 class Station:
-    """Decode frames, debounce, look containers up, and record custody events in the outbox."""
+    """Decode frames, remember what was seen, look containers up, and record custody events in the outbox."""
 
     def __init__(self, settings: StationSettings, outbox: Outbox, client: TrackerClient,
-                 on_saved: Callable[[Sighting], None] | None = None) -> None:
+                 on_saved: Callable[[Sighting], None] | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings, self.outbox, self.client = settings, outbox, client
-        self.debouncer = Debouncer(settings.window_s)
+        self.memory = Memory(outbox, settings.checkpoint, settings.debounce_s)
+        self.clock = clock
+        self.started = clock()  # camera and video frame times count from here (seconds since the epoch)
         self.on_saved = on_saved or (lambda sighting: None)
         self.stopping = threading.Event()
-        self.saved = 0
+        self.saved = self.photos_skipped = 0
 
     def run(self, frames: Iterable[Frame]) -> int:
         """Process frames until they end or :meth:`stop`; return how many events were saved in all."""
@@ -112,24 +101,66 @@ class Station:
         self.stopping.set()
 
     def process(self, frame: Frame) -> list[Sighting]:
-        """Decode one frame and save one event per container seen for the first time in a while."""
+        """Save one event per container starting a new visit in ``frame``; a photo already processed is skipped."""
+        if self._processed_before(frame):
+            return []
+        at, ssccs = self.time_of(frame), self.read(frame)
+        candidates = self.memory.new_visits(ssccs, at)
+        if not candidates and not self.memory.to_write(ssccs, at) and frame.digest is None:
+            return []  # nothing new and nothing to remember: no disk write for this frame
+        sightings = self._save(frame, at, ssccs, {sscc: self._look_up(sscc) for sscc in candidates})
+        for sighting in sightings:
+            self.on_saved(sighting)
+        return sightings
+
+    def _save(self, frame: Frame, at: float, ssccs: set[str],
+              found: dict[str, tuple[dict[str, Any] | None, bool]]) -> list[Sighting]:
+        """Commit together the events of the new visits (``found``: looked up), the sightings and the photo."""
+        with self.outbox.transaction() as db:
+            # Checked again under the write lock: another process on this outbox may have recorded them.
+            sightings = [self._record(db, sscc, frame, *found[sscc])
+                         for sscc in self.memory.new_visits(found, at, db)]
+            due = {s.sscc for s in sightings} | set(self.memory.to_write(ssccs, at))
+            self.memory.remember(db, due, at, (frame.digest, frame.name) if frame.digest else None)
+        return sightings
+
+    def time_of(self, frame: Frame) -> float:
+        """Return when ``frame`` was seen, in seconds since the epoch, as the memory counts time.
+
+        A photo or video file's frame: when it was taken, but never later than now (a file
+        dated in the future must not hold a container off for days). A camera's frame, or a
+        video's whose length is unknown: the station's start plus the frame's time in its source.
+        """
+        if frame.taken_at is not None:
+            return min(frame.taken_at, self.clock())
+        return self.started + frame.seconds
+
+    def read(self, frame: Frame) -> set[str]:
+        """Return the valid container SSCCs in a frame (none when it is not a readable image)."""
         if frame.pixels is None:
             log.warning("%s: not a readable image, skipped", frame.name)
-            return []
+            return set()
         try:
-            codes = decode(frame.pixels)
+            return ssccs_in(decode(frame.pixels))
         except ImageError as exc:
             log.warning("%s: %s", frame.name, exc)
-            return []
-        return [self.record(sscc, frame.name) for sscc in self.debouncer.new_visits(ssccs_in(codes), frame.seconds)]
+            return set()
 
-    def record(self, sscc: str, frame_name: str) -> Sighting:
-        """Look the container up, store its custody event durably, then announce it as saved."""
-        container, looked_up = self._look_up(sscc)
-        client_event_id = self.outbox.add(self.event(sscc, (container or {}).get("declaration")))
-        sighting = Sighting(client_event_id, sscc, frame_name, container, looked_up)
-        self.on_saved(sighting)
-        return sighting
+    def _processed_before(self, frame: Frame) -> bool:
+        """Tell (and count) whether ``frame`` is a photo whose bytes were already processed."""
+        first_name = self.memory.photo_processed(frame.digest) if frame.digest else None
+        if first_name is not None:
+            log.info("%s: the same photo as %s, already processed; skipped", frame.name, first_name)
+            self.photos_skipped += 1
+        return first_name is not None
+
+    def _record(self, db: sqlite3.Connection, sscc: str, frame: Frame,
+                container: dict[str, Any] | None, looked_up: bool) -> Sighting:
+        """Store the custody event of a new visit inside the frame's transaction."""
+        event = self.event(sscc, (container or {}).get("declaration"))
+        if frame.digest is not None:  # the tracker keeps which photo the event was read from
+            event["photo_digest"] = frame.digest.hex()
+        return Sighting(insert_event(db, event), sscc, frame.name, container, looked_up)
 
     def event(self, sscc: str, declaration: dict[str, Any] | None) -> dict[str, Any]:
         """Return the custody event body for a sighting of ``sscc`` now."""

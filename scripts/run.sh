@@ -11,7 +11,14 @@ PORT=${PORT:-5000}
 
 flask db upgrade
 flask demo
+flask evidence seal >/dev/null   # the demo's past hours of positions and its declarations
 GATEWAY_PORT=${GATEWAY_HTTP_PORT:-5055}
+# The demo export's beacon (truck 09 KG 482 AAH) speaks OsmAnd, which needs its key: a fresh
+# one each run (the last run's is revoked), never written to disk.
+DEMO_BEACON=356938035643809
+DEMO_KEY=""
+issued=$(flask device set-key --device-id "$DEMO_BEACON" --gateway-url "http://127.0.0.1:$GATEWAY_PORT")
+[[ $issued =~ (mt_[A-Za-z0-9_-]+) ]] && DEMO_KEY=${BASH_REMATCH[1]}
 echo
 echo "Portal:         http://$HOST:$PORT   (Ctrl-C stops everything)"
 echo "Beacon gateway: http://127.0.0.1:$GATEWAY_PORT (JSON and OsmAnd over HTTP)"
@@ -37,7 +44,7 @@ for _ in $(seq 50); do   # the simulator starts once the gateway listens
   (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null && break
   sleep 0.2
 done
-.venv/bin/beacon-gateway simulate --declaration in-transit --protocol osmand \
+.venv/bin/beacon-gateway simulate --declaration in-transit --protocol osmand --token "$DEMO_KEY" \
   --to "http://127.0.0.1:$GATEWAY_PORT" --speed 50 --period 30 --stop Osh:45 --stop Toktogul:30 \
   --tunnel-gap 19 --realtime &
 pids+=($!)

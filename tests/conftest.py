@@ -23,9 +23,11 @@ from shapely.geometry import LineString
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.pg_cluster import pg_cluster  # noqa: F401  (a fixture: a throw-away PostgreSQL cluster)
 from tracker import create_app, migrate
 from tracker.config import normalise_database_url
 from tracker.db import make_engine
+from tracker.domain import signing
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.users import create_user
 from tracker.models import (
@@ -94,6 +96,17 @@ def reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def evidence_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One evidence signing key for the run (the app fixture signs with it too)."""
+    path = tmp_path_factory.mktemp("evidence-key") / "evidence-signing-key.pem"
+    signing.create_key_file(path)
+    signing.use_key_file(path)
+    os.environ["EVIDENCE_KEY_FILE"] = str(path)  # gateways and servers the tests start sign with it too
+    yield path
+    os.environ.pop("EVIDENCE_KEY_FILE", None)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A database migrated to head, once per backend for the whole run."""
@@ -131,10 +144,11 @@ def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any) -> Iterator[Flask]:
-    """The tracker app on the test database (same transaction as ``db``)."""
+def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any, evidence_key: Path) -> Iterator[Flask]:
+    """The tracker app on the test database (same transaction as ``db``), signing with the run's key."""
     app = create_app({
         "TESTING": True,
+        "EVIDENCE_KEY_FILE": str(evidence_key),
         "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": secrets.token_hex(16),

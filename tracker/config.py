@@ -17,6 +17,7 @@ DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 CONFIG_FILE_NAME = "config.toml"
 SECRET_KEY_FILE_NAME = "secret_key"
 SQLITE_FILE_NAME = "mercury.sqlite3"
+EVIDENCE_KEY_FILE_NAME = "evidence-signing-key.pem"
 
 
 class ConfigError(ValueError):
@@ -40,9 +41,34 @@ class Settings:
     map_tile_attribution: str = ""
     #: A portal session ends after this many minutes without a request.
     session_timeout_minutes: int = 30
+    #: A portal session ends this many hours after sign-in, however busy (besides the idle timeout).
+    session_lifetime_hours: int = 12
+    #: Failed sign-ins one account may have within SIGN_IN_LOCK_MINUTES before it must wait.
+    sign_in_max_failures: int = 5
+    sign_in_lock_minutes: int = 15
+    #: Failed sign-ins one address may have (Flask-Limiter's notation) before it must wait.
+    sign_in_address_limit: str = "20 per 10 minutes"
+    #: Where the per-address counts live: memory:// (per web process), or redis://, memcached://.
+    rate_limit_storage_uri: str = "memory://"
+    #: Reverse proxies in front of the portal whose X-Forwarded-For gives the client's address.
+    trusted_proxies: int = 0
     #: Send the session cookie over HTTPS only (set it wherever the portal is served over HTTPS).
     session_cookie_secure: bool = False
+    #: The owner role's URL, used for migrations and for applying grants (default: ``database_url``).
+    migration_database_url: str = ""
+    #: Ed25519 private key that signs the evidence chains' heads (PEM); None: the instance folder's.
+    evidence_key_file: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def owner_database_url(self) -> str:
+        """Return the URL migrations and grants run with: the owner role's, else the application's."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Return where the evidence signing key lives (configured, else in the instance folder)."""
+        return self.evidence_key_file or self.instance_path / EVIDENCE_KEY_FILE_NAME
 
 
 def normalise_database_url(url: str) -> str:
@@ -109,7 +135,9 @@ def load_settings(
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
-             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE"}
+             "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
+             "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -122,8 +150,27 @@ def load_settings(
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
         session_cookie_secure=str(pick("SESSION_COOKIE_SECURE", "")).lower() in {"1", "true", "yes", "on"},
         session_timeout_minutes=_positive_int("SESSION_TIMEOUT_MINUTES", pick("SESSION_TIMEOUT_MINUTES", 30)),
+        session_lifetime_hours=_positive_int("SESSION_LIFETIME_HOURS", pick("SESSION_LIFETIME_HOURS", 12)),
+        sign_in_max_failures=_positive_int("SIGN_IN_MAX_FAILURES", pick("SIGN_IN_MAX_FAILURES", 5)),
+        sign_in_lock_minutes=_positive_int("SIGN_IN_LOCK_MINUTES", pick("SIGN_IN_LOCK_MINUTES", 15)),
+        sign_in_address_limit=_rate_limit(str(pick("SIGN_IN_ADDRESS_LIMIT", "20 per 10 minutes"))),
+        rate_limit_storage_uri=str(pick("RATE_LIMIT_STORAGE_URI", "memory://")),
+        trusted_proxies=_count("TRUSTED_PROXIES", pick("TRUSTED_PROXIES", 0)),
+        migration_database_url=normalise_database_url(str(pick("MIGRATION_DATABASE_URL", ""))),
+        evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
         extra=extra,
     )
+
+
+def _rate_limit(value: str) -> str:
+    """Return ``value`` when it reads as a rate limit such as "20 per 10 minutes", else raise ConfigError."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"SIGN_IN_ADDRESS_LIMIT: {value!r} is not a rate such as '20 per 10 minutes'") from exc
+    return value
 
 
 def _time_zone(name: str) -> str:
@@ -135,6 +182,13 @@ def _time_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"TIME_ZONE: {name!r} is not an IANA time zone (e.g. Asia/Bishkek)") from exc
     return name
+
+
+def _count(name: str, value: Any) -> int:
+    """Return ``value`` as a whole number >= 0, else raise ConfigError naming the setting."""
+    if str(value).strip().isdigit():
+        return int(str(value).strip())
+    raise ConfigError(f"{name}: {value!r} is not a whole number >= 0")
 
 
 def _positive_int(name: str, value: Any) -> int:

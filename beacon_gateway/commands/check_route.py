@@ -26,6 +26,7 @@ from beacon_gateway.decoders.capture import FORMATS, Problem, read_capture
 from beacon_gateway.decoders.timestamps import parse_time
 from beacon_gateway.evaluation import Area, Fix, Rules, evaluate, plan_for_route
 from beacon_gateway.position import DecodeError
+from tracker.domain.route_geometry import plan_geometry
 
 HELP = "Evaluate a recorded track against a planned route offline"
 TRACK_FORMATS = (*FORMATS, "jsonl")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     try:
         rules = Rules.from_mapping(dict(_pair(s) for s in args.settings))
-        route = read_route(args.route)
+        route = plan_geometry(read_route(args.route), args.corridor).route   # judged as the gateway judges it
         fixes, problems = read_track(args.track, args.format or _guess(args.track))
         plan = plan_for_route(route, args.corridor, rules, end_radius_m=args.end_radius,
                               reporting_period_s=args.reporting_period or rules.default_reporting_period_s,

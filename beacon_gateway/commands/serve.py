@@ -4,8 +4,17 @@ Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by defau
 ports and ``GATEWAY_MQTT_URL`` off unless set). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
 0: never) it re-evaluates the declarations whose beacon went quiet or whose planned arrival
 passed, so ``signal_lost`` and ``late`` are raised without waiting for another ping; the
-check is idempotent, so every gateway process may run it. SIGTERM or Ctrl-C stops accepting,
-lets the batches in flight commit and be acknowledged, and exits 0.
+check is idempotent, so every gateway process may run it. After it, the finished hours'
+positions are sealed under the evidence chain (``tracker.domain.position_seals``).
+SIGTERM or Ctrl-C stops accepting, lets the batches in flight commit and be acknowledged
+(``DRAIN_S`` at most; what is still unanswered then is not acknowledged, so devices send it
+again), closes every connection and exits 0, within 10 seconds.
+
+The database may go away and come back at any time (restart, failover, terminated
+connections, a crash): pooled connections are checked before use, a connection attempt
+gives up after ``CONNECT_TIMEOUT_S``, and the batch writer refuses what it cannot commit,
+so ingestion answers 503 / closes without an acknowledgement meanwhile and resumes by
+itself once the database answers again.
 """
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import Engine
 
 from beacon_gateway.config import GatewaySettings, load_gateway_settings
 from beacon_gateway.evaluation import run_overdue_check
@@ -31,10 +41,18 @@ from beacon_gateway.writer import BatchWriter
 from tracker import migrate
 from tracker.config import ConfigError
 from tracker.db import make_engine, make_session_factory
+from tracker.domain.position_seals import run_position_sealing
 from tracker.models import utcnow
 
 HELP = "Run the gateway: HTTP, TCP and MQTT ingestion"
 MQTT_SUBSCRIBE_WAIT_S = 10  # "ready" is printed once the subscription is in place, or after this
+# SIGTERM to exit within 10 s: the listeners drain (4 s), a database call under way on a worker
+# thread ends (connect timeout, 3 s), the writer threads finish (2 s).
+DRAIN_S = 4.0               # on SIGTERM, how long the listeners may take to answer what they hold
+WRITER_STOP_S = 2.0         # then how long the writer threads may take to finish
+CONNECT_TIMEOUT_S = 3       # a database that does not accept a connection within this is down
+#: libpq keepalives: a connection to a database that vanished (failover, network) fails in ~20 s
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
 log = logging.getLogger("beacon_gateway")
 
 
@@ -58,18 +76,27 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"beacon-gateway serve: {problem}", file=sys.stderr)
         return 2
-    engine = make_engine(settings.database_url)
+    engine = gateway_engine(settings.database_url)
     sessions = make_session_factory(engine)
     writer = BatchWriter(sessions, build_pipeline(settings), settings.batch_max_positions,
                          settings.batch_max_wait_ms / 1000, settings.writer_threads_or_default).start()
     try:
-        return asyncio.run(_serve(settings, Ingest(writer, sessions)))
+        return asyncio.run(_serve(settings, Ingest(writer, sessions, settings.health_stall_s)))
     except OSError as exc:  # a port already taken, an address not on this machine
         print(f"beacon-gateway serve: cannot listen: {exc}", file=sys.stderr)
         return 2
     finally:
-        writer.stop()
+        writer.stop(WRITER_STOP_S)
         engine.dispose()
+
+
+def gateway_engine(url: str) -> Engine:
+    """Return the gateway's engine: every pooled connection is checked (``pool_pre_ping``) before
+    a batch uses it, so one dropped by a database restart is replaced, not failed on."""
+    if not url.startswith("postgresql"):
+        return make_engine(url, pool_pre_ping=True)
+    return make_engine(url, pool_pre_ping=True,
+                       connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES})
 
 
 def _schema_problem(url: str) -> str | None:
@@ -106,7 +133,7 @@ async def _serve(settings: GatewaySettings, ingest: Ingest) -> int:
     print("beacon-gateway: ready", flush=True)
     await stop.wait()
     log.info("stopping: no new connections; finishing the batches in flight")
-    await checker                                # returns at once, or after the check under way
+    await asyncio.wait({checker}, timeout=DRAIN_S)  # at once, or after the check under way
     await _stop(listeners, ingest)
     print("beacon-gateway: stopped", flush=True)
     return 0
@@ -125,15 +152,18 @@ async def _check_overdue_every(period_s: float, ingest: Ingest, stop: asyncio.Ev
         try:
             checked = await asyncio.to_thread(run_overdue_check, ingest.sessions, utcnow(), None, stop.is_set)
             log.debug("overdue check: %d declarations re-evaluated", checked)
+            sealed = await asyncio.to_thread(run_position_sealing, ingest.sessions, utcnow(),
+                                             stopping=stop.is_set)
+            log.debug("positions: %d hours sealed", sealed)
         except Exception:  # noqa: BLE001 - a failed check (database away) is tried again next period
-            log.exception("overdue check failed")
+            log.exception("overdue check or position sealing failed")
 
 
 async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
     listeners = Listeners()
     if settings.http_port:
         listeners.http = await start_http(ingest, settings.http_host, settings.http_port,
-                                          settings.http_max_body_bytes)
+                                          settings.http_max_body_bytes, DRAIN_S)
         _announce("HTTP (JSON, OsmAnd)", settings.http_host, settings.http_port)
     for name, port, session in _tcp_protocols(settings):
         listeners.tcp.append(await TcpListener(session, ingest).start(settings.tcp_host, port))
@@ -160,9 +190,10 @@ def _announce(what: str, host: str, port: int) -> None:
 
 
 async def _stop(listeners: Listeners, ingest: Ingest) -> None:
-    for listener in listeners.tcp:
-        await listener.stop()
+    """Stop every listener at once, each answering what it holds within ``DRAIN_S``."""
+    stopping = [listener.stop(DRAIN_S) for listener in listeners.tcp]
     if listeners.http is not None:
-        await listeners.http.cleanup()
+        stopping.append(listeners.http.cleanup())
     if listeners.mqtt is not None:
-        await asyncio.to_thread(listeners.mqtt.stop)
+        stopping.append(asyncio.to_thread(listeners.mqtt.stop, DRAIN_S))
+    await asyncio.gather(*stopping)

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", default="-", metavar="TARGET",
                         help="'-' (standard output, default), a file, http://host:port, tcp://host:port "
                              "or mqtt://host:port")
-    parser.add_argument("--token", help="the beacon's bearer token (json over HTTP)")
+    parser.add_argument("--token", help="the beacon's token: the bearer token of json, the key of osmand (over HTTP)")
     parser.add_argument("--speed", type=float, default=60.0, metavar="KMH", help="driving speed (default 60)")
     parser.add_argument("--period", type=float, default=30.0, metavar="SECONDS",
                         help="reporting period (default 30)")

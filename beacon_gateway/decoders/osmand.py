@@ -14,13 +14,18 @@ Two forms, as Traccar's OsmAnd decoder accepts them:
 
 A message without a timestamp gets the receive time, marked ``extra["time_source"] =
 "received"``; a message without coordinates (cell or Wi-Fi only) is refused.
+
+The device's secret travels as the ``key`` query parameter, typed into the app's server URL
+(``http://HOST:5055/?key=…``; Traccar Client keeps it and adds its own parameters or posts
+its JSON to that URL). ``request_key`` reads it; the decoders drop it, from ``raw`` too, so
+the secret is never stored with the evidence.
 """
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from beacon_gateway.decoders.fields import checked, to_number
 from beacon_gateway.decoders.timestamps import parse_time
@@ -33,12 +38,38 @@ MAX_MESSAGE_BYTES = 256 * 1024
 _QUERY_NUMBERS = {"altitude": "altitude_m", "accuracy": "accuracy_m", "hdop": "hdop"}
 _QUERY_HANDLED = {"id", "deviceid", "lat", "lon", "location", "timestamp", "speed", "bearing",
                   "heading", "valid", *_QUERY_NUMBERS}
+KEY_PARAMETER = "key"
+MAX_DEVICE_ID_CHARS = 64
+
+
+def request_key(query: str | bytes, body: bytes = b"", content_type: str | None = None) -> str | None:
+    """Return the device key of a request (``key`` in its URL, else in its form body), or None.
+
+    A request naming ``key`` more than once has no key: which one would be meant is unclear.
+    """
+    try:
+        keys = _keys(_text(query).lstrip("?"))
+        if not keys and (content_type or "").startswith("application/x-www-form-urlencoded"):
+            keys = _keys(_text(body))
+    except DecodeError:
+        return None                                           # not text: no key in it either
+    return keys[0] if len(keys) == 1 else None
+
+
+def _keys(query: str) -> list[str]:
+    return [value for name, value in parse_qsl(query, keep_blank_values=True) if name == KEY_PARAMETER]
+
+
+def _without_key(query: str) -> str:
+    """The query string without its ``key`` parameter (however its name is percent-encoded)."""
+    return "&".join(part for part in query.split("&")
+                    if unquote_plus(part.partition("=")[0]) != KEY_PARAMETER)
 
 
 def decode_request(query: str | bytes, body: bytes = b"", content_type: str | None = None,
                    device_id: str | None = None, received_at: datetime | None = None) -> list[Position]:
     """Decode an OsmAnd HTTP request: its query string, else its JSON or form body."""
-    text = _text(query).lstrip("?")
+    text = _without_key(_text(query).lstrip("?"))
     if text:
         return [decode_query(text, device_id, received_at)]
     if not body.strip():
@@ -63,6 +94,7 @@ def decode_query(query: str | bytes, device_id: str | None = None,
     text = _text(query).strip()
     if "?" in text or text.startswith(("http://", "https://", "/")):
         text = urlsplit(text).query
+    text = _without_key(text)
     pairs = parse_qsl(text, keep_blank_values=True)
     params = dict(pairs)                                      # a repeated key: the last wins...
     if not params:
@@ -118,6 +150,8 @@ def _device(named: Any, authenticated: str | None) -> str:
     if named is not None and (isinstance(named, bool) or not isinstance(named, (str, int))):
         raise DecodeError("OsmAnd device id must be text")
     named = str(named).strip() if named is not None else ""
+    if len(named) > MAX_DEVICE_ID_CHARS or not named.isprintable():
+        raise DecodeError(f"OsmAnd id must be 1 to {MAX_DEVICE_ID_CHARS} printable characters")
     if authenticated and named and named != authenticated:
         raise DecodeError(f"OsmAnd id {named!r} is not the authenticated device {authenticated!r}")
     if not (authenticated or named):

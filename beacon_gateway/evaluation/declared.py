@@ -1,6 +1,7 @@
 """The plan of a stored declaration: its corridor, zones, stops and checkpoints from the database."""
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 
@@ -15,8 +16,9 @@ from beacon_gateway.evaluation.rules import Rules
 from tracker.models import Checkpoint, Declaration, ExpectedCheckpoint, Zone, ZoneKind
 
 #: Corridors are derived from the route alone, so a process may keep them (never state that matters);
-#: declarations on the same road share one.
-_CORRIDORS: OrderedDict[tuple[str, int, float], Corridor] = OrderedDict()
+#: declarations on the same road share one. The stored route is simplified and has at most
+#: MAX_ROUTE_VERTICES points (tracker/domain/route_geometry.py), so building one is bounded.
+_CORRIDORS: OrderedDict[tuple[bytes, int, float], Corridor] = OrderedDict()
 _CORRIDOR_CACHE_SIZE = 2048
 #: Plans kept per process: one per declaration on the road (the design load is 10,000 beacons).
 _PLAN_CACHE_SIZE = 20_000
@@ -28,7 +30,8 @@ _PLANS: OrderedDict[tuple[object, ...], tuple[float, Plan]] = OrderedDict()
 def corridor_of(declaration: Declaration, rules: Rules) -> Corridor:
     """Return the declaration's corridor, built once per process for an unchanged route."""
     assert declaration.route is not None
-    key = (declaration.route.wkt, declaration.corridor_m, rules.inner_margin_m)
+    key = (hashlib.blake2b(declaration.route.wkb, digest_size=16).digest(), declaration.corridor_m,
+           rules.inner_margin_m)
     corridor = _CORRIDORS.get(key)
     if corridor is None:
         corridor = Corridor(declaration.route, declaration.corridor_m,

@@ -1,9 +1,11 @@
 """HTTP ingestion: the native JSON batch and the OsmAnd protocol (Traccar Client), on aiohttp.
 
 - ``POST /api/v1/pings`` — a JSON batch from one device, ``Authorization: Bearer <beacon token>``.
-- ``GET|POST /`` — OsmAnd: the query string (URL or form body) or the Traccar Client JSON
-  body; the ``id`` must be a registered beacon; a bearer token is checked when sent.
-- ``GET /health`` — the gateway is up.
+- ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
+  Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
+  the ``id`` names.
+- ``GET /health`` — 200 when the gateway can commit; 503 when its database is unreachable
+  or commits have stalled (a load balancer then sends devices to another gateway).
 
 2xx only once the positions are committed; 401/403/413/422 say precisely what was wrong
 with the request and store nothing; 503 means "not stored, send again later".
@@ -20,7 +22,7 @@ from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.servers import Ingest
 from beacon_gateway.writer import NotStored, Outcome
-from tracker.domain.tokens import TOKEN_PREFIX
+from tracker.domain.tokens import TOKEN_PREFIX, well_formed_token
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +60,27 @@ async def native_batch(request: web.Request) -> web.Response:
 
 
 async def osmand_request(request: web.Request) -> web.Response:
-    """Store an OsmAnd message (query string, form body or Traccar Client JSON)."""
+    """Store an OsmAnd message (query string, form body or Traccar Client JSON) carrying its device key."""
+    body = await request.read()
+    key = osmand.request_key(request.query_string, body, request.content_type) or bearer_token(request)
+    if key is None or not well_formed_token(key):
+        log.warning("OsmAnd request from %s refused: %s device key", request.remote,
+                    "no" if key is None else "a malformed")
+        return error(401, "unauthorized", "the device key is required: the server URL must end in "
+                     "/?key=<the beacon's token>")
     try:
-        positions = osmand.decode_request(request.query_string, await request.read(),
-                                          request.content_type)
+        positions = osmand.decode_request(request.query_string, body, request.content_type)
     except DecodeError as exc:
         return error(422, "invalid_message", str(exc))
-    return await _store(request, positions, bearer_token(request))
+    return await _store(request, positions, key)
 
 
-async def health(_request: web.Request) -> web.Response:
-    """Say the gateway is up."""
+async def health(request: web.Request) -> web.Response:
+    """Say whether the gateway can commit positions now (200), or why not (503)."""
+    problem = await request.app[INGEST_KEY].problem()
+    if problem is not None:
+        return web.json_response({"status": "unavailable", "problem": problem}, status=503,
+                                 headers={"Retry-After": RETRY_AFTER_S})
     return web.json_response({"status": "ok"})
 
 
@@ -120,9 +132,11 @@ def make_app(ingest: Ingest, max_body_bytes: int) -> web.Application:
     return app
 
 
-async def start_http(ingest: Ingest, host: str, port: int, max_body_bytes: int) -> web.AppRunner:
+async def start_http(ingest: Ingest, host: str, port: int, max_body_bytes: int,
+                     shutdown_timeout_s: float = 5.0) -> web.AppRunner:
     """Start listening; the returned runner's ``cleanup()`` stops accepting and finishes requests."""
-    runner = web.AppRunner(make_app(ingest, max_body_bytes), access_log=None, shutdown_timeout=30)
+    runner = web.AppRunner(make_app(ingest, max_body_bytes), access_log=None,
+                           shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

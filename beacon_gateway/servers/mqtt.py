@@ -5,12 +5,15 @@ committed (or it was refused for good: a message that can never be stored is ack
 the broker stops sending it, and logged). The session is persistent (``clean_start=False``,
 a session expiry interval) under a stable client id, so messages unacknowledged when a
 gateway dies are delivered again when it comes back; the other members of the shared
-subscription keep receiving new ones meanwhile.
+subscription keep receiving new ones meanwhile. A message is acknowledged only on the
+connection it came on: after a reconnect the broker resends what was unacknowledged, with
+the same packet ids, so an acknowledgement sent late on the new connection could settle
+another message that reused the id.
 
 Broker settings matter: Mosquitto queues at most ``max_queued_messages`` (default 1000)
 QoS 1 messages per subscriber beyond those in flight and drops the rest, before any
-gateway sees them. Give it ``max_queued_messages 0`` (no limit) or a size for the longest
-outage to ride out, and ``persistence true`` so a broker restart keeps them.
+gateway sees them. The project's broker configuration, ``beacon_gateway/mosquitto/
+mosquitto.conf``, sets no limit and turns persistence on.
 """
 from __future__ import annotations
 
@@ -67,12 +70,14 @@ class MqttSubscriber:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_args: self.subscribed.set()
+        self.client.on_disconnect = lambda *_args: self._next_connection()
         self.subscribed = threading.Event()  # set at the first SUBACK: the stream is flowing
         self._pending = 0
         self.acknowledged = 0  # messages acknowledged so far (for logs and tests)
         self._lock = threading.Condition()
         self._stopping = False
         self._redelivering = threading.Lock()
+        self._connection = 0  # counts connections: an ack goes only on the one a message came on
 
     def start(self) -> MqttSubscriber:
         """Connect (persistent session) and start the network thread."""
@@ -87,7 +92,7 @@ class MqttSubscriber:
                                   properties=properties)
         self.client.loop_start()
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 5) -> None:
         """Take no new message, wait for the acknowledgements of those being stored, disconnect."""
         with self._lock:
             self._stopping = True
@@ -100,14 +105,21 @@ class MqttSubscriber:
         if reason.is_failure:
             log.error("MQTT connection refused: %s", reason)
             return
+        self._next_connection()
         client.subscribe(self.topic_filter, qos=1)
         log.info("MQTT subscribed to %s as %s", self.topic_filter, client._client_id.decode())
+
+    def _next_connection(self) -> None:
+        # Connected anew, or cut off: what came on the old connection is not acknowledged on it.
+        with self._lock:
+            self._connection += 1
 
     def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             if self._stopping:
                 return  # not acknowledged: the broker delivers it again
             self._pending += 1
+            connection = self._connection
         device_id = device_from_topic(self.topic_filter, message.topic)
         try:
             if device_id is None:
@@ -116,27 +128,29 @@ class MqttSubscriber:
                          for p in json_batch.decode_batch(message.payload, device_id=device_id)]
         except DecodeError as exc:
             log.warning("MQTT message on %s refused for good: %s", message.topic, exc)
-            self._settle(message, acknowledge=True)
+            self._settle(message, connection, acknowledge=True)
             return
         future = self.writer.submit(positions)
-        future.add_done_callback(lambda done: self._stored(done, message))
+        future.add_done_callback(lambda done: self._stored(done, message, connection))
 
-    def _stored(self, future: Future[Outcome], message: mqtt.MQTTMessage) -> None:
+    def _stored(self, future: Future[Outcome], message: mqtt.MQTTMessage, connection: int) -> None:
         if future.exception() is not None:
             log.warning("MQTT message on %s not stored, not acknowledged: %s", message.topic,
                         future.exception())
-            self._settle(message, acknowledge=False)
+            self._settle(message, connection, acknowledge=False)
             threading.Thread(target=self._redeliver, daemon=True).start()
             return
         for rejection in future.result().rejected:
             log.warning("MQTT message on %s ping %d refused: %s", message.topic, rejection.index,
                         rejection.reason)
-        self._settle(message, acknowledge=True)
+        self._settle(message, connection, acknowledge=True)
 
-    def _settle(self, message: mqtt.MQTTMessage, acknowledge: bool) -> None:
-        if acknowledge:
-            self.client.ack(message.mid, message.qos)
+    def _settle(self, message: mqtt.MQTTMessage, connection: int, acknowledge: bool) -> None:
         with self._lock:
+            # Stored, but came on an earlier connection: its redelivery is acknowledged instead.
+            acknowledge = acknowledge and connection == self._connection
+            if acknowledge:
+                self.client.ack(message.mid, message.qos)
             self.acknowledged += acknowledge
             self._pending -= 1
             self._lock.notify_all()

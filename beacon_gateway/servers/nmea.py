@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from beacon_gateway.decoders.nmea import LineError, NmeaStream
+from beacon_gateway.decoders.nmea import PROTOCOL, LineError, NmeaStream
 from beacon_gateway.position import Position
 from beacon_gateway.servers import Ingest
-from beacon_gateway.servers.tcp import MAX_LINE_BYTES, Connection, Hangup, store_or_hang_up
+from beacon_gateway.servers.tcp import MAX_LINE_BYTES, Connection, Hangup, admit_or_hang_up, store_or_hang_up
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ async def nmea_session(ingest: Ingest, connection: Connection) -> None:
     device_id = first.strip().decode("ascii", "replace")
     if device_id.startswith(("$", "!")):
         raise Hangup("an NMEA connection starts with a line naming the device (its registered id)")
-    if not device_id or not await ingest.is_registered(device_id):
-        raise Hangup(f"NMEA device {device_id!r} is not a registered beacon")
+    await admit_or_hang_up(ingest, connection, device_id, PROTOCOL)
     stream, line_number = NmeaStream(device_id), 1
     try:
         while True:

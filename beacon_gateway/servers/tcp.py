@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 READ_SIZE = 65536
 MAX_LINE_BYTES = 4096   # a text protocol line longer than this is not a device talking
 IDLE_TIMEOUT_S = 600      # a silent device is dropped after this (trackers reconnect)
+DRAIN_S = 5.0             # on stop, how long a connection may take to finish the packet it is storing
 Session = Callable[[Ingest, "Connection"], Awaitable[None]]
 
 
@@ -28,11 +29,13 @@ class Hangup(Exception):
 
 
 class Connection:
-    """One device's TCP connection: its byte stream and the listener's "closing" signal."""
+    """One device's TCP connection: its byte stream, its address and the listener's "closing" signal."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  closing: asyncio.Event) -> None:
         self.reader, self.writer, self.closing = reader, writer, closing
+        peer = writer.get_extra_info("peername")
+        self.address: str | None = str(peer[0]) if peer else None   # the device's IP address
 
     async def read_more(self, buffer: bytes) -> bytes:
         """Return ``buffer`` with the device's next bytes; Hangup when it or the gateway stops."""
@@ -55,6 +58,22 @@ class Connection:
         await self.writer.drain()
 
 
+async def admit_or_hang_up(ingest: Ingest, connection: Connection, device_id: str, protocol: str,
+                           refusal_answer: bytes = b"") -> None:
+    """Admit a TCP login (registered for this protocol, from an allowed address) or refuse and hang up.
+
+    A refusal is logged and answered only as the protocol allows (Teltonika's 0x00; GT06 and
+    NMEA get no acknowledgement), so a device never learns more than "not accepted".
+    """
+    refusal = await ingest.login_refusal(device_id, protocol, connection.address)
+    if refusal is None:
+        return
+    log.warning("%s login from %s refused: %s", protocol, connection.address, refusal)
+    if refusal_answer:
+        await connection.send(refusal_answer)
+    raise Hangup(f"login refused: {refusal}")
+
+
 async def store_or_hang_up(ingest: Ingest, positions: list[Position]) -> None:
     """Commit positions; refusals are logged (resending would not help), failures hang up."""
     try:
@@ -66,15 +85,13 @@ async def store_or_hang_up(ingest: Ingest, positions: list[Position]) -> None:
 
 
 async def teltonika_session(ingest: Ingest, connection: Connection) -> None:
-    """IMEI handshake (0x01 for a registered beacon), then AVL packets acknowledged by record count."""
+    """IMEI handshake (0x01 for an admitted beacon, else 0x00), then AVL packets acknowledged by record count."""
     buffer, handshake = b"", None
     while handshake is None:
         buffer = await connection.read_more(buffer)
         handshake, buffer = teltonika.split_imei(buffer)
     imei = teltonika.parse_imei(handshake)
-    if not await ingest.is_registered(imei):
-        await connection.send(teltonika.IMEI_REJECT)
-        raise Hangup(f"IMEI {imei} is not a registered beacon")
+    await admit_or_hang_up(ingest, connection, imei, teltonika.PROTOCOL, teltonika.IMEI_REJECT)
     await connection.send(teltonika.IMEI_ACCEPT)
     while True:
         frame, buffer = teltonika.split_frame(buffer)
@@ -91,7 +108,7 @@ async def teltonika_session(ingest: Ingest, connection: Connection) -> None:
 
 
 async def gt06_session(ingest: Ingest, connection: Connection) -> None:
-    """Login (answered for a registered beacon), then location, heartbeat and alarm packets."""
+    """Login (answered for an admitted beacon), then location, heartbeat and alarm packets."""
     buffer, imei = b"", None
     while True:
         frame, buffer = gt06.split_frame(buffer)
@@ -104,8 +121,9 @@ async def gt06_session(ingest: Ingest, connection: Connection) -> None:
             log.warning("GT06 %s: %s; not acknowledged", imei, exc)
             continue
         if message.kind == "login":
-            if message.imei is None or not await ingest.is_registered(message.imei):
-                raise Hangup(f"GT06 login {message.imei} is not a registered beacon")
+            if message.imei is None:
+                raise Hangup("GT06 login without an IMEI")
+            await admit_or_hang_up(ingest, connection, message.imei, gt06.PROTOCOL)
             imei = message.imei
         if message.positions:
             await store_or_hang_up(ingest, message.positions)
@@ -128,13 +146,18 @@ class TcpListener:
         self.server = await asyncio.start_server(self._connected, host, port, limit=READ_SIZE)
         return self
 
-    async def stop(self) -> None:
-        """Stop accepting; let each connection finish the packet it is storing, then close it."""
+    async def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Stop accepting; let each connection finish the packet it is storing (for ``drain_s`` at
+        most: the rest are cancelled unacknowledged), then close it."""
         if self.server is not None:
             self.server.close()
         self.closing.set()
         if self.tasks:
-            await asyncio.wait(set(self.tasks))
+            _, late = await asyncio.wait(set(self.tasks), timeout=drain_s)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -145,7 +168,7 @@ class TcpListener:
         name = self.session.__name__
         try:
             await self.session(self.ingest, Connection(reader, writer, self.closing))
-        except (Hangup, DecodeError, ConnectionError) as exc:
+        except (Hangup, DecodeError, ConnectionError, NotStored) as exc:
             log.info("%s %s: connection closed: %s", name, peer, exc or type(exc).__name__)
         except Exception:  # noqa: BLE001 - one broken connection must not stop the listener
             log.exception("%s %s failed", name, peer)

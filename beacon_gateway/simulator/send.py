@@ -7,7 +7,7 @@ import sys
 import urllib.request
 import uuid
 from typing import IO, Protocol, Sequence
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from beacon_gateway.position import Position
 from beacon_gateway.simulator import encoders as enc
@@ -69,7 +69,7 @@ class LineSender:
 
 
 class HttpSender:
-    """Posts native JSON batches (with the beacon's bearer token) or OsmAnd requests to a gateway."""
+    """Posts native JSON batches (with the beacon's bearer token) or OsmAnd requests (with it as ``key``)."""
 
     def __init__(self, url: str, protocol: str, token: str | None = None, timeout_s: float = 30.0) -> None:
         self.base, self.protocol, self.token, self.timeout_s = url.rstrip("/"), protocol, token, timeout_s
@@ -77,8 +77,9 @@ class HttpSender:
     def send(self, positions: Sequence[Position]) -> None:
         """Send and wait for the gateway's answer (it answers after the fixes are stored)."""
         if self.protocol == "osmand":
+            key = f"key={quote(self.token)}&" if self.token else ""   # as Traccar Client: ?key= typed into its URL
             for position in positions:
-                self._call(urllib.request.Request(f"{self.base}/?{enc.osmand_query(position)}", method="POST"))
+                self._call(urllib.request.Request(f"{self.base}/?{key}{enc.osmand_query(position)}", method="POST"))
             return
         headers = {"Content-Type": "application/json"}
         if self.token:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -13,8 +15,8 @@ from typing import Iterator
 from scanner_app.client import Rejected, TrackerClient, Unreachable, read_token
 from scanner_app.frames import Frame, SourceError, is_live, open_frames
 from scanner_app.outbox import Backoff, Outbox, Sender
+from scanner_app.outbox_schema import OutboxVersionError
 from scanner_app.station import (
-    DEBOUNCE_WINDOW_S,
     KINDS,
     LOOKUP_TIMEOUT_S,
     Sighting,
@@ -26,6 +28,19 @@ from scanner_app.station import (
 HELP = "Run a checkpoint station on a camera, a video or a folder of photos"
 DEFAULT_OUTBOX = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") \
     / "mercury-scanner" / "outbox.sqlite3"
+DEFAULT_DEBOUNCE = "10m"
+DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: A container back the next day is a new visit; and the memory keeps a window's sightings.
+LONGEST_DEBOUNCE_S = 24 * 3600.0
+
+
+def duration(text: str) -> float:
+    """Read a debounce such as ``10m``, ``90s``, ``1.5h`` or ``600`` (seconds); return seconds, 0 < s <= 24 h."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text.lower())
+    seconds = float(match[1]) * DURATION_UNITS[match[2]] if match else 0.0
+    if not 0 < seconds <= LONGEST_DEBOUNCE_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 10m, 90s or 1h (at most 24h)")
+    return seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"outbox SQLite file (SCANNER_OUTBOX, default {DEFAULT_OUTBOX})")
     parser.add_argument("--seal-broken", action="store_true", help="record the seals as broken")
     parser.add_argument("--device", help="station name sent with each event (host name)")
-    parser.add_argument("--window", type=float, default=DEBOUNCE_WINDOW_S,
-                        help=f"seconds a container must be out of sight before a new event ({DEBOUNCE_WINDOW_S:g})")
+    parser.add_argument("--debounce", type=duration, metavar="DURATION",
+                        default=os.environ.get("SCANNER_DEBOUNCE", DEFAULT_DEBOUNCE),
+                        help="how long a container must be out of sight at this checkpoint before it is recorded "
+                             "again, also across restarts: 10m, 90s, 1h, at most 24h "
+                             f"(SCANNER_DEBOUNCE, default {DEFAULT_DEBOUNCE})")
+    # The previous version's name for the same setting, in seconds; kept so that old start scripts still run.
+    parser.add_argument("--window", type=duration, dest="debounce", help=argparse.SUPPRESS)
     parser.add_argument("--retry-max", type=float, default=300.0,
                         help="longest wait between delivery attempts, seconds (300)")
     parser.add_argument("--resend-rejected", action="store_true",
@@ -61,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     except StartError as exc:
         print(f"scanner station: {exc}", file=sys.stderr)
         return 2
-    outbox = Outbox(args.outbox)
+    try:
+        outbox = Outbox(args.outbox)
+    except (OutboxVersionError, sqlite3.DatabaseError) as exc:
+        print(f"scanner station: cannot use the outbox {args.outbox}: {exc}", file=sys.stderr)
+        return 2
     if args.resend_rejected:
         print(f"{outbox.requeue_rejected()} refused event(s) queued again", flush=True)
     sender = Sender(outbox, client, Backoff(base=min(1.0, args.retry_max), cap=args.retry_max))
@@ -80,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
         sender.join(timeout=30)
         counts = outbox.counts()
         outbox.close()
-    print(f"saved {station.saved} events; outbox: {counts['pending']} pending, {counts['sent']} sent, "
-          f"{counts['rejected']} rejected", flush=True)
+    print(f"saved {station.saved} events; {station.photos_skipped} photos already processed; outbox: "
+          f"{counts['pending']} pending, {counts['sent']} sent, {counts['rejected']} rejected", flush=True)
     if failure:
         print(f"scanner station: {failure}", file=sys.stderr)
     return 1 if failure else 0
@@ -102,7 +126,7 @@ def _connect(args: argparse.Namespace) -> tuple[TrackerClient, Iterator[Frame]]:
 
 def _settings(args: argparse.Namespace) -> StationSettings:
     return StationSettings(checkpoint=args.checkpoint, kind=args.kind, seal_intact=not args.seal_broken,
-                           window_s=args.window, **({"device": args.device} if args.device else {}))
+                           debounce_s=args.debounce, **({"device": args.device} if args.device else {}))
 
 
 def _announce(sighting: Sighting, checkpoint: str, sender: Sender) -> None:

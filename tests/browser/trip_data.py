@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from scanner_app.labels import make_label, render_image
 from tests.gateway.helpers import free_port
 from tests.gateway.seed import GatewayProcess
+from tracker.db import make_engine
 from tracker.domain import geography as geo
-from tracker.models import Alert, Checkpoint, CheckpointKind, User
+from tracker.domain.devices import issue_beacon_key
+from tracker.models import Alert, Checkpoint, CheckpointKind, Declaration, User
 
 #: The consignee's bonded warehouse on the Kara-Suu road, 3.6 km north of the Osh customs post.
 WAREHOUSE = geo.Site("OSH-BCS", "Bishkek Chemical Supply, Osh bonded warehouse", CheckpointKind.WAREHOUSE,
@@ -74,15 +76,30 @@ class Trip:
     gateway_log: Path
 
 
+def beacon_key(database_url: str, reference: str) -> str:
+    """Issue the declaration's beacon a fresh key (as ``device set-key`` does) and return it."""
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            declaration = session.scalars(select(Declaration).where(Declaration.reference == reference)).one()
+            _row, key, _revoked = issue_beacon_key(session, declaration.beacon.device_id)  # type: ignore[union-attr]
+            session.commit()
+            return key
+    finally:
+        engine.dispose()
+
+
 def drive_with_deviation(database_url: str, instance: Path, reference: str, departed: datetime) -> Trip:
     """Run ``beacon-gateway serve`` on the portal's database and drive the declaration's beacon along its
-    route over OsmAnd/HTTP from ``departed``, leaving the corridor once; stop the gateway afterwards."""
+    route over OsmAnd/HTTP (with the beacon's key) from ``departed``, leaving the corridor once; stop the
+    gateway afterwards."""
+    key = beacon_key(database_url, reference)
     port = free_port()
     gateway = GatewayProcess(database_url, instance, GATEWAY_HTTP_PORT=port)
     try:
         start = (departed + timedelta(seconds=1)).replace(microsecond=0)  # OsmAnd sends whole seconds
         command = [sys.executable, "-m", "beacon_gateway.cli", "simulate", "--declaration", reference,
-                   "--protocol", "osmand", "--to", f"http://127.0.0.1:{port}", "--deviate", DEVIATION,
+                   "--protocol", "osmand", "--token", key, "--to", f"http://127.0.0.1:{port}", "--deviate", DEVIATION,
                    "--speed", str(SPEED_KMH), "--period", str(PERIOD_S), "--departed", start.isoformat(),
                    "--start-at", "0", "--no-realtime", "--seed", "6"]
         done = subprocess.run(command, env=gateway_env(database_url, instance), capture_output=True,

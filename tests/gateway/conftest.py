@@ -1,4 +1,4 @@
-"""Gateway fixtures: the MQTT broker the beacons publish to.
+"""Gateway fixtures: the MQTT broker the beacons publish to, and one started with the shipped configuration.
 
 The gateway's live servers, packets and subprocesses are in tests/gateway/helpers.py and
 tests/gateway/seed.py; the database fixtures (``db``, ``make_beacon`` ...) come from
@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import MQTT_URL, need_service, tcp_reachable
+from tests.gateway.broker import shipped_broker  # noqa: F401  (a fixture: Mosquitto with the shipped config)
 
 
 @pytest.fixture(scope="session")

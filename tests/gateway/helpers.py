@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import secrets
 import socket
 import struct
 import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import Future
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Iterator
+from urllib.parse import urlparse
 
+import paho.mqtt.client as mqtt
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.config import GatewaySettings
@@ -108,7 +112,65 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 def iter_fixes(start: datetime, count: int, step_s: int = 30) -> Iterator[tuple[datetime, float, float]]:
     """Fixes along a line north from Osh, ``step_s`` apart."""
-    from datetime import timedelta
-
     for n in range(count):
         yield start + timedelta(seconds=n * step_s), 40.5 + n * 0.001, 72.8
+
+
+# ------------------------------------------------------------------ sockets and MQTT beacons
+def close_wait_sockets(pid: int) -> int:
+    """Return how many TCP sockets of process ``pid`` are in CLOSE-WAIT (the peer closed, it did not)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            count += sum(1 for row in rows if row.split()[3] == "08" and row.split()[9] in inodes)
+    return count
+
+
+class SteadyPublisher:
+    """A beacon publishing one QoS 1 ping every ``period_s`` on its own thread.
+
+    ``acknowledged`` lists the fix times the broker PUBACKed: what the beacon then forgets.
+    """
+
+    def __init__(self, url: str, topic: str, start: datetime, period_s: float = 0.05) -> None:
+        parsed = urlparse(url)
+        self.topic, self.start, self.period_s = topic, start, period_s
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{secrets.token_hex(4)}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
+        self.client.loop_start()
+        self.acknowledged: list[datetime] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(self.period_s):
+            fix_time = self.start + timedelta(seconds=n)
+            info = self.client.publish(self.topic, json.dumps(
+                {"fix_time": fix_time.isoformat(), "lat": 40.5 + n * 1e-5, "lon": 72.8}), qos=1)
+            try:
+                info.wait_for_publish(10)
+            except (RuntimeError, ValueError):  # not connected: the beacon was not acknowledged
+                pass
+            if info.is_published():
+                self.acknowledged.append(fix_time)
+            n += 1
+
+    def stop(self) -> list[datetime]:
+        """Stop publishing; return the acknowledged fix times."""
+        self._stop.set()
+        self._thread.join(15)
+        self.client.loop_stop()
+        self.client.disconnect()
+        return self.acknowledged

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shapely.geometry import LineString
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from tracker.domain.tokens import issue_token
@@ -99,6 +99,8 @@ class Seed:
     def clean(self) -> None:
         """Delete everything this seed made (and what the gateway stored for it)."""
         with Session(self.engine) as session:
+            if self.engine.dialect.name == "postgresql":  # alert history is append-only: past the triggers
+                session.execute(text("SET LOCAL session_replication_role = replica"))
             alerts = select(Alert.id).where(Alert.declaration_id.in_(self.declaration_ids))
             session.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(alerts)))
             session.execute(delete(Alert).where(Alert.declaration_id.in_(self.declaration_ids)))
@@ -118,7 +120,8 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         env.update(DATABASE_URL=database_url, TRACKER_INSTANCE_PATH=str(instance),
                    GATEWAY_HTTP_PORT="0", GATEWAY_BATCH_MAX_WAIT_MS="5")
-        env.update({key: str(value) for key, value in settings.items()})
+        self.settings = {key: str(value) for key, value in settings.items()}
+        env.update(self.settings)
         self.log = open(instance.parent / f"gateway-{secrets.token_hex(2)}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", "WARNING"],
@@ -148,10 +151,10 @@ class GatewayProcess:
         self.process.wait(10)
         self.log.close()
 
-    def terminate(self) -> int:
-        """SIGTERM; return the exit code."""
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM; return the exit code (``subprocess.TimeoutExpired`` after ``timeout`` seconds)."""
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(30)
+        code = self.process.wait(timeout)
         self.log.close()
         return code
 

@@ -143,3 +143,39 @@ def test_hostile_input_only_ever_raises_decode_error():
             osmand.decode_line(data)
         except DecodeError:
             pass
+
+
+# ------------------------------------------------------------------ the device key in the server URL
+KEY = "mt_" + "k" * 43
+
+
+@pytest.mark.parametrize(("query", "body", "content_type", "key"), [
+    (f"key={KEY}&id=1&lat=1&lon=2", b"", None, KEY),                          # Traccar Client 8: URL + params
+    (f"?key={KEY}", TRACCAR_CLIENT_JSON, "application/json", KEY),            # Traccar Client 9: JSON to the URL
+    ("", f"id=1&lat=1&lon=2&key={KEY}".encode(), "application/x-www-form-urlencoded", KEY),
+    ("id=1&lat=1&lon=2", b"", None, None),                                    # no key: the attack
+    (f"key={KEY}&key=mt_other", b"", None, None),                             # two keys: neither
+    ("", f'{{"key": "{KEY}"}}'.encode(), "application/json", None),           # not a JSON field
+    ("", b"key=\xff\xfe", "application/x-www-form-urlencoded", None),         # not text
+])
+def test_request_key_comes_from_the_url_or_a_form_body(query, body, content_type, key) -> None:
+    assert osmand.request_key(query, body, content_type) == key
+
+
+def test_key_is_dropped_from_the_position_its_raw_message_and_extra() -> None:
+    [position] = osmand.decode_request(f"key={KEY}&id=7&lat=40.5&lon=72.8&timestamp=1764000000&k%65y={KEY}")
+    assert position.device_id == "7" and (position.lat, position.lon) == (40.5, 72.8)
+    assert position.raw == b"id=7&lat=40.5&lon=72.8&timestamp=1764000000"
+    assert KEY not in repr(position.extra)
+
+
+def test_json_body_posted_to_a_url_with_only_the_key_is_decoded() -> None:
+    [position] = osmand.decode_request(f"key={KEY}", TRACCAR_CLIENT_JSON, "application/json")
+    assert position.device_id == "48241179" and position.lat == pytest.approx(37.4219983)
+    assert KEY.encode() not in position.raw
+
+
+@pytest.mark.parametrize("device_id", ["\x00123", "9" * 65, "\udc80", "a\nb"])
+def test_hostile_device_ids_are_refused(device_id: str) -> None:
+    with pytest.raises(DecodeError, match="printable"):
+        osmand.decode_query(f"id={device_id}&lat=1&lon=2")

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.gateway.broker import Broker
 from tests.gateway.helpers import free_port, http, recv_exactly, teltonika_handshake, teltonika_packet
 from tests.gateway.seed import GatewayProcess, Seed, wait_until
 from tracker.models import Alert, BeaconProtocol, Position
@@ -23,6 +24,12 @@ from tracker.models import Alert, BeaconProtocol, Position
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
 STREAMS = 4           # devices sending at once
 KILL_AFTER = 20       # acknowledged messages before the kill
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(shipped_broker: Broker) -> str:
+    """This module's MQTT tests run on a broker of their own, with the shipped configuration."""
+    return shipped_broker.url
 
 
 @pytest.fixture

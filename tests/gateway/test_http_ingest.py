@@ -1,4 +1,4 @@
-"""HTTP ingestion: the native JSON batch with a beacon token and the OsmAnd protocol."""
+"""HTTP ingestion: the native JSON batch with a beacon token and the OsmAnd protocol with its key."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.gateway.helpers import LiveGateway, http
 from beacon_gateway.servers.http import start_http
-from tracker.domain.tokens import issue_token
+from tracker.domain.tokens import issue_token, revoke_token
+from tracker.models import BeaconProtocol
 from tracker.models import Position as PositionRow
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -85,42 +86,136 @@ def test_bad_batch_gets_422_naming_each_bad_field_and_stores_nothing(db, gateway
     assert stored(db, beacon.id) == []
 
 
-def test_osmand_query_string_of_a_registered_beacon_is_stored(db, gateway, make_beacon) -> None:
-    beacon = make_beacon()
-    when = NOW - timedelta(minutes=1)
-    query = urlencode({"id": beacon.device_id, "lat": "40.52", "lon": "72.81",
-                       "timestamp": int(when.timestamp()), "speed": "10", "bearing": "90"})
-    status, body = http("GET", f"{gateway}/?{query}")
+@pytest.fixture
+def osmand_beacon(db: Session, make_beacon: Any) -> tuple[Any, str]:
+    """An OsmAnd beacon and its key (the beacon's token)."""
+    beacon = make_beacon(protocol=BeaconProtocol.OSMAND)
+    _, key = issue_token(db, name="phone", beacon=beacon)
+    db.flush()
+    return beacon, key
+
+
+def osmand_query(device_id: str, minutes_ago: int = 1, **extra: Any) -> str:
+    """An OsmAnd query string as Traccar Client sends it (a fix ``minutes_ago`` before NOW)."""
+    when = NOW - timedelta(minutes=minutes_ago)
+    return urlencode({"id": device_id, "lat": "40.52", "lon": "72.81",
+                      "timestamp": int(when.timestamp()), "speed": "10", "bearing": "90", **extra})
+
+
+def test_osmand_query_string_with_the_device_key_is_stored_without_the_key(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    query = osmand_query(beacon.device_id)
+    # Traccar Client keeps the server URL typed into it (…/?key=…) and appends its parameters.
+    status, body = http("GET", f"{gateway}/?key={key}&{query}")
     assert (status, body) == (200, {"stored": 1, "duplicates": 0})
     [row] = stored(db, beacon.id)
-    assert (row.fix_time, row.lat, row.lon, row.course) == (when, 40.52, 72.81, 90.0)
+    assert (row.fix_time, row.lat, row.lon, row.course) == (NOW - timedelta(minutes=1), 40.52, 72.81, 90.0)
     assert row.speed_kmh == pytest.approx(18.52)  # knots on the wire
-    assert row.raw == query.encode()
+    assert row.raw == query.encode()              # the evidence never holds the secret
 
 
-def test_osmand_post_form_and_traccar_client_json_are_stored(db, gateway, make_beacon) -> None:
-    beacon = make_beacon()
-    form = urlencode({"id": beacon.device_id, "lat": "40.6", "lon": "72.9",
+def test_attackers_osmand_get_with_the_printed_imei_and_no_key_stores_nothing(db, gateway, osmand_beacon,
+                                                                              caplog) -> None:
+    beacon, _key = osmand_beacon
+    status, body = http("GET", f"{gateway}/?{osmand_query(beacon.device_id)}")
+    assert (status, body["error"]) == (401, "unauthorized")
+    assert "key" in body["message"]
+    status, _ = http("POST", f"{gateway}/", {"device_id": beacon.device_id, "location": {
+        "timestamp": NOW.isoformat(), "coords": {"latitude": 40.7, "longitude": 72.95}}})
+    assert status == 401
+    assert stored(db, beacon.id) == []
+    assert "refused: no device key" in caplog.text
+
+
+def test_osmand_with_a_wrong_revoked_or_other_beacons_key_stores_nothing(db, gateway, osmand_beacon,
+                                                                         make_beacon, caplog) -> None:
+    beacon, key = osmand_beacon
+    other = make_beacon(protocol=BeaconProtocol.OSMAND)
+    others_row, others_key = issue_token(db, name="other phone", beacon=other)
+    revoked_row, revoked_key = issue_token(db, name="old phone", beacon=beacon)
+    revoke_token(revoked_row)
+    db.flush()
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    for candidate, status in ((wrong, 401), (revoked_key, 401), (others_key, 403)):
+        answer, body = http("GET", f"{gateway}/?key={candidate}&{osmand_query(beacon.device_id)}")
+        assert (answer, body["error"]) == (status, "unauthorized" if status == 401 else "forbidden")
+    assert stored(db, beacon.id) == [] and others_row.last_used_at is None
+    assert "osmand ping of '%s' refused" % beacon.device_id in caplog.text
+
+
+@pytest.mark.parametrize("key", [
+    "mt_%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00",     # NUL bytes
+    "mt_" + "A" * 6_000,                                      # a huge key (aiohttp caps a URL at 8 KiB)
+    "mt_%ED%A0%80%ED%B0%80" + "A" * 20,                        # UTF-8 of lone surrogates
+    "",                                                       # empty
+])
+def test_osmand_hostile_keys_are_refused_cleanly(db, gateway, osmand_beacon, key) -> None:
+    beacon, _ = osmand_beacon
+    status, body = http("GET", f"{gateway}/?key={key}&{osmand_query(beacon.device_id)}")
+    assert (status, body["error"]) == (401, "unauthorized")
+    assert stored(db, beacon.id) == []
+
+
+def test_osmand_huge_key_in_a_form_body_is_refused_cleanly(db, gateway, osmand_beacon) -> None:
+    beacon, _ = osmand_beacon
+    form = f"{osmand_query(beacon.device_id)}&key=mt_{'A' * 50_000}".encode()
+    status, body = http("POST", f"{gateway}/", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, body["error"]) == (401, "unauthorized")
+    assert stored(db, beacon.id) == []
+
+
+def test_osmand_tracker_sending_the_key_as_a_bearer_token_is_stored(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    status, _ = http("GET", f"{gateway}/?{osmand_query(beacon.device_id)}", headers={"Authorization": f"Bearer {key}"})
+    assert status == 200 and len(stored(db, beacon.id)) == 1
+
+
+def test_osmand_key_twice_is_refused(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    status, _ = http("GET", f"{gateway}/?key={key}&key=mt_{'B' * 43}&{osmand_query(beacon.device_id)}")
+    assert status == 401 and stored(db, beacon.id) == []
+
+
+def test_osmand_hostile_device_ids_get_422(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    for device_id in ("%00" + beacon.device_id, "9" * 65):
+        query = osmand_query("x").replace("id=x", f"id={device_id}")
+        status, body = http("GET", f"{gateway}/?key={key}&{query}")
+        assert (status, body["error"]) == (422, "invalid_message")
+    lone_surrogate = {"device_id": "\ud800", "location": {"coords": {"latitude": 40.5, "longitude": 72.8}}}
+    status, body = http("POST", f"{gateway}/?key={key}", lone_surrogate, {"Content-Type": "application/json"})
+    assert (status, body["error"]) == (422, "invalid_message")
+    assert stored(db, beacon.id) == []
+
+
+def test_osmand_post_form_and_traccar_client_json_with_the_key_are_stored(db, gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    form = urlencode({"id": beacon.device_id, "lat": "40.6", "lon": "72.9", "key": key,
                       "timestamp": (NOW - timedelta(minutes=2)).isoformat()}).encode()
     assert http("POST", f"{gateway}/", form,
                 {"Content-Type": "application/x-www-form-urlencoded"})[0] == 200
+    # Traccar Client 9 posts its JSON to the server URL as typed: the key is in the URL.
     location = {"timestamp": (NOW - timedelta(minutes=1)).isoformat(),
                 "coords": {"latitude": 40.7, "longitude": 72.95, "speed": 10, "heading": 45}}
-    status, body = http("POST", f"{gateway}/", {"device_id": beacon.device_id, "location": location},
+    status, body = http("POST", f"{gateway}/?key={key}", {"device_id": beacon.device_id, "location": location,
+                                                         "_": f"&id={beacon.device_id}&lat=40.7&lon=72.95&"},
                         {"Content-Type": "application/json"})
     assert (status, body) == (200, {"stored": 1, "duplicates": 0})
-    assert [(r.lat, r.protocol.value) for r in stored(db, beacon.id)] == [(40.6, "osmand"), (40.7, "osmand")]
+    rows = stored(db, beacon.id)
+    assert [(r.lat, r.protocol.value) for r in rows] == [(40.6, "osmand"), (40.7, "osmand")]
+    assert all(key.encode() not in r.raw for r in rows)
 
 
-def test_osmand_from_an_unknown_device_is_refused(db, gateway) -> None:
-    status, body = http("GET", f"{gateway}/?id=000000000000000&lat=40.5&lon=72.8&timestamp=1764000000")
+def test_osmand_from_an_unknown_device_is_refused(db, gateway, osmand_beacon) -> None:
+    _, key = osmand_beacon
+    status, body = http("GET", f"{gateway}/?key={key}&id=000000000000000&lat=40.5&lon=72.8&timestamp=1764000000")
     assert (status, body["error"]) == (401, "unauthorized")
     assert "'000000000000000' is not a registered beacon" in body["message"]
 
 
-def test_osmand_without_coordinates_gets_422(gateway, make_beacon) -> None:
-    beacon = make_beacon()
-    status, body = http("GET", f"{gateway}/?id={beacon.device_id}&timestamp=1764000000")
+def test_osmand_without_coordinates_gets_422(gateway, osmand_beacon) -> None:
+    beacon, key = osmand_beacon
+    status, body = http("GET", f"{gateway}/?key={key}&id={beacon.device_id}&timestamp=1764000000")
     assert status == 422 and body["error"] == "invalid_message" and body["message"]
 
 

@@ -14,12 +14,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.gateway.broker import Broker
 from tests.gateway.helpers import LiveGateway
 from beacon_gateway.servers.mqtt import MqttSubscriber, device_from_topic
 from beacon_gateway.writer import NotStored, Outcome
 from tracker.models import Position as PositionRow
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(shipped_broker: Broker) -> str:
+    """This module's MQTT tests run on a broker of their own, with the shipped configuration."""
+    return shipped_broker.url
 
 
 class Run:

@@ -34,6 +34,14 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 T0 = NOW - timedelta(minutes=5)
 
 
+@pytest.fixture(autouse=True)
+def fresh_clock() -> None:
+    """Fixes are five minutes old when each test runs, not when the module was loaded (else a long run flags them late)."""
+    global NOW, T0
+    NOW = datetime.now(timezone.utc).replace(microsecond=0)
+    T0 = NOW - timedelta(minutes=5)
+
+
 def fix(device_id: str, seconds: float = 0, lat: float = 40.5, lon: float = 72.8, **kw: Any) -> Position:
     """A plain valid fix ``seconds`` after T0."""
     kw.setdefault("raw", f"{device_id}@{seconds}".encode())

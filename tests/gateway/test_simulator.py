@@ -150,11 +150,12 @@ def test_json_over_http_posts_batches_with_the_bearer_token(http_server: tuple[s
     assert [p.fix_time for p in json_batch.decode_batch(body)] == [p.fix_time for p in SAMPLE]
 
 
-def test_osmand_over_http_sends_one_request_per_fix(http_server: tuple[str, list]) -> None:
+def test_osmand_over_http_sends_one_request_per_fix_with_the_key(http_server: tuple[str, list]) -> None:
     url, seen = http_server
-    HttpSender(url, "osmand").send(SAMPLE[:2])
+    HttpSender(url, "osmand", token="mt_secret").send(SAMPLE[:2])
     assert [osmand.decode_query(path.split("?", 1)[1]).fix_time for _, path, _, _ in seen] == \
         [p.fix_time for p in SAMPLE[:2]]
+    assert all(osmand.request_key(path.split("?", 1)[1]) == "mt_secret" for _, path, _, _ in seen)
 
 
 def test_teltonika_over_tcp_waits_for_the_handshake_and_the_record_count() -> None:

@@ -1,4 +1,4 @@
-"""TCP ingestion with real sockets: Teltonika and GT06 sessions with literal packets."""
+"""TCP ingestion with real sockets: Teltonika, GT06 and NMEA with literal packets; who may log in."""
 from __future__ import annotations
 
 import socket
@@ -36,8 +36,8 @@ def listen(sessions: sessionmaker[Session]) -> Iterator[Callable[..., tuple[str,
     live = LiveGateway(sessions)
     started: list[TcpListener] = []
 
-    def start(session: Any, ingest: Ingest | None = None) -> tuple[str, int]:
-        listener = live.call(TcpListener(session, ingest or live.ingest).start("127.0.0.1", 0))
+    def start(session: Any, ingest: Ingest | None = None, host: str = "127.0.0.1") -> tuple[str, int]:
+        listener = live.call(TcpListener(session, ingest or live.ingest).start(host, 0))
         started.append(listener)
         return listener.server.sockets[0].getsockname()[:2]
 
@@ -60,6 +60,16 @@ def rows(db: Session, beacon_id: int) -> list[PositionRow]:
 def connect(address: tuple[str, int]) -> socket.socket:
     sock = socket.create_connection(address, timeout=10)
     return sock
+
+
+def ipv6_loopback() -> bool:
+    """Return whether this machine can listen on ::1."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def test_teltonika_spec_example_is_acknowledged_with_its_record_count_after_commit(db, listen, make_beacon) -> None:
@@ -180,3 +190,79 @@ def test_nmea_receiver_with_an_unknown_id_is_hung_up_on(listen) -> None:
     with connect(listen(nmea_session)) as sock:
         sock.sendall(b"not-a-beacon\r\n" + NMEA_LINES)
         assert sock.recv(16) == b""
+
+
+# ------------------------------------------------------------------ who may log in: IMEI, protocol, address
+def test_teltonika_from_an_allowed_network_is_admitted(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA,
+                         allowed_networks=["203.0.113.0/24", "127.0.0.0/8"])
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(TELTONIKA_PACKET)
+        assert recv_exactly(sock, 4) == (1).to_bytes(4, "big")
+    assert len(rows(db, beacon.id)) == 1
+
+
+def test_teltonika_from_outside_its_networks_gets_0x00_and_nothing_is_stored(db, listen, make_beacon,
+                                                                             caplog) -> None:
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA,
+                         allowed_networks=["203.0.113.0/24", "2001:db8::/32"])
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE + TELTONIKA_PACKET)
+        assert sock.recv(8) == b"\x00"
+        assert sock.recv(8) == b""
+    assert rows(db, beacon.id) == []
+    assert f"'{TELTONIKA_IMEI}' may not connect from 127.0.0.1" in caplog.text
+
+
+def test_gt06_login_from_outside_its_networks_is_hung_up_on_without_an_answer(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06, allowed_networks=["10.0.0.0/8"])
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN + GT06_LOCATION)
+        assert sock.recv(16) == b""
+    assert rows(db, beacon.id) == []
+
+
+def test_nmea_receiver_from_outside_its_networks_is_hung_up_on(db, listen, make_beacon) -> None:
+    from beacon_gateway.servers.nmea import nmea_session
+
+    beacon = make_beacon(protocol=BeaconProtocol.NMEA, allowed_networks=["192.0.2.7/32"])
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(beacon.device_id.encode() + b"\r\n" + NMEA_LINES)
+        assert sock.recv(16) == b""
+    assert rows(db, beacon.id) == []
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_ipv6_device_is_admitted_by_an_ipv6_network_and_refused_by_an_ipv4_one(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA, allowed_networks=["::1/128"])
+    address = listen(teltonika_session, host="::1")
+    with connect(address) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+    beacon.allowed_networks = ["127.0.0.0/8"]
+    db.flush()
+    with connect(address) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert sock.recv(8) == b"\x00"
+
+
+def test_imei_of_a_beacon_that_has_a_key_cannot_log_in_over_tcp(db, listen, make_beacon) -> None:
+    # The OsmAnd phone's IMEI is no way in through a keyless protocol.
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.OSMAND)
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE + TELTONIKA_PACKET)
+        assert sock.recv(8) == b"\x00"
+        assert sock.recv(8) == b""
+    assert rows(db, beacon.id) == []
+
+
+@pytest.mark.parametrize("first_line", [b"35693803\x005643809", b"9" * 65, b"\x1b[2J"])
+def test_nmea_receiver_naming_no_device_id_is_hung_up_on(db, listen, first_line) -> None:
+    from beacon_gateway.servers.nmea import nmea_session
+
+    with connect(listen(nmea_session)) as sock:
+        sock.sendall(first_line + b"\r\n" + NMEA_LINES)
+        assert sock.recv(16) == b""
+    assert db.scalar(select(PositionRow.id).limit(1)) is None

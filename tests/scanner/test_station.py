@@ -14,7 +14,8 @@ from scanner_app.client import TrackerClient
 from scanner_app.frames import Frame, SourceError, open_frames
 from scanner_app.labels import Label, make_label, render_image
 from scanner_app.outbox import Outbox
-from scanner_app.station import Debouncer, Station, StationSettings, describe
+from scanner_app.memory import Memory
+from scanner_app.station import Station, StationSettings, describe
 from tracker.domain.gs1 import make_sscc
 from tracker.models import Container, ContainerType, CustodyEvent, Dealer
 
@@ -62,15 +63,22 @@ def stored_events(tracker: LiveTracker) -> list[tuple[str, str, str]]:
     """(SSCC, kind, checkpoint) of every custody event the tracker holds, in id order."""
     with tracker.sessions() as session:
         events = session.scalars(select(CustodyEvent).order_by(CustodyEvent.id)).all()
-        return [(e.container.sscc, e.kind.value, e.checkpoint.code) for e in events]
+        return [(e.sscc, e.kind.value, e.checkpoint.code) for e in events]
 
 
-def test_debouncer_makes_one_visit_per_container_until_it_is_gone_for_the_window() -> None:
-    debouncer = Debouncer(window_s=2.0)
-    seen = [debouncer.new_visits({"A"} | ({"B"} if 10 <= n < 20 else set()), n / 30) for n in range(30)]
+def test_memory_makes_one_visit_per_container_until_it_is_gone_for_the_window(tmp_path: Path) -> None:
+    memory = Memory(Outbox(tmp_path / "outbox.sqlite3"), CHECKPOINT, window_s=2.0)
+
+    def sighting(ssccs: set[str], at: float) -> list[str]:
+        new = memory.new_visits(ssccs, at)
+        with memory.outbox.transaction() as db:
+            memory.remember(db, ssccs, at)
+        return new
+
+    seen = [sighting({"A"} | ({"B"} if 10 <= n < 20 else set()), n / 30) for n in range(30)]
     assert [s for s in seen if s] == [["A"], ["B"]]
-    assert debouncer.new_visits({"A"}, 1.0 + 2.5) == ["A"]     # A out of sight for 2.5 s: a new visit
-    assert debouncer.new_visits({"B"}, 3.6) == ["B"]           # B last seen at 0.63 s
+    assert sighting({"A"}, 1.0 + 2.5) == ["A"]     # A out of sight for 2.5 s: a new visit
+    assert sighting({"B"}, 3.6) == ["B"]           # B last seen at 0.63 s
 
 
 def test_station_records_one_event_per_container_from_a_folder_of_photos(
@@ -141,7 +149,7 @@ def test_sigterm_stops_the_station_cleanly_keeping_unsent_events(
     finally:
         station.kill()
     assert station.returncode == 0
-    assert "saved 1 events; outbox: 1 pending, 0 sent" in stdout
+    assert "saved 1 events; 0 photos already processed; outbox: 1 pending, 0 sent" in stdout
     assert [state for _, state in outbox_rows(outbox)] == ["pending"]
 
 

@@ -6,11 +6,15 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
+from tests.tracker.test_chain_tamper import tamper
 from tracker.domain.register import today_kg
-from tracker.models import Activity, User
+from tracker.domain.seal_checks import verify_coverage
+from tracker.domain.seals import CUSTOMS_RECORDS
+from tracker.models import Activity, EvidenceSeal, User
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -125,3 +129,15 @@ def test_stock_entry_use_beyond_book_stock_is_refused(client: FlaskClient, db: S
     response = client.post("/api/v1/stock-entries", json={
         "kind": "use", "mass_g": 150, "entry_date": days_ago(1), "place": "Bishkek"})
     assert response.status_code == 422 and "book stock is 0 g" in response.json["fields"]["mass_g"]
+
+
+def test_customs_records_imported_through_the_api_are_sealed_against_later_edits(
+        client: FlaskClient, db: Session, make_user) -> None:
+    sign_in(client, make_user("customs_officer"))
+    csv_body = f"date,reference,direction,mass_g\n{days_ago(1)},26KGHG00000000790,export,138000\n"
+    assert client.post("/api/v1/customs-records", data=csv_body, content_type="text/csv").json["added"] == 1
+    sealed = db.scalars(select(EvidenceSeal).where(EvidenceSeal.kind == CUSTOMS_RECORDS.kind)
+                        .order_by(EvidenceSeal.id.desc()).limit(1)).one()
+    assert sealed.row_count == 1 and verify_coverage(db, CUSTOMS_RECORDS, {sealed.subject}).ok
+    tamper(db, "UPDATE customs_records SET mass_g = 13800 WHERE reference = '26KGHG00000000790'")
+    assert not verify_coverage(db, CUSTOMS_RECORDS, {sealed.subject}).ok

@@ -1,6 +1,7 @@
 """Signing in and out; passwords and device tokens are never stored in clear."""
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -105,3 +106,52 @@ def test_pages_forbid_inline_scripts_and_framing(client: FlaskClient) -> None:
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+# ---------------------------------------------------------------- redirects (issue 12, item 5)
+HOSTILE_NEXT = ["/%09/evil.example/phish", "/\t/evil.example", "//evil.example/phish", "/\\evil.example",
+                "/%5Cevil.example", "%2F%2Fevil.example", "/%2F/evil.example", "https://evil.example/",
+                "/%0d%0a/evil.example", "javascript:alert(1)", "evil.example"]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_sign_in_never_redirects_to_another_site(client: FlaskClient, auth: Auth, make_user, target: str) -> None:
+    user = make_user("auditor")
+    token = auth.csrf_token()
+    response = client.post("/login", query_string={"next": target},
+                           data={"login": user.login, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: FlaskClient, auth: Auth, make_user) -> None:
+    user = make_user("auditor")
+    token = auth.csrf_token()
+    response = client.post("/login?next=%2Fcontainers%3Fpage%3D2",
+                           data={"login": user.login, "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/containers?page=2"
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_the_language_switch_never_redirects_to_another_site(client: FlaskClient, auth: Auth, target: str) -> None:
+    response = auth.post_form("/preferences/language", {"language": "ru", "next": target}, form_page="/login")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_the_language_switch_returns_to_the_page(client: FlaskClient, auth: Auth) -> None:
+    response = auth.post_form("/preferences/language", {"language": "ru", "next": "/login"}, form_page="/login")
+    assert response.headers["Location"] == "/login"
+
+
+# ---------------------------------------------------------------- caching
+def test_signed_in_pages_and_every_api_answer_are_not_stored(client: FlaskClient, auth: Auth, make_user) -> None:
+    assert client.get("/api/v1/health").headers["Cache-Control"] == "no-store"
+    assert client.get("/api/v1/me").headers["Cache-Control"] == "no-store"
+    auth.sign_in_as(make_user("auditor"))
+    for path in ("/", "/containers", "/preferences", "/api/v1/me", "/api/v1/declarations"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+
+
+def test_static_files_keep_their_caching(client: FlaskClient, auth: Auth, make_user) -> None:
+    auth.sign_in_as(make_user("auditor"))
+    response = client.get("/static/admin.css")
+    assert response.status_code == 200 and "no-store" not in response.headers.get("Cache-Control", "")

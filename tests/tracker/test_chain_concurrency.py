@@ -21,12 +21,13 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PASSWORD, postgres_url
 from tracker import migrate
 from tracker.db import make_engine, make_session_factory
-from tracker.domain.chain import verify_chain
+from tracker.domain.chain_verify import verify_chain
 from tracker.domain.custody import record_custody_event
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.users import create_user
 from tracker.models import (
     ChainHead,
+    ChainSignature,
     Checkpoint,
     CheckpointKind,
     Container,
@@ -122,5 +123,7 @@ def test_two_officers_recording_the_same_flask_at_once_leave_one_valid_chain(fre
         assert report.ok, report.reason
         assert report.count == WRITERS * EVENTS_EACH
         assert session.get(ChainHead, "custody_events").length == WRITERS * EVENTS_EACH
+        signed = session.scalars(select(ChainSignature.length).where(ChainSignature.chain == "custody_events"))
+        assert sorted(signed) == list(range(1, WRITERS * EVENTS_EACH + 1))  # every head signed once, in turn
         recorders = set(session.scalars(select(CustodyEvent.officer_id)))
         assert recorders == set(officers)

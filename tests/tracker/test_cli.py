@@ -53,7 +53,9 @@ def test_create_user_makes_an_account_that_can_sign_in(fresh_app: Flask) -> None
     (["--role", "trader", "--dealer", "000"], "a long enough secret", "no dealer with taxpayer number 000"),
     (["--role", "trader"], "a long enough secret", "a trader belongs to exactly one dealer; other roles to none"),
     (["--role", "customs_officer"], "a long enough secret", "a customs officer is posted to at least one checkpoint"),
-    (["--role", "auditor"], "short", "password must be at least 10 characters"),
+    (["--role", "auditor"], "short", "a password has 10 to 256 characters"),
+    (["--role", "auditor"], "1234567890", "this password is too common or too easy to guess; use a few unrelated words"),
+    (["--role", "auditor"], "someone-at-work", "a password must not contain your login or name"),
 ])
 def test_create_user_refuses_with_one_clear_line(fresh_app: Flask, args: list[str], password: str,
                                                  message: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
-from tracker.domain.chain import verify_chain
+from tracker.domain.chain_verify import verify_chain
 from tracker.models import (
     Alert,
     ContainerStatus,

@@ -69,3 +69,37 @@ def test_device_cli_refuses_unknown_places_and_duplicates_with_one_line(fresh_ap
     bad_owner = runner.invoke(args=["device", "add-beacon", "--device-id", "1", "--protocol", "gt06",
                                     "--owner", "000"])
     assert bad_owner.exit_code == 1 and "no dealer" in bad_owner.output
+
+
+def test_set_key_prints_the_traccar_client_url_once_and_revokes_the_old_key(fresh_app: Flask) -> None:
+    runner, client = fresh_app.test_cli_runner(), fresh_app.test_client()
+    first = _token(runner.invoke(args=["device", "add-beacon", "--device-id", "356938035643809",
+                                       "--protocol", "osmand"]).output)
+    result = runner.invoke(args=["device", "set-key", "--device-id", "356938035643809",
+                                 "--gateway-url", "https://gw.example:5055/"])
+    assert result.exit_code == 0, result.output
+    key = _token(result.output)
+    assert f"Traccar Client server URL: https://gw.example:5055/?key={key}" in result.output
+    assert client.get("/api/v1/device", headers={"Authorization": f"Bearer {first}"}).status_code == 401
+    assert client.get("/api/v1/device", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    shown = runner.invoke(args=["device", "show", "--device-id", "356938035643809"]).output
+    assert "must send its key" in shown and "revoked" in shown and "live" in shown
+    assert key not in shown and first not in shown               # only hashes are kept
+    missing = runner.invoke(args=["device", "set-key", "--device-id", "000"])
+    assert missing.exit_code == 1 and "no beacon 000" in missing.output
+
+
+def test_set_networks_keeps_valid_cidrs_and_refuses_anything_else(fresh_app: Flask) -> None:
+    runner = fresh_app.test_cli_runner()
+    assert runner.invoke(args=["device", "add-beacon", "--device-id", "861234050188765",
+                               "--protocol", "teltonika"]).exit_code == 0
+    args = ["device", "set-networks", "--device-id", "861234050188765"]
+    result = runner.invoke(args=[*args, "203.0.113.0/24", "2001:DB8::/32", "198.51.100.7"])
+    assert result.exit_code == 0, result.output
+    assert "203.0.113.0/24, 2001:db8::/32, 198.51.100.7/32" in result.output
+    for bad in ("10.0.0.1/8", "not-a-network", "10.0.0.0/33", "1" * 200):
+        refused = runner.invoke(args=[*args, "192.0.2.0/24", bad])
+        assert refused.exit_code == 1 and "CIDR" in refused.output, bad
+    shown = runner.invoke(args=["device", "show", "--device-id", "861234050188765"]).output
+    assert "identified by IMEI" in shown and "networks: 203.0.113.0/24, 2001:db8::/32" in shown
+    assert "any address" in runner.invoke(args=args).output

@@ -156,10 +156,10 @@ def test_zones_of_the_declaration_and_shared_zones_near_it_are_shown_far_ones_no
 
 def test_a_long_track_is_thinned_keeping_first_last_and_every_fix_off_the_corridor() -> None:
     route = LineString([(72.0, 41.0), (73.0, 41.0)])
-    corridor = Corridor(route, 500)
+    outline = Corridor(route, 500).outline()
     fixes = [Fix(START + timedelta(seconds=i), 72.0 + i / 10_000, 41.0 + (0.05 if 4_001 <= i <= 4_003 else 0))
              for i in range(10_000)]
-    shown = thin(fixes, corridor, limit=1_000)
+    shown = thin(fixes, outline, limit=1_000)
     assert len(shown) < 1_100
     assert shown[0] == fixes[0] and shown[-1] == fixes[-1]
     assert {fixes[4_001], fixes[4_002], fixes[4_003]} <= set(shown)

@@ -19,6 +19,7 @@ from tracker.domain.tokens import hash_token
 from tracker.models import (
     Alert,
     Beacon,
+    BeaconProtocol,
     DeclarationStatus,
     DeviceToken,
     ExportConsent,
@@ -155,7 +156,7 @@ def test_trader_sees_only_own_licences_and_no_forms(client, auth, make_user, mak
     assert client.get(f"/licences/{trader.dealer.licenses[0].id}").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/approvals", "/users", "/devices", "/checkpoints"])
+@pytest.mark.parametrize("path", ["/approvals", "/users", "/users/1/history", "/devices", "/checkpoints"])
 def test_trader_gets_403_on_admin_pages(client, auth, make_user, path) -> None:
     auth.sign_in_as(make_user(Role.TRADER))
     assert client.get(path).status_code == 403
@@ -185,8 +186,9 @@ def test_every_admin_post_is_refused_to_other_roles(db, client, auth, make_user,
     auth.sign_in_as(user)
     token = auth.csrf_token("/")
     posts = ["/licences", f"/licences/{licence.id}/suspend", "/approvals/import", "/approvals/export",
-             "/users", f"/users/{user.id}/active", f"/users/{user.id}/password", "/devices/beacons",
-             "/devices/stations", "/devices/tokens/1/revoke", "/devices/beacons/1/token",
+             "/users", f"/users/{user.id}/active", f"/users/{user.id}/password", f"/users/{user.id}/role",
+             "/devices/beacons",
+             "/devices/stations", "/devices/tokens/1/revoke", "/devices/beacons/1/token", "/devices/beacons/1/networks",
              "/checkpoints", "/checkpoints/1", "/zones", "/zones/1/delete"]
     if role != Role.CUSTOMS_OFFICER:  # customs decides on declarations too
         posts.append(f"/declarations/{declaration.id}/decision")
@@ -489,3 +491,88 @@ def test_a_refused_form_speaks_russian(db, auth, admin, make_dealer) -> None:
     page = auth.post_form(f"{url}/suspend", {"reason": ""}, form_page=url).get_data(as_text=True)
     assert field_error(page, "reason-suspend") == "Укажите причину."
     assert "Основание приостановления" in page
+
+
+def test_admin_holds_a_tcp_beacon_to_its_networks_and_a_bad_entry_changes_nothing(db, client, auth, admin,
+                                                                                  make_beacon) -> None:
+    beacon = make_beacon(protocol=BeaconProtocol.GT06, allowed_networks=["192.0.2.0/24"])
+    keyed = make_beacon(protocol=BeaconProtocol.OSMAND)
+    page = client.get("/devices").get_data(as_text=True)
+    assert f'id="save-networks-{beacon.device_id}"' in page and f'id="save-networks-{keyed.device_id}"' not in page
+    response = auth.post_form(f"/devices/beacons/{beacon.id}/networks",
+                              {"allowed_networks": "203.0.113.0/24, 2001:db8::/32"}, form_page="/devices")
+    assert response.status_code == 302
+    db.expire_all()
+    assert beacon.allowed_networks == ["203.0.113.0/24", "2001:db8::/32"]
+    response = auth.post_form(f"/devices/beacons/{beacon.id}/networks",
+                              {"allowed_networks": "10.0.0.0/8 office\x00"}, form_page="/devices")
+    assert response.status_code == 400
+    assert field_error(response.get_data(as_text=True), f"beacon-networks-{beacon.id}")
+    db.expire_all()
+    assert beacon.allowed_networks == ["203.0.113.0/24", "2001:db8::/32"]
+    assert auth.post_form(f"/devices/beacons/{beacon.id}/networks", {"allowed_networks": " "},
+                          form_page="/devices").status_code == 302
+    db.expire_all()
+    assert beacon.allowed_networks == []
+
+
+def test_a_new_beacon_token_is_shown_with_the_traccar_client_url(db, auth, admin) -> None:
+    response = auth.post_form("/devices/beacons", {"device_id": "356938035643809", "protocol": "osmand",
+                                                   "reporting_period_s": "60"}, form_page="/devices")
+    page = response.get_data(as_text=True)
+    secret = re.search(r'id="token-value">([^<]+)<', page).group(1)
+    assert f'id="token-url">http://GATEWAY-HOST:5055/?key={secret}<' in page
+
+
+# ---------------------------------------------------------------- account audit trail
+def test_every_change_to_an_account_is_in_its_history(db, client, auth, admin, make_dealer, make_checkpoint) -> None:
+    dealer, post = make_dealer(), make_checkpoint()
+    auth.post_form("/users", {"login": "aigul.t", "name": "Aigul Toktosunova", "role": "trader",
+                              "dealer_id": dealer.id, "password": ""})
+    user = db.scalars(select(User).where(User.login == "aigul.t")).one()
+    history = f"/users/{user.id}/history"
+    assert auth.post_form(f"/users/{user.id}/role", {"role": "customs_officer", "checkpoint_ids": [post.id]},
+                          form_page=history).status_code == 302
+    auth.post_form(f"/users/{user.id}/active", {"active": "no"}, form_page="/users")
+    auth.post_form(f"/users/{user.id}/active", {"active": "yes"}, form_page="/users")
+    auth.post_form(f"/users/{user.id}/password", {}, form_page="/users")
+    client.post("/api/v1/session", json={"login": "aigul.t", "password": "not her password"})
+    page = client.get(history).get_data(as_text=True)
+    kinds = re.findall(r'<tr class="event-([a-z_]+)">', page)
+    assert kinds == ["sign_in_failed", "password_reset", "reactivated", "deactivated", "role_changed", "created"]
+    assert "Trader → Customs officer" in page and page.count(f">{admin.login}<") == 5
+    db.expire_all()
+    assert user.role == Role.CUSTOMS_OFFICER and user.dealer_id is None and [c.id for c in user.checkpoints] == [post.id]
+
+
+def test_the_admin_sees_failed_sign_ins_also_for_logins_that_do_not_exist(client, auth, admin, make_user) -> None:
+    trader = make_user(Role.TRADER)
+    for _ in range(2):
+        client.post("/api/v1/session", json={"login": trader.login, "password": "wrong guess here"},
+                    environ_overrides={"REMOTE_ADDR": "203.0.113.5"})
+    client.post("/api/v1/session", json={"login": "root", "password": "toor toor toor"},
+                environ_overrides={"REMOTE_ADDR": "203.0.113.6"})
+    auth.sign_in_as(admin)
+    page = client.get("/users").get_data(as_text=True)
+    row = re.search(rf'<tr id="user-{trader.id}".*?</tr>', page, re.S).group(0)
+    assert re.search(r'class="failed-sign-ins">2<', row)
+    latest = re.search(r'<section class="card" id="failed-sign-ins">.*?</section>', page, re.S).group(0)
+    assert "203.0.113.6" in latest and ">root <" in latest and latest.count("203.0.113.5") == 2
+
+
+def test_a_role_change_that_does_not_fit_is_refused_and_nothing_changes(db, client, auth, admin, make_user) -> None:
+    auditor = make_user(Role.AUDITOR)
+    response = auth.post_form(f"/users/{auditor.id}/role", {"role": "trader"}, form_page=f"/users/{auditor.id}/history")
+    assert response.status_code == 400 and field_error(response.get_data(as_text=True), "role-dealer")
+    own = auth.post_form(f"/users/{admin.id}/role", {"role": "auditor"}, form_page=f"/users/{auditor.id}/history")
+    assert own.status_code == 409 and "cannot change your own role" in own.get_data(as_text=True)
+    db.expire_all()
+    assert auditor.role == Role.AUDITOR and admin.role == Role.LICENSING_ADMIN
+
+
+def test_an_auditor_reads_an_account_history_without_a_form(client, auth, make_user) -> None:
+    trader = make_user(Role.TRADER)
+    auth.sign_in_as(make_user(Role.AUDITOR))
+    page = client.get(f"/users/{trader.id}/history")
+    assert page.status_code == 200 and 'id="change-role"' not in page.get_data(as_text=True)
+    assert client.get("/users/999999/history").status_code == 404

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.balance import book_stock
-from tracker.domain.chain import verify_chain
+from tracker.domain.chain_verify import verify_chain
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.register import (
     SaleInput,

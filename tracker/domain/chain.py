@@ -1,9 +1,11 @@
-"""Hash chains over append-only evidence (custody events, transactions, stock entries).
+"""Hash chains over append-only evidence (custody events, transactions, stock entries, seals).
 
 Each row's hash is SHA-256(previous row's hash || canonical JSON of the row's own
 fields), so editing, deleting, reordering or forging a row breaks the chain there.
-A chain head (length and newest hash, moved forward with every append) also catches
-rows cut off the end, or appended with a correct hash by someone bypassing the code.
+Every append signs the chain's new head (length and newest hash) with a key the
+database never sees (``tracker.domain.signed_heads``), so rows cut off the end,
+appended by someone bypassing the code, or re-hashed from top to bottom are caught
+too; ``tracker.domain.chain_verify`` walks the chains.
 
 Writers hold the chain lock from before they read the tip until they commit, so two
 officers recording at the same moment cannot fork the chain: PostgreSQL takes a
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Union
 
@@ -24,13 +25,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from tracker.domain.text import text
-from tracker.models import ChainHead, CustodyEvent, StockEntry, Transaction
+from tracker.domain.signed_heads import sign_head
+from tracker.models import ChainHead, CustodyEvent, EvidenceSeal, StockEntry, Transaction
 
 GENESIS = "0" * 64
 
-ChainedRow = Union[CustodyEvent, Transaction, StockEntry]
-ChainedModel = Union[type[CustodyEvent], type[Transaction], type[StockEntry]]
+ChainedRow = Union[CustodyEvent, Transaction, StockEntry, EvidenceSeal]
+ChainedModel = Union[type[CustodyEvent], type[Transaction], type[StockEntry], type[EvidenceSeal]]
 
 #: The fields that make up each chained row; the hashes themselves are excluded.
 CUSTODY_FIELDS = (
@@ -46,10 +47,12 @@ TRANSACTION_FIELDS = (
 STOCK_ENTRY_FIELDS = (
     "kind", "dealer_id", "mass_g", "entry_date", "place", "remarks", "recorded_by_id", "recorded_at",
 )
+SEAL_FIELDS = ("kind", "subject", "row_keys", "row_count", "digest", "recorded_at")
 CHAINED_FIELDS: dict[type, tuple[str, ...]] = {
     CustodyEvent: CUSTODY_FIELDS,
     Transaction: TRANSACTION_FIELDS,
     StockEntry: STOCK_ENTRY_FIELDS,
+    EvidenceSeal: SEAL_FIELDS,
 }
 #: Fields added after rows were first chained: hashed only when set, so older rows still verify.
 LATER_FIELDS: dict[type, dict[str, Any]] = {CustodyEvent: {"device": "", "unregistered_sscc": None}}
@@ -59,10 +62,12 @@ CHAINS: dict[str, ChainedModel] = {
     "custody_events": CustodyEvent,
     "transactions": Transaction,
     "stock_entries": StockEntry,
+    "evidence_seals": EvidenceSeal,
 }
 
 
-def _canonical_value(value: Any) -> Any:
+def canonical_value(value: Any) -> Any:
+    """Return ``value`` as canonical JSON spells it: UTC times with microseconds, enums by value."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
@@ -80,7 +85,7 @@ def canonical_json(row: ChainedRow) -> str:
         value = getattr(row, name)
         if name in later and value == later[name]:
             continue
-        data[name] = _canonical_value(value)
+        data[name] = canonical_value(value)
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -153,7 +158,13 @@ def append_to_chain(session: Session, row: ChainedRow) -> None:
     assert head is not None  # lock_chain created it
     head.length += 1
     head.tip_hash = row.row_hash
+    sign_head(session, head.chain, head.length, head.tip_hash)
     session.flush()
+
+
+def chain_rows(session: Session, model: ChainedModel) -> Iterable[ChainedRow]:
+    """Return ``model``'s rows in chain order, read in pages."""
+    return session.scalars(select(model).order_by(model.id).execution_options(yield_per=1000))
 
 
 def first_broken(rows: Iterable[ChainedRow]) -> tuple[int, str] | None:
@@ -168,68 +179,8 @@ def first_broken(rows: Iterable[ChainedRow]) -> tuple[int, str] | None:
     return None
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    """The result of walking one chain: its length, and the first broken row if any."""
-
-    chain: str
-    count: int
-    broken_row_id: int | None = None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether the chain is intact."""
-        return self.reason is None
-
-
-def _why_link_breaks(session: Session, model: ChainedModel, row: ChainedRow) -> str:
-    """Explain a broken link by finding the row the broken row claims to follow."""
-    if row.prev_hash is None:
-        return text("it claims to start the chain, but rows come before it (a forged or moved row)")
-    followed = session.scalar(select(model.id).where(model.row_hash == row.prev_hash))
-    if followed is None:
-        return text("the row it follows is missing (deleted), or it was forged")
-    if followed > row.id:
-        return text("out of order: it follows row {followed}, which comes after it (rows swapped)",
-                    followed=followed)
-    return text("it follows row {followed}, not the row just before it (a row was inserted before it)",
-                followed=followed)
-
-
-def verify_chain(session: Session, model: ChainedModel) -> ChainReport:
-    """Walk ``model``'s chain in order and report the first row that breaks it, and why."""
-    name = chain_name(model)
-    head = session.get(ChainHead, name, populate_existing=True)
-    head_length, head_tip = (head.length, head.tip_hash) if head else (0, None)
-    prev: str | None = None
-    count = 0
-    rows = session.scalars(select(model).order_by(model.id).execution_options(yield_per=1000))
-    for row in rows:
-        count += 1
-        if row.prev_hash != prev:
-            return ChainReport(name, count, row.id, _why_link_breaks(session, model, row))
-        if row.row_hash != row_hash(prev, row):
-            return ChainReport(name, count, row.id, text("row hash does not match the row's contents (edited)"))
-        if count > head_length:
-            return ChainReport(name, count, row.id, text("the chain head records {length} rows: this row was "
-                                                         "appended outside the application (forged)",
-                                                         length=head_length))
-        prev = row.row_hash
-    if count < head_length:
-        return ChainReport(name, count, None, text("the chain head records {length} rows but {count} remain: "
-                                                   "rows were deleted from the end",
-                                                   length=head_length, count=count))
-    if prev != head_tip:
-        return ChainReport(name, count, None, text("the newest row's hash differs from the chain head"))
-    return ChainReport(name, count)
-
-
-def verify_all(session: Session) -> list[ChainReport]:
-    """Verify every evidence chain."""
-    return [verify_chain(session, model) for model in CHAINS.values()]
-
-
 def chain_length(session: Session, model: ChainedModel) -> int:
     """Return the number of rows in ``model``'s table."""
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+

@@ -7,10 +7,13 @@ projected line is the nearest point of the route. The distance reported is then 
 geodesic distance (pyproj.Geod, WGS84) from the point to that foot, so it does not
 carry the projection's scale error (about 0.03 % 150 km off the central meridian).
 Point tests use shapely's vectorised ``contains_xy`` on prepared polygons.
+
+Building a corridor costs more the more its buffer overlaps itself, so a route is first
+simplified (:func:`simplify`) and its self-overlap counted (:func:`folds`); the limits
+applied to both are in ``route_geometry``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,19 +26,28 @@ GEOD = Geod(ellps="WGS84")
 #: Spacing of the densified route: short enough that a projected chord and the geodesic
 #: it replaces differ by millimetres.
 DENSIFY_M = 250.0
+#: Simplification never merges more than this much of the route into one segment: the projected
+#: chord it keeps and the geodesic the corridor draws between its ends then differ by centimetres.
+SIMPLIFY_PIECE_M = 20_000.0
+#: Pieces whose neighbours :func:`folds` looks up at once (a scribble stops after the first batch).
+_FOLD_BATCH = 256
 
 
 def densify(route: LineString, spacing_m: float = DENSIFY_M) -> NDArray[np.float64]:
     """Return the route's points (lon, lat) with geodesic points inserted every ``spacing_m``."""
     coords = np.asarray(route.coords, dtype=float)[:, :2]
-    out: list[tuple[float, float]] = [tuple(coords[0])]
-    for (lon1, lat1), (lon2, lat2) in zip(coords[:-1], coords[1:]):
-        length = GEOD.inv(lon1, lat1, lon2, lat2)[2]
-        between = max(0, math.ceil(length / spacing_m) - 1)
-        if between:
-            out.extend(GEOD.npts(lon1, lat1, lon2, lat2, between))
-        out.append((lon2, lat2))
-    return np.asarray(out, dtype=float)
+    lon, lat = coords[:-1, 0], coords[:-1, 1]
+    azimuth, _, length = GEOD.inv(lon, lat, coords[1:, 0], coords[1:, 1])
+    between = np.maximum(0, np.ceil(np.asarray(length) / spacing_m) - 1).astype(int)
+    segment = np.repeat(np.arange(len(between)), between)        # the segment of each inserted point
+    step = np.arange(len(segment)) - np.repeat(np.cumsum(between) - between, between) + 1
+    new_lon, new_lat, _ = GEOD.fwd(lon[segment], lat[segment], np.asarray(azimuth)[segment],
+                                   np.asarray(length)[segment] * step / (between[segment] + 1))
+    out = np.empty((len(coords) + len(segment), 2))
+    original = np.arange(len(coords)) + np.concatenate([[0], np.cumsum(between)])
+    out[original] = coords
+    out[np.setdiff1d(np.arange(len(out)), original, assume_unique=True)] = np.column_stack([new_lon, new_lat])
+    return out
 
 
 def projection_for(route: LineString) -> str:
@@ -43,6 +55,64 @@ def projection_for(route: LineString) -> str:
     west, south, east, north = route.bounds
     return (f"+proj=tmerc +lat_0={(south + north) / 2:.6f} +lon_0={(west + east) / 2:.6f} "
             "+k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
+
+
+def simplify(route: LineString, tolerance_m: float) -> LineString:
+    """Return the route with the points it can do without (Douglas-Peucker in projected metres).
+
+    Every point of ``route`` stays within ``tolerance_m`` of the line returned, whose points
+    are points of ``route``, first and last included. The route is simplified in pieces of
+    about ``SIMPLIFY_PIECE_M`` and a segment longer than that is kept as it is, so no new
+    segment is long enough for its geodesic to stray from the projected chord checked.
+    """
+    coords = np.asarray(route.coords, dtype=float)[:, :2]
+    x, y = Transformer.from_crs("EPSG:4326", projection_for(route), always_xy=True).transform(
+        coords[:, 0], coords[:, 1])
+    xy = np.column_stack([x, y])
+    keep = np.zeros(len(coords), dtype=bool)
+    for first, last in _pieces(xy):
+        piece = xy[first:last + 1]
+        kept = shapely.get_coordinates(shapely.simplify(LineString(piece), tolerance_m, preserve_topology=False))
+        keep[first:last + 1] |= np.isin(piece[:, 0], kept[:, 0]) & np.isin(piece[:, 1], kept[:, 1])
+    keep[[0, -1]] = True
+    return LineString(coords[keep])
+
+
+def _pieces(xy: NDArray[np.float64]) -> list[tuple[int, int]]:
+    """Return (first, last) vertex indices of the pieces a projected line is simplified in."""
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    piece = np.floor(np.concatenate([[0.0], np.cumsum(step)]) / SIMPLIFY_PIECE_M)
+    change = np.flatnonzero(np.diff(piece)) + 1             # the first vertex in a new piece
+    cuts = np.unique(np.concatenate([[0, len(xy) - 1], change - 1, change]))
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
+
+
+def folds(route: LineString, width_m: float, limit: int) -> int:
+    """Return how many pairs of the route's 250 m pieces come within two widths of each other (by
+    their bounding boxes) while more than four widths apart along the route, counting no
+    further than just past ``limit``.
+
+    These are where the corridor overlaps itself (a road doubling back, a scribble): what
+    makes buffering a line cost more than its length. Counted with an R-tree, a few
+    hundred pieces at a time, so that counting a scribble stops early and costs little.
+    """
+    dense = densify(route)
+    x, y = Transformer.from_crs("EPSG:4326", projection_for(route), always_xy=True).transform(
+        dense[:, 0], dense[:, 1])
+    xy = np.column_stack([x, y])
+    pieces = shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1))
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])[:-1]
+    bounds = shapely.bounds(pieces)
+    reach = shapely.box(bounds[:, 0] - 2 * width_m, bounds[:, 1] - 2 * width_m,
+                        bounds[:, 2] + 2 * width_m, bounds[:, 3] + 2 * width_m)
+    tree, count = shapely.STRtree(pieces), 0
+    for start in range(0, len(pieces), _FOLD_BATCH):
+        near, other = tree.query(reach[start:start + _FOLD_BATCH])
+        near += start
+        count += int(np.count_nonzero((other > near) & (np.abs(along[other] - along[near]) > 4 * width_m)))
+        if count > limit:
+            break
+    return count
 
 
 @dataclass(eq=False)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, may
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.seals import seal_customs_records
 from tracker.domain.text import joined, text
 from tracker.models import CrossingDirection, CustomsRecord, User
 
@@ -206,18 +207,20 @@ def store_customs_rows(session: Session, actor: User | None, rows: Iterable[tupl
 
 def _store_batch(session: Session, actor: User | None, batch: list[tuple[CustomsRow, str]],
                  source_name: str, result: ImportResult) -> None:
-    known = _known_keys(session, [key for _, key in batch])
+    known, added = _known_keys(session, [key for _, key in batch]), []
     for row, key in batch:
         if key in known:
             result.duplicates += 1
             continue
         known.add(key)
-        session.add(CustomsRecord(
+        added.append(CustomsRecord(
             crossing_date=row.crossing_date, reference=row.reference, sscc=row.sscc, direction=row.direction,
             mass_g=row.mass_g, checkpoint_code=row.checkpoint_code, source_name=source_name[:200],
             line_number=row.line, row_key=key, imported_by_id=actor.id if actor else None))
         result.added += 1
+    session.add_all(added)
     session.flush()
+    seal_customs_records(session, added)
 
 
 def import_customs_csv(session: Session, actor: User | None, data: bytes | str, source_name: str) -> ImportResult:

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, declaration_filter, may, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.lifecycle import move
+from tracker.domain.route_files import RouteFileError, route_from_waypoints
+from tracker.domain.route_geometry import RouteGeometry, plan_geometry, refit_route, store_route
 from tracker.domain.text import text
 from tracker.models import (
     DEFAULT_CORRIDOR_M,
@@ -79,17 +81,20 @@ def _checkpoint(session: Session, code: str, field_name: str, errors: dict[str, 
     return checkpoint
 
 
-def _route(waypoints: list[tuple[float, float]], errors: dict[str, str]) -> LineString | None:
+#: A route as the trader gave it and the geometry planned for it (route_geometry.py).
+PlannedRoute = tuple[LineString, RouteGeometry]
+
+
+def _route(waypoints: list[tuple[float, float]], corridor_m: int, errors: dict[str, str]) -> PlannedRoute | None:
+    """Return the waypoints' route and its planned geometry (None without waypoints or when refused)."""
     if not waypoints:
         return None
-    if len(waypoints) < 2:
-        errors["waypoints"] = text("a route needs at least two points")
+    try:
+        uploaded = route_from_waypoints(waypoints)
+        return uploaded, plan_geometry(uploaded, corridor_m if 0 < corridor_m <= 50_000 else DEFAULT_CORRIDOR_M)
+    except RouteFileError as exc:
+        errors["waypoints"] = str(exc)
         return None
-    for i, (lat, lon) in enumerate(waypoints):
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            errors["waypoints"] = text("point {i} is off the globe: {lat}, {lon}", i=i, lat=lat, lon=lon)
-            return None
-    return LineString([(lon, lat) for lat, lon in waypoints])
 
 
 def _items(session: Session, actor: User, items: list[tuple[str, int]],
@@ -190,7 +195,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
                 for code in data.expected_checkpoint_codes]
     if len(set(data.expected_checkpoint_codes)) != len(data.expected_checkpoint_codes):
         errors["expected_checkpoints"] = text("a checkpoint is listed twice")
-    route = _route(data.waypoints, errors)
+    route = _route(data.waypoints, data.corridor_m, errors)
     items = _items(session, actor, data.items, errors)
     if len({sscc for sscc, _ in data.items}) != len(data.items):
         errors["items"] = text("a container is listed twice")
@@ -223,7 +228,10 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
         raise Forbidden(text("only a trader files declarations"))
     with session.begin_nested():  # a foreign party recorded for a refused draft is undone
         attributes = _resolve(session, actor, data)
+    route = attributes.pop("route")
     declaration = Declaration(declarant_id=actor.dealer_id, created_by=actor, **attributes)
+    if route is not None:
+        store_route(declaration, *route)
     session.add(declaration)
     session.flush()
     return declaration
@@ -258,23 +266,40 @@ def update_draft(session: Session, actor: User, declaration_id: int, data: Draft
     # Drop the old rows first: items and checkpoints are keyed by (declaration, container/seq).
     declaration.items, declaration.expected_checkpoints = [], []
     session.flush()
-    if attributes["route"] is None:
-        attributes["route"] = declaration.route  # an uploaded route stays unless waypoints replace it
+    route = attributes.pop("route")
     for name, value in attributes.items():
         setattr(declaration, name, value)
+    if route is not None:
+        store_route(declaration, *route)
+    else:
+        _refit(declaration)     # an uploaded route stays unless waypoints replace it, planned for the width
     session.flush()
     return declaration
 
 
+def _refit(declaration: Declaration) -> None:
+    try:
+        refit_route(declaration)
+    except RouteFileError as exc:
+        raise ValidationFailed({"corridor_m": str(exc)}) from None
+
+
 def set_route(session: Session, actor: User, declaration_id: int, route: LineString,
-              corridor_m: int | None = None) -> Declaration:
-    """Replace the planned route of a draft (or rejected) declaration, e.g. from a GPX file."""
+              corridor_m: int | None = None, field_name: str = "route") -> Declaration:
+    """Replace the planned route of a draft (or rejected) declaration, e.g. from a GPX file.
+
+    A route beyond the geometry ceiling (route_geometry.py) is refused under ``field_name``.
+    """
     declaration = editable_declaration(session, actor, declaration_id)
     if corridor_m is not None and not 0 < corridor_m <= 50_000:
         raise ValidationFailed({"corridor_m": text("1..50000 metres")})
+    try:
+        geometry = plan_geometry(route, corridor_m or declaration.corridor_m)
+    except RouteFileError as exc:
+        raise ValidationFailed({field_name: str(exc)}) from None
     if declaration.status == DeclarationStatus.REJECTED:
         move(declaration, DeclarationStatus.DRAFT)
-    declaration.route = route
+    store_route(declaration, route, geometry)
     if corridor_m is not None:
         declaration.corridor_m = corridor_m
     session.flush()

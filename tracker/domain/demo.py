@@ -56,9 +56,11 @@ from tracker.domain.demo_zones import add_demo_zones
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.passwords import generate_password
 from tracker.domain.references import make_reference
+from tracker.domain.route_geometry import plan_geometry, store_route
 from tracker.domain.tokens import issue_token
 from tracker.domain.users import create_user
 from tracker.models import (
+    DEFAULT_CORRIDOR_M,
     AlertSeverity,
     AuthorisedStop,
     Beacon,
@@ -200,7 +202,7 @@ class _Loader:
     def account(self, login: str, name: str, role: Role, description: str,
                 dealer: str | None = None, posts: tuple[str, ...] = ()) -> DemoAccount:
         """Create one user with a fresh password and return the account to show."""
-        password = generate_password()
+        password = generate_password([login, name])
         user = create_user(self.session, login=login, name=name, role=role, password=password,
                            dealer=self.dealers[dealer] if dealer else None,
                            checkpoints=[self.sites[code] for code in posts])
@@ -279,13 +281,16 @@ class _Loader:
         declaration = Declaration(
             kind=plan.kind, status=status, declarant=declarant, consignor=consignor,
             consignee=consignee, origin=self.sites[plan.places[0]], destination=self.sites[plan.places[1]],
-            route=geo.route_line(plan.route) if plan.route else None, corridor_m=500,
+            corridor_m=DEFAULT_CORRIDOR_M,
             beacon=self.beacons[plan.beacon] if plan.beacon else None, vehicle=plan.vehicle,
             decision_reason=plan.reason, created_by=self.users[f"trader.{plan.parties[0]}"],
             items=[DeclarationItem(container=flask, declared_net_g=flask.net_g)
                    for flask in self.stock[group][first:stop]],
             expected_checkpoints=[ExpectedCheckpoint(seq=i, checkpoint=self.sites[code])
                                   for i, code in enumerate(plan.via)])
+        if plan.route:
+            route = geo.route_line(plan.route)
+            store_route(declaration, route, plan_geometry(route, DEFAULT_CORRIDOR_M))
         for attribute, hours in plan.hours.items():
             setattr(declaration, attribute, self.at(hours))
         if declaration.decided_at is not None:

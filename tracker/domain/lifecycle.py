@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, may, may_cancel, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.references import make_reference
+from tracker.domain.seals import seal_declaration_items
 from tracker.domain.submission import check_submission, rule_parties_licensed
 from tracker.domain.text import listed, text
 from tracker.models import Declaration, DeclarationStatus, User, utcnow
@@ -93,7 +94,7 @@ def submit(session: Session, actor: User, declaration_id: int, now: datetime | N
         raise ValidationFailed(errors)
     move(declaration, S.SUBMITTED)
     declaration.submitted_at = now
-    session.flush()
+    seal_declaration_items(session, declaration)
     return declaration
 
 

@@ -15,12 +15,12 @@ from typing import Any, Sequence
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import LineString, Point, mapping
+from shapely.geometry import LineString, Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.domain.corridor import Corridor
+from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, Zone
 
 #: A track longer than this is thinned (a browser draws a few thousand vertices smoothly).
@@ -66,17 +66,17 @@ def track_of(session: Session, declaration: Declaration) -> list[Fix]:
     return [Fix(at, lon, lat) for at, lon, lat in rows]
 
 
-def thin(track: Sequence[Fix], corridor: Corridor | None, limit: int = MAX_TRACK_POINTS) -> list[Fix]:
+def thin(track: Sequence[Fix], outline: Polygon | None, limit: int = MAX_TRACK_POINTS) -> list[Fix]:
     """Return at most about ``limit`` fixes: first, last, every excursion, and an even sample between."""
     if len(track) <= limit:
         return list(track)
     keep = np.zeros(len(track), dtype=bool)
     keep[:: math.ceil(len(track) / limit)] = True
     keep[[0, -1]] = True
-    if corridor is not None:
+    if outline is not None:
         lon = np.fromiter((f.lon for f in track), float, len(track))
         lat = np.fromiter((f.lat for f in track), float, len(track))
-        keep |= excursions(~corridor.contains(lon, lat), limit)
+        keep |= excursions(~inside(outline, lon, lat), limit)
     return [fix for fix, kept in zip(track, keep) if kept]
 
 
@@ -93,11 +93,11 @@ def excursions(outside: NDArray[np.bool_], limit: int) -> NDArray[np.bool_]:
     return edges | sample
 
 
-def track_feature(track: Sequence[Fix], corridor: Corridor | None) -> Feature | None:
+def track_feature(track: Sequence[Fix], outline: Polygon | None) -> Feature | None:
     """Return the track as a line (thinned), or None with fewer than two fixes."""
     if len(track) < 2:
         return None
-    shown = thin(track, corridor)
+    shown = thin(track, outline)
     return feature("track", LineString([(f.lon, f.lat) for f in shown]), fixes=len(track),
                    shown=len(shown), first_fix=iso(track[0].at), last_fix=iso(track[-1].at))
 
@@ -165,15 +165,14 @@ def zone_features(session: Session, declaration: Declaration, near: BaseGeometry
 def declaration_map(session: Session, declaration: Declaration) -> dict[str, Any]:
     """Return the declaration's map as a GeoJSON FeatureCollection (see the module docstring)."""
     route = declaration.route
-    corridor = Corridor(route, declaration.corridor_m) if route is not None else None
-    outline = corridor.outline() if corridor is not None else None
+    outline = corridor_outline(declaration)
     features: list[Feature] = []
     if outline is not None and route is not None:
         features.append(feature("corridor", outline, width_m=declaration.corridor_m))
         features.append(feature("route", route, points=len(route.coords)))
     features.extend(zone_features(session, declaration, outline))
     features.extend(checkpoint_features(declaration))
-    track = track_feature(track_of(session, declaration), corridor)
+    track = track_feature(track_of(session, declaration), outline)
     if track is not None:
         features.append(track)
     features.extend(custody_features(session, declaration))

@@ -5,6 +5,7 @@ Tokens are 256 random bits, so a fast hash is enough: nothing to brute-force.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from tracker.models import Beacon, Checkpoint, DeviceKind, DeviceToken, User, utcnow
 
 TOKEN_PREFIX = "mt_"
+_TOKEN_FORM = re.compile(r"mt_[A-Za-z0-9_-]{16,128}")
 
 
 def hash_token(token: str) -> str:
@@ -71,3 +73,11 @@ def authenticate_token(session: Session, token: str, now: datetime | None = None
 def revoke_token(row: DeviceToken, now: datetime | None = None) -> None:
     """Revoke a token at once; later requests with it are refused."""
     row.revoked_at = now or utcnow()
+
+
+def well_formed_token(token: str) -> bool:
+    """Return whether ``token`` looks like a secret this module issues (checked before hashing it).
+
+    Anything else (NUL bytes, lone surrogates, a megabyte of text) is refused without a lookup.
+    """
+    return _TOKEN_FORM.fullmatch(token) is not None

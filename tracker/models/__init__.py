@@ -10,6 +10,7 @@ from tracker.models.declarations import (
     ExpectedCheckpoint,
 )
 from tracker.models.enums import (
+    AccountEventKind,
     OPEN_DECLARATION_STATUSES,
     CrossingDirection,
     StockEntryKind,
@@ -38,13 +39,21 @@ from tracker.models.parties import (
     LicenseActivity,
     LicenseEvent,
 )
-from tracker.models.evidence import ChainHead, CustomsRecord, IdempotentReply, StockEntry
+from tracker.models.evidence import (
+    ChainHead,
+    ChainSignature,
+    CustomsRecord,
+    EvidenceSeal,
+    IdempotentReply,
+    StockEntry,
+)
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
-from tracker.models.users import DeviceToken, User, officer_checkpoints
+from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, officer_checkpoints
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
+    "AccountEvent", "AccountEventKind", "UserSession",
     "Activity", "Alert", "AlertEvent", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
     "Base", "Beacon", "BeaconProtocol", "Checkpoint", "CheckpointKind", "Container",
     "ContainerStatus", "ContainerType", "CustodyEvent", "CustodyKind", "DEFAULT_CORRIDOR_M",
@@ -52,5 +61,5 @@ __all__ = [
     "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "ExportConsent", "FLASK_NET_G", "HOME_COUNTRY",
     "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
     "Position", "Role", "Zone", "ZoneKind", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
-    "ChainHead", "CrossingDirection", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",
+    "ChainHead", "ChainSignature", "CrossingDirection", "EvidenceSeal", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Polygon
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from tracker.models.users import User
 
 DEFAULT_CORRIDOR_M = 500
+#: The most points a stored (simplified) route may have: the corridor's cost ceiling
+#: (tracker/domain/route_geometry.py; bench/geometry.py measures it).
+MAX_ROUTE_VERTICES = 10_000
 _BEACON_BUSY = "status IN ('approved', 'in_transit')"
 
 
@@ -80,7 +83,14 @@ class Declaration(Base):
     destination_id: Mapped[int] = mapped_column(ForeignKey("checkpoints.id"))
     import_approval_id: Mapped[int | None] = mapped_column(ForeignKey("import_approvals.id"))
     export_consent_id: Mapped[int | None] = mapped_column(ForeignKey("export_consents.id"))
+    #: The route the declaration is judged by: the uploaded one simplified (see route_geometry.py).
     route: Mapped[LineString | None] = mapped_column(Geometry)
+    #: The route as the trader gave it (GPX file or waypoints), kept as evidence.
+    route_uploaded: Mapped[LineString | None] = mapped_column(Geometry, deferred=True)
+    #: How far (metres) a point of ``route_uploaded`` may be from ``route``.
+    route_tolerance_m: Mapped[float | None] = mapped_column(Float)
+    #: The corridor around ``route`` (lon, lat), built when the route or its width is saved.
+    corridor_outline: Mapped[Polygon | None] = mapped_column(Geometry, deferred=True)
     corridor_m: Mapped[int] = mapped_column(Integer, default=DEFAULT_CORRIDOR_M)
     beacon_id: Mapped[int | None] = mapped_column(ForeignKey("beacons.id"))
     vehicle: Mapped[str] = mapped_column(String(80), default="")
@@ -141,6 +151,8 @@ class Declaration(Base):
         if value is not None:
             require(value.geom_type == "LineString" and len(value.coords) >= 2,
                     "a route is a line of at least two points")
+            require(len(value.coords) <= MAX_ROUTE_VERTICES,
+                    f"a stored route has at most {MAX_ROUTE_VERTICES} points, got {len(value.coords)}")
             for lon, lat, *_ in value.coords:
                 require(-180 <= lon <= 180 and -90 <= lat <= 90, f"route point off the globe: {lat}, {lon}")
         return value

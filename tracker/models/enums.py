@@ -13,6 +13,19 @@ class Role(StrEnum):
     LICENSING_ADMIN = "licensing_admin"
 
 
+class AccountEventKind(StrEnum):
+    """What happened to an account: the administrator's acts and the sign-in attempts."""
+
+    CREATED = "created"
+    ROLE_CHANGED = "role_changed"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    PASSWORD_RESET = "password_reset"
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_IN_LIMITED = "sign_in_limited"
+
+
 class Activity(StrEnum):
     """What a licence allows its dealer to do with mercury."""
 

@@ -1,8 +1,11 @@
 """Evidence besides custody and trade: the stock book, chain heads, idempotent replies, customs data.
 
 ``StockEntry`` is append-only and chained like custody events and transactions;
-``ChainHead`` remembers each chain's length and newest hash, so cutting rows off the
-end of a chain is detected too; ``IdempotentReply`` keeps the answer given to a
+``ChainHead`` remembers each chain's length and newest hash (and is what writers lock);
+``ChainSignature`` keeps every head the application signed with a key the database never
+sees, so re-hashing or cutting rows off a chain is detected; ``EvidenceSeal`` chains a
+digest of evidence kept outside the chains (positions, submitted declaration items, alert
+history, customs records); ``IdempotentReply`` keeps the answer given to a
 request so a retried request gets the same answer; ``CustomsRecord`` is one row of an
 imported customs border-crossing dataset.
 """
@@ -79,6 +82,66 @@ class ChainHead(Base):
     def label(self) -> str:
         """Name the head by its chain."""
         return self.chain
+
+
+class ChainSignature(Base):
+    """One signed chain head: the chain's length and newest hash at a time, signed with Ed25519.
+
+    Append-only. The application may insert rows, but a row forged without the private
+    key fails verification.
+    """
+
+    __tablename__ = "chain_signatures"
+    __table_args__ = (
+        UniqueConstraint("chain", "length"),
+        CheckConstraint("length >= 0", name="length_not_negative"),
+        CheckConstraint("tip_hash IS NULL OR length(tip_hash) = 64", name="tip_hash_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    length: Mapped[int] = mapped_column(Integer)
+    tip_hash: Mapped[str | None] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+    @property
+    def label(self) -> str:
+        """Name the signature by chain and length."""
+        return f"{self.chain}@{self.length}"
+
+
+class EvidenceSeal(Base):
+    """A chained digest of evidence kept outside the chains, over the rows it names.
+
+    ``kind`` says what is covered (positions, declaration_items, alert_history,
+    customs_records), ``subject`` which group (e.g. a declaration and hour), ``row_keys``
+    the rows (ids as ranges "1-5,9"); the newest seal of a subject covers all of it.
+    """
+
+    __tablename__ = "evidence_seals"
+    __table_args__ = (
+        CheckConstraint("length(row_hash) = 64", name="row_hash_sha256"),
+        CheckConstraint("prev_hash IS NULL OR length(prev_hash) = 64", name="prev_hash_sha256"),
+        CheckConstraint("length(digest) = 64", name="digest_sha256"),
+        Index("ix_evidence_seals_kind_subject", "kind", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    subject: Mapped[str] = mapped_column(String(80))
+    row_keys: Mapped[str] = mapped_column(Text)
+    row_count: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    @property
+    def label(self) -> str:
+        """Name the seal by what it covers."""
+        return f"{self.kind}:{self.subject}"
 
 
 class IdempotentReply(Base):

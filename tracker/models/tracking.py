@@ -48,6 +48,8 @@ class Beacon(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
     description: Mapped[str] = mapped_column(String(200), default="")
     reporting_period_s: Mapped[int] = mapped_column(Integer, default=300)
+    #: CIDR networks a TCP (IMEI-identified) beacon may connect from; empty: any address.
+    allowed_networks: Mapped[list[str]] = mapped_column(PortableJSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[Dealer | None] = relationship()

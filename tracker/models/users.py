@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
-from tracker.models.enums import DeviceKind, Role
+from tracker.models.enums import AccountEventKind, DeviceKind, Role
 
 if TYPE_CHECKING:
     from tracker.models.parties import Dealer
@@ -52,6 +52,63 @@ class User(Base):
     def label(self) -> str:
         """Name the user by login."""
         return self.login
+
+
+class UserSession(Base):
+    """A signed-in session: the cookie carries its secret, only the secret's hash is kept.
+
+    Every request looks its session up, so deleting the row ends the session at once
+    (sign-out, password reset, deactivation) whatever copies of the cookie exist.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (CheckConstraint("length(secret_hash) = 64", name="secret_hash_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def label(self) -> str:
+        """Name the session by its user and start, never its secret."""
+        return f"{self.user_id}@{self.created_at:%Y-%m-%dT%H:%M}"
+
+
+class AccountEvent(Base):
+    """One entry of the account audit trail: an administrator's act or a sign-in attempt.
+
+    ``login`` is the login as typed (a failed attempt may name no account); ``user_id`` is
+    set when the account exists, ``actor_id`` when an administrator acted. Append-only: on
+    PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE, as on the evidence tables.
+    """
+
+    __tablename__ = "account_events"
+    __table_args__ = (
+        Index("ix_account_events_login_at", "login", "at"),
+        Index("ix_account_events_user_id_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[AccountEventKind] = mapped_column(enum_type(AccountEventKind, "kind"))
+    login: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+    @property
+    def label(self) -> str:
+        """Name the entry by what happened to which login."""
+        return f"{self.kind}:{self.login}"
 
 
 class DeviceToken(Base):

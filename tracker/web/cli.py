@@ -32,10 +32,13 @@ def init_app(app: Flask) -> None:
 
 
 def _url() -> str:
-    return str(current_app.config["DATABASE_URL"])
+    """Return the URL migrations run with: the owner role's (MIGRATION_DATABASE_URL), else DATABASE_URL."""
+    settings = current_app.config.get("SETTINGS")
+    return settings.owner_database_url if settings is not None else str(current_app.config["DATABASE_URL"])
 
 
-db_group = AppGroup("db", help="Migrate the database schema (Alembic revisions in migrations/).")
+db_group = AppGroup("db", help="Migrate the database schema (Alembic revisions in migrations/), grant roles.")
+db_group.add_command(cli_evidence.grants_command)
 
 
 @db_group.command("upgrade")
@@ -44,6 +47,8 @@ def db_upgrade(revision: str) -> None:
     """Upgrade the database to REVISION (default: head)."""
     migrate.upgrade(_url(), revision)
     click.echo(f"database at revision {migrate.current_revision(_url())}")
+    if _url() != str(current_app.config["DATABASE_URL"]):
+        click.echo("new tables need grants: flask --app tracker db grants --role APPLICATION_ROLE --apply")
 
 
 @db_group.command("downgrade")

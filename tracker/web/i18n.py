@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.web.database import get_session
+from tracker.web.redirects import safe_path
 
 #: The portal's languages: code -> name in that language (shown in the switcher).
 LANGUAGES = {"en": "English", "ru": "Русский"}
@@ -161,12 +162,6 @@ def day(value: date | datetime | None) -> str:
     return format_date(value, "medium")
 
 
-def _safe_back(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
-
-
 #: Time zones offered first on the preferences page (any IANA name is accepted).
 COMMON_TIME_ZONES = ("Asia/Bishkek", "Asia/Almaty", "Asia/Tashkent", "Asia/Dushanbe", "Europe/Moscow", "UTC")
 
@@ -189,7 +184,7 @@ def set_language():  # type: ignore[no-untyped-def]
     if user is not None:
         user.language = language
         get_session().commit()
-    return redirect(_safe_back(request.form.get("next")))
+    return redirect(safe_path(request.form.get("next"), "/"))
 
 
 @bp.post("/preferences/time-zone")
@@ -203,4 +198,4 @@ def set_time_zone():  # type: ignore[no-untyped-def]
         abort(400, description=f"{name!r} is not a time zone such as Asia/Bishkek")
     user.time_zone = name
     get_session().commit()
-    return redirect(_safe_back(request.form.get("next")))
+    return redirect(safe_path(request.form.get("next"), "/"))

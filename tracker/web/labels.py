@@ -14,6 +14,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from tracker.models import (
+    AccountEventKind,
     Activity,
     AlertSeverity,
     AlertStatus,
@@ -64,6 +65,11 @@ LABELS: dict[type[Enum], dict[str, Any]] = {
     StockEntryKind: {"production": _l("production"), "use": _l("declared use")},
     CrossingDirection: {"import": _l("import"), "export": _l("export")},
     ZoneKind: {"dead_zone": _l("dead zone"), "prohibited": _l("prohibited zone")},
+    AccountEventKind: {"created": _l("account opened"), "role_changed": _l("role changed"),
+                       "deactivated": _l("deactivated"), "reactivated": _l("reactivated"),
+                       "password_reset": _l("password reset"), "signed_in": _l("signed in"),
+                       "sign_in_failed": _l("sign-in failed"),
+                       "sign_in_limited": _l("sign-in refused: too many failures")},
 }
 
 #: Alert kinds are plain strings (rules add new ones); their words live here.

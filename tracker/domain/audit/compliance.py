@@ -2,7 +2,8 @@
 
 - Coverage is geometry over the stored fixes (fix-time order): a hop between two
   consecutive located fixes counts inside when both fixes lie in the corridor
-  (``tracker.domain.corridor``); its geodesic length and its duration add to the totals.
+  (the outline stored with the route, ``tracker.domain.route_geometry``); its geodesic
+  length and its duration add to the totals.
 - Excursions, unscheduled stops and signal gaps are the episodes the gateway's route
   evaluation found and stored as alerts (their details carry start, end, duration and
   the farthest distance): the report reads them instead of judging the track a second
@@ -19,11 +20,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from shapely.geometry import Polygon
 from sqlalchemy import Float, Select, String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.domain.corridor import Corridor, geodesic_m
+from tracker.domain.corridor import geodesic_m
 from tracker.domain.declarations import find_declaration
+from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.domain.tolerance import mass_discrepancy_g, mass_tolerance_g
 from tracker.models import Alert, AlertStatus, Checkpoint, CustodyEvent, Declaration, Position, User
 
@@ -247,22 +250,21 @@ def coverage(session: Session, declaration: Declaration) -> Coverage | None:
     if declaration.route is None:
         return None
     stored, t, lon, lat = read_track(session, declaration.id)
-    corridor = Corridor(declaration.route, declaration.corridor_m)
-    return measure(stored, t, lon, lat, corridor)
+    return measure(stored, t, lon, lat, corridor_outline(declaration))
 
 
 def measure(stored: int, t: NDArray[np.float64], lon: NDArray[np.float64], lat: NDArray[np.float64],
-            corridor: Corridor) -> Coverage:
+            outline: Polygon) -> Coverage:
     """Return the coverage of a track: hops with both ends in the corridor count inside."""
     first = last = None
     if len(t):
         first, last = _utc(t[0]), _utc(t[-1])
     if len(t) < 2:
         return Coverage(stored, len(t), first, last, 0.0, 0.0, 0.0, 0.0)
-    inside = corridor.contains(lon, lat)
+    within = inside(outline, lon, lat)
     hops = geodesic_m(lon[:-1], lat[:-1], lon[1:], lat[1:])
     durations = np.diff(t)
-    both = inside[:-1] & inside[1:]
+    both = within[:-1] & within[1:]
     return Coverage(stored, len(t), first, last, float(hops.sum()), float(hops[both].sum()),
                     float(durations.sum()), float(durations[both].sum()))
 

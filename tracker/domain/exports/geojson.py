@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import alert_filter
-from tracker.domain.corridor import Corridor
+from tracker.domain.route_geometry import corridor_outline
 from tracker.domain.exports import Period, chunked, coord, stream_rows, utc_text
 from tracker.domain.exports.track import located_alerts, places, track, track_span
 from tracker.models import Alert, Declaration, User
@@ -59,7 +59,7 @@ def _plan_features(declaration: Declaration) -> Iterator[str]:
     properties = {"reference": declaration.reference, "declaration_id": declaration.id}
     if declaration.route is not None:
         yield _feature(_rounded(declaration.route), {"layer": "route", **properties}, "route")
-        outline = orient(Corridor(declaration.route, declaration.corridor_m).outline(), 1.0)
+        outline = orient(corridor_outline(declaration), 1.0)
         yield _feature(_rounded(outline), {"layer": "corridor", "width_m": declaration.corridor_m, **properties},
                        "corridor")
     for n, place in enumerate(places(declaration)):

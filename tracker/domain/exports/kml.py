@@ -13,7 +13,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.polygon import orient
 from sqlalchemy.orm import Session
 
-from tracker.domain.corridor import Corridor
+from tracker.domain.route_geometry import corridor_outline
 from tracker.domain.exports import Period, chunked, coord, utc_text
 from tracker.domain.exports.track import located_alerts, places, track, track_span
 from tracker.models import Declaration
@@ -56,7 +56,7 @@ def _point(lon: float, lat: float) -> str:
 
 def _plan(declaration: Declaration) -> Iterator[str]:
     if declaration.route is not None:
-        outline = Corridor(declaration.route, declaration.corridor_m).outline()
+        outline = corridor_outline(declaration)
         yield _placemark(f"Corridor {declaration.corridor_m} m", "corridor", _polygon(outline))
         yield _placemark("Planned route", "route", _line(declaration.route))
     for place in places(declaration):

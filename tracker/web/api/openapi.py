@@ -34,7 +34,7 @@ def error_responses(*statuses: int) -> dict[str, Any]:
     """Describe the error responses of an operation by HTTP status."""
     text = {400: "Bad request", 401: "Not signed in", 403: "Role not allowed", 404: "Not found or not visible",
             409: "Conflicts with existing records", 413: "Body too large", 415: "Body is not JSON",
-            422: "Invalid fields"}
+            422: "Invalid fields", 429: "Too many failed sign-ins; wait Retry-After seconds"}
     return {str(s): json_response(ref("ValidationError" if s == 422 else "Error"), text[s]) for s in statuses}
 
 
@@ -94,7 +94,11 @@ SCHEMAS: dict[str, Any] = {
         "items": {"type": "array", "items": {"type": "object", "properties": {
             "sscc": {"type": "string"}, "declared_net_g": GRAMS, "received_net_g": {"type": ["integer", "null"]}}}},
         "route": {"type": ["array", "null"], "items": {"type": "array", "items": {"type": "number"}},
-                  "description": "[lat, lon] points of the planned route"},
+                  "description": "[lat, lon] points of the planned route as it is judged: the route as "
+                                 "given, without the points within route_tolerance_m of it"},
+        "route_tolerance_m": {"type": ["number", "null"],
+                              "description": "how far (m) a point of the route as given may be from `route`: "
+                                             "5 % of corridor_m"},
         "corridor_m": {"type": "integer"},
         "expected_checkpoints": {"type": "array", "items": {"type": "string"}},
         "authorised_stops": {"type": "array", "items": {"type": "object"}},
@@ -138,10 +142,16 @@ def op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
 PATHS: dict[str, Any] = {
     "/health": {"get": op("Check the API and its database", {"200": {"description": "Up"}}, security=[])},
     "/session": {
-        "post": op("Sign in", {"200": json_response(ref("User"), "Signed in; a session cookie is set"),
-                                **error_responses(401, 415, 422)}, security=[],
-                    requestBody={"required": True, "content": {"application/json": {"schema": ref("Credentials")}}}),
-        "delete": op("Sign out", {"204": {"description": "Signed out"}, **error_responses(401)}),
+        "post": op("Sign in (failed attempts are limited per account and per address: 429 with Retry-After)",
+                   {"200": json_response(ref("User"), "Signed in; a session cookie is set"),
+                    **error_responses(401, 415, 422),
+                    "429": {**json_response(ref("Error"), "Too many failed sign-ins; wait Retry-After seconds"),
+                            "headers": {"Retry-After": {"description": "seconds to wait",
+                                                        "schema": {"type": "integer", "minimum": 1}}}}},
+                   security=[],
+                   requestBody={"required": True, "content": {"application/json": {"schema": ref("Credentials")}}}),
+        "delete": op("Sign out: ends every session of the account, on every device",
+                     {"204": {"description": "Signed out"}, **error_responses(401)}),
     },
     "/me": {"get": op("The signed-in account", {"200": json_response(ref("User"), "Account"), **error_responses(401)})},
     "/declarations": {

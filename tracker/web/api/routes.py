@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import select, text
 
 from tracker.domain.access import (
@@ -15,7 +15,6 @@ from tracker.domain.containers import find_container, register_container
 from tracker.domain.custody import container_for_station, open_declaration
 from tracker.domain.declarations import create_draft, find_declaration
 from tracker.domain.errors import ValidationFailed
-from tracker.domain.users import authenticate
 from tracker.models import (
     Alert,
     AlertStatus,
@@ -35,7 +34,15 @@ from tracker.web.api.serialize import (
     open_declaration_json,
     user_json,
 )
-from tracker.web.auth import acting_user, requires, sign_in
+from tracker.web.auth import (
+    acting_user,
+    limit_failed_sign_ins,
+    requires,
+    sign_in,
+    sign_out,
+    too_many_attempts,
+    try_sign_in,
+)
 from tracker.web.database import get_session
 from tracker.web.errors import error_response
 
@@ -47,23 +54,24 @@ def health():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/session")
+@limit_failed_sign_ins
 def open_session():  # type: ignore[no-untyped-def]
     """Sign in with login and password; the session cookie authenticates later calls."""
     data = json_body()
-    db = get_session()
-    user = authenticate(db, str(data.get("login", "")), str(data.get("password", "")))
-    if user is None:
+    outcome = try_sign_in(str(data.get("login", "")), str(data.get("password", "")))
+    if outcome.retry_after:
+        return too_many_attempts(outcome.retry_after)
+    if outcome.user is None:
         return error_response(401, "unauthorized", "unknown login or wrong password")
-    db.commit()
-    sign_in(user)
-    return jsonify(user_json(user))
+    sign_in(outcome.user)
+    return jsonify(user_json(outcome.user))
 
 
 @bp.delete("/session")
 @login_required
 def close_session():  # type: ignore[no-untyped-def]
-    """Sign out."""
-    logout_user()
+    """Sign out: end this session and every other session of the user."""
+    sign_out()
     return "", 204
 
 

@@ -68,6 +68,7 @@ def declaration_json(declaration: Declaration, full: bool = False) -> dict[str, 
                     "received_net_g": i.received_net_g, "seal_intact": i.seal_intact}
                    for i in declaration.items],
             route=None if route is None else [[lat, lon] for lon, lat in route.coords],
+            route_tolerance_m=declaration.route_tolerance_m,
             corridor_m=declaration.corridor_m,
             expected_checkpoints=[e.checkpoint.code for e in declaration.expected_checkpoints],
             authorised_stops=[{"name": s.name, "lat": s.lat, "lon": s.lon, "radius_m": s.radius_m}

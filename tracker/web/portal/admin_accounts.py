@@ -9,13 +9,22 @@ from flask import Response, abort, flash, make_response, redirect, render_templa
 from flask_babel import gettext
 from sqlalchemy import select
 
-from tracker.domain import accounts
+from datetime import timedelta
+
+from tracker.domain import account_events, accounts
+from tracker.domain.sessions import live_sessions
 from tracker.domain.access import Action, may
-from tracker.domain.devices import issue_station_token, register_beacon, revoke_device_token
+from tracker.domain.devices import (
+    IMEI_IDENTIFIED,
+    issue_station_token,
+    register_beacon,
+    revoke_device_token,
+    set_allowed_networks,
+)
 from tracker.domain.errors import Conflict, NotFound, ValidationFailed
 from tracker.domain.tokens import issue_token
-from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User
-from tracker.web.auth import acting_user, requires
+from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User, utcnow
+from tracker.web.auth import acting_user, now, requires, session_policy
 from tracker.web.database import get_session
 from tracker.web.labels import label
 from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
@@ -30,6 +39,12 @@ def _shown_once(page: str, status: int) -> Response:
     return response
 
 
+#: The administrator's lists count failed sign-ins over this period.
+FAILURES_PERIOD = timedelta(hours=24)
+#: How many of the latest failed sign-ins (any login) the users page lists.
+RECENT_FAILURES = 10
+
+
 # ---------------------------------------------------------------- users
 def _users_page(errors: dict[str, str] | None = None, secret: tuple[User, str] | None = None,
                 failed: str = ""):  # type: ignore[no-untyped-def]
@@ -40,7 +55,54 @@ def _users_page(errors: dict[str, str] | None = None, secret: tuple[User, str] |
         "admin/users.html", page=page, role_options=[(r.value, label(r)) for r in Role],
         dealer_options=domestic_dealers(db), checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints],
         errors=errors or {}, failed=failed, secret=secret, me=acting_user(),
-        can_manage=may(acting_user(), Action.MANAGE_USERS))
+        can_manage=may(acting_user(), Action.MANAGE_USERS),
+        failures=account_events.failures_since(db, utcnow() - FAILURES_PERIOD),
+        recent_failures=list(db.scalars(account_events.failed_sign_ins_query().limit(RECENT_FAILURES))))
+
+
+def _history_page(user_id: int, errors: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        abort(404)
+    checkpoints = db.scalars(select(Checkpoint).order_by(Checkpoint.code))
+    return render_template(
+        "admin/user_history.html", user=user, page=paginate(db, account_events.history_query(user)),
+        sessions=live_sessions(db, user, now(), session_policy()), roles={r.value: label(r) for r in Role},
+        failures=account_events.failures_since(db, utcnow() - FAILURES_PERIOD).get(user.login, 0),
+        role_options=[(r.value, label(r)) for r in Role], dealer_options=domestic_dealers(db),
+        checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints], errors=errors or {},
+        me=acting_user(), can_manage=may(acting_user(), Action.MANAGE_USERS))
+
+
+@bp.get("/users/<int:user_id>/history")
+@readers_only
+def user_history(user_id: int):  # type: ignore[no-untyped-def]
+    """Show one account's audit trail: what administrators did to it and every sign-in attempt."""
+    return _history_page(user_id)
+
+
+@bp.post("/users/<int:user_id>/role")
+@requires(Action.MANAGE_USERS)
+def change_user_role(user_id: int):  # type: ignore[no-untyped-def]
+    """Give an account another role, with its dealer (traders) or checkpoints (customs officers)."""
+    errors: dict[str, str] = {}
+    dealer_id = int_field("dealer_id", errors, required=False)
+    checkpoint_ids = [int(v) for v in request.form.getlist("checkpoint_ids") if v.isdigit()]
+    db = get_session()
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        user = accounts.change_role(db, acting_user(), user_id, text_field("role"), dealer_id, checkpoint_ids)
+    except ValidationFailed as exc:
+        db.rollback()
+        return _history_page(user_id, exc.errors), 400
+    except Conflict as exc:
+        db.rollback()
+        return _history_page(user_id, {"role": exc.message}), 409
+    db.commit()
+    flash(gettext("%(login)s is now: %(role)s.", login=user.login, role=label(user.role)), "success")
+    return redirect(url_for("portal.user_history", user_id=user.id))
 
 
 @bp.get("/users")
@@ -123,7 +185,7 @@ def _devices_page(errors: dict[str, str] | None = None, token: tuple[DeviceToken
         checkpoint_options=[(c.code, f"{c.code} — {c.name}")
                             for c in db.scalars(select(Checkpoint).order_by(Checkpoint.code))],
         protocol_options=[(p.value, p.value) for p in BeaconProtocol], errors=errors or {}, failed=failed, token=token,
-        can_manage=may(acting_user(), Action.MANAGE_DEVICES))
+        imei_identified=IMEI_IDENTIFIED, can_manage=may(acting_user(), Action.MANAGE_DEVICES))
 
 
 @bp.get("/devices")
@@ -172,18 +234,40 @@ def issue_station_token_form():  # type: ignore[no-untyped-def]
     return _shown_once(_devices_page(token=(row, secret)), 201)
 
 
+def _beacon(beacon_id: int) -> Beacon:
+    """Return the beacon the URL names, or answer 404."""
+    beacon = get_session().get(Beacon, beacon_id)
+    if beacon is None:
+        abort(404)
+    return beacon
+
+
 @bp.post("/devices/beacons/<int:beacon_id>/token")
 @requires(Action.MANAGE_DEVICES)
 def issue_beacon_token(beacon_id: int):  # type: ignore[no-untyped-def]
     """Issue a registered beacon a new token (its old one lost or revoked) and show it once."""
     db = get_session()
-    beacon = db.get(Beacon, beacon_id)
-    if beacon is None:
-        abort(404)
+    beacon = _beacon(beacon_id)
     row, secret = issue_token(db, name=beacon.description or f"beacon {beacon.device_id}", beacon=beacon,
                               created_by=acting_user())
     db.commit()
     return _shown_once(_devices_page(token=(row, secret)), 201)
+
+
+@bp.post("/devices/beacons/<int:beacon_id>/networks", endpoint="set_beacon_networks")
+@requires(Action.MANAGE_DEVICES)
+def set_beacon_networks(beacon_id: int):  # type: ignore[no-untyped-def]
+    """Set the networks a TCP beacon may connect from (blank: any address)."""
+    db = get_session()
+    beacon = _beacon(beacon_id)
+    try:
+        set_allowed_networks(db, beacon.device_id, text_field("allowed_networks").replace(",", " ").split())
+    except ValidationFailed as exc:
+        db.rollback()
+        return _devices_page(exc.errors, failed=f"networks-{beacon_id}"), 400
+    db.commit()
+    flash(gettext("Networks of beacon %(device_id)s saved.", device_id=beacon.device_id), "success")
+    return redirect(url_for("portal.devices"))
 
 
 @bp.post("/devices/tokens/<int:token_id>/revoke", endpoint="revoke_device_token")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.audit import compliance
 from tracker.domain.audit.compliance import Compliance, Episode, expected_route, read_track
 from tracker.domain.audit.report_pdf import MAP_TRACK_POINTS, MapPicture, Sheet, Table, evenly_spaced, render
-from tracker.domain.corridor import Corridor
+from tracker.domain.route_geometry import corridor_outline
 from tracker.domain.declarations import find_declaration
 from tracker.models import Alert, Declaration, utcnow
 from tracker.web.auth import acting_user
@@ -235,7 +235,7 @@ def seal(intact: bool | None) -> str:
 
 def picture(d: Declaration, track: list[tuple[float, float]], alerts: list[tuple[float, float]]) -> MapPicture:
     """Return what the PDF's map shows."""
-    corridor = Corridor(d.route, d.corridor_m).outline() if d.route is not None else None
+    corridor = corridor_outline(d)
     checkpoints = [d.origin, *(e.checkpoint for e in d.expected_checkpoints), d.destination]
     return MapPicture(
         corridor=corridor, route=d.route, track=track, alerts=alerts,

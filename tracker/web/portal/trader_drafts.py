@@ -285,7 +285,7 @@ def _save_route(record: Declaration, form: Any) -> None:
                         planned_arrival=arrival, vehicle=form.get("vehicle", "").strip()[:80])
     update_draft(db, actor, record.id, data)
     if route is not None:
-        set_route(db, actor, record.id, route)
+        set_route(db, actor, record.id, route, field_name="gpx")
     assign_beacon(db, actor, record.id, beacon_id)
 
 
