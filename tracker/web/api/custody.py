@@ -21,7 +21,7 @@ from tracker.models import Alert, Checkpoint, Container, CustodyEvent, CustodyKi
 from tracker.web.api import bp
 from tracker.web.api.devices import bearer_device
 from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import json_body, paginate
+from tracker.web.api.requests import id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
@@ -109,7 +109,7 @@ def list_custody_events():  # type: ignore[no-untyped-def]
                                 CustodyEvent.unregistered_sscc == sscc))
     if code := request.args.get("checkpoint"):
         query = query.where(CustodyEvent.checkpoint_id.in_(select(Checkpoint.id).where(Checkpoint.code == code)))
-    if (declaration := request.args.get("declaration_id", type=int)) is not None:
+    if (declaration := id_arg("declaration_id")) is not None:
         query = query.where(CustodyEvent.declaration_id == declaration)
     return paginate(query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()), custody_event_json)
 

@@ -26,6 +26,7 @@ from tracker.web.api.openapi import PATHS, error_responses, op
 from tracker.web.api.requests import enum_arg
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session, session_factory
+from tracker.web.guards import optional_row_id
 
 MAPS: dict[str, tuple[Callable[..., Iterator[str]], str]] = {
     "geojson": (geojson.declaration_geojson, geojson.MEDIA_TYPE),
@@ -85,9 +86,10 @@ def read_dealer(user: User) -> Dealer | None:
     raw = request.args.get("dealer_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    dealer_id = optional_row_id(raw)
+    if dealer_id is None:
         raise ValidationFailed({"dealer_id": "a dealer id (a whole number)"})
-    dealer = get_session().get(Dealer, int(raw))
+    dealer = get_session().get(Dealer, dealer_id)
     if dealer is None or (user.role == Role.TRADER and dealer.id != user.dealer_id):
         raise NotFound(f"no dealer {raw}")
     return dealer
@@ -177,9 +179,9 @@ def export_custody_epcis():  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     period, dealer = read_period(), read_dealer(user)
     raw = request.args.get("declaration_id", "")
-    if raw and not raw.isdigit():
+    declaration_id = optional_row_id(raw)
+    if raw and declaration_id is None:
         raise ValidationFailed({"declaration_id": "a declaration id (a whole number)"})
-    declaration_id = int(raw) if raw else None
     if declaration_id is not None:
         find_declaration(db, user, declaration_id)
     dealer_id, base_uri = dealer.id if dealer else None, epcis_base_uri()

@@ -25,7 +25,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import enum_arg, json_body, paginate, whole_number
+from tracker.web.api.requests import enum_arg, id_arg, json_body, paginate, whole_number
 from tracker.web.api.serialize import approval_json, consent_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -55,7 +55,7 @@ def list_licences():  # type: ignore[no-untyped-def]
     query = select(License).where(license_filter(acting_user()))
     if (status := enum_arg("status", LicenseStatus)) is not None:
         query = query.where(License.status == status)
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(License.dealer_id == dealer)
     return jsonify(paginate(query.order_by(License.id), licence_json))
 

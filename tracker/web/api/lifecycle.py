@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from tracker.domain import alerts, lifecycle
 from tracker.domain.access import Action
-from tracker.domain.declarations import editable_declaration, set_route, update_draft
+from tracker.domain.declarations import MAX_CORRIDOR_M, editable_declaration, set_route, update_draft
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, report_receipt
 from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx, route_from_waypoints
@@ -17,6 +17,7 @@ from tracker.models import Declaration, DeclarationKind
 from tracker.web.api import RAW_FILE_ENDPOINTS, bp
 from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
 from tracker.web.api.requests import (
+    int_arg,
     draft_input,
     json_body,
     list_field,
@@ -81,7 +82,7 @@ def _route_from_request():  # type: ignore[no-untyped-def]
     """Return (route, corridor) from a raw GPX body or JSON waypoints."""
     if request.mimetype in GPX_MEDIA_TYPES:
         data = request.stream.read(MAX_GPX_BYTES + 1)
-        corridor = request.args.get("corridor_m", type=int)
+        corridor = int_arg("corridor_m", 1, MAX_CORRIDOR_M)
         return parse_gpx(data), corridor
     data = json_body()
     errors: dict[str, str] = {}

@@ -30,7 +30,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import json_body, paginate
+from tracker.web.api.requests import id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -101,7 +101,7 @@ def correct(transaction_id: int):  # type: ignore[no-untyped-def]
 def list_transactions():  # type: ignore[no-untyped-def]
     """List register entries the user may see, newest first; ``dealer_id`` as seller or buyer."""
     query = select(Transaction).where(transaction_filter(acting_user()))
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(or_(Transaction.seller_id == dealer, Transaction.buyer_id == dealer))
     return jsonify(paginate(query.order_by(Transaction.id.desc()), transaction_json))
 
@@ -132,7 +132,7 @@ def post_stock_entry():  # type: ignore[no-untyped-def]
 def list_stock_entries():  # type: ignore[no-untyped-def]
     """List production and use records the user may see, newest first."""
     query = select(StockEntry).where(stock_entry_filter(acting_user()))
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(StockEntry.dealer_id == dealer)
     return jsonify(paginate(query.order_by(StockEntry.id.desc()), stock_entry_json))
 

@@ -17,7 +17,7 @@ from tracker.domain.reconcile import KINDS, reconcile
 from tracker.models import CrossingDirection, CustomsRecord, Dealer, Role
 from tracker.web.api import bp
 from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import paginate
+from tracker.web.api.requests import id_arg, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -53,7 +53,7 @@ def balance_report():  # type: ignore[no-untyped-def]
     """Mass balance per dealer over a period (a trader: their own), and the national totals."""
     user, db = acting_user(), get_session()
     start, end = _period()
-    dealer_id = request.args.get("dealer", type=int)
+    dealer_id = id_arg("dealer")
     if dealer_id is None and user.role == Role.TRADER:
         dealer_id = user.dealer_id
     if dealer_id is not None:
