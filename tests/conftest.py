@@ -25,6 +25,7 @@ from shapely.geometry import LineString
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.openapi_contract import ContractClient
 from tracker import create_app, migrate
 from tracker.config import normalise_database_url
 from tracker.db import make_engine
@@ -144,7 +145,8 @@ def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any) -> Iterator[Flask]:
-    """The tracker app on the test database (same transaction as ``db``)."""
+    """The tracker app on the test database (same transaction as ``db``); its clients check the API's
+    answers against the OpenAPI document (tests/openapi_contract.py)."""
     app = create_app({
         "TESTING": True,
         "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
@@ -152,6 +154,7 @@ def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any) -> Itera
         "SECRET_KEY": secrets.token_hex(16),
     })
     app.extensions[EXTENSION_KEY] = sessions
+    app.test_client_class = ContractClient  # every API answer a test receives is checked against the document
     yield app
     app.extensions["tracker.engine"].dispose()
 

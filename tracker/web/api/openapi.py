@@ -179,6 +179,22 @@ PATHS: dict[str, Any] = {
     "/openapi.json": {"get": op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
 }
 
+WRITES = ("post", "put", "patch", "delete")
+
+
+def complete(paths: dict[str, Any]) -> None:
+    """Document the answers every operation can give, once every module has added its paths.
+
+    Any request may be refused as bad input (400: NUL characters, unpaired surrogates, query
+    parameters out of bounds); any write may be too large (413) or of the wrong media type (415).
+    """
+    for item in paths.values():
+        for method, operation in item.items():
+            common = (400, 413, 415) if method in WRITES else (400,)
+            for status, response in error_responses(*common).items():
+                operation["responses"].setdefault(status, response)
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
