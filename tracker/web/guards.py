@@ -142,6 +142,7 @@ class GuardedJSONProvider(DefaultJSONProvider):
 
 def _named_values(pairs: Iterable[tuple[str, str]], kind: Callable[[], str]) -> None:
     for name, value in pairs:
+        name, value = name or "", value or ""  # a multipart part may have no name
         _refuse_text(lambda: f"{kind()} {_UNSTORABLE.sub('?', name)}", name + value)
 
 

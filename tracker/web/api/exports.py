@@ -269,9 +269,18 @@ _DEALER = {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
 _DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+#: What the JSON exports hold (GeoJSON and JSON-LD are JSON documents, not opaque files).
+_JSON_DOCUMENTS = {
+    geojson.MEDIA_TYPE: {"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}},
+    epcis.MEDIA_TYPE: {"type": "object", "required": ["@context", "type", "epcisBody"], "properties": {
+        "type": {"const": "EPCISDocument"}, "epcisBody": {"type": "object"}}},
+}
+
+
 def _file(media_type: str, description: str) -> dict[str, Any]:
     return {"description": description + " (streamed; Content-Disposition names the file)",
-            "content": {media_type: {"schema": _FILE}}}
+            "content": {media_type: {"schema": _JSON_DOCUMENTS.get(media_type, _FILE)}}}
 
 
 for _fmt, (_write, _media) in MAPS.items():
