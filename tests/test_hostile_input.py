@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 from tests.conftest import PASSWORD
+from tracker.domain.customs_import import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
 from tracker.models import Base
 from tracker.web.api.openapi import DOCUMENT
 from tracker.web.guards import body_limit
@@ -241,3 +242,16 @@ def test_method_not_allowed_names_the_allowed_ones(client: FlaskClient) -> None:
     response = client.put("/api/v1/declarations")
     assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
     assert client.delete("/login").headers["Allow"]
+
+
+def test_customs_upload_over_its_limits_is_refused_whole(client: FlaskClient, db: Session, ids: dict[str, Any]) -> None:
+    _sign_in(client, ids["users"][2])
+    header = "date,reference,direction,mass_g\n"
+    rows = "".join(f"2026-11-20,26KGHG{n:010d}0,export,34500\n" for n in range(MAX_UPLOAD_ROWS + 1))
+    before = _row_counts(db)
+    response = client.post("/api/v1/customs-records", data=header + rows, content_type="text/csv")
+    assert response.status_code == 422 and str(MAX_UPLOAD_ROWS) in response.json["fields"]["file"]
+    response = client.post("/api/v1/customs-records", data=header + "x" * MAX_UPLOAD_BYTES,
+                           content_type="text/csv")
+    assert response.status_code == 413 and "KiB" in response.json["message"]
+    assert _row_counts(db) == before

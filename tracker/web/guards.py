@@ -17,6 +17,8 @@ from flask_babel import gettext
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
+from tracker.domain.customs_import import MAX_UPLOAD_BYTES
+
 KIB, MIB = 1024, 1024 * 1024
 #: The largest body any request may send (a phone photo of 12 MiB in a multipart form).
 MAX_BODY = 16 * MIB
@@ -25,7 +27,7 @@ DEFAULT_BODY_LIMIT = 256 * KIB
 #: Endpoints that take files, and their limits: the file's own limit plus room for the form around it.
 BODY_LIMITS = {
     "api.upload_route": 5 * MIB + 64 * KIB,  # GPX route (tracker.domain.route_files.MAX_GPX_BYTES)
-    "api.import_customs_records": 2 * MIB,  # customs CSV (tracker.domain.customs_import.MAX_CSV_BYTES)
+    "api.import_customs_records": MAX_UPLOAD_BYTES,  # customs CSV (tracker.domain.customs_import)
     "api.post_scan": 12 * MIB + 64 * KIB,  # phone photo (tracker.domain.scans.MAX_PHOTO_BYTES)
     "portal.scan": 12 * MIB + 64 * KIB,
     "portal.new_declaration": 5 * MIB + 64 * KIB,  # GPX route upload in the draft form

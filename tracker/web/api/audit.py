@@ -27,7 +27,7 @@ from tracker.domain.audit.now import (
 from tracker.domain.errors import ValidationFailed
 from tracker.models import AlertSeverity, Declaration, DeclarationKind, utcnow
 from tracker.web.api import bp
-from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
+from tracker.web.api.openapi import PAGING, PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, page_of, ref
 from tracker.web.api.requests import enum_arg, page_args, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
@@ -303,7 +303,7 @@ _FLOW_FILTERS = [
     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
      "description": "last day of departure (UTC), inclusive"},
     {"name": "kind", "in": "query", "schema": {"enum": [k.value for k in DeclarationKind]}},
-    {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
+    {"name": "dealer_id", "in": "query", "schema": ROW_ID,
      "description": "as declarant, consignor or consignee (a trader: only their own)"}]
 _GROUP = {"name": "group", "in": "query", "schema": {"enum": list(FLOW_GROUPS), "default": "route"}}
 PATHS["/audit/now"] = {"get": op(
@@ -316,7 +316,7 @@ PATHS["/audit/now/alerts"] = {"get": op(
 PATHS["/audit/declarations/{declaration_id}/compliance"] = {"get": op(
     "Route compliance of a declaration: corridor shares, excursions, stops, signal gaps, custody, receipt",
     {"200": json_response(ref("Compliance"), "The report"), **error_responses(401, 404)},
-    parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}])}
+    parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}])}
 PATHS["/audit/flows"] = {"get": op(
     "Grams moved by route, border crossing and direction, dealer or month (departed declarations)",
     {"200": json_response(ref("FlowTable"), "A page of the table"), **error_responses(401, 403, 422)},

@@ -22,7 +22,7 @@ from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geoj
 from tracker.domain.exports.csv_tables import TABLES, Scope
 from tracker.models import Dealer, Declaration, DeclarationKind, Role, User, utcnow
 from tracker.web.api import bp
-from tracker.web.api.openapi import PATHS, error_responses, op
+from tracker.web.api.openapi import PATHS, ROW_ID, error_responses, op
 from tracker.web.api.requests import enum_arg
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session, session_factory
@@ -264,9 +264,9 @@ _PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format"
             "description": "first UTC day (inclusive); open when absent"},
            {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
             "description": "last UTC day (inclusive); open when absent"}]
-_DEALER = {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
+_DEALER = {"name": "dealer_id", "in": "query", "schema": ROW_ID,
            "description": "only this dealer's records (a trader: their own only, another is 404)"}
-_DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}
 
 
 #: What the JSON exports hold (GeoJSON and JSON-LD are JSON documents, not opaque files).
@@ -302,7 +302,7 @@ PATHS["/exports/custody-events.epcis.jsonld"] = {"get": op(
     "Custody events as an EPCIS 2.0 JSON-LD document of ObjectEvents (SSCC as GS1 Digital Link URIs, "
     "CBV bizStep and disposition, the declaration as bizTransaction)",
     {"200": _file(epcis.MEDIA_TYPE, "EPCISDocument"), **error_responses(401, 404, 422)},
-    parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": {"type": "integer"}}])}
+    parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": ROW_ID}])}
 PATHS["/exports/{table}.csv"] = {"get": op(
     "An audit table as CSV (RFC 4180, UTF-8 with BOM, times UTC, grams as integers, formula cells quoted "
     "with '). Balance and reconciliation default to this year so far; reconciliation is not for traders; "

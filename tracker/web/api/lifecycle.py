@@ -15,10 +15,10 @@ from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, 
 from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx, route_from_waypoints
 from tracker.models import Declaration, DeclarationKind
 from tracker.web.api import RAW_FILE_ENDPOINTS, bp
-from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
+from tracker.web.api.openapi import PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, ref
 from tracker.web.api.requests import (
-    int_arg,
     draft_input,
+    int_arg,
     json_body,
     list_field,
     parse_time,
@@ -213,8 +213,8 @@ def close_alert(alert_id: int):  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------- OpenAPI
-_DECLARATION = [{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_ALERT = [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_DECLARATION = [{"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}]
+_ALERT = [{"name": "alert_id", "in": "path", "required": True, "schema": ROW_ID}]
 _FOREIGN = {"type": "object", "required": ["name", "country"], "properties": {
     "name": {"type": "string"}, "country": {"type": "string", "pattern": "^[A-Z]{2}$"}},
     "description": "a foreign party by name and country, recorded on first use"}
@@ -283,7 +283,7 @@ PATHS.update({
         "or JSON {waypoints: [[lat, lon], ...], corridor_m}",
         {"200": json_response(ref("DeclarationFull"), "The declaration with its route"),
          **error_responses(401, 403, 404, 409, 413, 415, 422)},
-        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query", "schema": {"type": "integer"}}],
+        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_CORRIDOR_M}}],
         requestBody={"required": True, "content": {
             "application/gpx+xml": {"schema": {"type": "string"}},
             "application/xml": {"schema": {"type": "string"}},

@@ -23,6 +23,7 @@ from tracker.web.api.openapi import (
     GRAMS,
     PAGING,
     PATHS,
+    ROW_ID,
     SCHEMAS,
     error_responses,
     json_response,
@@ -166,8 +167,8 @@ SCHEMAS.update({
         "place": {"type": "string", "maxLength": 200}, "remarks": {"type": "string"}}},
 })
 
-_ID = [{"name": "transaction_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_DEALER = [{"name": "dealer_id", "in": "query", "schema": {"type": "integer"}}]
+_ID = [{"name": "transaction_id", "in": "path", "required": True, "schema": ROW_ID}]
+_DEALER = [{"name": "dealer_id", "in": "query", "schema": ROW_ID}]
 
 
 def _body_of(schema: str) -> dict[str, Any]:
