@@ -32,7 +32,9 @@ BODY_LIMITS = {
     "portal.scan": 12 * MIB + 64 * KIB,
     "portal.new_declaration": 5 * MIB + 64 * KIB,  # GPX route upload in the draft form
     "portal.edit_declaration": 5 * MIB + 64 * KIB,
-    "portal.add_zone": 256 * KIB + 64 * KIB,  # GeoJSON polygon (tracker.domain.places.MAX_GEOJSON_BYTES)
+    # GeoJSON polygon (tracker.domain.places.MAX_GEOJSON_BYTES, 256 KiB): room for a paste a few times
+    # over it, so that the form says "at most 256 KiB" beside the field rather than an error page.
+    "portal.add_zone": MIB,
 }
 #: How deep a JSON document may nest (the deepest the API reads is 3: a list of [lat, lon] pairs).
 MAX_JSON_DEPTH = 32
