@@ -61,7 +61,8 @@ def _fuzz(operation: Any, cookies: dict[str, str], failures: list[str]) -> int:
 
 @pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
 def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(
-        app: Flask, engine: Engine, make_user, fast_passwords: None, role: Role) -> None:  # type: ignore[no-untyped-def]
+        app: Flask, engine: Engine, make_user, fast_passwords: None,  # type: ignore[no-untyped-def]
+        role: Role) -> None:
     if TEST_DATABASE_URL and engine.dialect.name == "sqlite":
         pytest.skip("fuzzed once, on PostgreSQL (the time bound is for one database)")
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

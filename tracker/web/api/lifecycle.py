@@ -283,7 +283,8 @@ PATHS.update({
         "or JSON {waypoints: [[lat, lon], ...], corridor_m}",
         {"200": json_response(ref("DeclarationFull"), "The declaration with its route"),
          **error_responses(401, 403, 404, 409, 413, 415, 422)},
-        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_CORRIDOR_M}}],
+        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_CORRIDOR_M}}],
         requestBody={"required": True, "content": {
             "application/gpx+xml": {"schema": {"type": "string"}},
             "application/xml": {"schema": {"type": "string"}},
