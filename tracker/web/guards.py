@@ -18,23 +18,28 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from tracker.domain.customs_import import MAX_UPLOAD_BYTES
+from tracker.domain.places import MAX_GEOJSON_BYTES
+from tracker.domain.route_files import MAX_GPX_BYTES
+from tracker.domain.scans import MAX_PHOTO_BYTES
 
 KIB, MIB = 1024, 1024 * 1024
 #: The largest body any request may send (a phone photo of 12 MiB in a multipart form).
 MAX_BODY = 16 * MIB
 #: The limit of an endpoint not named in :data:`BODY_LIMITS` (JSON documents and portal forms).
 DEFAULT_BODY_LIMIT = 256 * KIB
+#: Room for the form fields around an uploaded file.
+FORM_ROOM = 64 * KIB
 #: Endpoints that take files, and their limits: the file's own limit plus room for the form around it.
 BODY_LIMITS = {
-    "api.upload_route": 5 * MIB + 64 * KIB,  # GPX route (tracker.domain.route_files.MAX_GPX_BYTES)
-    "api.import_customs_records": MAX_UPLOAD_BYTES,  # customs CSV (tracker.domain.customs_import)
-    "api.post_scan": 12 * MIB + 64 * KIB,  # phone photo (tracker.domain.scans.MAX_PHOTO_BYTES)
-    "portal.scan": 12 * MIB + 64 * KIB,
-    "portal.new_declaration": 5 * MIB + 64 * KIB,  # GPX route upload in the draft form
-    "portal.edit_declaration": 5 * MIB + 64 * KIB,
-    # GeoJSON polygon (tracker.domain.places.MAX_GEOJSON_BYTES, 256 KiB): room for a paste a few times
-    # over it, so that the form says "at most 256 KiB" beside the field rather than an error page.
-    "portal.add_zone": MIB,
+    "api.upload_route": MAX_GPX_BYTES + FORM_ROOM,  # GPX route, or JSON waypoints
+    "api.import_customs_records": MAX_UPLOAD_BYTES,  # customs CSV
+    "api.post_scan": MAX_PHOTO_BYTES + FORM_ROOM,  # phone photo
+    "portal.scan": MAX_PHOTO_BYTES + FORM_ROOM,
+    "portal.new_declaration": MAX_GPX_BYTES + FORM_ROOM,  # GPX route upload in the draft form
+    "portal.edit_declaration": MAX_GPX_BYTES + FORM_ROOM,
+    # Room for a GeoJSON paste a few times over its limit, so that the form says "at most 256 KiB"
+    # beside the field rather than showing an error page.
+    "portal.add_zone": 4 * MAX_GEOJSON_BYTES,
 }
 #: How deep a JSON document may nest (the deepest the API reads is 3: a list of [lat, lon] pairs).
 MAX_JSON_DEPTH = 32
