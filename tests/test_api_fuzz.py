@@ -2,7 +2,7 @@
 error, no answer outside the OpenAPI document, no request that breaks the document accepted,
 no well-formed request refused as malformed.
 
-Bounded so it stays within about a minute and a half of CI: FUZZ_EXAMPLES (default 4) examples
+Bounded so it stays within about a minute and a half of CI: FUZZ_EXAMPLES (default 12) examples
 per operation and role, on one database (PostgreSQL when TEST_DATABASE_URL is set, as in CI,
 else SQLite). ``FUZZ_EXAMPLES=50`` runs the same check deeper by hand.
 """
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from tests.conftest import PASSWORD, TEST_DATABASE_URL
 from tracker.models import Role
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 #: Operations left out: signing out would end the role's session half-way through the run.
 LEFT_OUT = {("DELETE", "/session")}
 
