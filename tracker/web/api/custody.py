@@ -27,8 +27,8 @@ from tracker.domain.replies import find_reply, save_reply
 from tracker.models import Alert, CustodyEvent, CustodyKind, Declaration
 from tracker.web.api import bp
 from tracker.web.api.devices import bearer_device
-from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import json_body, paginate
+from tracker.web.api.openapi import PAGING, PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, page_of, ref
+from tracker.web.api.requests import id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
@@ -117,7 +117,7 @@ def list_custody_events():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return _unauthorised()
     query = custody_events(acting_user(), sscc=request.args.get("sscc"), checkpoint=request.args.get("checkpoint"),
-                           declaration_id=request.args.get("declaration_id", type=int))
+                           declaration_id=id_arg("declaration_id"))
     page = paginate(query, lambda event: event)
     return {**page, "items": custody_events_json(page["items"])}
 
@@ -183,12 +183,12 @@ PATHS["/custody-events"] = {
         requestBody={"required": True, "content": {"application/json": {"schema": ref("NewCustodyEvent")}}}),
     "get": op("Custody events visible to the user, newest first",
               {"200": json_response(page_of("CustodyEvent"), "A page"), **error_responses(401, 422)},
-              parameters=PAGING + [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
-                  ("sscc", "string"), ("checkpoint", "string"), ("declaration_id", "integer"))]),
+              parameters=PAGING + [{"name": n, "in": "query", "schema": s} for n, s in (
+                  ("sscc", {"type": "string"}), ("checkpoint", {"type": "string"}), ("declaration_id", ROW_ID))]),
 }
 PATHS["/custody-events/{event_id}"] = {"get": op(
     "One custody event", {"200": json_response(ref("CustodyEvent"), "Event"), **error_responses(401, 404)},
-    parameters=[{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}])}
+    parameters=[{"name": "event_id", "in": "path", "required": True, "schema": ROW_ID}])}
 
 # GET /containers/{sscc} (routes.py) also answers station tokens and names the open declaration.
 SCHEMAS["ContainerWithDeclaration"] = {"allOf": [ref("Container"), {"type": "object", "properties": {

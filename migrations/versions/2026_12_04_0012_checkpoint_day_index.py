@@ -4,16 +4,16 @@ The officer's checkpoint page reads the events recorded at its posts since midni
 only the checkpoint index a busy post's whole history is read and filtered by time
 (bench/load.py grows the demo to a year of traffic at such a post).
 
-Revision ID: 0014
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04
 """
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0014'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
