@@ -24,6 +24,7 @@ from shapely.geometry import LineString
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.openapi_contract import ContractClient
 from tests.pg_cluster import pg_cluster  # noqa: F401  (a fixture: a throw-away PostgreSQL cluster)
 from tracker import create_app, migrate
 from tracker.config import normalise_database_url
@@ -171,7 +172,8 @@ def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any, evidence_key: Path) -> Iterator[Flask]:
-    """The tracker app on the test database (same transaction as ``db``), signing with the run's key."""
+    """The tracker app on the test database (same transaction as ``db``), signing with the run's key; its
+    clients check the API's answers against the OpenAPI document (tests/openapi_contract.py)."""
     app = create_app({
         "TESTING": True,
         "EVIDENCE_KEY_FILE": str(evidence_key),
@@ -180,6 +182,7 @@ def app(engine: Engine, sessions: sessionmaker[Session], tmp_path: Any, evidence
         "SECRET_KEY": secrets.token_hex(16),
     })
     app.extensions[EXTENSION_KEY] = sessions
+    app.test_client_class = ContractClient  # every API answer a test receives is checked against the document
     yield app
     app.extensions["tracker.engine"].dispose()
 

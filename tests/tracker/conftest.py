@@ -66,3 +66,18 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker.domain import passwords
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
+@pytest.fixture
+def statements(engine: Any) -> Any:
+    """The SQL statements sent to the database, as a list a test can clear and count."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    yield sent
+    event.remove(engine, "before_cursor_execute", note)

@@ -1,6 +1,7 @@
 """The JSON API: writes, validation reported per field, errors as JSON, the OpenAPI document."""
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
@@ -153,3 +154,15 @@ def test_body_that_is_not_a_json_object_is_refused(client: FlaskClient, make_use
     for body in ("[1, 2]", "not json", "null"):
         response = client.post("/api/v1/declarations", data=body, content_type="application/json")
         assert response.status_code == 422 and response.json["fields"] == {"body": "a JSON object is required"}
+
+
+def test_an_answer_outside_the_openapi_document_fails_the_test_that_receives_it() -> None:
+    from tests.openapi_contract import ContractViolation, check_response
+
+    check_response("GET", "/api/v1/declarations/7", 404, "application/json", {"error": "not_found", "message": "x"})
+    with pytest.raises(ContractViolation, match="does not document"):
+        check_response("GET", "/api/v1/declarations/7", 418, "application/json", {})
+    with pytest.raises(ContractViolation, match="breaks its schema"):
+        check_response("GET", "/api/v1/declarations/7", 404, "application/json", {"error": 404})
+    with pytest.raises(ContractViolation, match="documented: application/json"):
+        check_response("GET", "/api/v1/declarations/7", 200, "application/octet-stream", None)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from tracker.domain import lifecycle
-from tracker.domain.access import Action, may
+from tracker.domain.access import Action, custody_event_filter, may
 from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.custody_input import Recorder, read_custody_event
@@ -49,10 +49,11 @@ from tracker.models import (
     DeclarationStatus,
     DeviceKind,
     DeviceToken,
+    User,
 )
 
 __all__ = ["CustodyOutcome", "Recorder", "record_custody_event", "open_declaration", "event_alerts",
-           "find_custody_event", "container_for_station", "route_of"]
+           "alerts_of_events", "custody_events", "find_custody_event", "container_for_station", "route_of"]
 
 #: Declarations under which a container may be on the move and scanned.
 MOVING = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED)
@@ -201,12 +202,42 @@ def _move(session: Session, event: CustodyEvent, declaration: Declaration | None
     session.flush()
 
 
+def alerts_of_events(session: Session, event_ids: list[int]) -> dict[int, list[Alert]]:
+    """Return the alerts each event opened (found by the event id in their details), in one query."""
+    if not event_ids:
+        return {}
+    opened_by = Alert.details["custody_event_id"].as_integer()
+    found: dict[int, list[Alert]] = {}
+    for alert in session.scalars(select(Alert).where(Alert.kind.like("custody_%"), opened_by.in_(event_ids))
+                                 .order_by(Alert.id)):
+        found.setdefault(alert.details["custody_event_id"], []).append(alert)
+    return found
+
+
 def event_alerts(session: Session, event: CustodyEvent) -> list[Alert]:
-    """Return the alerts the event opened (found by the event id in their details)."""
-    candidates = session.scalars(select(Alert).where(
-        Alert.kind.like("custody_%"),
-        or_(Alert.declaration_id.is_(None), Alert.declaration_id == event.declaration_id)).order_by(Alert.id))
-    return [a for a in candidates if (a.details or {}).get("custody_event_id") == event.id]
+    """Return the alerts the event opened."""
+    return alerts_of_events(session, [event.id]).get(event.id, [])
+
+
+def custody_events(user: User, sscc: str | None = None, checkpoint: str | None = None,
+                   declaration_id: int | None = None) -> Select[tuple[CustodyEvent]]:
+    """Return the custody events ``user`` may read, newest first, by container, checkpoint or declaration.
+
+    Each row comes with its container, checkpoint and declaration, joined to the page's statement.
+    """
+    query = select(CustodyEvent).where(custody_event_filter(user))
+    if sscc:
+        query = query.where(or_(CustodyEvent.container_id.in_(select(Container.id).where(Container.sscc == sscc)),
+                                CustodyEvent.unregistered_sscc == sscc))
+    if checkpoint:
+        # "=" on the one checkpoint (codes are unique) lets the page walk its (checkpoint, time) index.
+        query = query.where(CustodyEvent.checkpoint_id == select(Checkpoint.id).where(
+            Checkpoint.code == checkpoint).scalar_subquery())
+    if declaration_id is not None:
+        query = query.where(CustodyEvent.declaration_id == declaration_id)
+    return query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()).options(
+        joinedload(CustodyEvent.container), joinedload(CustodyEvent.checkpoint),
+        joinedload(CustodyEvent.declaration))
 
 
 def find_custody_event(session: Session, event_id: int) -> CustodyEvent:

@@ -40,6 +40,10 @@ DIRECTIONS = {
 }
 REQUIRED = ("date", "direction")
 MAX_FIELD = 200
+#: The largest file an upload may send (the command line reads any size), and its most rows:
+#: a file at either limit is imported in seconds, well inside one web worker's timeout.
+MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_UPLOAD_ROWS = 5_000
 
 
 @dataclass(frozen=True)
@@ -155,15 +159,21 @@ def _reader(content: str) -> csv.DictReader[str]:
     return reader
 
 
-def parse_customs_csv(data: bytes | str) -> ParsedFile:
-    """Parse the file: every good row with its dedup key, every bad row with its line number."""
+def parse_customs_csv(data: bytes | str, max_rows: int | None = None) -> ParsedFile:
+    """Parse the file: every good row with its dedup key, every bad row with its line number.
+
+    With ``max_rows``, a file with more rows is refused whole as soon as the row after the last is read.
+    """
     try:
         decoded = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise ValidationFailed({"file": text("not UTF-8 text")}) from None
     parsed, seen = ParsedFile(), Counter[str]()
     reader = _reader(decoded)
-    for record in reader:
+    for count, record in enumerate(reader, start=1):
+        if max_rows is not None and count > max_rows:
+            raise ValidationFailed({"file": text("at most {rows} rows per upload: split the file",
+                                                 rows=max_rows)})
         line = reader.line_num
         if None in record or any(len(v or "") > MAX_FIELD for v in record.values() if isinstance(v, str)):
             parsed.errors.append(RowError(line, text("more fields than the header names, or a field too long")))
@@ -223,11 +233,12 @@ def _store_batch(session: Session, actor: User | None, batch: list[tuple[Customs
     seal_customs_records(session, added)
 
 
-def import_customs_csv(session: Session, actor: User | None, data: bytes | str, source_name: str) -> ImportResult:
-    """Parse and store a customs CSV file; return the counts and the refused rows."""
+def import_customs_csv(session: Session, actor: User | None, data: bytes | str, source_name: str,
+                       max_rows: int | None = MAX_UPLOAD_ROWS) -> ImportResult:
+    """Parse and store a customs CSV file (at most ``max_rows`` rows); return the counts and the refused rows."""
     if actor is not None and not may(actor, Action.IMPORT_CUSTOMS_DATA):
         raise Forbidden(text("only customs officers and the licensing authority import customs data"))
-    parsed = parse_customs_csv(data)
+    parsed = parse_customs_csv(data, max_rows)
     result = store_customs_rows(session, actor, parsed.rows, source_name)
     result.errors = parsed.errors
     return result

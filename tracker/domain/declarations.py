@@ -201,7 +201,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
         errors["items"] = text("a container is listed twice")
     approval = _consent(session, ImportApproval, data.import_approval_id, data.kind, "import_approval_id", errors)
     consent = _consent(session, ExportConsent, data.export_consent_id, data.kind, "export_consent_id", errors)
-    if not 0 < data.corridor_m <= 50_000:
+    if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
         errors["corridor_m"] = text("1..50000 metres")
     for name in ("planned_departure", "planned_arrival"):
         value = getattr(data, name)
@@ -238,6 +238,9 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
 
 
 #: A declaration in one of these may still be edited by its declarant (a rejected one goes back to draft).
+#: The widest route corridor a declaration may have, in metres.
+MAX_CORRIDOR_M = 50_000
+
 EDITABLE_STATUSES = (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED)
 
 
@@ -291,7 +294,7 @@ def set_route(session: Session, actor: User, declaration_id: int, route: LineStr
     A route beyond the geometry ceiling (route_geometry.py) is refused under ``field_name``.
     """
     declaration = editable_declaration(session, actor, declaration_id)
-    if corridor_m is not None and not 0 < corridor_m <= 50_000:
+    if corridor_m is not None and not 0 < corridor_m <= MAX_CORRIDOR_M:
         raise ValidationFailed({"corridor_m": text("1..50000 metres")})
     try:
         geometry = plan_geometry(route, corridor_m or declaration.corridor_m)

@@ -55,6 +55,7 @@ class CustodyEvent(Base):
         CheckConstraint("photo_digest IS NULL OR length(photo_digest) = 64", name="photo_digest_sha256"),
         CheckConstraint("container_id IS NOT NULL OR unregistered_sscc IS NOT NULL", name="identifies_container"),
         Index("ix_custody_events_container_event_time", "container_id", "event_time"),
+        Index("ix_custody_events_checkpoint_event_time", "checkpoint_id", "event_time"),   # a post's day
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import load_settings
 from tracker.domain import signing
-from tracker.web import api, auth, cli, database, domain_text, errors, i18n, labels, portal
+from tracker.web import api, auth, cli, database, domain_text, errors, guards, i18n, labels, portal
 
 csrf = CSRFProtect()
 
@@ -27,7 +27,6 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         DATABASE_URL=settings.database_url,
         SETTINGS=settings,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -40,6 +39,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     logging.basicConfig(level=logging.INFO)
 
+    guards.init_app(app)  # first: bounded URL ids for every blueprint, and the first request hook
     database.init_app(app, settings.database_url)
     # The key that signs chain heads: read when first needed, created in the instance folder if absent there.
     signing.use_key_file(settings.signing_key_path, create_if_missing=settings.evidence_key_file is None)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from tracker.domain.errors import (
@@ -43,14 +43,26 @@ def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
     return _render(DOMAIN_STATUS.get(type(exc), 400), exc.code, exc.message, **extra)
 
 
-def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+def _http_error(exc: HTTPException) -> Response:
+    """Answer an HTTP error in the error format, keeping its headers (Allow on a 405)."""
     code = (exc.name or "error").lower().replace(" ", "_")
-    return _render(exc.code or 500, code, exc.description or exc.name)
+    extra = {"fields": exc.fields} if isinstance(getattr(exc, "fields", None), dict) else {}
+    response = make_response(_render(exc.code or 500, code, exc.description or exc.name, **extra))
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _integrity_error(exc: IntegrityError):  # type: ignore[no-untyped-def]
     log.warning("integrity error: %s", exc.orig)
     return _render(409, "conflict", "the change conflicts with existing records")
+
+
+def _out_of_range(exc: Exception):  # type: ignore[no-untyped-def]
+    """A number past its column that no parser caught (the database or its driver refused it)."""
+    log.warning("number out of range on %s %s: %s", request.method, request.path, exc)
+    return _render(422, "validation_failed", "a number is too large for its field", fields={})
 
 
 def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
@@ -63,4 +75,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(IntegrityError, _integrity_error)
+    app.register_error_handler(DataError, _out_of_range)  # PostgreSQL: numeric value out of range
+    app.register_error_handler(OverflowError, _out_of_range)  # SQLite's driver: int too large
     app.register_error_handler(Exception, _unexpected)

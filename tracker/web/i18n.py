@@ -16,8 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.numbers import format_decimal
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session
-from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
+from flask import Blueprint, Flask, abort, g, has_request_context, redirect, render_template, request, session
+from flask_babel import Babel, LazyString, format_date, format_datetime, get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from tracker.web.database import get_session
@@ -29,6 +30,7 @@ LANGUAGES = {"en": "English", "ru": "Русский"}
 DOMAINS = ("messages", "domain", "trader", "officer", "admin", "declaration", "audit")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 GRAMS_PER_KG = 1000
+_KG, _G = _l("%(value)s kg"), _l("%(value)s g")
 
 bp = Blueprint("i18n", __name__)
 babel = Babel()
@@ -100,19 +102,37 @@ def is_time_zone(name: str) -> bool:
     return name in available_timezones() or name == "UTC"
 
 
+def translated(message: str | LazyString) -> str:
+    """Translate a constant message (or a ``lazy_gettext`` one), once per request.
+
+    A long page repeats the same words on every row: a busy post's day lists hundreds of
+    events, and each gettext call costs more than the dictionary look-up that replaces it.
+    """
+    if isinstance(message, LazyString):
+        if message._kwargs:
+            return str(message)
+        message = message._args[0]
+    if not has_request_context():
+        return gettext(message)
+    cache = g.setdefault("translated_once", {})
+    if message not in cache:
+        cache[message] = gettext(message)
+    return cache[message]
+
+
 def kg(grams_: int | None) -> str:
     """Show a mass in grams as kilograms with gram precision, per language (34.500 kg, 34,500 кг)."""
     if grams_ is None:
         return "—"
     value = format_decimal(grams_ / GRAMS_PER_KG, format="#,##0.000", locale=current_language())
-    return gettext("%(value)s kg", value=value)
+    return translated(_KG) % {"value": value}
 
 
 def grams(grams_: int | None) -> str:
     """Show a mass in grams with the language's digit grouping (34 500 g)."""
     if grams_ is None:
         return "—"
-    return gettext("%(value)s g", value=format_decimal(grams_, locale=current_language()))
+    return translated(_G) % {"value": format_decimal(grams_, locale=current_language())}
 
 
 def number(value: float | int | None, digits: int = 0) -> str:

@@ -33,6 +33,7 @@ from tracker.models import (
     TransactionKind,
     ZoneKind,
 )
+from tracker.web.i18n import translated
 
 LABELS: dict[type[Enum], dict[str, Any]] = {
     Role: {"trader": _l("Trader"), "customs_officer": _l("Customs officer"),
@@ -101,9 +102,9 @@ def label(value: Enum | str | None) -> str:
         return "—"
     if isinstance(value, Enum):
         word = LABELS.get(type(value), {}).get(value.value)
-        return str(word) if word is not None else str(value.value).replace("_", " ")
+        return translated(word) if word is not None else str(value.value).replace("_", " ")
     word = ALERT_KINDS.get(value)
-    return str(word) if word is not None else str(value).replace("_", " ")
+    return translated(word) if word is not None else str(value).replace("_", " ")
 
 
 def init_app(app: Flask) -> None:

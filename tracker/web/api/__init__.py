@@ -60,5 +60,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         routes, scans,
     )
 
+    openapi.complete(openapi.PATHS)
     csrf.exempt(bp)
     app.register_blueprint(bp)

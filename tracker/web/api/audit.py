@@ -27,21 +27,12 @@ from tracker.domain.audit.now import (
 from tracker.domain.errors import ValidationFailed
 from tracker.models import AlertSeverity, Declaration, DeclarationKind, utcnow
 from tracker.web.api import bp
-from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import MAX_PER_PAGE, enum_arg, paginate
+from tracker.web.api.openapi import PAGING, PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, page_of, ref
+from tracker.web.api.requests import enum_arg, page_args, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
-
-
-def _page() -> tuple[int, int]:
-    """Read ``?page=&per_page=`` as paginate does."""
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-        per_page = min(max(int(request.args.get("per_page", 50)), 1), MAX_PER_PAGE)
-    except ValueError:
-        raise ValidationFailed({"page": "page and per_page are whole numbers"}) from None
-    return page, per_page
+from tracker.web.guards import row_id
 
 
 def _declaration_url(declaration_id: int | None) -> str | None:
@@ -70,7 +61,7 @@ def _in_transit_json(row: InTransit) -> dict[str, Any]:
 def audit_now():  # type: ignore[no-untyped-def]
     """Declarations in transit (stalest last position first) and the open alerts by severity and age."""
     user, db, now = acting_user(), get_session(), utcnow()
-    page, per_page = _page()
+    page, per_page = page_args()
     rows, total = in_transit(db, user, now, limit=per_page, offset=(page - 1) * per_page)
     summary = [{"severity": s.severity.value, "count": s.count, "oldest_opened_at": iso(s.oldest_opened_at),
                 "by_age": s.by_age, "url": url_for("api.audit_open_alerts", severity=s.severity.value)}
@@ -173,7 +164,9 @@ def _flow_filter() -> FlowFilter:
     if start and end and end < start:
         errors["to"] = "the period ends before it starts"
     dealer = request.args.get("dealer_id")
-    if dealer is not None and not dealer.isdigit():
+    try:
+        dealer_id = None if dealer is None else row_id(dealer)
+    except ValueError:
         errors["dealer_id"] = "a dealer id"
     try:
         kind = enum_arg("kind", DeclarationKind)
@@ -182,7 +175,7 @@ def _flow_filter() -> FlowFilter:
         kind = None
     if errors:
         raise ValidationFailed(errors)
-    return FlowFilter(start, end, kind, int(dealer) if dealer else None)
+    return FlowFilter(start, end, kind, dealer_id)
 
 
 def _group() -> str:
@@ -210,7 +203,7 @@ def audit_flows():  # type: ignore[no-untyped-def]
     """Grams moved by route, border crossing and direction, dealer, or month, over the filtered declarations."""
     user, db = acting_user(), get_session()
     group, f = _group(), _flow_filter()
-    page, per_page = _page()
+    page, per_page = page_args()
     rows = flows(db, user, group, f)
     count, declared, received = totals(db, user, f)
     return jsonify({"group": group, **_filter_args(f),
@@ -310,7 +303,7 @@ _FLOW_FILTERS = [
     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
      "description": "last day of departure (UTC), inclusive"},
     {"name": "kind", "in": "query", "schema": {"enum": [k.value for k in DeclarationKind]}},
-    {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
+    {"name": "dealer_id", "in": "query", "schema": ROW_ID,
      "description": "as declarant, consignor or consignee (a trader: only their own)"}]
 _GROUP = {"name": "group", "in": "query", "schema": {"enum": list(FLOW_GROUPS), "default": "route"}}
 PATHS["/audit/now"] = {"get": op(
@@ -323,7 +316,7 @@ PATHS["/audit/now/alerts"] = {"get": op(
 PATHS["/audit/declarations/{declaration_id}/compliance"] = {"get": op(
     "Route compliance of a declaration: corridor shares, excursions, stops, signal gaps, custody, receipt",
     {"200": json_response(ref("Compliance"), "The report"), **error_responses(401, 404)},
-    parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}])}
+    parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}])}
 PATHS["/audit/flows"] = {"get": op(
     "Grams moved by route, border crossing and direction, dealer or month (departed declarations)",
     {"200": json_response(ref("FlowTable"), "A page of the table"), **error_responses(401, 403, 422)},

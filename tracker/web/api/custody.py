@@ -11,17 +11,24 @@ from typing import Any
 
 from flask import Response, request
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from tracker.domain.access import custody_event_filter
-from tracker.domain.custody import Recorder, event_alerts, find_custody_event, record_custody_event
+from tracker.domain.custody import (
+    Recorder,
+    alerts_of_events,
+    custody_events,
+    event_alerts,
+    find_custody_event,
+    record_custody_event,
+)
 from tracker.domain.errors import NotFound
 from tracker.domain.replies import find_reply, save_reply
-from tracker.models import Alert, Checkpoint, Container, CustodyEvent, CustodyKind, Declaration
+from tracker.models import Alert, CustodyEvent, CustodyKind, Declaration
 from tracker.web.api import bp
 from tracker.web.api.devices import bearer_device
-from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import json_body, paginate
+from tracker.web.api.openapi import PAGING, PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, page_of, ref
+from tracker.web.api.requests import id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
@@ -59,10 +66,10 @@ def custody_receipt(event: CustodyEvent, alerts: list[Alert]) -> dict[str, Any]:
     }
 
 
-def custody_event_json(event: CustodyEvent) -> dict[str, Any]:
+def custody_event_json(event: CustodyEvent, alerts: list[Alert]) -> dict[str, Any]:
     """Return a custody event in full, with the alerts it opened."""
     return {
-        **custody_receipt(event, event_alerts(get_session(), event)),
+        **custody_receipt(event, alerts),
         "event_time_zone": event.event_time_zone, "recorded_at": iso(event.recorded_at),
         "seal_intact": event.seal_intact, "measured_net_g": event.measured_net_g,
         "from_party_id": event.from_party_id, "to_party_id": event.to_party_id,
@@ -70,6 +77,12 @@ def custody_event_json(event: CustodyEvent) -> dict[str, Any]:
         "photo_digest": event.photo_digest, "remarks": event.remarks, "lat": event.lat, "lon": event.lon,
         "prev_hash": event.prev_hash,
     }
+
+
+def custody_events_json(events: list[CustodyEvent]) -> list[dict[str, Any]]:
+    """Return a page of custody events in full, their alerts read in one query."""
+    alerts = alerts_of_events(get_session(), [e.id for e in events])
+    return [custody_event_json(e, alerts.get(e.id, [])) for e in events]
 
 
 def _json(body: str, status: int) -> Response:
@@ -103,15 +116,10 @@ def list_custody_events():  # type: ignore[no-untyped-def]
     """List custody events, newest first, by container, declaration or checkpoint."""
     if not current_user.is_authenticated:
         return _unauthorised()
-    query = select(CustodyEvent).where(custody_event_filter(acting_user()))
-    if sscc := request.args.get("sscc"):
-        query = query.where(or_(CustodyEvent.container_id.in_(select(Container.id).where(Container.sscc == sscc)),
-                                CustodyEvent.unregistered_sscc == sscc))
-    if code := request.args.get("checkpoint"):
-        query = query.where(CustodyEvent.checkpoint_id.in_(select(Checkpoint.id).where(Checkpoint.code == code)))
-    if (declaration := request.args.get("declaration_id", type=int)) is not None:
-        query = query.where(CustodyEvent.declaration_id == declaration)
-    return paginate(query.order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc()), custody_event_json)
+    query = custody_events(acting_user(), sscc=request.args.get("sscc"), checkpoint=request.args.get("checkpoint"),
+                           declaration_id=id_arg("declaration_id"))
+    page = paginate(query, lambda event: event)
+    return {**page, "items": custody_events_json(page["items"])}
 
 
 @bp.get("/custody-events/<int:event_id>")
@@ -124,7 +132,7 @@ def get_custody_event(event_id: int):  # type: ignore[no-untyped-def]
     if db.scalar(select(CustodyEvent.id).where(CustodyEvent.id == event_id,
                                                custody_event_filter(acting_user()))) is None:
         raise NotFound(f"no custody event {event_id}")
-    return custody_event_json(event)
+    return custody_event_json(event, event_alerts(db, event))
 
 
 SCHEMAS.update({
@@ -175,12 +183,12 @@ PATHS["/custody-events"] = {
         requestBody={"required": True, "content": {"application/json": {"schema": ref("NewCustodyEvent")}}}),
     "get": op("Custody events visible to the user, newest first",
               {"200": json_response(page_of("CustodyEvent"), "A page"), **error_responses(401, 422)},
-              parameters=PAGING + [{"name": n, "in": "query", "schema": {"type": t}} for n, t in (
-                  ("sscc", "string"), ("checkpoint", "string"), ("declaration_id", "integer"))]),
+              parameters=PAGING + [{"name": n, "in": "query", "schema": s} for n, s in (
+                  ("sscc", {"type": "string"}), ("checkpoint", {"type": "string"}), ("declaration_id", ROW_ID))]),
 }
 PATHS["/custody-events/{event_id}"] = {"get": op(
     "One custody event", {"200": json_response(ref("CustodyEvent"), "Event"), **error_responses(401, 404)},
-    parameters=[{"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}])}
+    parameters=[{"name": "event_id", "in": "path", "required": True, "schema": ROW_ID}])}
 
 # GET /containers/{sscc} (routes.py) also answers station tokens and names the open declaration.
 SCHEMAS["ContainerWithDeclaration"] = {"allOf": [ref("Container"), {"type": "object", "properties": {

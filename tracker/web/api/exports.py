@@ -22,10 +22,11 @@ from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geoj
 from tracker.domain.exports.csv_tables import TABLES, Scope
 from tracker.models import Dealer, Declaration, DeclarationKind, Role, User, utcnow
 from tracker.web.api import bp
-from tracker.web.api.openapi import PATHS, error_responses, op
+from tracker.web.api.openapi import PATHS, ROW_ID, error_responses, op
 from tracker.web.api.requests import enum_arg
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session, session_factory
+from tracker.web.guards import optional_row_id
 
 MAPS: dict[str, tuple[Callable[..., Iterator[str]], str]] = {
     "geojson": (geojson.declaration_geojson, geojson.MEDIA_TYPE),
@@ -85,9 +86,10 @@ def read_dealer(user: User) -> Dealer | None:
     raw = request.args.get("dealer_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    dealer_id = optional_row_id(raw)
+    if dealer_id is None:
         raise ValidationFailed({"dealer_id": "a dealer id (a whole number)"})
-    dealer = get_session().get(Dealer, int(raw))
+    dealer = get_session().get(Dealer, dealer_id)
     if dealer is None or (user.role == Role.TRADER and dealer.id != user.dealer_id):
         raise NotFound(f"no dealer {raw}")
     return dealer
@@ -177,9 +179,9 @@ def export_custody_epcis():  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     period, dealer = read_period(), read_dealer(user)
     raw = request.args.get("declaration_id", "")
-    if raw and not raw.isdigit():
+    declaration_id = optional_row_id(raw)
+    if raw and declaration_id is None:
         raise ValidationFailed({"declaration_id": "a declaration id (a whole number)"})
-    declaration_id = int(raw) if raw else None
     if declaration_id is not None:
         find_declaration(db, user, declaration_id)
     dealer_id, base_uri = dealer.id if dealer else None, epcis_base_uri()
@@ -262,14 +264,23 @@ _PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format"
             "description": "first UTC day (inclusive); open when absent"},
            {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"},
             "description": "last UTC day (inclusive); open when absent"}]
-_DEALER = {"name": "dealer_id", "in": "query", "schema": {"type": "integer"},
+_DEALER = {"name": "dealer_id", "in": "query", "schema": ROW_ID,
            "description": "only this dealer's records (a trader: their own only, another is 404)"}
-_DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}
+
+
+#: What the JSON exports hold (GeoJSON and JSON-LD are JSON documents, not opaque files).
+_JSON_DOCUMENTS = {
+    geojson.MEDIA_TYPE: {"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}},
+    epcis.MEDIA_TYPE: {"type": "object", "required": ["@context", "type", "epcisBody"], "properties": {
+        "type": {"const": "EPCISDocument"}, "epcisBody": {"type": "object"}}},
+}
 
 
 def _file(media_type: str, description: str) -> dict[str, Any]:
     return {"description": description + " (streamed; Content-Disposition names the file)",
-            "content": {media_type: {"schema": _FILE}}}
+            "content": {media_type: {"schema": _JSON_DOCUMENTS.get(media_type, _FILE)}}}
 
 
 for _fmt, (_write, _media) in MAPS.items():
@@ -291,7 +302,7 @@ PATHS["/exports/custody-events.epcis.jsonld"] = {"get": op(
     "Custody events as an EPCIS 2.0 JSON-LD document of ObjectEvents (SSCC as GS1 Digital Link URIs, "
     "CBV bizStep and disposition, the declaration as bizTransaction)",
     {"200": _file(epcis.MEDIA_TYPE, "EPCISDocument"), **error_responses(401, 404, 422)},
-    parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": {"type": "integer"}}])}
+    parameters=[*_PERIOD, _DEALER, {"name": "declaration_id", "in": "query", "schema": ROW_ID}])}
 PATHS["/exports/{table}.csv"] = {"get": op(
     "An audit table as CSV (RFC 4180, UTF-8 with BOM, times UTC, grams as integers, formula cells quoted "
     "with '). Balance and reconciliation default to this year so far; reconciliation is not for traders; "

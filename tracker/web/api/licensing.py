@@ -18,6 +18,7 @@ from tracker.web.api.openapi import (
     GRAMS,
     PAGING,
     PATHS,
+    ROW_ID,
     SCHEMAS,
     error_responses,
     json_response,
@@ -25,7 +26,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import enum_arg, json_body, paginate, whole_number
+from tracker.web.api.requests import enum_arg, id_arg, json_body, paginate, whole_number
 from tracker.web.api.serialize import approval_json, consent_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -55,7 +56,7 @@ def list_licences():  # type: ignore[no-untyped-def]
     query = select(License).where(license_filter(acting_user()))
     if (status := enum_arg("status", LicenseStatus)) is not None:
         query = query.where(License.status == status)
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(License.dealer_id == dealer)
     return jsonify(paginate(query.order_by(License.id), licence_json))
 
@@ -192,7 +193,7 @@ def post_consent():  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------- OpenAPI
-_ID = [{"name": "licence_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_ID = [{"name": "licence_id", "in": "path", "required": True, "schema": ROW_ID}]
 _DAY = {"type": "string", "format": "date"}
 _REASON_BODY = {"required": True, "content": {"application/json": {"schema": ref("Reason")}}}
 
@@ -257,7 +258,7 @@ PATHS.update({
             "200": json_response(page_of("Licence"), "A page"), **error_responses(401, 422)},
             parameters=PAGING + [
                 {"name": "status", "in": "query", "schema": {"enum": [s.value for s in LicenseStatus]}},
-                {"name": "dealer_id", "in": "query", "schema": {"type": "integer"}}]),
+                {"name": "dealer_id", "in": "query", "schema": ROW_ID}]),
         "post": op("Issue a licence (licensing admin)", {
             "201": json_response(ref("Licence"), "Issued"), **error_responses(401, 403, 415, 422)},
             requestBody={"required": True, "content": {"application/json": {"schema": ref("NewLicence")}}}),

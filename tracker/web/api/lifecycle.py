@@ -9,15 +9,16 @@ from flask_login import login_required
 
 from tracker.domain import alerts, lifecycle
 from tracker.domain.access import Action
-from tracker.domain.declarations import editable_declaration, set_route, update_draft
+from tracker.domain.declarations import MAX_CORRIDOR_M, editable_declaration, set_route, update_draft
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, report_receipt
 from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx, route_from_waypoints
 from tracker.models import Declaration, DeclarationKind
 from tracker.web.api import RAW_FILE_ENDPOINTS, bp
-from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
+from tracker.web.api.openapi import PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, ref
 from tracker.web.api.requests import (
     draft_input,
+    int_arg,
     json_body,
     list_field,
     parse_time,
@@ -81,7 +82,7 @@ def _route_from_request():  # type: ignore[no-untyped-def]
     """Return (route, corridor) from a raw GPX body or JSON waypoints."""
     if request.mimetype in GPX_MEDIA_TYPES:
         data = request.stream.read(MAX_GPX_BYTES + 1)
-        corridor = request.args.get("corridor_m", type=int)
+        corridor = int_arg("corridor_m", 1, MAX_CORRIDOR_M)
         return parse_gpx(data), corridor
     data = json_body()
     errors: dict[str, str] = {}
@@ -212,8 +213,8 @@ def close_alert(alert_id: int):  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------- OpenAPI
-_DECLARATION = [{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_ALERT = [{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_DECLARATION = [{"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}]
+_ALERT = [{"name": "alert_id", "in": "path", "required": True, "schema": ROW_ID}]
 _FOREIGN = {"type": "object", "required": ["name", "country"], "properties": {
     "name": {"type": "string"}, "country": {"type": "string", "pattern": "^[A-Z]{2}$"}},
     "description": "a foreign party by name and country, recorded on first use"}
@@ -282,7 +283,8 @@ PATHS.update({
         "or JSON {waypoints: [[lat, lon], ...], corridor_m}",
         {"200": json_response(ref("DeclarationFull"), "The declaration with its route"),
          **error_responses(401, 403, 404, 409, 413, 415, 422)},
-        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query", "schema": {"type": "integer"}}],
+        parameters=_DECLARATION + [{"name": "corridor_m", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_CORRIDOR_M}}],
         requestBody={"required": True, "content": {
             "application/gpx+xml": {"schema": {"type": "string"}},
             "application/xml": {"schema": {"type": "string"}},

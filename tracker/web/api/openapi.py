@@ -18,6 +18,7 @@ from tracker.models import (
     Role,
 )
 from tracker.web.api import bp
+from tracker.web.guards import INT64_MAX, INT64_MIN, MAX_PAGE, MAX_ROW_ID
 
 
 def ref(name: str) -> dict[str, str]:
@@ -45,8 +46,10 @@ def page_of(name: str) -> dict[str, Any]:
         "per_page": {"type": "integer"}, "total": {"type": "integer"}}}
 
 
+#: A row id in a path or query (ids are 32-bit columns; a larger one is refused, not looked up).
+ROW_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
 PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
 ]
 GRAMS = {"type": "integer", "minimum": 1, "description": "mass in whole grams"}
@@ -166,7 +169,7 @@ PATHS: dict[str, Any] = {
     },
     "/declarations/{declaration_id}": {"get": op(
         "One declaration", {"200": json_response(ref("DeclarationFull"), "Declaration"), **error_responses(401, 404)},
-        parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": {"type": "integer"}}])},
+        parameters=[{"name": "declaration_id", "in": "path", "required": True, "schema": ROW_ID}])},
     "/containers": {
         "get": op("Containers visible to the user", {"200": json_response(page_of("Container"), "A page"),
                                                       **error_responses(401)}, parameters=PAGING),
@@ -188,6 +191,54 @@ PATHS: dict[str, Any] = {
         security=[{"device": []}])},
     "/openapi.json": {"get": op("This document", {"200": {"description": "OpenAPI 3.1"}}, security=[])},
 }
+
+WRITES = ("post", "put", "patch", "delete")
+
+
+#: Any JSON value the API reads: numbers within 64 bits (what the input guard lets through).
+SCHEMAS["AnyValue"] = {"anyOf": [
+    {"type": ["string", "boolean", "null"]}, {"type": "number", "minimum": INT64_MIN, "maximum": INT64_MAX},
+    {"type": "array", "items": ref("AnyValue")}, {"type": "object", "additionalProperties": ref("AnyValue")}]}
+
+
+def _bounded(schema: Any) -> None:
+    """Give every number of a request schema the 64-bit bounds, and extra properties :data:`AnyValue`."""
+    if isinstance(schema, list):
+        for element in schema:
+            _bounded(element)
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") in ("integer", "number"):
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+    if schema.get("type") == "object" and "properties" in schema:
+        schema.setdefault("additionalProperties", ref("AnyValue"))
+    for key, value in schema.items():
+        if key in ("properties", "$defs"):
+            for element in value.values():
+                _bounded(element)
+        elif key in ("items", "allOf", "anyOf", "oneOf", "additionalProperties"):
+            _bounded(value)
+
+
+def complete(paths: dict[str, Any]) -> None:
+    """Document the answers every operation can give, once every module has added its paths.
+
+    Any request may be refused as bad input (400: NUL characters, unpaired surrogates, numbers
+    beyond 64 bits, query parameters out of bounds); any write may be too large (413) or of the
+    wrong media type (415). Request schemas get the bounds the input guard enforces.
+    """
+    for item in paths.values():
+        for method, operation in item.items():
+            common = (400, 413, 415) if method in WRITES else (400,)
+            for status, response in error_responses(*common).items():
+                operation["responses"].setdefault(status, response)
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _bounded(content.get("schema"))
+    for name, schema in SCHEMAS.items():
+        if name != "AnyValue":
+            _bounded(schema)
+
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -23,6 +23,7 @@ from tracker.web.api.openapi import (
     GRAMS,
     PAGING,
     PATHS,
+    ROW_ID,
     SCHEMAS,
     error_responses,
     json_response,
@@ -30,7 +31,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import json_body, paginate
+from tracker.web.api.requests import id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -101,7 +102,7 @@ def correct(transaction_id: int):  # type: ignore[no-untyped-def]
 def list_transactions():  # type: ignore[no-untyped-def]
     """List register entries the user may see, newest first; ``dealer_id`` as seller or buyer."""
     query = select(Transaction).where(transaction_filter(acting_user()))
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(or_(Transaction.seller_id == dealer, Transaction.buyer_id == dealer))
     return jsonify(paginate(query.order_by(Transaction.id.desc()), transaction_json))
 
@@ -132,7 +133,7 @@ def post_stock_entry():  # type: ignore[no-untyped-def]
 def list_stock_entries():  # type: ignore[no-untyped-def]
     """List production and use records the user may see, newest first."""
     query = select(StockEntry).where(stock_entry_filter(acting_user()))
-    if (dealer := request.args.get("dealer_id", type=int)) is not None:
+    if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(StockEntry.dealer_id == dealer)
     return jsonify(paginate(query.order_by(StockEntry.id.desc()), stock_entry_json))
 
@@ -166,8 +167,8 @@ SCHEMAS.update({
         "place": {"type": "string", "maxLength": 200}, "remarks": {"type": "string"}}},
 })
 
-_ID = [{"name": "transaction_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_DEALER = [{"name": "dealer_id", "in": "query", "schema": {"type": "integer"}}]
+_ID = [{"name": "transaction_id", "in": "path", "required": True, "schema": ROW_ID}]
+_DEALER = [{"name": "dealer_id", "in": "query", "schema": ROW_ID}]
 
 
 def _body_of(schema: str) -> dict[str, Any]:

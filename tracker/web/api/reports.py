@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from tracker.domain.access import Action, may_read_balance, may_read_reconciliation
 from tracker.domain.balance import Balance, balances, dealer_balance
-from tracker.domain.customs_import import import_customs_csv
+from tracker.domain.customs_import import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, import_customs_csv
 from tracker.domain.errors import NotFound, ValidationFailed
 from tracker.domain.reconcile import KINDS, reconcile
 from tracker.models import CrossingDirection, CustomsRecord, Dealer, Role
 from tracker.web.api import bp
-from tracker.web.api.openapi import PAGING, PATHS, SCHEMAS, error_responses, json_response, op, page_of, ref
-from tracker.web.api.requests import paginate
+from tracker.web.api.openapi import PAGING, PATHS, ROW_ID, SCHEMAS, error_responses, json_response, op, page_of, ref
+from tracker.web.api.requests import id_arg, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -53,7 +53,7 @@ def balance_report():  # type: ignore[no-untyped-def]
     """Mass balance per dealer over a period (a trader: their own), and the national totals."""
     user, db = acting_user(), get_session()
     start, end = _period()
-    dealer_id = request.args.get("dealer", type=int)
+    dealer_id = id_arg("dealer")
     if dealer_id is None and user.role == Role.TRADER:
         dealer_id = user.dealer_id
     if dealer_id is not None:
@@ -152,14 +152,15 @@ _PERIOD = [{"name": "from", "in": "query", "schema": {"type": "string", "format"
 PATHS["/reports/balance"] = {"get": op(
     "Mass balance per dealer and national totals over a period (a trader: their own dealer)",
     {"200": json_response(ref("BalanceReport"), "Balances"), **error_responses(401, 404, 422)},
-    parameters=_PERIOD + [{"name": "dealer", "in": "query", "schema": {"type": "integer"}}])}
+    parameters=_PERIOD + [{"name": "dealer", "in": "query", "schema": ROW_ID}])}
 PATHS["/reports/reconciliation"] = {"get": op(
     "Mismatches between declarations, custody events, the register and customs records",
     {"200": json_response(ref("ReconciliationReport"), "Mismatches"), **error_responses(401, 403, 422)},
     parameters=_PERIOD)}
 PATHS["/customs-records"] = {
-    "post": op("Import a customs border-crossing CSV (header: date, reference and/or sscc, direction, "
-               "mass_g or mass_kg, optional checkpoint)",
+    "post": op(f"Import a customs border-crossing CSV (header: date, reference and/or sscc, direction, "
+               f"mass_g or mass_kg, optional checkpoint); at most {MAX_UPLOAD_BYTES // 1024} KiB and "
+               f"{MAX_UPLOAD_ROWS} rows (larger: 413, more rows: 422)",
                {"200": json_response(ref("CustomsImport"), "Rows added, duplicates skipped, bad rows by line"),
                 **error_responses(401, 403, 415, 422)},
                parameters=[{"name": "source", "in": "query", "schema": {"type": "string"},

@@ -8,14 +8,53 @@ from datetime import datetime
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 from sqlalchemy import Select, func, select
 
 from tracker.domain.declarations import DraftInput
 from tracker.domain.errors import ValidationFailed
 from tracker.web.database import get_session
+from tracker.web.guards import MAX_PAGE, MAX_ROW_ID
 
 #: The most items one page of a list may hold.
 MAX_PER_PAGE = 200
+
+
+class BadQuery(BadRequest):
+    """Query parameters that are not what the operation documents (400, with ``fields``)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in fields.items()))
+        self.fields = fields
+
+
+def int_arg(name: str, low: int, high: int, default: int | None = None) -> int | None:
+    """Return query parameter ``name`` as a whole number from ``low`` to ``high`` (``default`` when absent)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 20 and low <= int(raw) <= high):
+        raise BadQuery({name: f"a whole number from {low} to {high}"})
+    return int(raw)
+
+
+def page_args() -> tuple[int, int]:
+    """Return ``?page=&per_page=`` (400 when out of the documented bounds)."""
+    fields: dict[str, str] = {}
+    values = []
+    for name, high, default in (("page", MAX_PAGE, 1), ("per_page", MAX_PER_PAGE, 50)):
+        try:
+            values.append(int_arg(name, 1, high, default))
+        except BadQuery as exc:
+            fields |= exc.fields
+    if fields:
+        raise BadQuery(fields)
+    return values[0], values[1]  # type: ignore[return-value]
+
+
+def id_arg(name: str) -> int | None:
+    """Return query parameter ``name`` as a row id (None when absent; 400 when not one)."""
+    return int_arg(name, 1, MAX_ROW_ID)
 
 
 def json_body() -> dict[str, Any]:
@@ -28,11 +67,7 @@ def json_body() -> dict[str, Any]:
 
 def paginate(query: Select[Any], serialise: Any) -> dict[str, Any]:
     """Run ``query`` one page at a time (``?page=&per_page=``) and wrap the items."""
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-        per_page = min(max(int(request.args.get("per_page", 50)), 1), MAX_PER_PAGE)
-    except ValueError:
-        raise ValidationFailed({"page": "page and per_page are whole numbers"}) from None
+    page, per_page = page_args()
     db = get_session()
     total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = db.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()

@@ -26,6 +26,7 @@ from tracker.domain.tokens import issue_token
 from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dealer, DeviceToken, Role, User, utcnow
 from tracker.web.auth import acting_user, now, requires, session_policy
 from tracker.web.database import get_session
+from tracker.web.guards import optional_row_id
 from tracker.web.labels import label
 from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
 from tracker.web.portal.blueprint import bp
@@ -117,7 +118,7 @@ def users():  # type: ignore[no-untyped-def]
 def create_user():  # type: ignore[no-untyped-def]
     """Open an account; a password left empty is generated and shown once."""
     errors: dict[str, str] = {}
-    checkpoint_ids = [int(v) for v in request.form.getlist("checkpoint_ids") if v.isdigit()]
+    checkpoint_ids = [i for v in request.form.getlist("checkpoint_ids") if (i := optional_row_id(v))]
     data = accounts.AccountInput(
         login=text_field("login"), name=text_field("name"), role=text_field("role"),
         password=request.form.get("password", ""), dealer_id=int_field("dealer_id", errors, required=False),

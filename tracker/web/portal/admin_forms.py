@@ -50,7 +50,7 @@ def int_field(name: str, errors: dict[str, str], required: bool = True) -> int |
     raw = text_field(name)
     if not raw and not required:
         return None
-    if raw.lstrip("-").isdigit():
+    if raw.lstrip("-").isdigit() and len(raw) <= 18:  # any 18 digits fit a 64-bit column
         return int(raw)
     errors[name] = gettext("Enter a whole number.") if raw else gettext("Required.")
     return None

@@ -15,6 +15,7 @@ from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.models import Activity, License, LicenseStatus, Role
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+from tracker.web.guards import row_id
 from tracker.web.labels import label
 from tracker.web.portal.admin_forms import date_field, domestic_dealers, int_field, kg_field, text_field
 from tracker.web.portal.blueprint import bp
@@ -43,7 +44,7 @@ def _licences_page(errors: dict[str, str] | None = None):  # type: ignore[no-unt
     status = request.args.get("status", "")
     if status in {s.value for s in LicenseStatus}:
         query = query.where(License.status == LicenseStatus(status))
-    dealer = request.args.get("dealer", type=int)
+    dealer = request.args.get("dealer", type=row_id)
     if dealer is not None:
         query = query.where(License.dealer_id == dealer)
     page = paginate(db, query.order_by(License.valid_to.desc(), License.id.desc()))

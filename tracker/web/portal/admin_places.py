@@ -15,6 +15,7 @@ from tracker.domain.errors import ValidationFailed
 from tracker.models import Checkpoint, CheckpointKind
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+from tracker.web.guards import row_id
 from tracker.web.labels import label
 from tracker.web.portal.admin_forms import float_field, int_field, readers_only, text_field
 from tracker.web.portal.blueprint import bp
@@ -27,7 +28,7 @@ ZONE_KINDS: dict[str, Any] = {"dead_zone": _l("dead zone (no signal expected)"),
 def _places_page(errors: dict[str, str] | None = None, failed: str = "",
                  editing: Checkpoint | None = None):  # type: ignore[no-untyped-def]
     db = get_session()
-    if editing is None and (edit_id := request.args.get("edit", type=int)) is not None:
+    if editing is None and (edit_id := request.args.get("edit", type=row_id)) is not None:
         editing = db.get(Checkpoint, edit_id)
     return render_template(
         "admin/checkpoints.html", checkpoints=list(db.scalars(select(Checkpoint).order_by(Checkpoint.code))),

@@ -23,6 +23,7 @@ from tracker.domain.reconcile import KINDS, reconcile
 from tracker.models import Container, CustomsRecord, Dealer, Declaration, Role, StockEntry, Transaction, User
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
+from tracker.web.guards import optional_row_id
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import PAGE_SIZE, Page, page_number
 
@@ -54,7 +55,7 @@ def _chosen_dealer(user: User) -> Dealer | None:
     raw = request.args.get("dealer", "").strip()
     if not raw:
         return user.dealer if user.role == Role.TRADER else None
-    dealer = get_session().get(Dealer, int(raw)) if raw.isdigit() else None
+    dealer = get_session().get(Dealer, dealer_id) if (dealer_id := optional_row_id(raw)) else None
     if dealer is None or not may_read_balance(user, dealer.id):
         abort(404)
     return dealer

@@ -19,6 +19,7 @@ from tracker.domain.errors import ValidationFailed
 from tracker.models import Checkpoint, Dealer, Declaration, DeclarationKind
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
+from tracker.web.guards import optional_row_id
 from tracker.web.i18n import kg
 from tracker.web.portal.audit_now import audit_page
 from tracker.web.portal.blueprint import bp
@@ -47,9 +48,9 @@ def read_filter() -> tuple[FlowFilter, dict[str, str]]:
     kind = DeclarationKind(kind_raw) if kind_raw in {k.value for k in DeclarationKind} else None
     if kind_raw and kind is None:
         errors["kind"] = _("Choose a kind from the list.")
-    if dealer_raw and not dealer_raw.isdigit():
+    dealer = optional_row_id(dealer_raw)
+    if dealer_raw and dealer is None:
         errors["dealer_id"] = _("Choose a dealer from the list.")
-    dealer = int(dealer_raw) if dealer_raw.isdigit() else None
     return FlowFilter(days["from"], days["to"], kind, dealer), errors
 
 

@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext as _l
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action
+from tracker.domain.checkpoint_day import arriving, by_declaration, departing, recorded_since
 from tracker.domain.custody import record_custody_event
 from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
@@ -31,8 +30,6 @@ from tracker.models import (
     CustodyEvent,
     CustodyKind,
     Declaration,
-    DeclarationStatus,
-    ExpectedCheckpoint,
     User,
 )
 from tracker.web.api.scans import photo_dir
@@ -42,6 +39,7 @@ from tracker.web.domain_text import translate
 from tracker.web.i18n import time_zone_name
 from tracker.web.labels import label
 from tracker.web.portal.blueprint import bp
+from tracker.web.portal.pages import page_number, paginate
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 #: What the confirm button says for each kind of event.
@@ -60,21 +58,8 @@ RECORDED = {
 
 
 # ---------------------------------------------------------------- the checkpoint's day
-def _departing(db: Session, posts: list[int]) -> list[Declaration]:
-    """Approved declarations that start at one of the posts, soonest first."""
-    return list(db.scalars(
-        select(Declaration).where(Declaration.status == DeclarationStatus.APPROVED,
-                                  Declaration.origin_id.in_(posts))
-        .order_by(Declaration.planned_departure, Declaration.id)))
-
-
-def _arriving(db: Session, posts: list[int]) -> list[Declaration]:
-    """Declarations in transit that end at, or pass, one of the posts, soonest first."""
-    passing = select(ExpectedCheckpoint.declaration_id).where(ExpectedCheckpoint.checkpoint_id.in_(posts))
-    return list(db.scalars(
-        select(Declaration).where(Declaration.status == DeclarationStatus.IN_TRANSIT,
-                                  or_(Declaration.destination_id.in_(posts), Declaration.id.in_(passing)))
-        .order_by(Declaration.planned_arrival, Declaration.id)))
+#: Custody events on one page of the checkpoint's day (declarations on one page: PAGE_SIZE).
+EVENTS_PER_PAGE = 50
 
 
 def _start_of_today() -> datetime:
@@ -86,15 +71,18 @@ def _start_of_today() -> datetime:
 @bp.get("/checkpoint")
 @requires(Action.RECORD_CUSTODY)
 def checkpoint():  # type: ignore[no-untyped-def]
-    """Show the officer's posts: what departs, what arrives or passes, and today's custody events."""
+    """Show the officer's posts: what departs, what arrives or passes, and today's custody events by declaration.
+
+    Each list is paged on its own (``departing``, ``arriving``, ``events`` in the query string).
+    """
     user, db = acting_user(), get_session()
     posts = [c.id for c in user.checkpoints]
-    events = db.scalars(
-        select(CustodyEvent).where(CustodyEvent.checkpoint_id.in_(posts),
-                                   CustodyEvent.event_time >= _start_of_today())
-        .order_by(CustodyEvent.event_time.desc(), CustodyEvent.id.desc())).all()
-    return render_template("officer/checkpoint.html", posts=user.checkpoints, departing=_departing(db, posts),
-                           arriving=_arriving(db, posts), events=events)
+    events = paginate(db, recorded_since(posts, _start_of_today()), page_number("events"), EVENTS_PER_PAGE)
+    return render_template(
+        "officer/checkpoint.html", posts=user.checkpoints,
+        departing=paginate(db, departing(posts), page_number("departing")),
+        arriving=paginate(db, arriving(posts), page_number("arriving")),
+        events=events, groups=by_declaration(events.rows))
 
 
 # ---------------------------------------------------------------- scanning

@@ -8,6 +8,8 @@ from flask import request
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from tracker.web.guards import MAX_PAGE, row_id
+
 T = TypeVar("T")
 PAGE_SIZE = 25
 
@@ -49,8 +51,10 @@ class Page(Generic[T]):
 
 def page_number(arg: str = "page") -> int:
     """Read the requested page from the query string (1 when absent or not a positive number)."""
-    raw = request.args.get(arg, "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    try:
+        return min(row_id(request.args.get(arg, "1")), MAX_PAGE)
+    except ValueError:
+        return 1
 
 
 def paginate(session: Session, statement: Select[Any], number: int | None = None,

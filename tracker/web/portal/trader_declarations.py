@@ -24,6 +24,7 @@ from tracker.models import (
 )
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
+from tracker.web.guards import optional_row_id
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
 
@@ -39,7 +40,7 @@ def _search(query: Any, text: str) -> Any:
     by_sscc = (select(DeclarationItem.declaration_id).join(Container)
                .where(Container.sscc.like(f"%{needle}%")))
     conditions = [Declaration.reference.ilike(f"%{needle}%"), Declaration.id.in_(by_sscc)]
-    if needle.lstrip("#").isdigit() and len(needle.lstrip("#")) < 10:
+    if optional_row_id(needle.lstrip("#")):
         conditions.append(Declaration.id == int(needle.lstrip("#")))
     return query.where(or_(*conditions))
 

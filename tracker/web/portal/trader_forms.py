@@ -92,7 +92,7 @@ def parse_whole(raw: str, field: str, errors: dict[str, Any], message: str) -> i
     value = raw.strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):  # any 18 digits fit a 64-bit column
         errors[field] = message
         return None
     return int(value)

@@ -20,6 +20,7 @@ from tracker.domain.register import SaleInput, StockEntryInput, record_sale, rec
 from tracker.models import HOME_COUNTRY, Activity, Dealer, StockEntry, StockEntryKind, Transaction, User
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+from tracker.web.guards import row_id
 from tracker.web.i18n import day, kg
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
@@ -36,7 +37,7 @@ def _dealer(user: User) -> Dealer | None:
         return user.dealer
     if not sees_everything(user):
         abort(403, description=_("Only traders, auditors and the licensing authority read the register."))
-    chosen = request.args.get("dealer", type=int)
+    chosen = request.args.get("dealer", type=row_id)
     return db.get(Dealer, chosen) if chosen is not None else None
 
 

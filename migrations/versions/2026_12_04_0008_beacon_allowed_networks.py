@@ -3,7 +3,7 @@
 TCP protocols (GT06, Teltonika, NMEA) carry no secret: the device is known by its IMEI.
 Each beacon may name the CIDR networks it connects from; an empty list admits any address.
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0010'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

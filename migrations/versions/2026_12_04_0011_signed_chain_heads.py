@@ -10,8 +10,8 @@ Existing chains have no signed head: after upgrading, check them with
 ``flask --app tracker verify-chain`` and sign them once with
 ``flask --app tracker evidence sign-heads``.
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

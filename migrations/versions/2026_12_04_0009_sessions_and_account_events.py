@@ -6,8 +6,8 @@ once. The account audit trail keeps the administrator's acts on accounts and eve
 sign-in attempt (failed ones count towards the per-account limit); on PostgreSQL it is
 append-only, refused UPDATE, DELETE and TRUNCATE by the evidence tables' trigger function.
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011'
-down_revision = '0010'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

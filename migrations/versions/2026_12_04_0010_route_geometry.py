@@ -6,8 +6,8 @@ saved before keep their original in ``route_uploaded``; their ``route`` becomes 
 simplified one, fitted to the point limit even if that needs a coarser tolerance (the
 tolerance used is stored). Downgrading puts the uploaded routes back.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0011'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
