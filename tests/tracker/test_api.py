@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
+from tracker.domain.declarations import MAX_DECLARATION_ITEMS
 from tracker.domain.gs1 import make_sscc
 from tracker.models import Container, Declaration
 
@@ -87,6 +88,23 @@ def test_draft_with_many_mistakes_reports_them_all_and_stores_nothing(
                                             "items[0].sscc", "waypoints", "corridor_m"}
     assert db.scalar(select(func.count()).select_from(Declaration)) == before
 
+
+
+def test_a_declaration_of_more_containers_than_a_truck_carries_is_refused_without_a_lookup_each(
+        client: FlaskClient, db: Session, make_user, make_container, make_checkpoint) -> None:
+    trader = make_user("trader")
+    flask_ = make_container(owner=trader.dealer)
+    make_checkpoint(code="OSH-T")
+    make_checkpoint(code="BSK-T", lat=42.875, lon=74.59)
+    sign_in(client, trader)
+    before = db.scalar(select(func.count()).select_from(Declaration))
+    items = [{"sscc": flask_.sscc, "declared_net_g": 34500}] * (MAX_DECLARATION_ITEMS + 1)
+    response = client.post("/api/v1/declarations", json={
+        "kind": "domestic", "consignee_id": trader.dealer.id, "origin": "OSH-T", "destination": "BSK-T",
+        "items": items})
+    assert response.status_code in (400, 422)
+    assert str(MAX_DECLARATION_ITEMS) in str(response.json)
+    assert db.scalar(select(func.count()).select_from(Declaration)) == before
 
 def test_non_json_write_is_refused(client: FlaskClient, make_user) -> None:
     sign_in(client, make_user("trader"))

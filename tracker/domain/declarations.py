@@ -99,11 +99,14 @@ def _route(waypoints: list[tuple[float, float]], corridor_m: int, errors: dict[s
 
 def _items(session: Session, actor: User, items: list[tuple[str, int]],
            errors: dict[str, str]) -> list[DeclarationItem]:
+    if len(items) > MAX_DECLARATION_ITEMS:
+        errors["items"] = text("at most {limit} containers per declaration", limit=MAX_DECLARATION_ITEMS)
+        return []
+    held = {c.sscc: c for c in session.scalars(   # one query for the whole list, not one per container
+        select(Container).where(Container.sscc.in_({sscc for sscc, _ in items}), container_filter(actor)))}
     rows = []
     for i, (sscc, mass) in enumerate(items):
-        container = session.scalars(
-            select(Container).where(Container.sscc == sscc, container_filter(actor))
-        ).one_or_none()
+        container = held.get(sscc)
         if container is None:
             errors[f"items[{i}].sscc"] = text("no container {sscc} held by your dealer", sscc=sscc)
         elif not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0:
@@ -198,7 +201,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
     route = _route(data.waypoints, data.corridor_m, errors)
     items = _items(session, actor, data.items, errors)
     if len({sscc for sscc, _ in data.items}) != len(data.items):
-        errors["items"] = text("a container is listed twice")
+        errors.setdefault("items", text("a container is listed twice"))
     approval = _consent(session, ImportApproval, data.import_approval_id, data.kind, "import_approval_id", errors)
     consent = _consent(session, ExportConsent, data.export_consent_id, data.kind, "export_consent_id", errors)
     if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
@@ -237,10 +240,12 @@ def create_draft(session: Session, actor: User, data: DraftInput) -> Declaration
     return declaration
 
 
-#: A declaration in one of these may still be edited by its declarant (a rejected one goes back to draft).
 #: The widest route corridor a declaration may have, in metres.
 MAX_CORRIDOR_M = 50_000
+#: The most containers one declaration may list: a 20 t truck carries about 580 flasks of 34.5 kg.
+MAX_DECLARATION_ITEMS = 1_000
 
+#: A declaration in one of these may still be edited by its declarant (a rejected one goes back to draft).
 EDITABLE_STATUSES = (DeclarationStatus.DRAFT, DeclarationStatus.REJECTED)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import jsonify
 
+from tracker.domain.declarations import MAX_DECLARATION_ITEMS
 from tracker.models import (
     AlertStatus,
     ContainerType,
@@ -112,8 +113,9 @@ SCHEMAS: dict[str, Any] = {
         "kind": {"enum": [k.value for k in DeclarationKind]}, "consignee_id": {"type": "integer"},
         "origin": {"type": "string", "description": "checkpoint code"},
         "destination": {"type": "string", "description": "checkpoint code"},
-        "items": {"type": "array", "items": {"type": "object", "required": ["sscc", "declared_net_g"],
-                  "properties": {"sscc": {"type": "string"}, "declared_net_g": GRAMS}}},
+        "items": {"type": "array", "maxItems": MAX_DECLARATION_ITEMS,
+                  "items": {"type": "object", "required": ["sscc", "declared_net_g"],
+                            "properties": {"sscc": {"type": "string"}, "declared_net_g": GRAMS}}},
         "waypoints": {"type": "array", "items": {"type": "array", "items": {"type": "number"},
                       "minItems": 2, "maxItems": 2}, "description": "[lat, lon] points"},
         "expected_checkpoints": {"type": "array", "items": {"type": "string"}},
