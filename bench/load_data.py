@@ -36,7 +36,7 @@ from tracker.models import (
 )
 from tracker.models.users import officer_checkpoints
 
-PASSWORD = "bench load password 2809"
+PASSWORD = "mercury flasks 2809 at the gate"
 BUSY_POSTS = ("KHD-GATE", "OSH", "JALALABAD")
 #: The load users' time zone: their "today" (the checkpoint page's day) starts at its midnight. UTC, so that
 #: a run in the European afternoon finds a day of traffic at the post, not the first hour of Bishkek's day.
