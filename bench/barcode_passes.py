@@ -1,6 +1,7 @@
 """What each preprocessing pass and engine contributes, measured on the barcode data set.
 
-Run from the checkout:  .venv/bin/python bench/barcode_passes.py [--data ../shared/data/barcodes]
+Run from the checkout:  .venv/bin/python bench/barcode_passes.py [--data DIR]  (default: tests/data/barcodes;
+the figures in docs/benchmarks.md used the larger set beside the checkout, ../shared/data/barcodes)
 
 Part 1 runs every candidate pass (scanner_app.passes.CANDIDATES) with every engine on every
 image and prints, per (pass, engine): images read, images no other combination reads,

@@ -1,6 +1,9 @@
 """Barcode benchmark: the project's decoder beside raw pyzbar, zxing-cpp and OpenCV, same run.
 
-Run from the checkout:  .venv/bin/python bench/barcodes.py [--data ../shared/data/barcodes]
+Run from the checkout:  .venv/bin/python bench/barcodes.py [--data DIR]
+
+The default is the repository's own tests/data/barcodes; the figures in docs/benchmarks.md were
+taken on the larger development set kept beside the checkout (--data ../shared/data/barcodes).
 
 For each folder of the data set and in total it prints the decode rate (images whose expected
 text, N.txt, is among the decoder's results), the median milliseconds per image (CPU time of
@@ -25,7 +28,7 @@ from pyzbar import pyzbar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scanner_app import decode  # noqa: E402  (after the path set-up above)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "barcodes"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "barcodes"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
 NO_CODE_FOLDER = "falsepositives"
 

@@ -14,7 +14,7 @@ every stored ping is evaluated. Then, in one run, it prints:
    the ceiling of any writer;
 2. end-to-end over MQTT: a real ``beacon-gateway serve`` subprocess on a shared subscription,
    a publisher sending QoS 1 pings from 10,000 beacons, timed until every row is committed;
-3. NMEA parsing of the shared logs, the gateway's decoder beside bare pynmea2;
+3. NMEA parsing of the receiver logs in tests/data/nmea, the gateway's decoder beside bare pynmea2;
 4. cost per ping as the positions table grows (filled with COPY between measurements).
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ DATABASE = "mercury_bench_h"
 BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
-NMEA_DATA = ROOT.parent / "shared" / "data" / "nmea"
+NMEA_DATA = ROOT / "tests" / "data" / "nmea"   # gpsd's receiver logs, committed with their licence
 WINDOW = 800
 
 

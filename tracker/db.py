@@ -23,6 +23,24 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return engine
 
 
+#: A PostgreSQL server that does not accept a connection within this many seconds is down.
+CONNECT_TIMEOUT_S = 3
+#: libpq keepalives: a connection to a server that vanished (failover, network) fails in about 20 s.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
+
+
+def make_service_engine(url: str) -> Engine:
+    """Create the engine of a long-running service (portal, gateway) that must outlive database restarts.
+
+    Every pooled connection is checked (``pool_pre_ping``) before use, so one dropped by a restart
+    is replaced rather than failed on; on PostgreSQL a connection attempt gives up after
+    ``CONNECT_TIMEOUT_S`` and a vanished server is noticed by keepalives.
+    """
+    if not url.startswith("postgresql"):
+        return make_engine(url, pool_pre_ping=True)
+    return make_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES})
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
     # SAVEPOINTs and transactional DDL work (SQLAlchemy's documented pysqlite recipe).

@@ -12,7 +12,7 @@ again), closes every connection and exits 0, within 10 seconds.
 
 The database may go away and come back at any time (restart, failover, terminated
 connections, a crash): pooled connections are checked before use, a connection attempt
-gives up after ``CONNECT_TIMEOUT_S``, and the batch writer refuses what it cannot commit,
+gives up after ``tracker.db.CONNECT_TIMEOUT_S``, and the batch writer refuses what it cannot commit,
 so ingestion answers 503 / closes without an acknowledgement meanwhile and resumes by
 itself once the database answers again.
 """
@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Engine
 
 from beacon_gateway.config import GatewaySettings, load_gateway_settings
 from beacon_gateway.evaluation import run_overdue_check
@@ -40,7 +39,7 @@ from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_sess
 from beacon_gateway.writer import BatchWriter
 from tracker import migrate
 from tracker.config import ConfigError
-from tracker.db import make_engine, make_session_factory
+from tracker.db import make_service_engine, make_session_factory
 from tracker.domain.position_seals import run_position_sealing
 from tracker.models import utcnow
 
@@ -50,9 +49,6 @@ MQTT_SUBSCRIBE_WAIT_S = 10  # "ready" is printed once the subscription is in pla
 # thread ends (connect timeout, 3 s), the writer threads finish (2 s).
 DRAIN_S = 4.0               # on SIGTERM, how long the listeners may take to answer what they hold
 WRITER_STOP_S = 2.0         # then how long the writer threads may take to finish
-CONNECT_TIMEOUT_S = 3       # a database that does not accept a connection within this is down
-#: libpq keepalives: a connection to a database that vanished (failover, network) fails in ~20 s
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
 log = logging.getLogger("beacon_gateway")
 
 
@@ -76,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"beacon-gateway serve: {problem}", file=sys.stderr)
         return 2
-    engine = gateway_engine(settings.database_url)
+    engine = make_service_engine(settings.database_url)
     sessions = make_session_factory(engine)
     writer = BatchWriter(sessions, build_pipeline(settings), settings.batch_max_positions,
                          settings.batch_max_wait_ms / 1000, settings.writer_threads_or_default).start()
@@ -88,15 +84,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.stop(WRITER_STOP_S)
         engine.dispose()
-
-
-def gateway_engine(url: str) -> Engine:
-    """Return the gateway's engine: every pooled connection is checked (``pool_pre_ping``) before
-    a batch uses it, so one dropped by a database restart is replaced, not failed on."""
-    if not url.startswith("postgresql"):
-        return make_engine(url, pool_pre_ping=True)
-    return make_engine(url, pool_pre_ping=True,
-                       connect_args={"connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES})
 
 
 def _schema_problem(url: str) -> str | None:

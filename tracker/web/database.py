@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.db import make_engine, make_session_factory
+from tracker.db import make_service_engine, make_session_factory
 
 EXTENSION_KEY = "tracker.sessions"
 
 
 def init_app(app: Flask, database_url: str) -> None:
     """Bind a session factory for ``database_url`` to ``app``."""
-    engine = make_engine(database_url)
+    engine = make_service_engine(database_url)  # outlives database restarts: see tracker.db
     app.extensions["tracker.engine"] = engine
     app.extensions[EXTENSION_KEY] = make_session_factory(engine)
     app.teardown_appcontext(_close_session)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
-from sqlalchemy.exc import DataError, IntegrityError
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask_login import AnonymousUserMixin
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from tracker.domain.errors import (
@@ -65,6 +66,20 @@ def _out_of_range(exc: Exception):  # type: ignore[no-untyped-def]
     return _render(422, "validation_failed", "a number is too large for its field", fields={})
 
 
+#: Seconds a client is asked to wait before trying again while the database is unreachable.
+RETRY_AFTER_S = 5
+
+
+def _database_unavailable(exc: Exception) -> Response:
+    """The database did not answer (restart, failover, network): nothing was done, try again."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    g._login_user = AnonymousUserMixin()  # Flask-Login's per-request user: the page must not ask the database
+    response = make_response(_render(503, "database_unavailable",
+                                     "the database is not answering; nothing was changed, try again shortly"))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _render(500, "internal_error", "an unexpected error occurred; it has been logged")
@@ -77,4 +92,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(DataError, _out_of_range)  # PostgreSQL: numeric value out of range
     app.register_error_handler(OverflowError, _out_of_range)  # SQLite's driver: int too large
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

@@ -36,7 +36,8 @@ def error_responses(*statuses: int) -> dict[str, Any]:
     """Describe the error responses of an operation by HTTP status."""
     text = {400: "Bad request", 401: "Not signed in", 403: "Role not allowed", 404: "Not found or not visible",
             409: "Conflicts with existing records", 413: "Body too large", 415: "Body is not JSON",
-            422: "Invalid fields", 429: "Too many failed sign-ins; wait Retry-After seconds"}
+            422: "Invalid fields", 429: "Too many failed sign-ins; wait Retry-After seconds",
+            503: "The database is not answering; nothing was changed, try again after Retry-After seconds"}
     return {str(s): json_response(ref("ValidationError" if s == 422 else "Error"), text[s]) for s in statuses}
 
 
@@ -228,11 +229,12 @@ def complete(paths: dict[str, Any]) -> None:
 
     Any request may be refused as bad input (400: NUL characters, unpaired surrogates, numbers
     beyond 64 bits, query parameters out of bounds); any write may be too large (413) or of the
-    wrong media type (415). Request schemas get the bounds the input guard enforces.
+    wrong media type (415); any request may meet a database that is not answering (503).
+    Request schemas get the bounds the input guard enforces.
     """
     for item in paths.values():
         for method, operation in item.items():
-            common = (400, 413, 415) if method in WRITES else (400,)
+            common = (400, 413, 415, 503) if method in WRITES else (400, 503)
             for status, response in error_responses(*common).items():
                 operation["responses"].setdefault(status, response)
             for content in operation.get("requestBody", {}).get("content", {}).values():
