@@ -543,6 +543,7 @@ def test_every_change_to_an_account_is_in_its_history(db, client, auth, admin, m
     kinds = re.findall(r'<tr class="event-([a-z_]+)">', page)
     assert kinds == ["sign_in_failed", "password_reset", "reactivated", "deactivated", "role_changed", "created"]
     assert "Trader → Customs officer" in page and page.count(f">{admin.login}<") == 5
+    assert page.count('id="change-role"') == 1 and "<section" not in page.split("<body", 1)[0]  # one form, none in <head>
     db.expire_all()
     assert user.role == Role.CUSTOMS_OFFICER and user.dealer_id is None and [c.id for c in user.checkpoints] == [post.id]
 
