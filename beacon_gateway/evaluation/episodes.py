@@ -5,21 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from beacon_gateway.evaluation.rules import (
-    ARRIVED,
-    LATE,
-    OFF_ROUTE,
-    ONCE_PER_DECLARATION,
-    PROHIBITED_ZONE,
-    SIGNAL_LOST,
-    SPOOFING,
-    UNSCHEDULED_STOP,
-)
+from beacon_gateway.evaluation.rules import ONCE_PER_DECLARATION
+from tracker.domain.alert_kinds import AlertKind
 
-SEVERITY = {
-    OFF_ROUTE: "warning", UNSCHEDULED_STOP: "warning", SIGNAL_LOST: "warning", SPOOFING: "critical",
-    PROHIBITED_ZONE: "critical", ARRIVED: "info", LATE: "warning",
-}
 
 
 def iso(when: datetime | None) -> str | None:
@@ -44,7 +32,7 @@ class Episode:
     @property
     def severity(self) -> str:
         """Return the alert severity of this kind of episode."""
-        return SEVERITY[self.kind]
+        return AlertKind(self.kind).severity.value
 
     @property
     def ongoing(self) -> bool:

@@ -6,13 +6,15 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Mapping
 
-OFF_ROUTE = "off_route"
-UNSCHEDULED_STOP = "unscheduled_stop"
-SIGNAL_LOST = "signal_lost"
-SPOOFING = "spoofing_suspected"
-PROHIBITED_ZONE = "prohibited_zone"
-ARRIVED = "arrived"
-LATE = "late"
+from tracker.domain.alert_kinds import AlertKind
+
+OFF_ROUTE = AlertKind.OFF_ROUTE
+UNSCHEDULED_STOP = AlertKind.UNSCHEDULED_STOP
+SIGNAL_LOST = AlertKind.SIGNAL_LOST
+SPOOFING = AlertKind.SPOOFING_SUSPECTED
+PROHIBITED_ZONE = AlertKind.PROHIBITED_ZONE
+ARRIVED = AlertKind.ARRIVED
+LATE = AlertKind.LATE
 #: Every alert kind route evaluation raises.
 KINDS = (OFF_ROUTE, UNSCHEDULED_STOP, SIGNAL_LOST, SPOOFING, PROHIBITED_ZONE, ARRIVED, LATE)
 #: Environment names overriding a rule setting: the prefix and the setting's name in capitals.

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.access import Action, alert_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.text import text
@@ -29,8 +30,8 @@ def _step(alert: Alert, action: str, actor: User | None, note: str, at: datetime
 def open_alert(
     session: Session,
     *,
-    kind: str,
-    severity: AlertSeverity | str,
+    kind: AlertKind | str,
+    severity: AlertSeverity | str | None = None,
     declaration: Declaration | None = None,
     details: dict[str, Any] | None = None,
     lat: float | None = None,
@@ -39,12 +40,16 @@ def open_alert(
     at: datetime | None = None,
     note: str = "",
 ) -> Alert:
-    """Open an alert and record who (or which rule: ``actor=None``) opened it."""
+    """Open an alert and record who (or which rule: ``actor=None``) opened it.
+
+    The severity is the kind's own (:class:`AlertKind`) unless one is given.
+    """
     at = at or utcnow()
-    alert = Alert(kind=kind, severity=AlertSeverity(severity), declaration=declaration,
+    kind = AlertKind(kind)
+    alert = Alert(kind=kind.value, severity=AlertSeverity(severity or kind.severity), declaration=declaration,
                   details=dict(details or {}), lat=lat, lon=lon, opened_at=at, status=AlertStatus.OPEN)
     session.add(alert)
-    _step(alert, "opened", actor, note or kind, at)
+    _step(alert, "opened", actor, note or kind.value, at)
     session.flush()
     return alert
 

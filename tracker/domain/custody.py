@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from tracker.domain import lifecycle
 from tracker.domain.access import Action, custody_event_filter, may
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.custody_input import Recorder, read_custody_event
@@ -118,11 +119,11 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
     return CustodyOutcome(candidate, True, alerts)
 
 
-def _alert(session: Session, event: CustodyEvent, kind: str, severity: AlertSeverity,
+def _alert(session: Session, event: CustodyEvent, kind: AlertKind,
            declaration: Declaration | None, **details: Any) -> Alert:
     checkpoint = session.get(Checkpoint, event.checkpoint_id)
     assert checkpoint is not None
-    return open_alert(session, kind=kind, severity=severity, declaration=declaration,
+    return open_alert(session, kind=kind, declaration=declaration,
                       lat=event.lat if event.lat is not None else checkpoint.lat,
                       lon=event.lon if event.lon is not None else checkpoint.lon, at=event.recorded_at,
                       details={"custody_event_id": event.id, "client_event_id": event.client_event_id,
@@ -131,9 +132,7 @@ def _alert(session: Session, event: CustodyEvent, kind: str, severity: AlertSeve
 
 def route_of(declaration: Declaration) -> list[int]:
     """Return the checkpoint ids in route order: origin, expected checkpoints, destination."""
-    ids = [declaration.origin_id, *(e.checkpoint_id for e in declaration.expected_checkpoints),
-           declaration.destination_id]
-    return list(dict.fromkeys(ids))
+    return declaration.route_checkpoint_ids
 
 
 def _out_of_order(session: Session, event: CustodyEvent, route: list[int]) -> bool:
@@ -155,23 +154,23 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
     """Open an alert for each rule the event breaks."""
     alerts = []
     if not event.seal_intact:
-        alerts.append(_alert(session, event, "custody_seal_broken", AlertSeverity.CRITICAL, declaration))
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_SEAL_BROKEN, declaration))
     if event.container_id is None:
-        alerts.append(_alert(session, event, "custody_unregistered_container", AlertSeverity.CRITICAL, None))
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_UNREGISTERED_CONTAINER, None))
         return alerts
     if declaration is None:
-        alerts.append(_alert(session, event, "custody_without_declaration", AlertSeverity.CRITICAL, None))
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_WITHOUT_DECLARATION, None))
         return alerts
     route = route_of(declaration)
     if event.checkpoint_id not in route:
-        alerts.append(_alert(session, event, "custody_unexpected_checkpoint", AlertSeverity.WARNING, declaration))
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_UNEXPECTED_CHECKPOINT, declaration))
     elif _out_of_order(session, event, route):
-        alerts.append(_alert(session, event, "custody_out_of_order", AlertSeverity.WARNING, declaration))
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_OUT_OF_ORDER, declaration))
     item = next(i for i in declaration.items if i.container_id == event.container_id)
     if event.measured_net_g is not None:
         difference = mass_discrepancy_g(item.declared_net_g, event.measured_net_g)
         if difference is not None:
-            alerts.append(_alert(session, event, "custody_mass_discrepancy", AlertSeverity.WARNING, declaration,
+            alerts.append(_alert(session, event, AlertKind.CUSTODY_MASS_DISCREPANCY, declaration,
                                  declared_net_g=item.declared_net_g, measured_net_g=event.measured_net_g,
                                  difference_g=difference))
     return alerts
@@ -192,7 +191,7 @@ def _move(session: Session, event: CustodyEvent, declaration: Declaration | None
             lifecycle.depart(declaration, at=event.event_time)
     elif event.kind == CustodyKind.ARRIVAL and event.checkpoint_id == declaration.destination_id:
         if declaration.status == DeclarationStatus.APPROVED:
-            alerts.append(_alert(session, event, "custody_out_of_order", AlertSeverity.WARNING, declaration,
+            alerts.append(_alert(session, event, AlertKind.CUSTODY_OUT_OF_ORDER, declaration,
                                  reason="arrival at the destination before any departure at the origin"))
             return
         container.status = ContainerStatus.IN_STOCK

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain import geography as geo
 from tracker.domain.alerts import acknowledge_alert, close_alert, open_alert
 from tracker.domain.chain import append_to_chain
@@ -414,7 +415,7 @@ class _Loader:
         pairs = itertools.pairwise(self.fixes[Status.ARRIVED])
         before, after = max(pairs, key=lambda pair: pair[1].fix_time - pair[0].fix_time)
         opened = before.fix_time + 2 * period
-        lost = open_alert(self.session, kind="signal_lost", severity=AlertSeverity.WARNING,
+        lost = open_alert(self.session, kind=AlertKind.SIGNAL_LOST,
                           declaration=arrived, at=opened, lat=before.lat, lon=before.lon,
                           details={"last_fix_at": before.fix_time.isoformat(),
                                    "missed_reports": (after.fix_time - before.fix_time) // period - 1})
@@ -422,6 +423,6 @@ class _Loader:
         close_alert(self.session, lost, officer, "No coverage in the Too-Ashuu tunnel; fixes resumed on the "
                     "far side, on the route.", at=after.fix_time)
         suspended = self.declarations[Status.APPROVED]
-        open_alert(self.session, kind="licence_suspended", severity=AlertSeverity.CRITICAL,
+        open_alert(self.session, kind=AlertKind.LICENCE_SUSPENDED,
                    declaration=suspended, at=self.at(-DAY),
                    details={"dealer": suspended.declarant.legal_name, "declaration": suspended.reference})

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.access import Action, license_filter, may
 from tracker.domain.alerts import open_alert
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -135,9 +136,9 @@ def _declarations_in_transit(session: Session, dealer_id: int) -> list[Declarati
 
 def _alert_shipments(session: Session, licence: License, reason: str) -> None:
     """Open an alert on each declaration of the dealer now moving (the licence no longer holds)."""
-    kind = f"licence_{licence.status.value}"
+    kind = AlertKind(f"licence_{licence.status.value}")
     for declaration in _declarations_in_transit(session, licence.dealer_id):
-        open_alert(session, kind=kind, severity=AlertSeverity.CRITICAL, declaration=declaration,
+        open_alert(session, kind=kind, declaration=declaration,
                    details={"licence": licence.number, "dealer": licence.dealer.legal_name,
                             "status": licence.status.value, "reason": reason})
 

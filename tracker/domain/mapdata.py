@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.route_geometry import corridor_outline, inside
-from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, Zone
+from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, PlaceRole, Position, Zone
 
 #: A track longer than this is thinned (a browser draws a few thousand vertices smoothly).
 MAX_TRACK_POINTS = 2_000
@@ -143,11 +143,14 @@ def checkpoint_feature(checkpoint: Checkpoint, role: str) -> Feature:
                    name=checkpoint.name, kind=checkpoint.kind.value, role=role, radius_m=checkpoint.radius_m)
 
 
+#: The maps call a route's checkpoints "expected" (their legend and styles say so).
+_MAP_ROLE = {PlaceRole.CHECKPOINT: "expected"}
+
+
 def checkpoint_features(declaration: Declaration) -> list[Feature]:
     """Return the origin, the expected checkpoints and the destination."""
-    return [checkpoint_feature(declaration.origin, "origin"),
-            *(checkpoint_feature(e.checkpoint, "expected") for e in declaration.expected_checkpoints),
-            checkpoint_feature(declaration.destination, "destination")]
+    return [checkpoint_feature(place.checkpoint, _MAP_ROLE.get(place.role, place.role.value))
+            for place in declaration.route_places]
 
 
 def zone_features(session: Session, declaration: Declaration, near: BaseGeometry | None) -> list[Feature]:

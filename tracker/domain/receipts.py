@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.access import may_report_receipt
 from tracker.domain.alerts import open_alert
 from tracker.domain.declarations import find_declaration
@@ -82,11 +83,11 @@ def _alerts(session: Session, declaration: Declaration, item: DeclarationItem, t
                "difference_g": received - declared,
                "tolerance_g": mass_tolerance_g(declared, tolerance.permille, tolerance.min_g)}
     if difference is not None:
-        kind = "receipt_shortage" if difference < 0 else "receipt_excess"
-        open_alert(session, kind=kind, severity=AlertSeverity.WARNING, declaration=declaration,
+        kind = AlertKind.RECEIPT_SHORTAGE if difference < 0 else AlertKind.RECEIPT_EXCESS
+        open_alert(session, kind=kind, declaration=declaration,
                    details=details, at=at)
     if item.seal_intact is False:
-        open_alert(session, kind="seal_broken", severity=AlertSeverity.CRITICAL, declaration=declaration,
+        open_alert(session, kind=AlertKind.SEAL_BROKEN, declaration=declaration,
                    details={**details, "seal_number": item.container.seal_number}, at=at)
 
 

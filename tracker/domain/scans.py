@@ -136,6 +136,5 @@ def current_item(session: Session, officer: User, container: Container) -> Decla
 
 def expected_at(declaration: Declaration, officer: User) -> bool:
     """Tell whether the declaration passes one of the officer's checkpoints (origin, stops, destination)."""
-    route = {declaration.origin_id, declaration.destination_id} | {
-        e.checkpoint_id for e in declaration.expected_checkpoints}
+    route = set(declaration.route_checkpoint_ids)
     return any(checkpoint.id in route for checkpoint in officer.checkpoints)

@@ -8,6 +8,8 @@ from tracker.models.declarations import (
     Declaration,
     DeclarationItem,
     ExpectedCheckpoint,
+    PlaceRole,
+    RoutePlace,
 )
 from tracker.models.enums import (
     AccountEventKind,
@@ -53,6 +55,8 @@ from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, o
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
+    "PlaceRole",
+    "RoutePlace",
     "AccountEvent", "AccountEventKind", "UserSession",
     "Activity", "Alert", "AlertEvent", "AlertSeverity", "AlertStatus", "ApprovalStatus", "AuthorisedStop",
     "Base", "Beacon", "BeaconProtocol", "Checkpoint", "CheckpointKind", "Container",

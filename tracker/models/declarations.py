@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from enum import StrEnum
+from typing import TYPE_CHECKING, NamedTuple
 
 from shapely.geometry import LineString, Polygon
 from sqlalchemy import (
@@ -44,6 +45,21 @@ DEFAULT_CORRIDOR_M = 500
 #: (tracker/domain/route_geometry.py; bench/geometry.py measures it).
 MAX_ROUTE_VERTICES = 10_000
 _BEACON_BUSY = "status IN ('approved', 'in_transit')"
+
+
+class PlaceRole(StrEnum):
+    """What a place is to a declaration's route."""
+
+    ORIGIN = "origin"
+    CHECKPOINT = "checkpoint"
+    DESTINATION = "destination"
+
+
+class RoutePlace(NamedTuple):
+    """One place of a declaration's route and its role there."""
+
+    checkpoint: Checkpoint
+    role: PlaceRole
 
 
 class Declaration(Base):
@@ -135,6 +151,23 @@ class Declaration(Base):
     def label(self) -> str:
         """Name the declaration by reference, or by number until it has one."""
         return self.reference or f"#{self.id}"
+
+    @property
+    def route_places(self) -> list[RoutePlace]:
+        """Return the declaration's places in route order: origin, expected checkpoints, destination.
+
+        The one list custody, scans, compliance, exports and maps walk; a checkpoint named
+        twice (a round trip's origin and destination) appears at each of its places.
+        """
+        return [RoutePlace(self.origin, PlaceRole.ORIGIN),
+                *(RoutePlace(e.checkpoint, PlaceRole.CHECKPOINT) for e in self.expected_checkpoints),
+                RoutePlace(self.destination, PlaceRole.DESTINATION)]
+
+    @property
+    def route_checkpoint_ids(self) -> list[int]:
+        """Return the ids of the route's checkpoints in order, each once."""
+        return list(dict.fromkeys([self.origin_id, *(e.checkpoint_id for e in self.expected_checkpoints),
+                                   self.destination_id]))
 
     @property
     def declared_net_g(self) -> int:

@@ -11,8 +11,10 @@ from enum import Enum
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from tracker.domain.alert_kinds import AlertKind, kind_of
 from tracker.models import (
     AccountEventKind,
     Activity,
@@ -72,39 +74,19 @@ LABELS: dict[type[Enum], dict[str, Any]] = {
                        "sign_in_limited": _l("sign-in refused: too many failures")},
 }
 
-#: Alert kinds are plain strings (rules add new ones); their words live here.
-ALERT_KINDS: dict[str, Any] = {
-    "off_route": _l("off route"),
-    "unscheduled_stop": _l("unscheduled stop"),
-    "signal_lost": _l("signal lost"),
-    "spoofing_suspected": _l("position spoofing suspected"),
-    "prohibited_zone": _l("in a prohibited zone"),
-    "arrived": _l("arrived"),
-    "late": _l("late"),
-    "receipt_shortage": _l("shortage on receipt"),
-    "receipt_excess": _l("excess on receipt"),
-    "seal_broken": _l("seal broken"),
-    "licence_suspended": _l("licence suspended"),
-    "licence_revoked": _l("licence revoked"),
-    "licence_expired": _l("licence expired"),
-    "custody_mass_discrepancy": _l("mass differs at checkpoint"),
-    "custody_out_of_order": _l("checkpoints out of order"),
-    "custody_seal_broken": _l("seal broken at checkpoint"),
-    "custody_unexpected_checkpoint": _l("unexpected checkpoint"),
-    "custody_unregistered_container": _l("unregistered container"),
-    "custody_without_declaration": _l("container moved without declaration"),
-}
 
 
 def label(value: Enum | str | None) -> str:
     """Name an enum value (or an alert kind) in the user's language."""
     if value is None:
         return "—"
-    if isinstance(value, Enum):
+    if isinstance(value, Enum) and not isinstance(value, AlertKind):
         word = LABELS.get(type(value), {}).get(value.value)
         return translated(word) if word is not None else str(value.value).replace("_", " ")
-    word = ALERT_KINDS.get(value)
-    return translated(word) if word is not None else str(value).replace("_", " ")
+    kind = kind_of(value)
+    if kind is not None:  # an alert kind: its wording is a domain message
+        return gettext(kind.wording.template)
+    return str(value).replace("_", " ")
 
 
 def init_app(app: Flask) -> None:

@@ -24,6 +24,7 @@ from shapely.geometry import Polygon
 from sqlalchemy import Float, Select, String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.corridor import geodesic_m
 from tracker.domain.declarations import find_declaration
 from tracker.domain.route_geometry import corridor_outline, inside
@@ -34,8 +35,8 @@ from tracker.models import Alert, AlertStatus, Checkpoint, CustodyEvent, Declara
 #: ``beacon_gateway.evaluation.track.NOT_A_LOCATION``; a test keeps the two equal).
 NOT_A_LOCATION = frozenset({"invalid_fix", "null_island", "future_fix", "week_rollover", "approximate",
                             "impossible_jump"})
-EXCURSION, STOP, SIGNAL_GAP = "off_route", "unscheduled_stop", "signal_lost"
-RECEIPT_KINDS = ("receipt_shortage", "receipt_excess", "seal_broken")
+EXCURSION, STOP, SIGNAL_GAP = AlertKind.OFF_ROUTE, AlertKind.UNSCHEDULED_STOP, AlertKind.SIGNAL_LOST
+RECEIPT_KINDS = (AlertKind.RECEIPT_SHORTAGE, AlertKind.RECEIPT_EXCESS, AlertKind.SEAL_BROKEN)
 
 
 @dataclass(frozen=True)

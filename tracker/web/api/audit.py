@@ -12,6 +12,7 @@ from typing import Any
 from flask import jsonify, request, url_for
 from flask_login import login_required
 
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.audit import FLOW_GROUPS, FlowFilter, compliance, flow_declarations, flows
 from tracker.domain.audit.compliance import Compliance, Coverage, CustodyStep, Episode, Passage, ReceiptLine
 from tracker.domain.audit.flows import FlowRow, totals
@@ -97,7 +98,7 @@ def _coverage_json(c: Coverage | None) -> dict[str, Any] | None:
 def _episode_json(e: Episode) -> dict[str, Any]:
     data = {"alert_id": e.alert_id, "url": url_for("api.get_alert", alert_id=e.alert_id), "status": e.status.value,
             "start": iso(e.start), "end": iso(e.end), "duration_s": e.duration_s, "lat": e.lat, "lon": e.lon}
-    if e.kind == "off_route":
+    if e.kind == AlertKind.OFF_ROUTE:
         data["max_distance_m"] = e.max_distance_m
     return data
 

@@ -236,7 +236,7 @@ def seal(intact: bool | None) -> str:
 def picture(d: Declaration, track: list[tuple[float, float]], alerts: list[tuple[float, float]]) -> MapPicture:
     """Return what the PDF's map shows."""
     corridor = corridor_outline(d)
-    checkpoints = [d.origin, *(e.checkpoint for e in d.expected_checkpoints), d.destination]
+    checkpoints = [place.checkpoint for place in d.route_places]
     return MapPicture(
         corridor=corridor, route=d.route, track=track, alerts=alerts,
         checkpoints=[(cp.lon, cp.lat, cp.code) for cp in checkpoints],
