@@ -227,8 +227,8 @@ def test_open_alerts_by_severity_and_age(db: Session, straight: Declaration, mak
     for severity, age in (("critical", timedelta(minutes=30)), ("warning", timedelta(hours=5)),
                           ("warning", timedelta(days=3)), ("info", timedelta(days=10)),
                           ("critical", timedelta(hours=1))):
-        open_alert(db, kind="test", severity=severity, declaration=straight, at=now - age)
-    gone = open_alert(db, kind="test", severity="critical", declaration=straight, at=now - timedelta(minutes=5))
+        open_alert(db, kind="off_route", severity=severity, declaration=straight, at=now - age)
+    gone = open_alert(db, kind="off_route", severity="critical", declaration=straight, at=now - timedelta(minutes=5))
     close_alert(db, gone, None, "done", at=now)
 
     summary = {s.severity.value: s for s in open_alert_summary(db, auditor, now)}
