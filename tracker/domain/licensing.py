@@ -97,6 +97,16 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
     return errors
 
 
+def licence_terms_errors(session: Session, data: LicenceInput) -> dict[str, str]:
+    """Return a message for each bad term of a licence (number, validity, quota, activities).
+
+    The dealer is left out: a dealer registered with its first licence does not exist yet.
+    """
+    errors = _licence_errors(session, data)
+    errors.pop("dealer_id", None)
+    return errors
+
+
 def issue_licence(session: Session, actor: User, data: LicenceInput) -> License:
     """Issue a licence to a domestic dealer; report every bad field at once."""
     require_admin(actor)
