@@ -15,6 +15,11 @@ from tracker.models import Container, ContainerType, User
 REGISTRY_COMPANY_PREFIX = "4709990"
 #: The extension digit of allocated SSCCs (the company's own choice in GS1's rules).
 ALLOCATED_EXTENSION = 0
+MAX_SEAL_NUMBER = 40
+
+
+def _is_seal_number(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SEAL_NUMBER and value.isprintable()
 
 
 def find_container(session: Session, user: User, sscc: str) -> Container:
@@ -51,6 +56,8 @@ def register_container(
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             errors[field] = text("whole grams >= {minimum}", minimum=minimum)
+    if seal_number is not None and not _is_seal_number(seal_number):
+        errors["seal_number"] = text("up to {limit} printable characters", limit=MAX_SEAL_NUMBER)
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
         errors["net_g"] = text("{net_g} g exceeds the capacity of {capacity_g} g",
                                net_g=net_g, capacity_g=capacity_g)

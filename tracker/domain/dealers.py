@@ -42,8 +42,8 @@ def tidy(value: str) -> str:
     return _SPACES.sub(" ", value).strip()
 
 
-def _has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+def _has_control(value: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value)
 
 
 def taxpayer_number_error(number: str, today: date) -> str | None:
@@ -61,11 +61,11 @@ def taxpayer_number_error(number: str, today: date) -> str | None:
     return None
 
 
-def _text_error(value: str, limit: int) -> str | None:
+def _text_error(value: str, limit: int, allowed: str = "") -> str | None:
     if not value or len(value) > limit:
         return text("1..{limit} characters", limit=limit)
-    if _has_control(value):
-        return text("no control characters (tabs, line breaks)")
+    if _has_control(value, allowed):
+        return text("no control characters")
     return None
 
 
@@ -91,7 +91,7 @@ def dealer_errors(session: Session, data: DealerInput, today: date) -> dict[str,
             Dealer.country == HOME_COUNTRY, Dealer.taxpayer_number == number))) is not None:
         errors["taxpayer_number"] = text("taxpayer number {number} is already registered to {dealer}",
                                          number=number, dealer=holder.legal_name)
-    if message := _text_error(address, MAX_ADDRESS):
+    if message := _text_error(address, MAX_ADDRESS, allowed="\r\n"):
         errors["address"] = message
     return errors
 

@@ -31,6 +31,8 @@ from tracker.models import (
 )
 
 MAX_NUMBER_LENGTH = 40
+#: The largest mass a 64-bit grams column holds.
+MAX_STORED_GRAMS = 2**63 - 1
 
 
 @dataclass
@@ -104,6 +106,8 @@ def licence_terms_errors(session: Session, data: LicenceInput) -> dict[str, str]
     """
     errors = _licence_errors(session, data)
     errors.pop("dealer_id", None)
+    if whole_grams(data.annual_quota_g) and data.annual_quota_g > MAX_STORED_GRAMS:
+        errors["annual_quota_g"] = text("at most {limit} g", limit=MAX_STORED_GRAMS)
     return errors
 
 
