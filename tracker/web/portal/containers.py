@@ -30,7 +30,8 @@ LABEL_TYPES = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+x
 FORM_NAMES = {"tare_g": "tare_kg", "capacity_g": "capacity_kg", "net_g": "net_kg"}
 
 
-def _containers_page(form: Any = None, errors: dict[str, Any] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _containers_page(form: Any = None, errors: dict[str, Any] | None = None,
+                     status: int = 200):  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     page = paginate(db, select(Container).where(container_filter(user)).order_by(Container.sscc))
     return render_template(
