@@ -61,8 +61,9 @@ def taxpayer_number_error(number: str, today: date) -> str | None:
     return None
 
 
-def _text_error(value: str, limit: int, allowed: str = "") -> str | None:
-    if not value or len(value) > limit:
+def _text_error(value: str, typed: str, limit: int, allowed: str = "") -> str | None:
+    """Say what is wrong with ``value`` (tidied from ``typed``, whose length counts)."""
+    if not value or len(typed) > limit:
         return text("1..{limit} characters", limit=limit)
     if _has_control(value, allowed):
         return text("no control characters")
@@ -80,7 +81,7 @@ def dealer_errors(session: Session, data: DealerInput, today: date) -> dict[str,
     """Return a message for each bad field of a new domestic dealer, duplicates included."""
     errors: dict[str, str] = {}
     name, number, address = tidy(data.legal_name), data.taxpayer_number.strip(), data.address.strip()
-    if message := _text_error(name, MAX_LEGAL_NAME):
+    if message := _text_error(name, data.legal_name, MAX_LEGAL_NAME):
         errors["legal_name"] = message
     elif (twin := _same_name(session, name)) is not None:
         errors["legal_name"] = text("{dealer} is already registered (taxpayer number {number})",
@@ -91,7 +92,7 @@ def dealer_errors(session: Session, data: DealerInput, today: date) -> dict[str,
             Dealer.country == HOME_COUNTRY, Dealer.taxpayer_number == number))) is not None:
         errors["taxpayer_number"] = text("taxpayer number {number} is already registered to {dealer}",
                                          number=number, dealer=holder.legal_name)
-    if message := _text_error(address, MAX_ADDRESS, allowed="\r\n"):
+    if message := _text_error(address, data.address, MAX_ADDRESS, allowed="\r\n"):
         errors["address"] = message
     return errors
 
