@@ -272,3 +272,35 @@ def test_the_printed_label_decodes_back_to_the_container(client, trader, make_co
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert svg.mimetype == "image/svg+xml" and "34 500 g" in svg.get_data(as_text=True)
     assert f"(00) {container.sscc}" in svg.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- in Russian
+def _in_russian(auth) -> None:  # type: ignore[no-untyped-def]
+    assert auth.post_form("/preferences/language", {"language": "ru", "next": "/"},
+                          form_page="/preferences").status_code == 302
+
+
+def test_dealer_registration_in_russian(db, client, auth, admin) -> None:
+    _in_russian(auth)
+    page = client.get("/dealers").get_data(as_text=True)
+    assert "Регистрация участника оборота с лицензией" in page and "Участники оборота" in page
+    assert not [s for s in ("Register a dealer", "Legal address", "Its first licence", "Taxpayer number") if s in page]
+    refused = auth.post_form("/dealers", NEW_DEALER | {"taxpayer_number": "123", "annual_quota_kg": "1 200,5"})
+    assert refused.status_code == 400
+    assert field_error(refused.get_data(as_text=True), "dealer-taxpayer") == "14 цифр, например 01207199310028"
+    assert field_error(refused.get_data(as_text=True), "licence-quota") == ""  # a Russian decimal comma is read
+
+
+def test_container_registration_in_russian_reads_a_decimal_comma(db, client, auth, trader) -> None:
+    _in_russian(auth)
+    page = client.get("/containers").get_data(as_text=True)
+    assert "Регистрация контейнера" in page and "Тара, кг" in page
+    assert "Register a container" not in page and "leave empty" not in page
+    response = auth.post_form("/containers", NEW_CONTAINER | {"tare_kg": "2,7", "capacity_kg": "34,5",
+                                                              "net_kg": "34,5"})
+    assert response.status_code == 302
+    sscc = response.headers["Location"].rsplit("/", 1)[1]
+    container = db.scalars(select(Container).where(Container.sscc == sscc)).one()
+    assert (container.tare_g, container.capacity_g) == (2_700, 34_500)
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Этикетка" in shown and "Скачать PDF" in shown
