@@ -304,3 +304,22 @@ def test_container_registration_in_russian_reads_a_decimal_comma(db, client, aut
     assert (container.tare_g, container.capacity_g) == (2_700, 34_500)
     shown = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Этикетка" in shown and "Скачать PDF" in shown
+
+
+def test_allocation_follows_the_highest_serial_under_the_prefix(db, make_container) -> None:
+    make_container(sscc=make_sscc(0, "4700009", 41))
+    make_container(sscc=make_sscc(3, "4700009", 900))  # another extension digit: another series
+    assert allocate_sscc(db, "4700009") == make_sscc(0, "4700009", 42)
+    assert allocate_sscc(db, "4700008") == make_sscc(0, "4700008", 1)
+
+
+@pytest.mark.parametrize("prefix", ["47x0009", "47", "4" * 13])
+def test_allocation_refuses_a_prefix_that_is_not_one(db, prefix: str) -> None:
+    with pytest.raises(ValueError, match="company prefix"):
+        allocate_sscc(db, prefix)
+
+
+def test_allocation_says_when_a_prefix_is_used_up(db, make_container) -> None:
+    make_container(sscc=make_sscc(0, "470000000001", 9999))
+    with pytest.raises(ValueError, match="do not fit"):
+        allocate_sscc(db, "470000000001")
