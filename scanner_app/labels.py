@@ -6,6 +6,7 @@ output format shows the same label.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -208,23 +209,31 @@ def _stacked(images: list[Image.Image]) -> Image.Image:
     return sheet
 
 
+def render_labels(labels: list[Label], suffix: str) -> bytes:
+    """Return ``labels`` as the bytes of a ``.pdf`` (one page each), ``.svg`` or ``.png`` (stacked) file."""
+    suffix = suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"output must end in {', '.join(SUFFIXES)}, got {suffix!r}")
+    if not labels:
+        raise ValueError("no labels to write")
+    if suffix == ".svg":
+        return render_svg(labels).encode("utf-8")
+    images, out = [render_image(label) for label in labels], io.BytesIO()
+    if suffix == ".pdf":
+        images[0].save(out, "PDF", resolution=RASTER_DPI, save_all=True, append_images=images[1:])
+    else:
+        _stacked(images).save(out, "PNG", dpi=(RASTER_DPI, RASTER_DPI))
+    return out.getvalue()
+
+
 def write_labels(labels: list[Label], out: Path) -> None:
     """Write ``labels`` to ``out``: PDF (one page each), SVG or PNG (stacked top to bottom).
 
     The file is written to a temporary name and renamed, so a failure leaves nothing half-written.
     """
-    suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
+    if out.suffix.lower() not in SUFFIXES:
         raise ValueError(f"output must end in {', '.join(SUFFIXES)}, got {out.name!r}")
-    if not labels:
-        raise ValueError("no labels to write")
+    content = render_labels(labels, out.suffix)
     partial = out.with_name(out.name + ".part")
-    if suffix == ".svg":
-        partial.write_text(render_svg(labels), encoding="utf-8")
-    else:
-        images = [render_image(label) for label in labels]
-        if suffix == ".pdf":
-            images[0].save(partial, "PDF", resolution=RASTER_DPI, save_all=True, append_images=images[1:])
-        else:
-            _stacked(images).save(partial, "PNG", dpi=(RASTER_DPI, RASTER_DPI))
+    partial.write_bytes(content)
     partial.replace(out)

@@ -1,14 +1,25 @@
 """Registering containers of mercury."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, container_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.gs1 import SSCC_LENGTH, InvalidIdentifier, make_sscc, validate_sscc
 from tracker.domain.text import text
 from tracker.models import Container, ContainerType, User
+
+#: The GS1 company prefix under which the registry allocates SSCCs for containers registered
+#: in the portal without one (made up, like the demo's; a deployment sets SSCC_COMPANY_PREFIX).
+REGISTRY_COMPANY_PREFIX = "4709990"
+#: The extension digit of allocated SSCCs (the company's own choice in GS1's rules).
+ALLOCATED_EXTENSION = 0
+MAX_SEAL_NUMBER = 40
+
+
+def _is_seal_number(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_SEAL_NUMBER and value.isprintable()
 
 
 def find_container(session: Session, user: User, sscc: str) -> Container:
@@ -45,6 +56,8 @@ def register_container(
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             errors[field] = text("whole grams >= {minimum}", minimum=minimum)
+    if seal_number is not None and not _is_seal_number(seal_number):
+        errors["seal_number"] = text("up to {limit} printable characters", limit=MAX_SEAL_NUMBER)
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
         errors["net_g"] = text("{net_g} g exceeds the capacity of {capacity_g} g",
                                net_g=net_g, capacity_g=capacity_g)
@@ -60,3 +73,18 @@ def register_container(
     session.add(container)
     session.flush()
     return container
+
+
+def allocate_sscc(session: Session, company_prefix: str = REGISTRY_COMPANY_PREFIX) -> str:
+    """Return the next unused SSCC under ``company_prefix``: one past the highest registered serial.
+
+    Two allocations racing for the same serial cannot both be stored (the SSCC is unique).
+    """
+    if not (company_prefix.isascii() and company_prefix.isdigit() and 6 <= len(company_prefix) <= 12):
+        raise InvalidIdentifier(text("a GS1 company prefix is 6 to 12 digits, got {prefix!r}",
+                                     prefix=company_prefix))
+    start = f"{ALLOCATED_EXTENSION}{company_prefix}"
+    highest = session.scalar(select(func.max(Container.sscc)).where(
+        Container.sscc.startswith(start, autoescape=True)))
+    serial = int(highest[len(start):SSCC_LENGTH - 1]) + 1 if highest else 1
+    return make_sscc(ALLOCATED_EXTENSION, company_prefix, serial)

@@ -31,6 +31,8 @@ from tracker.models import (
 )
 
 MAX_NUMBER_LENGTH = 40
+#: The largest mass a 64-bit grams column holds.
+MAX_STORED_GRAMS = 2**63 - 1
 
 
 @dataclass
@@ -94,6 +96,18 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
     known = {a.value for a in Activity}
     if not data.activities or not set(data.activities) <= known:
         errors["activities"] = text("at least one of {values}", values=", ".join(sorted(known)))
+    return errors
+
+
+def licence_terms_errors(session: Session, data: LicenceInput) -> dict[str, str]:
+    """Return a message for each bad term of a licence (number, validity, quota, activities).
+
+    The dealer is left out: a dealer registered with its first licence does not exist yet.
+    """
+    errors = _licence_errors(session, data)
+    errors.pop("dealer_id", None)
+    if whole_grams(data.annual_quota_g) and data.annual_quota_g > MAX_STORED_GRAMS:
+        errors["annual_quota_g"] = text("at most {limit} g", limit=MAX_STORED_GRAMS)
     return errors
 
 

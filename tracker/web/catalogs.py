@@ -32,7 +32,7 @@ OPTIONS = {"**.html": {"extensions": "jinja2.ext.do", "trimmed": "true"}}
 #: Which files feed which domain: (folder, glob patterns relative to it).
 SOURCES: dict[str, list[tuple[Path, tuple[str, ...]]]] = {
     "messages": [(WEB, ("app.py", "auth.py", "errors.py", "guards.py", "i18n.py", "labels.py", "portal/home.py",
-                        "portal/search.py", "portal/navigation.py", "portal/pages.py",
+                        "portal/search.py", "portal/navigation.py", "portal/pages.py", "portal/containers.py",
                         "templates/*.html"))],
     "domain": [(TRACKER / "domain", ("*.py",))],
     "trader": [(WEB, ("portal/trader*.py", "templates/trader/*.html"))],

@@ -8,11 +8,12 @@ from flask import jsonify, request
 from flask_login import login_required
 from sqlalchemy import select
 
-from tracker.domain import approvals, licensing
+from tracker.domain import approvals, dealers, licensing
 from tracker.domain.access import Action, approval_filter, consent_filter, license_filter
 from tracker.domain.errors import ValidationFailed
+from tracker.domain.register import today_kg
 from tracker.domain.submission import declared_against
-from tracker.models import Declaration, ExportConsent, ImportApproval, License, LicenseStatus
+from tracker.models import Activity, Declaration, ExportConsent, ImportApproval, License, LicenseStatus
 from tracker.web.api import bp
 from tracker.web.api.openapi import (
     GRAMS,
@@ -27,9 +28,12 @@ from tracker.web.api.openapi import (
     ref,
 )
 from tracker.web.api.requests import enum_arg, id_arg, json_body, paginate, whole_number
-from tracker.web.api.serialize import approval_json, consent_json, licence_json
+from tracker.web.api.serialize import approval_json, consent_json, dealer_json, licence_json
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
+
+
+DEALER_FIELDS = ("legal_name", "taxpayer_number", "address")
 
 
 def _date(data: dict[str, Any], name: str, errors: dict[str, str]) -> date:
@@ -73,23 +77,64 @@ def get_licence(licence_id: int):  # type: ignore[no-untyped-def]
 def post_licence():  # type: ignore[no-untyped-def]
     """Issue a licence to a domestic dealer."""
     data, errors = json_body(), {}
+    if not isinstance(data.get("dealer_id"), int) or isinstance(data.get("dealer_id"), bool):
+        errors["dealer_id"] = "a whole number"
+    licence = _licence_input(data, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    db = get_session()
+    record = licensing.issue_licence(db, acting_user(), licence)
+    db.commit()
+    return jsonify(licence_json(record)), 201
+
+
+def _licence_input(data: dict[str, Any], errors: dict[str, str]) -> licensing.LicenceInput:
+    """Read a licence's terms from a JSON object, noting each field of the wrong type in ``errors``."""
     valid_from, valid_to = _date(data, "valid_from", errors), _date(data, "valid_to", errors)
     activities = data.get("activities")
     if not isinstance(activities, list) or not all(isinstance(a, str) for a in activities):
         errors["activities"] = "a list of activities"
-    for name in ("dealer_id", "annual_quota_g"):
-        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
-            errors[name] = "a whole number"
+    if not isinstance(data.get("annual_quota_g"), int) or isinstance(data.get("annual_quota_g"), bool):
+        errors["annual_quota_g"] = "a whole number"
     if not isinstance(data.get("number"), str):
         errors["number"] = "required"
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        errors["reason"] = "text"
+    if errors:
+        return licensing.LicenceInput(0, "", date.min, date.min, 0)
+    return licensing.LicenceInput(
+        dealer_id=data.get("dealer_id", 0), number=data["number"], valid_from=valid_from, valid_to=valid_to,
+        annual_quota_g=data["annual_quota_g"], activities=activities, reason=reason)
+
+
+def _in_licence(errors: dict[str, str]) -> dict[str, str]:
+    """Name the errors of the licence's terms as the body nests them ("licence.number")."""
+    return {(name if name in DEALER_FIELDS else f"licence.{name}"): message for name, message in errors.items()}
+
+
+@bp.post("/dealers")
+@requires(Action.MANAGE_LICENSES)
+def post_dealer():  # type: ignore[no-untyped-def]
+    """Register a domestic dealer with its first licence."""
+    data, errors = json_body(), {}
+    for name in DEALER_FIELDS:
+        if not isinstance(data.get(name), str):
+            errors[name] = "required text"
+    terms, terms_errors = data.get("licence"), {}
+    licence = _licence_input(terms if isinstance(terms, dict) else {}, terms_errors)
+    errors |= _in_licence(terms_errors)
     if errors:
         raise ValidationFailed(errors)
     db = get_session()
-    licence = licensing.issue_licence(db, acting_user(), licensing.LicenceInput(
-        dealer_id=data["dealer_id"], number=data["number"], valid_from=valid_from, valid_to=valid_to,
-        annual_quota_g=data["annual_quota_g"], activities=activities, reason=_reason(data)))
+    try:
+        record = dealers.register_dealer(db, acting_user(), dealers.DealerInput(
+            legal_name=data["legal_name"], taxpayer_number=data["taxpayer_number"], address=data["address"]),
+            licence, today_kg())
+    except ValidationFailed as exc:
+        raise ValidationFailed(_in_licence(exc.errors)) from None
     db.commit()
-    return jsonify(licence_json(licence)), 201
+    return jsonify(dealer_json(record.dealer)), 201
 
 
 def _change(change: Any, licence_id: int):  # type: ignore[no-untyped-def]
@@ -215,6 +260,25 @@ SCHEMAS.update({
         "activities": {"type": "array", "items": {"enum": ["production", "import", "export", "domestic_trade",
                                                            "transit", "storage", "use"]}},
         "reason": {"type": "string"}}},
+    "Dealer": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "legal_name": {"type": "string"}, "country": {"type": "string"},
+        "taxpayer_number": {"type": "string"}, "address": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "licences": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "number": {"type": "string"},
+            "status": {"enum": [s.value for s in LicenseStatus]}, "valid_from": _DAY, "valid_to": _DAY}}}}},
+    "NewDealer": {"type": "object", "required": ["legal_name", "taxpayer_number", "address", "licence"],
+                  "description": "a domestic dealer (country KG) and its first licence, registered together",
+                  "properties": {
+        "legal_name": {"type": "string", "maxLength": 200},
+        "taxpayer_number": {"type": "string", "pattern": "^[012][0-9]{13}$",
+                            "description": "the 14-digit INN: 0 (legal person) or 1/2, DDMMYYYY, 5 digits"},
+        "address": {"type": "string", "maxLength": 500},
+        "licence": {"type": "object", "required": ["number", "valid_from", "valid_to", "annual_quota_g",
+                                                   "activities"], "properties": {
+            "number": {"type": "string", "maxLength": 40}, "valid_from": _DAY, "valid_to": _DAY,
+            "annual_quota_g": GRAMS, "activities": {"type": "array", "items": {"enum": [a.value for a in Activity]}},
+            "reason": {"type": "string"}}}}},
     "Reason": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
     "ImportApproval": {"type": "object", "properties": {
         "id": {"type": "integer"}, "number": {"type": "string"}, "importer": {"type": "object"},
@@ -263,6 +327,9 @@ PATHS.update({
             "201": json_response(ref("Licence"), "Issued"), **error_responses(401, 403, 415, 422)},
             requestBody={"required": True, "content": {"application/json": {"schema": ref("NewLicence")}}}),
     },
+    "/dealers": {"post": op("Register a domestic dealer with its first licence (licensing admin)", {
+        "201": json_response(ref("Dealer"), "Registered"), **error_responses(401, 403, 415, 422)},
+        requestBody={"required": True, "content": {"application/json": {"schema": ref("NewDealer")}}})},
     "/licences/{licence_id}": {"get": op("One licence with its history", {
         "200": json_response(ref("Licence"), "The licence"), **error_responses(401, 404)}, parameters=_ID)},
     "/licences/{licence_id}/suspend": _licence_change(

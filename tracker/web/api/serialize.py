@@ -29,6 +29,17 @@ def dealer_ref(dealer: Dealer) -> dict[str, Any]:
     return {"id": dealer.id, "legal_name": dealer.legal_name, "country": dealer.country}
 
 
+def dealer_json(dealer: Dealer) -> dict[str, Any]:
+    """Return a dealer in full, with a line for each of its licences."""
+    return {
+        **dealer_ref(dealer), "taxpayer_number": dealer.taxpayer_number, "address": dealer.address,
+        "created_at": iso(dealer.created_at),
+        "licences": [{"id": licence.id, "number": licence.number, "status": licence.status.value,
+                      "valid_from": licence.valid_from.isoformat(), "valid_to": licence.valid_to.isoformat()}
+                     for licence in dealer.licenses],
+    }
+
+
 def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
     """Return a checkpoint."""
     return {

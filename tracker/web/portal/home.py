@@ -1,4 +1,4 @@
-"""The overview page of each role, and the containers list and page."""
+"""The overview page of each role."""
 from __future__ import annotations
 
 from flask import render_template
@@ -8,14 +8,11 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.access import (
     alert_filter,
-    container_filter,
     declaration_filter,
 )
-from tracker.domain.containers import find_container
 from tracker.models import (
     Alert,
     AlertStatus,
-    Container,
     Declaration,
     DeclarationStatus,
     ExpectedCheckpoint,
@@ -24,7 +21,6 @@ from tracker.models import (
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.portal.blueprint import bp
-from tracker.web.portal.pages import paginate
 
 PAGE_SIZE = 10
 
@@ -82,20 +78,3 @@ def home():  # type: ignore[no-untyped-def]
         alerts=alerts, open_alerts=open_alerts, expected=expected, statuses=list(DeclarationStatus),
         awaiting=_awaiting_decision(db) if user.role == Role.LICENSING_ADMIN else [],
     )
-
-
-@bp.get("/containers/<sscc>")
-@login_required
-def container(sscc: str):  # type: ignore[no-untyped-def]
-    """Show one container the user may see (404 otherwise)."""
-    record = find_container(get_session(), acting_user(), sscc)
-    return render_template("container.html", c=record)
-
-
-@bp.get("/containers")
-@login_required
-def containers():  # type: ignore[no-untyped-def]
-    """List the containers the user may see, by SSCC, a page at a time."""
-    user, db = acting_user(), get_session()
-    page = paginate(db, select(Container).where(container_filter(user)).order_by(Container.sscc))
-    return render_template("containers.html", page=page)

@@ -35,6 +35,7 @@ MENU = (
     MenuItem("portal.audit_reconciliation", _l("Reconciliation"), frozenset({AUDITOR, ADMIN})),
     MenuItem("portal.register", _l("Register and stock"), frozenset({TRADER, AUDITOR, ADMIN})),
     MenuItem("portal.containers", _l("Containers"), frozenset({TRADER, AUDITOR, ADMIN})),
+    MenuItem("portal.dealers", _l("Dealers"), frozenset({AUDITOR, ADMIN})),
     MenuItem("portal.licences", _l("Licences"), frozenset({TRADER, AUDITOR, ADMIN})),
     MenuItem("portal.approvals", _l("Approvals and consents"), frozenset({AUDITOR, ADMIN})),
     MenuItem("portal.users", _l("Users"), frozenset({AUDITOR, ADMIN})),
