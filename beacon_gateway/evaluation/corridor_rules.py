@@ -105,3 +105,40 @@ def _visits(track: Track, idx: np.ndarray, area: Area) -> list[Episode]:
         if current is not None:
             current.details["last_seen"] = iso(track.time(i))
     return episodes
+
+
+#: The route is cut into this many pieces to measure how much of it the track has covered.
+PROGRESS_PIECES = 1000
+#: Two fixes this much farther apart along the route than the speed limit allows are not a
+#: continuous drive between them (a jump, or a fix matched to the wrong pass of the road).
+PROGRESS_SLACK_M = 2000.0
+
+
+def first_arrival(track: Track, plan: Plan, rules: Rules, candidates: np.ndarray) -> int | None:
+    """Return the first of ``candidates`` (fix indexes in the end zone) reached after enough progress.
+
+    Each located fix inside the corridor is placed along the route where it continues
+    the drive so far (the nearest stretch to the previous place, so a road passing the
+    destination half-way counts as half-way); the route is covered between two fixes
+    when the speed limit allows the drive between them. Arrival is the end zone reached
+    with ``rules.arrival_progress`` of the route's length covered.
+    """
+    if not len(candidates):
+        return None
+    idx = track.indexes()
+    point, along = plan.corridor.along_candidates(track.lon[idx], track.lat[idx])
+    starts = np.searchsorted(point, np.arange(len(idx) + 1))
+    piece_m = max(plan.corridor.length_m / PROGRESS_PIECES, 1e-6)
+    covered = np.zeros(PROGRESS_PIECES + 1, dtype=bool)
+    wanted, previous, previous_t = set(candidates.tolist()), 0.0, None
+    for j, i in enumerate(idx.tolist()):
+        options = along[starts[j]:starts[j + 1]]
+        if len(options):
+            here = float(options[np.argmin(np.abs(options - previous))])
+            reach = 0.0 if previous_t is None else rules.max_speed_kmh / 3.6 * (track.t[i] - previous_t)
+            low, high = sorted((previous, here)) if abs(here - previous) <= reach + PROGRESS_SLACK_M else (here, here)
+            covered[int(low // piece_m):int(high // piece_m) + 1] = True
+            previous, previous_t = here, track.t[i]
+        if i in wanted and covered[:PROGRESS_PIECES].mean() >= rules.arrival_progress:
+            return i
+    return None
