@@ -127,18 +127,20 @@ def first_arrival(track: Track, plan: Plan, rules: Rules, candidates: np.ndarray
         return None
     idx = track.indexes()
     point, along = plan.corridor.along_candidates(track.lon[idx], track.lat[idx])
-    starts = np.searchsorted(point, np.arange(len(idx) + 1))
+    # Plain Python from here: one pass over the fixes, and numpy is slow on one value at a time.
+    starts, places, times = np.searchsorted(point, np.arange(len(idx) + 1)).tolist(), along.tolist(), track.t.tolist()
     piece_m = max(plan.corridor.length_m / PROGRESS_PIECES, 1e-6)
-    covered = np.zeros(PROGRESS_PIECES + 1, dtype=bool)
+    metres_per_s = rules.max_speed_kmh / 3.6
+    covered = bytearray(PROGRESS_PIECES + 1)
     wanted, previous, previous_t = set(candidates.tolist()), 0.0, None
     for j, i in enumerate(idx.tolist()):
-        options = along[starts[j]:starts[j + 1]]
-        if len(options):
-            here = float(options[np.argmin(np.abs(options - previous))])
-            reach = 0.0 if previous_t is None else rules.max_speed_kmh / 3.6 * (track.t[i] - previous_t)
+        if starts[j] < starts[j + 1]:
+            here = min(places[starts[j]:starts[j + 1]], key=lambda metres: abs(metres - previous))
+            reach = 0.0 if previous_t is None else metres_per_s * (times[i] - previous_t)
             low, high = sorted((previous, here)) if abs(here - previous) <= reach + PROGRESS_SLACK_M else (here, here)
-            covered[int(low // piece_m):int(high // piece_m) + 1] = True
-            previous, previous_t = here, track.t[i]
-        if i in wanted and covered[:PROGRESS_PIECES].mean() >= rules.arrival_progress:
+            first, last = int(low // piece_m), min(int(high // piece_m), PROGRESS_PIECES) + 1
+            covered[first:last] = b"\x01" * (last - first)
+            previous, previous_t = here, times[i]
+        if i in wanted and covered.count(1, 0, PROGRESS_PIECES) >= rules.arrival_progress * PROGRESS_PIECES:
             return i
     return None

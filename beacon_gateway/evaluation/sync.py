@@ -5,6 +5,10 @@ that new positions can change is re-read: from ``since`` (the earliest new fix) 
 the longest rule window, extended back to the start of any alert still going on then.
 Anything that was pending longer than that window has already become an alert (by
 induction over earlier batches), so the window's episodes equal a full evaluation's.
+Two things a window cannot show are read whole: the silence since departure (judged only
+when the window holds every fix since it) and arrival, which needs the progress made
+along the route since departure (the whole track is read while a window reaches the end
+zone and no arrival is known yet).
 
 Each episode's alert is found by its key (declaration, kind, start). When late positions
 move an episode's start, the alert overlapping it is updated instead of a new one

@@ -29,7 +29,9 @@ def allowance_s(plan: Plan, rules: Rules, start: tuple[float, float], end: tuple
 
 def heard(track: Track) -> np.ndarray:
     """Return the indexes of fixes whose time says when the device was heard (not from the future)."""
-    return np.array([i for i, fix in enumerate(track.fixes) if not NOT_A_TIME.intersection(fix.flags)], dtype=int)
+    untimely = {i for i, fix in enumerate(track.fixes) if fix.flags and NOT_A_TIME.intersection(fix.flags)}
+    everyone = np.arange(len(track))
+    return everyone if not untimely else np.array([i for i in everyone.tolist() if i not in untimely], dtype=int)
 
 
 def signal_lost(track: Track, plan: Plan, rules: Rules, now: datetime | None = None,
