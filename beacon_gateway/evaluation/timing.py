@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from beacon_gateway.position import FLAG_FUTURE, FLAG_WEEK_ROLLOVER
 NOT_A_TIME = frozenset({FLAG_FUTURE, FLAG_WEEK_ROLLOVER})
 
 
-def allowance_s(plan: Plan, rules: Rules, start: tuple[float, float], end: tuple[float, float] | None) -> tuple[float, str]:
+def allowance_s(plan: Plan, rules: Rules, start: tuple[float, float],
+                end: tuple[float, float] | None) -> tuple[float, str]:
     """Return how long the device may be silent from ``start`` to ``end`` (lon, lat), and the dead zone crossed."""
     normal = rules.signal_periods * plan.reporting_period_s
     (lon1, lat1), (lon2, lat2) = start, end or start
@@ -46,27 +48,34 @@ def signal_lost(track: Track, plan: Plan, rules: Rules, now: datetime | None = N
     nothing about when the device was heard and are left out.
     """
     episodes = []
-    for start, where, b, end in _silences(track, plan, rules, now, from_departure):
-        allowed, zone = allowance_s(plan, rules, where, None if b is None else (track.lon[b], track.lat[b]))
-        if end - start <= allowed:
+    for silence in _silences(track, plan, rules, now, from_departure):
+        b = silence.next_fix
+        allowed, zone = allowance_s(plan, rules, silence.where, None if b is None else (track.lon[b], track.lat[b]))
+        if silence.end - silence.start <= allowed:
             continue
-        details: dict[str, object] = {"allowance_s": allowed, **({"dead_zone": zone} if zone else {})}
-        if plan.departed_at is not None and start == epoch(plan.departed_at) and from_departure:
-            details["since"] = "departure"
-        episode = Episode(SIGNAL_LOST, from_epoch(start), from_epoch(start + allowed), lat=where[1], lon=where[0],
-                          details=details)
+        details: dict[str, object] = {"allowance_s": allowed, **({"dead_zone": zone} if zone else {}),
+                                      **({"since": "departure"} if silence.since_departure else {})}
+        episode = Episode(SIGNAL_LOST, from_epoch(silence.start), from_epoch(silence.start + allowed),
+                          lat=silence.where[1], lon=silence.where[0], details=details)
         if b is not None:
             episode.end = episode.closed_at = track.time(b)
         episodes.append(episode)
     return episodes
 
 
-Silence = tuple[float, tuple[float, float], "int | None", float]
+class Silence(NamedTuple):
+    """A stretch without a ping: from ``start`` at ``where`` (lon, lat) to the next fix, or to ``end`` (now)."""
+
+    start: float
+    where: tuple[float, float]
+    next_fix: int | None
+    end: float
+    since_departure: bool = False
 
 
 def _silences(track: Track, plan: Plan, rules: Rules, now: datetime | None,
               from_departure: bool) -> list[Silence]:
-    """Return the silences longer than the normal allowance: (start, where, next fix or None, end)."""
+    """Return the silences longer than the normal allowance, the one since departure first."""
     normal = rules.signal_periods * plan.reporting_period_s
     alive = heard(track)
     t = track.t[alive]
@@ -75,16 +84,17 @@ def _silences(track: Track, plan: Plan, rules: Rules, now: datetime | None,
     if from_departure and departed is not None and plan.origin is not None and (not len(t) or t[0] > departed):
         origin = (plan.origin.lon, plan.origin.lat)
         if len(t):
-            silences.append((departed, origin, int(alive[0]), float(t[0])))
+            silences.append(Silence(departed, origin, int(alive[0]), float(t[0]), since_departure=True))
         elif now is not None:
-            silences.append((departed, origin, None, epoch(now)))
+            silences.append(Silence(departed, origin, None, epoch(now), since_departure=True))
     for a in np.flatnonzero(np.diff(t) > normal):
         i = int(alive[a])
-        silences.append((float(t[a]), (float(track.lon[i]), float(track.lat[i])), int(alive[a + 1]), float(t[a + 1])))
+        silences.append(Silence(float(t[a]), (float(track.lon[i]), float(track.lat[i])), int(alive[a + 1]),
+                                float(t[a + 1])))
     if now is not None and len(t) and epoch(now) - t[-1] > normal:
         i = int(alive[-1])
-        silences.append((float(t[-1]), (float(track.lon[i]), float(track.lat[i])), None, epoch(now)))
-    return [s for s in silences if s[3] - s[0] > normal]
+        silences.append(Silence(float(t[-1]), (float(track.lon[i]), float(track.lat[i])), None, epoch(now)))
+    return [s for s in silences if s.end - s.start > normal]
 
 
 def arrival_index(track: Track, plan: Plan, rules: Rules) -> int | None:
