@@ -50,10 +50,15 @@ def first_back_at_destination(fixes: list[Decoded]) -> datetime:
     return next(t for prev, t in zip(near, near[1:]) if t - prev > timedelta(minutes=30))
 
 
+#: Up a valley past the destination and back down the same road to it.
+VALLEY = LineString([(72.80, 40.505), D, (72.85, 40.60), D])
+
+
 # ------------------------------------------------------------------ arrival is progress, not proximity
-def test_offline_a_road_through_its_own_destination_arrives_only_at_the_end() -> None:
-    fixes = drive(LOOP, DEPARTED)
-    plan = plan_for_route(LOOP, 250, end_radius_m=300, reporting_period_s=60)
+@pytest.mark.parametrize("route", [LOOP, VALLEY], ids=["ring road", "out and back"])
+def test_offline_a_road_through_its_own_destination_arrives_only_at_the_end(route: LineString) -> None:
+    fixes = drive(route, DEPARTED)
+    plan = plan_for_route(route, 250, end_radius_m=300, reporting_period_s=60)
     arrived = [e for e in evaluate([Fix.of(p) for p in fixes], plan) if e.kind == "arrived"]
     assert [e.start for e in arrived] == [first_back_at_destination(fixes)]
     half_way = [f for f in fixes if f.fix_time < DEPARTED + timedelta(minutes=40)]
