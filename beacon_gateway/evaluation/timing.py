@@ -54,7 +54,7 @@ def signal_lost(track: Track, plan: Plan, rules: Rules, now: datetime | None = N
         if silence.end - silence.start <= allowed:
             continue
         details: dict[str, object] = {"allowance_s": allowed, **({"dead_zone": zone} if zone else {}),
-                                      **({"since": "departure"} if silence.since_departure else {})}
+                                      **({"departed_at": iso(plan.departed_at)} if silence.since_departure else {})}
         episode = Episode(SIGNAL_LOST, from_epoch(silence.start), from_epoch(silence.start + allowed),
                           lat=silence.where[1], lon=silence.where[0], details=details)
         if b is not None:

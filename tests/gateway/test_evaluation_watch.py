@@ -89,7 +89,7 @@ def test_no_fix_since_departure_raises_signal_lost_after_two_periods_then_closes
     check_overdue(db, DEPARTED + timedelta(minutes=31))                                  # raised once
     [lost] = alerts_of(db, on_loop)
     assert (lost["kind"], lost["status"], lost["opened_at"]) == ("signal_lost", "open", DEPARTED + timedelta(seconds=120))
-    assert lost["details"]["since"] == "departure" and (lost["details"]["lat"], lost["details"]["lon"]) == (40.505, 72.80)
+    assert lost["details"]["departed_at"] == "2026-11-20T04:00:00Z" and (lost["details"]["lat"], lost["details"]["lon"]) == (40.505, 72.80)
     first = drive(LOOP, DEPARTED + timedelta(minutes=40))[:3]
     deliver(db, on_loop, [first])
     [lost] = alerts_of(db, on_loop)

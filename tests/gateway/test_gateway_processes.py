@@ -325,7 +325,7 @@ def test_a_running_gateway_raises_signal_lost_for_a_beacon_that_never_reported_s
     time.sleep(1.0)                                            # more checks: raised once
     assert gateway.terminate() == 0
     [alert] = lost()
-    assert alert.details["since"] == "departure" and alert.details["start"] == departed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert alert.details["departed_at"] == alert.details["start"] == departed.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def metric(port: int, name: str, **labels: str) -> float:
