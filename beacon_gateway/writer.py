@@ -10,14 +10,19 @@ hold back the others; a future that fails means "not stored, do not acknowledge"
 The writer threads never die: whatever a transaction raises (a dropped connection, a
 ``PendingRollbackError``, a bug) is rolled back, the connection behind it is discarded
 (invalidated, so the pool opens a fresh one) and the batch is retried or refused. The
-writer also knows when commits have stalled, which ``/health`` reports.
+writer also knows how long its oldest waiting message has waited, which ``/health`` reports:
+a gateway whose messages wait longer than the stall limit is not ready, even while some
+commits still go through. Messages, committed positions, refusals and commit times are
+counted for ``/metrics`` (``beacon_gateway.metrics``).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -25,6 +30,7 @@ from typing import Sequence
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from beacon_gateway import metrics
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
 
@@ -82,8 +88,9 @@ class BatchWriter:
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._progress = threading.Lock()
-        self._waiting = 0                          # submitted, not yet answered
-        self._progress_at = time.monotonic()       # last commit, or when the wait began
+        #: submitted, not yet answered: submission number -> when (oldest first: dicts keep order)
+        self._waiting: dict[int, float] = {}
+        self._numbers = itertools.count()
         # Two threads let one batch's Python work overlap another's wait on the database.
         self._threads = [threading.Thread(target=self._run, name=f"batch-writer-{n}", daemon=True)
                          for n in range(threads)]
@@ -100,33 +107,37 @@ class BatchWriter:
         if not submission.positions:
             submission.future.set_result(Outcome())
             return submission.future
+        metrics.count_message(submission.positions[0].protocol)
+        number = next(self._numbers)
         with self._progress:
-            if self._waiting == 0:
-                self._progress_at = time.monotonic()
-            self._waiting += 1
-        submission.future.add_done_callback(self._answered)
+            self._waiting[number] = time.monotonic()
+        submission.future.add_done_callback(lambda _done: self._answered(number))
         self._queue.put(submission)
         return submission.future
 
-    def stalled_s(self) -> float:
-        """Return how long submissions have waited without any commit (0 when none waits)."""
+    def waiting(self) -> int:
+        """Return how many submissions wait for their answer."""
         with self._progress:
-            return time.monotonic() - self._progress_at if self._waiting else 0.0
+            return len(self._waiting)
+
+    def oldest_wait_s(self) -> float:
+        """Return how long the oldest submission still unanswered has waited (0 when none waits)."""
+        with self._progress:
+            oldest = next(iter(self._waiting.values()), None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def problem(self, stall_s: float) -> str | None:
-        """Return why the writer cannot store right now (a thread gone, commits stalled), or None."""
+        """Return why the writer cannot store in time (a thread gone, a message waiting too long), or None."""
         if not all(thread.is_alive() for thread in self._threads):
             return "a batch-writer thread has stopped"
-        stalled = self.stalled_s()
-        if stalled > stall_s:
-            return f"no commit for {stalled:.0f} s while positions wait"
+        waited = self.oldest_wait_s()
+        if waited > stall_s:
+            return f"a message has waited {waited:.0f} s for its commit (limit {stall_s:g} s)"
         return None
 
-    def _answered(self, future: Future[Outcome]) -> None:
+    def _answered(self, number: int) -> None:
         with self._progress:
-            self._waiting -= 1
-            if future.exception() is None:
-                self._progress_at = time.monotonic()
+            self._waiting.pop(number, None)
 
     def stop(self, timeout: float | None = 30) -> None:
         """Commit everything already submitted, then stop the threads."""
@@ -184,6 +195,7 @@ class BatchWriter:
             for submission in submissions:  # the data of one spoils the batch: find it
                 self.write([submission])
             return
+        metrics.count_refusal("not_stored", len(submissions))
         for submission in submissions:  # the database is away: the devices send again later
             _resolve(submission, NotStored("the database did not commit these positions; retry"))
 
@@ -191,6 +203,7 @@ class BatchWriter:
         pings = [Ping(position, number, index, token=submission.token)
                  for number, submission in enumerate(submissions)
                  for index, position in enumerate(submission.positions)]
+        started = time.perf_counter()
         with self.sessions() as session:
             try:
                 batch = self.pipeline.run(Batch(session, pings))
@@ -200,7 +213,20 @@ class BatchWriter:
             except Exception:
                 session.invalidate()  # rolled back, and its connection is never used again
                 raise
+        count_committed(batch, time.perf_counter() - started)
         return outcomes_of(batch, len(submissions))
+
+
+def count_committed(batch: Batch, seconds: float) -> None:
+    """Count a committed batch for ``/metrics``: its time, its new and repeated positions, its refusals."""
+    metrics.observe_batch(seconds, len(batch.pings))
+    stored: Counter[str] = Counter(p.position.protocol for p in batch.pings if p.stored)
+    repeated: Counter[str] = Counter(p.position.protocol for p in batch.pings
+                                     if p.duplicate and p.rejection is None and not p.stored)
+    for protocol in stored.keys() | repeated.keys():
+        metrics.count_positions(protocol, stored[protocol], repeated[protocol])
+    for reason, count in Counter(p.rejection for p in batch.pings if p.rejection).items():
+        metrics.count_refusal(str(reason), count)
 
 
 def outcomes_of(batch: Batch, count: int) -> list[Outcome | NotStored]:

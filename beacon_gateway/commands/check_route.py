@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start and end zones around the route's ends (default 500)")
     parser.add_argument("--planned-arrival", type=_when, metavar="ISO8601",
                         help="end of the planned window: arriving later raises 'late'")
+    parser.add_argument("--departed-at", type=_when, metavar="ISO8601",
+                        help="when the trip began: no fix for two reporting periods after it is signal loss")
     parser.add_argument("--dead-zone", action="append", default=[], metavar="WKT",
                         help="a polygon (lon lat) where silence is expected; repeatable")
     parser.add_argument("--prohibited", action="append", default=[], metavar="WKT",
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         fixes, problems = read_track(args.track, args.format or _guess(args.track))
         plan = plan_for_route(route, args.corridor, rules, end_radius_m=args.end_radius,
                               reporting_period_s=args.reporting_period or rules.default_reporting_period_s,
-                              planned_arrival=args.planned_arrival,
+                              planned_arrival=args.planned_arrival, departed_at=args.departed_at,
                               dead_zones=_areas(args.dead_zone, "dead zone"),
                               prohibited=_areas(args.prohibited, "prohibited zone"))
     except (InputError, ValueError) as error:

@@ -1,7 +1,9 @@
 """``beacon-gateway serve``: run the gateway: HTTP, TCP and MQTT ingestion.
 
 Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by default; the TCP
-ports and ``GATEWAY_MQTT_URL`` off unless set). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
+ports and ``GATEWAY_MQTT_URL`` off unless set). The HTTP listener also answers ``/health``
+and ``/metrics`` (this process's Prometheus metrics: each process counts its own, so
+several processes are several scrape targets; see ``beacon_gateway.metrics``). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
 0: never) it re-evaluates the declarations whose beacon went quiet or whose planned arrival
 passed, so ``signal_lost`` and ``late`` are raised without waiting for another ping; the
 check is idempotent, so every gateway process may run it. After it, the finished hours'

@@ -105,3 +105,53 @@ def _visits(track: Track, idx: np.ndarray, area: Area) -> list[Episode]:
         if current is not None:
             current.details["last_seen"] = iso(track.time(i))
     return episodes
+
+
+#: The route is cut into this many pieces to measure how much of it the track has covered.
+PROGRESS_PIECES = 1000
+#: Two fixes this much farther apart along the route than the speed limit allows are not a
+#: continuous drive between them (a jump, or a fix matched to the wrong pass of the road).
+PROGRESS_SLACK_M = 2000.0
+#: A fix this little behind the previous place is GPS noise, not driving back.
+PROGRESS_NOISE_M = 50.0
+
+
+def first_arrival(track: Track, plan: Plan, rules: Rules, candidates: np.ndarray) -> int | None:
+    """Return the first of ``candidates`` (fix indexes in the end zone) reached after enough progress.
+
+    Each located fix inside the corridor is placed along the route where it continues
+    the drive so far (the next stretch ahead of the previous place, so a road passing the
+    destination half-way counts as half-way, and the way back down a valley as the way
+    back); the route is covered between two fixes
+    when the speed limit allows the drive between them. Arrival is the end zone reached
+    with ``rules.arrival_progress`` of the route's length covered.
+    """
+    if not len(candidates):
+        return None
+    idx = track.indexes()
+    point, along = plan.corridor.along_candidates(track.lon[idx], track.lat[idx])
+    # Plain Python from here: one pass over the fixes, and numpy is slow on one value at a time.
+    starts, places, times = np.searchsorted(point, np.arange(len(idx) + 1)).tolist(), along.tolist(), track.t.tolist()
+    piece_m = max(plan.corridor.length_m / PROGRESS_PIECES, 1e-6)
+    metres_per_s = rules.max_speed_kmh / 3.6
+    covered = bytearray(PROGRESS_PIECES + 1)
+    wanted, previous, previous_t = set(candidates.tolist()), 0.0, None
+    for j, i in enumerate(idx.tolist()):
+        if starts[j] < starts[j + 1]:
+            here = _continuing(places[starts[j]:starts[j + 1]], previous)
+            reach = 0.0 if previous_t is None else metres_per_s * (times[i] - previous_t)
+            low, high = sorted((previous, here)) if abs(here - previous) <= reach + PROGRESS_SLACK_M else (here, here)
+            first, last = int(low // piece_m), min(int(high // piece_m), PROGRESS_PIECES) + 1
+            covered[first:last] = b"\x01" * (last - first)
+            previous, previous_t = here, times[i]
+        if i in wanted and covered.count(1, 0, PROGRESS_PIECES) >= rules.arrival_progress * PROGRESS_PIECES:
+            return i
+    return None
+
+
+def _continuing(options: list[float], previous: float) -> float:
+    """Return the place along the route that continues from ``previous``: the nearest ahead, else the nearest."""
+    ahead = [metres for metres in options if metres >= previous - PROGRESS_NOISE_M]
+    if ahead:
+        return min(ahead)
+    return min(options, key=lambda metres: abs(metres - previous))

@@ -80,7 +80,7 @@ def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rule
 
 def _plan_key(declaration: Declaration, rules: Rules) -> tuple[object, ...]:
     return (declaration.id, declaration.created_at, declaration.origin_id, declaration.destination_id,
-            declaration.corridor_m, declaration.planned_arrival, declaration.beacon_id, rules)
+            declaration.corridor_m, declaration.planned_arrival, declaration.departed_at, declaration.beacon_id, rules)
 
 
 def _load_plan_parts(session: Session, ids: list[int]) -> None:
@@ -116,4 +116,5 @@ def _read_plan(declaration: Declaration, zones: list[Zone], rules: Rules) -> Pla
         prohibited=tuple(Area(z.name, z.polygon) for z in zones if z.kind == ZoneKind.PROHIBITED),
         reporting_period_s=float(beacon.reporting_period_s if beacon else rules.default_reporting_period_s),
         planned_arrival=declaration.planned_arrival,
+        departed_at=declaration.departed_at,
     )

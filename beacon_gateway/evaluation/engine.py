@@ -9,7 +9,7 @@ from beacon_gateway.evaluation.episodes import Episode
 from beacon_gateway.evaluation.movement import spoofing, unscheduled_stop
 from beacon_gateway.evaluation.plan import Plan
 from beacon_gateway.evaluation.rules import ARRIVED, LATE, Rules
-from beacon_gateway.evaluation.timing import arrival_index, arrived_and_late, signal_lost
+from beacon_gateway.evaluation.timing import arrival_index, arrived_and_late, heard, signal_lost
 from beacon_gateway.evaluation.track import Fix, Track
 
 #: When and where the vehicle arrived.
@@ -19,31 +19,36 @@ TRIP_RULES = (off_route, unscheduled_stop, prohibited_zone, spoofing)
 
 
 def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: datetime | None = None,
-             arrived_at: Arrival | None = None) -> list[Episode]:
+             arrived_at: Arrival | None = None, from_departure: bool = True) -> list[Episode]:
     """Return the episodes the rules find in ``fixes`` (any order: they are sorted by fix time).
 
     The same fixes always give the same episodes, however and whenever they arrived.
     ``now`` lets silence after the last fix and lateness count; ``arrived_at`` is an
-    arrival already known from earlier fixes (time, lat, lon).
+    arrival already known from earlier fixes (time, lat, lon). ``from_departure`` says
+    the fixes are the whole trip since ``plan.departed_at`` (not a window of it), so a
+    silence before the first fix counts.
     """
     rules = rules or Rules()
     track = Track.of(fixes, rules)
-    arrival = _arrival(track, plan, arrived_at)
+    arrival = _arrival(track, plan, rules, arrived_at)
     trip = track if arrival is None else track.head(int((track.t <= arrival[0].timestamp()).sum()))
     episodes: list[Episode] = []
     for rule in TRIP_RULES:
         episodes += rule(trip, plan, rules)
-    episodes += signal_lost(trip, plan, rules, now=None if arrival else now)
+    episodes += signal_lost(trip, plan, rules, now=None if arrival else now, from_departure=from_departure)
     if arrival is not None:
         _end_at_arrival(episodes, arrival[0])
-    last_heard = track.fixes[-1].time if len(track) else None
+    alive = heard(track)
+    last_heard = track.time(alive[-1]) if len(alive) else None
     episodes += arrived_and_late(plan, arrival, last_heard, now)
     return sorted(episodes, key=lambda e: (e.start, e.kind, e.subject))
 
 
-def _arrival(track: Track, plan: Plan, known: Arrival | None) -> Arrival | None:
-    """Return the first fix in the destination zone, or the arrival known already if earlier."""
-    i = arrival_index(track, plan)
+def _arrival(track: Track, plan: Plan, rules: Rules, known: Arrival | None) -> Arrival | None:
+    """Return the first fix in the destination zone after enough progress, or the arrival known already if earlier."""
+    if known is not None and (not len(track) or known[0] <= track.time(0)):
+        return known                             # nothing in this track can come earlier
+    i = arrival_index(track, plan, rules)
     found = None if i is None else (track.time(i), float(track.lat[i]), float(track.lon[i]))
     if known is not None and (found is None or known[0] <= found[0]):
         return known

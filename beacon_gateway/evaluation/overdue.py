@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.evaluation.episodes import Episode
 from beacon_gateway.evaluation.rules import Rules, default_rules
 from beacon_gateway.evaluation.sync import CHUNK, reevaluate_many
-from tracker.models import Beacon, Declaration, DeclarationStatus, Position
+from tracker.domain.last_position import last_fix_time
+from tracker.models import Beacon, Declaration, DeclarationStatus
 
 #: Declarations still on the road: silence and lateness matter only for them.
 ON_ROAD = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
@@ -25,8 +26,7 @@ ON_ROAD = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
 def overdue_candidates(session: Session, now: datetime, rules: Rules | None = None) -> list[int]:
     """Return the ids of declarations on the road that may be silent too long or late at ``now``."""
     rules = rules or default_rules()
-    last_fix = (select(func.max(Position.fix_time)).where(Position.declaration_id == Declaration.id)
-                .correlate(Declaration).scalar_subquery())
+    last_fix = last_fix_time(Declaration.id).correlate(Declaration)
     rows = session.execute(
         select(Declaration.id, Declaration.planned_arrival, Beacon.reporting_period_s, last_fix)
         .outerjoin(Beacon, Beacon.id == Declaration.beacon_id)

@@ -72,6 +72,7 @@ class Plan:
     prohibited: tuple[Area, ...] = ()
     reporting_period_s: float = 300.0
     planned_arrival: datetime | None = None
+    departed_at: datetime | None = None     # when the trip began: silence counts from then
 
     @property
     def route_tolerated(self) -> tuple[Circle, ...]:

@@ -41,6 +41,7 @@ class Rules:
     frozen_fixes: int = 3                 # identical coordinates this many times ...
     frozen_speed_kmh: float = 10.0        # ... while reporting at least this speed is frozen
     spoof_quiet_s: float = 600.0          # a spoofing episode ends after this long without signs
+    arrival_progress: float = 0.9         # share of the route's length covered before the end zone is arrival
 
     @property
     def lookback_s(self) -> float:

@@ -5,6 +5,10 @@ that new positions can change is re-read: from ``since`` (the earliest new fix) 
 the longest rule window, extended back to the start of any alert still going on then.
 Anything that was pending longer than that window has already become an alert (by
 induction over earlier batches), so the window's episodes equal a full evaluation's.
+Two things a window cannot show are read whole: the silence since departure (judged only
+when the window holds every fix since it) and arrival, which needs the progress made
+along the route since departure (the whole track is read while a window reaches the end
+zone and no arrival is known yet).
 
 Each episode's alert is found by its key (declaration, kind, start). When late positions
 move an episode's start, the alert overlapping it is updated instead of a new one
@@ -20,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Mapping
 
+import numpy as np
 from sqlalchemy import Dialect, Float, Integer, bindparam, select, text
 from sqlalchemy.orm import Session, defer
 
@@ -87,11 +92,16 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
     windows = {d.id: _window_start(alerts[d.id], since_by_declaration[d.id], rules) for d in declarations}
     fixes = read_fixes_many(session, windows)
     plans = plans_for(session, declarations, rules)
+    whole = {d.id for d in declarations if _needs_whole_track(d, plans[d.id], alerts[d.id], fixes[d.id],
+                                                            windows[d.id])}
+    if whole:
+        windows.update(dict.fromkeys(whole))
+        fixes.update(read_fixes_many(session, dict.fromkeys(whole)))
     results = {}
     for declaration in declarations:
         try:
             episodes = _evaluate(declaration, plans[declaration.id], alerts[declaration.id], fixes[declaration.id],
-                                 now, rules)
+                                 now, rules, _from_departure(fixes[declaration.id], windows[declaration.id]))
         except Exception:  # noqa: BLE001 - one declaration's bad data must not stop the batch
             log.exception("evaluation of declaration %s failed", declaration.id)
             continue
@@ -103,13 +113,38 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
 
 
 def _evaluate(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: list[Fix],
-              now: datetime | None, rules: Rules) -> list[Episode]:
+              now: datetime | None, rules: Rules, from_departure: bool) -> list[Episode]:
+    return evaluate(fixes, plan, rules, now=now, arrived_at=_known_arrival(declaration, plan, alerts),
+                    from_departure=from_departure)
+
+
+def _known_arrival(declaration: Declaration, plan: Plan, alerts: list[Alert]) -> tuple[datetime, float, float] | None:
+    """Return the arrival already known: the arrival alert, or custody's arrival at the destination if earlier."""
     known = next(((_start(a), a.lat, a.lon) for a in alerts if a.kind == ARRIVED), None)
     if declaration.arrived_at is not None and (known is None or declaration.arrived_at < known[0]):
         # Arrival recorded at the destination (custody) ends the trip even if no fix was inside the zone.
         destination = plan.destination or declaration.destination   # the plan's copy: no lazy load
         known = (declaration.arrived_at, destination.lat, destination.lon)
-    return evaluate(fixes, plan, rules, now=now, arrived_at=known)
+    return known
+
+
+def _from_departure(fixes: list[Fix], window: datetime | None) -> bool:
+    """Return whether ``fixes`` are the whole track: no window, or none stored before it."""
+    return window is None or not fixes or fixes[0].time >= window
+
+
+def _needs_whole_track(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: list[Fix],
+                       window: datetime | None) -> bool:
+    """Return whether arrival must be judged on the whole track: a window reaching the end zone, arrival unknown.
+
+    Arrival needs the progress made since departure, which a window cannot show; this
+    costs a whole read only while the vehicle is near its destination and not yet arrived.
+    """
+    if _from_departure(fixes, window) or plan.destination is None or _known_arrival(declaration, plan, alerts):
+        return False
+    lon = np.fromiter((f.lon for f in fixes), float, len(fixes))
+    lat = np.fromiter((f.lat for f in fixes), float, len(fixes))
+    return bool(plan.destination.contains(lon, lat).any())
 
 
 def _start(alert: Alert) -> datetime:

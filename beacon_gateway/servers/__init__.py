@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from beacon_gateway import metrics
 from beacon_gateway.auth import tcp_login_refusal
 from beacon_gateway.position import Position
 from beacon_gateway.writer import BatchWriter, NotStored, Outcome
@@ -27,6 +28,7 @@ class Ingest:
         self.writer = writer
         self.sessions = sessions
         self.stall_s = stall_s
+        metrics.watch_writer(lambda: self.writer.waiting(), lambda: self.writer.oldest_wait_s())
 
     async def store(self, positions: Sequence[Position], token: str | None = None) -> Outcome:
         """Store the positions; returns once committed, raises ``NotStored`` when they were not."""
@@ -41,7 +43,7 @@ class Ingest:
             raise NotStored(f"the database did not answer: {exc}") from exc
 
     async def problem(self) -> str | None:
-        """Return why ingestion cannot commit now (writer stalled, database unreachable), or None."""
+        """Return why ingestion cannot commit in time (a message waiting too long, database unreachable), or None."""
         problem = self.writer.problem(self.stall_s)
         if problem is not None:
             return problem

@@ -4,8 +4,12 @@
 - ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
   Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
   the ``id`` names.
-- ``GET /health`` — 200 when the gateway can commit; 503 when its database is unreachable
-  or commits have stalled (a load balancer then sends devices to another gateway).
+- ``GET /health`` — 200 when the gateway can commit in time; 503 when its database is
+  unreachable or a message has waited longer than ``GATEWAY_HEALTH_STALL_S`` for its commit
+  (a load balancer then sends devices to another gateway).
+- ``GET /metrics`` — this process's Prometheus metrics (``beacon_gateway.metrics``).
+
+``/health`` and ``/metrics`` take no request body (413) and only GET/HEAD (405).
 
 2xx only once the positions are committed; 401/403/413/422 say precisely what was wrong
 with the request and store nothing; 503 means "not stored, send again later".
@@ -17,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from beacon_gateway import metrics
 from beacon_gateway.decoders import json_batch, osmand
 from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
@@ -50,12 +55,12 @@ async def native_batch(request: web.Request) -> web.Response:
     """Store a JSON batch from the beacon that owns the bearer token."""
     token = bearer_token(request)
     if token is None or not token.startswith(TOKEN_PREFIX):
-        return error(401, "unauthorized", "a beacon bearer token is required",
-                     headers={"WWW-Authenticate": 'Bearer realm="beacon-gateway"'})
+        return _refused(json_batch.PROTOCOL, 401, "unauthorized", "a beacon bearer token is required",
+                        headers={"WWW-Authenticate": 'Bearer realm="beacon-gateway"'})
     try:
         positions = json_batch.decode_batch(await request.read())
     except json_batch.BatchError as exc:
-        return error(422, "invalid_batch", str(exc), exc.fields)
+        return _refused(json_batch.PROTOCOL, 422, "invalid_batch", str(exc), exc.fields)
     return await _store(request, positions, token)
 
 
@@ -66,22 +71,39 @@ async def osmand_request(request: web.Request) -> web.Response:
     if key is None or not well_formed_token(key):
         log.warning("OsmAnd request from %s refused: %s device key", request.remote,
                     "no" if key is None else "a malformed")
-        return error(401, "unauthorized", "the device key is required: the server URL must end in "
-                     "/?key=<the beacon's token>")
+        return _refused(osmand.PROTOCOL, 401, "unauthorized", "the device key is required: the server URL "
+                        "must end in /?key=<the beacon's token>")
     try:
         positions = osmand.decode_request(request.query_string, body, request.content_type)
     except DecodeError as exc:
-        return error(422, "invalid_message", str(exc))
+        return _refused(osmand.PROTOCOL, 422, "invalid_message", str(exc))
     return await _store(request, positions, key)
 
 
+def _refused(protocol: str, status: int, code: str, message: str, fields: dict[str, str] | None = None,
+             headers: dict[str, str] | None = None) -> web.Response:
+    """Count a message refused before it reached the writer (which counts the others) and answer it."""
+    metrics.count_message(protocol)
+    metrics.count_refusal(code)
+    return error(status, code, message, fields, headers)
+
+
 async def health(request: web.Request) -> web.Response:
-    """Say whether the gateway can commit positions now (200), or why not (503)."""
+    """Say whether the gateway can commit positions in time (200), or why not (503)."""
+    if request.body_exists:
+        return error(413, "request_entity_too_large", "/health takes no request body")
     problem = await request.app[INGEST_KEY].problem()
     if problem is not None:
         return web.json_response({"status": "unavailable", "problem": problem}, status=503,
                                  headers={"Retry-After": RETRY_AFTER_S})
     return web.json_response({"status": "ok"})
+
+
+async def metrics_text(request: web.Request) -> web.Response:
+    """Return this process's metrics in the Prometheus text format."""
+    if request.body_exists:
+        return error(413, "request_entity_too_large", "/metrics takes no request body")
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 async def _store(request: web.Request, positions: list[Position], token: str | None) -> web.Response:
@@ -127,6 +149,7 @@ def make_app(ingest: Ingest, max_body_bytes: int) -> web.Application:
     app[INGEST_KEY] = ingest
     app.router.add_post("/api/v1/pings", native_batch)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_text)
     app.router.add_route("GET", "/", osmand_request)
     app.router.add_route("POST", "/", osmand_request)
     return app

@@ -29,6 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from beacon_gateway import metrics
 from beacon_gateway.decoders import json_batch
 from beacon_gateway.position import DecodeError
 from beacon_gateway.writer import BatchWriter, Outcome
@@ -120,6 +121,7 @@ class MqttSubscriber:
                 return  # not acknowledged: the broker delivers it again
             self._pending += 1
             connection = self._connection
+        metrics.mqtt_backlog(+1)
         device_id = device_from_topic(self.topic_filter, message.topic)
         try:
             if device_id is None:
@@ -128,6 +130,8 @@ class MqttSubscriber:
                          for p in json_batch.decode_batch(message.payload, device_id=device_id)]
         except DecodeError as exc:
             log.warning("MQTT message on %s refused for good: %s", message.topic, exc)
+            metrics.count_message(PROTOCOL)
+            metrics.count_refusal("invalid_message")
             self._settle(message, connection, acknowledge=True)
             return
         future = self.writer.submit(positions)
@@ -154,6 +158,7 @@ class MqttSubscriber:
             self.acknowledged += acknowledge
             self._pending -= 1
             self._lock.notify_all()
+        metrics.mqtt_backlog(-1)
 
     def _redeliver(self) -> None:
         # MQTT resends an unacknowledged message only on a new connection: reconnect.

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import gpxpy.gpx
 import pytest
+from shapely.geometry import LineString
 
 from beacon_gateway.cli import main
+from beacon_gateway.simulator import Deviation, Pause, Simulation
 from tests.conftest import DATA
+from tests.gateway.helpers import LiveGateway
+from tests.gateway.test_evaluation_alerts import alerts_of
 from tracker.domain import geography as geo
+from tracker.domain.route_geometry import plan_geometry
 
 DEPARTED = "2026-11-20T04:00:00Z"
 ROUTE_WKT = "LINESTRING (" + ", ".join(f"{w.lon} {w.lat}" for w in geo.KHAIDARKAN_AKJOL) + ")"
@@ -124,3 +130,44 @@ def test_a_dead_zone_and_settings_given_on_the_command_line_are_used(tmp_path: P
     tunnel = "POLYGON ((73.76 42.30, 73.84 42.30, 73.84 42.36, 73.76 42.36, 73.76 42.30))"
     assert [a["kind"] for a in check(capsys, *route, "--dead-zone", tunnel, str(track))[1]] == ["arrived"]
     assert [a["kind"] for a in check(capsys, *route, "--set", "signal_periods=30", str(track))[1]] == ["arrived"]
+
+
+def test_check_route_prints_the_alerts_the_live_gateway_raises_on_the_same_track(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], db, sessions, make_tracked_declaration,
+        make_checkpoint) -> None:
+    """One track, two paths: the gateway's pipeline in batches, with its database plan, and check-route."""
+    departed = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+    corridor, radius = 250, 400
+    route = plan_geometry(LineString([(w.lon, w.lat) for w in geo.KHAIDARKAN_AKJOL]), corridor).route
+    (lon0, lat0), (lon1, lat1) = route.coords[0], route.coords[-1]
+    declaration = make_tracked_declaration(
+        route=route, corridor_m=corridor, reporting_period_s=30, departed_at=departed - timedelta(minutes=20),
+        origin=make_checkpoint(lat=lat0, lon=lon0, radius_m=radius),
+        destination=make_checkpoint(lat=lat1, lon=lon1, radius_m=radius),
+        planned_departure=departed, planned_arrival=departed + timedelta(hours=30))
+    trip = Simulation(geo.KHAIDARKAN_AKJOL, departed, device_id=declaration.beacon.device_id, noise_m=30.0,
+                      seed=21, deviations=[Deviation(60, 5, 900), Deviation(200, 4, 600)],
+                      pauses=[Pause(25, at_min=120)], gap_at="Too-Ashuu tunnel", gap_min=10)
+    positions = list(trip.positions())
+    track = tmp_path / "trip.jsonl"
+    track.write_text("".join(json.dumps({"fix_time": p.fix_time.isoformat(), "lat": p.lat, "lon": p.lon,
+                                         "speed_kmh": p.speed_kmh}) + "\n" for p in positions))
+    (tmp_path / "route.wkt").write_text(route.wkt)
+
+    live = LiveGateway(sessions)
+    try:
+        for start in range(0, len(positions), 40):              # messages of 40 fixes, one after the other
+            assert live.writer.submit(positions[start:start + 40]).result(60).accepted
+    finally:
+        live.close()
+    code, printed, err = check(capsys, "--route", str(tmp_path / "route.wkt"), "--corridor", str(corridor),
+                               "--end-radius", str(radius), "--reporting-period", "30",
+                               "--departed-at", (departed - timedelta(minutes=20)).isoformat(),
+                               "--planned-arrival", (departed + timedelta(hours=30)).isoformat(), str(track))
+    assert code == 0, err
+    raised = [json.loads(json.dumps(a["details"])) for a in alerts_of(db, declaration)]
+    names = {a.pop("destination") for a in raised + printed if a["kind"] == "arrived"}
+    assert names == {declaration.destination.code, "end"}      # the one thing told apart: the end zone's name
+    key = lambda alert: (alert["start"], alert["kind"])  # noqa: E731
+    assert sorted(raised, key=key) == sorted(printed, key=key)
+    assert {"signal_lost", "off_route", "unscheduled_stop", "arrived"} <= {a["kind"] for a in printed}

@@ -115,7 +115,7 @@ def test_health_answers_503_while_positions_wait_without_a_commit(sessions: sess
         waiting = live.writer.submit([position("350000000000009", 0)])
         time.sleep(0.01)
         status, body = http("GET", url)
-        assert status == 503 and body["problem"].startswith("no commit for")
+        assert status == 503 and body["problem"].startswith("a message has waited")
         Blocked.release.set()
         waiting.result(10)
         assert http("GET", url) == (200, {"status": "ok"})

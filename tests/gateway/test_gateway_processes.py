@@ -280,9 +280,10 @@ def test_a_running_gateway_raises_signal_lost_once_for_a_beacon_that_stopped_rep
     with Session(engine) as session:   # reporting every 2 s: silence counts after 4 s
         session.execute(update(Beacon).where(Beacon.id == beacon.id).values(reporting_period_s=2))
         session.commit()
-    declaration = seed.declaration(beacon, datetime.now(timezone.utc) - timedelta(minutes=5))
     gateway = gateways(GATEWAY_HTTP_PORT=port, GATEWAY_OVERDUE_CHECK_S="0.3")
     now = datetime.now(timezone.utc).replace(microsecond=0)     # the last ping is heard now, then silence
+    # Departed at its first ping: a longer wait would be a silence since departure (its own test).
+    declaration = seed.declaration(beacon, now - timedelta(seconds=2))
     pings = [{"fix_time": (now - timedelta(seconds=2 - k)).isoformat(), "lat": 40.53 + 0.0002 * k, "lon": 72.8}
              for k in range(3)]
     status, _ = http("POST", f"http://127.0.0.1:{port}/api/v1/pings", {"device_id": beacon.device_id,
@@ -300,3 +301,53 @@ def test_a_running_gateway_raises_signal_lost_once_for_a_beacon_that_stopped_rep
     assert gateway.terminate() == 0
     [alert] = lost()
     assert alert.status.value == "open" and alert.details["start"].startswith(pings[-1]["fix_time"][:19])
+
+
+def test_a_running_gateway_raises_signal_lost_for_a_beacon_that_never_reported_since_departure(
+        seed, gateways, engine) -> None:
+    from sqlalchemy import update
+    from tracker.models import Beacon
+
+    beacon, _ = seed.beacon()
+    with Session(engine) as session:   # reporting every 2 s: silence counts 4 s after departure
+        session.execute(update(Beacon).where(Beacon.id == beacon.id).values(reporting_period_s=2))
+        session.commit()
+    departed = datetime.now(timezone.utc)
+    declaration = seed.declaration(beacon, departed)
+    gateway = gateways(GATEWAY_HTTP_PORT=free_port(), GATEWAY_OVERDUE_CHECK_S="0.3")
+
+    def lost() -> list[Alert]:
+        with Session(engine) as session:
+            return list(session.scalars(select(Alert).where(Alert.declaration_id == declaration,
+                                                            Alert.kind == "signal_lost")))
+
+    wait_until(lambda: bool(lost()), what="signal_lost for a beacon silent since departure")
+    time.sleep(1.0)                                            # more checks: raised once
+    assert gateway.terminate() == 0
+    [alert] = lost()
+    assert alert.details["departed_at"] == alert.details["start"] == departed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    """Return one sample of a running gateway's /metrics (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        return next((s.value for f in families for s in f.samples if s.name == name and s.labels == labels), 0.0)
+
+
+def test_each_gateway_process_shows_its_own_metrics(seed, gateways) -> None:
+    ports = [free_port(), free_port()]
+    beacon, token = seed.beacon(token=True)
+    processes = [gateways(GATEWAY_HTTP_PORT=port) for port in ports]
+    for n, (port, count) in enumerate(zip(ports, (3, 5))):
+        body = {"device_id": beacon.device_id, "pings": [
+            {"fix_time": t.isoformat(), "lat": 40.5, "lon": 72.8} for t in fix_times(n, count)]}
+        assert http("POST", f"http://127.0.0.1:{port}/api/v1/pings", body,
+                    {"Authorization": f"Bearer {token}"})[0] == 200
+    assert [metric(port, "beacon_gateway_positions_total", protocol="json") for port in ports] == [3.0, 5.0]
+    assert [metric(port, "beacon_gateway_messages_total", protocol="json") for port in ports] == [1.0, 1.0]
+    assert metric(ports[0], "process_resident_memory_bytes") > 0
+    assert [process.terminate() for process in processes] == [0, 0]

@@ -128,6 +128,7 @@ class Corridor:
     _ab: NDArray[np.float64] = field(init=False, repr=False)
     _ab_len2: NDArray[np.float64] = field(init=False, repr=False)
     _segments: shapely.STRtree = field(init=False, repr=False)
+    _starts: NDArray[np.float64] | None = field(init=False, repr=False, default=None)  # metres before each segment
     line: LineString = field(init=False, repr=False)
     polygon: Polygon = field(init=False, repr=False)
     inner: Polygon = field(init=False, repr=False)
@@ -192,6 +193,27 @@ class Corridor:
         a, ab = self._a[segment], self._ab[segment]
         t = np.clip(((x - a[:, 0]) * ab[:, 0] + (y - a[:, 1]) * ab[:, 1]) / self._ab_len2[segment], 0.0, 1.0)
         return a[:, 0] + t * ab[:, 0], a[:, 1] + t * ab[:, 1]
+
+    @property
+    def length_m(self) -> float:
+        """Return the route's length in metres (projected: within the projection's scale error)."""
+        return float(self.line.length)
+
+    def along_candidates(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Return (point index, metres along the route) of every stretch of route within the corridor of a point.
+
+        A route that passes the same place twice (a ring road, an out-and-back valley)
+        gives such a point two candidates or more; the caller chooses by continuity.
+        """
+        x, y = self.project(np.atleast_1d(lon), np.atleast_1d(lat))
+        point, segment = self._segments.query(shapely.points(x, y), predicate="dwithin", distance=self.width_m)
+        if self._starts is None:
+            self._starts = np.concatenate([[0.0], np.cumsum(np.sqrt(self._ab_len2))[:-1]])
+        a, ab = self._a[segment], self._ab[segment]
+        t = np.clip(((x[point] - a[:, 0]) * ab[:, 0] + (y[point] - a[:, 1]) * ab[:, 1]) / self._ab_len2[segment],
+                    0.0, 1.0)
+        order = np.lexsort((segment, point))
+        return point[order], (self._starts[segment] + t * np.sqrt(self._ab_len2[segment]))[order]
 
     def classify(self, lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
         """Return (well inside, distance) per point; distances are exact only where not well inside.

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.route_geometry import corridor_outline, inside
+from tracker.domain.last_position import may_be_last
 from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, PlaceRole, Position, Zone
 
 #: A track longer than this is thinned (a browser draws a few thousand vertices smoothly).
@@ -58,10 +59,14 @@ def feature(layer: str, geometry: BaseGeometry, **properties: Any) -> Feature:
 
 
 def track_of(session: Session, declaration: Declaration) -> list[Fix]:
-    """Return the declaration's positions in fix-time order."""
+    """Return the declaration's positions in fix-time order, without fixes from the future.
+
+    The track's end is the declaration's last position (``tracker.domain.last_position``).
+    """
     rows = session.execute(
         select(Position.fix_time, Position.lon, Position.lat)
-        .where(Position.declaration_id == declaration.id).order_by(Position.fix_time, Position.id)
+        .where(Position.declaration_id == declaration.id, may_be_last())
+        .order_by(Position.fix_time, Position.id)
     ).all()
     return [Fix(at, lon, lat) for at, lon, lat in rows]
 

@@ -10,9 +10,10 @@ from typing import Any
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from tracker.domain.access import alert_filter, declaration_filter
+from tracker.domain.last_position import last_fix_time
 from tracker.models import Alert, AlertSeverity, AlertStatus, Declaration, DeclarationStatus, Position, User
 
 #: Most urgent first.
@@ -62,10 +63,8 @@ class OpenAlertSummary:
 
 
 def _last_fix_time() -> Any:
-    """Return the time of the declaration's latest fix: one step back along ix_positions_declaration_fix_time."""
-    fix = aliased(Position)
-    return (select(func.max(fix.fix_time)).where(fix.declaration_id == Declaration.id)
-            .correlate(Declaration).scalar_subquery())
+    """Return the time of the declaration's last position (``tracker.domain.last_position``)."""
+    return last_fix_time(Declaration.id).correlate(Declaration)
 
 
 def in_transit_query(user: User) -> Select:

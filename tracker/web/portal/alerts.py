@@ -34,7 +34,7 @@ DETAILS = {
     "shortage_g": _l("Shortage"), "excess_g": _l("Excess"), "seal_number": _l("Seal number"),
     "planned_arrival": _l("Planned arrival"), "delay_s": _l("Delay, seconds"), "detected_at": _l("Detected at"),
     "zone": _l("Zone"), "destination": _l("Destination"), "licence": _l("Licence"), "dealer": _l("Dealer"),
-    "last_fix_at": _l("Last position at"), "allowance_s": _l("Allowance, seconds"),
+    "last_fix_at": _l("Last position at"), "allowance_s": _l("Allowance, seconds"), "departed_at": _l("Departed at"),
     "declared_g": _l("Declared net mass"), "received_g": _l("Received net mass"),
     "difference_g": _l("Difference"), "tolerance_g": _l("Tolerance"), "observed_g": _l("Observed mass"),
     "mass_g": _l("Mass"), "crossed_g": _l("Mass crossed"), "missed_reports": _l("Missed reports"),
