@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.plausibility import mass_problem
 from tracker.domain.text import text
 from tracker.models import Container, ContainerType, User
 
@@ -43,8 +44,8 @@ def register_container(
     if container_type not in {t.value for t in ContainerType}:
         errors["container_type"] = text("one of {values}", values=', '.join(t.value for t in ContainerType))
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            errors[field] = text("whole grams >= {minimum}", minimum=minimum)
+        if (problem := mass_problem(value, minimum=minimum)) is not None:
+            errors[field] = problem
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
         errors["net_g"] = text("{net_g} g exceeds the capacity of {capacity_g} g",
                                net_g=net_g, capacity_g=capacity_g)
