@@ -62,9 +62,10 @@ def _comma_in_english(value: str) -> Text:
     if "," in rest or "." in digits:  # "12,345,678", "1,000.5": plainly grouping, but say it once
         return text("\u201c{typed}\u201d: type the kilograms without commas, e.g. {ungrouped}",
                     typed=value, ungrouped=digits.replace(",", ""))
+    decimal = whole + "." + (rest.rstrip("0") or "0")
     return text("\u201c{typed}\u201d is ambiguous: a comma may group thousands or mark decimals. "
                 "Type {grouped} or {decimal} (a point for decimals, no comma)",
-                typed=value, grouped=whole + rest, decimal=f"{whole}.{rest.rstrip('0') or '0'}")
+                typed=value, grouped=whole + rest, decimal=decimal)
 
 
 def _ungrouped(whole: str) -> str:
