@@ -59,7 +59,7 @@ def test_a_mass_typed_in_kilograms_is_read_in_grams(language: str, typed: str, g
     ("en", "1" * 41, "in digits"),                # longer than anyone types a mass
     ("en", "100000.001", "more than the ceiling of 100000 kg"),
     ("en", "9" * 30, "more than the ceiling"),
-    ("ru", "100 000,001", "more than the ceiling of 100000 kg"),
+    ("ru", "100 000,001", "100000,001 kg is more than the ceiling of 100000 kg"),
 ])
 def test_a_mass_that_cannot_be_read_safely_is_refused_saying_what_to_type(language: str, typed: str,
                                                                           hint: str) -> None:

@@ -107,15 +107,15 @@ def read_kg(raw: str, language: str, allow_zero: bool = False) -> int:
     grams = int(Decimal(f"{whole}.{decimals or '0'}") * GRAMS_PER_KG)
     problem = mass_problem(grams, minimum=0 if allow_zero else 1)
     if problem is not None:
-        raise UnreadableMass(text("the mass must be more than zero") if grams == 0 else _in_kg(grams, problem))
+        raise UnreadableMass(text("the mass must be more than zero") if grams == 0 else _in_kg(grams, problem, language))
     return grams
 
 
-def _in_kg(grams: int, problem: Text) -> Text:
-    """Say a mass past the ceiling in the kilograms the user typed."""
+def _in_kg(grams: int, problem: Text, language: str) -> Text:
+    """Say a mass past the ceiling in kilograms, written as the user writes them."""
     ceiling = current_limits().ceiling_g
-    return text("{kg} kg is more than the ceiling of {ceiling} kg", kg=kg_value(grams, "en"),
-                ceiling=kg_value(ceiling, "en")) if grams > ceiling else problem
+    return text("{kg} kg is more than the ceiling of {ceiling} kg", kg=kg_value(grams, language),
+                ceiling=kg_value(ceiling, language)) if grams > ceiling else problem
 
 
 def kg_value(grams: int | None, language: str) -> str:
