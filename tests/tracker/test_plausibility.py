@@ -363,3 +363,15 @@ def test_the_portal_refuses_a_stock_entry_dated_too_long_ago(db: Session, auth: 
         "place": "Khaidarkan"}, form_page="/register")
     assert response.status_code == 400 and message in response.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(StockEntry)) == 0
+
+
+def test_the_portal_refuses_a_declared_mass_past_the_capacity_in_step_2(auth: Any, db: Session,
+                                                                       make_submittable: Any) -> None:
+    trader, draft = make_submittable()
+    sscc = draft.items[0].container.sscc
+    auth.sign_in_as(trader)
+    response = auth.post_form(f"/declarations/{draft.id}/edit?step=containers", {"sscc": sscc, f"mass-{sscc}": "34.501"})
+    assert response.status_code == 400
+    assert f"capacity of container {sscc} (34500 g)" in field_error(response.get_data(as_text=True), f"mass-{sscc}")
+    db.expire_all()
+    assert draft.items[0].declared_net_g == 34_500
