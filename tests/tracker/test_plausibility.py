@@ -8,16 +8,26 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
-from tracker.domain.plausibility import Limits, day_problem, mass_problem, moment_problem, read_moment, use_limits
+from tracker import create_app
+from tracker.config import ConfigError, load_settings
+from tracker.domain.plausibility import (
+    Limits,
+    current_limits,
+    day_problem,
+    mass_problem,
+    moment_problem,
+    read_moment,
+    use_limits,
+)
 from tracker.domain.register import today_kg
 from tracker.models import (
     Activity,
@@ -80,9 +90,20 @@ def test_zero_grams_is_plausible_where_an_empty_container_is_a_fact() -> None:
     assert mass_problem(0, minimum=0) is None and "whole grams >= 0" in mass_problem(-1, minimum=0)
 
 
-def test_the_ceiling_is_a_setting(app: Flask) -> None:
-    use_limits(Limits(ceiling_g=50_000))
+def test_the_limits_are_settings_the_app_installs(tmp_path: Path) -> None:
+    create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", "MASS_CEILING_G": "50000",
+                "PLAUSIBLE_PAST_DAYS": "2", "PLAUSIBLE_FUTURE_MINUTES": "0"})
+    assert current_limits() == Limits(ceiling_g=50_000, past_days=2, future_minutes=0)
     assert mass_problem(50_000) is None and "ceiling of 50000 g" in mass_problem(50_001)
+    assert "more than 2 days ago" in moment_problem(NOW - timedelta(days=2, seconds=1), NOW)
+    assert "in the future" in moment_problem(NOW + timedelta(seconds=1), NOW)
+
+
+@pytest.mark.parametrize("name, value", [("MASS_CEILING_G", "0"), ("MASS_CEILING_G", "100 t"),
+                                         ("PLAUSIBLE_PAST_DAYS", "-1"), ("PLAUSIBLE_FUTURE_MINUTES", "soon")])
+def test_a_bad_limit_setting_is_refused_naming_it(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x", name: value})
 
 
 @pytest.mark.parametrize("moment, problem", [
