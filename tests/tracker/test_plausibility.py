@@ -28,6 +28,7 @@ from tracker.domain.plausibility import (
     read_moment,
     use_limits,
 )
+from tracker.domain.gs1 import make_sscc
 from tracker.domain.register import today_kg
 from tracker.models import (
     Activity,
@@ -396,3 +397,26 @@ def test_the_portal_refuses_a_declared_mass_past_the_capacity_in_step_2(auth: An
     assert f"capacity of container {sscc} (34500 g)" in field_error(response.get_data(as_text=True), f"mass-{sscc}")
     db.expire_all()
     assert draft.items[0].declared_net_g == 34_500
+
+
+@pytest.mark.parametrize("container_type, capacity, net, field, problem", [
+    ("flask_34_5kg", 34_501, 34_500, "capacity_g", "a flask_34_5kg holds at most 34500 g"),
+    ("drum", CEILING + 1, 1, "capacity_g", "ceiling"),
+    ("drum", 500_000, 500_001, "net_g", "exceeds the capacity"),
+])
+def test_the_api_refuses_a_container_its_type_cannot_be(client: FlaskClient, make_user: Any, container_type: str,
+                                                        capacity: int, net: int, field: str, problem: str) -> None:
+    sign_in(client, make_user("trader"))
+    response = client.post("/api/v1/containers", json={
+        "sscc": make_sscc(0, "470000001", 990_001), "container_type": container_type, "tare_g": 2_700,
+        "capacity_g": capacity, "net_g": net})
+    assert response.status_code == 422 and set(response.json["fields"]) == {field}
+    assert problem in response.json["fields"][field]
+
+
+def test_the_api_registers_a_drum_of_half_a_tonne(client: FlaskClient, make_user: Any) -> None:
+    sign_in(client, make_user("trader"))
+    response = client.post("/api/v1/containers", json={
+        "sscc": make_sscc(0, "470000001", 990_002), "container_type": "drum", "tare_g": 40_000,
+        "capacity_g": 500_000, "net_g": 500_000})
+    assert response.status_code == 201, response.json

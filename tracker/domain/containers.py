@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
-from tracker.domain.plausibility import mass_problem
+from tracker.domain.plausibility import capacity_problem, mass_problem
 from tracker.domain.text import text
 from tracker.models import Container, ContainerType, User
 
@@ -46,6 +46,8 @@ def register_container(
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
         if (problem := mass_problem(value, minimum=minimum)) is not None:
             errors[field] = problem
+    if "capacity_g" not in errors and (problem := capacity_problem(container_type, capacity_g)) is not None:
+        errors["capacity_g"] = problem
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:
         errors["net_g"] = text("{net_g} g exceeds the capacity of {capacity_g} g",
                                net_g=net_g, capacity_g=capacity_g)

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tracker.domain.text import Text, text
+from tracker.models import FLASK_NET_G, ContainerType
 
 #: The heaviest mass any one record may carry: 100 t.
 DEFAULT_CEILING_G = 100_000_000
@@ -25,6 +26,8 @@ DEFAULT_PAST_DAYS = 30
 DEFAULT_FUTURE_MINUTES = 5
 #: Real UTC offsets run from -12:00 to +14:00; anything beyond is a typing error or an attack.
 MAX_OFFSET = timedelta(hours=14)
+#: What a container of a standard type holds at most (other types: up to the ceiling).
+TYPE_CAPACITY_G = {ContainerType.FLASK_34_5KG: FLASK_NET_G}
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,17 @@ def mass_problem(grams: Any, minimum: int = 1, capacity_g: int | None = None,
         return text("{grams} g is more than the capacity of container {sscc} ({capacity} g)",
                     grams=grams, sscc=sscc or "", capacity=capacity_g)
     return None
+
+
+def capacity_problem(container_type: Any, capacity_g: Any) -> Text | None:
+    """Say what is wrong with a container's capacity for its type (None when it is plausible):
+    a standard flask holds 34.5 kg, any container at most the ceiling."""
+    problem = mass_problem(capacity_g)
+    limit = TYPE_CAPACITY_G.get(container_type) if isinstance(container_type, str) else None
+    if problem is None and limit is not None and capacity_g > limit:
+        return text("a {container_type} holds at most {limit} g", container_type=ContainerType(container_type),
+                    limit=limit)
+    return problem
 
 
 def moment_problem(moment: datetime, now: datetime) -> Text | None:
