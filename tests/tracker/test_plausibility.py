@@ -420,3 +420,11 @@ def test_the_api_registers_a_drum_of_half_a_tonne(client: FlaskClient, make_user
         "sscc": make_sscc(0, "470000001", 990_002), "container_type": "drum", "tare_g": 40_000,
         "capacity_g": 500_000, "net_g": 500_000})
     assert response.status_code == 201, response.json
+
+
+def test_the_api_refuses_a_sale_past_the_ceiling(client: FlaskClient, combine: Any, make_dealer: Any) -> None:
+    sign_in(client, combine)
+    response = client.post("/api/v1/transactions", json={
+        "seller_id": combine.dealer_id, "buyer_id": make_dealer().id, "mass_g": CEILING + 1, "place": "Kadamjai",
+        "transaction_date": today_kg().isoformat()})
+    assert response.status_code == 422 and "ceiling" in response.json["fields"]["mass_g"]
