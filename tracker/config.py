@@ -33,6 +33,12 @@ class Settings:
     secret_key: str
     receipt_tolerance_permille: int = 1
     receipt_tolerance_min_g: int = 50
+    #: The heaviest mass one record may carry (quota, approval, container, measured mass): 100 t.
+    mass_ceiling_g: int = 100_000_000
+    #: Event times and book entries may lie this many days back (a station's offline outbox) ...
+    plausible_past_days: int = 30
+    #: ... and this many minutes ahead of the server's clock (clock drift).
+    plausible_future_minutes: int = 5
     #: Time zone the portal shows times in when the user has chosen none.
     time_zone: str = "Asia/Bishkek"
     #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
@@ -137,7 +143,8 @@ def load_settings(
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
-             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE",
+             "MASS_CEILING_G", "PLAUSIBLE_PAST_DAYS", "PLAUSIBLE_FUTURE_MINUTES"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -145,6 +152,9 @@ def load_settings(
         secret_key=str(secret),
         receipt_tolerance_permille=int(pick("RECEIPT_TOLERANCE_PERMILLE", 1)),
         receipt_tolerance_min_g=int(pick("RECEIPT_TOLERANCE_MIN_G", 50)),
+        mass_ceiling_g=_positive_int("MASS_CEILING_G", pick("MASS_CEILING_G", 100_000_000)),
+        plausible_past_days=_positive_int("PLAUSIBLE_PAST_DAYS", pick("PLAUSIBLE_PAST_DAYS", 30)),
+        plausible_future_minutes=_count("PLAUSIBLE_FUTURE_MINUTES", pick("PLAUSIBLE_FUTURE_MINUTES", 5)),
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),

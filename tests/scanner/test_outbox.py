@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -24,10 +25,11 @@ from tests.scanner.tracker_server import CHECKPOINT, LiveTracker, TcpProxy
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
-def event_for(sscc: str, **extra: object) -> dict[str, object]:
-    """A custody event body as the station records it."""
+def event_for(sscc: str, days_ago: float = 1, **extra: object) -> dict[str, object]:
+    """A custody event body as the station records it, ``days_ago`` days before now (Kyrgyz time)."""
+    moment = datetime.now(timezone(timedelta(hours=6))) - timedelta(days=days_ago)
     return {"sscc": sscc, "checkpoint": CHECKPOINT, "kind": "inspection", "seal_intact": True,
-            "event_time": "2026-11-25T08:00:00+06:00", "device": "test station", **extra}
+            "event_time": moment.isoformat(timespec="seconds"), "device": "test station", **extra}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
@@ -214,6 +216,22 @@ def test_event_the_tracker_refuses_is_kept_and_does_not_block_the_others(
     states = {e.client_event_id: e.state for e in outbox.events()}
     assert states == {refused: "rejected", accepted: "sent"}
     assert live_tracker.custody_event_ids() == {accepted: 1}
+
+
+def test_an_event_held_offline_past_the_plausible_window_is_refused_once_and_kept_not_retried(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    too_old = outbox.add(event_for(live_tracker.ssccs[0], days_ago=31))
+    late_but_fine = outbox.add(event_for(live_tracker.ssccs[1], days_ago=29))  # a long network cut
+    sender = Sender(outbox, TrackerClient(live_tracker.url, live_tracker.token))
+    assert sender.deliver_pending() is True
+    assert {e.client_event_id: e.state for e in outbox.events()} == {too_old: "rejected", late_but_fine: "sent"}
+    assert sender.deliver_pending() is True and outbox.pending() == []  # nothing left to send again
+    (refused,) = [e for e in outbox.events() if e.state == "rejected"]
+    assert refused.attempts == 1 and live_tracker.custody_event_ids() == {late_but_fine: 1}
+    with sqlite3.connect(outbox.path) as db:
+        (answer,) = db.execute("SELECT answer FROM events WHERE client_event_id = ?", (too_old,)).fetchone()
+    assert '"status": 422' in answer and "event_time" in answer and "more than 30 days ago" in answer
 
 
 def test_event_for_an_unregistered_container_is_delivered_and_the_tracker_alerts(

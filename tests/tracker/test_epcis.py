@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import pytest
@@ -123,7 +124,8 @@ def test_an_unregistered_sscc_is_still_exported(auditor_client: FlaskClient, db:
     unknown = make_sscc(3, "470000001", 987_654)
     record_custody_event(db, journey.officer, {
         "client_event_id": "gate-7/000123", "sscc": unknown, "checkpoint": journey.declaration.origin.code,
-        "kind": "inspection", "seal_intact": True, "event_time": "2026-03-02T12:00:00+06:00"})
+        "kind": "inspection", "seal_intact": True,
+        "event_time": (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()})
     document = export(auditor_client)
     assert problems(document) == []
     event = next(e for e in document["epcisBody"]["eventList"] if e["epcList"] == [f"https://id.gs1.org/00/{unknown}"])

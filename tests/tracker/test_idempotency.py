@@ -1,6 +1,7 @@
 """The Idempotency-Key header on API POSTs: retries get the saved answer, a reused key with another body 422."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 import uuid
 from typing import Any
 
@@ -83,7 +84,7 @@ def test_station_retry_with_a_key_gets_the_first_answer(
     post = make_checkpoint()
     headers = {"Authorization": f"Bearer {make_station(post)}", "Idempotency-Key": str(uuid.uuid4())}
     body = {"client_event_id": str(uuid.uuid4()), "sscc": make_container().sscc, "kind": "inspection",
-            "seal_intact": True, "event_time": "2026-11-25T09:00:00+06:00"}
+            "seal_intact": True, "event_time": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()}
     first = client.post("/api/v1/custody-events", json=body, headers=headers)
     again = client.post("/api/v1/custody-events", json=body, headers=headers)
     assert first.status_code == again.status_code == 201 and again.get_data() == first.get_data()

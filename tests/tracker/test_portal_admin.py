@@ -63,7 +63,7 @@ def test_admin_issues_a_licence_and_its_page_shows_it(db, client, auth, admin, m
     dealer = make_dealer(licensed=False, legal_name="Chauvai Mercury LLC")
     response = auth.post_form("/licences", {
         "dealer_id": dealer.id, "number": "KG-HG-2027-014", "valid_from": "2027-01-01",
-        "valid_to": "2027-12-31", "annual_quota_kg": "1 035,5", "activities": ["production", "storage"],
+        "valid_to": "2027-12-31", "annual_quota_kg": "1 035.5", "activities": ["production", "storage"],
         "reason": "application 2026/88"})
     assert response.status_code == 302
     licence = db.scalars(select(License).where(License.number == "KG-HG-2027-014")).one()
@@ -82,7 +82,7 @@ def test_a_bad_quota_is_shown_beside_its_field_and_nothing_is_issued(db, auth, a
         "annual_quota_kg": "12.3456", "activities": ["storage"]})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "to the gram at most" in field_error(page, "licence-quota")
+    assert "at most three decimals" in field_error(page, "licence-quota")
     assert 'value="KG-HG-BAD"' in page  # what was typed stays in the form
     assert count(db, License) == before
 

@@ -284,7 +284,7 @@ def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskCl
     sscc = declaration.items[0].container.sscc
     location = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc)).headers["Location"]
     digest = location.rsplit("=", 1)[1]
-    departed = confirm(auth, client, sscc, {"measured_kg": "34,500"}, photo=digest)
+    departed = confirm(auth, client, sscc, {"measured_kg": "34.500"}, photo=digest)
     assert departed.status_code == 302 and departed.headers["Location"] == "/checkpoint"
     page = client.get("/checkpoint").get_data(as_text=True)
     assert f"Departure of {sscc} recorded at {signed_in.checkpoints[0].name}." in page
@@ -330,7 +330,8 @@ def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: Fla
 
 
 @pytest.mark.parametrize("typed,message", [("34.5001", "three decimals"), ("heavy", "kilograms"),
-                                           ("-1", "more than zero")])
+                                           ("-1", "cannot be negative"), ("0", "more than zero"),
+                                           ("34,500", "Type 34500 or 34.5"), ("34.501", "capacity")])
 def test_a_bad_mass_is_refused_beside_its_field_and_nothing_is_recorded(client: FlaskClient, auth, signed_in,
                                                                         make_declaration, db: Session,
                                                                         typed: str, message: str) -> None:

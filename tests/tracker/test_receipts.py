@@ -61,6 +61,7 @@ def test_shortage_beyond_tolerance_opens_receipt_shortage_with_the_figures(db: S
 
 def test_excess_beyond_tolerance_opens_receipt_excess(db: Session, arrived) -> None:
     receiver, declaration = arrived
+    declaration.items[0].container.capacity_g = FLASK + 1_000  # a container with headroom above its fill
     report_receipt(db, receiver, declaration.id, receipt(declaration, FLASK + 200))
     assert [(a.kind, a.details["difference_g"]) for a in alerts_of(db, declaration)] == [("receipt_excess", 200)]
 

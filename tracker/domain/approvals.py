@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.domain.errors import ValidationFailed
-from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin, whole_grams
+from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin
+from tracker.domain.plausibility import mass_problem
 from tracker.domain.text import text
 from tracker.models import HOME_COUNTRY, ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
 
@@ -63,8 +64,8 @@ def _common_errors(session: Session, model: Any, number: str, dealer_id: int, de
         errors["number"] = text("1..{limit} characters", limit=MAX_NUMBER_LENGTH)
     elif session.scalar(select(model.id).where(model.number == number.strip())) is not None:
         errors["number"] = text("{number} already exists", number=number.strip())
-    if not whole_grams(quantity_g):
-        errors["quantity_g"] = text("whole grams > 0")
+    if (problem := mass_problem(quantity_g)) is not None:
+        errors["quantity_g"] = problem
     if not intended_use.strip():
         errors["intended_use"] = text("state the intended use")
     return errors

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.gs1 import SSCC_LENGTH, InvalidIdentifier, make_sscc, validate_sscc
+from tracker.domain.plausibility import capacity_problem, mass_problem
 from tracker.domain.text import text
 from tracker.models import Container, ContainerType, User
 
@@ -54,8 +55,10 @@ def register_container(
     if container_type not in {t.value for t in ContainerType}:
         errors["container_type"] = text("one of {values}", values=', '.join(t.value for t in ContainerType))
     for field, value, minimum in (("tare_g", tare_g, 1), ("capacity_g", capacity_g, 1), ("net_g", net_g, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            errors[field] = text("whole grams >= {minimum}", minimum=minimum)
+        if (problem := mass_problem(value, minimum=minimum)) is not None:
+            errors[field] = problem
+    if "capacity_g" not in errors and (problem := capacity_problem(container_type, capacity_g)) is not None:
+        errors["capacity_g"] = problem
     if seal_number is not None and not _is_seal_number(seal_number):
         errors["seal_number"] = text("up to {limit} printable characters", limit=MAX_SEAL_NUMBER)
     if "net_g" not in errors and "capacity_g" not in errors and net_g > capacity_g:

@@ -6,7 +6,7 @@ computed before it is flushed); ``custody.py`` decides what the event means.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping, Union
 
 from sqlalchemy import select
@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.gs1 import InvalidIdentifier, validate_sscc
+from tracker.domain.plausibility import mass_problem, read_moment
 from tracker.domain.text import text
 from tracker.models import Checkpoint, Container, CustodyEvent, CustodyKind, Dealer, DeviceToken, User
 
 Recorder = Union[User, DeviceToken]
-#: How far ahead of the server's clock an event time may be (clock drift of stations).
-FUTURE_SLACK = timedelta(minutes=10)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -36,17 +35,9 @@ def _text(data: Mapping[str, Any], name: str, limit: int, errors: dict[str, str]
 
 
 def _event_time(data: Mapping[str, Any], errors: dict[str, str], now: datetime) -> datetime | None:
-    raw = data.get("event_time")
-    try:
-        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.utcoffset() is None:
-        errors["event_time"] = text("an ISO 8601 time with its UTC offset, e.g. 2026-11-25T14:05:00+06:00")
-        return None
-    if moment > now + FUTURE_SLACK:
-        errors["event_time"] = text("{raw} is in the future", raw=raw)
-        return None
+    moment, problem = read_moment(data.get("event_time"), now)  # offset, last 30 days, 5 min ahead at most
+    if problem is not None:
+        errors["event_time"] = problem
     return moment
 
 
@@ -94,16 +85,18 @@ def _optional_party(session: Session, data: Mapping[str, Any], name: str, errors
     return value
 
 
-def _scalars(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    """Check the plain fields: kind, seal, mass, digest, coordinates."""
+def _scalars(data: Mapping[str, Any], errors: dict[str, str], container: Container | None) -> dict[str, Any]:
+    """Check the plain fields: kind, seal, mass (within the container's capacity), digest, coordinates."""
     kind = data.get("kind")
     if kind not in {k.value for k in CustodyKind}:
         errors["kind"] = text("one of departure, arrival, inspection, handover")
     if not isinstance(data.get("seal_intact"), bool):
         errors["seal_intact"] = text("required: true or false")
     mass = data.get("measured_net_g")
-    if mass is not None and (not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0):
-        errors["measured_net_g"] = text("whole grams > 0")
+    problem = None if mass is None else mass_problem(
+        mass, capacity_g=container.capacity_g if container else None, sscc=container.sscc if container else None)
+    if problem is not None:
+        errors["measured_net_g"] = problem
     digest = data.get("photo_digest")
     if digest is not None and (not isinstance(digest, str) or not _HEX64.match(digest.lower())):
         errors["photo_digest"] = text("the photo's SHA-256 as 64 hexadecimal digits")
@@ -128,7 +121,7 @@ def read_custody_event(session: Session, recorder: Recorder, data: Mapping[str, 
     container, sscc = _container(session, data, errors)
     checkpoint = _checkpoint(session, recorder, data, errors)
     moment = _event_time(data, errors, now)
-    fields = _scalars(data, errors)
+    fields = _scalars(data, errors, container)
     parties = {name: _optional_party(session, data, name, errors) for name in ("from_party_id", "to_party_id")}
     device = _text(data, "device", 120, errors)
     remarks = _text(data, "remarks", 2000, errors)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.access import Action, container_filter, declaration_filter, may, owns_declaration
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.lifecycle import move
+from tracker.domain.plausibility import mass_problem
 from tracker.domain.route_files import RouteFileError, route_from_waypoints
 from tracker.domain.route_geometry import RouteGeometry, plan_geometry, refit_route, store_route
 from tracker.domain.text import text
@@ -109,8 +110,8 @@ def _items(session: Session, actor: User, items: list[tuple[str, int]],
         container = held.get(sscc)
         if container is None:
             errors[f"items[{i}].sscc"] = text("no container {sscc} held by your dealer", sscc=sscc)
-        elif not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0:
-            errors[f"items[{i}].declared_net_g"] = text("whole grams > 0")
+        elif (problem := mass_problem(mass, capacity_g=container.capacity_g, sscc=sscc)) is not None:
+            errors[f"items[{i}].declared_net_g"] = problem
         else:
             rows.append(DeclarationItem(container=container, declared_net_g=mass))
     return rows

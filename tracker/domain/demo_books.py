@@ -54,7 +54,8 @@ def _production(loader: _Loader) -> None:
     when = loader.at(-190 * DAY).astimezone(KG_TIME).date()
     record_stock_entry(loader.session, loader.users["trader.khaidarkan"], StockEntryInput(
         kind="production", mass_g=PRODUCED_FLASKS * FLASK_G, entry_date=when, place="Khaidarkan",
-        remarks=f"Spring campaign: {PRODUCED_FLASKS} flasks of primary mercury, filled and sealed."))
+        remarks=f"Spring campaign: {PRODUCED_FLASKS} flasks of primary mercury, filled and sealed."),
+        today=when)
 
 
 def _export_consent(loader: _Loader) -> None:

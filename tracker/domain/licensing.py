@@ -16,6 +16,7 @@ from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.access import Action, license_filter, may
 from tracker.domain.alerts import open_alert
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.plausibility import mass_problem
 from tracker.domain.text import text
 from tracker.models import (
     Activity,
@@ -49,8 +50,8 @@ class LicenceInput:
 
 
 def whole_grams(value: object) -> bool:
-    """Tell whether ``value`` is a mass in whole grams > 0."""
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """Tell whether ``value`` is a plausible mass: whole grams > 0, under the ceiling (``plausibility``)."""
+    return mass_problem(value) is None
 
 
 def require_admin(actor: User) -> None:
@@ -91,8 +92,8 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
         errors["number"] = text("licence {number} already exists", number=number)
     if data.valid_to < data.valid_from:
         errors["valid_to"] = text("must not be before valid_from")
-    if not whole_grams(data.annual_quota_g):
-        errors["annual_quota_g"] = text("whole grams > 0")
+    if (problem := mass_problem(data.annual_quota_g)) is not None:
+        errors["annual_quota_g"] = problem
     known = {a.value for a in Activity}
     if not data.activities or not set(data.activities) <= known:
         errors["activities"] = text("at least one of {values}", values=", ".join(sorted(known)))

@@ -18,6 +18,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.lifecycle import S, move, require_move
+from tracker.domain.plausibility import mass_problem, moment_problem
 from tracker.domain.text import text
 from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
 from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, User, utcnow
@@ -53,22 +54,25 @@ class Tolerance:
 
 def _check(declaration: Declaration, data: ReceiptInput, now: datetime) -> dict[str, str]:
     errors: dict[str, str] = {}
-    declared = {item.container.sscc for item in declaration.items}
+    declared = {item.container.sscc: item.container for item in declaration.items}
     reported = [c.sscc for c in data.containers]
     if sorted(reported) != sorted(declared):
         errors["containers"] = text("report each declared container once: {ssccs}",
                                      ssccs=", ".join(sorted(declared)))
     for i, container in enumerate(data.containers):
-        mass = container.received_net_g
-        if not isinstance(mass, int) or isinstance(mass, bool) or mass < 0:
-            errors[f"containers[{i}].received_net_g"] = text("whole grams >= 0")
+        held = declared.get(container.sscc)
+        problem = mass_problem(container.received_net_g, minimum=0, sscc=container.sscc,
+                               capacity_g=held.capacity_g if held is not None else None)
+        if problem is not None:
+            errors[f"containers[{i}].received_net_g"] = problem
         if not isinstance(container.seal_intact, bool):
             errors[f"containers[{i}].seal_intact"] = text("true or false")
     if data.received_at is not None:
-        if data.received_at.tzinfo is None:
-            errors["received_at"] = text("give a time zone (ISO 8601 with offset)")
-        elif data.received_at > now or (declaration.arrived_at and data.received_at < declaration.arrived_at):
-            errors["received_at"] = text("between the arrival and now")
+        problem = moment_problem(data.received_at, now)
+        if problem is None and declaration.arrived_at and data.received_at < declaration.arrived_at:
+            problem = text("between the arrival and now")
+        if problem is not None:
+            errors["received_at"] = problem
     if len(data.remarks) > MAX_REMARKS:
         errors["remarks"] = text("at most {limit} characters", limit=MAX_REMARKS)
     return errors

@@ -22,7 +22,7 @@ from tracker.domain.access import Action, may, transaction_filter
 from tracker.domain.balance import lowest_book_stock_from
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tracker.domain.licensing import whole_grams
+from tracker.domain.plausibility import day_problem, mass_problem
 from tracker.domain.text import text
 from tracker.models import (
     Activity,
@@ -73,8 +73,8 @@ def _check_party(session: Session, field: str, dealer_id: int, on: date | None,
 
 
 def _check_common(mass_g: object, place: object, on: object, errors: dict[str, str]) -> date | None:
-    if not whole_grams(mass_g):
-        errors["mass_g"] = text("whole grams > 0")
+    if (problem := mass_problem(mass_g)) is not None:
+        errors["mass_g"] = problem
     if not isinstance(place, str) or not place.strip() or len(place) > 200:
         errors["place"] = text("say where it happened (at most 200 characters)")
     if not isinstance(on, date) or isinstance(on, datetime):
@@ -208,11 +208,13 @@ class StockEntryInput:
     remarks: str = ""
 
 
-def record_stock_entry(session: Session, actor: User, entry: StockEntryInput) -> StockEntry:
+def record_stock_entry(session: Session, actor: User, entry: StockEntryInput,
+                       today: date | None = None) -> StockEntry:
     """Enter production or declared use for the acting trader's dealer.
 
     Production needs a licence covering production on that day; use needs one covering
-    use, and enough book stock.
+    use, and enough book stock. The day lies within the plausible window before ``today``
+    (Kyrgyz today unless given, as the demo's history does).
     """
     if not may(actor, Action.RECORD_TRANSACTION) or actor.dealer is None:
         raise Forbidden(text("only a licensed trader records production and use for their dealer"))
@@ -221,6 +223,8 @@ def record_stock_entry(session: Session, actor: User, entry: StockEntryInput) ->
     errors: dict[str, str] = {}
     on = _check_common(entry.mass_g, entry.place, entry.entry_date, errors)
     errors = {("entry_date" if k == "transaction_date" else k): v for k, v in errors.items()}
+    if on is not None and (problem := day_problem(on, today or today_kg())) is not None:
+        errors["entry_date"], on = problem, None
     if entry.kind not in {k.value for k in StockEntryKind}:
         errors["kind"] = text("production or use")
     elif on is not None:

@@ -145,7 +145,8 @@ SCHEMAS.update({
                                                         "its own and may not name another"},
         "kind": {"enum": [k.value for k in CustodyKind]},
         "seal_intact": {"type": "boolean"},
-        "event_time": {"type": "string", "format": "date-time", "description": "with its UTC offset"},
+        "event_time": {"type": "string", "format": "date-time", "description": (
+            "with its UTC offset (within ±14:00); within the last 30 days and at most 5 minutes ahead")},
         "measured_net_g": {"type": "integer", "minimum": 1},
         "from_party_id": {"type": "integer"}, "to_party_id": {"type": "integer"},
         "device": {"type": "string", "maxLength": 120},

@@ -251,7 +251,8 @@ SCHEMAS["Receipt"] = {"type": "object", "required": ["containers"], "properties"
                                               "properties": {"sscc": {"type": "string"},
                                                              "received_net_g": {"type": "integer", "minimum": 0},
                                                              "seal_intact": {"type": "boolean"}}}},
-    "remarks": {"type": "string"}, "received_at": {"type": "string", "format": "date-time"}}}
+    "remarks": {"type": "string"}, "received_at": {"type": "string", "format": "date-time", "description": (
+        "after the arrival; within the last 30 days and at most 5 minutes ahead")}}}
 SCHEMAS["AlertWithHistory"] = {"allOf": [ref("Alert"), {"type": "object", "properties": {
     "history": {"type": "array", "items": {"type": "object", "properties": {
         "action": {"type": "string"}, "at": {"type": "string", "format": "date-time"},

@@ -54,7 +54,8 @@ PAGING = [
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
 ]
-GRAMS = {"type": "integer", "minimum": 1, "description": "mass in whole grams"}
+GRAMS = {"type": "integer", "minimum": 1,
+         "description": "mass in whole grams, at most the configured ceiling (MASS_CEILING_G, 100 t by default)"}
 DEALER_REF = {"type": "object", "properties": {
     "id": {"type": "integer"}, "legal_name": {"type": "string"}, "country": {"type": "string"}}}
 

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from tracker.models import HOME_COUNTRY, Dealer, Role
 from tracker.web.auth import acting_user
+from tracker.web.portal.mass_fields import read_kg_field
 
 F = TypeVar("F", bound=Callable[..., Any])
 READERS = frozenset({Role.AUDITOR, Role.LICENSING_ADMIN})
-GRAMS_PER_KG = 1000
 
 
 def readers_only(view: F) -> F:
@@ -76,20 +76,9 @@ def date_field(name: str, errors: dict[str, str]) -> date:
         return date.min
 
 
-def kg_field(name: str, errors: dict[str, str]) -> int:
-    """Return a mass typed in kilograms (up to gram precision) as whole grams, noting a message when bad."""
-    raw = text_field(name).replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        grams = Decimal(raw) * GRAMS_PER_KG
-    except InvalidOperation:
-        grams = Decimal(-1)
-    if not raw:
-        errors[name] = gettext("Required.")
-    elif not grams.is_finite() or grams <= 0 or grams != grams.to_integral_value():
-        errors[name] = gettext("Enter kilograms above zero, to the gram at most (e.g. 34.5).")
-    else:
-        return int(grams)
-    return 0
+def kg_field(name: str, errors: dict[str, Any]) -> int:
+    """Return the kilograms typed in field ``name`` as whole grams (the one kilogram reader), noting a message when bad."""
+    return read_kg_field(text_field(name), name, errors) or 0
 
 
 def required_text(name: str, errors: dict[str, str]) -> str:

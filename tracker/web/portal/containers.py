@@ -22,7 +22,8 @@ from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
-from tracker.web.portal.trader_forms import FormValues, parse_kg
+from tracker.web.portal.mass_fields import read_kg_field
+from tracker.web.portal.trader_forms import FormValues
 
 #: Label formats a trader may download, and their media types.
 LABEL_TYPES = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}
@@ -58,9 +59,9 @@ def container(sscc: str):  # type: ignore[no-untyped-def]
 
 def _masses(form: Any, errors: dict[str, Any]) -> dict[str, int]:
     """Read tare, capacity and net mass (kilograms) as grams; an empty container has net 0."""
-    masses = {"tare_g": parse_kg(form.get("tare_kg", ""), "tare_kg", errors),
-              "capacity_g": parse_kg(form.get("capacity_kg", ""), "capacity_kg", errors),
-              "net_g": parse_kg(form.get("net_kg", ""), "net_kg", errors, allow_zero=True)}
+    masses = {"tare_g": read_kg_field(form.get("tare_kg", ""), "tare_kg", errors),
+              "capacity_g": read_kg_field(form.get("capacity_kg", ""), "capacity_kg", errors),
+              "net_g": read_kg_field(form.get("net_kg", ""), "net_kg", errors, allow_zero=True)}
     return {name: grams or 0 for name, grams in masses.items()}
 
 

@@ -11,7 +11,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +38,7 @@ from tracker.web.domain_text import translate
 from tracker.web.i18n import time_zone_name
 from tracker.web.labels import label
 from tracker.web.portal.blueprint import bp
+from tracker.web.portal.mass_fields import read_kg_field
 from tracker.web.portal.pages import page_number, paginate
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -221,33 +221,11 @@ def scan_result(sscc: str):  # type: ignore[no-untyped-def]
     return _result_page(_scanned(sscc), digest if _DIGEST.match(digest) else "", {}, {})
 
 
-def measured_grams(raw: str) -> int | None:
-    """Read a mass typed in kilograms (a comma or a point before the grams); None when left empty.
-
-    Raises ValueError with a message in the user's language.
-    """
-    text = re.sub(r"[\s\u00a0\u202f]", "", raw).replace(",", ".")
-    if not text:
-        return None
-    try:
-        kilograms = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(gettext("A mass in kilograms, e.g. 34.500")) from None
-    grams = kilograms * 1000
-    if not kilograms.is_finite() or grams != grams.to_integral_value():
-        raise ValueError(gettext("At most three decimals: the scale shows whole grams."))
-    if grams <= 0:
-        raise ValueError(gettext("The mass must be more than zero."))
-    return int(grams)
-
-
 def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Turn the confirm form into the station contract's event, with the form's own errors."""
     errors: dict[str, str] = {}
-    try:
-        mass = measured_grams(form.get("measured_kg", ""))
-    except ValueError as exc:
-        errors["measured_kg"], mass = str(exc), None
+    typed = form.get("measured_kg", "")
+    mass = read_kg_field(typed, "measured_kg", errors) if typed.strip() else None  # weighing is optional
     data = {"client_event_id": form.get("client_event_id", ""), "sscc": sscc,
             "checkpoint": form.get("checkpoint", ""), "kind": form.get("kind", ""),
             "seal_intact": form.get("seal_intact") == "yes", "event_time": form.get("event_time", ""),

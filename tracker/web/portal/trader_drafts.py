@@ -51,11 +51,10 @@ from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
 from tracker.web.labels import label
 from tracker.web.portal.blueprint import bp
+from tracker.web.portal.mass_fields import kg_value, read_kg_field
 from tracker.web.portal.trader_forms import (
     FormValues,
-    kg_value,
     local_time_value,
-    parse_kg,
     parse_local_time,
     parse_waypoints,
     parse_whole,
@@ -237,7 +236,7 @@ def _save_containers(record: Declaration, form: Any) -> None:
     errors: dict[str, Any] = {}
     items = []
     for sscc in form.getlist("sscc"):
-        mass = parse_kg(form.get(f"mass-{sscc}", ""), f"mass-{sscc}", errors)
+        mass = read_kg_field(form.get(f"mass-{sscc}", ""), f"mass-{sscc}", errors)
         if mass is not None:
             items.append((sscc, mass))
     if not form.getlist("sscc"):

@@ -1,4 +1,4 @@
-"""Reading the trader's forms: masses in kilograms, local date-times, waypoints, whole numbers.
+"""Reading the trader's forms: local date-times, waypoints, whole numbers (masses: ``mass_fields``).
 
 Each reader takes the raw text and a dict of errors; a bad value notes a message (in the
 user's language) under its field and returns None, so a form reports every field at once.
@@ -7,51 +7,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
-from tracker.web.i18n import current_language, time_zone_name
+from tracker.web.i18n import time_zone_name
 
-GRAMS_PER_KG = 1000
-_KG = re.compile(r"^(\d{1,9})(?:[.,](\d{1,3}))?$")
-_SPACES = re.compile(r"[\s\u00a0\u202f]")
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 #: Waypoint lines from the map or typed by hand: "lat, lon" (also "lat lon" or "lat; lon").
 _SEPARATOR = re.compile(r"\s*[,;]\s*|\s+")
-
-
-def parse_kg(raw: str, field: str, errors: dict[str, Any], allow_zero: bool = False) -> int | None:
-    """Return a mass typed in kilograms with up to 3 decimals ("34.5"; "34,500" in Russian) as grams."""
-    value = raw.strip()
-    if current_language() == "ru":
-        value = _SPACES.sub("", value)  # Russian groups thousands with spaces
-    elif "," in value:
-        errors[field] = _("Use a point for decimals, e.g. 34.5 (kilograms).")
-        return None
-    if not value:
-        errors[field] = _("Give the mass in kilograms, e.g. 34.5.")
-        return None
-    match = _KG.match(value)
-    if match is None:
-        errors[field] = _("Give the mass in kilograms with at most 3 decimals (grams), e.g. 34.5.")
-        return None
-    grams = int(Decimal(f"{match[1]}.{match[2] or '0'}") * GRAMS_PER_KG)
-    if grams == 0 and not allow_zero:
-        errors[field] = _("The mass must be more than zero.")
-        return None
-    return grams
-
-
-def kg_value(grams: int | None) -> str:
-    """Show grams as the kilograms a mass field holds ("34.5", "34,5" in Russian)."""
-    if grams is None:
-        return ""
-    text = f"{Decimal(grams) / GRAMS_PER_KG:f}".rstrip("0").rstrip(".") if grams % GRAMS_PER_KG else str(
-        grams // GRAMS_PER_KG)
-    return text.replace(".", ",") if current_language() == "ru" else text
 
 
 def parse_local_time(raw: str, field: str, errors: dict[str, Any]) -> datetime | None:

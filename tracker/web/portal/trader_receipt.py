@@ -20,7 +20,8 @@ from tracker.web.database import get_session
 from tracker.web.labels import label
 from tracker.web.portal.navigation import has_view
 from tracker.web.portal.blueprint import bp
-from tracker.web.portal.trader_forms import FormValues, kg_value, parse_kg
+from tracker.web.portal.mass_fields import kg_value, read_kg_field
+from tracker.web.portal.trader_forms import FormValues
 
 RECEIPT_ALERTS = ("receipt_shortage", "receipt_excess", "seal_broken")
 
@@ -46,7 +47,7 @@ def _read(record: Declaration, form: Any) -> ReceiptInput:
     containers = []
     for item in record.items:
         sscc = item.container.sscc
-        mass = parse_kg(form.get(f"received-{sscc}", ""), f"received-{sscc}", errors, allow_zero=True)
+        mass = read_kg_field(form.get(f"received-{sscc}", ""), f"received-{sscc}", errors, allow_zero=True)
         containers.append(ReceivedContainer(sscc, mass if mass is not None else 0, f"seal-{sscc}" in form))
     if errors:
         raise ValidationFailed(errors)

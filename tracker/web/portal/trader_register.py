@@ -24,7 +24,8 @@ from tracker.web.guards import row_id
 from tracker.web.i18n import day, kg
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
-from tracker.web.portal.trader_forms import FormValues, parse_date, parse_kg, parse_whole
+from tracker.web.portal.mass_fields import read_kg_field
+from tracker.web.portal.trader_forms import FormValues, parse_date, parse_whole
 
 RECENT_STOCK_ENTRIES = 25
 ENTRY_ACTIVITY = {StockEntryKind.PRODUCTION: Activity.PRODUCTION, StockEntryKind.USE: Activity.USE}
@@ -94,7 +95,7 @@ def _sale_input(user: User, form: Any) -> SaleInput:
     other = parse_whole(form.get("counterparty", ""), "counterparty", errors, _("Choose from the list."))
     if other is None and "counterparty" not in errors:
         errors["counterparty"] = _("Choose the other dealer.")
-    mass = parse_kg(form.get("mass", ""), "mass", errors)
+    mass = read_kg_field(form.get("mass", ""), "mass", errors)
     on = parse_date(form.get("transaction_date", ""), "transaction_date", errors)
     if form.get("direction") not in ("sale", "purchase"):
         errors["direction"] = _("Say whether your dealer sold or bought.")
@@ -136,7 +137,7 @@ def record_stock_entry_view():  # type: ignore[no-untyped-def]
     """Enter production or declared use of the trader's dealer in the stock book."""
     user, db = acting_user(), get_session()
     form, errors = request.form, {}
-    mass = parse_kg(form.get("mass", ""), "mass", errors)
+    mass = read_kg_field(form.get("mass", ""), "mass", errors)
     on = parse_date(form.get("entry_date", ""), "entry_date", errors)
     try:
         if errors:
