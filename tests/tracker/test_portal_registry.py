@@ -215,10 +215,10 @@ def test_an_empty_sscc_is_allocated_in_turn(db, auth, trader) -> None:
 @pytest.mark.parametrize(("typed", "field", "message"), [
     ({"sscc": make_sscc(3, "470000017", 556)[:17] + "0"}, "sscc", "check digit should be"),
     ({"sscc": "12345"}, "sscc", "an SSCC is 18 digits"),
-    ({"tare_kg": "2,7"}, "tare", "Use a point for decimals"),
-    ({"capacity_kg": "9" * 40}, "capacity", "at most 3 decimals"),
+    ({"tare_kg": "2,7"}, "tare", "a point for decimals, no comma"),
+    ({"capacity_kg": "9" * 40}, "capacity", "more than the ceiling"),
     ({"net_kg": "35"}, "net", "exceeds the capacity"),
-    ({"net_kg": "-1"}, "net", "at most 3 decimals"),
+    ({"net_kg": "-1"}, "net", "cannot be negative"),
     ({"container_type": "barrel"}, "container-type", "one of"),
     ({"seal_number": "S" * 41}, "seal", "up to 40 printable characters"),
 ])
