@@ -25,6 +25,7 @@ from typing import Sequence
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from beacon_gateway.evidence import Evidence, record
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
 
@@ -64,11 +65,13 @@ class Outcome:
 
 @dataclass
 class Submission:
-    """Positions that arrived together, with the token they came with and the caller's future."""
+    """Positions that arrived together, with the token they came with and the caller's future,
+    and the messages of the same device that are kept as evidence rather than positions."""
 
     positions: Sequence[Position]
     token: str | None = None
     future: Future[Outcome] = field(default_factory=Future)
+    evidence: Sequence[Evidence] = ()
 
 
 class BatchWriter:
@@ -94,10 +97,11 @@ class BatchWriter:
             thread.start()
         return self
 
-    def submit(self, positions: Sequence[Position], token: str | None = None) -> Future[Outcome]:
-        """Queue positions for storage; the future resolves after their commit."""
-        submission = Submission(list(positions), token)
-        if not submission.positions:
+    def submit(self, positions: Sequence[Position], token: str | None = None,
+               evidence: Sequence[Evidence] = ()) -> Future[Outcome]:
+        """Queue positions (and evidence) for storage; the future resolves after their commit."""
+        submission = Submission(list(positions), token, evidence=tuple(evidence))
+        if not submission.positions and not submission.evidence:
             submission.future.set_result(Outcome())
             return submission.future
         with self._progress:
@@ -194,6 +198,7 @@ class BatchWriter:
         with self.sessions() as session:
             try:
                 batch = self.pipeline.run(Batch(session, pings))
+                record(session, batch.pings, [e for s in submissions for e in s.evidence], batch.now)
                 session.commit()
             except DATA_ERRORS:
                 raise  # rolled back on close; the connection is fine

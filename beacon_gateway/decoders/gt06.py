@@ -54,6 +54,10 @@ _PLAIN_ANSWER = frozenset({LOGIN, *HEARTBEATS, 0x16, 0x26, 0x27, 0x32, 0x19, 0xA
 EMPTY_ADDRESS = b"NA&&NA&&0##"
 
 
+class NotLoggedIn(DecodeError):
+    """A packet that needs the device's identity came before its login."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
     """What follows the GPS block of a GPS-carrying packet."""
@@ -150,7 +154,7 @@ def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timede
         return _login(number, serial, frame, content)
     needs_device = number in _LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
     if needs_device and not device_id:
-        raise DecodeError(f"GT06 packet 0x{number:02x} before login: no device id to attach it to")
+        raise NotLoggedIn(f"GT06 packet 0x{number:02x} before login: no device id to attach it to")
     if number in _LAYOUTS:
         return _located(_LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
     if number in HEARTBEATS:
@@ -176,6 +180,16 @@ def ack(message: Gt06Message, now: datetime | None = None) -> bytes | None:
     if number in _PLAIN_ANSWER:
         return _packet(number, b"", message.serial, long)
     return None
+
+
+def evidence_of(message: Gt06Message) -> tuple[str, str]:
+    """(kind, reason) under which a packet without a position is kept as evidence."""
+    number = f"0x{message.protocol_number:02x}"
+    if message.kind == "other":
+        return "unknown", f"GT06 packet type {number} is not one the gateway reads"
+    kind = "status" if message.kind == "location" else message.kind
+    detail = f": {message.status}" if message.status else ""
+    return kind, f"GT06 {number} {message.kind} without a position{detail}"[:500]
 
 
 def _packet(number: int, content: bytes, serial: int, long: bool) -> bytes:

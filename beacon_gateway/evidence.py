@@ -1,0 +1,130 @@
+"""Messages that did not become positions, kept as evidence, and each beacon's traffic counts.
+
+The servers describe every such message (login, heartbeat, unknown packet type, unreadable
+bytes ...) as an ``Evidence`` and submit it to the batch writer with or without positions;
+``record`` writes it in the same transaction as the batch's positions and adds the batch to
+the per-beacon counts (``device_traffic``: one statement per batch). ``EvidenceBound`` keeps
+a device that floods garbage from filling the disk: past its hourly allowance a message is
+still counted (``unrecorded``) but its bytes are not kept.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from beacon_gateway.pipeline import Ping
+from tracker.models import Beacon, DeviceMessage, DeviceTraffic, utcnow
+from tracker.models.device_messages import COUNTERS, MAX_RAW_BYTES
+
+#: kinds counted as "unknown" on the device page
+UNKNOWN_KINDS = frozenset({"unknown", "malformed"})
+PER_HOUR = 240          # kept messages per device (or address, before a login) and hour
+MAX_KEYS = 50_000       # devices tracked per hour; past this, new ones are counted, not kept
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One message a device sent that is not a position, and why it is kept."""
+
+    device_id: str | None        # the identity claimed; None before any login
+    protocol: str
+    kind: str                    # a tracker.models.device_messages.MESSAGE_KINDS value
+    reason: str
+    raw: bytes
+    received_at: datetime = field(default_factory=utcnow)
+    recorded: bool = True        # False: over the bound, counted but not kept
+
+
+class EvidenceBound:
+    """Allow at most ``per_hour`` kept messages per key (device id or address) and clock hour."""
+
+    def __init__(self, per_hour: int = PER_HOUR, max_keys: int = MAX_KEYS) -> None:
+        self.per_hour, self.max_keys = per_hour, max_keys
+        self._hour, self._kept = -1, Counter[str]()
+        self._lock = threading.Lock()
+
+    def bounded(self, evidence: Evidence, key: str) -> Evidence:
+        """Return ``evidence`` as is while ``key`` is within its allowance, else marked unrecorded."""
+        hour = int(time.time() // 3600)
+        with self._lock:
+            if hour != self._hour:
+                self._hour, self._kept = hour, Counter()
+            full = self._kept[key] >= self.per_hour or (key not in self._kept and len(self._kept) >= self.max_keys)
+            if not full:
+                self._kept[key] += 1
+        return replace(evidence, recorded=False) if full else evidence
+
+
+def record(session: Session, pings: Sequence[Ping], evidence: Sequence[Evidence], now: datetime) -> None:
+    """Insert the kept evidence and add this batch's messages to the beacons' counts."""
+    beacons = _beacon_ids(session, {e.device_id for e in evidence if e.device_id})
+    rows = [_message_row(e, beacons.get(e.device_id or "")) for e in evidence if e.recorded]
+    if rows:
+        session.execute(insert(DeviceMessage), rows)
+    counts = _tally(pings, evidence, beacons)
+    if counts:
+        _add_counts(session, counts, now)
+
+
+def _beacon_ids(session: Session, device_ids: set[str]) -> dict[str, int]:
+    if not device_ids:
+        return {}
+    rows = session.execute(select(Beacon.device_id, Beacon.id).where(Beacon.device_id.in_(sorted(device_ids))))
+    return {device_id: beacon_id for device_id, beacon_id in rows}
+
+
+def _message_row(evidence: Evidence, beacon_id: int | None) -> dict[str, Any]:
+    return {"device_id": (evidence.device_id or None) and evidence.device_id[:64], "beacon_id": beacon_id,
+            "protocol": evidence.protocol, "received_at": evidence.received_at, "kind": evidence.kind,
+            "reason": evidence.reason[:500], "raw": bytes(evidence.raw[:MAX_RAW_BYTES]), "size": len(evidence.raw)}
+
+
+def _tally(pings: Sequence[Ping], evidence: Iterable[Evidence], beacons: dict[str, int]) -> dict[int, Counter[str]]:
+    """Per beacon: messages (one per submission of pings, one per evidence), positions, unknown, refused."""
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    submissions: dict[int, list[Ping]] = defaultdict(list)
+    for ping in pings:
+        submissions[ping.submission].append(ping)
+    for group in submissions.values():
+        beacon_id = next((p.beacon_id for p in group if p.beacon_id is not None), None)
+        if beacon_id is not None:
+            counts[beacon_id].update(messages=1, positions=sum(p.stored for p in group),
+                                     refused=sum(p.rejection is not None for p in group))
+    for item in evidence:
+        beacon_id = beacons.get(item.device_id or "")
+        if beacon_id is not None:
+            counts[beacon_id].update(messages=1, unknown=int(item.kind in UNKNOWN_KINDS),
+                                     refused=int(item.kind == "refused"), unrecorded=int(not item.recorded))
+    return counts
+
+
+def _add_counts(session: Session, counts: dict[int, Counter[str]], now: datetime) -> None:
+    """Upsert the counts, in beacon order (two writers never wait on each other in a cycle)."""
+    rows = [{"beacon_id": beacon_id, **{name: counts[beacon_id][name] for name in COUNTERS},
+             "last_message_at": now} for beacon_id in sorted(counts)]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_UNNEST_UPSERT, {name: [row[name] for row in rows] for name in rows[0]})
+        return
+    statement = sqlite.insert(DeviceTraffic.__table__)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["beacon_id"],
+        set_={**{name: getattr(DeviceTraffic.__table__.c, name) + getattr(statement.excluded, name)
+                 for name in COUNTERS}, "last_message_at": statement.excluded.last_message_at}), rows)
+
+
+_TYPES = {"beacon_id": "integer[]", **{name: "bigint[]" for name in COUNTERS}, "last_message_at": "timestamptz[]"}
+#: one statement per batch whatever the number of beacons (arrays, not one parameter per value)
+_UNNEST_UPSERT = text(
+    f"INSERT INTO device_traffic ({', '.join(_TYPES)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _TYPES.items())
+    + ") ON CONFLICT (beacon_id) DO UPDATE SET "
+    + ", ".join(f"{name} = device_traffic.{name} + excluded.{name}" for name in COUNTERS)
+    + ", last_message_at = GREATEST(device_traffic.last_message_at, excluded.last_message_at)")
