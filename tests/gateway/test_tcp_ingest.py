@@ -361,3 +361,24 @@ def test_a_device_flooding_garbage_is_counted_but_its_bytes_kept_only_up_to_its_
         assert recv_exactly(sock, 20) == GT06_LOGIN_ACK * 2
     assert evidence(db, GT06_IMEI) == [("login", GT06_LOGIN), ("unknown", unknown)]
     assert traffic(db, beacon.id) == (5, 0, 3, 0, 3)
+
+
+def test_the_admins_device_page_shows_each_beacons_counts(db, listen, make_beacon, make_user, auth, client) -> None:
+    import re
+
+    from tracker.models import Role
+
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    quiet = make_beacon(protocol=BeaconProtocol.GT06)
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN + GT06_LOCATION + GT06_GARBAGE + bytes.fromhex("7878075f010200151aef0d0a")
+                     + GT06_LOGIN)
+        assert recv_exactly(sock, 20) == GT06_LOGIN_ACK * 2
+    auth.sign_in_as(make_user(Role.LICENSING_ADMIN))
+    page = client.get("/devices").get_data(as_text=True)
+    block = page[page.index(f'id="traffic-{beacon.device_id}"'):]
+    block = block[:block.index("</dl>")]
+    counts = dict(re.findall(r'data-count="(\w+)">([\d\s\u00a0,]+)<', block))
+    assert {name: int(re.sub(r"\D", "", value)) for name, value in counts.items()} == {
+        "messages": 5, "positions": 1, "unknown": 2, "refused": 0}
+    assert f'id="traffic-{quiet.device_id}"' not in page and "Nothing received yet" in page
