@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from beacon_gateway.auth import tcp_login_refusal
+from beacon_gateway.auth import key_refusal, tcp_login_refusal
 from beacon_gateway.evidence import Evidence, EvidenceBound
 from beacon_gateway.position import Position
 from beacon_gateway.writer import BatchWriter, NotStored, Outcome
@@ -45,6 +45,14 @@ class Ingest:
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 None, tcp_login_refusal, self.sessions, device_id, protocol, address)
+        except SQLAlchemyError as exc:
+            raise NotStored(f"the database did not answer: {exc}") from exc
+
+    async def key_refusal(self, device_id: str, key: str) -> tuple[int, str] | None:
+        """Return (HTTP status, why) when ``key`` is not the beacon's live key, or None;
+        ``NotStored`` when the database is away."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, key_refusal, self.sessions, device_id, key)
         except SQLAlchemyError as exc:
             raise NotStored(f"the database did not answer: {exc}") from exc
 

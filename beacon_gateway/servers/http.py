@@ -3,7 +3,8 @@
 - ``POST /api/v1/pings`` — a JSON batch from one device, ``Authorization: Bearer <beacon token>``.
 - ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
   Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
-  the ``id`` names.
+  the ``id`` names. A report with cell or Wi-Fi data but no coordinates is kept as a device
+  status (evidence, kind ``status``), answered 200 with ``"kept": "status"``.
 - ``GET /health`` — 200 when the gateway can commit; 503 when its database is unreachable
   or commits have stalled (a load balancer then sends devices to another gateway).
 
@@ -18,6 +19,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from beacon_gateway.decoders import json_batch, osmand
+from beacon_gateway.evidence import Evidence
 from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.servers import Ingest
@@ -69,10 +71,29 @@ async def osmand_request(request: web.Request) -> web.Response:
         return error(401, "unauthorized", "the device key is required: the server URL must end in "
                      "/?key=<the beacon's token>")
     try:
+        status = osmand.decode_status(request.query_string, body, request.content_type)
+        if status is not None:
+            return await _keep_status(request, status, key)
         positions = osmand.decode_request(request.query_string, body, request.content_type)
     except DecodeError as exc:
         return error(422, "invalid_message", str(exc))
     return await _store(request, positions, key)
+
+
+async def _keep_status(request: web.Request, status: osmand.Status, key: str) -> web.Response:
+    """Keep a cell/Wi-Fi report without a fix as evidence (kind "status") once its key is checked."""
+    ingest = request.app[INGEST_KEY]
+    try:
+        refusal = await ingest.key_refusal(status.device_id, key)
+        if refusal is not None:
+            log.warning("OsmAnd status of %r refused: %s", status.device_id, refusal[1])
+            return error(refusal[0], "unauthorized" if refusal[0] == 401 else "forbidden", refusal[1])
+        reason = "cell/Wi-Fi report without a fix: " + ", ".join(sorted(status.extra))
+        await ingest.keep(Evidence(status.device_id, osmand.PROTOCOL, "status", reason, status.raw),
+                          request.remote)
+    except NotStored as exc:
+        return error(503, "not_stored", str(exc), headers={"Retry-After": RETRY_AFTER_S})
+    return web.json_response({"stored": 0, "duplicates": 0, "kept": "status"})
 
 
 async def health(request: web.Request) -> web.Response:
