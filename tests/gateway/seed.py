@@ -32,11 +32,11 @@ from tracker.models import (
     CheckpointKind,
     Dealer,
     Declaration,
-    DeviceMessage,
-    DeviceTraffic,
     DeclarationKind,
     DeclarationStatus,
+    DeviceMessage,
     DeviceToken,
+    DeviceTraffic,
     Position,
 )
 
