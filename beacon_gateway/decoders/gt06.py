@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from beacon_gateway.decoders import gt06_fields as fields
+from beacon_gateway.decoders import gt06_special
 from beacon_gateway.decoders.crc import crc16_itu
 from beacon_gateway.decoders.reader import Reader
 from beacon_gateway.position import ChecksumError, DecodeError, Position
@@ -159,9 +160,11 @@ def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timede
         return _located(_LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
     if number in HEARTBEATS:
         return Gt06Message("heartbeat", number, serial, frame, status=_heartbeat(content, number))
-    special = {MODULAR: _modular, DASHCAM_ALARM: _dashcam, X1_LOCATION: _x1}.get(number)
+    special = {MODULAR: gt06_special.modular, DASHCAM_ALARM: gt06_special.dashcam,
+               X1_LOCATION: gt06_special.x1}.get(number)
     if special is not None:
-        return special(number, serial, frame, content, str(device_id), offset)
+        kind, positions, status = special(frame, content, str(device_id), offset)
+        return Gt06Message(kind, number, serial, frame, positions=positions, status=status)
     return Gt06Message(_other_kind(number), number, serial, frame)
 
 
@@ -282,61 +285,6 @@ def _tail(reader: Reader, tail: str | None) -> dict[str, Any]:
         reader.uint(2)                                  # language
         return {"fence": reader.uint(1)}
     return {}
-
-
-def _modular(number: int, serial: int, frame: bytes, content: bytes, device_id: str,
-             offset: timedelta) -> Gt06Message:
-    """VL103 modular packet 0x70: modules (type 2, length 2, data); module 0x33 is the GPS fix."""
-    reader, positions = Reader(content, "GT06 modular"), []
-    while reader.remaining() >= 4:
-        module, block = reader.uint(2), Reader(reader.take(reader.uint(2)), "GT06 module")
-        if module == 0x33:
-            positions.append(_modular_fix(block, device_id, frame))
-    kind = "location" if positions else "status"
-    return Gt06Message(kind, number, serial, frame, positions=positions)
-
-
-def _modular_fix(block: Reader, device_id: str, frame: bytes) -> Position:
-    """Module 0x33: UTC epoch seconds, satellites, altitude, latitude, longitude, speed, course/status."""
-    fix_time = datetime.fromtimestamp(block.uint(4), timezone.utc)
-    satellites, altitude = block.uint(1), float(block.sint(2))
-    lat, lon = block.uint(4) / 1_800_000, block.uint(4) / 1_800_000
-    speed = float(block.uint(1))
-    fix = fields.course_status(block.uint(2), lat, lon)
-    extra = {"packet": "70", "differential": fix.pop("differential")}
-    return Position(device_id=device_id, protocol=PROTOCOL, raw=frame, fix_time=fix_time, satellites=satellites,
-                    altitude_m=altitude, speed_kmh=speed, extra=extra, **fix)
-
-
-def _dashcam(number: int, serial: int, frame: bytes, content: bytes, device_id: str,
-             offset: timedelta) -> Gt06Message:
-    """JC-series alarm 0x95: date-time, latitude, longitude, course/status (no satellites or
-    speed), alarm code; a short one (date-time and code only) has no position."""
-    reader = Reader(content, "GT06 dashcam alarm")
-    if len(content) <= 7:
-        fields.device_time(reader.take(6), offset)
-        code = reader.uint(1)
-        return Gt06Message("alarm", number, serial, frame, status={"alarm": _dashcam_alarm(code)})
-    fix = fields.gps(reader, offset, satellites=False, speed=False)
-    status = {"alarm": _dashcam_alarm(reader.uint(1))}
-    extra = {"packet": "95", "differential": fix.pop("differential"), **status}
-    position = Position(device_id=device_id, protocol=PROTOCOL, raw=frame, extra=extra, **fix)
-    return Gt06Message("alarm", number, serial, frame, positions=[position], status=status)
-
-
-def _dashcam_alarm(code: int) -> str:
-    return fields.DASHCAM_ALARMS.get(code, f"code_{code:02x}")
-
-
-def _x1(number: int, serial: int, frame: bytes, content: bytes, device_id: str,
-        offset: timedelta) -> Gt06Message:
-    """X1 location 0x34: 4 bytes of data/alarm flags, then the GPS block."""
-    reader = Reader(content, "GT06 X1 location")
-    reader.take(4)
-    fix = fields.gps(reader, offset)
-    extra = {"packet": "34", "differential": fix.pop("differential")}
-    position = Position(device_id=device_id, protocol=PROTOCOL, raw=frame, extra=extra, **fix)
-    return Gt06Message("location", number, serial, frame, positions=[position])
 
 
 def _counted(frame: bytes, device_id: str | None, offset: timedelta) -> Gt06Message:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Awaitable, Callable
 
@@ -98,6 +99,13 @@ async def keep(ingest: Ingest, connection: Connection, evidence: Evidence) -> No
         raise Hangup(f"evidence not stored: {exc}") from exc
 
 
+async def skip_broken(ingest: Ingest, connection: Connection, evidence: Evidence, buffer: bytes,
+                      skip: int) -> bytes:
+    """Keep the first ``skip`` bytes of ``buffer`` (not a packet) as ``evidence``; return the rest."""
+    await keep(ingest, connection, replace(evidence, reason=f"{evidence.reason}; skipped", raw=buffer[:skip]))
+    return buffer[skip:]
+
+
 async def teltonika_session(ingest: Ingest, connection: Connection) -> None:
     """IMEI handshake (0x01 for an admitted beacon, else 0x00), then packets of any codec:
     data acknowledged by record count, pings and command answers kept, broken bytes skipped."""
@@ -117,9 +125,8 @@ async def teltonika_session(ingest: Ingest, connection: Connection) -> None:
         try:
             frame, buffer = teltonika.split_frame(buffer)
         except DecodeError as exc:
-            skip = teltonika.resync(buffer)
-            await keep(ingest, connection, Evidence(imei, teltonika.PROTOCOL, "malformed", f"{exc}; skipped", buffer[:skip]))
-            buffer = buffer[skip:]
+            broken = Evidence(imei, teltonika.PROTOCOL, "malformed", str(exc), b"")
+            buffer = await skip_broken(ingest, connection, broken, buffer, teltonika.resync(buffer))
             continue
         if frame is None:
             buffer = await connection.read_more(buffer)
@@ -133,7 +140,8 @@ async def _teltonika_packet(ingest: Ingest, connection: Connection, imei: str, f
         packet = teltonika.decode(frame, imei)
     except ChecksumError as exc:
         log.warning("Teltonika %s: %s; not acknowledged, the device resends", imei, exc)
-        await keep(ingest, connection, Evidence(imei, teltonika.PROTOCOL, "malformed", f"{exc}; not acknowledged", frame))
+        broken = Evidence(imei, teltonika.PROTOCOL, "malformed", f"{exc}; not acknowledged", frame)
+        await keep(ingest, connection, broken)
         return
     except DecodeError as exc:
         # The CRC vouches these are the bytes the device meant: resending would not help. They
@@ -167,9 +175,8 @@ async def gt06_session(ingest: Ingest, connection: Connection) -> None:
         try:
             frame, buffer = gt06.split_frame(buffer)
         except DecodeError as exc:
-            skip = gt06.resync(buffer)
-            await keep(ingest, connection, Evidence(device.imei, gt06.PROTOCOL, "malformed", f"{exc}; skipped", buffer[:skip]))
-            buffer = buffer[skip:]
+            broken = Evidence(device.imei, gt06.PROTOCOL, "malformed", str(exc), b"")
+            buffer = await skip_broken(ingest, connection, broken, buffer, gt06.resync(buffer))
             continue
         if frame is None:
             buffer = await connection.read_more(buffer)
