@@ -25,7 +25,7 @@ from typing import Sequence
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from beacon_gateway.evidence import Evidence, record
+from beacon_gateway.evidence import Evidence, TrafficCounts, record
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
 
@@ -83,6 +83,7 @@ class BatchWriter:
         self.pipeline = pipeline
         self.max_positions = max_positions
         self.max_wait_s = max_wait_s
+        self.traffic = TrafficCounts()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._progress = threading.Lock()
         self._waiting = 0                          # submitted, not yet answered
@@ -132,6 +133,10 @@ class BatchWriter:
             if future.exception() is None:
                 self._progress_at = time.monotonic()
 
+    def flush_traffic(self) -> None:
+        """Write the traffic counts gathered so far (they are otherwise written every few seconds)."""
+        self.traffic.flush(self.sessions)
+
     def stop(self, timeout: float | None = 30) -> None:
         """Commit everything already submitted, then stop the threads."""
         for _ in self._threads:
@@ -140,6 +145,7 @@ class BatchWriter:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.flush_traffic()
 
     def _run(self) -> None:
         stopping = False
@@ -154,6 +160,8 @@ class BatchWriter:
                 log.exception("batch of %d submissions failed", len(submissions))
                 for submission in submissions:
                     _resolve(submission, NotStored("the gateway failed on these positions; retry"))
+            if self.traffic.due():
+                self.flush_traffic()
 
     def _gather(self, first: Submission) -> tuple[list[Submission], bool]:
         submissions, size = [first], len(first.positions)
@@ -198,13 +206,14 @@ class BatchWriter:
         with self.sessions() as session:
             try:
                 batch = self.pipeline.run(Batch(session, pings))
-                record(session, batch.pings, [e for s in submissions for e in s.evidence], batch.now)
+                counts = record(session, batch.pings, [e for s in submissions for e in s.evidence])
                 session.commit()
             except DATA_ERRORS:
                 raise  # rolled back on close; the connection is fine
             except Exception:
                 session.invalidate()  # rolled back, and its connection is never used again
                 raise
+        self.traffic.add(counts, batch.now)
         return outcomes_of(batch, len(submissions))
 
 
