@@ -18,7 +18,7 @@ JC-series documents (layouts in ``_LAYOUTS``, fields in ``gt06_fields``):
 - heartbeats ``0x13 0x23 0x36``, answered; the time request ``0x8A``, answered with the UTC
   date-time; Wi-Fi ``0x69 0x17``, answered with their own time;
 - cell/Wi-Fi reports without a fix, information ``0x94``, command answers: kind ``status``
-  or ``command_response``, kept by the server as evidence.
+  or ``command_response``, kept by the server as evidence (long packets 0x94 and 0x98 included).
 
 Any other protocol number comes back as kind ``"other"`` with no position and no answer.
 """
@@ -46,7 +46,7 @@ MODULAR, DASHCAM_ALARM, X1_LOCATION = 0x70, 0x95, 0x34
 #: packets whose third byte counts Wi-Fi access points instead of giving a length
 COUNTED = frozenset({0x69, 0x17})
 HEARTBEATS = frozenset({0x13, 0x23, 0x36})
-STATUS_ONLY = frozenset({0x18, 0x19, 0x24, 0x28, 0x2C, 0x2E, 0x94, 0xA1, 0xA2, 0xA5, 0xA7})
+STATUS_ONLY = frozenset({0x18, 0x19, 0x24, 0x28, 0x2C, 0x2E, 0x94, 0x98, 0xA1, 0xA2, 0xA5, 0xA7})
 COMMAND_RESPONSES = frozenset({0x15, 0x21, 0x80, 0x81, 0x82})
 #: answered with the plain acknowledgement (protocol number + serial)
 _PLAIN_ANSWER = frozenset({LOGIN, *HEARTBEATS, 0x16, 0x26, 0x27, 0x32, 0x19, 0xA3, 0xA4, 0xA5,

@@ -374,6 +374,8 @@ def test_wifi_packet_waits_for_its_end():
      "00000000000000000000ff02a0b1c2d3e4f540a0b1c2d3e4f6380013655b0d0a", "status"),
     # 0x94 information (long packet): sub-type 0, external voltage
     ("79790008940004b00014a42a0d0a", "status"),
+    # 0x98 information transmission (long packet): module 00, length 8, the IMEI
+    ("79790010980000080864717003283581001777f60d0a", "status"),
 ])
 def test_cell_and_information_packets_have_no_position_and_no_answer(raw, kind):
     message = gt06.decode_frame(bytes.fromhex(raw), "dev")
@@ -385,3 +387,27 @@ def test_resync_skips_to_the_next_start_bytes():
     assert gt06.resync(b"\x78\x78\x00\x00\x79\x79") == 4
     assert gt06.resync(b"\x01\x02\x03") == 3
     assert gt06.resync(b"\x01\x02\x78") == 2     # the last byte may begin a packet
+
+
+def test_hostile_versions_of_every_new_packet_type_only_raise_decode_error():
+    rng = random.Random(15)
+    samples = [bytes.fromhex(raw) for raw, *_ in POSITION_PACKETS.values()]
+    samples += [bytes.fromhex(raw) for raw, *_ in ALARM_PACKETS.values()]
+    samples += [bytes.fromhex("787816951a0c040a1e00047e138807d36268141093000d82430d0a"),
+                bytes.fromhex("78782170003300126b1296280a03700471e1a8082727b82814c8001800020190000fd9000d0a"),
+                bytes.fromhex("7878110108647170032835813620258200013c730d0a")]
+    inputs = [WIFI_69[:n] + b"\r\n" for n in range(4, len(WIFI_69))]
+    for _ in range(1500):
+        packet = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 4)):
+            packet[rng.randrange(4, len(packet) - 6)] = rng.randrange(256)
+        packet[-4:-2] = gt06.crc16_itu(bytes(packet[2:-4])).to_bytes(2, "big")   # re-seal
+        inputs.append(bytes(packet))
+    for data in inputs:
+        try:
+            frame, _ = gt06.split_frame(data)
+            if frame is not None:
+                message = gt06.decode_frame(frame, "dev", timedelta(hours=rng.randint(-12, 14)))
+                gt06.ack(message)
+        except DecodeError:
+            pass

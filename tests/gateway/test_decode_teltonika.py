@@ -285,3 +285,22 @@ def test_resync_finds_the_next_preamble_or_ping():
     assert teltonika.resync(b"\x01\x02\xff") == 2
     assert teltonika.resync(b"\x01\x02\x03\x00\x00") == 3     # trailing zeros may begin a preamble
     assert teltonika.resync(b"\x01\x02\x03") == 3
+
+
+def test_hostile_versions_of_codecs_16_7_and_command_answers_only_raise_decode_error():
+    rng = random.Random(16)
+    samples = [CODEC16, CODEC7, CODEC8_WIDE_IO, CODEC12_ANSWER, CODEC13_ANSWER]
+    inputs = []
+    for _ in range(1500):
+        packet = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 4)):
+            packet[rng.randrange(8, len(packet) - 4)] = rng.randrange(256)
+        packet[-4:] = teltonika.crc16_ibm(bytes(packet[8:-4])).to_bytes(4, "big")
+        inputs.append(bytes(packet))
+    for data in inputs:
+        try:
+            frame, _ = teltonika.split_frame(data)
+            if frame is not None:
+                teltonika.decode(frame, "dev")
+        except DecodeError:
+            pass
