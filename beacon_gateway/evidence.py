@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from beacon_gateway.pipeline import Ping
+from beacon_gateway.pipeline import INVALID, Ping
 from tracker.models import Beacon, DeviceMessage, DeviceTraffic, utcnow
 from tracker.models.device_messages import COUNTERS, MAX_RAW_BYTES
 
@@ -72,6 +72,7 @@ def record(session: Session, pings: Sequence[Ping], evidence: Sequence[Evidence]
     """Insert the kept evidence; return this batch's per-beacon counts (added once it commits)."""
     beacons = _beacon_ids(session, {e.device_id for e in evidence if e.device_id})
     rows = [_message_row(e, beacons.get(e.device_id or "")) for e in evidence if e.recorded]
+    rows += [_refused_row(ping) for ping in pings if ping.rejection == INVALID and ping.beacon_id is not None]
     if rows:
         session.execute(insert(DeviceMessage), rows)
     return _tally(pings, evidence, beacons)
@@ -131,6 +132,14 @@ def _message_row(evidence: Evidence, beacon_id: int | None) -> dict[str, Any]:
     return {"device_id": (evidence.device_id or None) and evidence.device_id[:64], "beacon_id": beacon_id,
             "protocol": evidence.protocol, "received_at": evidence.received_at, "kind": evidence.kind,
             "reason": evidence.reason[:500], "raw": bytes(evidence.raw[:MAX_RAW_BYTES]), "size": len(evidence.raw)}
+
+
+def _refused_row(ping: Ping) -> dict[str, Any]:
+    """A ping of an authenticated beacon refused for its values (kept: the device meant it)."""
+    position = ping.position
+    refused = Evidence(position.device_id, position.protocol, "refused", f"ping refused: {ping.reason}",
+                       bytes(position.raw))
+    return _message_row(refused, ping.beacon_id)
 
 
 def _tally(pings: Sequence[Ping], evidence: Iterable[Evidence], beacons: dict[str, int]) -> Counts:
