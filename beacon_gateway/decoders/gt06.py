@@ -234,7 +234,10 @@ def _login(number: int, serial: int, frame: bytes, content: bytes) -> Gt06Messag
     offset = None
     if reader.remaining() >= 4:
         reader.uint(2)                                  # terminal type
-        offset = fields.login_offset(reader.uint(2))
+        try:
+            offset = fields.login_offset(reader.uint(2))
+        except DecodeError:
+            offset = None                               # not a time zone: the device's times are UTC
     imei = digits[1:] if digits.startswith("0") else digits
     return Gt06Message("login", number, serial, frame, imei=imei, offset=offset)
 

@@ -411,3 +411,11 @@ def test_hostile_versions_of_every_new_packet_type_only_raise_decode_error():
                 gt06.ack(message)
         except DecodeError:
             pass
+
+
+def test_login_with_a_time_zone_field_that_is_none_is_still_a_login():
+    # time-zone word ffff: 4095 -> 40 h 95 min, not a time zone: the login stands, times stay UTC
+    body = bytes.fromhex("11010864717003283581" "3620" "ffff" "0001")
+    frame = gt06.SHORT_START + body + gt06.crc16_itu(body).to_bytes(2, "big") + gt06.STOP
+    login = gt06.decode_frame(frame, None)
+    assert (login.kind, login.imei, login.offset) == ("login", "864717003283581", None)
