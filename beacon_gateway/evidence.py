@@ -90,7 +90,7 @@ class TrafficCounts:
     def __init__(self, flush_s: float = FLUSH_S) -> None:
         self.flush_s = flush_s
         self._counts: Counts = defaultdict(Counter)
-        self._last_message: datetime | None = None
+        self._last: dict[int, datetime] = {}       # each beacon's latest counted message
         self._flushed_at = time.monotonic()
         self._lock = threading.Lock()
 
@@ -99,7 +99,7 @@ class TrafficCounts:
         with self._lock:
             for beacon_id, counter in counts.items():
                 self._counts[beacon_id].update(counter)
-            self._last_message = now
+                self._last[beacon_id] = max(now, self._last.get(beacon_id, now))
 
     def due(self) -> bool:
         """Return whether ``flush_s`` has passed since the last flush."""
@@ -108,17 +108,18 @@ class TrafficCounts:
     def flush(self, sessions: sessionmaker[Session]) -> None:
         """Write the gathered counts in one transaction; on failure they are kept for the next flush."""
         with self._lock:
-            counts, now = self._counts, self._last_message
-            self._counts, self._flushed_at = defaultdict(Counter), time.monotonic()
-        if not counts or now is None:
+            counts, last = self._counts, self._last
+            self._counts, self._last, self._flushed_at = defaultdict(Counter), {}, time.monotonic()
+        if not counts:
             return
         try:
             with sessions() as session:
-                _add_counts(session, counts, now)
+                _add_counts(session, counts, last)
                 session.commit()
         except Exception:  # noqa: BLE001 - counts wait for the next flush; positions never wait for them
             log.exception("traffic counts of %d beacons not written; kept for the next flush", len(counts))
-            self.add(counts, now)
+            for beacon_id, counter in counts.items():
+                self.add({beacon_id: counter}, last[beacon_id])
 
 
 def _beacon_ids(session: Session, device_ids: set[str]) -> dict[str, int]:
@@ -161,10 +162,10 @@ def _tally(pings: Sequence[Ping], evidence: Iterable[Evidence], beacons: dict[st
     return counts
 
 
-def _add_counts(session: Session, counts: Counts, now: datetime) -> None:
+def _add_counts(session: Session, counts: Counts, last: dict[int, datetime]) -> None:
     """Upsert the counts, in beacon order (two writers never wait on each other in a cycle)."""
     rows = [{"beacon_id": beacon_id, **{name: counts[beacon_id][name] for name in COUNTERS},
-             "last_message_at": now} for beacon_id in sorted(counts)]
+             "last_message_at": last[beacon_id]} for beacon_id in sorted(counts)]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_UNNEST_UPSERT, {name: [row[name] for row in rows] for name in rows[0]})
         return

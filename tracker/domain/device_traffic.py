@@ -1,4 +1,4 @@
-"""What the beacons have sent: per-beacon counts and the messages kept as evidence.
+"""What the beacons have sent: per-beacon counts (the kept messages are in ``device_messages``).
 
 The gateway writes both (``beacon_gateway.evidence``); the admin's device page reads them here.
 """
@@ -9,7 +9,7 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import DeviceMessage, DeviceTraffic
+from tracker.models import DeviceTraffic
 
 
 def traffic_by_beacon(session: Session, beacon_ids: Sequence[int]) -> dict[int, DeviceTraffic]:
@@ -19,8 +19,3 @@ def traffic_by_beacon(session: Session, beacon_ids: Sequence[int]) -> dict[int, 
     rows = session.scalars(select(DeviceTraffic).where(DeviceTraffic.beacon_id.in_(sorted(beacon_ids))))
     return {row.beacon_id: row for row in rows}
 
-
-def recent_messages(session: Session, beacon_id: int, limit: int = 50) -> list[DeviceMessage]:
-    """Return the latest messages of a beacon kept as evidence, newest first."""
-    return list(session.scalars(select(DeviceMessage).where(DeviceMessage.beacon_id == beacon_id)
-                                .order_by(DeviceMessage.id.desc()).limit(limit)))
