@@ -16,7 +16,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
@@ -51,14 +51,15 @@ class Evidence:
 class EvidenceBound:
     """Allow at most ``per_hour`` kept messages per key (device id or address) and clock hour."""
 
-    def __init__(self, per_hour: int = PER_HOUR, max_keys: int = MAX_KEYS) -> None:
-        self.per_hour, self.max_keys = per_hour, max_keys
+    def __init__(self, per_hour: int = PER_HOUR, max_keys: int = MAX_KEYS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.per_hour, self.max_keys, self.clock = per_hour, max_keys, clock
         self._hour, self._kept = -1, Counter[str]()
         self._lock = threading.Lock()
 
     def bounded(self, evidence: Evidence, key: str) -> Evidence:
         """Return ``evidence`` as is while ``key`` is within its allowance, else marked unrecorded."""
-        hour = int(time.time() // 3600)
+        hour = int(self.clock() // 3600)
         with self._lock:
             if hour != self._hour:
                 self._hour, self._kept = hour, Counter()
