@@ -1,4 +1,4 @@
-"""Device identity checks the servers need before any position arrives (TCP logins).
+"""Device identity checks the servers need outside the pipeline (TCP logins, OsmAnd statuses).
 
 TCP protocols carry no secret: a device is admitted by its IMEI when that IMEI is a beacon
 registered for the protocol it speaks, and, when the beacon names networks it connects from,
@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.domain.devices import address_allowed
-from tracker.models import Beacon
+from tracker.domain.tokens import hash_token, well_formed_token
+from tracker.models import Beacon, DeviceKind, DeviceToken
 
 MAX_DEVICE_ID_CHARS = 64   # as registered (tracker.models.Beacon.device_id)
 
@@ -29,3 +30,25 @@ def tcp_login_refusal(sessions: sessionmaker[Session], device_id: str, protocol:
         if not address_allowed(beacon.allowed_networks, address or ""):
             return f"beacon {device_id!r} may not connect from {address}"
         return None
+
+
+def key_refusal(sessions: sessionmaker[Session], device_id: str, key: str) -> tuple[int, str] | None:
+    """Return (401 or 403, why) when ``key`` is not a live token of the beacon ``device_id``, or None.
+
+    Used for messages that do not go through the pipeline (an OsmAnd status without a fix);
+    the pipeline's ``AuthenticateDevice`` checks positions the same way.
+    """
+    if not well_formed_token(key):
+        return 401, "the device key is not a beacon token"
+    with sessions() as session:
+        token = session.scalars(select(DeviceToken).where(
+            DeviceToken.token_hash == hash_token(key), DeviceToken.kind == DeviceKind.BEACON,
+            DeviceToken.revoked_at.is_(None))).one_or_none()
+        beacon_id = session.scalar(select(Beacon.id).where(Beacon.device_id == device_id))
+    if token is None:
+        return 401, "the device key is not a live beacon token"
+    if beacon_id is None:
+        return 401, f"device {device_id!r} is not a registered beacon"
+    if token.beacon_id != beacon_id:
+        return 403, f"the device key is not the key of beacon {device_id!r}"
+    return None

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway import metrics
+from beacon_gateway.evidence import UNKNOWN_KINDS, Evidence, TrafficCounts, packet_type, record
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
 
@@ -70,11 +71,13 @@ class Outcome:
 
 @dataclass
 class Submission:
-    """Positions that arrived together, with the token they came with and the caller's future."""
+    """Positions that arrived together, with the token they came with and the caller's future,
+    and the messages of the same device that are kept as evidence rather than positions."""
 
     positions: Sequence[Position]
     token: str | None = None
     future: Future[Outcome] = field(default_factory=Future)
+    evidence: Sequence[Evidence] = ()
 
 
 class BatchWriter:
@@ -86,6 +89,7 @@ class BatchWriter:
         self.pipeline = pipeline
         self.max_positions = max_positions
         self.max_wait_s = max_wait_s
+        self.traffic = TrafficCounts()
         self._queue: queue.Queue[Submission | None] = queue.Queue()
         self._progress = threading.Lock()
         #: submitted, not yet answered: submission number -> when (oldest first: dicts keep order)
@@ -101,13 +105,17 @@ class BatchWriter:
             thread.start()
         return self
 
-    def submit(self, positions: Sequence[Position], token: str | None = None) -> Future[Outcome]:
-        """Queue positions for storage; the future resolves after their commit."""
-        submission = Submission(list(positions), token)
-        if not submission.positions:
+    def submit(self, positions: Sequence[Position], token: str | None = None,
+               evidence: Sequence[Evidence] = ()) -> Future[Outcome]:
+        """Queue positions (and evidence) for storage; the future resolves after their commit."""
+        submission = Submission(list(positions), token, evidence=tuple(evidence))
+        if not submission.positions and not submission.evidence:
             submission.future.set_result(Outcome())
             return submission.future
-        metrics.count_message(submission.positions[0].protocol)
+        metrics.count_message((submission.positions or submission.evidence)[0].protocol)
+        for item in submission.evidence:
+            if item.kind in UNKNOWN_KINDS:
+                metrics.count_unknown(item.protocol, packet_type(item))
         number = next(self._numbers)
         with self._progress:
             self._waiting[number] = time.monotonic()
@@ -139,6 +147,10 @@ class BatchWriter:
         with self._progress:
             self._waiting.pop(number, None)
 
+    def flush_traffic(self) -> None:
+        """Write the traffic counts gathered so far (they are otherwise written every few seconds)."""
+        self.traffic.flush(self.sessions)
+
     def stop(self, timeout: float | None = 30) -> None:
         """Commit everything already submitted, then stop the threads."""
         for _ in self._threads:
@@ -147,6 +159,7 @@ class BatchWriter:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self.flush_traffic()
 
     def _run(self) -> None:
         stopping = False
@@ -161,6 +174,8 @@ class BatchWriter:
                 log.exception("batch of %d submissions failed", len(submissions))
                 for submission in submissions:
                     _resolve(submission, NotStored("the gateway failed on these positions; retry"))
+            if self.traffic.due():
+                self.flush_traffic()
 
     def _gather(self, first: Submission) -> tuple[list[Submission], bool]:
         submissions, size = [first], len(first.positions)
@@ -207,6 +222,7 @@ class BatchWriter:
         with self.sessions() as session:
             try:
                 batch = self.pipeline.run(Batch(session, pings))
+                counts = record(session, batch.pings, [e for s in submissions for e in s.evidence])
                 session.commit()
             except DATA_ERRORS:
                 raise  # rolled back on close; the connection is fine
@@ -214,6 +230,7 @@ class BatchWriter:
                 session.invalidate()  # rolled back, and its connection is never used again
                 raise
         count_committed(batch, time.perf_counter() - started)
+        self.traffic.add(counts, batch.now)
         return outcomes_of(batch, len(submissions))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Callable, Iterator
 
 from beacon_gateway.decoders import gpx, gt06, json_batch, nmea, osmand, teltonika
@@ -26,7 +26,7 @@ from beacon_gateway.position import DecodeError, Position
 FORMATS = ("nmea", "osmand", "json", "teltonika", "gt06", "gpx")
 UNKNOWN_DEVICE = "unknown"
 _HEX_LINE = re.compile(rb"^[0-9A-Fa-f\s]*$")
-_FRAME_STARTS = {"teltonika": (b"\x00\x00\x00\x00",), "gt06": (gt06.SHORT_START, gt06.LONG_START)}
+_FRAME_STARTS = {"teltonika": (teltonika.PREAMBLE, teltonika.PING), "gt06": (gt06.SHORT_START, gt06.LONG_START)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ def read_capture(fmt: str, data: bytes, device_id: str | None = None,
     if fmt == "json":
         return _json(data, device_id)
     hex_lines = _hex_dump(data)
-    reader = _teltonika_units if fmt == "teltonika" else _gt06_units
+    reader = _teltonika_units if fmt == "teltonika" else _gt06_reader()
     if hex_lines is not None:
         return _hex_units(hex_lines, reader, device_id)
     return _stream(data, reader, device_id, _FRAME_STARTS[fmt])
@@ -147,8 +147,8 @@ UnitReader = Callable[[bytes, str | None], tuple[int, list[Position], str | None
 
 
 def _teltonika_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
-    """The IMEI handshake or one AVL packet at the front of ``buffer``."""
-    if buffer[:4] != b"\x00\x00\x00\x00":
+    """The IMEI handshake, a ping byte or one packet of any codec at the front of ``buffer``."""
+    if buffer[:4] != teltonika.PREAMBLE and buffer[:1] != teltonika.PING:
         handshake, _ = teltonika.split_imei(buffer)
         if handshake is None:
             return 0, [], device_id
@@ -157,22 +157,30 @@ def _teltonika_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Po
     if frame is None:
         return 0, [], device_id
     try:
-        positions, _count = teltonika.decode_packet(frame, device_id or UNKNOWN_DEVICE)
+        packet = teltonika.decode(frame, device_id or UNKNOWN_DEVICE)
     except DecodeError as error:
         raise _FrameError(str(error), len(frame)) from None
-    return len(frame), positions, device_id
+    return len(frame), packet.positions, device_id
 
 
-def _gt06_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
-    """One GT06 packet at the front of ``buffer``; a login names the device."""
-    frame, _ = gt06.split_frame(buffer)
-    if frame is None:
-        return 0, [], device_id
-    try:
-        message = gt06.decode_frame(frame, device_id)
-    except DecodeError as error:
-        raise _FrameError(str(error), len(frame)) from None
-    return len(frame), message.positions, message.imei or device_id
+def _gt06_reader() -> UnitReader:
+    """A reader of GT06 packets that applies the time zone of the capture's extended login."""
+    offset = timedelta(0)
+
+    def read(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
+        nonlocal offset
+        frame, _ = gt06.split_frame(buffer)
+        if frame is None:
+            return 0, [], device_id
+        try:
+            message = gt06.decode_frame(frame, device_id, offset)
+        except DecodeError as error:
+            raise _FrameError(str(error), len(frame)) from None
+        if message.kind == "login":
+            offset = message.offset or timedelta(0)
+        return len(frame), message.positions, message.imei or device_id
+
+    return read
 
 
 def _hex_units(lines: list[tuple[int, bytes]], read: UnitReader, device_id: str | None) -> Iterator[Item]:

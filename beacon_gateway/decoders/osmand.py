@@ -13,7 +13,10 @@ Two forms, as Traccar's OsmAnd decoder accepts them:
   (``location`` may also be a list). Negative speed, heading or accuracy mean "unknown".
 
 A message without a timestamp gets the receive time, marked ``extra["time_source"] =
-"received"``; a message without coordinates (cell or Wi-Fi only) is refused.
+"received"``. A query-string message without coordinates but with ``cell`` or ``wifi``
+parameters (a phone indoors, a tracker without a fix) is a device status, not a position:
+``decode_status`` returns it and the gateway keeps it as evidence (kind ``status``), never as
+a fix at (0, 0). Without coordinates and without cell or Wi-Fi data a message is refused.
 
 The device's secret travels as the ``key`` query parameter, typed into the app's server URL
 (``http://HOST:5055/?key=…``; Traccar Client keeps it and adds its own parameters or posts
@@ -23,6 +26,7 @@ the secret is never stored with the evidence.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
@@ -77,6 +81,30 @@ def decode_request(query: str | bytes, body: bytes = b"", content_type: str | No
     if (content_type or "").startswith("application/json") or body.lstrip()[:1] in (b"{", b"["):
         return decode_json(body, device_id, received_at)
     return [decode_query(body, device_id, received_at)]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """A device's report without a fix: what it saw of the cell and Wi-Fi networks."""
+
+    device_id: str
+    raw: bytes                      # the query string, without the key
+    extra: dict[str, Any]           # cell, wifi, batt ... as the device sent them
+
+
+def decode_status(query: str | bytes, body: bytes = b"", content_type: str | None = None) -> Status | None:
+    """Return the status of a query-string request that has cell or Wi-Fi data but no
+    coordinates, or None when the request is anything else (a position, JSON, nothing)."""
+    text = _without_key(_text(query).lstrip("?"))
+    if not text and (content_type or "").startswith("application/x-www-form-urlencoded"):
+        text = _without_key(_text(body))
+    pairs = parse_qsl(text, keep_blank_values=True)
+    params = dict(pairs)
+    if not params or {"lat", "lon", "location"} & params.keys() or not {"cell", "wifi"} & params.keys():
+        return None
+    extra = _query_extra(pairs)
+    extra.pop("key", None)
+    return Status(_device(params.get("id") or params.get("deviceid"), None), text.encode(), extra)
 
 
 def decode_line(line: str | bytes, device_id: str | None = None,

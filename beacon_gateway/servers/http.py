@@ -3,7 +3,8 @@
 - ``POST /api/v1/pings`` — a JSON batch from one device, ``Authorization: Bearer <beacon token>``.
 - ``GET|POST /?key=<beacon token>`` — OsmAnd: the query string (URL or form body) or the
   Traccar Client JSON body; the ``key`` (or a bearer token) must be the token of the beacon
-  the ``id`` names.
+  the ``id`` names. A report with cell or Wi-Fi data but no coordinates is kept as a device
+  status (evidence, kind ``status``), answered 200 with ``"kept": "status"``.
 - ``GET /health`` — 200 when the gateway can commit in time; 503 when its database is
   unreachable or a message has waited longer than ``GATEWAY_HEALTH_STALL_S`` for its commit
   (a load balancer then sends devices to another gateway).
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from beacon_gateway import metrics
 from beacon_gateway.decoders import json_batch, osmand
+from beacon_gateway.evidence import Evidence
 from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.servers import Ingest
@@ -74,6 +76,9 @@ async def osmand_request(request: web.Request) -> web.Response:
         return _refused(osmand.PROTOCOL, 401, "unauthorized", "the device key is required: the server URL "
                         "must end in /?key=<the beacon's token>")
     try:
+        status = osmand.decode_status(request.query_string, body, request.content_type)
+        if status is not None:
+            return await _keep_status(request, status, key)
         positions = osmand.decode_request(request.query_string, body, request.content_type)
     except DecodeError as exc:
         return _refused(osmand.PROTOCOL, 422, "invalid_message", str(exc))
@@ -86,6 +91,21 @@ def _refused(protocol: str, status: int, code: str, message: str, fields: dict[s
     metrics.count_message(protocol)
     metrics.count_refusal(code)
     return error(status, code, message, fields, headers)
+async def _keep_status(request: web.Request, status: osmand.Status, key: str) -> web.Response:
+    """Keep a cell/Wi-Fi report without a fix as evidence (kind "status") once its key is checked."""
+    ingest = request.app[INGEST_KEY]
+    try:
+        refusal = await ingest.key_refusal(status.device_id, key)
+        if refusal is not None:
+            log.warning("OsmAnd status of %r refused: %s", status.device_id, refusal[1])
+            return _refused(osmand.PROTOCOL, refusal[0], "unauthorized" if refusal[0] == 401 else "forbidden",
+                            refusal[1])
+        reason = "cell/Wi-Fi report without a fix: " + ", ".join(sorted(status.extra))
+        await ingest.keep(Evidence(status.device_id, osmand.PROTOCOL, "status", reason, status.raw),
+                          request.remote)
+    except NotStored as exc:
+        return error(503, "not_stored", str(exc), headers={"Retry-After": RETRY_AFTER_S})
+    return web.json_response({"stored": 0, "duplicates": 0, "kept": "status"})
 
 
 async def health(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 
 from beacon_gateway import metrics
 from beacon_gateway.decoders import json_batch
+from beacon_gateway.evidence import Evidence, EvidenceBound
 from beacon_gateway.position import DecodeError
 from beacon_gateway.writer import BatchWriter, Outcome
 
@@ -61,6 +62,7 @@ class MqttSubscriber:
     def __init__(self, writer: BatchWriter, url: str, topic_filter: str, client_id: str,
                  session_expiry_s: int = 3600) -> None:
         self.writer, self.topic_filter = writer, topic_filter
+        self.bound = EvidenceBound()
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
         self.session_expiry_s = session_expiry_s
@@ -129,12 +131,14 @@ class MqttSubscriber:
             positions = [replace(p, protocol=PROTOCOL)
                          for p in json_batch.decode_batch(message.payload, device_id=device_id)]
         except DecodeError as exc:
+            # Refused for good, but kept as evidence first; acknowledged once that is committed.
             log.warning("MQTT message on %s refused for good: %s", message.topic, exc)
-            metrics.count_message(PROTOCOL)
             metrics.count_refusal("invalid_message")
-            self._settle(message, connection, acknowledge=True)
-            return
-        future = self.writer.submit(positions)
+            kept = self.bound.bounded(Evidence(device_id, PROTOCOL, "malformed", str(exc), message.payload),
+                                      device_id or message.topic)
+            future = self.writer.submit((), evidence=(kept,))
+        else:
+            future = self.writer.submit(positions)
         future.add_done_callback(lambda done: self._stored(done, message, connection))
 
     def _stored(self, future: Future[Outcome], message: mqtt.MQTTMessage, connection: int) -> None:

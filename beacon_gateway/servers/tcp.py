@@ -1,16 +1,21 @@
-"""TCP ingestion on asyncio: Teltonika (Codec 8/8E), GT06 and NMEA lines, one coroutine per connection.
+"""TCP ingestion on asyncio: Teltonika, GT06 and NMEA lines, one coroutine per connection.
 
-A device's packet is acknowledged only after its positions are committed; when they could
-not be stored the connection is closed without the acknowledgement, so the device sends
-the packet again. A stream that cannot be framed is closed too: TCP cannot resynchronise.
+A device's packet is acknowledged only after its positions (or, for a packet that is not a
+position, its raw bytes as evidence) are committed; when they could not be stored the
+connection is closed without the acknowledgement, so the device sends the packet again.
+Bytes that are not a packet are kept as evidence and skipped to the next packet start: the
+connection stays open. Only a refused login or a batch that cannot be stored hangs up.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
+from datetime import timedelta
 from typing import Awaitable, Callable
 
 from beacon_gateway.decoders import gt06, teltonika
+from beacon_gateway.evidence import Evidence
 from beacon_gateway.position import ChecksumError, DecodeError, Position
 from beacon_gateway.servers import Ingest
 from beacon_gateway.writer import NotStored
@@ -59,16 +64,18 @@ class Connection:
 
 
 async def admit_or_hang_up(ingest: Ingest, connection: Connection, device_id: str, protocol: str,
-                           refusal_answer: bytes = b"") -> None:
+                           refusal_answer: bytes = b"", raw: bytes = b"") -> None:
     """Admit a TCP login (registered for this protocol, from an allowed address) or refuse and hang up.
 
-    A refusal is logged and answered only as the protocol allows (Teltonika's 0x00; GT06 and
-    NMEA get no acknowledgement), so a device never learns more than "not accepted".
+    A refusal is kept as evidence, logged and answered only as the protocol allows
+    (Teltonika's 0x00; GT06 and NMEA get no acknowledgement), so a device never learns
+    more than "not accepted".
     """
     refusal = await ingest.login_refusal(device_id, protocol, connection.address)
     if refusal is None:
         return
     log.warning("%s login from %s refused: %s", protocol, connection.address, refusal)
+    await keep(ingest, connection, Evidence(device_id, protocol, "refused", f"login refused: {refusal}", raw))
     if refusal_answer:
         await connection.send(refusal_answer)
     raise Hangup(f"login refused: {refusal}")
@@ -84,52 +91,122 @@ async def store_or_hang_up(ingest: Ingest, positions: list[Position]) -> None:
         log.warning("refused %s record %d: %s", positions[0].device_id, rejection.index, rejection.reason)
 
 
+async def keep(ingest: Ingest, connection: Connection, evidence: Evidence) -> None:
+    """Commit a message that is not a position as evidence; hang up when it cannot be stored."""
+    try:
+        await ingest.keep(evidence, connection.address)
+    except NotStored as exc:
+        raise Hangup(f"evidence not stored: {exc}") from exc
+
+
+async def skip_broken(ingest: Ingest, connection: Connection, evidence: Evidence, buffer: bytes,
+                      skip: int) -> bytes:
+    """Keep the first ``skip`` bytes of ``buffer`` (not a packet) as ``evidence``; return the rest."""
+    await keep(ingest, connection, replace(evidence, reason=f"{evidence.reason}; skipped", raw=buffer[:skip]))
+    return buffer[skip:]
+
+
 async def teltonika_session(ingest: Ingest, connection: Connection) -> None:
-    """IMEI handshake (0x01 for an admitted beacon, else 0x00), then AVL packets acknowledged by record count."""
+    """IMEI handshake (0x01 for an admitted beacon, else 0x00), then packets of any codec:
+    data acknowledged by record count, pings and command answers kept, broken bytes skipped."""
     buffer, handshake = b"", None
     while handshake is None:
         buffer = await connection.read_more(buffer)
-        handshake, buffer = teltonika.split_imei(buffer)
+        try:
+            handshake, buffer = teltonika.split_imei(buffer)
+        except DecodeError as exc:
+            await keep(ingest, connection, Evidence(None, teltonika.PROTOCOL, "malformed", str(exc), buffer))
+            raise
     imei = teltonika.parse_imei(handshake)
-    await admit_or_hang_up(ingest, connection, imei, teltonika.PROTOCOL, teltonika.IMEI_REJECT)
+    await admit_or_hang_up(ingest, connection, imei, teltonika.PROTOCOL, teltonika.IMEI_REJECT, handshake)
+    await keep(ingest, connection, Evidence(imei, teltonika.PROTOCOL, "login", "IMEI handshake admitted", handshake))
     await connection.send(teltonika.IMEI_ACCEPT)
     while True:
-        frame, buffer = teltonika.split_frame(buffer)
+        try:
+            frame, buffer = teltonika.split_frame(buffer)
+        except DecodeError as exc:
+            broken = Evidence(imei, teltonika.PROTOCOL, "malformed", str(exc), b"")
+            buffer = await skip_broken(ingest, connection, broken, buffer, teltonika.resync(buffer))
+            continue
         if frame is None:
             buffer = await connection.read_more(buffer)
             continue
-        try:
-            positions, count = teltonika.decode_packet(frame, imei)
-        except ChecksumError as exc:
-            log.warning("Teltonika %s: %s; not acknowledged, the device resends", imei, exc)
-            continue
-        await store_or_hang_up(ingest, positions)
-        await connection.send(teltonika.ack(count))
+        await _teltonika_packet(ingest, connection, imei, frame)
+
+
+async def _teltonika_packet(ingest: Ingest, connection: Connection, imei: str, frame: bytes) -> None:
+    """Store or keep one packet, then answer it as the protocol says."""
+    try:
+        packet = teltonika.decode(frame, imei)
+    except ChecksumError as exc:
+        log.warning("Teltonika %s: %s; not acknowledged, the device resends", imei, exc)
+        broken = Evidence(imei, teltonika.PROTOCOL, "malformed", f"{exc}; not acknowledged", frame)
+        await keep(ingest, connection, broken)
+        return
+    except DecodeError as exc:
+        # The CRC vouches these are the bytes the device meant: resending would not help. They
+        # are committed as evidence, then acknowledged so the device moves on.
+        log.warning("Teltonika %s: %s; kept as evidence", imei, exc)
+        await keep(ingest, connection, Evidence(imei, teltonika.PROTOCOL, "unknown", str(exc), frame))
+        await connection.send(teltonika.ack(frame[9]))
+        return
+    if packet.kind == "data":
+        await store_or_hang_up(ingest, packet.positions)
+    else:
+        reason = f"codec 0x{packet.codec:02x} command answer: {packet.text}" if packet.text else "keep-alive ping"
+        await keep(ingest, connection, Evidence(imei, teltonika.PROTOCOL, packet.kind, reason, frame))
+    if packet.answer is not None:
+        await connection.send(packet.answer)
+
+
+class _Gt06Device:
+    """What a GT06 connection knows about its device: the logged-in IMEI and its time zone."""
+
+    def __init__(self) -> None:
+        self.imei: str | None = None
+        self.offset = timedelta(0)
 
 
 async def gt06_session(ingest: Ingest, connection: Connection) -> None:
-    """Login (answered for an admitted beacon), then location, heartbeat and alarm packets."""
-    buffer, imei = b"", None
+    """Login (answered for an admitted beacon), then every packet type; broken bytes are kept
+    and skipped to the next packet start, and the connection stays open."""
+    buffer, device = b"", _Gt06Device()
     while True:
-        frame, buffer = gt06.split_frame(buffer)
+        try:
+            frame, buffer = gt06.split_frame(buffer)
+        except DecodeError as exc:
+            broken = Evidence(device.imei, gt06.PROTOCOL, "malformed", str(exc), b"")
+            buffer = await skip_broken(ingest, connection, broken, buffer, gt06.resync(buffer))
+            continue
         if frame is None:
             buffer = await connection.read_more(buffer)
             continue
-        try:
-            message = gt06.decode_frame(frame, imei)
-        except ChecksumError as exc:
-            log.warning("GT06 %s: %s; not acknowledged", imei, exc)
-            continue
-        if message.kind == "login":
-            if message.imei is None:
-                raise Hangup("GT06 login without an IMEI")
-            await admit_or_hang_up(ingest, connection, message.imei, gt06.PROTOCOL)
-            imei = message.imei
-        if message.positions:
-            await store_or_hang_up(ingest, message.positions)
-        answer = gt06.ack(message)
-        if answer:
-            await connection.send(answer)
+        await _gt06_packet(ingest, connection, device, frame)
+
+
+async def _gt06_packet(ingest: Ingest, connection: Connection, device: _Gt06Device, frame: bytes) -> None:
+    """Store or keep one packet, then answer it as the protocol says."""
+    try:
+        message = gt06.decode_frame(frame, device.imei, device.offset)
+    except gt06.NotLoggedIn as exc:   # kept, then hung up on: the device logs in when it reconnects
+        await keep(ingest, connection, Evidence(None, gt06.PROTOCOL, "refused", str(exc), frame))
+        raise Hangup(str(exc)) from exc
+    except DecodeError as exc:
+        log.warning("GT06 %s: %s; not acknowledged", device.imei, exc)
+        await keep(ingest, connection, Evidence(device.imei, gt06.PROTOCOL, "malformed", str(exc), frame))
+        return
+    if message.kind == "login":
+        if message.imei is None:
+            raise Hangup("GT06 login without an IMEI")
+        await admit_or_hang_up(ingest, connection, message.imei, gt06.PROTOCOL, raw=frame)
+        device.imei, device.offset = message.imei, message.offset or timedelta(0)
+    if message.positions:
+        await store_or_hang_up(ingest, message.positions)
+    else:
+        await keep(ingest, connection, Evidence(device.imei, gt06.PROTOCOL, *gt06.evidence_of(message), frame))
+    answer = gt06.ack(message)
+    if answer:
+        await connection.send(answer)
 
 
 class TcpListener:

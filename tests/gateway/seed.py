@@ -34,7 +34,9 @@ from tracker.models import (
     Declaration,
     DeclarationKind,
     DeclarationStatus,
+    DeviceMessage,
     DeviceToken,
+    DeviceTraffic,
     Position,
 )
 
@@ -105,6 +107,8 @@ class Seed:
             session.execute(delete(AlertEvent).where(AlertEvent.alert_id.in_(alerts)))
             session.execute(delete(Alert).where(Alert.declaration_id.in_(self.declaration_ids)))
             session.execute(delete(Position).where(Position.beacon_id.in_(self.beacon_ids)))
+            session.execute(delete(DeviceTraffic).where(DeviceTraffic.beacon_id.in_(self.beacon_ids)))
+            session.execute(delete(DeviceMessage).where(DeviceMessage.beacon_id.in_(self.beacon_ids)))
             session.execute(delete(Declaration).where(Declaration.id.in_(self.declaration_ids)))
             session.execute(delete(Checkpoint).where(Checkpoint.id.in_(self.party_ids[1])))
             session.execute(delete(Dealer).where(Dealer.id.in_(self.party_ids[0])))

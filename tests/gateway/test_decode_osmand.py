@@ -179,3 +179,20 @@ def test_json_body_posted_to_a_url_with_only_the_key_is_decoded() -> None:
 def test_hostile_device_ids_are_refused(device_id: str) -> None:
     with pytest.raises(DecodeError, match="printable"):
         osmand.decode_query(f"id={device_id}&lat=1&lon=2")
+
+
+def test_cell_and_wifi_without_coordinates_is_a_status_not_a_position():
+    status = osmand.decode_status("key=mt_secret&id=7&timestamp=1764000000&cell=437,1,4660,43981,-70"
+                                  "&cell=437,1,4660,43982&wifi=a0-b1-c2-d3-e4-f5,-60")
+    assert status is not None and status.device_id == "7"
+    assert status.extra["cell"] == ["437,1,4660,43981,-70", "437,1,4660,43982"]
+    assert status.extra["wifi"] == "a0-b1-c2-d3-e4-f5,-60" and b"mt_secret" not in status.raw
+
+
+@pytest.mark.parametrize("query", [
+    "id=7&lat=40.5&lon=72.8&cell=437,1,4660,43981",      # a position that also names its cell
+    "id=7&location=40.5,72.8&wifi=a0-b1-c2-d3-e4-f5,-60",
+    "id=7&timestamp=1764000000",                          # nothing at all: refused by decode_request
+])
+def test_a_request_with_coordinates_or_without_networks_is_no_status(query):
+    assert osmand.decode_status(query) is None

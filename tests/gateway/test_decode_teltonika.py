@@ -199,3 +199,108 @@ def test_hostile_input_only_ever_raises_decode_error():
             teltonika.parse_imei(data)
         except DecodeError:
             pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Codecs 16, 7, the 16-byte IO group, command answers and the ping: packets built by hand from
+# Teltonika's "Data Sending Protocols" layouts (CRC-16/IBM over codec id .. second count).
+AT_1030 = datetime(2026, 12, 4, 10, 30, tzinfo=UTC)
+# Codec 16, one record: 2026-12-04 10:30, priority 1, Bishkek (lon 74.590 then lat 42.875, x 1e7),
+# altitude 760 m, course 270, 12 satellites, 45 km/h; event IO 0x00ef (ignition), generation
+# type 5 (on change), 3 IO: two 1-byte (239 = 1, 240 = 1) and one 2-byte (66 = 0x2f44 mV)
+CODEC16 = bytes.fromhex(
+    "000000000000002d1001000001a2409a8c40012c7587e0198e34b002f8010e0c002d00ef05030200ef0100f001"
+    "0100422f440000010000ff72")
+# Codec 8 with the "extended" 16-byte IO group after the 8-byte group (count 1, id 0x96,
+# 16 bytes): two records in Osh, 30 s apart, 60 km/h, course 90, 9 satellites
+CODEC8_WIDE_IO = bytes.fromhex(
+    "00000000000000670802000001a2409a8c40002b643ef01828150003e8005a09003c000201ef01000000019600"
+    "112233445566778899aabbccddeeff000001a2409b0170002b643ef01828150003e8005a09003c000201ef0100"
+    "0000019600112233445566778899aabbccddeeff02000091c7")
+# Codec 7 (GH3000), one record: 4 bytes = priority 1 << 30 | 628770600 s since 2007-01-01
+# (2026-12-04 10:30), global mask 0b (GPS, 1-byte and 4-byte IO), GPS mask 1f: latitude and
+# longitude as floats (Naryn), altitude 2020 m, angle 0x40 (90 degrees), 50 km/h, 7 satellites;
+# IO 1 = 100, IO 2 = 0xabc
+CODEC7 = bytes.fromhex(
+    "000000000000001f0701657a47280b1f4225b74c4297fb6407e4403207010164010200000abc01000025f0")
+# Codec 12 answer to a GPRS command (type 06): "Battery voltage:4.1V"
+CODEC12_ANSWER = bytes.fromhex(
+    "000000000000001c0c0106000000144261747465727920766f6c746167653a342e3156010000f4ea")
+# Codec 13 answer: 4-byte timestamp, then "GPS:1 Sat:7"
+CODEC13_ANSWER = bytes.fromhex(
+    "00000000000000170d01060000000f6b1296284750533a31205361743a370100009a82")
+
+
+def test_codec16_reads_two_byte_ids_and_the_generation_type():
+    packet = teltonika.decode(CODEC16, "dev")
+    assert (packet.kind, packet.codec, packet.count, packet.answer) == ("data", 0x10, 1, b"\x00\x00\x00\x01")
+    [p] = packet.positions
+    assert p.fix_time == AT_1030
+    assert (p.lat, p.lon) == (pytest.approx(42.875), pytest.approx(74.590))
+    assert (p.altitude_m, p.course, p.satellites, p.speed_kmh, p.valid) == (760, 270, 12, 45, True)
+    assert (p.extra["priority"], p.extra["event_io"], p.extra["generation"]) == (1, 239, 5)
+    assert p.extra["io"] == {"239": 1, "240": 1, "66": 0x2F44}
+    assert (p.extra["ignition"], p.extra["external_voltage_mv"]) == (1, 12100)
+
+
+def test_codec8_with_the_16_byte_io_group_is_not_refused():
+    positions, count = teltonika.decode_packet(CODEC8_WIDE_IO, "dev")
+    assert count == 2
+    assert [p.fix_time for p in positions] == [AT_1030, datetime(2026, 12, 4, 10, 30, 30, tzinfo=UTC)]
+    for p in positions:
+        assert (p.lat, p.lon) == (pytest.approx(40.528), pytest.approx(72.799))
+        assert (p.speed_kmh, p.course, p.satellites) == (60, 90, 9)
+        assert p.extra["io"] == {"239": 1, "150": "00112233445566778899aabbccddeeff"}
+
+
+def test_codec7_gh_record_with_its_masks():
+    packet = teltonika.decode(CODEC7, "dev")
+    assert (packet.codec, packet.count, packet.answer) == (7, 1, b"\x00\x00\x00\x01")
+    [p] = packet.positions
+    assert p.fix_time == AT_1030
+    assert (p.lat, p.lon) == (pytest.approx(41.429, abs=1e-5), pytest.approx(75.991, abs=1e-5))
+    assert (p.altitude_m, p.course, p.speed_kmh, p.satellites, p.valid) == (2020, 90, 50, 7, True)
+    assert (p.extra["priority"], p.extra["io"]) == (1, {"1": 100, "2": 0xABC})
+
+
+@pytest.mark.parametrize("frame,codec,text", [
+    (CODEC12_ANSWER, 0x0C, "Battery voltage:4.1V"),
+    (CODEC13_ANSWER, 0x0D, "GPS:1 Sat:7"),
+])
+def test_command_answers_are_read_and_not_acknowledged(frame, codec, text):
+    packet = teltonika.decode(frame, "dev")
+    assert (packet.kind, packet.codec, packet.text, packet.positions, packet.answer) == (
+        "command_response", codec, text, [], None)
+
+
+def test_ping_byte_is_a_unit_of_its_own_without_answer():
+    frame, rest = teltonika.split_frame(teltonika.PING + CODEC16)
+    assert (frame, rest) == (b"\xff", CODEC16)
+    packet = teltonika.decode(frame, "dev")
+    assert (packet.kind, packet.answer) == ("ping", None)
+
+
+def test_resync_finds_the_next_preamble_or_ping():
+    assert teltonika.resync(b"\x01\x02" + CODEC16) == 2
+    assert teltonika.resync(b"\x01\x02\xff") == 2
+    assert teltonika.resync(b"\x01\x02\x03\x00\x00") == 3     # trailing zeros may begin a preamble
+    assert teltonika.resync(b"\x01\x02\x03") == 3
+
+
+def test_hostile_versions_of_codecs_16_7_and_command_answers_only_raise_decode_error():
+    rng = random.Random(16)
+    samples = [CODEC16, CODEC7, CODEC8_WIDE_IO, CODEC12_ANSWER, CODEC13_ANSWER]
+    inputs = []
+    for _ in range(1500):
+        packet = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 4)):
+            packet[rng.randrange(8, len(packet) - 4)] = rng.randrange(256)
+        packet[-4:] = teltonika.crc16_ibm(bytes(packet[8:-4])).to_bytes(4, "big")
+        inputs.append(bytes(packet))
+    for data in inputs:
+        try:
+            frame, _ = teltonika.split_frame(data)
+            if frame is not None:
+                teltonika.decode(frame, "dev")
+        except DecodeError:
+            pass

@@ -219,6 +219,32 @@ def test_osmand_without_coordinates_gets_422(gateway, osmand_beacon) -> None:
     assert status == 422 and body["error"] == "invalid_message" and body["message"]
 
 
+def test_osmand_cell_and_wifi_report_without_coordinates_is_kept_as_a_status(db, gateway, osmand_beacon) -> None:
+    from tracker.models import DeviceMessage
+
+    beacon, key = osmand_beacon
+    query = f"id={beacon.device_id}&timestamp=1764000000&cell=437,1,4660,43981,-70&wifi=a0-b1-c2-d3-e4-f5,-60&batt=81"
+    status, body = http("GET", f"{gateway}/?key={key}&{query}")
+    assert (status, body) == (200, {"stored": 0, "duplicates": 0, "kept": "status"})
+    assert stored(db, beacon.id) == []                      # no position at (0, 0)
+    db.expire_all()
+    [message] = db.scalars(select(DeviceMessage).where(DeviceMessage.beacon_id == beacon.id))
+    assert (message.kind, message.protocol.value, message.raw) == ("status", "osmand", query.encode())
+    assert key.encode() not in message.raw and "cell" in message.reason and "wifi" in message.reason
+
+
+def test_osmand_status_needs_the_beacons_own_key(db, gateway, osmand_beacon, make_beacon) -> None:
+    from tracker.models import DeviceMessage
+
+    beacon, key = osmand_beacon
+    other = make_beacon(protocol=BeaconProtocol.OSMAND)
+    cell = "timestamp=1764000000&cell=437,1,4660,43981"
+    assert http("GET", f"{gateway}/?key={key}&id={other.device_id}&{cell}")[0] == 403
+    assert http("GET", f"{gateway}/?key=mt_{'A' * 43}&id={beacon.device_id}&{cell}")[0] == 401
+    assert http("GET", f"{gateway}/?key={key}&id=%00&{cell}")[0] == 422
+    assert db.scalars(select(DeviceMessage)).all() == []
+
+
 def test_unknown_path_oversized_body_and_wrong_method_answer_json(gateway) -> None:
     assert http("GET", f"{gateway}/nowhere")[0] == 404
     assert http("GET", f"{gateway}/api/v1/pings")[0] == 405

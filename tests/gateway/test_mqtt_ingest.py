@@ -18,6 +18,7 @@ from tests.gateway.broker import Broker
 from tests.gateway.helpers import LiveGateway
 from beacon_gateway.servers.mqtt import MqttSubscriber, device_from_topic
 from beacon_gateway.writer import NotStored, Outcome
+from tracker.models import DeviceMessage
 from tracker.models import Position as PositionRow
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -113,6 +114,9 @@ def test_unregistered_device_and_malformed_payload_are_acknowledged_and_not_stor
     subscriber.stop()
     db.expire_all()
     assert db.scalar(select(PositionRow.id).limit(1)) is None
+    # the unreadable payload is kept as evidence before it is acknowledged
+    [kept] = db.scalars(select(DeviceMessage).where(DeviceMessage.device_id == "000000000000001"))
+    assert (kept.kind, kept.raw, kept.protocol.value) == ("malformed", b"{not json", "mqtt")
 
 
 class FlakyWriter:

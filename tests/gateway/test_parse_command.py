@@ -212,3 +212,28 @@ def test_unknown_format_is_a_usage_error(capsys):
         main(["parse", "--format", "garmin", "x.log"])
     assert usage.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_gt06_capture_of_the_new_packet_types_applies_the_login_time_zone(capsys, tmp_path):
+    from tests.gateway.test_decode_gt06 import POSITION_PACKETS, WIFI_69
+    from tests.gateway.test_tcp_ingest import GT06_0X22_LOCAL, GT06_LOGIN_TZ
+
+    a0 = bytes.fromhex(POSITION_PACKETS[0xA0][0])
+    modular = bytes.fromhex("78782170003300126b1296280a03700471e1a8082727b82814c8001800020190000fd9000d0a")
+    capture = tmp_path / "vl03.bin"
+    capture.write_bytes(GT06_LOGIN_TZ + WIFI_69 + GT06_0X22_LOCAL + a0 + modular)
+    code, printed, errors = parse(capsys, "-f", "gt06", str(capture))
+    assert (code, errors) == (0, [])
+    # 0x22 and 0xA0 are in device time (UTC+6 from the login); 0x70 carries UTC epoch seconds
+    assert [p["fix_time"] for p in printed] == ["2026-12-04T10:30:00Z", "2026-12-04T04:30:00Z",
+                                                "2026-12-04T10:30:00Z"]
+
+
+def test_teltonika_capture_with_pings_codec16_codec7_and_a_command_answer(capsys, tmp_path):
+    from tests.gateway.test_decode_teltonika import CODEC7, CODEC12_ANSWER, CODEC16
+
+    capture = tmp_path / "mixed.bin"
+    capture.write_bytes(TELTONIKA_IMEI + b"\xff" + CODEC16 + CODEC12_ANSWER + b"\xff" + CODEC7)
+    code, printed, errors = parse(capsys, "-f", "teltonika", str(capture))
+    assert (code, errors) == (0, [])
+    assert [(p["lat"], p["speed_kmh"]) for p in printed] == [(42.875, 45.0), (pytest.approx(41.429, abs=1e-5), 50.0)]

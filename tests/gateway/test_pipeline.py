@@ -26,7 +26,7 @@ from beacon_gateway.position import (
 )
 from beacon_gateway.writer import BatchWriter, NotStored, Outcome
 from tracker.domain.tokens import issue_token, revoke_token
-from tracker.models import DeclarationStatus
+from tracker.models import DeclarationStatus, DeviceMessage
 from tracker.models import Position as PositionRow
 
 SETTINGS = GatewaySettings(database_url="sqlite://")
@@ -120,6 +120,9 @@ def test_out_of_range_ping_refuses_its_whole_submission_but_not_the_others(db, w
     assert "latitude must be within -90..90" in bad.rejected[1].reason
     assert good == Outcome(stored=1)
     assert [r.fix_time for r in rows(db, beacon.id)] == [T0 + timedelta(seconds=60)]
+    # the refused ping is kept as evidence with its reason (its neighbour, refused only with it, is not)
+    [kept] = db.scalars(select(DeviceMessage).where(DeviceMessage.beacon_id == beacon.id)).all()
+    assert kept.kind == "refused" and "latitude must be within -90..90" in kept.reason
 
 
 def test_same_ping_twice_is_one_row_whether_in_one_batch_or_two(db, writer, make_beacon) -> None:

@@ -13,7 +13,7 @@ from tests.gateway.helpers import LiveGateway, iter_fixes, recv_exactly, teltoni
 from beacon_gateway.servers import Ingest
 from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_session
 from beacon_gateway.writer import NotStored
-from tracker.models import BeaconProtocol
+from tracker.models import BeaconProtocol, DeviceMessage, DeviceTraffic
 from tracker.models import Position as PositionRow
 
 # Teltonika's published Codec 8 example: IMEI 356307042441013 and one AVL record.
@@ -266,3 +266,121 @@ def test_nmea_receiver_naming_no_device_id_is_hung_up_on(db, listen, first_line)
         sock.sendall(first_line + b"\r\n" + NMEA_LINES)
         assert sock.recv(16) == b""
     assert db.scalar(select(PositionRow.id).limit(1)) is None
+
+
+# ------------------------------------------------------------------ framing never gives up; nothing dropped silently
+def evidence(db: Session, device_id: str | None) -> list[tuple[str, bytes]]:
+    db.expire_all()
+    return [(m.kind, m.raw) for m in db.scalars(select(DeviceMessage).where(DeviceMessage.device_id == device_id)
+                                                 .order_by(DeviceMessage.id))]
+
+
+def traffic(db: Session, beacon_id: int, live: LiveGateway) -> tuple[int, int, int, int, int]:
+    live.writer.flush_traffic()        # counts are gathered in memory and written every few seconds
+    row = db.get(DeviceTraffic, beacon_id)
+    db.refresh(row)
+    return row.messages, row.positions, row.unknown, row.refused, row.unrecorded
+
+
+# Extended login of 864717003283581 with time zone UTC+6 (2582), answered with serial 1; a 0x22
+# location at 16:30 device time (10:30 UTC); a 0x12 location; heartbeat 0x23 and time request 0x8A.
+GT06_LOGIN_TZ = bytes.fromhex("7878110108647170032835813620258200013c730d0a")
+GT06_0X22_LOCAL = bytes.fromhex(
+    "787822221a0c04101e00c9049998d80800acf028140001ad01123400abcd010000001656770d0a")
+GT06_HEARTBEAT_23 = bytes.fromhex("78780b23460190040002001166210d0a")
+GT06_TIME_REQUEST = bytes.fromhex("7878058a0005bab20d0a")
+# a length of 0 (a broken Wi-Fi packet of an unknown type): not a packet at all
+GT06_GARBAGE = bytes.fromhex("787800550102030d0a")
+
+
+def test_gt06_garbage_between_two_locations_is_kept_and_skipped(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN_TZ + GT06_0X22_LOCAL + GT06_GARBAGE + GT06_LOCATION + GT06_HEARTBEAT_23
+                     + GT06_TIME_REQUEST)
+        assert recv_exactly(sock, 10) == bytes.fromhex("787805010001d9dc0d0a")          # login
+        assert recv_exactly(sock, 10)[:6] == bytes.fromhex("787805230011")               # heartbeat 0x23
+        time_answer = recv_exactly(sock, 16)                                               # time request
+        assert time_answer[:4] == bytes.fromhex("78780b8a") and time_answer[10:12] == b"\x00\x05"
+        assert datetime(2000 + time_answer[4], *time_answer[5:10], tzinfo=timezone.utc) > \
+            datetime.now(timezone.utc) - timedelta(minutes=1)
+    first, second = rows(db, beacon.id)
+    # the login's time zone (UTC+6) applies to both locations' device times
+    assert second.fix_time == datetime(2026, 12, 4, 10, 30, tzinfo=timezone.utc) and second.raw == GT06_0X22_LOCAL
+    assert first.fix_time == datetime(2019, 3, 18, 5, 37, 36, tzinfo=timezone.utc) and first.raw == GT06_LOCATION
+    assert evidence(db, GT06_IMEI) == [("login", GT06_LOGIN_TZ), ("malformed", GT06_GARBAGE),
+                                       ("heartbeat", GT06_HEARTBEAT_23), ("time_request", GT06_TIME_REQUEST)]
+    assert traffic(db, beacon.id, listen.live) == (6, 2, 1, 0, 0)
+
+
+def test_gt06_unknown_packet_type_is_kept_and_the_connection_stays(db, listen, make_beacon) -> None:
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    unknown = bytes.fromhex("7878075f010200151aef0d0a")
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN + unknown + GT06_LOGIN)
+        assert recv_exactly(sock, 20) == GT06_LOGIN_ACK * 2
+    assert evidence(db, GT06_IMEI)[1] == ("unknown", unknown)
+    assert traffic(db, beacon.id, listen.live)[:3] == (3, 0, 1)
+
+
+def test_gt06_refused_login_is_kept_as_evidence(db, listen) -> None:
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN)
+        assert sock.recv(16) == b""
+    assert evidence(db, GT06_IMEI) == [("refused", GT06_LOGIN)]
+
+
+def test_teltonika_garbage_ping_and_command_answer_between_records(db, listen, make_beacon) -> None:
+    from tests.gateway.test_decode_teltonika import CODEC7, CODEC12_ANSWER
+
+    beacon = make_beacon(device_id=TELTONIKA_IMEI, protocol=BeaconProtocol.TELTONIKA)
+    garbage = b"\x13\x37not a packet"
+    with connect(listen(teltonika_session)) as sock:
+        sock.sendall(TELTONIKA_HANDSHAKE)
+        assert recv_exactly(sock, 1) == b"\x01"
+        sock.sendall(CODEC7 + garbage + b"\xff" + CODEC12_ANSWER + TELTONIKA_PACKET)
+        # codec 7 and codec 8 each answered with their record count; the ping and the command
+        # answer get none, and the garbage does not close the connection
+        assert recv_exactly(sock, 8) == (1).to_bytes(4, "big") * 2
+    codec8, codec7 = rows(db, beacon.id)
+    assert codec7.fix_time == datetime(2026, 12, 4, 10, 30, tzinfo=timezone.utc) and codec7.raw in CODEC7
+    assert codec8.fix_time == datetime(2019, 6, 10, 10, 4, 46, tzinfo=timezone.utc)
+    assert evidence(db, TELTONIKA_IMEI) == [("login", TELTONIKA_HANDSHAKE), ("malformed", garbage),
+                                            ("ping", b"\xff"), ("command_response", CODEC12_ANSWER)]
+    assert traffic(db, beacon.id, listen.live) == (6, 2, 1, 0, 0)
+
+
+def test_a_device_flooding_garbage_is_counted_but_its_bytes_kept_only_up_to_its_bound(db, listen, make_beacon) -> None:
+    from beacon_gateway.evidence import EvidenceBound
+
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    live = listen.live  # type: ignore[attr-defined]
+    bounded = Ingest(live.writer, live.ingest.sessions, bound=EvidenceBound(per_hour=2))
+    unknown = bytes.fromhex("7878075f010200151aef0d0a")
+    with connect(listen(gt06_session, bounded)) as sock:
+        sock.sendall(GT06_LOGIN + unknown * 3 + GT06_LOGIN)
+        assert recv_exactly(sock, 20) == GT06_LOGIN_ACK * 2
+    assert evidence(db, GT06_IMEI) == [("login", GT06_LOGIN), ("unknown", unknown)]
+    assert traffic(db, beacon.id, listen.live) == (5, 0, 3, 0, 3)
+
+
+def test_the_admins_device_page_shows_each_beacons_counts(db, listen, make_beacon, make_user, auth, client) -> None:
+    import re
+
+    from tracker.models import Role
+
+    beacon = make_beacon(device_id=GT06_IMEI, protocol=BeaconProtocol.GT06)
+    quiet = make_beacon(protocol=BeaconProtocol.GT06)
+    with connect(listen(gt06_session)) as sock:
+        sock.sendall(GT06_LOGIN + GT06_LOCATION + GT06_GARBAGE + bytes.fromhex("7878075f010200151aef0d0a")
+                     + GT06_LOGIN)
+        assert recv_exactly(sock, 20) == GT06_LOGIN_ACK * 2
+    listen.live.writer.flush_traffic()
+    auth.sign_in_as(make_user(Role.LICENSING_ADMIN))
+    page = client.get("/devices").get_data(as_text=True)
+    block = page[page.index(f'id="traffic-{beacon.device_id}"'):]
+    block = block[:block.index("</dl>")]
+    counts = dict(re.findall(r'data-count="(\w+)">([\d\s\u00a0,]+)<', block))
+    assert {name: int(re.sub(r"\D", "", value)) for name, value in counts.items()} == {
+        "messages": 5, "positions": 1, "unknown": 2, "refused": 0}
+    assert f'id="traffic-{quiet.device_id}"' not in page and "Nothing received yet" in page

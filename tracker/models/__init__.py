@@ -49,12 +49,14 @@ from tracker.models.evidence import (
     IdempotentReply,
     StockEntry,
 )
+from tracker.models.device_messages import DeviceMessage, DeviceTraffic
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, officer_checkpoints
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
+    "DeviceMessage", "DeviceTraffic",
     "PlaceRole",
     "RoutePlace",
     "AccountEvent", "AccountEventKind", "UserSession",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from datetime import timedelta
 
 from tracker.domain import account_events, accounts
+from tracker.domain.device_traffic import traffic_by_beacon
 from tracker.domain.sessions import live_sessions
 from tracker.domain.access import Action, may
 from tracker.domain.devices import (
@@ -176,9 +177,9 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
 def _devices_page(errors: dict[str, str] | None = None, token: tuple[DeviceToken, str] | None = None,
                   failed: str = ""):  # type: ignore[no-untyped-def]
     db = get_session()
+    beacons = list(db.scalars(select(Beacon).order_by(Beacon.device_id)))
     return render_template(
-        "admin/devices.html",
-        beacons=list(db.scalars(select(Beacon).order_by(Beacon.device_id))),
+        "admin/devices.html", beacons=beacons, traffic=traffic_by_beacon(db, [b.id for b in beacons]),
         stations=list(db.scalars(select(DeviceToken).where(DeviceToken.checkpoint_id.is_not(None))
                                  .order_by(DeviceToken.revoked_at.is_not(None), DeviceToken.id.desc()))),
         owner_options=[(d.taxpayer_number, d.legal_name) for d in db.scalars(
