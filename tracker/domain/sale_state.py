@@ -5,6 +5,8 @@ the register and the buyers' answers, so the books (``tracker.domain.balance``) 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -30,32 +32,54 @@ def in_books() -> ColumnElement[bool]:
              exists().where(original.id == Transaction.corrects_id, _confirmed(original))))
 
 
+def in_state(state: SaleState) -> ColumnElement[bool]:
+    """Return the condition selecting the sales and corrections in ``state`` (never a reversal)."""
+    answered = exists().where(SaleAnswer.transaction_id == Transaction.id)
+    disputed = exists().where(SaleAnswer.transaction_id == Transaction.id,
+                              SaleAnswer.answer == SaleAnswerKind.DISPUTED)
+    awaiting = and_(Transaction.kind != TransactionKind.REVERSAL, ~_confirmed(Transaction))
+    if state == SaleState.CONFIRMED:
+        return and_(Transaction.kind != TransactionKind.REVERSAL, _confirmed(Transaction))
+    return and_(awaiting, disputed) if state == SaleState.DISPUTED else and_(awaiting, ~answered)
+
+
 def counts_in_books(session: Session, entry: Transaction) -> bool:
     """Tell whether ``entry`` counts in the books now."""
     return bool(session.scalar(select(in_books()).select_from(Transaction).where(Transaction.id == entry.id)))
 
 
-def states(session: Session, entries: list[Transaction]) -> dict[int, SaleState | None]:
-    """Return each entry's state by id (None for a reversal: it needs no answer)."""
-    answers: dict[int, set[SaleAnswerKind]] = {}
+@dataclass(frozen=True)
+class Standing:
+    """Where one entry stands: its state and the buyer's answer that set it (None while pending)."""
+
+    state: SaleState | None
+    answer: SaleAnswer | None = None
+
+
+def standings(session: Session, entries: list[Transaction]) -> dict[int, Standing]:
+    """Return each entry's standing by id (state None for a reversal: it needs no answer)."""
+    answers: dict[int, list[SaleAnswer]] = {}
     ids = [e.id for e in entries if e.needs_confirmation]
-    for transaction_id, answer in session.execute(select(SaleAnswer.transaction_id, SaleAnswer.answer)
-                                                  .where(SaleAnswer.transaction_id.in_(ids))):
-        answers.setdefault(transaction_id, set()).add(answer)
-    return {e.id: _state(e, answers.get(e.id, set())) for e in entries}
+    for answer in session.scalars(select(SaleAnswer).where(SaleAnswer.transaction_id.in_(ids))
+                                  .order_by(SaleAnswer.id)):
+        answers.setdefault(answer.transaction_id, []).append(answer)
+    return {e.id: _standing(e, answers.get(e.id, [])) for e in entries}
 
 
-def _state(entry: Transaction, answers: set[SaleAnswerKind]) -> SaleState | None:
+def _standing(entry: Transaction, answers: list[SaleAnswer]) -> Standing:
     if entry.kind == TransactionKind.REVERSAL:
-        return None
-    if not entry.needs_confirmation or SaleAnswerKind.CONFIRMED in answers:
-        return SaleState.CONFIRMED
-    return SaleState.DISPUTED if SaleAnswerKind.DISPUTED in answers else SaleState.PENDING
+        return Standing(None)
+    if not entry.needs_confirmation:
+        return Standing(SaleState.CONFIRMED)
+    confirmed = [a for a in answers if a.answer == SaleAnswerKind.CONFIRMED]
+    if confirmed:
+        return Standing(SaleState.CONFIRMED, confirmed[0])
+    return Standing(SaleState.DISPUTED, answers[-1]) if answers else Standing(SaleState.PENDING)
 
 
 def state_of(session: Session, entry: Transaction) -> SaleState | None:
     """Return where ``entry`` stands with its buyer (None for a reversal)."""
-    return states(session, [entry])[entry.id]
+    return standings(session, [entry])[entry.id].state
 
 
 def dispute_of(session: Session, entry: Transaction) -> SaleAnswer | None:
@@ -67,6 +91,4 @@ def dispute_of(session: Session, entry: Transaction) -> SaleAnswer | None:
 
 def disputed_sales(session: Session) -> list[Transaction]:
     """Return every sale or correction disputed and not confirmed since, oldest first."""
-    disputed = select(SaleAnswer.transaction_id).where(SaleAnswer.answer == SaleAnswerKind.DISPUTED)
-    return list(session.scalars(select(Transaction).where(
-        Transaction.id.in_(disputed), ~_confirmed(Transaction)).order_by(Transaction.id)))
+    return list(session.scalars(select(Transaction).where(in_state(SaleState.DISPUTED)).order_by(Transaction.id)))
