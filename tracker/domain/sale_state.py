@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from tracker.models import SaleAnswer, SaleAnswerKind, SaleState, Transaction, TransactionKind
+from tracker.models import Role, SaleAnswer, SaleAnswerKind, SaleState, Transaction, TransactionKind, User
 
 
 def _confirmed(entry: type[Transaction]) -> ColumnElement[bool]:
@@ -92,3 +92,16 @@ def dispute_of(session: Session, entry: Transaction) -> SaleAnswer | None:
 def disputed_sales(session: Session) -> list[Transaction]:
     """Return every sale or correction disputed and not confirmed since, oldest first."""
     return list(session.scalars(select(Transaction).where(in_state(SaleState.DISPUTED)).order_by(Transaction.id)))
+
+
+def corrected(session: Session, entries: list[Transaction]) -> set[int]:
+    """Return the ids among ``entries`` that the seller has reversed (corrected): no longer answered."""
+    ids = [e.id for e in entries]
+    return set(session.scalars(select(Transaction.corrects_id).where(
+        Transaction.corrects_id.in_(ids), Transaction.kind == TransactionKind.REVERSAL)))
+
+
+def awaits_answer_from(user: User, entry: Transaction, standing: Standing, reversed_ids: set[int]) -> bool:
+    """Tell whether ``user`` is a trader of the buyer and ``entry`` still waits for their answer."""
+    return (user.active and user.role == Role.TRADER and user.dealer_id == entry.buyer_id
+            and standing.state in (SaleState.PENDING, SaleState.DISPUTED) and entry.id not in reversed_ids)
