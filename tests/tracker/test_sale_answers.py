@@ -3,6 +3,8 @@ confirmed it counts in neither book. Through the domain, the API and the portal,
 a third dealer, an officer and an auditor."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -360,3 +362,18 @@ def test_portal_auditor_sees_disputed_sales_in_the_reconciliation(
     section = page[page.index('id="disputed_sale"'):]
     assert "Sale disputed by the buyer" in section and "Wrong mass on the invoice." in section
     assert f"Register entry #{entry.id}" in section
+
+
+def test_register_export_tells_which_entries_count_in_the_books(
+        client: FlaskClient, db: Session, parties: Parties) -> None:
+    pending = record_sale(db, parties.seller, sale_of(parties, 1_000))
+    confirmed = record_sale(db, parties.seller, sale_of(parties, 2_000))
+    confirm_sale(db, parties.buyer, confirmed)
+    db.commit()
+    sign_in(client, parties.auditor)
+    period = f"from={days_ago(30)}&to={today_kg()}"
+    text = client.get(f"/api/v1/exports/transactions.csv?{period}").get_data(as_text=True).removeprefix("\ufeff")
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(text, newline=""))}
+    assert rows[pending.id]["in_books"].lower() in ("false", "0") and rows[confirmed.id]["in_books"].lower() in (
+        "true", "1")
+    assert rows[pending.id]["needs_confirmation"].lower() in ("true", "1")
