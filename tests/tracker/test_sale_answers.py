@@ -377,3 +377,19 @@ def test_register_export_tells_which_entries_count_in_the_books(
     assert rows[pending.id]["in_books"].lower() in ("false", "0") and rows[confirmed.id]["in_books"].lower() in (
         "true", "1")
     assert rows[pending.id]["needs_confirmation"].lower() in ("true", "1")
+
+
+def test_the_buyers_pages_and_the_refusals_speak_russian(client: FlaskClient, auth: Any, db: Session,
+                                                         parties: Parties) -> None:
+    entry = record_sale(db, parties.seller, sale_of(parties))
+    parties.buyer.language = "ru"
+    db.commit()
+    auth.sign_in_as(parties.buyer)
+    register = client.get("/register").get_data(as_text=True)
+    assert "ждёт покупателя" in register and "Подтвердить или оспорить" in register
+    assert "awaits the buyer" not in register and "Confirm or dispute" not in register
+    answer_page = f"/register/transactions/{entry.id}/answer"
+    page = client.get(answer_page).get_data(as_text=True)
+    assert "Подтвердить покупку" in page and "Оспорить продажу" in page and "Confirm the purchase" not in page
+    refused = auth.post_form(f"/register/transactions/{entry.id}/dispute", {"reason": ""}, form_page=answer_page)
+    assert "укажите, что не так с продажей" in refused.get_data(as_text=True)
