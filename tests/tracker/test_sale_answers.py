@@ -332,6 +332,8 @@ def test_portal_buyer_disputes_with_a_reason_the_seller_sees(client: FlaskClient
     response = auth.post_form(f"/register/transactions/{entry.id}/dispute",
                               {"reason": "No flask arrived from this seller."}, form_page=answer_page)
     assert response.status_code == 302
+    again = client.get(answer_page).get_data(as_text=True)  # still to confirm, no second dispute
+    assert 'id="confirm-sale"' in again and 'id="dispute-sale"' not in again
     auth.logout()
     auth.sign_in_as(parties.seller)
     page = client.get("/register").get_data(as_text=True)
