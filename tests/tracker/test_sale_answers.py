@@ -205,6 +205,9 @@ def test_reconciliation_ignores_pending_sales_and_lists_disputed_ones(db: Sessio
     confirm_sale(db, parties.buyer, pending)
     kinds = {(m.kind, m.transaction_id) for m in reconcile(db, days_ago(30), today_kg())}
     assert kinds == {(DISPUTED_SALE, disputed.id), (TRANSACTION_WITHOUT_MOVEMENT, pending.id)}
+    _, correction = correct_transaction(db, parties.seller, disputed.id, "it was 1 kg", mass_g=1_000)
+    kinds = {(m.kind, m.transaction_id) for m in reconcile(db, days_ago(30), today_kg())}
+    assert kinds == {(TRANSACTION_WITHOUT_MOVEMENT, pending.id)}  # the correction awaits the buyer
 
 
 # ---------------------------------------------------------------- the API

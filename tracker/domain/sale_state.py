@@ -90,8 +90,12 @@ def dispute_of(session: Session, entry: Transaction) -> SaleAnswer | None:
 
 
 def disputed_sales(session: Session) -> list[Transaction]:
-    """Return every sale or correction disputed and not confirmed since, oldest first."""
-    return list(session.scalars(select(Transaction).where(in_state(SaleState.DISPUTED)).order_by(Transaction.id)))
+    """Return every sale or correction disputed and neither confirmed nor corrected since, oldest first."""
+    reversal = aliased(Transaction)
+    corrected_since = exists().where(reversal.corrects_id == Transaction.id,
+                                     reversal.kind == TransactionKind.REVERSAL)
+    return list(session.scalars(select(Transaction).where(in_state(SaleState.DISPUTED), ~corrected_since)
+                                .order_by(Transaction.id)))
 
 
 def corrected(session: Session, entries: list[Transaction]) -> set[int]:
