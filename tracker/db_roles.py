@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection
 from tracker.models import Base
 
 #: Tables the application reads and appends to, and never changes.
-APPEND_ONLY = ("custody_events", "transactions", "stock_entries", "chain_signatures", "evidence_seals",
-               "alert_events", "customs_records", "account_events", "device_messages")
+APPEND_ONLY = ("custody_events", "transactions", "sale_answers", "stock_entries", "chain_signatures",
+               "evidence_seals", "alert_events", "customs_records", "account_events", "device_messages")
 #: Columns the application may change in an otherwise append-only table.
 UPDATABLE_COLUMNS = {"positions": ("flags",)}
 READ_ONLY = ("alembic_version",)

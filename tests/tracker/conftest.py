@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.conftest import serial
-from tracker.models import Activity, Checkpoint, Dealer, Declaration, License, Role, User
+from tracker.domain.register import SaleInput, record_sale
+from tracker.domain.sale_answers import confirm_sale
+from tracker.models import Activity, Checkpoint, Dealer, Declaration, License, Role, Transaction, User
 
 
 @pytest.fixture
@@ -29,6 +31,18 @@ def make_licensed_dealer(db: Session, make_dealer: Callable[..., Dealer]) -> Cal
         db.add(licence)
         db.flush()
         return dealer
+
+    return make
+
+
+@pytest.fixture
+def confirmed_sale(db: Session, make_user: Callable[..., User]) -> Callable[..., Transaction]:
+    """Factory: a sale entered by the seller's trader and confirmed by a trader of the buyer."""
+
+    def make(seller: User, sale: SaleInput) -> Transaction:
+        entry = record_sale(db, seller, sale)
+        confirm_sale(db, make_user("trader", dealer=db.get(Dealer, sale.buyer_id)), entry)
+        return entry
 
     return make
 

@@ -40,8 +40,9 @@ def produce(client: FlaskClient, grams: int) -> Any:
 
 
 def test_trader_enters_production_and_a_sale_and_corrects_it(
-        client: FlaskClient, combine: User, make_dealer) -> None:
-    buyer = make_dealer()
+        client: FlaskClient, combine: User, make_user) -> None:
+    buyer_trader = make_user("trader")
+    buyer = buyer_trader.dealer
     sign_in(client, combine)
     assert produce(client, 100_000).status_code == 201
     sale = client.post("/api/v1/transactions", json={
@@ -55,6 +56,10 @@ def test_trader_enters_production_and_a_sale_and_corrects_it(
     assert {corrected.json[k]["corrects_id"] for k in ("reversal", "correction")} == {sale.json["id"]}
     listed = client.get(f"/api/v1/transactions?dealer_id={buyer.id}").json
     assert [t["kind"] for t in listed["items"]] == ["correction", "reversal", "sale"]
+    assert [t["status"] for t in listed["items"]] == ["pending", None, "pending"]
+    sign_in(client, buyer_trader)
+    assert client.post(f"/api/v1/transactions/{corrected.json['correction']['id']}/confirm").status_code == 200
+    sign_in(client, combine)
     balance = client.get(f"/api/v1/reports/balance?from={days_ago(30)}").json
     assert balance["dealers"][0]["closing_g"] == 100_000 - 69_000 and balance["national"] is None
 

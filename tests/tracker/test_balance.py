@@ -20,6 +20,7 @@ from tracker.domain.register import (
     record_stock_entry,
     today_kg,
 )
+from tracker.domain.sale_answers import confirm_sale, dispute_sale
 from tracker.models import Activity, DeclarationKind, DeclarationStatus, Dealer, User
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
@@ -38,7 +39,7 @@ class Books:
 
 
 @pytest.fixture
-def books(db: Session, make_user, make_dealer, make_declaration) -> Books:
+def books(db: Session, make_user, make_dealer, make_declaration, confirmed_sale) -> Books:
     """A combine and a trader with every kind of record, the period starting ten days ago.
 
     Combine: 100 kg produced before the period; in it 50 kg produced, 30 kg sold to the trader,
@@ -49,7 +50,7 @@ def books(db: Session, make_user, make_dealer, make_declaration) -> Books:
     trader = make_user("trader", dealer=make_dealer(activities={Activity.DOMESTIC_TRADE, Activity.USE}))
     record_stock_entry(db, combine, StockEntryInput("production", 100_000, day(20), "Khaidarkan"))
     record_stock_entry(db, combine, StockEntryInput("production", 50_000, day(6), "Khaidarkan"))
-    record_sale(db, combine, SaleInput(combine.dealer_id, trader.dealer_id, 30_000, "Osh", day(5)))
+    confirmed_sale(combine, SaleInput(combine.dealer_id, trader.dealer_id, 30_000, "Osh", day(5)))
     record_stock_entry(db, trader, StockEntryInput("use", 1_000, day(3), "Osh"))
     foreign = make_dealer(licensed=False, country="CN")
     arrived = datetime.combine(day(2), time(12), tzinfo=timezone.utc)
@@ -85,9 +86,28 @@ def test_records_before_the_period_make_the_opening_stock(db: Session, books: Bo
 def test_reversed_sale_counts_for_nothing_and_the_correction_counts(db: Session, books: Books) -> None:
     sale = record_sale(db, books.combine, SaleInput(books.combine.dealer_id, books.trader.dealer_id,
                                                     10_000, "Osh", day(1)))
-    correct_transaction(db, books.combine, sale.id, "it was 12 kg", mass_g=12_000)
+    confirm_sale(db, books.trader, sale)
+    _, correction = correct_transaction(db, books.combine, sale.id, "it was 12 kg", mass_g=12_000)
+    balance = dealer_balance(db, books.trader.dealer, books.start, today_kg())
+    assert balance.flows["purchases"] == 30_000 + 10_000 - 10_000  # withdrawn; the correction awaits the buyer
+    confirm_sale(db, books.trader, correction)
     balance = dealer_balance(db, books.trader.dealer, books.start, today_kg())
     assert balance.flows["purchases"] == 30_000 + 12_000
+
+
+def test_pending_and_disputed_sales_count_in_neither_balance(db: Session, books: Books) -> None:
+    pending = record_sale(db, books.combine, SaleInput(books.combine.dealer_id, books.trader.dealer_id,
+                                                       5_000, "Osh", day(1)))
+    disputed = record_sale(db, books.combine, SaleInput(books.combine.dealer_id, books.trader.dealer_id,
+                                                        7_000, "Osh", day(1)))
+    dispute_sale(db, books.trader, disputed, "never delivered")
+    combine = dealer_balance(db, books.combine.dealer, books.start, today_kg())
+    trader = dealer_balance(db, books.trader.dealer, books.start, today_kg())
+    assert (combine.flows["sales"], trader.flows["purchases"]) == (30_000, 30_000)
+    national = balances(db, books.start, today_kg())[-1]
+    assert (national.flows["sales"], national.flows["purchases"]) == (30_000, 30_000)
+    confirm_sale(db, books.trader, pending)
+    assert dealer_balance(db, books.trader.dealer, books.start, today_kg()).flows["purchases"] == 35_000
 
 
 def test_negative_stock_is_flagged(db: Session, make_dealer, make_declaration) -> None:

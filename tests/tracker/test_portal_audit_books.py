@@ -37,7 +37,8 @@ class Books:
 
 
 @pytest.fixture
-def books(db: Session, make_user: Any, make_dealer: Any, make_declaration: Any, make_container: Any) -> Books:
+def books(db: Session, make_user: Any, make_dealer: Any, make_declaration: Any, make_container: Any,
+          confirmed_sale: Any) -> Books:
     """A combine and a trader, the period starting ten days ago.
 
     Combine: 100 kg produced before the period; in it 50 kg produced, 30 kg sold to the trader,
@@ -49,7 +50,7 @@ def books(db: Session, make_user: Any, make_dealer: Any, make_declaration: Any, 
     trader = make_user("trader", dealer=make_dealer(activities={Activity.DOMESTIC_TRADE, Activity.USE}))
     record_stock_entry(db, combine, StockEntryInput("production", 100_000, day(20), "Khaidarkan"))
     record_stock_entry(db, combine, StockEntryInput("production", 50_000, day(6), "Khaidarkan"))
-    record_sale(db, combine, SaleInput(combine.dealer_id, trader.dealer_id, 30_000, "Osh", day(5)))
+    confirmed_sale(combine, SaleInput(combine.dealer_id, trader.dealer_id, 30_000, "Osh", day(5)))
     record_stock_entry(db, trader, StockEntryInput("use", 1_000, day(3), "Osh"))
     foreign = make_dealer(licensed=False, country="CN")
     arrived = datetime.combine(day(2), time(12), tzinfo=timezone.utc)

@@ -319,8 +319,8 @@ def test_trader_records_production_and_a_sale_and_sees_the_book_stock(
     sale = db.scalars(select(Transaction).where(Transaction.seller_id == trader.dealer_id)).one()
     assert (sale.buyer_id, sale.mass_g) == (buyer.id, 34_500)
     page = client.get("/register").get_data(as_text=True)
-    assert re.search(r'id="book-stock"[^>]*>65\.500 kg<', page)
-    assert buyer.legal_name in page and "Khaidarkan" in page
+    assert re.search(r'id="book-stock"[^>]*>100\.000 kg<', page)  # until the buyer confirms the sale
+    assert buyer.legal_name in page and "Khaidarkan" in page and "awaits the buyer" in page
 
 
 def test_a_sale_beyond_the_book_stock_is_refused_beside_the_mass(client: FlaskClient, auth: Any, db: Session,

@@ -142,30 +142,33 @@ def producer(db: Session, make_user, make_dealer):  # type: ignore[no-untyped-de
     return combine
 
 
-def test_sale_without_any_movement_is_listed(db: Session, producer, make_dealer, moved) -> None:
+def test_sale_without_any_movement_is_listed(db: Session, producer, make_dealer, moved,
+                                             confirmed_sale) -> None:
     lone_buyer, moved_buyer = make_dealer(), make_dealer()
     yesterday = today_kg() - timedelta(days=1)
-    lone = record_sale(db, producer, SaleInput(producer.dealer_id, lone_buyer.id, 34_500, "Osh", yesterday))
+    lone = confirmed_sale(producer, SaleInput(producer.dealer_id, lone_buyer.id, 34_500, "Osh", yesterday))
     moved(declarant=producer.dealer, consignee=moved_buyer)
-    record_sale(db, producer, SaleInput(producer.dealer_id, moved_buyer.id, 34_500, "Osh", yesterday))
+    confirmed_sale(producer, SaleInput(producer.dealer_id, moved_buyer.id, 34_500, "Osh", yesterday))
     listed = found(db, TRANSACTION_WITHOUT_MOVEMENT)
     assert [m.transaction_id for m in listed] == [lone.id]
 
 
-def test_sale_of_a_different_mass_than_its_declaration_is_listed(db: Session, producer, make_dealer, moved) -> None:
+def test_sale_of_a_different_mass_than_its_declaration_is_listed(db: Session, producer, make_dealer, moved,
+                                                                 confirmed_sale) -> None:
     buyer = make_dealer()
     declaration = moved(declarant=producer.dealer, consignee=buyer)
-    record_sale(db, producer, SaleInput(producer.dealer_id, buyer.id, 20_000, "Osh", today_kg(),
+    confirmed_sale(producer, SaleInput(producer.dealer_id, buyer.id, 20_000, "Osh", today_kg(),
                                         declaration_id=declaration.id))
     assert [(m.source, m.declared_g, m.observed_g) for m in found(db, MASS_DIFFERENCE)] == [
         ("register", 34_500, 20_000)]
 
 
-def test_movement_to_another_dealer_without_a_sale_is_listed(db: Session, producer, make_dealer, moved) -> None:
+def test_movement_to_another_dealer_without_a_sale_is_listed(db: Session, producer, make_dealer, moved,
+                                                             confirmed_sale) -> None:
     unsold = moved(declarant=producer.dealer, consignee=make_dealer())
     buyer = make_dealer()
     sold = moved(declarant=producer.dealer, consignee=buyer)
-    record_sale(db, producer, SaleInput(producer.dealer_id, buyer.id, 34_500, "Osh", today_kg(),
+    confirmed_sale(producer, SaleInput(producer.dealer_id, buyer.id, 34_500, "Osh", today_kg(),
                                         declaration_id=sold.id))
     moved(declarant=producer.dealer, consignee=producer.dealer)  # own stock to own warehouse: no sale needed
     assert [m.declaration_id for m in found(db, MOVEMENT_WITHOUT_TRANSACTION)] == [unsold.id]

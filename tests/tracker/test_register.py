@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tracker.domain.balance import book_stock
 from tracker.domain.chain_verify import verify_chain
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
+from tracker.domain.sale_answers import confirm_sale
 from tracker.domain.register import (
     SaleInput,
     StockEntryInput,
@@ -48,16 +49,24 @@ def producer(make_user, make_dealer):  # type: ignore[no-untyped-def]
     return make
 
 
+@pytest.fixture
+def buyer(make_user):  # type: ignore[no-untyped-def]
+    """A trader of a licensed dealer that buys."""
+    return make_user("trader")
+
+
 def sale(seller_id: int, buyer_id: int, mass_g: int, on: date | None = None, **kw: Any) -> SaleInput:
     return SaleInput(seller_id, buyer_id, mass_g, kw.pop("place", "Osh"), on or days_ago(5), **kw)
 
 
 def test_sale_between_licensed_dealers_is_entered_in_the_chained_register(
-        db: Session, producer, make_dealer) -> None:
-    trader, buyer = producer(db), make_dealer()
-    entry = record_sale(db, trader, sale(trader.dealer_id, buyer.id, 34_500))
+        db: Session, producer, buyer) -> None:
+    trader = producer(db)
+    entry = record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 34_500))
     assert entry.kind == TransactionKind.SALE and entry.recorded_by_id == trader.id
-    assert book_stock(db, trader.dealer_id) == 100_000 - 34_500 and book_stock(db, buyer.id) == 34_500
+    assert book_stock(db, trader.dealer_id) == 100_000 and book_stock(db, buyer.dealer_id) == 0  # awaits the buyer
+    confirm_sale(db, buyer, entry)
+    assert book_stock(db, trader.dealer_id) == 100_000 - 34_500 and book_stock(db, buyer.dealer_id) == 34_500
     assert verify_chain(db, Transaction).ok
 
 
@@ -80,12 +89,12 @@ def test_both_parties_must_be_licensed_for_domestic_trade_on_the_date(
     assert set(refused.value.errors) >= {"seller_id", "buyer_id"}
 
 
-def test_seller_book_stock_may_not_go_below_zero(db: Session, producer, make_dealer) -> None:
-    trader, buyer = producer(db, mass_g=34_500), make_dealer()
+def test_seller_book_stock_may_not_go_below_zero(db: Session, producer, buyer) -> None:
+    trader = producer(db, mass_g=34_500)
     with pytest.raises(ValidationFailed) as refused:
-        record_sale(db, trader, sale(trader.dealer_id, buyer.id, 34_501))
+        record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 34_501))
     assert "book stock is 34500 g" in refused.value.errors["mass_g"]
-    record_sale(db, trader, sale(trader.dealer_id, buyer.id, 34_500))
+    confirm_sale(db, buyer, record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 34_500)))
     assert book_stock(db, trader.dealer_id) == 0
 
 
@@ -96,13 +105,14 @@ def test_stock_is_counted_on_the_sale_date_not_only_today(db: Session, producer,
     assert "book stock is 0 g" in refused.value.errors["mass_g"]
 
 
-def test_back_dated_sale_may_not_take_any_later_day_below_zero(db: Session, producer, make_dealer) -> None:
+def test_back_dated_sale_may_not_take_any_later_day_below_zero(
+        db: Session, producer, buyer, make_dealer) -> None:
     trader = producer(db, mass_g=34_500)          # produced ten days ago
-    record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 30_000, on=days_ago(3)))
+    confirm_sale(db, buyer, record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 30_000, on=days_ago(3))))
     with pytest.raises(ValidationFailed) as refused:  # fine on day -8 alone, but day -3 would go negative
         record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 10_000, on=days_ago(8)))
     assert "book stock is 4500 g" in refused.value.errors["mass_g"]
-    record_sale(db, trader, sale(trader.dealer_id, make_dealer().id, 4_500, on=days_ago(8)))
+    confirm_sale(db, buyer, record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 4_500, on=days_ago(8))))
     assert book_stock(db, trader.dealer_id) == 0
 
 
@@ -122,28 +132,33 @@ def test_trader_records_only_transactions_of_their_own_dealer(db: Session, produ
 
 
 def test_correction_is_a_reversal_plus_a_new_full_entry_both_referring_to_the_original(
-        db: Session, producer, make_dealer) -> None:
-    trader, buyer = producer(db), make_dealer()
-    original = record_sale(db, trader, sale(trader.dealer_id, buyer.id, 34_500))
+        db: Session, producer, buyer) -> None:
+    trader = producer(db)
+    original = record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 34_500))
+    confirm_sale(db, buyer, original)
     reversal, correction = correct_transaction(db, trader, original.id, "two flasks, not one", mass_g=69_000)
     assert (reversal.kind, reversal.mass_g, reversal.corrects_id) == (TransactionKind.REVERSAL, 34_500, original.id)
     assert (correction.kind, correction.mass_g, correction.corrects_id) == (
         TransactionKind.CORRECTION, 69_000, original.id)
-    assert book_stock(db, buyer.id) == 69_000 and book_stock(db, trader.dealer_id) == 31_000
+    # The reversal withdraws the confirmed sale at once; the new figures wait for the buyer.
+    assert book_stock(db, buyer.dealer_id) == 0 and book_stock(db, trader.dealer_id) == 100_000
+    confirm_sale(db, buyer, correction)
+    assert book_stock(db, buyer.dealer_id) == 69_000 and book_stock(db, trader.dealer_id) == 31_000
     assert db.get(Transaction, original.id).mass_g == 34_500  # the original is untouched
     assert verify_chain(db, Transaction).ok
 
 
-def test_an_entry_is_reversed_once_and_a_reversal_is_not_corrected(db: Session, producer, make_dealer) -> None:
-    trader, buyer = producer(db), make_dealer()
-    original = record_sale(db, trader, sale(trader.dealer_id, buyer.id, 10_000))
+def test_an_entry_is_reversed_once_and_a_reversal_is_not_corrected(db: Session, producer, buyer) -> None:
+    trader = producer(db)
+    original = record_sale(db, trader, sale(trader.dealer_id, buyer.dealer_id, 10_000))
     reversal, correction = correct_transaction(db, trader, original.id, "wrong place", place="Kadamjai")
     with pytest.raises(Conflict):
         correct_transaction(db, trader, original.id, "again", mass_g=5_000)
     with pytest.raises(Conflict):
         correct_transaction(db, trader, reversal.id, "undo the undo", mass_g=5_000)
     _, second = correct_transaction(db, trader, correction.id, "it was 5 kg", mass_g=5_000)
-    assert second.place == "Kadamjai" and book_stock(db, buyer.id) == 5_000
+    confirm_sale(db, buyer, second)
+    assert second.place == "Kadamjai" and book_stock(db, buyer.dealer_id) == 5_000
 
 
 def test_correction_may_not_take_the_seller_below_zero(db: Session, producer, make_dealer) -> None:

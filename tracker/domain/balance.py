@@ -5,8 +5,9 @@
 Where each figure comes from:
 
 - production, use: the stock book (``StockEntry``), on its entry date;
-- purchases, sales: the transaction register; a reversal counts negative (it undoes
-  the sale it reverses), a correction counts like a sale;
+- purchases, sales: the transaction register, once the buyer has confirmed the entry
+  (``tracker.domain.sale_state.in_books``); a reversal counts negative (it undoes the
+  sale it reverses), a correction counts like a sale;
 - imports: import declarations that have arrived or are closed, for the consignee,
   on the arrival date (UTC), at the received mass where the receipt gives it and
   the declared mass otherwise;
@@ -26,6 +27,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain.sale_state import in_books
 from tracker.models import (
     Container,
     ContainerStatus,
@@ -77,7 +79,7 @@ def _stock_entry_movements(session: Session, until: date | None) -> Iterable[Mov
 
 
 def _transaction_movements(session: Session, until: date | None) -> Iterable[Movement]:
-    query = select(Transaction)
+    query = select(Transaction).where(in_books())
     if until is not None:
         query = query.where(Transaction.transaction_date <= until)
     for row in session.scalars(query):

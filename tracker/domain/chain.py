@@ -1,4 +1,4 @@
-"""Hash chains over append-only evidence (custody events, transactions, stock entries, seals).
+"""Hash chains over append-only evidence (custody events, transactions, buyers' answers, stock entries, seals).
 
 Each row's hash is SHA-256(previous row's hash || canonical JSON of the row's own
 fields), so editing, deleting, reordering or forging a row breaks the chain there.
@@ -26,12 +26,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tracker.domain.signed_heads import sign_head
-from tracker.models import ChainHead, CustodyEvent, EvidenceSeal, StockEntry, Transaction
+from tracker.models import ChainHead, CustodyEvent, EvidenceSeal, SaleAnswer, StockEntry, Transaction
 
 GENESIS = "0" * 64
 
-ChainedRow = Union[CustodyEvent, Transaction, StockEntry, EvidenceSeal]
-ChainedModel = Union[type[CustodyEvent], type[Transaction], type[StockEntry], type[EvidenceSeal]]
+ChainedRow = Union[CustodyEvent, Transaction, SaleAnswer, StockEntry, EvidenceSeal]
+ChainedModel = Union[type[CustodyEvent], type[Transaction], type[SaleAnswer], type[StockEntry], type[EvidenceSeal]]
 
 #: The fields that make up each chained row; the hashes themselves are excluded.
 CUSTODY_FIELDS = (
@@ -42,8 +42,9 @@ CUSTODY_FIELDS = (
 )
 TRANSACTION_FIELDS = (
     "kind", "seller_id", "buyer_id", "mass_g", "place", "transaction_date",
-    "declaration_id", "corrects_id", "remarks", "recorded_by_id", "recorded_at",
+    "declaration_id", "corrects_id", "remarks", "recorded_by_id", "recorded_at", "needs_confirmation",
 )
+SALE_ANSWER_FIELDS = ("transaction_id", "answer", "reason", "answered_by_id", "recorded_at")
 STOCK_ENTRY_FIELDS = (
     "kind", "dealer_id", "mass_g", "entry_date", "place", "remarks", "recorded_by_id", "recorded_at",
 )
@@ -51,16 +52,19 @@ SEAL_FIELDS = ("kind", "subject", "row_keys", "row_count", "digest", "recorded_a
 CHAINED_FIELDS: dict[type, tuple[str, ...]] = {
     CustodyEvent: CUSTODY_FIELDS,
     Transaction: TRANSACTION_FIELDS,
+    SaleAnswer: SALE_ANSWER_FIELDS,
     StockEntry: STOCK_ENTRY_FIELDS,
     EvidenceSeal: SEAL_FIELDS,
 }
 #: Fields added after rows were first chained: hashed only when set, so older rows still verify.
-LATER_FIELDS: dict[type, dict[str, Any]] = {CustodyEvent: {"device": "", "unregistered_sscc": None}}
+LATER_FIELDS: dict[type, dict[str, Any]] = {CustodyEvent: {"device": "", "unregistered_sscc": None},
+                                            Transaction: {"needs_confirmation": False}}
 
 #: Chain name (its table) → model, in the order verify-chain walks them.
 CHAINS: dict[str, ChainedModel] = {
     "custody_events": CustodyEvent,
     "transactions": Transaction,
+    "sale_answers": SaleAnswer,
     "stock_entries": StockEntry,
     "evidence_seals": EvidenceSeal,
 }

@@ -405,7 +405,8 @@ class _Loader:
                 buyer_id=self.dealers[buyer].id, mass_g=mass_g, place=place, remarks=remarks,
                 transaction_date=when.astimezone(KG_TIME).date(),
                 declaration_id=declaration.id if declaration else None,
-                recorded_by_id=self.users[f"trader.{seller}"].id, recorded_at=when + HOUR))
+                recorded_by_id=self.users[f"trader.{seller}"].id, recorded_at=when + HOUR,
+                needs_confirmation=True))  # the buyers confirm them (demo_books)
 
     def alerts(self) -> None:
         """Raise a tunnel signal loss (closed) and the suspended licence's alert (open)."""

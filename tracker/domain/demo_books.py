@@ -1,6 +1,7 @@
 """The demo's books and evidence, entered through the same rules a user meets.
 
-Production and declared use in the stock book, the export's consent from Kazakhstan,
+Production and declared use in the stock book, the buyers' confirmations of the sales
+(and one sale its buyer disputes), the export's consent from Kazakhstan,
 the closed import's report of receipt (a shortage beyond tolerance, explained by the
 trader and closed by customs), a flask found at the Ak-Jol border on no declaration,
 and a customs dataset. Together with the base demo they give the mass balance and the
@@ -28,8 +29,9 @@ from tracker.domain.demo_data import (
 )
 from tracker.domain.gs1 import make_sscc
 from tracker.domain.receipts import ReceiptInput, ReceivedContainer, report_receipt
-from tracker.domain.register import StockEntryInput, record_stock_entry
-from tracker.models import Alert, DeclarationStatus
+from tracker.domain.register import SaleInput, StockEntryInput, record_sale, record_stock_entry
+from tracker.domain.sale_answers import confirm_sale, dispute_sale
+from tracker.models import Alert, DeclarationStatus, Transaction
 
 if TYPE_CHECKING:
     from tracker.domain.demo import _Loader
@@ -43,6 +45,8 @@ def record_books(loader: _Loader) -> None:
     _production(loader)
     _export_consent(loader)
     _receipt(loader)
+    _sales_confirmed(loader)
+    _disputed_sale(loader)
     _bottling(loader)
     _use(loader)
     _border_find(loader)
@@ -56,6 +60,23 @@ def _production(loader: _Loader) -> None:
         kind="production", mass_g=PRODUCED_FLASKS * FLASK_G, entry_date=when, place="Khaidarkan",
         remarks=f"Spring campaign: {PRODUCED_FLASKS} flasks of primary mercury, filled and sealed."),
         today=when)
+
+
+def _sales_confirmed(loader: _Loader) -> None:
+    """Each buyer confirms the sales entered by its sellers: only then do they count in the books."""
+    dealer_keys = {dealer.id: key for key, dealer in loader.dealers.items()}
+    for sale in loader.session.scalars(select(Transaction).where(
+            Transaction.buyer_id.in_(dealer_keys), Transaction.needs_confirmation).order_by(Transaction.id)):
+        confirm_sale(loader.session, loader.users[f"trader.{dealer_keys[sale.buyer_id]}"], sale)
+
+
+def _disputed_sale(loader: _Loader) -> None:
+    """Osh enters a flask sold to Bishkek, which says it never bought it: the auditors see the dispute."""
+    sale = record_sale(loader.session, loader.users["trader.osh"], SaleInput(
+        seller_id=loader.dealers["osh"].id, buyer_id=loader.dealers["bishkek"].id, mass_g=FLASK_G,
+        place="Osh", transaction_date=loader.at(-6 * DAY).astimezone(KG_TIME).date(), remarks="1 flask"))
+    dispute_sale(loader.session, loader.users["trader.bishkek"], sale,
+                 "We bought no flask from Osh Kimyo Trade in November and none has reached us.")
 
 
 def _export_consent(loader: _Loader) -> None:

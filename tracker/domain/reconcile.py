@@ -12,9 +12,11 @@ Each mismatch over a period is listed with its kind:
 - ``transaction_without_movement`` — a sale whose declaration never moved, or (without a
   declaration) with no moved domestic declaration from seller to buyer within 30 days;
 - ``movement_without_transaction`` — a domestic declaration that moved mercury to another
-  dealer with no sale between them referring to it or within 30 days.
+  dealer with no sale between them referring to it or within 30 days;
+- ``disputed_sale`` — a sale or correction its buyer disputes (and has not confirmed since).
 
-Reversed entries do not count as sales; corrections do.
+Only entries that count in the books are compared (confirmed by the buyer, see
+``tracker.domain.sale_answers``); reversed entries do not count as sales; corrections do.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain.sale_state import dispute_of, disputed_sales, in_books
 from tracker.domain.text import text
 from tracker.domain.tolerance import mass_discrepancy_g
 from tracker.models import (
@@ -46,8 +49,9 @@ BORDER_WITHOUT_DECLARATION = "border_crossing_without_declaration"
 MASS_DIFFERENCE = "mass_difference"
 TRANSACTION_WITHOUT_MOVEMENT = "transaction_without_movement"
 MOVEMENT_WITHOUT_TRANSACTION = "movement_without_transaction"
+DISPUTED_SALE = "disputed_sale"
 KINDS = (DECLARED_NOT_SCANNED, BORDER_WITHOUT_DECLARATION, MASS_DIFFERENCE,
-         TRANSACTION_WITHOUT_MOVEMENT, MOVEMENT_WITHOUT_TRANSACTION)
+         TRANSACTION_WITHOUT_MOVEMENT, MOVEMENT_WITHOUT_TRANSACTION, DISPUTED_SALE)
 
 S = DeclarationStatus
 APPROVED_OR_LATER = (S.APPROVED, S.IN_TRANSIT, S.ARRIVED, S.CLOSED)
@@ -99,9 +103,11 @@ class _Sources:
         self.events = list(session.scalars(select(CustodyEvent).order_by(CustodyEvent.id)))
         self.customs = list(session.scalars(select(CustomsRecord).where(
             CustomsRecord.crossing_date.between(start, end)).order_by(CustomsRecord.id)))
-        entries = list(session.scalars(select(Transaction).order_by(Transaction.id)))
+        entries = list(session.scalars(select(Transaction).where(in_books()).order_by(Transaction.id)))
         reversed_ids = {t.corrects_id for t in entries if t.kind == TransactionKind.REVERSAL}
         self.sales = [t for t in entries if t.kind != TransactionKind.REVERSAL and t.id not in reversed_ids]
+        self.disputes = [(t, dispute_of(session, t)) for t in disputed_sales(session)
+                         if start <= t.transaction_date <= end]
 
     def sscc_of(self, event: CustodyEvent) -> str:
         return self.containers.get(event.container_id or 0) or str(event.unregistered_sscc)
@@ -297,11 +303,20 @@ def _movements(src: _Sources) -> Iterator[Mismatch]:
                            declaration_id=declaration.id, declared_g=declaration.declared_net_g)
 
 
+def _disputes(src: _Sources) -> Iterator[Mismatch]:
+    for sale, dispute in src.disputes:
+        reason = dispute.reason if dispute is not None else ""
+        yield Mismatch(DISPUTED_SALE, "register", sale.transaction_date,
+                       text("sale #{sale} of {observed} g is disputed by the buyer: {reason}",
+                            sale=sale.id, observed=sale.mass_g, reason=reason),
+                       transaction_id=sale.id, observed_g=sale.mass_g)
+
+
 def reconcile(session: Session, start: date, end: date, now: datetime | None = None) -> list[Mismatch]:
     """Compare every source over ``start``..``end`` (inclusive) and list the mismatches by date."""
     if end < start:
         raise ValueError("the period ends before it starts")
     src = _Sources(session, start, end, now or datetime.now(timezone.utc))
     found = [*_never_scanned(src), *_missing_from_customs(src), *_border_events(src), *_customs_records(src),
-             *_weighed_masses(src), *_received_masses(src), *_sales(src), *_movements(src)]
+             *_weighed_masses(src), *_received_masses(src), *_sales(src), *_movements(src), *_disputes(src)]
     return sorted(found, key=lambda m: (m.on, KINDS.index(m.kind), m.message))

@@ -2,9 +2,12 @@
 
 A sale names seller, buyer, mass, place, date and optionally a declaration; both
 parties hold a licence for domestic trade on that date, and the seller's book stock
-may not go below zero. Nothing is updated or deleted: a mistake is corrected by a
-*reversal* (the original's figures, undoing it) plus a *correction* carrying the new
-full figures, both referring to the original. Production and declared use enter the
+may not go below zero. Only a trader of the seller enters a sale or corrects it; the
+buyer then confirms or disputes it (``tracker.domain.sale_answers``), and until
+confirmed it counts in neither book. Nothing is updated or deleted: a mistake is
+corrected by a *reversal* (the original's figures, undoing it) plus a *correction*
+carrying the new full figures, both referring to the original; the correction waits
+for the buyer's confirmation again. Production and declared use enter the
 stock book the same way (``StockEntry``).
 
 Every write takes the transactions chain lock first, so two sales cannot both spend
@@ -23,6 +26,7 @@ from tracker.domain.balance import lowest_book_stock_from
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.plausibility import day_problem, mass_problem
+from tracker.domain.sale_state import counts_in_books
 from tracker.domain.text import text
 from tracker.models import (
     Activity,
@@ -111,11 +115,13 @@ def _validate_sale(session: Session, sale: SaleInput, credit: dict[int, int]) ->
         raise ValidationFailed(errors)
 
 
-def _require_party(actor: User, *dealer_ids: int) -> None:
+def _require_seller(actor: User, seller_id: object) -> None:
+    """Refuse anyone but a trader of the selling dealer: a buyer or a stranger cannot enter a sale."""
     if not may(actor, Action.RECORD_TRANSACTION):
         raise Forbidden(text("only a licensed trader records transactions"))
-    if actor.dealer_id not in dealer_ids:
-        raise Forbidden(text("a trader records only transactions of their own dealer"))
+    if actor.dealer_id is None or actor.dealer_id != seller_id:
+        raise Forbidden(text("only the seller enters a sale or corrects it: a trader of the selling dealer; "
+                             "the buyer confirms or disputes it"))
 
 
 def _entry(kind: TransactionKind, sale: SaleInput, actor: User, corrects: int | None) -> Transaction:
@@ -123,13 +129,16 @@ def _entry(kind: TransactionKind, sale: SaleInput, actor: User, corrects: int | 
         kind=kind, seller_id=sale.seller_id, buyer_id=sale.buyer_id, mass_g=sale.mass_g,
         place=sale.place.strip(), transaction_date=sale.transaction_date,
         declaration_id=sale.declaration_id, corrects_id=corrects, remarks=sale.remarks.strip(),
-        recorded_by_id=actor.id,
+        recorded_by_id=actor.id, needs_confirmation=kind != TransactionKind.REVERSAL,
     )
 
 
 def record_sale(session: Session, actor: User, sale: SaleInput) -> Transaction:
-    """Enter a sale in the register after checking every rule (all failures reported at once)."""
-    _require_party(actor, sale.seller_id, sale.buyer_id)
+    """Enter a sale of the actor's dealer after checking every rule (all failures reported at once).
+
+    The sale waits for the buyer's confirmation before it counts in either book.
+    """
+    _require_seller(actor, sale.seller_id)
     lock_chain(session, Transaction)
     _validate_sale(session, sale, credit={})
     entry = _entry(TransactionKind.SALE, sale, actor, None)
@@ -155,13 +164,15 @@ def correct_transaction(session: Session, actor: User, original_id: int, reason:
                         **changes: object) -> tuple[Transaction, Transaction]:
     """Reverse an entry and enter the corrected one; both refer to the original.
 
-    ``changes`` are SaleInput fields to change (``mass_g``, ``seller_id``, ``buyer_id``,
-    ``place``, ``transaction_date``, ``declaration_id``); the correction carries the new
-    full figures, not a difference. Returns (reversal, correction).
+    Only the seller corrects. ``changes`` are SaleInput fields to change (``mass_g``,
+    ``buyer_id``, ``place``, ``transaction_date``, ``declaration_id``; the seller stays);
+    the correction carries the new full figures, not a difference, and waits for the
+    buyer's confirmation. The reversal withdraws the original at once (it counts when
+    the original did). Returns (reversal, correction).
     """
     lock_chain(session, Transaction)
     original = find_transaction(session, actor, original_id)
-    _require_party(actor, original.seller_id, original.buyer_id)
+    _require_seller(actor, original.seller_id)
     if original.kind == TransactionKind.REVERSAL:
         raise Conflict(text("transaction {transaction_id} is a reversal; correct the entry it reverses",
                             transaction_id=original_id))
@@ -169,12 +180,12 @@ def correct_transaction(session: Session, actor: User, original_id: int, reason:
             Transaction.corrects_id == original.id, Transaction.kind == TransactionKind.REVERSAL)):
         raise Conflict(text("transaction {transaction_id} has already been reversed; correct its correction",
                             transaction_id=original_id))
-    unknown = set(changes) - {"mass_g", "seller_id", "buyer_id", "place", "transaction_date", "declaration_id"}
+    unknown = set(changes) - {"mass_g", "buyer_id", "place", "transaction_date", "declaration_id"}
     if unknown or not reason.strip():
         raise ValidationFailed({**{f: text("cannot be changed") for f in unknown},
                                 **({} if reason.strip() else {"reason": text("say what was wrong")})})
     corrected = replace(_as_input(original), remarks=reason, **changes)  # type: ignore[arg-type]
-    _require_party(actor, corrected.seller_id, corrected.buyer_id)
+    _require_seller(actor, corrected.seller_id)
     _validate_correction(session, original, corrected)
     reversal = _entry(TransactionKind.REVERSAL, replace(_as_input(original), remarks=f"reversed: {reason}"),
                       actor, original.id)
@@ -185,13 +196,17 @@ def correct_transaction(session: Session, actor: User, original_id: int, reason:
 
 
 def _validate_correction(session: Session, original: Transaction, corrected: SaleInput) -> None:
-    """Check the corrected sale, counting the stock the reversal gives back and takes away."""
-    _validate_sale(session, corrected, credit={original.seller_id: original.mass_g})
-    keeps = corrected.mass_g if corrected.buyer_id == original.buyer_id else 0
+    """Check the corrected sale, counting the stock the reversal gives back and takes away.
+
+    A reversal moves stock only when the original counts in the books; the correction
+    itself moves none until the buyer confirms it.
+    """
+    counted = counts_in_books(session, original)
+    _validate_sale(session, corrected, credit={original.seller_id: original.mass_g} if counted else {})
     buyer = session.get(Dealer, original.buyer_id)
     errors: dict[str, str] = {}
-    if buyer is not None:
-        _check_stock(session, "mass_g", buyer, original.transaction_date, original.mass_g - keeps, errors)
+    if buyer is not None and counted:
+        _check_stock(session, "mass_g", buyer, original.transaction_date, original.mass_g, errors)
     if errors:
         raise ValidationFailed({"mass_g": text("the buyer has already passed on mercury of this sale: {problem}",
                                                problem=errors["mass_g"])})

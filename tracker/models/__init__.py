@@ -1,7 +1,7 @@
 """The tracker's data model: SQLAlchemy 2 typed declarations, no Flask."""
 from tracker.models.base import Base, utcnow
 from tracker.models.containers import FLASK_NET_G, Container
-from tracker.models.custody import CustodyEvent, Transaction
+from tracker.models.custody import CustodyEvent, SaleAnswer, Transaction
 from tracker.models.declarations import (
     DEFAULT_CORRIDOR_M,
     AuthorisedStop,
@@ -30,6 +30,8 @@ from tracker.models.enums import (
     DeviceKind,
     LicenseStatus,
     Role,
+    SaleAnswerKind,
+    SaleState,
     TransactionKind,
 )
 from tracker.models.parties import (
@@ -66,6 +68,6 @@ __all__ = [
     "Dealer", "Declaration", "DeclarationItem", "DeclarationKind", "DeclarationStatus",
     "DeviceKind", "DeviceToken", "ExpectedCheckpoint", "ExportConsent", "FLASK_NET_G", "HOME_COUNTRY",
     "ImportApproval", "License", "LicenseActivity", "LicenseEvent", "LicenseStatus", "OPEN_DECLARATION_STATUSES",
-    "Position", "Role", "Zone", "ZoneKind", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
+    "Position", "Role", "SaleAnswer", "SaleAnswerKind", "SaleState", "Zone", "ZoneKind", "Transaction", "TransactionKind", "User", "officer_checkpoints", "utcnow",
     "ChainHead", "ChainSignature", "CrossingDirection", "EvidenceSeal", "CustomsRecord", "IdempotentReply", "StockEntry", "StockEntryKind",
 ]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from tracker.models.base import (
     Base,
@@ -29,7 +30,7 @@ from tracker.models.base import (
     positive,
     utcnow,
 )
-from tracker.models.enums import CustodyKind, TransactionKind
+from tracker.models.enums import CustodyKind, SaleAnswerKind, TransactionKind
 
 if TYPE_CHECKING:
     from tracker.models.containers import Container
@@ -124,6 +125,9 @@ class Transaction(Base):
     remarks: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The buyer must confirm it before it counts in the books (set on sales and corrections
+    #: entered since revision 0014; entries from before count as confirmed). Hashed when true.
+    needs_confirmation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     row_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -135,3 +139,31 @@ class Transaction(Base):
     def label(self) -> str:
         """Name the entry by kind and id."""
         return f"{self.kind}#{self.id}"
+
+
+class SaleAnswer(Base):
+    """The buyer's confirmation or dispute of a sale or correction: its own append-only, chained row.
+
+    Register entries are hashed and never updated, so the answer is not written into
+    the entry: a sale's state is its answers (pending with none, confirmed once confirmed).
+    """
+
+    __tablename__ = "sale_answers"
+    __table_args__ = (
+        *_HASH_CHECKS,
+        CheckConstraint("answer = 'confirmed' OR length(reason) > 0", name="dispute_has_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    answer: Mapped[SaleAnswerKind] = mapped_column(enum_type(SaleAnswerKind, "answer"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    answered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    row_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    @property
+    def label(self) -> str:
+        """Name the answer by kind and the entry it answers."""
+        return f"{self.answer}#{self.transaction_id}"

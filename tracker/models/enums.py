@@ -160,6 +160,21 @@ class TransactionKind(StrEnum):
     CORRECTION = "correction"
 
 
+class SaleState(StrEnum):
+    """Where a sale or correction stands with its buyer: it counts in the books only once confirmed."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
+class SaleAnswerKind(StrEnum):
+    """The buyer's answer to a sale or correction entered by the seller."""
+
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
 class DeviceKind(StrEnum):
     """What a device token authenticates."""
 

@@ -22,6 +22,7 @@ from tracker.domain.access import alert_filter, custody_event_filter, declaratio
 from tracker.domain.balance import balances, dealer_balance
 from tracker.domain.exports import Period, chunked, stream_rows, utc_text
 from tracker.domain.reconcile import reconcile
+from tracker.domain.sale_state import in_books
 from tracker.models import (
     Alert,
     Beacon,
@@ -193,16 +194,20 @@ def alerts_csv(session: Session, scope: Scope) -> Iterator[str]:
 TRANSACTION_COLUMNS = (
     "id", "kind", "transaction_date", "seller_id", "seller", "buyer_id", "buyer", "mass_g", "place",
     "declaration_id", "corrects_id", "remarks", "recorded_at", "prev_hash", "row_hash",
+    "needs_confirmation", "in_books",
 )
 
 
 def transactions_csv(session: Session, scope: Scope) -> Iterator[str]:
-    """Yield the register entries of ``scope`` dated in the period, oldest first."""
+    """Yield the register entries of ``scope`` dated in the period, oldest first.
+
+    ``in_books`` tells whether the entry counts in the books now (a sale once its buyer confirmed it).
+    """
     seller, buyer = aliased(Dealer), aliased(Dealer)
     t = Transaction
     query = (select(t.id, t.kind, t.transaction_date, t.seller_id, seller.legal_name, t.buyer_id, buyer.legal_name,
                     t.mass_g, t.place, t.declaration_id, t.corrects_id, t.remarks, t.recorded_at, t.prev_hash,
-                    t.row_hash)
+                    t.row_hash, t.needs_confirmation, in_books())
              .join(seller, seller.id == t.seller_id).join(buyer, buyer.id == t.buyer_id)
              .where(transaction_filter(scope.user), _of_dealer(scope, t.seller_id, t.buyer_id))
              .order_by(t.transaction_date, t.id))

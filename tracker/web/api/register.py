@@ -1,4 +1,9 @@
-"""The transaction register: sales, purchases, reversals and corrections; production and use records."""
+"""The transaction register: sales, reversals and corrections, the buyers' answers; production and use records.
+
+The seller enters a sale (``POST /transactions``) and corrects it; the buyer confirms or
+disputes it (``POST /transactions/{id}/confirm`` and ``/dispute``). Each entry says where
+it stands (``status``): until confirmed it counts in neither dealer's books.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -9,6 +14,7 @@ from flask_login import login_required
 from sqlalchemy import or_, select
 
 from tracker.domain.access import Action, stock_entry_filter, transaction_filter
+from tracker.domain.errors import ValidationFailed
 from tracker.domain.register import (
     SaleInput,
     StockEntryInput,
@@ -17,7 +23,9 @@ from tracker.domain.register import (
     record_sale,
     record_stock_entry,
 )
-from tracker.models import StockEntry, StockEntryKind, Transaction, TransactionKind
+from tracker.domain.sale_answers import confirm_sale, dispute_sale
+from tracker.domain.sale_state import Standing, in_state, standings
+from tracker.models import SaleState, StockEntry, StockEntryKind, Transaction, TransactionKind
 from tracker.web.api import bp
 from tracker.web.api.openapi import (
     GRAMS,
@@ -31,7 +39,7 @@ from tracker.web.api.openapi import (
     page_of,
     ref,
 )
-from tracker.web.api.requests import id_arg, json_body, paginate
+from tracker.web.api.requests import enum_arg, id_arg, json_body, paginate
 from tracker.web.api.serialize import iso
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -45,14 +53,19 @@ def _date(value: Any) -> Any:
         return value
 
 
-def transaction_json(entry: Transaction) -> dict[str, Any]:
-    """Return a register entry."""
+def transaction_json(entry: Transaction, standing: Standing | None = None) -> dict[str, Any]:
+    """Return a register entry with where it stands with its buyer."""
+    standing = standing or standings(get_session(), [entry])[entry.id]
+    answer = standing.answer
     return {
         "id": entry.id, "kind": TransactionKind(entry.kind).value, "seller_id": entry.seller_id,
         "buyer_id": entry.buyer_id, "mass_g": entry.mass_g, "place": entry.place,
         "transaction_date": entry.transaction_date.isoformat(), "declaration_id": entry.declaration_id,
         "corrects_id": entry.corrects_id, "remarks": entry.remarks, "recorded_at": iso(entry.recorded_at),
-        "row_hash": entry.row_hash,
+        "row_hash": entry.row_hash, "status": standing.state.value if standing.state else None,
+        "answered_at": iso(answer.recorded_at) if answer else None,
+        "answered_by_id": answer.answered_by_id if answer else None,
+        "dispute_reason": answer.reason if answer and standing.state == SaleState.DISPUTED else None,
     }
 
 
@@ -68,7 +81,7 @@ def stock_entry_json(entry: StockEntry) -> dict[str, Any]:
 @bp.post("/transactions")
 @requires(Action.RECORD_TRANSACTION)
 def post_transaction():  # type: ignore[no-untyped-def]
-    """Enter a sale in the register (the trader's dealer is seller or buyer)."""
+    """Enter a sale of the trader's dealer (the seller); it waits for the buyer's confirmation."""
     data = json_body()
     sale = SaleInput(
         # Values go to the domain as sent: it names every field that is wrong, in one answer.
@@ -97,6 +110,31 @@ def correct(transaction_id: int):  # type: ignore[no-untyped-def]
     return jsonify({"reversal": transaction_json(reversal), "correction": transaction_json(correction)}), 201
 
 
+@bp.post("/transactions/<int:transaction_id>/confirm")
+@requires(Action.RECORD_TRANSACTION)
+def confirm(transaction_id: int):  # type: ignore[no-untyped-def]
+    """Confirm a sale or correction as its buyer: from now on it counts in both books."""
+    db = get_session()
+    entry = find_transaction(db, acting_user(), transaction_id)
+    confirm_sale(db, acting_user(), entry)
+    db.commit()
+    return jsonify(transaction_json(entry))
+
+
+@bp.post("/transactions/<int:transaction_id>/dispute")
+@requires(Action.RECORD_TRANSACTION)
+def dispute(transaction_id: int):  # type: ignore[no-untyped-def]
+    """Dispute a sale or correction as its buyer, with a reason; it stays out of both books."""
+    reason = json_body().get("reason", "")
+    if not isinstance(reason, str):
+        raise ValidationFailed({"reason": "text"})
+    db = get_session()
+    entry = find_transaction(db, acting_user(), transaction_id)
+    dispute_sale(db, acting_user(), entry, reason)
+    db.commit()
+    return jsonify(transaction_json(entry))
+
+
 @bp.get("/transactions")
 @login_required
 def list_transactions():  # type: ignore[no-untyped-def]
@@ -104,6 +142,8 @@ def list_transactions():  # type: ignore[no-untyped-def]
     query = select(Transaction).where(transaction_filter(acting_user()))
     if (dealer := id_arg("dealer_id")) is not None:
         query = query.where(or_(Transaction.seller_id == dealer, Transaction.buyer_id == dealer))
+    if (state := enum_arg("status", SaleState)) is not None:
+        query = query.where(in_state(state))
     return jsonify(paginate(query.order_by(Transaction.id.desc()), transaction_json))
 
 
@@ -146,7 +186,15 @@ SCHEMAS.update({
         "place": {"type": "string"}, "transaction_date": DATE, "declaration_id": {"type": ["integer", "null"]},
         "corrects_id": {"type": ["integer", "null"], "description": "the entry a reversal or correction refers to"},
         "remarks": {"type": "string"}, "recorded_at": {"type": "string", "format": "date-time"},
-        "row_hash": {"type": "string"}}},
+        "row_hash": {"type": "string"},
+        "status": {"enum": [*(s.value for s in SaleState), None], "description":
+                   "the buyer's answer: a sale or correction counts in the books only once confirmed; "
+                   "null for a reversal (it counts when the entry it reverses does)"},
+        "answered_at": {"type": ["string", "null"], "format": "date-time"},
+        "answered_by_id": {"type": ["integer", "null"]},
+        "dispute_reason": {"type": ["string", "null"]}}},
+    "Dispute": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "maxLength": 2000, "description": "what is wrong with the sale"}}},
     "NewSale": {"type": "object", "required": ["seller_id", "buyer_id", "mass_g", "place", "transaction_date"],
                 "properties": {
         "seller_id": {"type": "integer"}, "buyer_id": {"type": "integer"}, "mass_g": GRAMS,
@@ -154,7 +202,7 @@ SCHEMAS.update({
         "declaration_id": {"type": "integer"}, "remarks": {"type": "string"}}},
     "Correction": {"type": "object", "required": ["reason"], "description":
                    "what changes; the correction carries the new full figures, the rest is kept", "properties": {
-        "reason": {"type": "string"}, "seller_id": {"type": "integer"}, "buyer_id": {"type": "integer"},
+        "reason": {"type": "string"}, "buyer_id": {"type": "integer"},
         "mass_g": GRAMS, "place": {"type": "string"}, "transaction_date": DATE,
         "declaration_id": {"type": ["integer", "null"]}}},
     "StockEntry": {"type": "object", "properties": {
@@ -169,6 +217,7 @@ SCHEMAS.update({
 
 _ID = [{"name": "transaction_id", "in": "path", "required": True, "schema": ROW_ID}]
 _DEALER = [{"name": "dealer_id", "in": "query", "schema": ROW_ID}]
+_STATUS = [{"name": "status", "in": "query", "schema": {"enum": [s.value for s in SaleState]}}]
 
 
 def _body_of(schema: str) -> dict[str, Any]:
@@ -176,11 +225,12 @@ def _body_of(schema: str) -> dict[str, Any]:
 
 
 PATHS["/transactions"] = {
-    "post": op("Enter a sale (trader of the seller or buyer)", {
-        "201": json_response(ref("Transaction"), "Entered"), **error_responses(401, 403, 415, 422)},
+    "post": op("Enter a sale (a trader of the seller); it counts once the buyer confirms it", {
+        "201": json_response(ref("Transaction"), "Entered, pending"), **error_responses(401, 403, 415, 422)},
         requestBody=_body_of("NewSale")),
     "get": op("Register entries visible to the user", {
-        "200": json_response(page_of("Transaction"), "A page"), **error_responses(401)}, parameters=PAGING + _DEALER),
+        "200": json_response(page_of("Transaction"), "A page"), **error_responses(401, 422)},
+        parameters=PAGING + _DEALER + _STATUS),
 }
 PATHS["/transactions/{transaction_id}"] = {"get": op(
     "One register entry", {"200": json_response(ref("Transaction"), "Entry"), **error_responses(401, 404)},
@@ -190,6 +240,14 @@ PATHS["/transactions/{transaction_id}/correct"] = {"post": op(
         "201": json_response({"type": "object", "properties": {
             "reversal": ref("Transaction"), "correction": ref("Transaction")}}, "Reversed and corrected"),
         **error_responses(401, 403, 404, 409, 415, 422)}, parameters=_ID, requestBody=_body_of("Correction"))}
+PATHS["/transactions/{transaction_id}/confirm"] = {"post": op(
+    "Confirm a sale or correction (a trader of the buyer): it counts in both books from now on", {
+        "200": json_response(ref("Transaction"), "Confirmed"), **error_responses(401, 403, 404, 409, 415)},
+    parameters=_ID)}
+PATHS["/transactions/{transaction_id}/dispute"] = {"post": op(
+    "Dispute a sale or correction (a trader of the buyer), with a reason; it stays out of both books", {
+        "200": json_response(ref("Transaction"), "Disputed"), **error_responses(401, 403, 404, 409, 415, 422)},
+    parameters=_ID, requestBody=_body_of("Dispute"))}
 PATHS["/stock-entries"] = {
     "post": op("Record production or declared use (trader, for their dealer)", {
         "201": json_response(ref("StockEntry"), "Recorded"), **error_responses(401, 403, 415, 422)},
