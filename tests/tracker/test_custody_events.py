@@ -38,8 +38,10 @@ def at(minutes: int) -> str:
 
 @pytest.fixture
 def trip(db: Session, make_declaration, make_checkpoint) -> Declaration:
-    """An approved declaration Osh → (Toktogul) → Bishkek with one 34.5 kg flask."""
-    declaration = make_declaration(status=DeclarationStatus.APPROVED,
+    """An approved declaration Osh → (Toktogul) → Bishkek with one 34.5 kg flask, planned from 6 h ago."""
+    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    declaration = make_declaration(status=DeclarationStatus.APPROVED, planned_departure=start,
+                                   planned_arrival=start + timedelta(days=1),
                                    origin=make_checkpoint(code=f"OSH-{uuid.uuid4().hex[:6]}"),
                                    destination=make_checkpoint(code=f"BSK-{uuid.uuid4().hex[:6]}",
                                                                lat=42.875, lon=74.59))
@@ -47,6 +49,11 @@ def trip(db: Session, make_declaration, make_checkpoint) -> Declaration:
     declaration.expected_checkpoints = [ExpectedCheckpoint(seq=0, checkpoint=toktogul)]
     db.flush()
     return declaration
+
+
+def officer_of(trip: Declaration, make_user: Any) -> Any:
+    """A customs officer posted at every checkpoint of the trip's route."""
+    return make_user("customs_officer", checkpoints=[place.checkpoint for place in trip.route_places])
 
 
 def event(declaration: Declaration, checkpoint: str, kind: str, minutes: int, **extra: Any) -> dict[str, Any]:
@@ -77,7 +84,7 @@ def test_departure_scanned_by_origin_station_puts_declaration_in_transit(
 
 def test_arrival_at_destination_marks_declaration_arrived_and_consignee_holds_the_flask(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     assert client.post(API, json=event(trip, trip.origin.code, "departure", 0)).status_code == 201
     expected = trip.expected_checkpoints[0].checkpoint.code
     assert client.post(API, json=event(trip, expected, "inspection", 60)).json["alerts"] == []
@@ -90,7 +97,7 @@ def test_arrival_at_destination_marks_declaration_arrived_and_consignee_holds_th
 
 def test_same_event_sent_twice_is_stored_once_and_answered_the_same(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     body = event(trip, trip.origin.code, "departure", 0, seal_intact=False)
     first = client.post(API, json=body)
     second = client.post(API, json=body)
@@ -105,7 +112,7 @@ def test_same_event_sent_twice_is_stored_once_and_answered_the_same(
 
 def test_same_client_event_id_with_different_content_is_refused(
         client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     body = event(trip, trip.origin.code, "departure", 0)
     assert client.post(API, json=body).status_code == 201
     response = client.post(API, json={**body, "seal_intact": False})
@@ -114,8 +121,8 @@ def test_same_client_event_id_with_different_content_is_refused(
 
 def test_container_on_no_open_declaration_is_kept_with_an_alert(
         client: FlaskClient, db: Session, make_user, make_container, make_checkpoint) -> None:
-    sign_in(client, make_user("customs_officer"))
     container, post = make_container(), make_checkpoint()
+    sign_in(client, make_user("customs_officer", checkpoints=[post]))
     response = client.post(API, json={
         "client_event_id": str(uuid.uuid4()), "sscc": container.sscc, "checkpoint": post.code,
         "kind": "inspection", "seal_intact": True, "event_time": at(0)})
@@ -126,14 +133,14 @@ def test_container_on_no_open_declaration_is_kept_with_an_alert(
 
 def test_checkpoint_not_on_the_declared_route_opens_an_alert(
         client: FlaskClient, trip: Declaration, make_user, make_checkpoint) -> None:
-    sign_in(client, make_user("customs_officer"))
     elsewhere = make_checkpoint(code=f"NRN-{uuid.uuid4().hex[:6]}", lat=41.429, lon=75.991)
+    sign_in(client, make_user("customs_officer", checkpoints=[elsewhere]))
     response = client.post(API, json=event(trip, elsewhere.code, "inspection", 0))
     assert response.status_code == 201 and alert_kinds(response) == ["custody_unexpected_checkpoint"]
 
 
 def test_checkpoint_out_of_order_opens_an_alert(client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     expected = trip.expected_checkpoints[0].checkpoint.code
     assert client.post(API, json=event(trip, expected, "inspection", 0)).json["alerts"] == []
     response = client.post(API, json=event(trip, trip.origin.code, "inspection", 30))
@@ -142,15 +149,16 @@ def test_checkpoint_out_of_order_opens_an_alert(client: FlaskClient, trip: Decla
 
 def test_measured_mass_beyond_tolerance_opens_an_alert_and_within_it_does_not(
         client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     within = client.post(API, json=event(trip, trip.origin.code, "inspection", 0, measured_net_g=34_460))
     assert within.json["alerts"] == []
-    beyond = client.post(API, json=event(trip, trip.origin.code, "inspection", 5, measured_net_g=34_400))
+    expected = trip.expected_checkpoints[0].checkpoint.code
+    beyond = client.post(API, json=event(trip, expected, "inspection", 5, measured_net_g=34_400))
     assert alert_kinds(beyond) == ["custody_mass_discrepancy"]
 
 
 def test_broken_seal_opens_a_critical_alert(client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     response = client.post(API, json=event(trip, trip.origin.code, "inspection", 0, seal_intact=False))
     assert response.json["alerts"][0]["kind"] == "custody_seal_broken"
     assert response.json["alerts"][0]["severity"] == "critical"
@@ -200,7 +208,7 @@ def test_station_reads_the_container_and_its_open_declaration(
 
 def test_recorded_events_form_one_intact_chain_and_are_listed(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     for minutes, kind in ((0, "departure"), (10, "inspection")):
         assert client.post(API, json=event(trip, trip.origin.code, kind, minutes)).status_code == 201
     assert verify_chain(db, CustodyEvent).ok
@@ -214,8 +222,8 @@ def test_unregistered_sscc_is_kept_as_evidence_with_a_critical_alert(
         client: FlaskClient, db: Session, make_user, make_checkpoint) -> None:
     from tracker.domain.gs1 import make_sscc
 
-    sign_in(client, make_user("customs_officer"))
     post, sscc = make_checkpoint(), make_sscc(0, "470000099", 4242)
+    sign_in(client, make_user("customs_officer", checkpoints=[post]))
     body = {"client_event_id": str(uuid.uuid4()), "sscc": sscc, "checkpoint": post.code,
             "kind": "inspection", "seal_intact": True, "event_time": at(0)}
     response = client.post(API, json=body)

@@ -151,7 +151,13 @@ SCHEMAS.update({
         "device": {"type": "string", "maxLength": 120},
         "photo_digest": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "SHA-256 of the photo"},
         "remarks": {"type": "string", "maxLength": 2000},
-        "lat": {"type": "number"}, "lon": {"type": "number"}}},
+        "lat": {"type": "number"}, "lon": {"type": "number"},
+        "override_window": {"type": "boolean", "description": "a departure outside the planned window, "
+                                                              "confirmed on purpose (opens an alert)"},
+        "override_reason": {"type": "string", "maxLength": 2000, "description": "required with override_window"},
+        "partial_departure": {"type": "boolean", "description": "move the declaration to in transit although "
+                                                                "containers are missing (opens an alert)"},
+        "partial_reason": {"type": "string", "maxLength": 2000, "description": "required with partial_departure"}}},
     "CustodyReceipt": {"type": "object", "required": ["id", "client_event_id", "sscc", "checkpoint", "kind",
                                                       "event_time", "declaration", "alerts", "row_hash"],
                        "properties": {
@@ -179,6 +185,9 @@ PATHS["/custody-events"] = {
         {"201": json_response(ref("CustodyReceipt"), "Recorded; rules that found something opened alerts"),
          "200": json_response(ref("CustodyReceipt"), "The same event again: the first answer, unchanged"),
          **error_responses(401, 403, 409, 415, 422)},
+        description="The custody check answers first: 403 when the officer is not posted at the checkpoint, "
+                    "409 `custody_refused` with every reason (status, licence, window, already recorded); "
+                    "nothing is stored then.",
         security=[{"session": []}, {"device": []}],
         requestBody={"required": True, "content": {"application/json": {"schema": ref("NewCustodyEvent")}}}),
     "get": op("Custody events visible to the user, newest first",
