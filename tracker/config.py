@@ -33,6 +33,8 @@ class Settings:
     secret_key: str
     receipt_tolerance_permille: int = 1
     receipt_tolerance_min_g: int = 50
+    #: Hours a departure may lie outside its planned window before the officer must override it.
+    custody_window_tolerance_h: float = 2.0
     #: Time zone the portal shows times in when the user has chosen none.
     time_zone: str = "Asia/Bishkek"
     #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
@@ -134,7 +136,7 @@ def load_settings(
     instance_path.mkdir(parents=True, exist_ok=True)
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
-    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
+    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "CUSTODY_WINDOW_TOLERANCE_H", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
              "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
@@ -145,6 +147,7 @@ def load_settings(
         secret_key=str(secret),
         receipt_tolerance_permille=int(pick("RECEIPT_TOLERANCE_PERMILLE", 1)),
         receipt_tolerance_min_g=int(pick("RECEIPT_TOLERANCE_MIN_G", 50)),
+        custody_window_tolerance_h=_hours("CUSTODY_WINDOW_TOLERANCE_H", pick("CUSTODY_WINDOW_TOLERANCE_H", 2)),
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
@@ -160,6 +163,17 @@ def load_settings(
         evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
         extra=extra,
     )
+
+
+def _hours(name: str, value: Any) -> float:
+    """Return ``value`` as a number of hours from 0 to a week, else raise ConfigError."""
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a number of hours") from None
+    if not 0 <= hours <= 168:
+        raise ConfigError(f"{name}: {value!r} is not within 0..168 hours")
+    return hours
 
 
 def _rate_limit(value: str) -> str:
