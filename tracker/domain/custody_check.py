@@ -313,6 +313,38 @@ def check_custody(session: Session, event: ProposedEvent, rules: tuple[Rule, ...
     return CustodyAnswer(tuple(finding for rule in rules for finding in rule(session, event)))
 
 
+def propose_kind(officer: User, declaration: Declaration | None) -> tuple[Checkpoint | None, CustodyKind]:
+    """Choose the officer's post on the declaration's route and the event that fits it there.
+
+    Departure at the origin while approved, arrival at the destination once departed, else an
+    inspection at a post on the route (off the route, at the officer's first post). None: posted nowhere.
+    """
+    posts = officer.checkpoints
+    if declaration is not None:
+        at_origin = next((p for p in posts if p.id == declaration.origin_id), None)
+        at_destination = next((p for p in posts if p.id == declaration.destination_id), None)
+        if at_origin is not None and declaration.status == DeclarationStatus.APPROVED:
+            return at_origin, CustodyKind.DEPARTURE
+        if at_destination is not None and declaration.status != DeclarationStatus.APPROVED:
+            return at_destination, CustodyKind.ARRIVAL
+        passing = set(declaration.route_checkpoint_ids)
+        post = next((p for p in posts if p.id in passing), None)
+        if post is not None:
+            return post, CustodyKind.INSPECTION
+    return (posts[0] if posts else None), CustodyKind.INSPECTION
+
+
+def check_here(session: Session, officer: User, container: Container | None, declaration: Declaration | None,
+               now: datetime, window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE
+               ) -> tuple[CustodyKind, Checkpoint, CustodyAnswer] | None:
+    """Answer for the event the officer would record now at their post (None: posted nowhere)."""
+    post, kind = propose_kind(officer, declaration)
+    if post is None:
+        return None
+    event = ProposedEvent(officer, kind, post, container, declaration, now, window_tolerance=window_tolerance)
+    return kind, post, check_custody(session, event)
+
+
 def enforce(answer: CustodyAnswer) -> None:
     """Raise Forbidden when the recorder is not posted here, CustodyRefused when another rule refuses."""
     forbidden = [f.message for f in answer.refusals if f.forbidden]

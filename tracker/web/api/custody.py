@@ -7,9 +7,10 @@ again; the same id with different content is refused with 409.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -36,6 +37,11 @@ from tracker.web.errors import error_response
 
 #: Replies to custody events are kept under this scope, keyed by client event id.
 RECEIPT_SCOPE = "custody-event"
+
+
+def window_tolerance() -> timedelta:
+    """Return how far outside its planned window a departure may be without an override (the setting)."""
+    return timedelta(hours=current_app.config["SETTINGS"].custody_window_tolerance_h)
 
 
 def _recorder() -> Recorder | None:
@@ -98,7 +104,7 @@ def post_custody_event():  # type: ignore[no-untyped-def]
     data = json_body()
     db = get_session()
     db.commit()  # the chain lock must open a fresh transaction (SQLite takes the write lock there)
-    outcome = record_custody_event(db, recorder, data)
+    outcome = record_custody_event(db, recorder, data, window_tolerance=window_tolerance())
     event = outcome.event
     if not outcome.created:
         saved = find_reply(db, RECEIPT_SCOPE, event.client_event_id)
