@@ -82,9 +82,10 @@ def checkpoint():  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     posts = [c.id for c in user.checkpoints]
     events = paginate(db, recorded_since(posts, _start_of_today()), page_number("events"), EVENTS_PER_PAGE)
+    leaving = paginate(db, departing(posts), page_number("departing"))
     return render_template(
         "officer/checkpoint.html", posts=user.checkpoints,
-        departing=paginate(db, departing(posts), page_number("departing")),
+        departing=leaving, loading=loading_of(db, [d.id for d in leaving.rows]),
         arriving=paginate(db, arriving(posts), page_number("arriving")),
         events=events, groups=by_declaration(events.rows))
 
