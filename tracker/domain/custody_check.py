@@ -203,9 +203,10 @@ def _since(licence: License) -> Text:
     if change is None:
         return text("licence {number} of {dealer} is {status}", number=licence.number,
                     dealer=licence.dealer.legal_name, status=licence.status)
+    since = change.at.strftime("%Y-%m-%d %H:%M UTC")
     return text("licence {number} of {dealer} is {status} since {since} by {by}: {reason}",
                 number=licence.number, dealer=licence.dealer.legal_name, status=licence.status,
-                since=f"{change.at:%Y-%m-%d %H:%M} UTC", by=change.actor_name, reason=change.reason or "—")
+                since=since, by=change.actor_name, reason=change.reason or "—")
 
 
 def licence_problem(session: Session, dealer: Dealer, activity: Any, day: date) -> Text | None:
@@ -262,9 +263,11 @@ def rule_inside_window(_session: Session, event: ProposedEvent) -> list[Finding]
     slack = event.window_tolerance
     if d.planned_departure - slack <= event.event_time <= d.planned_arrival + slack:
         return []
+    moment, first, last = (event.event_time.strftime("%Y-%m-%d %H:%M %z"),
+                           d.planned_departure.strftime("%Y-%m-%d %H:%M UTC"),
+                           d.planned_arrival.strftime("%Y-%m-%d %H:%M UTC"))
     outside = text("{time} is outside the planned window {first} — {last} (tolerance {hours} h)",
-                   time=f"{event.event_time:%Y-%m-%d %H:%M %z}", first=f"{d.planned_departure:%Y-%m-%d %H:%M} UTC",
-                   last=f"{d.planned_arrival:%Y-%m-%d %H:%M} UTC", hours=round(slack.total_seconds() / 3600, 1))
+                   time=moment, first=first, last=last, hours=round(slack.total_seconds() / 3600, 1))
     if event.overrides.window_reason:
         return [Finding(outside, AlertKind.CUSTODY_OUTSIDE_WINDOW,
                         details={"override_reason": event.overrides.window_reason})]
@@ -298,9 +301,9 @@ def rule_not_yet_recorded(session: Session, event: ProposedEvent) -> list[Findin
     if earlier is None:
         return []
     local = earlier.event_time.astimezone(_zone(earlier.event_time_zone))
+    clock, day = local.strftime("%H:%M"), local.strftime("%Y-%m-%d")
     return [Finding(text("{kind} of {sscc} already recorded at {time} on {day} by {who}", kind=event.kind,
-                         sscc=event.container.sscc, time=f"{local:%H:%M}", day=f"{local:%Y-%m-%d}",
-                         who=recorded_by(session, earlier)))]
+                         sscc=event.container.sscc, time=clock, day=day, who=recorded_by(session, earlier)))]
 
 
 #: The rules in the order their reasons are read.
