@@ -13,7 +13,7 @@ alert* or *refused*, with every reason in words:
   a departure is refused, any other event is kept and opens a critical alert;
 - a departure lies inside the planned window (with a tolerance), or the officer overrides
   it with a reason, which opens an alert;
-- the container has not had this event at this checkpoint on this declaration yet.
+- the container has not departed (or arrived) at this checkpoint on this declaration yet.
 """
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ from tracker.models import (
 
 #: How far outside the planned window a departure may be without the officer's override.
 DEFAULT_WINDOW_TOLERANCE = timedelta(hours=2)
+#: Events a container has once per declaration and checkpoint: a second scan is a re-scan, not an event.
+ONCE = (CustodyKind.DEPARTURE, CustodyKind.ARRIVAL)
 #: Longest reason an officer may give for an override or a partial departure.
 MAX_REASON = 2000
 
@@ -291,8 +293,11 @@ def _zone(offset: str) -> timezone:
 
 
 def rule_not_yet_recorded(session: Session, event: ProposedEvent) -> list[Finding]:
-    """The container has not had this kind of event at this checkpoint on this declaration yet."""
-    if event.container is None or event.declaration is None:
+    """The container has not departed (or arrived) at this checkpoint on this declaration yet.
+
+    Inspections and handovers may be repeated: each is its own act (weighed again, handed on).
+    """
+    if event.container is None or event.declaration is None or event.kind not in ONCE:
         return []
     earlier = session.scalars(select(CustodyEvent).where(
         CustodyEvent.container_id == event.container.id, CustodyEvent.declaration_id == event.declaration.id,
