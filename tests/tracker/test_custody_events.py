@@ -235,3 +235,99 @@ def test_unregistered_sscc_is_kept_as_evidence_with_a_critical_alert(
     assert client.post(API, json=body).status_code == 200
     assert client.get(f"{API}?sscc={sscc}").json["total"] == 1
     assert verify_chain(db, CustodyEvent).ok
+
+
+# ---------------------------------------------------------------- the custody check through the API
+def suspend_consignor(db: Session, trip: Declaration, make_user) -> Any:
+    from tracker.domain.licensing import suspend_licence
+    from tracker.models import License
+
+    licence = db.scalars(select(License).where(License.dealer_id == trip.consignor_id)).one()
+    return suspend_licence(db, make_user("licensing_admin"), licence.id, "unpaid fees")
+
+
+def test_departure_of_a_suspended_dealer_is_refused_with_every_reason_and_nothing_stored(
+        client: FlaskClient, db: Session, trip: Declaration, make_user, make_station) -> None:
+    licence = suspend_consignor(db, trip, make_user)
+    token = make_station(trip.origin)
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0),
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 409 and response.json["error"] == "custody_refused"
+    (reason,) = response.json["reasons"]
+    assert licence.number in reason and "suspended since" in reason and reason.endswith(": unpaid fees")
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+    db.expire_all()
+    assert trip.status == DeclarationStatus.APPROVED
+
+
+def test_an_officer_posted_elsewhere_gets_403(client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    sign_in(client, make_user("customs_officer"))
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert response.status_code == 403 and f"not posted at {trip.origin.name}" in response.json["message"]
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+def test_a_re_scan_answers_409_already_recorded_and_a_retry_200(
+        client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    officer = officer_of(trip, make_user)
+    sign_in(client, officer)
+    first = event(trip, trip.origin.code, "departure", 0)
+    assert client.post(API, json=first).status_code == 201
+    again = client.post(API, json=event(trip, trip.origin.code, "departure", 5))
+    assert again.status_code == 409
+    assert again.json["reasons"][-1].startswith("departure of ") and "already recorded at" in again.json["reasons"][-1]
+    assert again.json["reasons"][-1].endswith(f"by {officer.name}")
+    assert client.post(API, json=first).status_code == 200
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 1
+
+
+def test_a_departure_outside_the_window_needs_override_fields_and_then_opens_an_alert(
+        client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    sign_in(client, officer_of(trip, make_user))
+    trip.planned_departure += timedelta(hours=11)
+    db.flush()
+    refused = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert refused.status_code == 409 and "outside the planned window" in refused.json["reasons"][0]
+    missing = client.post(API, json=event(trip, trip.origin.code, "departure", 0, override_window=True))
+    assert missing.status_code == 422 and set(missing.json["fields"]) == {"override_reason"}
+    taken = client.post(API, json=event(trip, trip.origin.code, "departure", 0, override_window=True,
+                                        override_reason="the pass closes tonight"))
+    assert taken.status_code == 201 and alert_kinds(taken) == ["custody_outside_window"]
+    assert taken.json["declaration"]["status"] == "in_transit"
+
+
+@pytest.fixture
+def two_flasks(db: Session, trip: Declaration, make_container) -> Declaration:
+    """The trip with a second flask."""
+    from tracker.models import DeclarationItem
+
+    trip.items.append(DeclarationItem(container=make_container(owner=trip.declarant), declared_net_g=34_500))
+    db.flush()
+    return trip
+
+
+def test_the_declaration_departs_with_its_last_flask_and_its_page_shows_the_progress(
+        client: FlaskClient, db: Session, two_flasks: Declaration, make_user) -> None:
+    trip = two_flasks
+    first, second = (item.container.sscc for item in trip.items)
+    sign_in(client, officer_of(trip, make_user))
+    one = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert one.status_code == 201 and one.json["declaration"]["status"] == "approved"
+    page = client.get(f"/declarations/{trip.id}").get_data(as_text=True)
+    assert "1 of 2 containers scanned" in page and second in page.split('id="missing"')[1].split("</p>")[0]
+    two = client.post(API, json={**event(trip, trip.origin.code, "departure", 1), "sscc": second})
+    assert two.status_code == 201 and two.json["declaration"]["status"] == "in_transit" and two.json["alerts"] == []
+    listed = client.get(f"{API}?declaration_id={trip.id}").json
+    assert sorted(e["sscc"] for e in listed["items"]) == sorted([first, second])
+
+
+def test_a_partial_departure_through_the_api_names_the_missing_flask(
+        client: FlaskClient, db: Session, two_flasks: Declaration, make_user) -> None:
+    trip = two_flasks
+    sign_in(client, officer_of(trip, make_user))
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0, partial_departure=True,
+                                           partial_reason="second flask failed the leak test"))
+    assert response.status_code == 201 and response.json["declaration"]["status"] == "in_transit"
+    assert alert_kinds(response) == ["custody_partial_departure"]
+    alert = db.get(Alert, response.json["alerts"][0]["id"])
+    assert alert.details["missing"] == [trip.items[1].container.sscc]
