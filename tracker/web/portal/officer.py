@@ -284,14 +284,17 @@ def _beside_fields(failures: dict[str, str]) -> dict[str, str]:
 def _record_all(found: list[ScannedContainer], form: dict[str, Any]) -> list[Any]:
     """Record the confirmed event for every container of the form in one transaction (all or none).
 
-    Each container's event id is the form's id with its SSCC, so a second tap finds the first.
+    Each container's event id is the form's id with its SSCC, so a second tap finds the first. A
+    partial departure is confirmed with the last one: the photo's containers leave together.
     """
     db, base = get_session(), form.get("client_event_id", "")
     outcomes = []
-    for scanned in found:
+    for n, scanned in enumerate(found):
         data, _ = _event_data(form, scanned.sscc)
         if len(found) > 1:
             data["client_event_id"] = f"{base}:{scanned.sscc}"
+        if n < len(found) - 1:
+            data.update(partial_departure=False, partial_reason="")
         outcomes.append(record_custody_event(db, acting_user(), data, window_tolerance=window_tolerance()))
     return outcomes
 
