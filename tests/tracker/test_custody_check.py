@@ -23,6 +23,7 @@ from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.licensing import revoke_licence, suspend_licence
 from tracker.domain.loading import loading
 from tracker.models import (
+    Activity,
     Alert,
     CustodyEvent,
     CustodyKind,
@@ -232,3 +233,33 @@ def test_a_confirmed_partial_departure_moves_the_declaration_and_lists_the_missi
     assert alert.details["missing"] == [trip.items[1].container.sscc]
     assert alert.details["reason"] == "second flask failed the leak test"
     assert db.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+@pytest.mark.parametrize("status,quantity_g,expected", [
+    ("active", 100_000, None),
+    ("exhausted", 100_000, "IMP-CUSTODY is exhausted"),
+    ("active", 30_000, "IMP-CUSTODY has 30000 g left; this declaration needs 34500 g"),
+])
+def test_an_import_departs_only_while_its_approval_holds_with_quantity_left(
+        db: Session, make_declaration, make_dealer, make_user, status: str, quantity_g: int,
+        expected: str | None) -> None:
+    from tracker.models import ApprovalStatus, Dealer, DeclarationKind, ImportApproval
+
+    exporter = Dealer(legal_name="Guizhou Recycling Co.", taxpayer_number=f"CN-{uuid.uuid4().hex[:8]}", country="CN")
+    importer = make_dealer(activities={Activity.IMPORT})
+    approval = ImportApproval(number="IMP-CUSTODY", importer=importer, exporter_name=exporter.legal_name,
+                              exporter_country="CN", quantity_g=quantity_g, intended_use="dental amalgam",
+                              source_not_primary_mining=True, source_statement="recovered from lamps",
+                              valid_until=NOW.date() + timedelta(days=300), status=ApprovalStatus(status))
+    db.add_all([exporter, approval])
+    declaration = make_declaration(declarant=importer, consignor=exporter, consignee=importer,
+                                   kind=DeclarationKind.IMPORT, import_approval=approval,
+                                   status=DeclarationStatus.APPROVED, planned_departure=NOW - timedelta(hours=1),
+                                   planned_arrival=NOW + timedelta(days=1))
+    officer = make_user("customs_officer", checkpoints=[declaration.origin])
+    found = check_custody(db, ProposedEvent(officer, CustodyKind.DEPARTURE, declaration.origin,
+                                            declaration.items[0].container, declaration, NOW))
+    if expected is None:
+        assert found.verdict == Verdict.ALLOWED
+    else:
+        assert found.verdict == Verdict.REFUSED and found.reasons[0].startswith(expected)
