@@ -27,12 +27,7 @@ from tracker.domain.loading import loading_of
 from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
 from tracker.domain.scans import MAX_PHOTO_BYTES, ScannedContainer, describe, examine_photo
 from tracker.domain.text import Text
-from tracker.models import (
-    Checkpoint,
-    CustodyEvent,
-    CustodyKind,
-    User,
-)
+from tracker.models import Checkpoint, CustodyEvent, CustodyKind
 from tracker.web.api.custody import window_tolerance
 from tracker.web.api.scans import photo_dir
 from tracker.web.auth import acting_user, requires
