@@ -382,3 +382,11 @@ def make_tracked_declaration(make_declaration: Callable[..., Declaration], make_
         return make_declaration(**kw)
 
     return make
+
+
+def post_at(officer: Any, *checkpoints: Checkpoint) -> Any:
+    """Post ``officer`` at ``checkpoints`` too (an officer records custody only where posted); return them."""
+    for checkpoint in checkpoints:
+        if checkpoint not in officer.checkpoints:
+            officer.checkpoints.append(checkpoint)
+    return officer

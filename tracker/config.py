@@ -39,6 +39,8 @@ class Settings:
     plausible_past_days: int = 30
     #: ... and this many minutes ahead of the server's clock (clock drift).
     plausible_future_minutes: int = 5
+    #: Hours a departure may lie outside its planned window before the officer must override it.
+    custody_window_tolerance_h: float = 2.0
     #: Time zone the portal shows times in when the user has chosen none.
     time_zone: str = "Asia/Bishkek"
     #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
@@ -140,7 +142,7 @@ def load_settings(
     instance_path.mkdir(parents=True, exist_ok=True)
     url = pick("DATABASE_URL") or default_sqlite_url(instance_path)
     secret = pick("SECRET_KEY") or ensure_secret_key(instance_path)
-    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
+    known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "CUSTODY_WINDOW_TOLERANCE_H", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
              "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE",
@@ -155,6 +157,7 @@ def load_settings(
         mass_ceiling_g=_positive_int("MASS_CEILING_G", pick("MASS_CEILING_G", 100_000_000)),
         plausible_past_days=_positive_int("PLAUSIBLE_PAST_DAYS", pick("PLAUSIBLE_PAST_DAYS", 30)),
         plausible_future_minutes=_count("PLAUSIBLE_FUTURE_MINUTES", pick("PLAUSIBLE_FUTURE_MINUTES", 5)),
+        custody_window_tolerance_h=_hours("CUSTODY_WINDOW_TOLERANCE_H", pick("CUSTODY_WINDOW_TOLERANCE_H", 2)),
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),
@@ -170,6 +173,17 @@ def load_settings(
         evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
         extra=extra,
     )
+
+
+def _hours(name: str, value: Any) -> float:
+    """Return ``value`` as a number of hours from 0 to a week, else raise ConfigError."""
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a number of hours") from None
+    if not 0 <= hours <= 168:
+        raise ConfigError(f"{name}: {value!r} is not within 0..168 hours")
+    return hours
 
 
 def _rate_limit(value: str) -> str:

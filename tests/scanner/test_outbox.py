@@ -1,6 +1,7 @@
 """The station's outbox: nothing saved is lost (kill -9, network cuts), nothing is delivered twice."""
 from __future__ import annotations
 
+import json
 import random
 import signal
 import socket
@@ -113,7 +114,7 @@ def station_command(tracker_url: str, token_file: Path, outbox: Path, source: Pa
     """The command line of a station at ``checkpoint`` reading ``source``."""
     return [sys.executable, "-m", "scanner_app.cli", "station", "--checkpoint", checkpoint,
             "--source", str(source), "--tracker", tracker_url, "--token-file", str(token_file),
-            "--outbox", str(outbox), "--kind", "arrival", "--retry-max", "0.2"]
+            "--outbox", str(outbox), "--kind", "inspection", "--retry-max", "0.2"]
 
 
 def outbox_rows(path: Path) -> list[tuple[str, str]]:
@@ -232,6 +233,23 @@ def test_an_event_held_offline_past_the_plausible_window_is_refused_once_and_kep
     with sqlite3.connect(outbox.path) as db:
         (answer,) = db.execute("SELECT answer FROM events WHERE client_event_id = ?", (too_old,)).fetchone()
     assert '"status": 422' in answer and "event_time" in answer and "more than 30 days ago" in answer
+def test_event_the_custody_check_refuses_is_rejected_once_with_its_reasons_and_not_retried(
+        tmp_path: Path, live_tracker: LiveTracker) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    # The station's post is a checkpoint on the way: a departure is recorded at the origin only.
+    refused = outbox.add(event_for(live_tracker.ssccs[0], kind="departure",
+                                   event_time=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+    sender = Sender(outbox, TrackerClient(live_tracker.url, live_tracker.token))
+    assert sender.deliver_pending() is True
+    assert sender.deliver_pending() is True  # nothing left to send: the refusal is not retried
+    (event,) = outbox.events()
+    assert (event.client_event_id, event.state, event.attempts) == (refused, "rejected", 1)
+    with sqlite3.connect(outbox.path) as db:
+        (answer,) = db.execute("SELECT answer FROM events").fetchone()
+    body = json.loads(answer)
+    assert body["status"] == 409 and body["error"] == "custody_refused"
+    assert body["reasons"] == [f"{live_tracker.reference} departs from OSH-ST, not from {CHECKPOINT}"]
+    assert live_tracker.custody_event_ids() == {}
 
 
 def test_event_for_an_unregistered_container_is_delivered_and_the_tracker_alerts(

@@ -100,7 +100,7 @@ def test_station_records_one_event_per_container_from_a_folder_of_photos(
     assert all(f"declaration {live_tracker.reference} (in_transit" in line and "expected here" in line
                for line in saved)
     assert "007.jpg: " in result.stderr and "rejected read" in result.stderr and forged not in result.stdout
-    assert stored_events(live_tracker) == [(s, "arrival", CHECKPOINT) for s in (first, second, third)]
+    assert stored_events(live_tracker) == [(s, "inspection", CHECKPOINT) for s in (first, second, third)]
 
 
 def test_station_records_one_event_per_container_from_a_video(
@@ -111,7 +111,7 @@ def test_station_records_one_event_per_container_from_a_video(
     result = run_station(live_tracker.url, write_token(tmp_path, live_tracker), tmp_path / "outbox.sqlite3", video)
     assert result.returncode == 0, result.stderr
     assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("SAVED")] == [first, second]
-    assert stored_events(live_tracker) == [(first, "arrival", CHECKPOINT), (second, "arrival", CHECKPOINT)]
+    assert stored_events(live_tracker) == [(first, "inspection", CHECKPOINT), (second, "inspection", CHECKPOINT)]
     assert "0 pending, 2 sent, 0 rejected" in result.stdout
 
 

@@ -36,7 +36,8 @@ pytestmark = pytest.mark.usefixtures("fast_passwords")
 @pytest.fixture
 def events(db: Session, make_user, make_container, make_checkpoint) -> list[int]:
     """Five chained custody events; returns their ids in chain order."""
-    officer, container, post = make_user("customs_officer"), make_container(), make_checkpoint()
+    container, post = make_container(), make_checkpoint()
+    officer = make_user("customs_officer", checkpoints=[post])
     start = datetime.now(timezone.utc) - timedelta(hours=3)
     ids = []
     for n in range(5):
@@ -227,7 +228,8 @@ def test_head_moved_back_is_caught_against_a_witnessed_head(db: Session, events:
 def test_chain_that_grew_after_witnessing_still_extends_the_witnessed_head(
         db: Session, events: list[int], make_user, make_container, make_checkpoint) -> None:
     witnessed = witness(db)
-    officer, container, post = make_user("customs_officer"), make_container(), make_checkpoint()
+    container, post = make_container(), make_checkpoint()
+    officer = make_user("customs_officer", checkpoints=[post])
     record_custody_event(db, officer, {
         "client_event_id": str(uuid.uuid4()), "sscc": container.sscc, "checkpoint": post.code,
         "kind": "inspection", "seal_intact": True, "measured_net_g": 34_500,

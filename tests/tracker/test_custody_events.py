@@ -38,8 +38,10 @@ def at(minutes: int) -> str:
 
 @pytest.fixture
 def trip(db: Session, make_declaration, make_checkpoint) -> Declaration:
-    """An approved declaration Osh → (Toktogul) → Bishkek with one 34.5 kg flask."""
-    declaration = make_declaration(status=DeclarationStatus.APPROVED,
+    """An approved declaration Osh → (Toktogul) → Bishkek with one 34.5 kg flask, planned from 6 h ago."""
+    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    declaration = make_declaration(status=DeclarationStatus.APPROVED, planned_departure=start,
+                                   planned_arrival=start + timedelta(days=1),
                                    origin=make_checkpoint(code=f"OSH-{uuid.uuid4().hex[:6]}"),
                                    destination=make_checkpoint(code=f"BSK-{uuid.uuid4().hex[:6]}",
                                                                lat=42.875, lon=74.59))
@@ -47,6 +49,11 @@ def trip(db: Session, make_declaration, make_checkpoint) -> Declaration:
     declaration.expected_checkpoints = [ExpectedCheckpoint(seq=0, checkpoint=toktogul)]
     db.flush()
     return declaration
+
+
+def officer_of(trip: Declaration, make_user: Any) -> Any:
+    """A customs officer posted at every checkpoint of the trip's route."""
+    return make_user("customs_officer", checkpoints=[place.checkpoint for place in trip.route_places])
 
 
 def event(declaration: Declaration, checkpoint: str, kind: str, minutes: int, **extra: Any) -> dict[str, Any]:
@@ -77,7 +84,7 @@ def test_departure_scanned_by_origin_station_puts_declaration_in_transit(
 
 def test_arrival_at_destination_marks_declaration_arrived_and_consignee_holds_the_flask(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     assert client.post(API, json=event(trip, trip.origin.code, "departure", 0)).status_code == 201
     expected = trip.expected_checkpoints[0].checkpoint.code
     assert client.post(API, json=event(trip, expected, "inspection", 60)).json["alerts"] == []
@@ -90,7 +97,7 @@ def test_arrival_at_destination_marks_declaration_arrived_and_consignee_holds_th
 
 def test_same_event_sent_twice_is_stored_once_and_answered_the_same(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     body = event(trip, trip.origin.code, "departure", 0, seal_intact=False)
     first = client.post(API, json=body)
     second = client.post(API, json=body)
@@ -105,7 +112,7 @@ def test_same_event_sent_twice_is_stored_once_and_answered_the_same(
 
 def test_same_client_event_id_with_different_content_is_refused(
         client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     body = event(trip, trip.origin.code, "departure", 0)
     assert client.post(API, json=body).status_code == 201
     response = client.post(API, json={**body, "seal_intact": False})
@@ -114,8 +121,8 @@ def test_same_client_event_id_with_different_content_is_refused(
 
 def test_container_on_no_open_declaration_is_kept_with_an_alert(
         client: FlaskClient, db: Session, make_user, make_container, make_checkpoint) -> None:
-    sign_in(client, make_user("customs_officer"))
     container, post = make_container(), make_checkpoint()
+    sign_in(client, make_user("customs_officer", checkpoints=[post]))
     response = client.post(API, json={
         "client_event_id": str(uuid.uuid4()), "sscc": container.sscc, "checkpoint": post.code,
         "kind": "inspection", "seal_intact": True, "event_time": at(0)})
@@ -126,14 +133,14 @@ def test_container_on_no_open_declaration_is_kept_with_an_alert(
 
 def test_checkpoint_not_on_the_declared_route_opens_an_alert(
         client: FlaskClient, trip: Declaration, make_user, make_checkpoint) -> None:
-    sign_in(client, make_user("customs_officer"))
     elsewhere = make_checkpoint(code=f"NRN-{uuid.uuid4().hex[:6]}", lat=41.429, lon=75.991)
+    sign_in(client, make_user("customs_officer", checkpoints=[elsewhere]))
     response = client.post(API, json=event(trip, elsewhere.code, "inspection", 0))
     assert response.status_code == 201 and alert_kinds(response) == ["custody_unexpected_checkpoint"]
 
 
 def test_checkpoint_out_of_order_opens_an_alert(client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     expected = trip.expected_checkpoints[0].checkpoint.code
     assert client.post(API, json=event(trip, expected, "inspection", 0)).json["alerts"] == []
     response = client.post(API, json=event(trip, trip.origin.code, "inspection", 30))
@@ -142,15 +149,16 @@ def test_checkpoint_out_of_order_opens_an_alert(client: FlaskClient, trip: Decla
 
 def test_measured_mass_beyond_tolerance_opens_an_alert_and_within_it_does_not(
         client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     within = client.post(API, json=event(trip, trip.origin.code, "inspection", 0, measured_net_g=34_460))
     assert within.json["alerts"] == []
-    beyond = client.post(API, json=event(trip, trip.origin.code, "inspection", 5, measured_net_g=34_400))
+    expected = trip.expected_checkpoints[0].checkpoint.code
+    beyond = client.post(API, json=event(trip, expected, "inspection", 5, measured_net_g=34_400))
     assert alert_kinds(beyond) == ["custody_mass_discrepancy"]
 
 
 def test_broken_seal_opens_a_critical_alert(client: FlaskClient, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     response = client.post(API, json=event(trip, trip.origin.code, "inspection", 0, seal_intact=False))
     assert response.json["alerts"][0]["kind"] == "custody_seal_broken"
     assert response.json["alerts"][0]["severity"] == "critical"
@@ -200,7 +208,7 @@ def test_station_reads_the_container_and_its_open_declaration(
 
 def test_recorded_events_form_one_intact_chain_and_are_listed(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
-    sign_in(client, make_user("customs_officer"))
+    sign_in(client, officer_of(trip, make_user))
     for minutes, kind in ((0, "departure"), (10, "inspection")):
         assert client.post(API, json=event(trip, trip.origin.code, kind, minutes)).status_code == 201
     assert verify_chain(db, CustodyEvent).ok
@@ -214,8 +222,8 @@ def test_unregistered_sscc_is_kept_as_evidence_with_a_critical_alert(
         client: FlaskClient, db: Session, make_user, make_checkpoint) -> None:
     from tracker.domain.gs1 import make_sscc
 
-    sign_in(client, make_user("customs_officer"))
     post, sscc = make_checkpoint(), make_sscc(0, "470000099", 4242)
+    sign_in(client, make_user("customs_officer", checkpoints=[post]))
     body = {"client_event_id": str(uuid.uuid4()), "sscc": sscc, "checkpoint": post.code,
             "kind": "inspection", "seal_intact": True, "event_time": at(0)}
     response = client.post(API, json=body)
@@ -227,3 +235,99 @@ def test_unregistered_sscc_is_kept_as_evidence_with_a_critical_alert(
     assert client.post(API, json=body).status_code == 200
     assert client.get(f"{API}?sscc={sscc}").json["total"] == 1
     assert verify_chain(db, CustodyEvent).ok
+
+
+# ---------------------------------------------------------------- the custody check through the API
+def suspend_consignor(db: Session, trip: Declaration, make_user) -> Any:
+    from tracker.domain.licensing import suspend_licence
+    from tracker.models import License
+
+    licence = db.scalars(select(License).where(License.dealer_id == trip.consignor_id)).one()
+    return suspend_licence(db, make_user("licensing_admin"), licence.id, "unpaid fees")
+
+
+def test_departure_of_a_suspended_dealer_is_refused_with_every_reason_and_nothing_stored(
+        client: FlaskClient, db: Session, trip: Declaration, make_user, make_station) -> None:
+    licence = suspend_consignor(db, trip, make_user)
+    token = make_station(trip.origin)
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0),
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 409 and response.json["error"] == "custody_refused"
+    (reason,) = response.json["reasons"]
+    assert licence.number in reason and "suspended since" in reason and reason.endswith(": unpaid fees")
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+    db.expire_all()
+    assert trip.status == DeclarationStatus.APPROVED
+
+
+def test_an_officer_posted_elsewhere_gets_403(client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    sign_in(client, make_user("customs_officer"))
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert response.status_code == 403 and f"not posted at {trip.origin.name}" in response.json["message"]
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+def test_a_re_scan_answers_409_already_recorded_and_a_retry_200(
+        client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    officer = officer_of(trip, make_user)
+    sign_in(client, officer)
+    first = event(trip, trip.origin.code, "departure", 0)
+    assert client.post(API, json=first).status_code == 201
+    again = client.post(API, json=event(trip, trip.origin.code, "departure", 5))
+    assert again.status_code == 409
+    assert again.json["reasons"][-1].startswith("departure of ") and "already recorded at" in again.json["reasons"][-1]
+    assert again.json["reasons"][-1].endswith(f"by {officer.name}")
+    assert client.post(API, json=first).status_code == 200
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 1
+
+
+def test_a_departure_outside_the_window_needs_override_fields_and_then_opens_an_alert(
+        client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
+    sign_in(client, officer_of(trip, make_user))
+    trip.planned_departure += timedelta(hours=11)
+    db.flush()
+    refused = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert refused.status_code == 409 and "outside the planned window" in refused.json["reasons"][0]
+    missing = client.post(API, json=event(trip, trip.origin.code, "departure", 0, override_window=True))
+    assert missing.status_code == 422 and set(missing.json["fields"]) == {"override_reason"}
+    taken = client.post(API, json=event(trip, trip.origin.code, "departure", 0, override_window=True,
+                                        override_reason="the pass closes tonight"))
+    assert taken.status_code == 201 and alert_kinds(taken) == ["custody_outside_window"]
+    assert taken.json["declaration"]["status"] == "in_transit"
+
+
+@pytest.fixture
+def two_flasks(db: Session, trip: Declaration, make_container) -> Declaration:
+    """The trip with a second flask."""
+    from tracker.models import DeclarationItem
+
+    trip.items.append(DeclarationItem(container=make_container(owner=trip.declarant), declared_net_g=34_500))
+    db.flush()
+    return trip
+
+
+def test_the_declaration_departs_with_its_last_flask_and_its_page_shows_the_progress(
+        client: FlaskClient, db: Session, two_flasks: Declaration, make_user) -> None:
+    trip = two_flasks
+    first, second = (item.container.sscc for item in trip.items)
+    sign_in(client, officer_of(trip, make_user))
+    one = client.post(API, json=event(trip, trip.origin.code, "departure", 0))
+    assert one.status_code == 201 and one.json["declaration"]["status"] == "approved"
+    page = client.get(f"/declarations/{trip.id}").get_data(as_text=True)
+    assert "1 of 2 containers scanned" in page and second in page.split('id="missing"')[1].split("</p>")[0]
+    two = client.post(API, json={**event(trip, trip.origin.code, "departure", 1), "sscc": second})
+    assert two.status_code == 201 and two.json["declaration"]["status"] == "in_transit" and two.json["alerts"] == []
+    listed = client.get(f"{API}?declaration_id={trip.id}").json
+    assert sorted(e["sscc"] for e in listed["items"]) == sorted([first, second])
+
+
+def test_a_partial_departure_through_the_api_names_the_missing_flask(
+        client: FlaskClient, db: Session, two_flasks: Declaration, make_user) -> None:
+    trip = two_flasks
+    sign_in(client, officer_of(trip, make_user))
+    response = client.post(API, json=event(trip, trip.origin.code, "departure", 0, partial_departure=True,
+                                           partial_reason="second flask failed the leak test"))
+    assert response.status_code == 201 and response.json["declaration"]["status"] == "in_transit"
+    assert alert_kinds(response) == ["custody_partial_departure"]
+    alert = db.get(Alert, response.json["alerts"][0]["id"])
+    assert alert.details["missing"] == [trip.items[1].container.sscc]

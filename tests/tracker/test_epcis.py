@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 from sqlalchemy.orm import Session
 
-from tests.conftest import DATA
+from tests.conftest import DATA, post_at
 from tests.tracker.test_exports import API, Journey, auditor_client, custody, journey, make_journey, sign_in  # noqa: F401
 from tracker.domain.custody import record_custody_event
 from tracker.domain.gs1 import make_sscc
@@ -122,7 +122,7 @@ def test_a_broken_seal_is_non_conformant_and_an_arrival_arriving(
 
 def test_an_unregistered_sscc_is_still_exported(auditor_client: FlaskClient, db: Session, journey: Journey) -> None:
     unknown = make_sscc(3, "470000001", 987_654)
-    record_custody_event(db, journey.officer, {
+    record_custody_event(db, post_at(journey.officer, journey.declaration.origin), {
         "client_event_id": "gate-7/000123", "sscc": unknown, "checkpoint": journey.declaration.origin.code,
         "kind": "inspection", "seal_intact": True,
         "event_time": (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()})

@@ -18,7 +18,7 @@ from shapely.geometry import LineString, Point, shape
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, post_at
 from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain
 from tracker.domain.custody import record_custody_event
@@ -66,12 +66,14 @@ def add_track(db: Session, declaration: Declaration, fixes: int, start: datetime
 
 def custody(db: Session, officer: User, declaration: Declaration, kind: str, minutes: int,
             **extra: Any) -> CustodyEvent:
-    """Record a custody event on the declaration's first flask at its origin, ``minutes`` after T0 (UTC+6)."""
+    """Record a custody event on the declaration's first flask at its origin (an arrival at its destination),
+    ``minutes`` after T0 (UTC+6)."""
+    post = declaration.destination if kind == "arrival" else declaration.origin
     body = {"client_event_id": str(uuid.uuid4()), "sscc": declaration.items[0].container.sscc,
-            "checkpoint": declaration.origin.code, "kind": kind, "seal_intact": True,
+            "checkpoint": post.code, "kind": kind, "seal_intact": True,
             "event_time": (T0 + timedelta(minutes=minutes)).astimezone(timezone(timedelta(hours=6))).isoformat(),
             **extra}
-    return record_custody_event(db, officer, body, now=T0 + timedelta(days=1)).event
+    return record_custody_event(db, post_at(officer, post), body, now=T0 + timedelta(days=1)).event
 
 
 @dataclass
@@ -90,7 +92,8 @@ class Journey:
 def make_journey(db: Session, make_tracked_declaration: Callable[..., Declaration],
                  make_user: Callable[..., User], fixes: int = 40) -> Journey:
     """Build a journey (see :class:`Journey`); the trader is the declarant's."""
-    declaration = make_tracked_declaration(departed_at=T0)
+    declaration = make_tracked_declaration(status="approved", planned_departure=T0 - timedelta(hours=1),
+                                           planned_arrival=T0 + timedelta(days=1))
     trader = make_user(Role.TRADER, dealer=declaration.declarant)
     officer = make_user(Role.CUSTOMS_OFFICER)
     track = add_track(db, declaration, fixes)

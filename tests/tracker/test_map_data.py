@@ -11,6 +11,7 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon, shape
 from sqlalchemy.orm import Session
 
+from tests.conftest import post_at
 from tracker.domain.alerts import acknowledge_alert, explain_alert, open_alert
 from tracker.domain.corridor import Corridor
 from tracker.domain.custody import record_custody_event
@@ -54,7 +55,7 @@ def scan(db: Session, officer: User, declaration: Declaration, kind: str, at: da
          **extra: Any) -> None:
     """Record a custody event of the declaration's flask as an officer at the origin or destination."""
     checkpoint = declaration.origin if kind == "departure" else declaration.destination
-    record_custody_event(db, officer, {
+    record_custody_event(db, post_at(officer, checkpoint), {
         "client_event_id": str(uuid.uuid4()), "sscc": declaration.items[0].container.sscc,
         "checkpoint": checkpoint.code, "kind": kind, "seal_intact": True,
         "event_time": at.isoformat(), "device": "gate scanner", **extra})
@@ -66,7 +67,9 @@ def trip(db: Session, make_tracked_declaration: Callable[..., Declaration],
          make_user: Callable[..., User]) -> Declaration:
     """A declaration Khaidarkan → Ak-Jol that departed, drove with one excursion, and arrived."""
     declaration = make_tracked_declaration(status=DeclarationStatus.APPROVED,
-                                           created_at=START - timedelta(days=1))
+                                           created_at=START - timedelta(days=1),
+                                           planned_departure=START - timedelta(minutes=30),
+                                           planned_arrival=START + timedelta(days=1))
     officer = make_user(Role.CUSTOMS_OFFICER, name="Aibek Osmonov")
     scan(db, officer, declaration, "departure", START - timedelta(minutes=5))
     fixes = drive(db, declaration, excursion=range(20, 24))
@@ -127,7 +130,8 @@ def test_the_alert_and_both_custody_events_are_points_with_their_facts(db: Sessi
 def test_the_flasks_of_one_truck_scanned_at_one_gate_share_one_point_and_one_timeline_entry(
         db: Session, make_tracked_declaration: Callable[..., Declaration], make_container: Callable[..., Any],
         make_user: Callable[..., User]) -> None:
-    declaration = make_tracked_declaration(status=DeclarationStatus.APPROVED)
+    declaration = make_tracked_declaration(status=DeclarationStatus.APPROVED, planned_departure=START,
+                                           planned_arrival=START + timedelta(days=1))
     declaration.items.append(DeclarationItem(container=make_container(owner=declaration.declarant),
                                              declared_net_g=34_500))
     db.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ class FormReader(HTMLParser):
             self._textarea = None
         if tag == "form":
             self.inside = False
+
+
+def leaving_now() -> dict[str, datetime]:
+    """A planned window that opened an hour ago: a departure now needs no override."""
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    return {"planned_departure": start, "planned_arrival": start + timedelta(days=1)}
 
 
 def form_values(page: str, form_id: str) -> dict[str, str]:
@@ -153,7 +160,7 @@ def test_checkpoint_without_shipments_says_what_will_appear(client: FlaskClient,
 
 
 def test_checkpoint_page_speaks_russian(client: FlaskClient, auth, signed_in, make_declaration) -> None:
-    make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     auth.post_form("/preferences/language", {"language": "ru", "next": "/checkpoint"}, form_page="/checkpoint")
     page = client.get("/checkpoint").get_data(as_text=True)
     assert '<html lang="ru">' in page
@@ -174,7 +181,7 @@ def test_scan_page_offers_the_camera_and_a_typed_sscc(client: FlaskClient, signe
 
 def test_label_photo_opens_the_container_expected_here(app: Flask, client: FlaskClient, auth, signed_in,
                                                        make_declaration) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     response = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc))
     assert response.status_code == 302
@@ -198,7 +205,8 @@ def test_container_of_a_shipment_not_passing_here_is_not_expected(client: FlaskC
     sscc = declaration.items[0].container.sscc
     page = client.get(post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc))
                       .headers["Location"]).get_data(as_text=True)
-    assert 'id="expected">Expected here: no' in page and "does not pass your post" in page
+    assert 'id="expected">Expected here, with alerts' in page
+    assert f"is not on the route of {declaration.reference}" in page
     assert form_values(page, "custody-form")["kind"] == "inspection" and "Confirm inspection" in page
 
 
@@ -230,15 +238,17 @@ def test_photo_without_a_barcode_says_so(client: FlaskClient, auth, signed_in) -
     assert response.status_code == 400 and "no barcode found on the photo" in response.get_data(as_text=True)
 
 
-def test_photo_of_two_labels_lets_the_officer_choose(client: FlaskClient, auth, signed_in) -> None:
+def test_photo_of_two_labels_opens_one_form_for_both(client: FlaskClient, auth, signed_in) -> None:
     first, second = make_sscc(0, "4700009", 51), make_sscc(0, "4700009", 52)
     sheet = np.vstack([np.array(render_image(Label(sscc=s, net_g=34_500)).resize((886, 590))) for s in (first, second)])
     out = io.BytesIO()
     Image.fromarray(sheet).save(out, "PNG")
     response = post_photo(client, auth.csrf_token("/checkpoint/scan"), out.getvalue())
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert f"/checkpoint/containers/{first}?photo=" in page and f"/checkpoint/containers/{second}?photo=" in page
+    assert response.status_code == 302 and response.headers["Location"].startswith("/checkpoint/photos/")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    form = page.split('id="custody-form"')[1].split("</form>")[0]
+    assert f'name="sscc" value="{first}"' in form and f'name="sscc" value="{second}"' in form
+    assert "One confirmation records the event for each of the 2 containers above." in page
 
 
 # ---------------------------------------------------------------- typing the SSCC
@@ -280,7 +290,7 @@ def test_typed_sscc_of_an_unregistered_container_can_still_be_recorded(client: F
 # ---------------------------------------------------------------- confirming custody
 def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskClient, auth, signed_in, make_user,
                                                      make_declaration, db: Session) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     location = post_photo(client, auth.csrf_token("/checkpoint/scan"), label_photo(sscc)).headers["Location"]
     digest = location.rsplit("=", 1)[1]
@@ -305,7 +315,7 @@ def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskCl
 
 
 def test_a_double_tap_records_once(client: FlaskClient, auth, signed_in, make_declaration, db: Session) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
     values = form_values(page, "custody-form")
     first = client.post("/checkpoint/custody", data=values)
@@ -317,7 +327,7 @@ def test_a_double_tap_records_once(client: FlaskClient, auth, signed_in, make_de
 
 def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: FlaskClient, auth, signed_in,
                                                                      make_declaration, db: Session) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
     values = {k: v for k, v in form_values(page, "custody-form").items() if k != "seal_intact"}
@@ -335,7 +345,7 @@ def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: Fla
 def test_a_bad_mass_is_refused_beside_its_field_and_nothing_is_recorded(client: FlaskClient, auth, signed_in,
                                                                         make_declaration, db: Session,
                                                                         typed: str, message: str) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
     values = form_values(page, "custody-form")
@@ -348,7 +358,7 @@ def test_a_bad_mass_is_refused_beside_its_field_and_nothing_is_recorded(client: 
 
 def test_confirm_form_names_the_kind_chosen(client: FlaskClient, auth, signed_in, make_declaration,
                                             db: Session) -> None:
-    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     response = confirm(auth, client, declaration.items[0].container.sscc, {"kind": "inspection"})
     assert response.status_code == 302
     assert "Inspection of" in client.get("/checkpoint").get_data(as_text=True)
@@ -374,3 +384,125 @@ def test_a_refused_photo_is_explained_in_russian(client: FlaskClient, auth, sign
     assert message.startswith("Фотографию не удалось использовать:") and "barcode" not in message
     corrupt = post_photo(client, auth.csrf_token("/checkpoint/scan"), b"GIF89a broken").get_data(as_text=True)
     assert "не является читаемым изображением" in corrupt
+
+
+# ---------------------------------------------------------------- the custody check on the scan page
+def suspend_consignor(db: Session, declaration: Any, make_user: Any) -> Any:
+    from tracker.domain.licensing import suspend_licence
+    from tracker.models import License
+
+    licence = db.scalars(select(License).where(License.dealer_id == declaration.consignor_id)).one()
+    return suspend_licence(db, make_user("licensing_admin", login="licensing.osh"), licence.id, "unpaid fees")
+
+
+def test_a_suspended_dealer_is_not_expected_here_and_departure_is_not_preselected(
+        client: FlaskClient, auth, signed_in, make_declaration, make_user, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    licence = suspend_consignor(db, declaration, make_user)
+    sscc = declaration.items[0].container.sscc
+    page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
+    assert 'id="expected">Expected here: no' in page and "Departure at" in page and "is refused:" in page
+    reasons = page.split('id="reasons"')[1].split("</ul>")[0]
+    assert licence.number in reasons and "by licensing.osh: unpaid fees" in reasons
+    values = form_values(page, "custody-form")
+    assert "kind" not in values and 'id="confirm">Record custody</button>' in page
+    refused = client.post("/checkpoint/custody", data={**values, "kind": "departure"})
+    assert refused.status_code == 409
+    shown = refused.get_data(as_text=True).split('id="form-error"')[1].split("</div>")[0]
+    assert "Not recorded:" in shown and licence.number in shown
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+def test_the_refusal_is_shown_in_russian(client: FlaskClient, auth, signed_in, make_declaration, make_user,
+                                         db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    licence = suspend_consignor(db, declaration, make_user)
+    auth.post_form("/preferences/language", {"language": "ru", "next": "/checkpoint"}, form_page="/checkpoint")
+    page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
+    assert 'id="expected">Ожидается на посту: нет' in page
+    reasons = page.split('id="reasons"')[1].split("</ul>")[0]
+    assert f"лицензия {licence.number}" in reasons and "причина: unpaid fees" in reasons
+    assert "since" not in reasons and "licence" not in reasons
+
+
+def test_a_departure_outside_the_window_is_recorded_with_the_officers_override(
+        client: FlaskClient, auth, signed_in, make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0])  # planned in two days
+    sscc = declaration.items[0].container.sscc
+    page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
+    assert "outside the planned window" in page.split('id="reasons"')[1]
+    values = {**form_values(page, "custody-form"), "kind": "departure"}
+    assert client.post("/checkpoint/custody", data=values).status_code == 409
+    no_reason = client.post("/checkpoint/custody", data={**values, "override_window": "yes"})
+    assert no_reason.status_code == 400 and "say why" in field_error(no_reason.get_data(as_text=True),
+                                                                      "override_reason")
+    taken = client.post("/checkpoint/custody", data={**values, "override_window": "yes",
+                                                     "override_reason": "the convoy leaves early"})
+    assert taken.status_code == 302
+    assert "departure outside the planned window" in client.get("/checkpoint").get_data(as_text=True)
+    db.expire_all()
+    assert declaration.status == DeclarationStatus.IN_TRANSIT
+
+
+def two_label_photo(first: str, second: str) -> bytes:
+    sheet = np.vstack([np.array(render_image(Label(sscc=s, net_g=34_500)).resize((886, 590))) for s in (first, second)])
+    out = io.BytesIO()
+    Image.fromarray(sheet).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_one_confirmation_records_every_flask_on_the_photo_and_the_declaration_departs(
+        client: FlaskClient, auth, signed_in, make_declaration, make_container, db: Session) -> None:
+    from tracker.models import DeclarationItem
+
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    declaration.items.append(DeclarationItem(container=make_container(owner=declaration.declarant),
+                                             declared_net_g=34_500))
+    db.flush()
+    first, second = (item.container.sscc for item in declaration.items)
+    checkpoint_page = client.get("/checkpoint").get_data(as_text=True)
+    assert "0 of 2 containers scanned" in checkpoint_page.split('id="departing"')[1]
+    location = post_photo(client, auth.csrf_token("/checkpoint/scan"), two_label_photo(first, second)).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    assert page.count("Expected here: yes") == 2 and "0 of 2 containers scanned" in page
+    values = {**form_values(page, "custody-form"), "sscc": [first, second]}
+    assert values["kind"] == "departure"
+    assert client.post("/checkpoint/custody", data=values).status_code == 302
+    shown = client.get("/checkpoint").get_data(as_text=True)
+    assert f"Departure of {first} recorded" in shown and f"Departure of {second} recorded" in shown
+    db.expire_all()
+    assert declaration.status == DeclarationStatus.IN_TRANSIT
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 2
+    assert client.post("/checkpoint/custody", data=values).status_code == 302  # a second tap finds both
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 2
+
+
+def test_a_partial_departure_is_confirmed_with_a_reason(
+        client: FlaskClient, auth, signed_in, make_declaration, make_container, db: Session) -> None:
+    from tracker.models import DeclarationItem
+
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    left = make_container(owner=declaration.declarant)
+    declaration.items.append(DeclarationItem(container=left, declared_net_g=34_500))
+    db.flush()
+    sscc = declaration.items[0].container.sscc
+    if sscc == left.sscc:
+        sscc = declaration.items[1].container.sscc
+    response = confirm(auth, client, sscc, {"partial_departure": "yes", "partial_reason": "leak test failed"})
+    assert response.status_code == 302
+    assert "departed with containers missing" in client.get("/checkpoint").get_data(as_text=True)
+    db.expire_all()
+    assert declaration.status == DeclarationStatus.IN_TRANSIT
+    alert = db.scalars(select(Alert).where(Alert.kind == "custody_partial_departure")).one()
+    assert alert.details["missing"] == [left.sscc]
+
+
+def test_an_officer_may_not_record_at_a_post_of_someone_else(
+        client: FlaskClient, auth, signed_in, make_declaration, make_checkpoint, db: Session) -> None:
+    declaration = make_declaration(status="in_transit")
+    page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
+    values = {**form_values(page, "custody-form"), "checkpoint": declaration.destination.code, "kind": "arrival"}
+    response = client.post("/checkpoint/custody", data=values)
+    assert response.status_code == 403
+    assert f"not posted at {declaration.destination.name}" in response.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0

@@ -106,12 +106,17 @@ def test_receipt_only_on_an_arrived_declaration(db: Session, make_user, make_dec
         report_receipt(db, receiver, declaration.id, receipt(declaration, FLASK))
 
 
-def test_only_the_consignee_or_customs_reports_receipt(db: Session, arrived, make_user) -> None:
+def test_only_the_consignee_or_customs_posted_at_the_destination_reports_receipt(db: Session, arrived, make_user) -> None:
     _, declaration = arrived
     declarant_trader = make_user("trader", dealer=declaration.declarant)
     with pytest.raises(Forbidden):
         report_receipt(db, declarant_trader, declaration.id, receipt(declaration, FLASK))
-    report_receipt(db, make_user("customs_officer"), declaration.id, receipt(declaration, FLASK))
+    elsewhere = make_user("customs_officer")
+    with pytest.raises(Forbidden, match=f"not posted at {declaration.destination.name}"):
+        report_receipt(db, elsewhere, declaration.id, receipt(declaration, FLASK))
+    assert declaration.status == DeclarationStatus.ARRIVED
+    report_receipt(db, make_user("customs_officer", checkpoints=[declaration.destination]), declaration.id,
+                   receipt(declaration, FLASK))
     assert declaration.status == DeclarationStatus.CLOSED
 
 

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import post_at
 from tracker.domain.custody import record_custody_event
 from tracker.domain.customs_import import import_customs_csv
 from tracker.domain.errors import ValidationFailed
@@ -65,7 +66,7 @@ def moved(make_declaration):  # type: ignore[no-untyped-def]
 
 
 def scan(db: Session, officer, declaration: Declaration, checkpoint, **extra) -> None:  # type: ignore[no-untyped-def]
-    record_custody_event(db, officer, {
+    record_custody_event(db, post_at(officer, checkpoint), {
         "client_event_id": str(uuid.uuid4()), "sscc": declaration.items[0].container.sscc,
         "checkpoint": checkpoint.code, "kind": "inspection", "seal_intact": True,
         "event_time": (NOW - timedelta(hours=12)).isoformat(), **extra})
@@ -231,7 +232,7 @@ def test_unregistered_flask_scanned_at_a_border_is_listed(db: Session, make_chec
 
     border = make_checkpoint(kind=CheckpointKind.BORDER_CROSSING, lat=40.77, lon=72.61)
     sscc = make_sscc(0, "470000099", 77)
-    record_custody_event(db, make_user("customs_officer"), {
+    record_custody_event(db, make_user("customs_officer", checkpoints=[border]), {
         "client_event_id": str(uuid.uuid4()), "sscc": sscc, "checkpoint": border.code, "kind": "inspection",
         "seal_intact": True, "event_time": (NOW - timedelta(hours=1)).isoformat()})
     assert [m.sscc for m in found(db, BORDER_WITHOUT_DECLARATION)] == [sscc]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_unregistered_container_is_reported_without_declaration(client: FlaskCli
     assert response.status_code == 200
     assert response.json["containers"] == [{"sscc": sscc, "formats": response.json["containers"][0]["formats"],
                                             "container": None, "declaration": None, "expected_here": None,
-                                            "declared_net_g": None}]
+                                            "declared_net_g": None, "custody_check": None}]
 
 
 def test_kept_photo_is_re_encoded_without_metadata_and_named_by_its_digest(
@@ -170,7 +171,9 @@ def test_other_api_writes_still_refuse_multipart(client: FlaskClient, make_user)
 
 
 def test_photo_of_two_labels_names_both_containers(client: FlaskClient, officer, make_declaration) -> None:
-    declaration = make_declaration(status="approved", origin=officer.checkpoints[0])
+    start = datetime.now(timezone.utc) - timedelta(hours=1)
+    declaration = make_declaration(status="approved", origin=officer.checkpoints[0], planned_departure=start,
+                                   planned_arrival=start + timedelta(days=1))
     first, second = declaration.items[0].container.sscc, make_sscc(0, "4700009", 50)
     sheet = np.vstack([np.array(render_image(Label(sscc=s, net_g=34_500)).resize((886, 590))) for s in (first, second)])
     out = io.BytesIO()
@@ -179,3 +182,17 @@ def test_photo_of_two_labels_names_both_containers(client: FlaskClient, officer,
     found = {c["sscc"]: c for c in post_photo(client, out.getvalue(), content_type="image/png").json["containers"]}
     assert set(found) == {first, second}
     assert found[first]["expected_here"] is True and found[second]["container"] is None
+    assert found[first]["custody_check"] == {"kind": "departure", "checkpoint": officer.checkpoints[0].code,
+                                             "verdict": "allowed", "reasons": [], "alerts": []}
+
+
+def test_photo_of_a_departure_outside_the_window_is_not_expected_and_says_why(
+        client: FlaskClient, officer, make_declaration) -> None:
+    declaration = make_declaration(status="approved", origin=officer.checkpoints[0])  # departs in two days
+    sscc = declaration.items[0].container.sscc
+    sign_in(client, officer)
+    (found,) = post_photo(client, label_photo(sscc)).json["containers"]
+    assert found["expected_here"] is False
+    check = found["custody_check"]
+    assert check["kind"] == "departure" and check["verdict"] == "refused"
+    assert "outside the planned window" in check["reasons"][0]

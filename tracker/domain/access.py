@@ -143,10 +143,10 @@ def may_report_receipt(user: User, declaration: Declaration) -> bool:
 
     The consignee's traders report what they received; when the consignee is foreign
     (an export) nobody of theirs signs in here, so the declarant reports. A customs
-    officer may report at any destination post.
+    officer reports only at a destination they are posted at.
     """
     if user.active and user.role == Role.CUSTOMS_OFFICER:
-        return True
+        return any(post.id == declaration.destination_id for post in user.checkpoints)
     if not (user.active and user.role == Role.TRADER and user.dealer_id is not None):
         return False
     if user.dealer_id == declaration.consignee_id:

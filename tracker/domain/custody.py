@@ -1,29 +1,33 @@
 """Custody events: a container seen at a checkpoint, recorded by an officer or a station.
 
-The event is always kept as evidence (chained, append-only); rules that find
-something wrong open alerts instead of refusing it:
+Every event first passes the custody check (``custody_check``): who may record it,
+where and when, with the declaration's status, licences, approvals and planned window;
+a refusal stores nothing. What the check lets through is kept as evidence (chained,
+append-only) and rules that find something wrong open alerts:
 
+- the custody check's own alerts (licence not holding at an arrival or inspection,
+  departure outside the window with the officer's override, unexpected checkpoint,
+  arrival before any departure);
 - ``custody_unregistered_container`` — the SSCC scanned belongs to no registered container;
 - ``custody_without_declaration`` — the container is on no approved, moving or arrived declaration;
-- ``custody_unexpected_checkpoint`` — the checkpoint is not the origin, an expected checkpoint
-  or the destination of the container's declaration;
 - ``custody_out_of_order`` — the checkpoint comes before one already seen earlier (or after
-  one seen later) on the declared route, or an arrival comes before any departure;
+  one seen later) on the declared route;
 - ``custody_mass_discrepancy`` — the measured net mass is off the declared one beyond tolerance;
-- ``custody_seal_broken`` — the seal is not intact.
+- ``custody_seal_broken`` — the seal is not intact;
+- ``custody_partial_departure`` — the officer confirmed a departure with containers missing.
 
 Idempotent on ``client_event_id``: the same event again is stored once; the same id
-with other content is refused. A departure scanned at the origin moves an approved
-declaration to in transit (the first such scan of any of its containers), an arrival
-at the destination moves it from in transit to arrived. Each container follows its
-own scans: in transit after departing, back in stock after arriving, held by the
+with other content is refused. An approved declaration moves to in transit when every
+container has departed from the origin (or on a confirmed partial departure), and from
+in transit to arrived at the first arrival at the destination. Each container follows
+its own scans: in transit after departing, back in stock after arriving, held by the
 ``to_party`` named on the event (on arrival by default the consignee).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -33,8 +37,17 @@ from tracker.domain.access import Action, custody_event_filter, may
 from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
+from tracker.domain.custody_check import (
+    DEFAULT_WINDOW_TOLERANCE,
+    Overrides,
+    ProposedEvent,
+    check_custody,
+    enforce,
+    read_overrides,
+)
 from tracker.domain.custody_input import Recorder, read_custody_event
-from tracker.domain.errors import Conflict, Forbidden, NotFound
+from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tracker.domain.loading import loading
 from tracker.domain.text import text
 from tracker.domain.tolerance import mass_discrepancy_g
 from tracker.models import (
@@ -94,16 +107,48 @@ def open_declaration(session: Session, container_id: int) -> Declaration | None:
     ).one_or_none()
 
 
-def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str, Any],
-                         now: datetime | None = None) -> CustodyOutcome:
-    """Record a custody event (or recognise a replay of one), apply its rules and return the outcome.
+def _read(session: Session, recorder: Recorder, data: Mapping[str, Any],
+          now: datetime) -> tuple[CustodyEvent, Overrides]:
+    """Read the event and the officer's overrides, reporting every bad field at once."""
+    errors: dict[str, str] = {}
+    candidate = overrides = None
+    try:
+        candidate = read_custody_event(session, recorder, data, now)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        overrides = read_overrides(data)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    assert candidate is not None and overrides is not None
+    return candidate, overrides
 
-    ``data`` is the station contract's JSON object. Takes the custody chain lock first:
-    on SQLite call it at the start of a transaction.
+
+def proposed(session: Session, recorder: Recorder, candidate: CustodyEvent, declaration: Declaration | None,
+             overrides: Overrides = Overrides(),
+             window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> ProposedEvent:
+    """Return the unsaved event as the custody check reads it."""
+    checkpoint = session.get(Checkpoint, candidate.checkpoint_id)
+    assert checkpoint is not None
+    container = session.get(Container, candidate.container_id) if candidate.container_id else None
+    return ProposedEvent(recorder, CustodyKind(candidate.kind), checkpoint, container, declaration,
+                         candidate.event_time, overrides, window_tolerance)
+
+
+def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str, Any],
+                         now: datetime | None = None,
+                         window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> CustodyOutcome:
+    """Check a custody event with the custody check, record it (or recognise a replay) and return the outcome.
+
+    ``data`` is the station contract's JSON object. A refusal raises Forbidden (not posted
+    here) or CustodyRefused (409, every reason in words) and stores nothing. Takes the
+    custody chain lock first: on SQLite call it at the start of a transaction.
     """
     _authorise(recorder)
     lock_chain(session, CustodyEvent)
-    candidate = read_custody_event(session, recorder, data, now or datetime.now(timezone.utc))
+    candidate, overrides = _read(session, recorder, data, now or datetime.now(timezone.utc))
     stored = session.scalars(select(CustodyEvent).where(
         CustodyEvent.client_event_id == candidate.client_event_id)).one_or_none()
     if stored is not None:
@@ -113,9 +158,15 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
         return CustodyOutcome(stored, False, [])
     declaration = open_declaration(session, candidate.container_id) if candidate.container_id else None
     candidate.declaration_id = declaration.id if declaration else None
+    answer = check_custody(session, proposed(session, recorder, candidate, declaration, overrides, window_tolerance))
+    enforce(answer)
     append_to_chain(session, candidate)
-    alerts = _apply_rules(session, candidate, declaration)
-    _move(session, candidate, declaration, alerts)
+    alerts = [_alert(session, candidate, f.alert, declaration, **f.details) for f in answer.alerts if f.alert]
+    # Further rules that judge the recorded event and open alerts (e.g. the beacon's position
+    # against the checkpoint) belong in AFTER_RECORDING, each taking (session, event, declaration).
+    for rule in AFTER_RECORDING:
+        alerts += rule(session, candidate, declaration)
+    _move(session, candidate, declaration, overrides, alerts)
     return CustodyOutcome(candidate, True, alerts)
 
 
@@ -162,9 +213,7 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
         alerts.append(_alert(session, event, AlertKind.CUSTODY_WITHOUT_DECLARATION, None))
         return alerts
     route = route_of(declaration)
-    if event.checkpoint_id not in route:
-        alerts.append(_alert(session, event, AlertKind.CUSTODY_UNEXPECTED_CHECKPOINT, declaration))
-    elif _out_of_order(session, event, route):
+    if event.checkpoint_id in route and _out_of_order(session, event, route):
         alerts.append(_alert(session, event, AlertKind.CUSTODY_OUT_OF_ORDER, declaration))
     item = next(i for i in declaration.items if i.container_id == event.container_id)
     if event.measured_net_g is not None:
@@ -176,7 +225,24 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
     return alerts
 
 
-def _move(session: Session, event: CustodyEvent, declaration: Declaration | None, alerts: list[Alert]) -> None:
+#: Rules run on a recorded event, after the custody check; each returns the alerts it opened.
+AFTER_RECORDING: list[Callable[[Session, CustodyEvent, Declaration | None], list[Alert]]] = [_apply_rules]
+
+
+def _depart(session: Session, event: CustodyEvent, declaration: Declaration, overrides: Overrides,
+            alerts: list[Alert]) -> None:
+    """Move the declaration to in transit once every container has departed, or on a confirmed partial departure."""
+    left = loading(session, declaration).missing
+    if left and not overrides.partial_reason:
+        return
+    if left:
+        alerts.append(_alert(session, event, AlertKind.CUSTODY_PARTIAL_DEPARTURE, declaration,
+                             missing=list(left), reason=overrides.partial_reason))
+    lifecycle.depart(declaration, at=event.event_time)
+
+
+def _move(session: Session, event: CustodyEvent, declaration: Declaration | None, overrides: Overrides,
+          alerts: list[Alert]) -> None:
     """Move the declaration and the container as the event says."""
     container = session.get(Container, event.container_id) if event.container_id else None
     if container is None:
@@ -187,13 +253,12 @@ def _move(session: Session, event: CustodyEvent, declaration: Declaration | None
         return
     if event.kind == CustodyKind.DEPARTURE and event.checkpoint_id == declaration.origin_id:
         container.status = ContainerStatus.IN_TRANSIT
+        session.flush()
         if declaration.status == DeclarationStatus.APPROVED:
-            lifecycle.depart(declaration, at=event.event_time)
+            _depart(session, event, declaration, overrides, alerts)
     elif event.kind == CustodyKind.ARRIVAL and event.checkpoint_id == declaration.destination_id:
         if declaration.status == DeclarationStatus.APPROVED:
-            alerts.append(_alert(session, event, AlertKind.CUSTODY_OUT_OF_ORDER, declaration,
-                                 reason="arrival at the destination before any departure at the origin"))
-            return
+            return  # the custody check opened custody_out_of_order: kept as evidence, nothing moves
         container.status = ContainerStatus.IN_STOCK
         container.custodian_id = event.to_party_id or declaration.consignee_id
         if declaration.status == DeclarationStatus.IN_TRANSIT:

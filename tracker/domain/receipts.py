@@ -21,7 +21,7 @@ from tracker.domain.lifecycle import S, move, require_move
 from tracker.domain.plausibility import mass_problem, moment_problem
 from tracker.domain.text import text
 from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
-from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, User, utcnow
+from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, Role, User, utcnow
 
 MAX_REMARKS = 4000
 
@@ -102,6 +102,8 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
     The received containers pass into the consignee's custody with the received mass.
     """
     declaration = find_declaration(session, actor, declaration_id)
+    if actor.role == Role.CUSTOMS_OFFICER and not may_report_receipt(actor, declaration):
+        raise Forbidden(text("you are not posted at {post}; the receipt is filed there", post=declaration.destination.name))
     if not may_report_receipt(actor, declaration):
         raise Forbidden(text("only the consignee (or customs) reports the receipt"))
     require_move(declaration, S.CLOSED)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
@@ -21,9 +22,10 @@ from scanner_app import Decoded, ImageError, decode
 from scanner_app.images import load_image
 from scanner_app.gs1 import RejectedRead, judge
 from tracker.domain.access import Action, declaration_filter, may
+from tracker.domain.custody_check import DEFAULT_WINDOW_TOLERANCE, CustodyAnswer, Verdict, check_here
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.text import text
-from tracker.models import Container, Declaration, DeclarationItem, DeclarationStatus, User
+from tracker.models import Checkpoint, Container, CustodyKind, Declaration, DeclarationItem, DeclarationStatus, User
 
 #: Largest photo accepted, in bytes (a 12 MP phone JPEG is 3-6 MB).
 MAX_PHOTO_BYTES = 12 * 1024 * 1024
@@ -42,7 +44,10 @@ class ScannedContainer:
     container: Container | None
     declaration: Declaration | None
     declared_net_g: int | None
+    #: True only when the custody check allows the event proposed at the officer's post without an alert.
     expected_here: bool | None
+    #: The event proposed at the officer's post (kind, post) and the custody check's answer to it.
+    check: tuple[CustodyKind, Checkpoint, CustodyAnswer] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class PhotoScan:
     containers: list[ScannedContainer]
 
 
-def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path) -> PhotoScan:
+def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path,
+                  window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> PhotoScan:
     """Decode an officer's photo, keep a re-encoded copy under its digest, and describe its containers.
 
     Raises ValidationFailed({"photo": ...}) for a non-image, a corrupt image, a photo with no
@@ -70,7 +76,8 @@ def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path
         raise ValidationFailed({"photo": str(exc)}) from None
     ssccs = containers_on(decode(pixels))
     digest = keep_photo(pixels, photo_dir)
-    return PhotoScan(digest, [describe(session, officer, sscc, formats) for sscc, formats in ssccs.items()])
+    return PhotoScan(digest, [describe(session, officer, sscc, formats, window_tolerance)
+                              for sscc, formats in ssccs.items()])
 
 
 def containers_on(codes: list[Decoded]) -> dict[str, tuple[str, ...]]:
@@ -114,14 +121,19 @@ def keep_photo(pixels: np.ndarray, photo_dir: Path) -> str:
     return digest
 
 
-def describe(session: Session, officer: User, sscc: str, formats: tuple[str, ...]) -> ScannedContainer:
-    """Tell what the tracker knows about ``sscc``: the container, its declaration, if expected here."""
+def describe(session: Session, officer: User, sscc: str, formats: tuple[str, ...],
+             window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> ScannedContainer:
+    """Tell what the tracker knows about ``sscc``: the container, its declaration, and the custody
+    check's answer to the event the officer would record now at their post ("expected here")."""
     container = session.scalars(select(Container).where(Container.sscc == sscc)).one_or_none()
     item = None if container is None else current_item(session, officer, container)
     declaration = item.declaration if item else None
-    expected = None if declaration is None else expected_at(declaration, officer)
-    return ScannedContainer(sscc, formats, container, declaration,
-                            item.declared_net_g if item else None, expected)
+    if declaration is None:
+        return ScannedContainer(sscc, formats, container, None, None, None)
+    check = check_here(session, officer, container, declaration, datetime.now(timezone.utc), window_tolerance)
+    expected = check is not None and check[2].verdict == Verdict.ALLOWED
+    assert item is not None
+    return ScannedContainer(sscc, formats, container, declaration, item.declared_net_g, expected, check)
 
 
 def current_item(session: Session, officer: User, container: Container) -> DeclarationItem | None:
@@ -132,9 +144,3 @@ def current_item(session: Session, officer: User, container: Container) -> Decla
                Declaration.status.not_in(_PAST_OR_VOID))
         .order_by(Declaration.id.desc()).limit(1)
     ).one_or_none()
-
-
-def expected_at(declaration: Declaration, officer: User) -> bool:
-    """Tell whether the declaration passes one of the officer's checkpoints (origin, stops, destination)."""
-    route = set(declaration.route_checkpoint_ids)
-    return any(checkpoint.id in route for checkpoint in officer.checkpoints)

@@ -72,7 +72,7 @@ def covering_licence(session: Session, dealer: Dealer, activity: Activity,
     return None
 
 
-def _domestic_parties(declaration: Declaration) -> dict[str, Dealer]:
+def domestic_parties(declaration: Declaration) -> dict[str, Dealer]:
     """Return the domestic parties by role; the declarant only when it is neither consignor nor consignee."""
     parties = {"consignor": declaration.consignor, "consignee": declaration.consignee}
     if declaration.declarant_id not in (declaration.consignor_id, declaration.consignee_id):
@@ -87,7 +87,7 @@ def rule_parties_licensed(sub: Submission) -> Errors:
     activity = ACTIVITY_OF_KIND[sub.declaration.kind]
     first, last = sub.window
     errors: Errors = {}
-    for role, dealer in _domestic_parties(sub.declaration).items():
+    for role, dealer in domestic_parties(sub.declaration).items():
         if covering_licence(sub.session, dealer, activity, first, last) is None:
             errors[role] = text("{dealer} holds no active licence for {activity} covering {first}..{last}",
                                 dealer=dealer.legal_name, activity=activity, first=first.isoformat(),

@@ -41,7 +41,9 @@ def _render(status: int, code: str, message: str, **extra: object):  # type: ign
 
 def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
     extra = {"fields": exc.errors} if isinstance(exc, ValidationFailed) else {}
-    return _render(DOMAIN_STATUS.get(type(exc), 400), exc.code, exc.message, **extra)
+    extra.update(getattr(exc, "extra", {}))  # e.g. the custody check's reasons, one by one
+    status = next((s for kind, s in DOMAIN_STATUS.items() if isinstance(exc, kind)), 400)
+    return _render(status, exc.code, exc.message, **extra)
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -7,9 +7,10 @@ again; the same id with different content is refused with 409.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -36,6 +37,11 @@ from tracker.web.errors import error_response
 
 #: Replies to custody events are kept under this scope, keyed by client event id.
 RECEIPT_SCOPE = "custody-event"
+
+
+def window_tolerance() -> timedelta:
+    """Return how far outside its planned window a departure may be without an override (the setting)."""
+    return timedelta(hours=current_app.config["SETTINGS"].custody_window_tolerance_h)
 
 
 def _recorder() -> Recorder | None:
@@ -98,7 +104,7 @@ def post_custody_event():  # type: ignore[no-untyped-def]
     data = json_body()
     db = get_session()
     db.commit()  # the chain lock must open a fresh transaction (SQLite takes the write lock there)
-    outcome = record_custody_event(db, recorder, data)
+    outcome = record_custody_event(db, recorder, data, window_tolerance=window_tolerance())
     event = outcome.event
     if not outcome.created:
         saved = find_reply(db, RECEIPT_SCOPE, event.client_event_id)
@@ -152,7 +158,13 @@ SCHEMAS.update({
         "device": {"type": "string", "maxLength": 120},
         "photo_digest": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$", "description": "SHA-256 of the photo"},
         "remarks": {"type": "string", "maxLength": 2000},
-        "lat": {"type": "number"}, "lon": {"type": "number"}}},
+        "lat": {"type": "number"}, "lon": {"type": "number"},
+        "override_window": {"type": "boolean", "description": "a departure outside the planned window, "
+                                                              "confirmed on purpose (opens an alert)"},
+        "override_reason": {"type": "string", "maxLength": 2000, "description": "required with override_window"},
+        "partial_departure": {"type": "boolean", "description": "move the declaration to in transit although "
+                                                                "containers are missing (opens an alert)"},
+        "partial_reason": {"type": "string", "maxLength": 2000, "description": "required with partial_departure"}}},
     "CustodyReceipt": {"type": "object", "required": ["id", "client_event_id", "sscc", "checkpoint", "kind",
                                                       "event_time", "declaration", "alerts", "row_hash"],
                        "properties": {
@@ -180,6 +192,9 @@ PATHS["/custody-events"] = {
         {"201": json_response(ref("CustodyReceipt"), "Recorded; rules that found something opened alerts"),
          "200": json_response(ref("CustodyReceipt"), "The same event again: the first answer, unchanged"),
          **error_responses(401, 403, 409, 415, 422)},
+        description="The custody check answers first: 403 when the officer is not posted at the checkpoint, "
+                    "409 `custody_refused` with every reason (status, licence, window, already recorded); "
+                    "nothing is stored then.",
         security=[{"session": []}, {"device": []}],
         requestBody={"required": True, "content": {"application/json": {"schema": ref("NewCustodyEvent")}}}),
     "get": op("Custody events visible to the user, newest first",

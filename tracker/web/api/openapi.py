@@ -61,7 +61,9 @@ DEALER_REF = {"type": "object", "properties": {
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "message"], "properties": {
-        "error": {"type": "string", "example": "not_found"}, "message": {"type": "string"}}},
+        "error": {"type": "string", "example": "not_found"}, "message": {"type": "string"},
+        "reasons": {"type": "array", "items": {"type": "string"},
+                    "description": "custody_refused: every reason of the custody check, one by one"}}},
     "ValidationError": {"type": "object", "required": ["error", "message", "fields"], "properties": {
         "error": {"const": "validation_failed"}, "message": {"type": "string"},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},

@@ -12,9 +12,12 @@ from typing import Any
 from flask import current_app, jsonify, request
 from flask_login import login_required
 
+from tracker.domain.custody_check import CustodyAnswer, Verdict
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.scans import MAX_PHOTO_BYTES, PhotoScan, ScannedContainer, examine_photo
+from tracker.models import Checkpoint, CustodyKind
 from tracker.web.api import bp
+from tracker.web.api.custody import window_tolerance
 from tracker.web.api.openapi import PATHS, SCHEMAS, error_responses, json_response, op, ref
 from tracker.web.api.serialize import container_json, declaration_json
 from tracker.web.auth import acting_user
@@ -37,7 +40,7 @@ def post_scan():  # type: ignore[no-untyped-def]
     data = upload.stream.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         return error_response(413, "payload_too_large", f"the photo is over the limit of {MAX_PHOTO_BYTES} bytes")
-    scan = examine_photo(get_session(), acting_user(), data, photo_dir())
+    scan = examine_photo(get_session(), acting_user(), data, photo_dir(), window_tolerance())
     return jsonify(scan_json(scan))
 
 
@@ -55,7 +58,14 @@ def _scanned_json(scanned: ScannedContainer) -> dict[str, Any]:
             **declaration_json(declaration),
             "expected_checkpoints": [e.checkpoint.code for e in declaration.expected_checkpoints]},
         "expected_here": scanned.expected_here, "declared_net_g": scanned.declared_net_g,
+        "custody_check": None if scanned.check is None else _check_json(*scanned.check),
     }
+
+
+def _check_json(kind: CustodyKind, post: Checkpoint, answer: CustodyAnswer) -> dict[str, Any]:
+    return {"kind": kind.value, "checkpoint": post.code, "verdict": answer.verdict.value,
+            "reasons": [str(reason) for reason in answer.reasons],
+            "alerts": [finding.alert.value for finding in answer.alerts if finding.alert]}
 
 
 SCHEMAS["PhotoUpload"] = {"type": "object", "required": ["photo"], "properties": {
@@ -72,7 +82,15 @@ SCHEMAS["PhotoScan"] = {"type": "object", "required": ["photo_digest", "containe
         "declaration": {"oneOf": [{"allOf": [ref("Declaration"), {"type": "object", "properties": {
             "expected_checkpoints": {"type": "array", "items": {"type": "string"}}}}]}, {"type": "null"}]},
         "expected_here": {"type": ["boolean", "null"],
-                          "description": "the declaration passes one of the officer's checkpoints"},
+                          "description": "true only when the custody check allows the proposed event "
+                                         "without an alert; null: no declaration carries the container"},
+        "custody_check": {"oneOf": [{"type": "null"}, {"type": "object", "required": [
+            "kind", "checkpoint", "verdict", "reasons", "alerts"], "properties": {
+                "kind": {"enum": [k.value for k in CustodyKind]}, "checkpoint": {"type": "string"},
+                "verdict": {"enum": [v.value for v in Verdict]},
+                "reasons": {"type": "array", "items": {"type": "string"}},
+                "alerts": {"type": "array", "items": {"type": "string"}}}}],
+            "description": "the custody check's answer to the event proposed at the officer's post now"},
         "declared_net_g": {"type": ["integer", "null"], "description": "grams declared for this container"}}}}}}
 PATHS["/scans"] = {"post": op(
     "Decode a phone photo of container labels (customs officer)",

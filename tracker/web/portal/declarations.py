@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tracker.domain import mapdata
 from tracker.domain.access import Action, may, may_report_receipt, owns_declaration
 from tracker.domain.declarations import EDITABLE_STATUSES, find_declaration
+from tracker.domain.loading import loading
 from tracker.domain.timeline import timeline
 from tracker.models import (
     Alert,
@@ -31,6 +32,10 @@ from tracker.web.portal.blueprint import bp
 from tracker.web.portal.navigation import has_view
 
 
+#: Statuses in which the declaration page shows how many containers have departed.
+LOADING = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
+
+
 @bp.get("/declarations/<int:declaration_id>")
 @login_required
 def declaration(declaration_id: int):  # type: ignore[no-untyped-def]
@@ -45,7 +50,8 @@ def declaration(declaration_id: int):  # type: ignore[no-untyped-def]
         .order_by(CustodyEvent.event_time, CustodyEvent.id)
     ).all()
     return render_template("declaration/page.html", d=record, alerts=alerts, events=events,
-                           timeline=timeline(db, record), actions=actions(user, record, alerts))
+                           timeline=timeline(db, record), actions=actions(user, record, alerts),
+                           loading=loading(db, record) if record.status in LOADING else None)
 
 
 @bp.get("/declarations/<int:declaration_id>/map.geojson")

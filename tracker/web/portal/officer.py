@@ -20,17 +20,14 @@ from flask_babel import gettext, lazy_gettext as _l
 from tracker.domain.access import Action
 from tracker.domain.checkpoint_day import arriving, by_declaration, departing, recorded_since
 from tracker.domain.custody import record_custody_event
-from tracker.domain.errors import Conflict, ValidationFailed
+from tracker.domain.custody_check import CustodyRefused, Verdict
+from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
+from tracker.domain.loading import loading_of
 from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
 from tracker.domain.scans import MAX_PHOTO_BYTES, ScannedContainer, describe, examine_photo
 from tracker.domain.text import Text
-from tracker.models import (
-    Checkpoint,
-    CustodyEvent,
-    CustodyKind,
-    Declaration,
-    User,
-)
+from tracker.models import Checkpoint, CustodyEvent, CustodyKind
+from tracker.web.api.custody import window_tolerance
 from tracker.web.api.scans import photo_dir
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
@@ -42,6 +39,8 @@ from tracker.web.portal.mass_fields import read_kg_field
 from tracker.web.portal.pages import page_number, paginate
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+#: Most containers one photo's form records at once.
+MAX_LABELS = 50
 #: What the confirm button says for each kind of event.
 CONFIRM = {
     CustodyKind.DEPARTURE: _l("Confirm departure"),
@@ -78,9 +77,10 @@ def checkpoint():  # type: ignore[no-untyped-def]
     user, db = acting_user(), get_session()
     posts = [c.id for c in user.checkpoints]
     events = paginate(db, recorded_since(posts, _start_of_today()), page_number("events"), EVENTS_PER_PAGE)
+    leaving = paginate(db, departing(posts), page_number("departing"))
     return render_template(
         "officer/checkpoint.html", posts=user.checkpoints,
-        departing=paginate(db, departing(posts), page_number("departing")),
+        departing=leaving, loading=loading_of(db, [d.id for d in leaving.rows]),
         arriving=paginate(db, arriving(posts), page_number("arriving")),
         events=events, groups=by_declaration(events.rows))
 
@@ -108,9 +108,8 @@ def typed_sscc(raw: str) -> str:
             "Check the number on the label.", digit=gs1_check_digit(digits[:-1]))) from None
 
 
-def _scan_form(errors: dict[str, str], status: int = 200, sscc: str = "",
-               found: list[ScannedContainer] | None = None, digest: str = ""):  # type: ignore[no-untyped-def]
-    return render_template("officer/scan.html", errors=errors, sscc=sscc, found=found or [], digest=digest,
+def _scan_form(errors: dict[str, str], status: int = 200, sscc: str = ""):  # type: ignore[no-untyped-def]
+    return render_template("officer/scan.html", errors=errors, sscc=sscc,
                            max_photo_mb=MAX_PHOTO_BYTES // (1024 * 1024)), status
 
 
@@ -131,12 +130,13 @@ def _read_photo():  # type: ignore[no-untyped-def]
     if not data:
         return _scan_form({"photo": gettext("Take or choose a photo of the container's label first.")}, 400)
     try:
-        scan = examine_photo(get_session(), acting_user(), data, photo_dir())
+        scan = examine_photo(get_session(), acting_user(), data, photo_dir(), window_tolerance())
     except ValidationFailed as exc:
         return _scan_form({"photo": _photo_message(exc.errors.get("photo", exc.message))}, 400)
     if len(scan.containers) == 1:
         return redirect(url_for("portal.scan_result", sscc=scan.containers[0].sscc, photo=scan.photo_digest))
-    return _scan_form({}, found=scan.containers, digest=scan.photo_digest)
+    return redirect(url_for("portal.photo_result", digest=scan.photo_digest,
+                            sscc=[c.sscc for c in scan.containers][:MAX_LABELS]))
 
 
 @bp.route("/checkpoint/scan", methods=["GET", "POST"])
@@ -158,31 +158,12 @@ def scan():  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- confirming custody
 @dataclass(frozen=True)
 class Proposal:
-    """What the confirm form proposes: the post, the kind of event, and the event's identity."""
+    """What the confirm form proposes: the post, the kind of event (None: none fits), the event's identity."""
 
     checkpoint: Checkpoint
-    kind: CustodyKind
+    kind: CustodyKind | None
     client_event_id: str
     event_time: str
-
-
-def propose(officer: User, declaration: Declaration | None) -> tuple[Checkpoint, CustodyKind]:
-    """Choose the officer's post on the declaration's route and the event that fits it there.
-
-    Departure at the origin, arrival at the destination, inspection anywhere else.
-    """
-    posts = officer.checkpoints
-    if declaration is not None:
-        for checkpoint_id, kind in ((declaration.origin_id, CustodyKind.DEPARTURE),
-                                    (declaration.destination_id, CustodyKind.ARRIVAL)):
-            post = next((p for p in posts if p.id == checkpoint_id), None)
-            if post is not None:
-                return post, kind
-        passing = {e.checkpoint_id for e in declaration.expected_checkpoints}
-        post = next((p for p in posts if p.id in passing), None)
-        if post is not None:
-            return post, CustodyKind.INSPECTION
-    return posts[0], CustodyKind.INSPECTION
 
 
 def _now_here() -> str:
@@ -195,22 +176,34 @@ def _scanned(sscc: str) -> ScannedContainer:
         sscc = validate_sscc(sscc)
     except InvalidIdentifier:
         abort(404, description=gettext("%(sscc)s is not a valid SSCC.", sscc=sscc))
-    return describe(get_session(), acting_user(), sscc, ())
+    return describe(get_session(), acting_user(), sscc, (), window_tolerance())
 
 
-def _result_page(scanned: ScannedContainer, digest: str, form: dict[str, Any], errors: dict[str, str],
+def _proposal(scanned: ScannedContainer, form: dict[str, Any]) -> Proposal:
+    """Propose the custody check's event; a refused departure is never preselected."""
+    officer = acting_user()
+    if scanned.check is not None:
+        kind, post, answer = scanned.check
+        preselect: CustodyKind | None = None if (
+            kind == CustodyKind.DEPARTURE and answer.verdict == Verdict.REFUSED) else kind
+    else:
+        post, preselect = officer.checkpoints[0], CustodyKind.INSPECTION
+    post = next((p for p in officer.checkpoints if p.code == form.get("checkpoint")), post)
+    preselect = CustodyKind(form["kind"]) if form.get("kind") in set(CustodyKind) else preselect
+    return Proposal(post, preselect, form.get("client_event_id") or uuid.uuid4().hex,
+                    form.get("event_time") or _now_here())
+
+
+def _result_page(found: list[ScannedContainer], digest: str, form: dict[str, Any], errors: dict[str, Any],
                  status: int = 200):  # type: ignore[no-untyped-def]
     officer = acting_user()
     if not officer.checkpoints:
         abort(403, description=gettext("You are posted at no checkpoint; ask the licensing authority."))
-    post, kind = propose(officer, scanned.declaration)
-    post = next((p for p in officer.checkpoints if p.code == form.get("checkpoint")), post)
-    kind = CustodyKind(form["kind"]) if form.get("kind") in set(CustodyKind) else kind
-    proposal = Proposal(post, kind, form.get("client_event_id") or uuid.uuid4().hex,
-                        form.get("event_time") or _now_here())
-    return render_template("officer/scan_result.html", s=scanned, digest=digest, proposal=proposal,
-                           form=form, errors=errors, kinds=list(CustodyKind), confirm=CONFIRM,
-                           posts=officer.checkpoints), status
+    declarations = {s.declaration.id for s in found if s.declaration is not None}
+    return render_template("officer/scan_result.html", found=found, s=found[0], digest=digest,
+                           proposal=_proposal(found[0], form), form=form, errors=errors, kinds=list(CustodyKind),
+                           confirm=CONFIRM, posts=officer.checkpoints,
+                           loading=loading_of(get_session(), declarations)), status
 
 
 @bp.get("/checkpoint/containers/<sscc>")
@@ -218,7 +211,17 @@ def _result_page(scanned: ScannedContainer, digest: str, form: dict[str, Any], e
 def scan_result(sscc: str):  # type: ignore[no-untyped-def]
     """Show a scanned container, its declaration, whether it is expected here, and the confirm form."""
     digest = request.args.get("photo", "").lower()
-    return _result_page(_scanned(sscc), digest if _DIGEST.match(digest) else "", {}, {})
+    return _result_page([_scanned(sscc)], digest if _DIGEST.match(digest) else "", {}, {})
+
+
+@bp.get("/checkpoint/photos/<digest>")
+@requires(Action.RECORD_CUSTODY)
+def photo_result(digest: str):  # type: ignore[no-untyped-def]
+    """Show every container of one photo (``sscc`` repeated in the query) with one confirm form for all."""
+    ssccs = list(dict.fromkeys(request.args.getlist("sscc")))[:MAX_LABELS]
+    if not _DIGEST.match(digest) or not ssccs:
+        abort(404)
+    return _result_page([_scanned(sscc) for sscc in ssccs], digest, {}, {})
 
 
 def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -229,14 +232,17 @@ def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[s
     data = {"client_event_id": form.get("client_event_id", ""), "sscc": sscc,
             "checkpoint": form.get("checkpoint", ""), "kind": form.get("kind", ""),
             "seal_intact": form.get("seal_intact") == "yes", "event_time": form.get("event_time", ""),
-            "measured_net_g": mass, "remarks": form.get("remarks", "").strip(), "device": "portal"}
+            "measured_net_g": mass, "remarks": form.get("remarks", "").strip(), "device": "portal",
+            "override_window": form.get("override_window") == "yes", "override_reason": form.get("override_reason", ""),
+            "partial_departure": form.get("partial_departure") == "yes",
+            "partial_reason": form.get("partial_reason", "")}
     if _DIGEST.match(form.get("photo_digest", "")):
         data["photo_digest"] = form["photo_digest"]
     return data, errors
 
 
 #: Fields of the confirm form; a failure of any other part of the event is shown above the form.
-_FORM_FIELDS = {"kind", "checkpoint", "seal_intact", "measured_kg", "remarks"}
+_FORM_FIELDS = {"kind", "checkpoint", "seal_intact", "measured_kg", "remarks", "override_reason", "partial_reason"}
 _SHOWN_AS = {"measured_net_g": "measured_kg", "photo_digest": "form"}
 
 
@@ -248,29 +254,58 @@ def _beside_fields(failures: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+def _record_all(found: list[ScannedContainer], form: dict[str, Any]) -> list[Any]:
+    """Record the confirmed event for every container of the form in one transaction (all or none).
+
+    Each container's event id is the form's id with its SSCC, so a second tap finds the first. A
+    partial departure is confirmed with the last one: the photo's containers leave together.
+    """
+    db, base = get_session(), form.get("client_event_id", "")
+    outcomes = []
+    for n, scanned in enumerate(found):
+        data, _ = _event_data(form, scanned.sscc)
+        if len(found) > 1:
+            data["client_event_id"] = f"{base}:{scanned.sscc}"
+        if n < len(found) - 1:
+            data.update(partial_departure=False, partial_reason="")
+        outcomes.append(record_custody_event(db, acting_user(), data, window_tolerance=window_tolerance()))
+    return outcomes
+
+
 @bp.post("/checkpoint/custody")
 @requires(Action.RECORD_CUSTODY)
 def record_custody():  # type: ignore[no-untyped-def]
-    """Record the confirmed custody event once (a second tap finds the first), then back to the checkpoint."""
+    """Record the confirmed custody event of each container on the form once, then back to the checkpoint.
+
+    A refusal of the custody check stores nothing and shows every reason above the form.
+    """
     form = request.form.to_dict()
-    scanned = _scanned(form.get("sscc", ""))
-    data, errors = _event_data(form, scanned.sscc)
+    found = [_scanned(sscc) for sscc in list(dict.fromkeys(request.form.getlist("sscc")))[:MAX_LABELS] or [""]]
+    digest = form.get("photo_digest", "")
+    _, errors = _event_data(form, found[0].sscc)
     if errors:
-        return _result_page(scanned, form.get("photo_digest", ""), form, errors, 400)
+        return _result_page(found, digest, form, errors, 400)
     db = get_session()
     db.commit()  # the chain lock must open a fresh transaction (SQLite takes the write lock there)
     try:
-        outcome = record_custody_event(db, acting_user(), data)
+        outcomes = _record_all(found, form)
     except ValidationFailed as exc:
         db.rollback()
-        return _result_page(scanned, form.get("photo_digest", ""), form, _beside_fields(exc.errors), 400)
+        return _result_page(found, digest, form, _beside_fields(exc.errors), 400)
+    except Forbidden as exc:
+        db.rollback()
+        return _result_page(found, digest, form, {"form": exc.message}, 403)
+    except CustodyRefused as exc:
+        db.rollback()
+        return _result_page(found, digest, form, {"form": gettext("Not recorded:"),
+                                                  "reasons": [f.message for f in exc.answer.refusals]}, 409)
     except Conflict as exc:  # the same client event id with other details: a new id for a new event
         db.rollback()
         form.pop("client_event_id", None)
-        return _result_page(scanned, form.get("photo_digest", ""), form, {"form": exc.message}, 409)
+        return _result_page(found, digest, form, {"form": exc.message}, 409)
     db.commit()
-    event = outcome.event
-    _flash_outcome(event, outcome.alerts, outcome.created)
+    for outcome in outcomes:
+        _flash_outcome(outcome.event, outcome.alerts, outcome.created)
     return redirect(url_for("portal.checkpoint"))
 
 

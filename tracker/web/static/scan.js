@@ -1,6 +1,7 @@
 /* The officer's scan pages.
  * Scan: a photo chosen or taken is posted at once to the API (POST /api/v1/scans, multipart field
- * "photo"); one container opens its page, several are listed, a refusal is shown beside the field.
+ * "photo"); one container opens its page, several open one page with one form for all of them,
+ * a refusal is shown beside the field.
  * Without this script the same form posts to the portal, which does the same on the server (and
  * says why a photo is refused in the page's language: a refused photo is sent there too).
  * Confirm: the one button names the kind of event chosen, and a second tap is ignored.
@@ -19,25 +20,6 @@
     error.textContent = text;
     field.classList.toggle("has-error", Boolean(text));
     document.getElementById("photo").setAttribute("aria-invalid", text ? "true" : "false");
-  }
-
-  function listContainers(form, answer) {
-    var box = document.getElementById("found");
-    var list = box.querySelector("ul");
-    list.textContent = "";
-    answer.containers.forEach(function (c) {
-      var item = document.createElement("li");
-      var link = document.createElement("a");
-      link.className = "mono";
-      link.href = resultUrl(form, c.sscc, answer.photo_digest);
-      link.textContent = c.sscc;
-      item.appendChild(link);
-      if (c.declaration) {
-        item.appendChild(document.createTextNode(" — " + (c.declaration.reference || "#" + c.declaration.id)));
-      }
-      list.appendChild(item);
-    });
-    box.hidden = false;
   }
 
   function refusal(form, body) {
@@ -78,8 +60,9 @@
             window.location.assign(resultUrl(form, body.containers[0].sscc, body.photo_digest));
             return;
           }
-          listContainers(form, body);
-          finish(form, button);
+          // Several labels: one page and one confirm form for all of them.
+          window.location.assign(form.dataset.photos.replace("__DIGEST__", encodeURIComponent(body.photo_digest)) +
+            "?" + body.containers.map(function (c) { return "sscc=" + encodeURIComponent(c.sscc); }).join("&"));
         });
       })
       .catch(function (error) {
