@@ -33,6 +33,8 @@ class Settings:
     secret_key: str
     receipt_tolerance_permille: int = 1
     receipt_tolerance_min_g: int = 50
+    #: Beyond this many metres between a custody event and the declaration's beacon, it is not with the cargo.
+    custody_beacon_distance_m: int = 2000
     #: Time zone the portal shows times in when the user has chosen none.
     time_zone: str = "Asia/Bishkek"
     #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
@@ -137,7 +139,8 @@ def load_settings(
     known = {"INSTANCE_PATH", "DATABASE_URL", "SECRET_KEY", "TIME_ZONE", "MAP_TILE_URL",
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
-             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE"}
+             "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE",
+             "CUSTODY_BEACON_DISTANCE_M"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -145,6 +148,7 @@ def load_settings(
         secret_key=str(secret),
         receipt_tolerance_permille=int(pick("RECEIPT_TOLERANCE_PERMILLE", 1)),
         receipt_tolerance_min_g=int(pick("RECEIPT_TOLERANCE_MIN_G", 50)),
+        custody_beacon_distance_m=_positive_int("CUSTODY_BEACON_DISTANCE_M", pick("CUSTODY_BEACON_DISTANCE_M", 2000)),
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),

@@ -34,6 +34,7 @@ from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.custody_input import Recorder, read_custody_event
+from tracker.domain.custody_track import TRACK_KINDS, compare_with_beacon
 from tracker.domain.errors import Conflict, Forbidden, NotFound
 from tracker.domain.text import text
 from tracker.domain.tolerance import mass_discrepancy_g
@@ -115,6 +116,7 @@ def record_custody_event(session: Session, recorder: Recorder, data: Mapping[str
     candidate.declaration_id = declaration.id if declaration else None
     append_to_chain(session, candidate)
     alerts = _apply_rules(session, candidate, declaration)
+    alerts += compare_with_beacon(session, candidate, declaration) if declaration is not None else []
     _move(session, candidate, declaration, alerts)
     return CustodyOutcome(candidate, True, alerts)
 
@@ -207,7 +209,8 @@ def alerts_of_events(session: Session, event_ids: list[int]) -> dict[int, list[A
         return {}
     opened_by = Alert.details["custody_event_id"].as_integer()
     found: dict[int, list[Alert]] = {}
-    for alert in session.scalars(select(Alert).where(Alert.kind.like("custody_%"), opened_by.in_(event_ids))
+    for alert in session.scalars(select(Alert).where(or_(Alert.kind.like("custody_%"), Alert.kind.in_(TRACK_KINDS)),
+                                                      opened_by.in_(event_ids))
                                  .order_by(Alert.id)):
         found.setdefault(alert.details["custody_event_id"], []).append(alert)
     return found

@@ -10,7 +10,7 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import load_settings
-from tracker.domain import signing
+from tracker.domain import custody_track, signing
 from tracker.web import api, auth, cli, database, domain_text, errors, guards, i18n, labels, portal
 
 csrf = CSRFProtect()
@@ -43,6 +43,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app, settings.database_url)
     # The key that signs chain heads: read when first needed, created in the instance folder if absent there.
     signing.use_key_file(settings.signing_key_path, create_if_missing=settings.evidence_key_file is None)
+    custody_track.use_distance_limit(settings.custody_beacon_distance_m)
     csrf.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)

@@ -207,18 +207,18 @@ def read_track(session: Session, declaration_id: int) -> tuple[int, NDArray[np.f
 
 def track_query(session: Session, declaration_id: int) -> Select:
     """Return the query of a declaration's fixes: epoch seconds, longitude, latitude, 1 if a location."""
-    return (select(_epoch(session, Position.fix_time), Position.lon, Position.lat, _located())
+    return (select(epoch_seconds(session, Position.fix_time), Position.lon, Position.lat, is_location())
             .where(Position.declaration_id == declaration_id).order_by(Position.fix_time))
 
 
-def _epoch(session: Session, column: Any) -> Any:
+def epoch_seconds(session: Session, column: Any) -> Any:
     """Return the SQL for a stored UTC time as epoch seconds (SQLite: to the millisecond)."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.extract("epoch", column), Float)
     return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
 
 
-def _located() -> Any:
+def is_location() -> Any:
     """Return the SQL telling (1 or 0) whether a fix's flags leave it a usable location."""
     text = cast(Position.flags, String)
     return case((text == "[]", 1), (or_(*[text.like(f'%"{flag}"%') for flag in sorted(NOT_A_LOCATION)]), 0),
