@@ -68,8 +68,8 @@ def trip(db: Session, make_tracked_declaration: Callable[..., Declaration],
     declaration = make_tracked_declaration(status=DeclarationStatus.APPROVED,
                                            created_at=START - timedelta(days=1))
     officer = make_user(Role.CUSTOMS_OFFICER, name="Aibek Osmonov")
+    fixes = drive(db, declaration, excursion=range(20, 24))  # before the scans: they look for the beacon's fixes
     scan(db, officer, declaration, "departure", START - timedelta(minutes=5))
-    fixes = drive(db, declaration, excursion=range(20, 24))
     off = fixes[21]
     open_alert(db, kind="off_route", severity="warning", declaration=declaration, lat=off.lat, lon=off.lon,
                at=off.fix_time, details={"distance_m": 2000})
