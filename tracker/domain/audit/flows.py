@@ -2,9 +2,11 @@
 
 A declaration counts once it has departed (in transit, arrived or closed), in the month
 and period of its departure (UTC). Its mass is the declared net mass of its containers;
-the received mass is added once the report of receipt gives it. Direction at a border
-crossing follows the kind: an import enters, an export leaves, a transit enters at its
-first expected border crossing and leaves at its last. Every row names its key, from
+the received mass is added once the report of receipt gives it. The border crossings of
+a declaration are those among its route's places (``Declaration.route_places``: origin,
+expected checkpoints, destination), so an import from Torugart counts at Torugart though
+no checkpoint between names it. Direction at a border crossing follows the kind: an import
+enters, an export leaves, a transit enters at its first border crossing and leaves at its last. Every row names its key, from
 which ``flow_declarations`` lists the declarations behind it.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import declaration_filter
@@ -136,48 +138,81 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     return sorted(found, key=lambda row: (-row.declared_g, row.key))
 
 
-def _crossing_bounds() -> Any:
-    """Return, per declaration, the sequence numbers of its first and last expected border crossing."""
-    return (select(ExpectedCheckpoint.declaration_id, func.min(ExpectedCheckpoint.seq).label("first_seq"),
-                   func.max(ExpectedCheckpoint.seq).label("last_seq"))
-            .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
+#: The place of the destination on a route: after every expected checkpoint (whose ``seq`` is an int4).
+LAST_PLACE = 2**31
+
+
+def _route_places() -> Any:
+    """Return each declaration's places in route order: the SQL form of ``Declaration.route_places``.
+
+    Rows (declaration_id, checkpoint_id, place): the origin at place -1, each expected
+    checkpoint at its sequence number, the destination at ``LAST_PLACE``.
+    """
+    return union_all(
+        select(Declaration.id.label("declaration_id"), Declaration.origin_id.label("checkpoint_id"),
+               literal(-1, BigInteger).label("place")),
+        select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id,
+               cast(ExpectedCheckpoint.seq, BigInteger)),
+        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger)),
+    ).subquery("route_places")
+
+
+def _crossing_places() -> Any:
+    """Return each border crossing on a declaration's route once, with its first and last place there.
+
+    An import's border-crossing origin and an export's border-crossing destination count
+    as crossings as much as the expected checkpoints between them.
+    """
+    places = _route_places()
+    return (select(places.c.declaration_id, places.c.checkpoint_id, func.min(places.c.place).label("first"),
+                   func.max(places.c.place).label("last"))
+            .join(Checkpoint, Checkpoint.id == places.c.checkpoint_id)
             .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
-            .group_by(ExpectedCheckpoint.declaration_id).subquery())
+            .group_by(places.c.declaration_id, places.c.checkpoint_id).subquery("crossing_places"))
 
 
-def _direction(kind: Any, bounds: Any) -> Any:
-    """Return the way across the border at an expected crossing (None: a transit's middle one)."""
+def _crossing_bounds(crossings: Any) -> Any:
+    """Return, per declaration, the places of its first and last border crossing."""
+    return (select(crossings.c.declaration_id, func.min(crossings.c.first).label("first_place"),
+                   func.max(crossings.c.last).label("last_place"))
+            .group_by(crossings.c.declaration_id).subquery("crossing_bounds"))
+
+
+def _direction(kind: Any, crossings: Any, bounds: Any) -> Any:
+    """Return the way across the border at a crossing of the route (None: a transit's middle one)."""
     entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
     return case(
         (kind == DeclarationKind.IMPORT, entering),
         (kind == DeclarationKind.EXPORT, leaving),
-        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.first_seq), entering),
-        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.last_seq), leaving),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.first == bounds.c.first_place), entering),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.last == bounds.c.last_place), leaving),
         else_=None)
 
 
-def _crossings(query: Select, declaration_id: Any) -> tuple[Select, Any]:
-    """Join ``query`` to the expected border crossings of ``declaration_id``; return it and the direction."""
-    bounds = _crossing_bounds()
-    joined = (query.join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == declaration_id)
-              .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
-              .join(bounds, bounds.c.declaration_id == declaration_id)
-              .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING))
-    return joined, bounds
+def _crossings(query: Select, declaration_id: Any, kind: Any) -> tuple[Select, Any, Any]:
+    """Join ``query`` to the border crossings on the route of ``declaration_id``.
+
+    Return the joined query, the crossings (their ``checkpoint_id``) and the direction there.
+    """
+    crossings = _crossing_places()
+    bounds = _crossing_bounds(crossings)
+    joined = (query.join(crossings, crossings.c.declaration_id == declaration_id)
+              .join(bounds, bounds.c.declaration_id == declaration_id))
+    return joined, crossings, _direction(kind, crossings, bounds)
 
 
-def _seen_at_crossing() -> Any:
-    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == ExpectedCheckpoint.declaration_id,
-                                          CustodyEvent.checkpoint_id == ExpectedCheckpoint.checkpoint_id)
-            .correlate(ExpectedCheckpoint).exists())
+def _seen_at_crossing(crossings: Any) -> Any:
+    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == crossings.c.declaration_id,
+                                          CustodyEvent.checkpoint_id == crossings.c.checkpoint_id)
+            .correlate(crossings).exists())
 
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     per = _per_declaration(user, f, Declaration.kind)
-    passages, bounds = _crossings(select().select_from(per), per.c.id)
+    passages, crossings, direction = _crossings(select().select_from(per), per.c.id, per.c.kind)
     passages = passages.add_columns(
-        ExpectedCheckpoint.checkpoint_id.label("checkpoint_id"), _direction(per.c.kind, bounds).label("direction"),
-        per.c.declared_g, per.c.received_g, case((_seen_at_crossing(), 1), else_=0).label("seen")).subquery()
+        crossings.c.checkpoint_id.label("checkpoint_id"), direction.label("direction"),
+        per.c.declared_g, per.c.received_g, case((_seen_at_crossing(crossings), 1), else_=0).label("seen")).subquery()
     query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
              .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
                           func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
@@ -239,6 +274,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        query, bounds = _crossings(query, Declaration.id)
-        query = query.where(ExpectedCheckpoint.checkpoint_id == int(a), _direction(Declaration.kind, bounds) == b)
+        query, crossings, direction = _crossings(query, Declaration.id, Declaration.kind)
+        query = query.where(crossings.c.checkpoint_id == int(a), direction == b)
     return query.order_by(Declaration.departed_at, Declaration.id)
