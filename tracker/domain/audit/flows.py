@@ -142,28 +142,29 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
 LAST_PLACE = 2**31
 
 
-def _route_places() -> Any:
-    """Return each declaration's places in route order: the SQL form of ``Declaration.route_places``.
+def _route_places(where: list[ColumnElement[bool]]) -> Any:
+    """Return the places in route order of the declarations ``where`` selects (``Declaration.route_places`` in SQL).
 
     Rows (declaration_id, checkpoint_id, place): the origin at place -1, each expected
     checkpoint at its sequence number, the destination at ``LAST_PLACE``.
     """
     return union_all(
         select(Declaration.id.label("declaration_id"), Declaration.origin_id.label("checkpoint_id"),
-               literal(-1, BigInteger).label("place")),
+               literal(-1, BigInteger).label("place")).where(*where),
         select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id,
-               cast(ExpectedCheckpoint.seq, BigInteger)),
-        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger)),
+               cast(ExpectedCheckpoint.seq, BigInteger))
+        .join(Declaration, Declaration.id == ExpectedCheckpoint.declaration_id).where(*where),
+        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger)).where(*where),
     ).subquery("route_places")
 
 
-def _crossing_places() -> Any:
-    """Return each border crossing on a declaration's route once, with its first and last place there.
+def _crossing_places(where: list[ColumnElement[bool]]) -> Any:
+    """Return each border crossing on a covered declaration's route once, with its first and last place there.
 
     An import's border-crossing origin and an export's border-crossing destination count
     as crossings as much as the expected checkpoints between them.
     """
-    places = _route_places()
+    places = _route_places(where)
     return (select(places.c.declaration_id, places.c.checkpoint_id, func.min(places.c.place).label("first"),
                    func.max(places.c.place).label("last"))
             .join(Checkpoint, Checkpoint.id == places.c.checkpoint_id)
@@ -189,12 +190,13 @@ def _direction(kind: Any, crossings: Any, bounds: Any) -> Any:
         else_=None)
 
 
-def _crossings(query: Select, declaration_id: Any, kind: Any) -> tuple[Select, Any, Any]:
-    """Join ``query`` to the border crossings on the route of ``declaration_id``.
+def _crossings(query: Select, declaration_id: Any, kind: Any,
+               where: list[ColumnElement[bool]]) -> tuple[Select, Any, Any]:
+    """Join ``query`` to the border crossings on the route of ``declaration_id`` (one of those ``where`` covers).
 
     Return the joined query, the crossings (their ``checkpoint_id``) and the direction there.
     """
-    crossings = _crossing_places()
+    crossings = _crossing_places(where)
     bounds = _crossing_bounds(crossings)
     joined = (query.join(crossings, crossings.c.declaration_id == declaration_id)
               .join(bounds, bounds.c.declaration_id == declaration_id))
@@ -209,7 +211,7 @@ def _seen_at_crossing(crossings: Any) -> Any:
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     per = _per_declaration(user, f, Declaration.kind)
-    passages, crossings, direction = _crossings(select().select_from(per), per.c.id, per.c.kind)
+    passages, crossings, direction = _crossings(select().select_from(per), per.c.id, per.c.kind, covered(user, f))
     passages = passages.add_columns(
         crossings.c.checkpoint_id.label("checkpoint_id"), direction.label("direction"),
         per.c.declared_g, per.c.received_g, case((_seen_at_crossing(crossings), 1), else_=0).label("seen")).subquery()
@@ -274,6 +276,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        query, crossings, direction = _crossings(query, Declaration.id, Declaration.kind)
+        query, crossings, direction = _crossings(query, Declaration.id, Declaration.kind, covered(user, f))
         query = query.where(crossings.c.checkpoint_id == int(a), direction == b)
     return query.order_by(Declaration.departed_at, Declaration.id)
