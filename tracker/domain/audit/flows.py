@@ -142,51 +142,50 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
 LAST_PLACE = 2**31
 
 
-def _route_places(where: list[ColumnElement[bool]]) -> Any:
-    """Return the places in route order of the declarations ``where`` selects (``Declaration.route_places`` in SQL).
+def _route_crossings(where: list[ColumnElement[bool]]) -> Any:
+    """Return the border crossings among the route places of the declarations ``where`` selects.
 
-    Rows (declaration_id, checkpoint_id, place): the origin at place -1, each expected
+    ``Declaration.route_places`` in SQL, kept to border crossings as each part is read:
+    rows (declaration_id, checkpoint_id, place), the origin at place -1, each expected
     checkpoint at its sequence number, the destination at ``LAST_PLACE``.
     """
+    border = select(Checkpoint.id).where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
     return union_all(
         select(Declaration.id.label("declaration_id"), Declaration.origin_id.label("checkpoint_id"),
-               literal(-1, BigInteger).label("place")).where(*where),
+               literal(-1, BigInteger).label("place")).where(*where, Declaration.origin_id.in_(border)),
         select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id,
                cast(ExpectedCheckpoint.seq, BigInteger))
-        .join(Declaration, Declaration.id == ExpectedCheckpoint.declaration_id).where(*where),
-        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger)).where(*where),
-    ).subquery("route_places")
+        .join(Declaration, Declaration.id == ExpectedCheckpoint.declaration_id)
+        .where(*where, ExpectedCheckpoint.checkpoint_id.in_(border)),
+        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger))
+        .where(*where, Declaration.destination_id.in_(border)),
+    ).subquery("route_crossings")
 
 
 def _crossing_places(where: list[ColumnElement[bool]]) -> Any:
     """Return each border crossing on a covered declaration's route once, with its first and last place there.
 
     An import's border-crossing origin and an export's border-crossing destination count
-    as crossings as much as the expected checkpoints between them.
+    as crossings as much as the expected checkpoints between them. Each row also carries
+    the places of the declaration's first and last border crossing (a window over the
+    grouped rows: the route is read once).
     """
-    places = _route_places(where)
-    return (select(places.c.declaration_id, places.c.checkpoint_id, func.min(places.c.place).label("first"),
-                   func.max(places.c.place).label("last"))
-            .join(Checkpoint, Checkpoint.id == places.c.checkpoint_id)
-            .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
+    places = _route_crossings(where)
+    first, last = func.min(places.c.place), func.max(places.c.place)
+    return (select(places.c.declaration_id, places.c.checkpoint_id, first.label("first"), last.label("last"),
+                   func.min(first).over(partition_by=places.c.declaration_id).label("first_place"),
+                   func.max(last).over(partition_by=places.c.declaration_id).label("last_place"))
             .group_by(places.c.declaration_id, places.c.checkpoint_id).subquery("crossing_places"))
 
 
-def _crossing_bounds(crossings: Any) -> Any:
-    """Return, per declaration, the places of its first and last border crossing."""
-    return (select(crossings.c.declaration_id, func.min(crossings.c.first).label("first_place"),
-                   func.max(crossings.c.last).label("last_place"))
-            .group_by(crossings.c.declaration_id).subquery("crossing_bounds"))
-
-
-def _direction(kind: Any, crossings: Any, bounds: Any) -> Any:
+def _direction(kind: Any, crossings: Any) -> Any:
     """Return the way across the border at a crossing of the route (None: a transit's middle one)."""
     entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
     return case(
         (kind == DeclarationKind.IMPORT, entering),
         (kind == DeclarationKind.EXPORT, leaving),
-        (and_(kind == DeclarationKind.TRANSIT, crossings.c.first == bounds.c.first_place), entering),
-        (and_(kind == DeclarationKind.TRANSIT, crossings.c.last == bounds.c.last_place), leaving),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.first == crossings.c.first_place), entering),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.last == crossings.c.last_place), leaving),
         else_=None)
 
 
@@ -197,10 +196,8 @@ def _crossings(query: Select, declaration_id: Any, kind: Any,
     Return the joined query, the crossings (their ``checkpoint_id``) and the direction there.
     """
     crossings = _crossing_places(where)
-    bounds = _crossing_bounds(crossings)
-    joined = (query.join(crossings, crossings.c.declaration_id == declaration_id)
-              .join(bounds, bounds.c.declaration_id == declaration_id))
-    return joined, crossings, _direction(kind, crossings, bounds)
+    joined = query.join(crossings, crossings.c.declaration_id == declaration_id)
+    return joined, crossings, _direction(kind, crossings)
 
 
 def _seen_at_crossing(crossings: Any) -> Any:
