@@ -142,6 +142,11 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
 LAST_PLACE = 2**31
 
 
+def _border() -> Select:
+    """Return the ids of the border crossings."""
+    return select(Checkpoint.id).where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
+
+
 def _route_crossings(where: list[ColumnElement[bool]]) -> Any:
     """Return the border crossings among the route places of the declarations ``where`` selects.
 
@@ -149,7 +154,7 @@ def _route_crossings(where: list[ColumnElement[bool]]) -> Any:
     rows (declaration_id, checkpoint_id, place), the origin at place -1, each expected
     checkpoint at its sequence number, the destination at ``LAST_PLACE``.
     """
-    border = select(Checkpoint.id).where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
+    border = _border()
     return union_all(
         select(Declaration.id.label("declaration_id"), Declaration.origin_id.label("checkpoint_id"),
                literal(-1, BigInteger).label("place")).where(*where, Declaration.origin_id.in_(border)),
@@ -200,18 +205,22 @@ def _crossings(query: Select, declaration_id: Any, kind: Any,
     return joined, crossings, _direction(kind, crossings)
 
 
-def _seen_at_crossing(crossings: Any) -> Any:
-    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == crossings.c.declaration_id,
-                                          CustodyEvent.checkpoint_id == crossings.c.checkpoint_id)
-            .correlate(crossings).exists())
+def _custody_at_crossings() -> Any:
+    """Return each (declaration, border crossing) at which custody was recorded, once."""
+    return (select(CustodyEvent.declaration_id, CustodyEvent.checkpoint_id)
+            .where(CustodyEvent.declaration_id.is_not(None), CustodyEvent.checkpoint_id.in_(_border()))
+            .distinct().subquery("custody_at_crossings"))
 
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     per = _per_declaration(user, f, Declaration.kind)
     passages, crossings, direction = _crossings(select().select_from(per), per.c.id, per.c.kind, covered(user, f))
-    passages = passages.add_columns(
-        crossings.c.checkpoint_id.label("checkpoint_id"), direction.label("direction"),
-        per.c.declared_g, per.c.received_g, case((_seen_at_crossing(crossings), 1), else_=0).label("seen")).subquery()
+    seen = _custody_at_crossings()
+    passages = (passages.outerjoin(seen, and_(seen.c.declaration_id == crossings.c.declaration_id,
+                                              seen.c.checkpoint_id == crossings.c.checkpoint_id))
+                .add_columns(crossings.c.checkpoint_id.label("checkpoint_id"), direction.label("direction"),
+                             per.c.declared_g, per.c.received_g,
+                             case((seen.c.checkpoint_id.is_not(None), 1), else_=0).label("seen")).subquery())
     query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
              .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
                           func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
