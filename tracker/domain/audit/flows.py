@@ -16,7 +16,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import declaration_filter
@@ -151,18 +164,19 @@ def _route_crossings(where: list[ColumnElement[bool]]) -> Any:
     """Return the border crossings among the route places of the declarations ``where`` selects.
 
     ``Declaration.route_places`` in SQL, kept to border crossings as each part is read:
-    rows (declaration_id, checkpoint_id, place), the origin at place -1, each expected
+    rows (declaration_id, kind, checkpoint_id, place), the origin at place -1, each expected
     checkpoint at its sequence number, the destination at ``LAST_PLACE``.
     """
     border = _border()
     return union_all(
-        select(Declaration.id.label("declaration_id"), Declaration.origin_id.label("checkpoint_id"),
-               literal(-1, BigInteger).label("place")).where(*where, Declaration.origin_id.in_(border)),
-        select(ExpectedCheckpoint.declaration_id, ExpectedCheckpoint.checkpoint_id,
+        select(Declaration.id.label("declaration_id"), Declaration.kind.label("kind"),
+               Declaration.origin_id.label("checkpoint_id"), literal(-1, BigInteger).label("place"))
+        .where(*where, Declaration.origin_id.in_(border)),
+        select(ExpectedCheckpoint.declaration_id, Declaration.kind, ExpectedCheckpoint.checkpoint_id,
                cast(ExpectedCheckpoint.seq, BigInteger))
         .join(Declaration, Declaration.id == ExpectedCheckpoint.declaration_id)
         .where(*where, ExpectedCheckpoint.checkpoint_id.in_(border)),
-        select(Declaration.id, Declaration.destination_id, literal(LAST_PLACE, BigInteger))
+        select(Declaration.id, Declaration.kind, Declaration.destination_id, literal(LAST_PLACE, BigInteger))
         .where(*where, Declaration.destination_id.in_(border)),
     ).subquery("route_crossings")
 
@@ -177,15 +191,15 @@ def _crossing_places(where: list[ColumnElement[bool]]) -> Any:
     """
     places = _route_crossings(where)
     first, last = func.min(places.c.place), func.max(places.c.place)
-    return (select(places.c.declaration_id, places.c.checkpoint_id, first.label("first"), last.label("last"),
-                   func.min(first).over(partition_by=places.c.declaration_id).label("first_place"),
+    return (select(places.c.declaration_id, places.c.kind, places.c.checkpoint_id, first.label("first"),
+                   last.label("last"), func.min(first).over(partition_by=places.c.declaration_id).label("first_place"),
                    func.max(last).over(partition_by=places.c.declaration_id).label("last_place"))
-            .group_by(places.c.declaration_id, places.c.checkpoint_id).subquery("crossing_places"))
+            .group_by(places.c.declaration_id, places.c.kind, places.c.checkpoint_id).subquery("crossing_places"))
 
 
-def _direction(kind: Any, crossings: Any) -> Any:
+def _direction(crossings: Any) -> Any:
     """Return the way across the border at a crossing of the route (None: a transit's middle one)."""
-    entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
+    entering, leaving, kind = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value, crossings.c.kind
     return case(
         (kind == DeclarationKind.IMPORT, entering),
         (kind == DeclarationKind.EXPORT, leaving),
@@ -194,15 +208,14 @@ def _direction(kind: Any, crossings: Any) -> Any:
         else_=None)
 
 
-def _crossings(query: Select, declaration_id: Any, kind: Any,
-               where: list[ColumnElement[bool]]) -> tuple[Select, Any, Any]:
+def _crossings(query: Select, declaration_id: Any, where: list[ColumnElement[bool]]) -> tuple[Select, Any, Any]:
     """Join ``query`` to the border crossings on the route of ``declaration_id`` (one of those ``where`` covers).
 
     Return the joined query, the crossings (their ``checkpoint_id``) and the direction there.
     """
     crossings = _crossing_places(where)
     joined = query.join(crossings, crossings.c.declaration_id == declaration_id)
-    return joined, crossings, _direction(kind, crossings)
+    return joined, crossings, _direction(crossings)
 
 
 def _custody_at_crossings() -> Any:
@@ -213,18 +226,25 @@ def _custody_at_crossings() -> Any:
 
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
-    per = _per_declaration(user, f, Declaration.kind)
-    passages, crossings, direction = _crossings(select().select_from(per), per.c.id, per.c.kind, covered(user, f))
+    """Sum the items of each (declaration, border crossing) by crossing and direction.
+
+    A declaration passes a crossing once (the crossings are grouped per declaration), so
+    its items add up exactly; joining the items straight away, rather than per-declaration
+    sums, keeps PostgreSQL's estimates (and its JIT threshold) where they belong.
+    """
+    crossings = _crossing_places(covered(user, f))
+    direction = _direction(crossings)
     seen = _custody_at_crossings()
-    passages = (passages.outerjoin(seen, and_(seen.c.declaration_id == crossings.c.declaration_id,
-                                              seen.c.checkpoint_id == crossings.c.checkpoint_id))
-                .add_columns(crossings.c.checkpoint_id.label("checkpoint_id"), direction.label("direction"),
-                             per.c.declared_g, per.c.received_g,
-                             case((seen.c.checkpoint_id.is_not(None), 1), else_=0).label("seen")).subquery())
-    query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
-             .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
-                          func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
-             .where(passages.c.direction.is_not(None)))
+    was_seen = seen.c.checkpoint_id.is_not(None)
+    query = (select(crossings.c.checkpoint_id, direction, func.count(distinct(crossings.c.declaration_id)),
+                    func.coalesce(func.sum(DeclarationItem.declared_net_g), 0),
+                    func.coalesce(func.sum(DeclarationItem.received_net_g), 0),
+                    func.count(distinct(case((was_seen, crossings.c.declaration_id)))),
+                    func.coalesce(func.sum(case((was_seen, DeclarationItem.declared_net_g), else_=0)), 0))
+             .select_from(crossings).join(DeclarationItem, DeclarationItem.declaration_id == crossings.c.declaration_id)
+             .outerjoin(seen, and_(seen.c.declaration_id == crossings.c.declaration_id,
+                                   seen.c.checkpoint_id == crossings.c.checkpoint_id))
+             .where(direction.is_not(None)).group_by(crossings.c.checkpoint_id, direction))
     rows = session.execute(query).all()
     places = _checkpoints(session, {r[0] for r in rows})
     found = [FlowRow(f"{cp}:{way}", {"crossing": _place(places[cp]), "direction": way}, n, int(g), int(r),
@@ -282,6 +302,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        query, crossings, direction = _crossings(query, Declaration.id, Declaration.kind, covered(user, f))
+        query, crossings, direction = _crossings(query, Declaration.id, covered(user, f))
         query = query.where(crossings.c.checkpoint_id == int(a), direction == b)
     return query.order_by(Declaration.departed_at, Declaration.id)
