@@ -41,6 +41,8 @@ class Settings:
     plausible_future_minutes: int = 5
     #: Hours a departure may lie outside its planned window before the officer must override it.
     custody_window_tolerance_h: float = 2.0
+    #: Beyond this many metres between a custody event and the declaration's beacon, it is not with the cargo.
+    custody_beacon_distance_m: int = 2000
     #: Time zone the portal shows times in when the user has chosen none.
     time_zone: str = "Asia/Bishkek"
     #: Base-map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
@@ -146,7 +148,7 @@ def load_settings(
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
              "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE",
-             "MASS_CEILING_G", "PLAUSIBLE_PAST_DAYS", "PLAUSIBLE_FUTURE_MINUTES"}
+             "MASS_CEILING_G", "PLAUSIBLE_PAST_DAYS", "PLAUSIBLE_FUTURE_MINUTES", "CUSTODY_BEACON_DISTANCE_M"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -158,6 +160,7 @@ def load_settings(
         plausible_past_days=_positive_int("PLAUSIBLE_PAST_DAYS", pick("PLAUSIBLE_PAST_DAYS", 30)),
         plausible_future_minutes=_count("PLAUSIBLE_FUTURE_MINUTES", pick("PLAUSIBLE_FUTURE_MINUTES", 5)),
         custody_window_tolerance_h=_hours("CUSTODY_WINDOW_TOLERANCE_H", pick("CUSTODY_WINDOW_TOLERANCE_H", 2)),
+        custody_beacon_distance_m=_positive_int("CUSTODY_BEACON_DISTANCE_M", pick("CUSTODY_BEACON_DISTANCE_M", 2000)),
         time_zone=_time_zone(str(pick("TIME_ZONE", "Asia/Bishkek"))),
         map_tile_url=str(pick("MAP_TILE_URL", "")),
         map_tile_attribution=str(pick("MAP_TILE_ATTRIBUTION", "")),

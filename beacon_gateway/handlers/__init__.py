@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from beacon_gateway.handlers.authenticate import AuthenticateDevice
+from beacon_gateway.handlers.custody_track import SettleCustodyTrack
 from beacon_gateway.handlers.evaluate import EvaluateDeclarations, ReportAlerts
 from beacon_gateway.handlers.flags import FlagSuspicious
 from beacon_gateway.handlers.store import Deduplicate, StorePositions
 from beacon_gateway.handlers.validate import ValidateFix
 
-#: authenticate → validate → flag → de-duplicate → store → evaluate → alerts
+#: authenticate → validate → flag → de-duplicate → store → evaluate → custody track → alerts
 HANDLERS = (
     AuthenticateDevice,
     ValidateFix,
@@ -15,8 +16,9 @@ HANDLERS = (
     Deduplicate,
     StorePositions,
     EvaluateDeclarations,
+    SettleCustodyTrack,
     ReportAlerts,
 )
 
 __all__ = ["HANDLERS", "AuthenticateDevice", "ValidateFix", "FlagSuspicious", "Deduplicate",
-           "StorePositions", "EvaluateDeclarations", "ReportAlerts"]
+           "StorePositions", "EvaluateDeclarations", "SettleCustodyTrack", "ReportAlerts"]

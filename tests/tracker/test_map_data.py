@@ -16,7 +16,7 @@ from tracker.domain.alerts import acknowledge_alert, explain_alert, open_alert
 from tracker.domain.corridor import Corridor
 from tracker.domain.custody import record_custody_event
 from tracker.domain.mapdata import Fix, declaration_map, excursions, thin
-from tracker.domain.timeline import signal_gaps, timeline
+from tracker.domain.timeline import timeline
 from tracker.models import Declaration, DeclarationItem, DeclarationStatus, Position, Role, User, Zone
 from tracker.models.zones import ZoneKind
 
@@ -71,8 +71,8 @@ def trip(db: Session, make_tracked_declaration: Callable[..., Declaration],
                                            planned_departure=START - timedelta(minutes=30),
                                            planned_arrival=START + timedelta(days=1))
     officer = make_user(Role.CUSTOMS_OFFICER, name="Aibek Osmonov")
+    fixes = drive(db, declaration, excursion=range(20, 24))  # before the scans: they look for the beacon's fixes
     scan(db, officer, declaration, "departure", START - timedelta(minutes=5))
-    fixes = drive(db, declaration, excursion=range(20, 24))
     off = fixes[21]
     open_alert(db, kind="off_route", severity="warning", declaration=declaration, lat=off.lat, lon=off.lon,
                at=off.fix_time, details={"distance_m": 2000})
@@ -204,24 +204,3 @@ def test_the_timeline_lists_what_happened_in_time_order_with_who(
     assert who["alert_acknowledged"] == "Nurlan Asanov" and who["alert_explained"] == "Bakyt Trader"
     assert who["custody"] == "Aibek Osmonov"
     assert next(e for e in entries if e.kind == "alert_explained").details["note"].startswith("Road works")
-
-
-def test_signal_gaps_longer_than_two_reporting_periods_are_summarised(
-        db: Session, make_tracked_declaration: Callable[..., Declaration]) -> None:
-    declaration = make_tracked_declaration(reporting_period_s=30)
-    drive(db, declaration, count=40, silent=range(10, 14))  # 150 s silent, then 5 fixes missing later
-    drive_more = [Position(beacon_id=declaration.beacon.id, declaration_id=declaration.id, protocol="osmand",
-                           raw=b"x", fix_time=START + timedelta(hours=1), lon=72.0, lat=41.0)]
-    db.add_all(drive_more)
-    db.flush()
-    [gaps] = [e for e in timeline(db, declaration) if e.kind == "signal_gaps"]
-    summary = gaps.subject
-    assert summary.count == 2
-    assert summary.longest == timedelta(hours=1) - timedelta(seconds=39 * 30)
-    assert gaps.at == START + timedelta(seconds=39 * 30)
-    assert summary.total == summary.longest + timedelta(seconds=150)
-
-
-def test_signal_gaps_none_when_the_beacon_kept_reporting() -> None:
-    times = [START + timedelta(seconds=30 * i) for i in range(10)]
-    assert signal_gaps(times, timedelta(seconds=60)) is None

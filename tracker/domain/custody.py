@@ -46,6 +46,7 @@ from tracker.domain.custody_check import (
     read_overrides,
 )
 from tracker.domain.custody_input import Recorder, read_custody_event
+from tracker.domain.custody_track import TRACK_KINDS, compare_with_beacon
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.loading import loading
 from tracker.domain.text import text
@@ -226,7 +227,13 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
 
 
 #: Rules run on a recorded event, after the custody check; each returns the alerts it opened.
-AFTER_RECORDING: list[Callable[[Session, CustodyEvent, Declaration | None], list[Alert]]] = [_apply_rules]
+def _beacon_at_custody(session: Session, event: CustodyEvent, declaration: Declaration | None) -> list[Alert]:
+    """Compare the event with the declaration beacon's position at that time (a moved beacon)."""
+    return compare_with_beacon(session, event, declaration) if declaration is not None else []
+
+
+AFTER_RECORDING: list[Callable[[Session, CustodyEvent, Declaration | None], list[Alert]]] = [
+    _apply_rules, _beacon_at_custody]
 
 
 def _depart(session: Session, event: CustodyEvent, declaration: Declaration, overrides: Overrides,
@@ -272,7 +279,8 @@ def alerts_of_events(session: Session, event_ids: list[int]) -> dict[int, list[A
         return {}
     opened_by = Alert.details["custody_event_id"].as_integer()
     found: dict[int, list[Alert]] = {}
-    for alert in session.scalars(select(Alert).where(Alert.kind.like("custody_%"), opened_by.in_(event_ids))
+    for alert in session.scalars(select(Alert).where(or_(Alert.kind.like("custody_%"), Alert.kind.in_(TRACK_KINDS)),
+                                                      opened_by.in_(event_ids))
                                  .order_by(Alert.id)):
         found.setdefault(alert.details["custody_event_id"], []).append(alert)
     return found

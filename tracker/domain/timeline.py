@@ -1,8 +1,10 @@
 """A declaration's timeline: every dated thing that happened to it, in time order, with who did it.
 
 Entries keep domain values (a kind, the row it is about, figures); the portal puts
-them into words. Beacon positions are summarised (first fix, last fix, signal gaps)
-rather than listed: a trip reports thousands of them.
+them into words. Beacon positions are summarised (first fix, last fix) rather than
+listed: a trip reports thousands of them. Signal gaps are the ones the gateway raised
+(``tracker.domain.track_episodes``, as the route-compliance report reads them): a silence
+inside a configured dead zone is no gap here either.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain.track_episodes import Episode, signal_gaps
 from tracker.models import (
     Alert,
     AlertEvent,
@@ -23,10 +26,6 @@ from tracker.models import (
     Position,
     User,
 )
-
-#: A beacon that misses two reporting periods has lost its signal (the EAEU navigation-seal rule).
-MISSED_PERIODS = 2
-DEFAULT_PERIOD_S = 300
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class SignalGaps:
-    """The beacon's silences longer than allowed: how many, the longest, and their total."""
+    """The beacon's finished signal gaps: how many, the longest, and their total."""
 
     count: int
     longest_start: datetime
@@ -54,13 +53,14 @@ def _name(user: User | None) -> str | None:
     return user.name if user is not None else None
 
 
-def signal_gaps(fix_times: Sequence[datetime], allowed: timedelta) -> SignalGaps | None:
-    """Summarise the silences between consecutive fixes longer than ``allowed`` (None: no gap)."""
-    gaps = [(a, b - a) for a, b in zip(fix_times[:-1], fix_times[1:]) if b - a > allowed]
-    if not gaps:
+def summarise_gaps(gaps: Sequence[Episode]) -> SignalGaps | None:
+    """Summarise the finished signal gaps (None: none has ended yet)."""
+    finished = [(g.start, timedelta(seconds=g.duration_s)) for g in gaps
+                if g.end is not None and g.duration_s is not None]
+    if not finished:
         return None
-    start, longest = max(gaps, key=lambda gap: gap[1])
-    return SignalGaps(len(gaps), start, longest, sum((g for _, g in gaps), timedelta()))
+    start, longest = max(finished, key=lambda gap: gap[1])
+    return SignalGaps(len(finished), start, longest, sum((g for _, g in finished), timedelta()))
 
 
 def filing_entries(declaration: Declaration) -> Iterator[Entry]:
@@ -129,16 +129,22 @@ def alert_entries(session: Session, declaration: Declaration) -> Iterator[Entry]
 
 
 def track_entries(session: Session, declaration: Declaration) -> Iterator[Entry]:
-    """The first and last fix of the beacon on this declaration, and its signal gaps."""
+    """The first and last fix of the beacon on this declaration, and the signal gaps the gateway raised.
+
+    Gaps that have ended make one summary entry at the longest one; a silence still going
+    on is an entry of its own, at the last fix heard.
+    """
     times = list(session.scalars(
         select(Position.fix_time).where(Position.declaration_id == declaration.id).order_by(Position.fix_time)))
-    if not times:
-        return
-    yield Entry(times[0], "first_position", details={"fixes": len(times)})
-    period = declaration.beacon.reporting_period_s if declaration.beacon is not None else DEFAULT_PERIOD_S
-    gaps = signal_gaps(times, timedelta(seconds=MISSED_PERIODS * period))
-    if gaps is not None:
-        yield Entry(gaps.longest_start, "signal_gaps", subject=gaps)
+    if times:
+        yield Entry(times[0], "first_position", details={"fixes": len(times)})
+    gaps = signal_gaps(session, declaration.id)
+    summary = summarise_gaps(gaps)
+    if summary is not None:
+        yield Entry(summary.longest_start, "signal_gaps", subject=summary)
+    for gap in gaps:
+        if gap.end is None:
+            yield Entry(gap.start, "signal_silent", subject=gap)
     if len(times) > 1:
         yield Entry(times[-1], "last_position", details={"fixes": len(times)})
 

@@ -10,7 +10,7 @@ from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
 
 from tracker.config import load_settings
-from tracker.domain import plausibility, signing
+from tracker.domain import custody_track, plausibility, signing
 from tracker.web import api, auth, cli, database, domain_text, errors, guards, i18n, labels, portal
 
 csrf = CSRFProtect()
@@ -45,6 +45,7 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     signing.use_key_file(settings.signing_key_path, create_if_missing=settings.evidence_key_file is None)
     plausibility.use_limits(plausibility.Limits(
         settings.mass_ceiling_g, settings.plausible_past_days, settings.plausible_future_minutes))
+    custody_track.use_distance_limit(settings.custody_beacon_distance_m)
     csrf.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)

@@ -6,8 +6,9 @@
   length and its duration add to the totals.
 - Excursions, unscheduled stops and signal gaps are the episodes the gateway's route
   evaluation found and stored as alerts (their details carry start, end, duration and
-  the farthest distance): the report reads them instead of judging the track a second
-  way, and each links to its alert. Alerts the evaluation withdrew are left out.
+  the farthest distance): the report reads them (``tracker.domain.track_episodes``, as the
+  declaration's timeline does) instead of judging the track a second way, and each links
+  to its alert. Alerts the evaluation withdrew are left out.
 - Custody events, in time order, against the checkpoints the declaration expects:
   origin, the expected checkpoints in sequence, destination.
 - The receipt discrepancy per container, with the tolerance the report of receipt uses.
@@ -29,13 +30,13 @@ from tracker.domain.corridor import geodesic_m
 from tracker.domain.declarations import find_declaration
 from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.domain.tolerance import mass_discrepancy_g, mass_tolerance_g
-from tracker.models import Alert, AlertStatus, Checkpoint, CustodyEvent, Declaration, Position, User
+from tracker.domain.track_episodes import EXCURSION, SIGNAL_GAP, STOP, Episode, track_episodes
+from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, User
 
 #: Flags after which a fix says nothing reliable about where the vehicle is (the gateway's
 #: ``beacon_gateway.evaluation.track.NOT_A_LOCATION``; a test keeps the two equal).
 NOT_A_LOCATION = frozenset({"invalid_fix", "null_island", "future_fix", "week_rollover", "approximate",
                             "impossible_jump"})
-EXCURSION, STOP, SIGNAL_GAP = AlertKind.OFF_ROUTE, AlertKind.UNSCHEDULED_STOP, AlertKind.SIGNAL_LOST
 RECEIPT_KINDS = (AlertKind.RECEIPT_SHORTAGE, AlertKind.RECEIPT_EXCESS, AlertKind.SEAL_BROKEN)
 
 
@@ -61,21 +62,6 @@ class Coverage:
     def time_share(self) -> float | None:
         """Return the share of the time inside the corridor (None: no time yet)."""
         return self.inside_time_s / self.time_s if self.time_s > 0 else None
-
-
-@dataclass(frozen=True)
-class Episode:
-    """An excursion, a stop or a signal gap as the gateway stored it, by its alert."""
-
-    alert_id: int
-    kind: str
-    status: AlertStatus
-    start: datetime
-    end: datetime | None                # None: still going on
-    duration_s: float | None
-    lat: float | None
-    lon: float | None
-    max_distance_m: float | None = None  # excursions only
 
 
 @dataclass(frozen=True)
@@ -174,7 +160,7 @@ class Compliance:
 def compliance(session: Session, user: User, declaration_id: int) -> Compliance:
     """Return the route-compliance report of a declaration ``user`` may read (else NotFound)."""
     declaration = find_declaration(session, user, declaration_id)
-    episodes = _episodes(session, declaration.id)
+    episodes = track_episodes(session, declaration.id)
     custody = _custody(session, declaration.id)
     passages = _passages(declaration, custody)
     receipt = tuple(ReceiptLine(i.container_id, i.container.sscc, i.declared_net_g, i.received_net_g,
@@ -207,18 +193,18 @@ def read_track(session: Session, declaration_id: int) -> tuple[int, NDArray[np.f
 
 def track_query(session: Session, declaration_id: int) -> Select:
     """Return the query of a declaration's fixes: epoch seconds, longitude, latitude, 1 if a location."""
-    return (select(_epoch(session, Position.fix_time), Position.lon, Position.lat, _located())
+    return (select(epoch_seconds(session, Position.fix_time), Position.lon, Position.lat, is_location())
             .where(Position.declaration_id == declaration_id).order_by(Position.fix_time))
 
 
-def _epoch(session: Session, column: Any) -> Any:
+def epoch_seconds(session: Session, column: Any) -> Any:
     """Return the SQL for a stored UTC time as epoch seconds (SQLite: to the millisecond)."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.extract("epoch", column), Float)
     return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
 
 
-def _located() -> Any:
+def is_location() -> Any:
     """Return the SQL telling (1 or 0) whether a fix's flags leave it a usable location."""
     text = cast(Position.flags, String)
     return case((text == "[]", 1), (or_(*[text.like(f'%"{flag}"%') for flag in sorted(NOT_A_LOCATION)]), 0),
@@ -272,33 +258,6 @@ def measure(stored: int, t: NDArray[np.float64], lon: NDArray[np.float64], lat: 
 
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(float(seconds), timezone.utc)
-
-
-# ---------------------------------------------------------------- episodes from the gateway's alerts
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _episodes(session: Session, declaration_id: int) -> list[Episode]:
-    alerts = session.scalars(select(Alert).where(
-        Alert.declaration_id == declaration_id, Alert.kind.in_((EXCURSION, STOP, SIGNAL_GAP)))
-        .order_by(Alert.opened_at, Alert.id)).all()
-    return [episode_of(a) for a in alerts if not a.details.get("withdrawn")]
-
-
-def episode_of(alert: Alert) -> Episode:
-    """Return the episode an evaluation alert describes (its details are the episode's summary)."""
-    d = alert.details
-    start = _time(d.get("start")) or alert.opened_at
-    end = _time(d.get("end"))
-    duration = d.get("duration_s")
-    if duration is None and end is not None:
-        duration = (end - start).total_seconds()
-    distance = d.get("max_distance_m")
-    return Episode(alert.id, alert.kind, alert.status, start, end, None if duration is None else float(duration),
-                   alert.lat, alert.lon, None if distance is None else float(distance))
 
 
 # ---------------------------------------------------------------- custody against the expected checkpoints

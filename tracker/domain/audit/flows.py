@@ -2,9 +2,11 @@
 
 A declaration counts once it has departed (in transit, arrived or closed), in the month
 and period of its departure (UTC). Its mass is the declared net mass of its containers;
-the received mass is added once the report of receipt gives it. Direction at a border
-crossing follows the kind: an import enters, an export leaves, a transit enters at its
-first expected border crossing and leaves at its last. Every row names its key, from
+the received mass is added once the report of receipt gives it. The border crossings of
+a declaration are those among its route's places (``Declaration.route_places``: origin,
+expected checkpoints, destination), so an import from Torugart counts at Torugart though
+no checkpoint between names it. Direction at a border crossing follows the kind: an import
+enters, an export leaves, a transit enters at its first border crossing and leaves at its last. Every row names its key, from
 which ``flow_declarations`` lists the declarations behind it.
 """
 from __future__ import annotations
@@ -14,7 +16,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import declaration_filter
@@ -136,52 +151,100 @@ def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
     return sorted(found, key=lambda row: (-row.declared_g, row.key))
 
 
-def _crossing_bounds() -> Any:
-    """Return, per declaration, the sequence numbers of its first and last expected border crossing."""
-    return (select(ExpectedCheckpoint.declaration_id, func.min(ExpectedCheckpoint.seq).label("first_seq"),
-                   func.max(ExpectedCheckpoint.seq).label("last_seq"))
-            .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
-            .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
-            .group_by(ExpectedCheckpoint.declaration_id).subquery())
+#: The place of the destination on a route: after every expected checkpoint (whose ``seq`` is an int4).
+LAST_PLACE = 2**31
 
 
-def _direction(kind: Any, bounds: Any) -> Any:
-    """Return the way across the border at an expected crossing (None: a transit's middle one)."""
-    entering, leaving = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value
+def _border() -> Select:
+    """Return the ids of the border crossings."""
+    return select(Checkpoint.id).where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING)
+
+
+def _route_crossings(where: list[ColumnElement[bool]]) -> Any:
+    """Return the border crossings among the route places of the declarations ``where`` selects.
+
+    ``Declaration.route_places`` in SQL, kept to border crossings as each part is read:
+    rows (declaration_id, kind, checkpoint_id, place), the origin at place -1, each expected
+    checkpoint at its sequence number, the destination at ``LAST_PLACE``.
+    """
+    border = _border()
+    return union_all(
+        select(Declaration.id.label("declaration_id"), Declaration.kind.label("kind"),
+               Declaration.origin_id.label("checkpoint_id"), literal(-1, BigInteger).label("place"))
+        .where(*where, Declaration.origin_id.in_(border)),
+        select(ExpectedCheckpoint.declaration_id, Declaration.kind, ExpectedCheckpoint.checkpoint_id,
+               cast(ExpectedCheckpoint.seq, BigInteger))
+        .join(Declaration, Declaration.id == ExpectedCheckpoint.declaration_id)
+        .where(*where, ExpectedCheckpoint.checkpoint_id.in_(border)),
+        select(Declaration.id, Declaration.kind, Declaration.destination_id, literal(LAST_PLACE, BigInteger))
+        .where(*where, Declaration.destination_id.in_(border)),
+    ).subquery("route_crossings")
+
+
+def _crossing_places(where: list[ColumnElement[bool]]) -> Any:
+    """Return each border crossing on a covered declaration's route once, with its first and last place there.
+
+    An import's border-crossing origin and an export's border-crossing destination count
+    as crossings as much as the expected checkpoints between them. Each row also carries
+    the places of the declaration's first and last border crossing (a window over the
+    grouped rows: the route is read once).
+    """
+    places = _route_crossings(where)
+    first, last = func.min(places.c.place), func.max(places.c.place)
+    return (select(places.c.declaration_id, places.c.kind, places.c.checkpoint_id, first.label("first"),
+                   last.label("last"), func.min(first).over(partition_by=places.c.declaration_id).label("first_place"),
+                   func.max(last).over(partition_by=places.c.declaration_id).label("last_place"))
+            .group_by(places.c.declaration_id, places.c.kind, places.c.checkpoint_id).subquery("crossing_places"))
+
+
+def _direction(crossings: Any) -> Any:
+    """Return the way across the border at a crossing of the route (None: a transit's middle one)."""
+    entering, leaving, kind = CrossingDirection.IMPORT.value, CrossingDirection.EXPORT.value, crossings.c.kind
     return case(
         (kind == DeclarationKind.IMPORT, entering),
         (kind == DeclarationKind.EXPORT, leaving),
-        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.first_seq), entering),
-        (and_(kind == DeclarationKind.TRANSIT, ExpectedCheckpoint.seq == bounds.c.last_seq), leaving),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.first == crossings.c.first_place), entering),
+        (and_(kind == DeclarationKind.TRANSIT, crossings.c.last == crossings.c.last_place), leaving),
         else_=None)
 
 
-def _crossings(query: Select, declaration_id: Any) -> tuple[Select, Any]:
-    """Join ``query`` to the expected border crossings of ``declaration_id``; return it and the direction."""
-    bounds = _crossing_bounds()
-    joined = (query.join(ExpectedCheckpoint, ExpectedCheckpoint.declaration_id == declaration_id)
-              .join(Checkpoint, Checkpoint.id == ExpectedCheckpoint.checkpoint_id)
-              .join(bounds, bounds.c.declaration_id == declaration_id)
-              .where(Checkpoint.kind == CheckpointKind.BORDER_CROSSING))
-    return joined, bounds
+def _crossings(query: Select, declaration_id: Any, where: list[ColumnElement[bool]]) -> tuple[Select, Any, Any]:
+    """Join ``query`` to the border crossings on the route of ``declaration_id`` (one of those ``where`` covers).
+
+    Return the joined query, the crossings (their ``checkpoint_id``) and the direction there.
+    """
+    crossings = _crossing_places(where)
+    joined = query.join(crossings, crossings.c.declaration_id == declaration_id)
+    return joined, crossings, _direction(crossings)
 
 
-def _seen_at_crossing() -> Any:
-    return (select(CustodyEvent.id).where(CustodyEvent.declaration_id == ExpectedCheckpoint.declaration_id,
-                                          CustodyEvent.checkpoint_id == ExpectedCheckpoint.checkpoint_id)
-            .correlate(ExpectedCheckpoint).exists())
+def _custody_at_crossings() -> Any:
+    """Return each (declaration, border crossing) at which custody was recorded, once."""
+    return (select(CustodyEvent.declaration_id, CustodyEvent.checkpoint_id)
+            .where(CustodyEvent.declaration_id.is_not(None), CustodyEvent.checkpoint_id.in_(_border()))
+            .distinct().subquery("custody_at_crossings"))
 
 
 def _by_crossing(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:
-    per = _per_declaration(user, f, Declaration.kind)
-    passages, bounds = _crossings(select().select_from(per), per.c.id)
-    passages = passages.add_columns(
-        ExpectedCheckpoint.checkpoint_id.label("checkpoint_id"), _direction(per.c.kind, bounds).label("direction"),
-        per.c.declared_g, per.c.received_g, case((_seen_at_crossing(), 1), else_=0).label("seen")).subquery()
-    query = (_table(passages, passages.c.checkpoint_id, passages.c.direction)
-             .add_columns(func.coalesce(func.sum(passages.c.seen), 0),
-                          func.coalesce(func.sum(passages.c.seen * passages.c.declared_g), 0))
-             .where(passages.c.direction.is_not(None)))
+    """Sum the items of each (declaration, border crossing) by crossing and direction.
+
+    A declaration passes a crossing once (the crossings are grouped per declaration), so
+    its items add up exactly; joining the items straight away, rather than per-declaration
+    sums, keeps PostgreSQL's estimates (and its JIT threshold) where they belong.
+    """
+    crossings = _crossing_places(covered(user, f))
+    direction = _direction(crossings)
+    seen = _custody_at_crossings()
+    was_seen = seen.c.checkpoint_id.is_not(None)
+    query = (select(crossings.c.checkpoint_id, direction, func.count(distinct(crossings.c.declaration_id)),
+                    func.coalesce(func.sum(DeclarationItem.declared_net_g), 0),
+                    func.coalesce(func.sum(DeclarationItem.received_net_g), 0),
+                    func.count(distinct(case((was_seen, crossings.c.declaration_id)))),
+                    func.coalesce(func.sum(case((was_seen, DeclarationItem.declared_net_g), else_=0)), 0))
+             .select_from(crossings).join(DeclarationItem, DeclarationItem.declaration_id == crossings.c.declaration_id)
+             .outerjoin(seen, and_(seen.c.declaration_id == crossings.c.declaration_id,
+                                   seen.c.checkpoint_id == crossings.c.checkpoint_id))
+             .where(direction.is_not(None)).group_by(crossings.c.checkpoint_id, direction))
     rows = session.execute(query).all()
     places = _checkpoints(session, {r[0] for r in rows})
     found = [FlowRow(f"{cp}:{way}", {"crossing": _place(places[cp]), "direction": way}, n, int(g), int(r),
@@ -239,6 +302,6 @@ def flow_declarations(user: User, group: str, key: str, f: FlowFilter) -> Select
         following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
         query = query.where(Declaration.departed_at >= _midnight(start), Declaration.departed_at < _midnight(following))
     else:
-        query, bounds = _crossings(query, Declaration.id)
-        query = query.where(ExpectedCheckpoint.checkpoint_id == int(a), _direction(Declaration.kind, bounds) == b)
+        query, crossings, direction = _crossings(query, Declaration.id, covered(user, f))
+        query = query.where(crossings.c.checkpoint_id == int(a), direction == b)
     return query.order_by(Declaration.departed_at, Declaration.id)
