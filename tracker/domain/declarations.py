@@ -18,7 +18,7 @@ from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFaile
 from tracker.domain.lifecycle import move
 from tracker.domain.route_files import RouteFileError, route_from_waypoints
 from tracker.domain.route_geometry import RouteGeometry, plan_geometry, refit_route, store_route
-from tracker.domain.text import text
+from tracker.domain.text import Grams, text
 from tracker.models import (
     DEFAULT_CORRIDOR_M,
     HOME_COUNTRY,
@@ -111,6 +111,10 @@ def _items(session: Session, actor: User, items: list[tuple[str, int]],
             errors[f"items[{i}].sscc"] = text("no container {sscc} held by your dealer", sscc=sscc)
         elif not isinstance(mass, int) or isinstance(mass, bool) or mass <= 0:
             errors[f"items[{i}].declared_net_g"] = text("whole grams > 0")
+        elif mass > container.capacity_g:
+            errors[f"items[{i}].declared_net_g"] = text(
+                "{declared} is more than container {sscc} holds ({capacity})",
+                declared=Grams(mass), sscc=sscc, capacity=Grams(container.capacity_g))
         else:
             rows.append(DeclarationItem(container=container, declared_net_g=mass))
     return rows
