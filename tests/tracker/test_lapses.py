@@ -212,14 +212,19 @@ def test_submitting_in_the_portal_exhausts_the_approval(db: Session, auth, impor
     assert approval.status == ApprovalStatus.EXHAUSTED and kinds_on(db, declaration) == ["approval_exhausted"]
 
 
-def test_the_daily_command_expires_and_alerts(db: Session, app: Flask, make_dealer, make_declaration) -> None:
+def test_the_daily_command_expires_licences_and_approvals_and_alerts(
+        db: Session, app: Flask, make_dealer, make_declaration, importer, exporter) -> None:
     dealer = make_dealer()
     moving = make_declaration(declarant=dealer, consignee=make_dealer(licensed=False), status=S.IN_TRANSIT)
+    day = dealer.licenses[0].valid_to + timedelta(days=1)
+    approval = approval_for(db, importer.dealer, exporter, 500_000, valid_until=day - timedelta(days=1))
+    inbound = import_of(make_declaration, importer, exporter, approval, status=S.APPROVED)
     db.commit()
-    day = (dealer.licenses[0].valid_to + timedelta(days=1)).isoformat()
-    result = app.test_cli_runner().invoke(args=["licences", "expire", "--today", day])
+    result = app.test_cli_runner().invoke(args=["licences", "expire", "--today", day.isoformat()])
     assert result.exit_code == 0 and dealer.licenses[0].number in result.output, result.output
+    assert approval.number in result.output
     assert kinds_on(db, moving) == ["licence_expired"]
+    assert "approval_expired" in kinds_on(db, inbound)
 
 
 # ---------------------------------------------------------------- who sees it
@@ -275,3 +280,18 @@ def test_the_officer_page_expires_a_licence_lazily_and_shows_the_alert(
     assert 'id="lapses-ahead"' in page and "licence expired" in page
     client.get("/checkpoint")
     assert kinds_on(db, moving) == ["licence_expired"]
+
+
+def test_the_officers_list_of_lapses_ahead_speaks_russian(
+        db: Session, client: FlaskClient, auth, admin, route, make_dealer, make_declaration, make_user) -> None:
+    dealer = make_dealer()
+    make_declaration(declarant=dealer, origin=route["origin"], destination=route["destination"], status=S.APPROVED)
+    licensing.suspend_licence(db, admin, dealer.licenses[0].id, "склад не сверен")
+    officer = make_user(Role.CUSTOMS_OFFICER, checkpoints=[route["destination"]])
+    officer.language = "ru"
+    db.commit()
+    auth.sign_in_as(officer)
+    page = client.get("/checkpoint").get_data(as_text=True)
+    assert "Следуют сюда, хотя лицензия или разрешение больше не действуют" in page
+    assert "действие лицензии приостановлено" in page and "склад не сверен" in page
+    assert "Heading here" not in page and "licence suspended" not in page
