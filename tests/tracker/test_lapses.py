@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
 from tracker.domain import approvals, lapses, licensing
+from tracker.domain.errors import Conflict
 from tracker.domain.lifecycle import cancel, submit
 from tracker.models import (
     Activity,
@@ -295,3 +296,34 @@ def test_the_officers_list_of_lapses_ahead_speaks_russian(
     assert "Следуют сюда, хотя лицензия или разрешение больше не действуют" in page
     assert "действие лицензии приостановлено" in page and "склад не сверен" in page
     assert "Heading here" not in page and "licence suspended" not in page
+
+
+def test_revoking_an_approval_alerts_the_declarations_drawing_on_it(
+        db: Session, admin, importer, exporter, make_declaration) -> None:
+    approval = approval_for(db, importer.dealer, exporter, 500_000)
+    moving = import_of(make_declaration, importer, exporter, approval, status=S.IN_TRANSIT)
+    approvals.revoke_consent(db, admin, ImportApproval, approval.id, "exporter's statement was false")
+    assert approval.status == ApprovalStatus.REVOKED and approval.status_reason == "exporter's statement was false"
+    alert = db.scalars(select(Alert).where(Alert.declaration_id == moving.id)).one()
+    assert alert.kind == "approval_revoked" and alert.details["reason"] == "exporter's statement was false"
+    with pytest.raises(Conflict):
+        approvals.revoke_consent(db, admin, ImportApproval, approval.id, "again")
+
+
+def test_revoking_in_the_portal_needs_the_authority_and_a_reason(
+        db: Session, client: FlaskClient, auth, admin, make_user, importer, exporter, make_declaration) -> None:
+    approval = approval_for(db, importer.dealer, exporter, 500_000)
+    waiting = import_of(make_declaration, importer, exporter, approval, status=S.APPROVED)
+    url = f"/approvals/import/{approval.id}/revoke"
+    auth.sign_in_as(make_user(Role.TRADER))
+    assert auth.post_form(url, {"reason": "x"}, form_page="/declarations").status_code == 403
+    auth.logout()
+    auth.sign_in_as(admin)
+    refused = auth.post_form(url, {"reason": "  "}, form_page="/approvals")
+    assert refused.status_code == 400 and f'id="revoke-import-{approval.id}-error"' in refused.get_data(as_text=True)
+    assert kinds_on(db, waiting) == []
+    assert auth.post_form(url, {"reason": "false statement of source"}, form_page="/approvals").status_code == 302
+    assert kinds_on(db, waiting) == ["approval_revoked"]
+    assert auth.post_form(url, {"reason": "again"}, form_page="/approvals").status_code == 409
+    assert auth.post_form(f"/approvals/other/{approval.id}/revoke", {"reason": "x"},
+                          form_page="/approvals").status_code == 404

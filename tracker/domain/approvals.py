@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.domain.errors import ValidationFailed
+from tracker.domain.errors import Conflict, NotFound, ValidationFailed
 from tracker.domain.lapses import approval_lapsed
 from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin, whole_grams
 from tracker.domain.submission import declared_against
@@ -123,6 +123,24 @@ def record_export_consent(session: Session, actor: User, data: ExportConsentInpu
     session.add(consent)
     session.flush()
     return consent
+
+
+def revoke_consent(session: Session, actor: User, model: type[ImportApproval] | type[ExportConsent],
+                   record_id: int, reason: str) -> Consent:
+    """Revoke an import approval or export consent for good, saying why; each open declaration
+    drawing on it gets an alert."""
+    require_admin(actor)
+    if not reason.strip():
+        raise ValidationFailed({"reason": text("say why")})
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(text("no approval or consent {record_id}", record_id=record_id))
+    if record.status not in LIVE:
+        raise Conflict(text("{number} is {status}; it cannot be revoked", number=record.number, status=record.status))
+    record.status, record.status_reason = ApprovalStatus.REVOKED, reason.strip()
+    approval_lapsed(session, record, reason.strip())
+    session.flush()
+    return record
 
 
 def expire_approvals(session: Session, today: date) -> list[Consent]:

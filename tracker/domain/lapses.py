@@ -84,11 +84,12 @@ def licence_lapsed(session: Session, licence: License, reason: str) -> list[Aler
     return [alert for alert in found if alert is not None]
 
 
-def approval_lapsed(session: Session, record: Consent) -> list[Alert]:
+def approval_lapsed(session: Session, record: Consent, reason: str = "") -> list[Alert]:
     """Alert every open declaration drawing on the approval or consent that it no longer holds."""
     kind = APPROVAL_KINDS[record.status]
     subject = "approval" if isinstance(record, ImportApproval) else "consent"
-    details = {subject: record.number, "valid_until": record.valid_until.isoformat()}
+    details = {subject: record.number, "valid_until": record.valid_until.isoformat(),
+               **({"reason": reason} if reason else {})}
     found = [alert_once(session, d, kind, subject, details) for d in declarations_using(session, record)]
     return [alert for alert in found if alert is not None]
 

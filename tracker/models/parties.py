@@ -178,6 +178,8 @@ class ImportApproval(Base):
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_type(ApprovalStatus, "status"), default=ApprovalStatus.ACTIVE
     )
+    #: Why it was revoked (empty otherwise).
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -221,6 +223,8 @@ class ExportConsent(Base):
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_type(ApprovalStatus, "status"), default=ApprovalStatus.ACTIVE
     )
+    #: Why it was revoked (empty otherwise).
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
