@@ -23,7 +23,7 @@ TABLES = ('import_approvals', 'export_consents')
 def upgrade() -> None:
     """Apply this revision."""
     for table in TABLES:
-        op.add_column(table, sa.Column('status_reason', sa.Text(), nullable=False, server_default=''))
+        op.add_column(table, sa.Column('status_reason', sa.Text(), nullable=False, server_default=sa.text("''")))
 
 
 def downgrade() -> None:
