@@ -216,3 +216,19 @@ def test_the_api_refuses_a_draft_mass_beyond_capacity(client: FlaskClient, make_
     assert response.status_code == 422
     assert response.json["fields"]["items[0].declared_net_g"] == (
         f"34.501 kg is more than container {sscc} holds (34.500 kg)")
+
+
+def test_step_one_says_why_the_chosen_approval_was_revoked(
+        client: FlaskClient, auth: Any, db: Session, admin: Any, importer: Any, exporter: Dealer,
+        make_declaration: Any) -> None:
+    from tracker.domain.approvals import revoke_consent
+
+    revoked = approval(db, importer.dealer, exporter, "IMP-REVOKED")
+    draft = make_declaration(declarant=importer.dealer, consignor=exporter, consignee=importer.dealer,
+                             kind=DeclarationKind.IMPORT, import_approval=revoked)
+    revoke_consent(db, admin, ImportApproval, revoked.id, "statement of source was false")
+    auth.sign_in_as(importer)
+    page = client.get(f"/declarations/{draft.id}/edit?step=parties").get_data(as_text=True)
+    assert paragraph(page, "import_approval_id-lapse") == (
+        "IMP-REVOKED was revoked. Reason: statement of source was false. "
+        "Ask the licensing authority for a new one.")
