@@ -104,16 +104,17 @@ def test_reinstating_a_licence_that_ran_out_meanwhile_is_refused(db: Session, ad
 
 @pytest.mark.parametrize("change, kind", [
     (licensing.suspend_licence, "licence_suspended"), (licensing.revoke_licence, "licence_revoked")])
-def test_suspending_or_revoking_opens_an_alert_on_each_shipment_in_transit(
+def test_suspending_or_revoking_opens_an_alert_on_each_open_declaration(
         db: Session, admin, make_dealer, make_declaration, change, kind) -> None:
     dealer = make_dealer()
     moving = make_declaration(declarant=dealer, status=DeclarationStatus.IN_TRANSIT)
     inbound = make_declaration(consignee=dealer, status=DeclarationStatus.IN_TRANSIT)
     waiting = make_declaration(declarant=dealer, status=DeclarationStatus.APPROVED)
+    done = make_declaration(declarant=dealer, status=DeclarationStatus.ARRIVED)
     change(db, admin, dealer.licenses[0].id, "inspection found a leak")
     alerts = db.scalars(select(Alert).where(Alert.kind == kind)).all()
-    assert {a.declaration_id for a in alerts} == {moving.id, inbound.id}
-    assert waiting.id not in {a.declaration_id for a in alerts}
+    assert {a.declaration_id for a in alerts} == {moving.id, inbound.id, waiting.id}
+    assert done.id not in {a.declaration_id for a in alerts}
     assert alerts[0].details["reason"] == "inspection found a leak"
     assert alerts[0].history[0].action == "opened"
 

@@ -295,7 +295,7 @@ def test_the_api_refuses_a_declared_mass_past_the_container_capacity_at_once(
         "kind": "domestic", "consignee_id": make_dealer().id, "origin": origin.code, "destination": destination.code,
         "items": [{"sscc": flask_.sscc, "declared_net_g": 34_501}]})
     assert response.status_code == 422 and set(response.json["fields"]) == {"items[0].declared_net_g"}
-    assert f"capacity of container {flask_.sscc} (34500 g)" in response.json["fields"]["items[0].declared_net_g"]
+    assert f"capacity of container {flask_.sscc} (34.500 kg)" in response.json["fields"]["items[0].declared_net_g"]
     assert db.scalar(select(func.count()).select_from(Declaration)) == before
 
 

@@ -3,7 +3,8 @@
 An import approval is the consent this country gives an importer (exporter, exporting
 country, quantity, intended use, the statement of source). An export consent is the
 importing country's written consent that an exporter here must hold (Art. 3(6)). Each
-is recorded by the licensing authority; declarations draw on its quantity.
+is recorded by the licensing authority; declarations draw on its quantity, and one whose
+quantity is all declared becomes ``exhausted`` (:func:`recount`) until a declaration gives some back.
 """
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.domain.errors import ValidationFailed
+from tracker.domain.errors import Conflict, NotFound, ValidationFailed
+from tracker.domain.lapses import approval_lapsed
 from tracker.domain.licensing import MAX_NUMBER_LENGTH, require_admin
 from tracker.domain.plausibility import mass_problem
+from tracker.domain.submission import declared_against
 from tracker.domain.text import text
-from tracker.models import HOME_COUNTRY, ApprovalStatus, Dealer, ExportConsent, ImportApproval, User
+from tracker.models import HOME_COUNTRY, ApprovalStatus, Dealer, Declaration, ExportConsent, ImportApproval, User
+
+Consent = ImportApproval | ExportConsent
+#: An approval or consent that has not lapsed by date or been revoked (a used-up one may still expire).
+LIVE = (ApprovalStatus.ACTIVE, ApprovalStatus.EXHAUSTED)
 
 
 @dataclass
@@ -119,13 +126,64 @@ def record_export_consent(session: Session, actor: User, data: ExportConsentInpu
     return consent
 
 
-def expire_approvals(session: Session, today: date) -> list[ImportApproval | ExportConsent]:
-    """Mark every active approval or consent whose last valid day is before ``today`` as expired."""
-    due: list[ImportApproval | ExportConsent] = []
+def revoke_consent(session: Session, actor: User, model: type[ImportApproval] | type[ExportConsent],
+                   record_id: int, reason: str) -> Consent:
+    """Revoke an import approval or export consent for good, saying why; each open declaration
+    drawing on it gets an alert."""
+    require_admin(actor)
+    if not reason.strip():
+        raise ValidationFailed({"reason": text("say why")})
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(text("no approval or consent {record_id}", record_id=record_id))
+    if record.status not in LIVE:
+        raise Conflict(text("{number} is {status}; it cannot be revoked", number=record.number, status=record.status))
+    record.status, record.status_reason = ApprovalStatus.REVOKED, reason.strip()
+    approval_lapsed(session, record, reason.strip())
+    session.flush()
+    return record
+
+
+def expire_approvals(session: Session, today: date) -> list[Consent]:
+    """Mark every active or used-up approval or consent whose last valid day is before ``today``
+    as expired; each open declaration drawing on one gets an alert."""
+    due: list[Consent] = []
     for model in (ImportApproval, ExportConsent):
         due.extend(session.scalars(select(model).where(
-            model.status == ApprovalStatus.ACTIVE, model.valid_until < today).order_by(model.id)))
+            model.status.in_(LIVE), model.valid_until < today).order_by(model.id)
+            .with_for_update(skip_locked=True)))  # a page expiring lazily at once leaves these to this run
     for record in due:
         record.status = ApprovalStatus.EXPIRED
+        approval_lapsed(session, record)
     session.flush()
     return due
+
+
+def _consent_of(declaration: Declaration) -> Consent | None:
+    """Return the approval or consent the declaration draws on (None for a domestic or transit one)."""
+    return declaration.import_approval or declaration.export_consent
+
+
+def remaining_g(session: Session, record: Consent) -> int:
+    """Return the grams of the approval or consent that no counting declaration has claimed."""
+    column = Declaration.import_approval_id if isinstance(record, ImportApproval) else Declaration.export_consent_id
+    return record.quantity_g - declared_against(session, column, record.id, None)
+
+
+def recount(session: Session, declaration: Declaration) -> Consent | None:
+    """Bring the status of the declaration's approval or consent up to date with what is declared on it.
+
+    Called when a declaration starts or stops counting (submitted; cancelled or rejected). Used up:
+    it becomes ``exhausted`` and the declarations drawing on it get an alert; room again: ``active``.
+    """
+    record = _consent_of(declaration)
+    if record is None:
+        return None
+    left = remaining_g(session, record)
+    if record.status == ApprovalStatus.ACTIVE and left <= 0:
+        record.status = ApprovalStatus.EXHAUSTED
+        approval_lapsed(session, record)
+    elif record.status == ApprovalStatus.EXHAUSTED and left > 0:
+        record.status = ApprovalStatus.ACTIVE
+    session.flush()
+    return record

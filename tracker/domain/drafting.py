@@ -7,6 +7,7 @@ starting from :func:`draft_of` (the draft as it stands) with only that step's fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from shapely.geometry import LineString
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from tracker.domain.declarations import DraftInput, editable_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.route_files import locate_on_route
-from tracker.domain.submission import HOLDING
+from tracker.domain.standing import licence_lapse
+from tracker.domain.submission import ACTIVITY_OF_KIND, HOLDING, Failure, rule_parties_licensed
 from tracker.domain.text import text
 from tracker.models import (
     HOME_COUNTRY,
@@ -46,19 +48,33 @@ REVIEW_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("beacon", "route", ("beacon",)), ("vehicle", "route", ("vehicle",)),
 )
 STEP_OF_ROW = {name: step for name, step, _keys in REVIEW_FIELDS}
+ROW_OF_KEY = {key: name for name, _step, keys in REVIEW_FIELDS for key in keys}
+
+
+@dataclass(frozen=True)
+class PlacedFailure:
+    """One failure as the review shows it: the message, and the step whose form can correct it.
+
+    ``step`` is None when no step can (the trader's own licence is suspended, say); ``why`` then
+    says what the trader can do instead.
+    """
+
+    message: str
+    step: str | None
+    why: str = ""
 
 
 @dataclass
 class PlacedFailures:
     """The submission rules' failures placed beside the review's rows.
 
-    ``beside`` maps a row of :data:`REVIEW_FIELDS` to its messages, ``by_sscc`` a container
-    to its messages; ``unplaced`` keeps any message whose field the review does not show.
+    ``beside`` maps a row of :data:`REVIEW_FIELDS` to its failures, ``by_sscc`` a container
+    to its failures; ``unplaced`` keeps any failure whose field the review does not show.
     """
 
-    beside: dict[str, list[str]] = field(default_factory=dict)
-    by_sscc: dict[str, list[str]] = field(default_factory=dict)
-    unplaced: list[str] = field(default_factory=list)
+    beside: dict[str, list[PlacedFailure]] = field(default_factory=dict)
+    by_sscc: dict[str, list[PlacedFailure]] = field(default_factory=dict)
+    unplaced: list[PlacedFailure] = field(default_factory=list)
 
 
 def _indexed(key: str) -> tuple[str, int | None]:
@@ -68,20 +84,57 @@ def _indexed(key: str) -> tuple[str, int | None]:
     return head, int(index) if index.isdigit() else None
 
 
-def place_failures(declaration: Declaration, failures: dict[str, str]) -> PlacedFailures:
-    """Place every failure by field, by container (``items[i]`` is the i-th item) or in general."""
+def _own_licence_remedy(session: Session, declaration: Declaration, dealer: Dealer,
+                        today: date) -> tuple[str | None, str]:
+    """Where the trader's own dealer's licence failure is corrected: the window (step 3) when a licence
+    for the activity is in force today and only its dates do not cover the window; else nowhere."""
+    activity = ACTIVITY_OF_KIND[declaration.kind]
+    lapse = licence_lapse(session, dealer, today)
+    if lapse is not None and lapse.licence is not None:
+        return None, text("no step of this form can correct it: licence {licence} is {status}; "
+                          "contact the licensing authority", licence=lapse.licence.number, status=lapse.status)
+    if lapse is not None:
+        return None, text("no step of this form can correct it: your dealer holds no licence; "
+                          "contact the licensing authority")
+    if any(lic.covers(activity, today) for lic in dealer.licenses):
+        return "route", ""
+    return None, text("no step of this form can correct it: your dealer's licence does not cover {activity}; "
+                      "contact the licensing authority", activity=activity)
+
+
+def remedy(session: Session, declaration: Declaration, failure: Failure, today: date) -> tuple[str | None, str]:
+    """Return the step whose form can correct ``failure`` (None: none can) and, when none can, what to do."""
+    head, index = _indexed(failure.field)
+    if failure.rule == rule_parties_licensed.__name__:
+        dealer = getattr(declaration, failure.field)
+        if dealer.id == declaration.declarant_id:
+            return _own_licence_remedy(session, declaration, dealer, today)
+        return "parties", ""   # another consignee can be chosen
+    if failure.field in ROW_OF_KEY:
+        return STEP_OF_ROW[ROW_OF_KEY[failure.field]], ""
+    if head == "items" and index is not None:
+        return "containers", ""
+    if head == "expected_checkpoints":
+        return "route", ""
+    return None, ""
+
+
+def place_failures(session: Session, declaration: Declaration, found: list[Failure],
+                   today: date) -> PlacedFailures:
+    """Place every failure by field, by container (``items[i]`` is the i-th item) or in general,
+    each with the step that can correct it."""
     placed = PlacedFailures()
-    row_of_key = {key: name for name, _step, keys in REVIEW_FIELDS for key in keys}
-    for key, message in failures.items():
-        head, index = _indexed(key)
-        if key in row_of_key:
-            placed.beside.setdefault(row_of_key[key], []).append(message)
+    for failure in found:
+        head, index = _indexed(failure.field)
+        shown = PlacedFailure(failure.message, *remedy(session, declaration, failure, today))
+        if failure.field in ROW_OF_KEY:
+            placed.beside.setdefault(ROW_OF_KEY[failure.field], []).append(shown)
         elif head == "items" and index is not None and index < len(declaration.items):
-            placed.by_sscc.setdefault(declaration.items[index].container.sscc, []).append(message)
+            placed.by_sscc.setdefault(declaration.items[index].container.sscc, []).append(shown)
         elif head == "expected_checkpoints" and index is not None:
-            placed.beside.setdefault("expected_checkpoints", []).append(message)
+            placed.beside.setdefault("expected_checkpoints", []).append(shown)
         else:
-            placed.unplaced.append(message)
+            placed.unplaced.append(shown)
     return placed
 
 

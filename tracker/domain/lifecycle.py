@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, may, may_cancel, owns_declaration
+from tracker.domain.approvals import recount
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.references import make_reference
 from tracker.domain.seals import seal_declaration_items
@@ -95,6 +96,7 @@ def submit(session: Session, actor: User, declaration_id: int, now: datetime | N
     move(declaration, S.SUBMITTED)
     declaration.submitted_at = now
     seal_declaration_items(session, declaration)
+    recount(session, declaration)
     return declaration
 
 
@@ -147,6 +149,7 @@ def reject(session: Session, actor: User, declaration_id: int, reason: str,
     move(declaration, S.REJECTED)
     _decided(declaration, actor, reason.strip(), now or utcnow())
     session.flush()
+    recount(session, declaration)
     return declaration
 
 
@@ -165,4 +168,5 @@ def cancel(session: Session, actor: User, declaration_id: int, reason: str = "")
     if reason.strip():
         declaration.decision_reason = reason.strip()
     session.flush()
+    recount(session, declaration)
     return declaration

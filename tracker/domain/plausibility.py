@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tracker.domain.text import Text, text
+from tracker.domain.text import Grams, Text, text
 from tracker.models import FLASK_NET_G, ContainerType
 
 #: The heaviest mass any one record may carry: 100 t.
@@ -85,8 +85,8 @@ def mass_problem(grams: Any, minimum: int = 1, capacity_g: int | None = None,
         return text("{grams} g is more than the ceiling of {ceiling} g ({kg} kg)",
                     grams=grams, ceiling=ceiling, kg=_kg(ceiling))
     if capacity_g is not None and grams > capacity_g:
-        return text("{grams} g is more than the capacity of container {sscc} ({capacity} g)",
-                    grams=grams, sscc=sscc or "", capacity=capacity_g)
+        return text("{grams} is more than the capacity of container {sscc} ({capacity})",
+                    grams=Grams(grams), sscc=sscc or "", capacity=Grams(capacity_g))
     return None
 
 

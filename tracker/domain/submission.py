@@ -319,12 +319,27 @@ RULES: tuple[Callable[[Submission], Errors], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One rule's refusal of one field: which rule (its function's name), which field, why."""
+
+    rule: str
+    field: str
+    message: str
+
+
+def failures(session: Session, declaration: Declaration, now: datetime,
+             rules: tuple[Callable[[Submission], Errors], ...] = RULES) -> list[Failure]:
+    """Run every rule and return each refusal with the rule that made it (the review places them by rule)."""
+    sub = Submission(session, declaration, now)
+    return [Failure(rule.__name__, name, message) for rule in rules for name, message in rule(sub).items()]
+
+
 def check_submission(session: Session, declaration: Declaration, now: datetime,
                      rules: tuple[Callable[[Submission], Errors], ...] = RULES) -> Errors:
     """Run every rule and return all failing fields (a field failing twice keeps both messages)."""
-    sub = Submission(session, declaration, now)
     errors: Errors = {}
-    for rule in rules:
-        for name, message in rule(sub).items():
-            errors[name] = joined([errors[name], message]) if name in errors else message
+    for failure in failures(session, declaration, now, rules):
+        name, message = failure.field, failure.message
+        errors[name] = joined([errors[name], message]) if name in errors else message
     return errors

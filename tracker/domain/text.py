@@ -31,6 +31,14 @@ class Text(str):
         return self.template, self.params
 
 
+class Grams(int):
+    """A mass in grams that a message shows in kilograms: "34.600 kg" in English (the API, logs);
+    the portal writes it in the user's language (34,600 кг)."""
+
+    def __format__(self, _spec: str) -> str:
+        return f"{int(self) / 1000:,.3f} kg"
+
+
 def text(template: str, **params: Any) -> Text:
     """Make a message from a ``str.format`` template and its values (see the module docstring)."""
     return Text(template, params)

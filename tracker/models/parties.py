@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tracker.models.base import Base, UTCDateTime, enum_type, positive, require, utcnow
@@ -178,6 +179,8 @@ class ImportApproval(Base):
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_type(ApprovalStatus, "status"), default=ApprovalStatus.ACTIVE
     )
+    #: Why it was revoked (empty otherwise).
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default=sa_text("''"))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -221,6 +224,8 @@ class ExportConsent(Base):
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_type(ApprovalStatus, "status"), default=ApprovalStatus.ACTIVE
     )
+    #: Why it was revoked (empty otherwise).
+    status_reason: Mapped[str] = mapped_column(Text, default="", server_default=sa_text("''"))
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.db import session_scope
-from tracker.domain import approvals, licensing, lifecycle
+from tracker.domain import approvals, lapses, licensing, lifecycle
 from tracker.domain.errors import DomainError
 from tracker.domain.references import InvalidReference, validate_reference
 from tracker.models import Activity, Dealer, Declaration, License, User
@@ -131,12 +131,12 @@ licence_revoke = _licence_change("revoke", licensing.revoke_licence)
 @licences_group.command("expire")
 @click.option("--today", type=DAY, help="The day to expire for (default: today, UTC).")
 def licences_expire(today: datetime | None) -> None:
-    """Mark licences and import approvals past their last valid day as expired (run daily)."""
+    """Mark licences, import approvals and export consents past their last valid day as expired, and alert
+    every open declaration they cover (run daily; pages also run it lazily)."""
     day = today.date() if today else datetime.now(timezone.utc).date()
 
     def work(session: Session) -> str:
-        expired = licensing.expire_licences(session, day)
-        consents = approvals.expire_approvals(session, day)
+        expired, consents = lapses.lapse_due(session, day)
         names = ", ".join(record.number for record in [*expired, *consents])
         return (f"{len(expired)} licence(s) and {len(consents)} approval(s) or consent(s) expired"
                 + (f": {names}" if names else ""))

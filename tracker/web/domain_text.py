@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext
 
-from tracker.domain.text import Text
+from tracker.domain.text import Grams, Text
 from tracker.web.labels import label
 
 
@@ -27,6 +27,10 @@ def translate(message: Any) -> str:
 
 
 def _shown(value: Any) -> Any:
+    if isinstance(value, Grams):
+        from tracker.web.i18n import kg  # i18n needs the app's database; this module is imported early
+
+        return kg(int(value))
     if isinstance(value, Text):
         return translate(value)
     if isinstance(value, Enum):

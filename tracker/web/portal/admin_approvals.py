@@ -1,7 +1,7 @@
 """Import approvals and export consents (Minamata Art. 3), and the decision on a submitted declaration."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -93,6 +93,28 @@ def record_export_consent():  # type: ignore[no-untyped-def]
         return _refused(exc, "export")
     db.commit()
     flash(gettext("Export consent %(number)s recorded.", number=consent.number), "success")
+    return redirect(url_for("portal.approvals"))
+
+
+CONSENT_MODELS = {"import": ImportApproval, "export": ExportConsent}
+
+
+@bp.post("/approvals/<kind>/<int:record_id>/revoke")
+@requires(Action.MANAGE_LICENSES)
+def revoke_consent(kind: str, record_id: int):  # type: ignore[no-untyped-def]
+    """Revoke an import approval or export consent, saying why; its open declarations get an alert."""
+    if kind not in CONSENT_MODELS:
+        abort(404)
+    db = get_session()
+    try:
+        record = consents.revoke_consent(db, acting_user(), CONSENT_MODELS[kind], record_id, text_field("reason"))
+    except (ValidationFailed, Conflict) as exc:
+        db.rollback()
+        shown = exc.errors.get("reason", exc.message) if isinstance(exc, ValidationFailed) else exc.message
+        return _approvals_page({"reason": shown}, f"revoke-{kind}-{record_id}"), (
+            400 if isinstance(exc, ValidationFailed) else 409)
+    db.commit()
+    flash(gettext("%(number)s revoked.", number=record.number), "success")
     return redirect(url_for("portal.approvals"))
 
 

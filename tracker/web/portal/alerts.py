@@ -42,6 +42,8 @@ DETAILS = {
     "corridor_m": _l("Corridor"), "width_m": _l("Corridor"), "radius_m": _l("Radius"),
     "fixes": _l("Positions"), "speed_kmh": _l("Speed"), "dead_zone": _l("Dead zone"), "note": _l("Note"),
     "declaration": _l("Declaration"), "accuracy_m": _l("Accuracy"), "signs": _l("Signs"),
+    "approval": _l("Import approval"), "consent": _l("Export consent"), "valid_until": _l("Valid until"),
+    "since": _l("Since"), "by": _l("By"), "reason": _l("Reason"),
 }
 
 

@@ -24,6 +24,7 @@ from tracker.domain.custody_check import CustodyRefused, Verdict
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.loading import loading_of
 from tracker.domain.gs1 import InvalidIdentifier, SSCC_LENGTH, gs1_check_digit, validate_sscc
+from tracker.domain.lapses import lapse_alerts_ahead, lapse_due
 from tracker.domain.scans import MAX_PHOTO_BYTES, ScannedContainer, describe, examine_photo
 from tracker.domain.text import Text
 from tracker.models import Checkpoint, CustodyEvent, CustodyKind
@@ -76,13 +77,21 @@ def checkpoint():  # type: ignore[no-untyped-def]
     """
     user, db = acting_user(), get_session()
     posts = [c.id for c in user.checkpoints]
+    _expire_lazily(db)
     events = paginate(db, recorded_since(posts, _start_of_today()), page_number("events"), EVENTS_PER_PAGE)
     leaving = paginate(db, departing(posts), page_number("departing"))
     return render_template(
         "officer/checkpoint.html", posts=user.checkpoints,
         departing=leaving, loading=loading_of(db, [d.id for d in leaving.rows]),
         arriving=paginate(db, arriving(posts), page_number("arriving")),
-        events=events, groups=by_declaration(events.rows))
+        events=events, groups=by_declaration(events.rows), ahead=lapse_alerts_ahead(db, posts))
+
+
+def _expire_lazily(db: Any) -> None:
+    """Expire what ran out since the daily command last ran, so the page never shows a lapsed licence as valid."""
+    expired, consents = lapse_due(db, datetime.now(timezone.utc).date())
+    if expired or consents:
+        db.commit()
 
 
 # ---------------------------------------------------------------- scanning

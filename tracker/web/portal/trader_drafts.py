@@ -26,7 +26,6 @@ from tracker.domain.declarations import (
     update_draft,
 )
 from tracker.domain.drafting import (
-    STEP_OF_ROW,
     STEPS,
     assign_beacon,
     checkpoints,
@@ -39,7 +38,8 @@ from tracker.domain.drafting import (
 )
 from tracker.domain.errors import Conflict, ValidationFailed
 from tracker.domain.route_files import MAX_GPX_BYTES, RouteFileError, parse_gpx, route_from_waypoints
-from tracker.domain.submission import check_submission
+from tracker.domain.standing import consent_lapses, licence_lapses
+from tracker.domain.submission import Failure, failures
 from tracker.models import (
     Declaration,
     DeclarationKind,
@@ -92,14 +92,18 @@ def _parties_input(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _parties_page(declaration: Declaration | None, form: Any, errors: dict[str, Any], status: int = 200):
-    """Render the parties step (new or editing)."""
+    """Render the parties step (new or editing), telling up front which licence or approval does not hold."""
     user, db = acting_user(), get_session()
+    today = utcnow().date()
+    dealers = counterparties(db, user)
+    approvals = list(db.scalars(select(ImportApproval).where(approval_filter(user)).order_by(ImportApproval.number)))
+    consents = list(db.scalars(select(ExportConsent).where(consent_filter(user)).order_by(ExportConsent.number)))
     return render_template(
         "trader/step_parties.html", d=declaration, step="parties", form=FormValues(form), errors=errors,
-        kinds=list(DeclarationKind), own=user.dealer, dealers=counterparties(db, user), places=checkpoints(db),
-        approvals=db.scalars(select(ImportApproval).where(approval_filter(user))).all(),
-        consents=db.scalars(select(ExportConsent).where(consent_filter(user))).all(),
-        steps=STEPS, titles=STEP_TITLES,
+        kinds=list(DeclarationKind), own=user.dealer, dealers=dealers, places=checkpoints(db),
+        approvals=approvals, consents=consents, steps=STEPS, titles=STEP_TITLES,
+        lapsed=licence_lapses(db, [user.dealer, *dealers] if user.dealer else dealers, today),
+        approval_lapses=consent_lapses(db, approvals, today), consent_lapses=consent_lapses(db, consents, today),
     ), status
 
 
@@ -156,8 +160,8 @@ def _step_page(record: Declaration, step: str, form: Any = None, errors: dict[st
         context |= {"places": checkpoints(db), "beacons": dealer_beacons(db, user), "max_gpx": MAX_GPX_BYTES,
                     "form": FormValues(form or _route_form(record))}
     else:
-        failures = errors if errors is not None else _precheck(record)
-        context |= {"failures": failures, "placed": place_failures(record, failures), "step_of": STEP_OF_ROW}
+        found = _precheck(record)
+        context |= {"failures": found, "placed": place_failures(db, record, found, utcnow().date())}
     return render_template(f"trader/step_{step}.html", **context), status
 
 
@@ -169,11 +173,15 @@ def _route_form(record: Declaration) -> dict[str, Any]:
             "beacon_id": record.beacon_id or "", "vehicle": record.vehicle}
 
 
-def _precheck(record: Declaration) -> dict[str, Any]:
-    """Return what the submission rules would refuse now (nothing once it is no longer a draft)."""
+def _precheck(record: Declaration) -> list[Failure]:
+    """Return what the submission rules would refuse now (nothing once it is no longer a draft).
+
+    After a refused submission the review runs the rules again rather than reading the refusal:
+    the same rules on the same draft, now with the rule behind each message (its remedy).
+    """
     if record.status not in EDITABLE_STATUSES:
-        return {}
-    return check_submission(get_session(), record, utcnow())
+        return []
+    return failures(get_session(), record, utcnow())
 
 
 @bp.route("/declarations/<int:declaration_id>/edit", methods=["GET", "POST"])

@@ -6,8 +6,8 @@ dropped; ``device_traffic`` counts messages, positions, unknown, refused and unr
 (over the per-device bound) per beacon, for the admin's device page. The messages are
 evidence: append-only on PostgreSQL, like the other evidence tables (0003).
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0014'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ chain of its own holding each buyer's confirmation or dispute: register entries 
 hashed and append-only, so an answer is never written into the entry. On PostgreSQL
 the append-only triggers of revision 0003 guard the new table too.
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04
 """
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014'
+revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None
