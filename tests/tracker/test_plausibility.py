@@ -394,7 +394,7 @@ def test_the_portal_refuses_a_declared_mass_past_the_capacity_in_step_2(auth: An
     auth.sign_in_as(trader)
     response = auth.post_form(f"/declarations/{draft.id}/edit?step=containers", {"sscc": sscc, f"mass-{sscc}": "34.501"})
     assert response.status_code == 400
-    assert f"capacity of container {sscc} (34500 g)" in field_error(response.get_data(as_text=True), f"mass-{sscc}")
+    assert f"capacity of container {sscc} (34.500 kg)" in field_error(response.get_data(as_text=True), f"mass-{sscc}")
     db.expire_all()
     assert draft.items[0].declared_net_g == 34_500
 

@@ -506,3 +506,32 @@ def test_an_officer_may_not_record_at_a_post_of_someone_else(
     assert response.status_code == 403
     assert f"not posted at {declaration.destination.name}" in response.get_data(as_text=True)
     assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
+# ---------------------------------------------------------------- the phone's position
+def test_the_phones_position_goes_with_the_event_and_is_compared_with_the_beacon(
+        client: FlaskClient, auth, signed_in, make_declaration, make_beacon, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], beacon=make_beacon(),
+                                   **leaving_now())
+    sscc = declaration.items[0].container.sscc
+    values = form_values(client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True), "custody-form")
+    assert values["lat"] == values["lon"] == ""  # filled by the page's script where the phone allows it
+    response = client.post("/checkpoint/custody", data={**values, "lat": "42.874621", "lon": "74.569762"})
+    assert response.status_code == 302
+    event = db.scalars(select(CustodyEvent)).one()
+    assert (event.lat, event.lon) == (42.874621, 74.569762)
+    alert = db.scalars(select(Alert).where(Alert.kind == "no_beacon_position_at_custody")).one()
+    assert alert.details["measured_from"] == "reported_position" and (alert.lat, alert.lon) == (event.lat, event.lon)
+
+
+@pytest.mark.parametrize("lat, lon", [("NaN", "74.5"), ("inf", "74.5"), ("91", "74.5"), ("42.8", "x"),
+                                      ("1e400", "74.5"), ("4" * 40, "74.5")])
+def test_a_forged_phone_position_is_refused_and_nothing_is_recorded(client: FlaskClient, auth, signed_in,
+                                                                   make_declaration, db: Session,
+                                                                   lat: str, lon: str) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    sscc = declaration.items[0].container.sscc
+    values = form_values(client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True), "custody-form")
+    response = client.post("/checkpoint/custody", data={**values, "lat": lat, "lon": lon})
+    assert response.status_code == 400
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0

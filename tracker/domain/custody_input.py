@@ -5,6 +5,7 @@ computed before it is flushed); ``custody.py`` decides what the event means.
 """
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Any, Mapping, Union
@@ -104,7 +105,7 @@ def _scalars(data: Mapping[str, Any], errors: dict[str, str], container: Contain
     for name, limit in (("lat", 90), ("lon", 180)):
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or abs(value) > limit):
+                                  or not math.isfinite(value) or abs(value) > limit):
             errors[name] = text("degrees within ±{limit}", limit=limit)
         coords[name] = float(value) if name not in errors and value is not None else None
     return {"kind": kind, "seal_intact": data.get("seal_intact"), "measured_net_g": mass,

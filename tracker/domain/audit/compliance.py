@@ -31,7 +31,7 @@ from tracker.domain.declarations import find_declaration
 from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.domain.tolerance import mass_discrepancy_g, mass_tolerance_g
 from tracker.domain.track_episodes import EXCURSION, SIGNAL_GAP, STOP, Episode, track_episodes
-from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, Position, User
+from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, PlaceRole, Position, User
 
 #: Flags after which a fix says nothing reliable about where the vehicle is (the gateway's
 #: ``beacon_gateway.evaluation.track.NOT_A_LOCATION``; a test keeps the two equal).
@@ -274,9 +274,10 @@ def _custody(session: Session, declaration_id: int) -> tuple[CustodyStep, ...]:
 
 def expected_route(declaration: Declaration) -> list[tuple[str, int | None, Checkpoint]]:
     """Return the checkpoints the declaration expects, in order: origin, each expected one, destination."""
-    stops: list[tuple[str, int | None, Checkpoint]] = [("origin", None, declaration.origin)]
-    stops += [("checkpoint", e.seq, e.checkpoint) for e in declaration.expected_checkpoints]
-    stops.append(("destination", None, declaration.destination))
+    stops: list[tuple[str, int | None, Checkpoint]] = []
+    for place in declaration.route_places:
+        seq = len(stops) - 1 if place.role == PlaceRole.CHECKPOINT else None  # the n-th checkpoint, from 0
+        stops.append((place.role.value, seq, place.checkpoint))
     seen: set[int] = set()
     unique = []
     for role, seq, checkpoint in stops:

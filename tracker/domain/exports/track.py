@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tracker.domain.exports import Period, stream_rows
-from tracker.models import Alert, Checkpoint, Declaration, Position
+from tracker.models import Alert, Checkpoint, Declaration, PlaceRole, Position
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,8 @@ def places(declaration: Declaration) -> list[Place]:
     def of(role: str, checkpoint: Checkpoint) -> Place:
         return Place(role, checkpoint.code, checkpoint.name, checkpoint.lat, checkpoint.lon, checkpoint.radius_m)
 
-    found = [of("origin", declaration.origin)]
-    found += [of("expected", e.checkpoint) for e in declaration.expected_checkpoints]
-    found.append(of("destination", declaration.destination))
+    roles = {PlaceRole.CHECKPOINT: "expected"}  # the exports' word for a checkpoint on the way
+    found = [of(roles.get(place.role, place.role.value), place.checkpoint) for place in declaration.route_places]
     found += [Place("authorised_stop", f"stop-{s.seq}", s.name, s.lat, s.lon, s.radius_m)
               for s in declaration.authorised_stops]
     return found

@@ -247,12 +247,29 @@ def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[s
             "partial_reason": form.get("partial_reason", "")}
     if _DIGEST.match(form.get("photo_digest", "")):
         data["photo_digest"] = form["photo_digest"]
+    data.update(_phone_position(form))
     return data, errors
 
 
 #: Fields of the confirm form; a failure of any other part of the event is shown above the form.
 _FORM_FIELDS = {"kind", "checkpoint", "seal_intact", "measured_kg", "remarks", "override_reason", "partial_reason"}
 _SHOWN_AS = {"measured_net_g": "measured_kg", "photo_digest": "form"}
+
+
+def _phone_position(form: dict[str, Any]) -> dict[str, Any]:
+    """Return the phone's reported position (the page fills ``lat``/``lon`` when the officer allows it).
+
+    Both or neither: a value that is not a number goes to the domain as it is, which refuses it.
+    """
+    lat, lon = form.get("lat", "").strip(), form.get("lon", "").strip()
+    if not lat or not lon:
+        return {}
+    def number(raw: str) -> Any:
+        try:
+            return float(raw) if len(raw) <= 32 else raw
+        except ValueError:
+            return raw
+    return {"lat": number(lat), "lon": number(lon)}
 
 
 def _beside_fields(failures: dict[str, str]) -> dict[str, str]:

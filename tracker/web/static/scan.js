@@ -87,8 +87,24 @@
     });
   }
 
+  function reportPosition() {
+    // The phone's position goes with the event, where the officer's browser allows it: the tracker
+    // compares it with the beacon's (a beacon moved to another truck). Without it, the checkpoint's.
+    var lat = document.getElementById("phone-lat");
+    var lon = document.getElementById("phone-lon");
+    if (!lat || !lon || lat.value || !navigator.geolocation) {
+      return;
+    }
+    navigator.geolocation.getCurrentPosition(function (where) {
+      lat.value = where.coords.latitude.toFixed(6);
+      lon.value = where.coords.longitude.toFixed(6);
+    }, function () { /* refused or unavailable: the checkpoint's position is used */ },
+    {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+  }
+
   function initConfirm(form) {
     var button = document.getElementById("confirm");
+    reportPosition();
     form.addEventListener("change", function (event) {
       if (event.target.name === "kind" && event.target.dataset.confirm) {
         button.textContent = event.target.dataset.confirm;
