@@ -7,10 +7,11 @@ about them can change until another one arrives.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway.evaluation.episodes import Episode
@@ -21,6 +22,9 @@ from tracker.models import Beacon, Declaration, DeclarationStatus
 
 #: Declarations still on the road: silence and lateness matter only for them.
 ON_ROAD = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT)
+#: The PostgreSQL advisory lock held by the one ``serve`` process running the check (any fixed number
+#: no other part of the system uses; these are the bytes of "HgOverdu").
+OVERDUE_LOCK_KEY = 0x4867_4F76_6572_6475
 
 
 def overdue_candidates(session: Session, now: datetime, rules: Rules | None = None) -> list[int]:
@@ -57,6 +61,14 @@ def run_overdue_check(sessions: sessionmaker[Session], now: datetime, rules: Rul
     same declarations in this or another process waits at most one chunk; ``stopping``
     is asked between chunks, so a shutdown does not wait for the whole check.
     """
+    with sole_checker(sessions) as alone:
+        if not alone:
+            return 0  # another process is running the check now; the next period will find what is left
+        return _check_in_chunks(sessions, now, rules, stopping)
+
+
+def _check_in_chunks(sessions: sessionmaker[Session], now: datetime, rules: Rules | None,
+                     stopping: Callable[[], bool]) -> int:
     with sessions() as session:
         ids = overdue_candidates(session, now, rules)
     for start in range(0, len(ids), CHUNK):
@@ -67,3 +79,27 @@ def run_overdue_check(sessions: sessionmaker[Session], now: datetime, rules: Rul
                             now=now, rules=rules)
             session.commit()
     return len(ids)
+
+
+@contextmanager
+def sole_checker(sessions: sessionmaker[Session]) -> Iterator[bool]:
+    """Hold the overdue check's advisory lock while the block runs; yield whether it was free.
+
+    Several ``serve`` processes share the work of ingestion, but one check at a time is enough:
+    the others skip their turn instead of re-evaluating the same declarations. The lock is held
+    by a connection of its own (released with it if the process dies). SQLite, one process
+    only, needs no lock.
+    """
+    bind: Any = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        yield True
+        return
+    holder = bind.connect().execution_options(isolation_level="AUTOCOMMIT") if isinstance(bind, Engine) \
+        else nullcontext(bind)
+    with holder as connection:
+        got = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": OVERDUE_LOCK_KEY}))
+        try:
+            yield got
+        finally:
+            if got:
+                connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": OVERDUE_LOCK_KEY})

@@ -7,11 +7,12 @@ from typing import Any, Callable, Iterable
 
 import pytest
 from shapely.geometry import box
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many
+from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many, run_overdue_check
+from beacon_gateway.evaluation.overdue import OVERDUE_LOCK_KEY
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
 from tracker.domain.demo_zones import add_demo_zones
@@ -263,3 +264,25 @@ def test_an_arrival_recorded_at_the_destination_ends_the_trip_without_a_fix_insi
     assert kinds == ["arrived", "late", "off_route", "off_route", "signal_lost", "unscheduled_stop"]
     (late,) = [a for a in alerts_of(db, declaration) if a["kind"] == "late"]
     assert late["status"] == AlertStatus.CLOSED and late["details"]["delay_s"] == 3600
+
+
+def test_only_one_process_runs_the_overdue_check_at_a_time(engine: Any, sessions: Any, db: Session, tracked: Any,
+                                                           trip: list) -> None:
+    quiet = tracked(planned_arrival=trip[99].fix_time + timedelta(minutes=10))
+    store(db, quiet, trip[:100])
+    reevaluate(db, quiet.id)
+    db.commit()
+    now = trip[99].fix_time + timedelta(minutes=20)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as other_process:  # another `serve` is running the check
+            assert other_process.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": OVERDUE_LOCK_KEY})
+            assert run_overdue_check(sessions, now) == 0
+            assert alerts_of(db, quiet) == []
+            other_process.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": OVERDUE_LOCK_KEY})
+    assert run_overdue_check(sessions, now) == 1  # its turn: the lock was free (SQLite: no lock needed)
+    db.expire_all()
+    assert sorted(a["kind"] for a in alerts_of(db, quiet)) == ["late", "signal_lost"]
+    if engine.dialect.name == "postgresql":  # and released after the check
+        with engine.connect() as other_process:
+            assert other_process.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": OVERDUE_LOCK_KEY})
+            other_process.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": OVERDUE_LOCK_KEY})
