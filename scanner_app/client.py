@@ -59,10 +59,15 @@ class TrackerClient:
         self.token = token
         self.timeout = timeout
 
-    def container(self, sscc: str, timeout: float | None = None) -> dict[str, Any] | None:
-        """Return the container record (with its declaration), or None when the tracker has none."""
+    def container(self, sscc: str, timeout: float | None = None, kind: str | None = None) -> dict[str, Any] | None:
+        """Return the container record (with its declaration), or None when the tracker has none.
+
+        With ``kind``, the record carries the tracker's custody check of that event at the station's
+        checkpoint now (``custody_check``: verdict and reasons).
+        """
+        query = f"?kind={quote(kind)}" if kind else ""
         try:
-            return self._call("GET", f"/api/v1/containers/{quote(sscc)}", timeout=timeout)[1]
+            return self._call("GET", f"/api/v1/containers/{quote(sscc)}{query}", timeout=timeout)[1]
         except Rejected as exc:
             if exc.status == 404:
                 return None

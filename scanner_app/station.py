@@ -177,13 +177,26 @@ class Station:
         """Ask the tracker about ``sscc``; a server hiccup (5xx) is asked again, briefly."""
         for attempt in range(1, LOOKUP_ATTEMPTS + 1):
             try:
-                return self.client.container(sscc, timeout=LOOKUP_TIMEOUT_S), True
+                return self.client.container(sscc, timeout=LOOKUP_TIMEOUT_S, kind=self.settings.kind), True
             except TrackerError as exc:
                 if not isinstance(exc, Unreachable) or exc.status is None or attempt == LOOKUP_ATTEMPTS:
                     log.info("could not look up %s (%s); recording anyway", sscc, exc)
                     break
                 time.sleep(0.1 * attempt)
         return None, False
+
+
+def _verdict(container: dict[str, Any], checkpoint: str) -> str:
+    """Say what the tracker's custody check answered for this station's event here (its reasons too)."""
+    check = container.get("custody_check") or {}
+    reasons = "; ".join(check.get("reasons") or [])
+    if check.get("verdict") == "allowed":
+        return "expected here"
+    if check.get("verdict") == "allowed_with_alert":
+        return f"expected here, WITH ALERTS: {reasons}"
+    if check.get("verdict") == "refused":
+        return f"REFUSED at {checkpoint}: {reasons}"
+    return "custody check not answered"
 
 
 def describe(sighting: Sighting, checkpoint: str) -> str:
@@ -196,8 +209,6 @@ def describe(sighting: Sighting, checkpoint: str) -> str:
         return f"{head}: NOT REGISTERED on the tracker"
     if declaration is None:
         return f"{head}: NO OPEN DECLARATION for this container"
-    expected = declaration.get("expected_checkpoints") or []
-    here = "expected here" if checkpoint in expected or checkpoint in (
-        declaration.get("origin"), declaration.get("destination")) else f"NOT EXPECTED at {checkpoint}"
+    here = _verdict(sighting.container or {}, checkpoint)
     return (f"{head}: declaration {declaration.get('reference') or declaration.get('id')} "
             f"({declaration.get('status')}, {declaration.get('origin')} -> {declaration.get('destination')}), {here}")

@@ -153,11 +153,13 @@ def test_sigterm_stops_the_station_cleanly_keeping_unsent_events(
     assert [state for _, state in outbox_rows(outbox)] == ["pending"]
 
 
-def test_station_shows_declaration_and_whether_expected_here(tmp_path: Path, live_tracker: LiveTracker) -> None:
+def test_station_shows_declaration_and_the_custody_checks_answer(tmp_path: Path, live_tracker: LiveTracker) -> None:
     lines: list[str] = []
-    station = Station(StationSettings(checkpoint="OTHER-POST", device="test"), Outbox(tmp_path / "o.sqlite3"),
-                      TrackerClient(live_tracker.url, live_tracker.token),
-                      on_saved=lambda s: lines.append(describe(s, "OTHER-POST")))
+    # A station at a checkpoint on the way, set up to record departures: the tracker's custody
+    # check refuses those there (a declaration departs from its origin), and the officer sees why.
+    station = Station(StationSettings(checkpoint=CHECKPOINT, device="test", kind="departure"),
+                      Outbox(tmp_path / "o.sqlite3"), TrackerClient(live_tracker.url, live_tracker.token),
+                      on_saved=lambda s: lines.append(describe(s, CHECKPOINT)))
     unknown, undeclared = make_sscc(0, "4700078", 5), make_sscc(0, "4700078", 6)
     with live_tracker.sessions() as session:
         owner = session.scalars(select(Dealer)).first()
@@ -166,7 +168,8 @@ def test_station_shows_declaration_and_whether_expected_here(tmp_path: Path, liv
         session.commit()
     station.run([Frame(label_frame(sscc), float(n), str(n))
                  for n, sscc in enumerate((live_tracker.ssccs[0], unknown, undeclared))])
-    assert f"declaration {live_tracker.reference}" in lines[0] and "NOT EXPECTED at OTHER-POST" in lines[0]
+    assert f"declaration {live_tracker.reference}" in lines[0] and f"REFUSED at {CHECKPOINT}: " in lines[0]
+    assert f"{live_tracker.reference} departs from OSH-ST, not from {CHECKPOINT}" in lines[0]
     assert lines[1].startswith(f"SAVED {unknown}") and "NOT REGISTERED" in lines[1]
     assert lines[2].startswith(f"SAVED {undeclared}") and "NO OPEN DECLARATION" in lines[2]
 

@@ -206,6 +206,20 @@ def test_station_reads_the_container_and_its_open_declaration(
     assert client.get(f"/api/v1/containers/{sscc}", headers={"Authorization": "Bearer mt_nope"}).status_code == 401
 
 
+def test_a_station_asks_the_custody_check_before_it_records(client: FlaskClient, trip: Declaration,
+                                                             make_station) -> None:
+    sscc = trip.items[0].container.sscc
+    at_origin = {"Authorization": f"Bearer {make_station(trip.origin)}"}
+    on_the_way = {"Authorization": f"Bearer {make_station(trip.expected_checkpoints[0].checkpoint)}"}
+    departure = client.get(f"/api/v1/containers/{sscc}?kind=departure", headers=at_origin).json["custody_check"]
+    assert (departure["verdict"], departure["checkpoint"], departure["reasons"]) == (
+        "allowed", trip.origin.code, [])
+    refused = client.get(f"/api/v1/containers/{sscc}?kind=departure", headers=on_the_way).json["custody_check"]
+    assert refused["verdict"] == "refused" and any("departs from" in reason for reason in refused["reasons"])
+    assert client.get(f"/api/v1/containers/{sscc}?kind=leaving", headers=at_origin).status_code == 422
+    assert "custody_check" not in client.get(f"/api/v1/containers/{sscc}", headers=at_origin).json
+
+
 def test_recorded_events_form_one_intact_chain_and_are_listed(
         client: FlaskClient, db: Session, trip: Declaration, make_user) -> None:
     sign_in(client, officer_of(trip, make_user))

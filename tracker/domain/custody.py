@@ -39,6 +39,7 @@ from tracker.domain.alerts import open_alert
 from tracker.domain.chain import append_to_chain, lock_chain
 from tracker.domain.custody_check import (
     DEFAULT_WINDOW_TOLERANCE,
+    CustodyAnswer,
     Overrides,
     ProposedEvent,
     check_custody,
@@ -318,6 +319,20 @@ def find_custody_event(session: Session, event_id: int) -> CustodyEvent:
     if event is None:
         raise NotFound(text("no custody event {event_id}", event_id=event_id))
     return event
+
+
+def station_answer(session: Session, device: DeviceToken, container: Container, kind: CustodyKind,
+                   now: datetime, window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> CustodyAnswer:
+    """Return the custody check's answer to ``kind`` recorded now by the station at its own checkpoint.
+
+    What the station shows the officer when the label is read; the event it then sends is
+    checked again when it arrives (the answer may have changed in between).
+    """
+    checkpoint = session.get(Checkpoint, device.checkpoint_id)
+    assert checkpoint is not None  # a station token always names its checkpoint (a database check)
+    return check_custody(session, ProposedEvent(device, kind, checkpoint, container,
+                                                open_declaration(session, container.id), now,
+                                                window_tolerance=window_tolerance))
 
 
 def container_for_station(session: Session, device: DeviceToken, sscc: str) -> Container:

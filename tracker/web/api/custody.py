@@ -212,7 +212,12 @@ SCHEMAS["ContainerWithDeclaration"] = {"allOf": [ref("Container"), {"type": "obj
         "id": {"type": "integer"}, "reference": {"type": ["string", "null"]}, "status": {"type": "string"},
         "origin": {"type": "string"}, "destination": {"type": "string"},
         "expected_checkpoints": {"type": "array", "items": {"type": "string"}}}}],
-        "description": "the approved, moving or arrived declaration carrying the container"}}}]}
+        "description": "the approved, moving or arrived declaration carrying the container"},
+    "custody_check": {**ref("CustodyCheck"), "description": "a station that asks with `?kind=`: the custody "
+                      "check's answer to that event at the station's checkpoint now"}}}]}
 PATHS["/containers/{sscc}"]["get"].update(
-    responses={"200": json_response(ref("ContainerWithDeclaration"), "Container"), **error_responses(401, 403, 404)},
+    parameters=[*PATHS["/containers/{sscc}"]["get"].get("parameters", []),
+                {"name": "kind", "in": "query", "required": False, "schema": {"enum": [k.value for k in CustodyKind]},
+                 "description": "station tokens only: the event kind to check at the station's checkpoint"}],
+    responses={"200": json_response(ref("ContainerWithDeclaration"), "Container"), **error_responses(401, 403, 404, 422)},
     security=[{"session": []}, {"device": []}])

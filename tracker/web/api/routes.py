@@ -12,7 +12,7 @@ from tracker.domain.access import (
     declaration_filter,
 )
 from tracker.domain.containers import find_container, register_container
-from tracker.domain.custody import container_for_station, open_declaration
+from tracker.domain.custody import container_for_station, open_declaration, station_answer
 from tracker.domain.declarations import create_draft, find_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.models import (
@@ -20,12 +20,16 @@ from tracker.models import (
     AlertStatus,
     Checkpoint,
     Container,
+    CustodyKind,
     Declaration,
     DeclarationStatus,
+    utcnow,
 )
 from tracker.web.api import bp
+from tracker.web.api.custody import window_tolerance
 from tracker.web.api.devices import bearer_device
 from tracker.web.api.requests import draft_input, enum_arg, json_body, paginate
+from tracker.web.api.scans import check_json
 from tracker.web.api.serialize import (
     alert_json,
     checkpoint_json,
@@ -133,6 +137,11 @@ def get_container(sscc: str):  # type: ignore[no-untyped-def]
         if device is None:
             return error_response(401, "unauthorized", "a valid station bearer token is required")
         container = container_for_station(db, device, sscc)
+        kind = enum_arg("kind", CustodyKind)
+        if kind is not None:  # the station asks what the check says of its event here, now
+            answer = station_answer(db, device, container, kind, utcnow(), window_tolerance())
+            return jsonify({**container_json(container), "custody_check": check_json(kind, device.checkpoint, answer),
+                            "declaration": open_declaration_json(open_declaration(db, container.id))})
     elif current_user.is_authenticated:
         container = find_container(db, acting_user(), sscc)
     else:

@@ -58,16 +58,23 @@ def _scanned_json(scanned: ScannedContainer) -> dict[str, Any]:
             **declaration_json(declaration),
             "expected_checkpoints": [e.checkpoint.code for e in declaration.expected_checkpoints]},
         "expected_here": scanned.expected_here, "declared_net_g": scanned.declared_net_g,
-        "custody_check": None if scanned.check is None else _check_json(*scanned.check),
+        "custody_check": None if scanned.check is None else check_json(*scanned.check),
     }
 
 
-def _check_json(kind: CustodyKind, post: Checkpoint, answer: CustodyAnswer) -> dict[str, Any]:
+def check_json(kind: CustodyKind, post: Checkpoint, answer: CustodyAnswer) -> dict[str, Any]:
+    """Return the custody check's answer to ``kind`` at ``post``: verdict, reasons, alerts it would open."""
     return {"kind": kind.value, "checkpoint": post.code, "verdict": answer.verdict.value,
             "reasons": [str(reason) for reason in answer.reasons],
             "alerts": [finding.alert.value for finding in answer.alerts if finding.alert]}
 
 
+SCHEMAS["CustodyCheck"] = {"type": "object", "required": ["kind", "checkpoint", "verdict", "reasons", "alerts"],
+                           "properties": {
+    "kind": {"enum": [k.value for k in CustodyKind]}, "checkpoint": {"type": "string"},
+    "verdict": {"enum": [v.value for v in Verdict]},
+    "reasons": {"type": "array", "items": {"type": "string"}},
+    "alerts": {"type": "array", "items": {"type": "string"}}}}
 SCHEMAS["PhotoUpload"] = {"type": "object", "required": ["photo"], "properties": {
     "photo": {"type": "string", "contentMediaType": "application/octet-stream",
               "description": f"JPEG, PNG, WebP, GIF, BMP or TIFF, at most {MAX_PHOTO_BYTES} bytes; "
@@ -84,12 +91,7 @@ SCHEMAS["PhotoScan"] = {"type": "object", "required": ["photo_digest", "containe
         "expected_here": {"type": ["boolean", "null"],
                           "description": "true only when the custody check allows the proposed event "
                                          "without an alert; null: no declaration carries the container"},
-        "custody_check": {"oneOf": [{"type": "null"}, {"type": "object", "required": [
-            "kind", "checkpoint", "verdict", "reasons", "alerts"], "properties": {
-                "kind": {"enum": [k.value for k in CustodyKind]}, "checkpoint": {"type": "string"},
-                "verdict": {"enum": [v.value for v in Verdict]},
-                "reasons": {"type": "array", "items": {"type": "string"}},
-                "alerts": {"type": "array", "items": {"type": "string"}}}}],
+        "custody_check": {"oneOf": [{"type": "null"}, ref("CustodyCheck")],
             "description": "the custody check's answer to the event proposed at the officer's post now"},
         "declared_net_g": {"type": ["integer", "null"], "description": "grams declared for this container"}}}}}}
 PATHS["/scans"] = {"post": op(
