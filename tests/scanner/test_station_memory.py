@@ -348,9 +348,10 @@ def test_two_station_processes_on_one_outbox_record_a_container_once(tmp_path: P
     class FirstGoesWhileWeAsk(TrackerClient):
         """The other process records the flask while this one is still asking the tracker about it."""
 
-        def container(self, sscc: str, timeout: float | None = None) -> dict[str, object] | None:
+        def container(self, sscc: str, timeout: float | None = None,
+                      kind: str | None = None) -> dict[str, object] | None:
             assert len(first.process(frame)) == 1
-            return super().container(sscc, timeout)
+            return super().container(sscc, timeout, kind)
 
     second = Station(StationSettings(checkpoint=CHECKPOINT, device="lane 1"), Outbox(path),
                      FirstGoesWhileWeAsk(live_tracker.url, live_tracker.token), clock=lambda: START)
