@@ -69,7 +69,7 @@ from tracker.models import (
 )
 
 __all__ = ["CustodyOutcome", "Recorder", "record_custody_event", "open_declaration", "event_alerts",
-           "alerts_of_events", "custody_events", "find_custody_event", "container_for_station", "route_of"]
+           "alerts_of_events", "custody_events", "find_custody_event", "container_for_station"]
 
 #: Declarations under which a container may be on the move and scanned.
 MOVING = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED)
@@ -183,11 +183,6 @@ def _alert(session: Session, event: CustodyEvent, kind: AlertKind,
                                "sscc": event.sscc, "checkpoint": checkpoint.code, **details})
 
 
-def route_of(declaration: Declaration) -> list[int]:
-    """Return the checkpoint ids in route order: origin, expected checkpoints, destination."""
-    return declaration.route_checkpoint_ids
-
-
 def _out_of_order(session: Session, event: CustodyEvent, route: list[int]) -> bool:
     here = route.index(event.checkpoint_id)
     earlier = session.scalars(select(CustodyEvent).where(
@@ -214,7 +209,7 @@ def _apply_rules(session: Session, event: CustodyEvent, declaration: Declaration
     if declaration is None:
         alerts.append(_alert(session, event, AlertKind.CUSTODY_WITHOUT_DECLARATION, None))
         return alerts
-    route = route_of(declaration)
+    route = declaration.route_checkpoint_ids
     if event.checkpoint_id in route and _out_of_order(session, event, route):
         alerts.append(_alert(session, event, AlertKind.CUSTODY_OUT_OF_ORDER, declaration))
     item = next(i for i in declaration.items if i.container_id == event.container_id)

@@ -45,11 +45,6 @@ class LicenceInput:
     reason: str = ""
 
 
-def whole_grams(value: object) -> bool:
-    """Tell whether ``value`` is a plausible mass: whole grams > 0, under the ceiling (``plausibility``)."""
-    return mass_problem(value) is None
-
-
 def require_admin(actor: User) -> None:
     """Refuse anyone but the licensing authority."""
     if not may(actor, Action.MANAGE_LICENSES):
@@ -103,7 +98,7 @@ def licence_terms_errors(session: Session, data: LicenceInput) -> dict[str, str]
     """
     errors = _licence_errors(session, data)
     errors.pop("dealer_id", None)
-    if whole_grams(data.annual_quota_g) and data.annual_quota_g > MAX_STORED_GRAMS:
+    if mass_problem(data.annual_quota_g) is None and data.annual_quota_g > MAX_STORED_GRAMS:
         errors["annual_quota_g"] = text("at most {limit} g", limit=MAX_STORED_GRAMS)
     return errors
 
