@@ -5,7 +5,7 @@ import hashlib
 import time
 from collections import OrderedDict
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload, undefer
@@ -78,9 +78,19 @@ def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rule
     return plans
 
 
-def _plan_key(declaration: Declaration, rules: Rules) -> tuple[object, ...]:
-    return (declaration.id, declaration.created_at, declaration.origin_id, declaration.destination_id,
-            declaration.corridor_m, declaration.planned_arrival, declaration.departed_at, declaration.beacon_id, rules)
+def cached_plan(declaration: Any, rules: Rules) -> Plan | None:
+    """Return the plan cached for a declaration (or a row with its plan's key columns), if still fresh."""
+    cached = _PLANS.get(_plan_key(declaration, rules))
+    return cached[1] if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S else None
+
+
+#: The declaration's columns a plan depends on (besides its route, stops, checkpoints, zones and beacon).
+PLAN_KEY_COLUMNS = ("id", "created_at", "origin_id", "destination_id", "corridor_m", "planned_arrival",
+                    "departed_at", "beacon_id")
+
+
+def _plan_key(declaration: Any, rules: Rules) -> tuple[object, ...]:
+    return (*(getattr(declaration, column) for column in PLAN_KEY_COLUMNS), rules)
 
 
 def _load_plan_parts(session: Session, ids: list[int]) -> None:

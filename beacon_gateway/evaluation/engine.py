@@ -29,7 +29,13 @@ def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: 
     silence before the first fix counts.
     """
     rules = rules or Rules()
-    track = Track.of(fixes, rules)
+    return evaluate_track(Track.of(fixes, rules), plan, rules, now, arrived_at, from_departure)[0]
+
+
+def evaluate_track(track: Track, plan: Plan, rules: Rules, now: datetime | None = None,
+                   arrived_at: Arrival | None = None,
+                   from_departure: bool = True) -> tuple[list[Episode], Arrival | None]:
+    """Return the episodes of a prepared track (as ``evaluate``) and the arrival they end at, if any."""
     arrival = _arrival(track, plan, rules, arrived_at)
     trip = track if arrival is None else track.head(int((track.t <= arrival[0].timestamp()).sum()))
     episodes: list[Episode] = []
@@ -41,7 +47,7 @@ def evaluate(fixes: Iterable[Fix], plan: Plan, rules: Rules | None = None, now: 
     alive = heard(track)
     last_heard = track.time(alive[-1]) if len(alive) else None
     episodes += arrived_and_late(plan, arrival, last_heard, now)
-    return sorted(episodes, key=lambda e: (e.start, e.kind, e.subject))
+    return sorted(episodes, key=lambda e: (e.start, e.kind, e.subject)), arrival
 
 
 def _arrival(track: Track, plan: Plan, rules: Rules, known: Arrival | None) -> Arrival | None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -14,7 +16,7 @@ from beacon_gateway.position import FLAG_FROZEN, FLAG_IMPOSSIBLE_JUMP, FLAG_LATE
 METRES_PER_DEGREE = 111_195.0
 
 
-def _local_m(lat0: float, lon0: float, lat: float, lon: float) -> float:
+def local_m(lat0: float, lon0: float, lat: float, lon: float) -> float:
     """Return a short distance in metres (equirectangular: exact enough within a few hundred metres)."""
     dx = (lon - lon0) * math.cos(math.radians(lat0))
     return METRES_PER_DEGREE * math.hypot(dx, lat - lat0)
@@ -32,27 +34,61 @@ def unscheduled_stop(track: Track, plan: Plan, rules: Rules) -> list[Episode]:
     if np.all(hops > 4.1 * rules.stop_radius_m):      # 4.1: a margin over the rough distance
         return []        # every fix far from the one before: no stay can even begin (the usual case)
     episodes: list[Episode] = []
-    first, lat_sum, lon_sum, n, episode = -1, 0.0, 0.0, 0, None
+    for stay, i in _stays(track, rules):
+        if stay.episode is None and track.t[i] - track.t[stay.first] >= rules.stop_min_s:
+            stay.episode = _stop(track, plan, rules, (stay.first, i), stay.lat_sum / stay.n, stay.lon_sum / stay.n)
+            episodes.append(stay.episode)
+        if stay.episode is not None:
+            stay.episode.details["last_seen"] = iso(track.time(i))
+    return [e for e in episodes if e.kind == UNSCHEDULED_STOP]
+
+
+@dataclass
+class Stay:
+    """Located fixes within the stop radius of their mean: a stay, counted once it lasts long enough."""
+
+    first: int                   # index of its first fix
+    lat_sum: float = 0.0
+    lon_sum: float = 0.0
+    n: int = 0
+    episode: Episode | None = None
+
+
+def _stays(track: Track, rules: Rules) -> Iterator[tuple[Stay, int]]:
+    """Yield, for each located fix, the stay it belongs to (after adding it) and its index.
+
+    A fix farther than the radius from the stay's centre (the mean of its fixes) moves
+    off, unless the device reports standing and it is within four radii; moving off
+    ends the stay (its episode, if counted, ends at that fix) and begins a new one.
+    """
+    stay: Stay | None = None
     # Plain floats: the loop reads every fix, and numpy scalars are several times slower one by one.
-    lats, lons, speeds, times = track.lat.tolist(), track.lon.tolist(), track.speed.tolist(), track.t.tolist()
-    for i in idx.tolist():
+    lats, lons, speeds = track.lat.tolist(), track.lon.tolist(), track.speed.tolist()
+    for i in track.indexes().tolist():
         lat, lon, speed = lats[i], lons[i], speeds[i]
-        if n:
-            d = _local_m(lat_sum / n, lon_sum / n, lat, lon)
+        if stay is not None:
+            d = local_m(stay.lat_sum / stay.n, stay.lon_sum / stay.n, lat, lon)
             standing = not math.isnan(speed) and speed < rules.standing_speed_kmh
             if d > rules.stop_radius_m and (not standing or d > 4 * rules.stop_radius_m):
-                if episode is not None:
-                    episode.end = episode.closed_at = track.time(i)
-                n, episode = 0, None
-        if not n:
-            first, lat_sum, lon_sum = i, 0.0, 0.0
-        lat_sum, lon_sum, n = lat_sum + lat, lon_sum + lon, n + 1
-        if episode is None and times[i] - times[first] >= rules.stop_min_s:
-            episode = _stop(track, plan, rules, (first, i), lat_sum / n, lon_sum / n)
-            episodes.append(episode)
-        if episode is not None:
-            episode.details["last_seen"] = iso(track.time(i))
-    return [e for e in episodes if e.kind == UNSCHEDULED_STOP]
+                if stay.episode is not None:
+                    stay.episode.end = stay.episode.closed_at = track.time(i)
+                stay = None
+        stay = stay or Stay(first=i)
+        stay.lat_sum, stay.lon_sum, stay.n = stay.lat_sum + lat, stay.lon_sum + lon, stay.n + 1
+        yield stay, i
+
+
+def stay_at_end(track: Track, rules: Rules) -> Stay | None:
+    """Return the stay the track ends in while it is still too short to count; None if it counts (or no fix).
+
+    A stay's length only grows while it lasts, so it counts if it does at its last fix.
+    """
+    last = None
+    for last in _stays(track, rules):
+        pass
+    if last is None or track.t[last[1]] - track.t[last[0].first] >= rules.stop_min_s:
+        return None
+    return last[0]
 
 
 def _stop(track: Track, plan: Plan, rules: Rules, fixes: tuple[int, int], lat: float, lon: float) -> Episode:

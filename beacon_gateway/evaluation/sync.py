@@ -29,21 +29,21 @@ from sqlalchemy import Dialect, Float, Integer, bindparam, select, text
 from sqlalchemy.orm import Session, defer
 
 from beacon_gateway.evaluation.declared import plans_for
-from beacon_gateway.evaluation.engine import evaluate
+from beacon_gateway.evaluation.engine import evaluate_track
 from beacon_gateway.evaluation.episodes import Episode, from_iso
 from beacon_gateway.evaluation.plan import Plan
 from beacon_gateway.evaluation.rules import ARRIVED, KINDS, ONCE_PER_DECLARATION, Rules, default_rules
-from beacon_gateway.evaluation.track import Fix
+from beacon_gateway.evaluation.track import Fix, Track
+from beacon_gateway.evaluation.watch import Watch, settle
+from beacon_gateway.evaluation.watch_rows import EVALUATED, save_watches
 from tracker.domain.alerts import close_alert, open_alert
-from tracker.models import Alert, AlertEvent, AlertStatus, Declaration, DeclarationStatus
+from tracker.models import Alert, AlertEvent, AlertStatus, Declaration
 from tracker.models import utcnow
 from tracker.models.base import PortableJSON, UTCDateTime
 
 log = logging.getLogger(__name__)
 #: Declarations re-evaluated per statement (SQLite allows 500 parts in one UNION ALL).
 CHUNK = 200
-#: Declarations whose beacon is judged against the route.
-EVALUATED = (DeclarationStatus.APPROVED, DeclarationStatus.IN_TRANSIT, DeclarationStatus.ARRIVED)
 RESOLUTIONS = {
     "off_route": "back on the route", "unscheduled_stop": "moving again", "signal_lost": "signal back",
     "spoofing_suspected": "no further signs", "prohibited_zone": "left the zone",
@@ -97,25 +97,32 @@ def _reevaluate_chunk(session: Session, ids: list[int], since_by_declaration: Ma
     if whole:
         windows.update(dict.fromkeys(whole))
         fixes.update(read_fixes_many(session, dict.fromkeys(whole)))
-    results = {}
+    results, watches = {}, {}
     for declaration in declarations:
+        whole_track = _from_departure(fixes[declaration.id], windows[declaration.id])
         try:
-            episodes = _evaluate(declaration, plans[declaration.id], alerts[declaration.id], fixes[declaration.id],
-                                 now, rules, _from_departure(fixes[declaration.id], windows[declaration.id]))
+            episodes, watches[declaration.id] = _evaluate(declaration, plans[declaration.id], alerts[declaration.id],
+                                                          fixes[declaration.id], now, rules, whole_track)
         except Exception:  # noqa: BLE001 - one declaration's bad data must not stop the batch
             log.exception("evaluation of declaration %s failed", declaration.id)
+            watches[declaration.id] = None       # its next fixes get every rule again
             continue
         in_scope = fixes[declaration.id][0].time if windows[declaration.id] and fixes[declaration.id] else None
         _sync(session, declaration, alerts[declaration.id], episodes, in_scope, now)
         results[declaration.id] = episodes
     session.flush()          # the chunk's alert updates together (executemany), not one round trip each
+    save_watches(session, watches, now)
     return results
 
 
 def _evaluate(declaration: Declaration, plan: Plan, alerts: list[Alert], fixes: list[Fix],
-              now: datetime | None, rules: Rules, from_departure: bool) -> list[Episode]:
-    return evaluate(fixes, plan, rules, now=now, arrived_at=_known_arrival(declaration, plan, alerts),
-                    from_departure=from_departure)
+              now: datetime | None, rules: Rules, from_departure: bool) -> tuple[list[Episode], Watch | None]:
+    """Return the episodes of the declaration's fixes, and its watch at the last of them (None: not quiet)."""
+    track = Track.of(fixes, rules)
+    episodes, arrival = evaluate_track(track, plan, rules, now=now,
+                                       arrived_at=_known_arrival(declaration, plan, alerts),
+                                       from_departure=from_departure)
+    return episodes, settle(track, plan, rules, episodes, arrival is not None, from_departure)
 
 
 def _known_arrival(declaration: Declaration, plan: Plan, alerts: list[Alert]) -> tuple[datetime, float, float] | None:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import event
 
 from beacon_gateway import evaluation
+from beacon_gateway.evaluation import incremental
+from beacon_gateway.evaluation.track import Fix
+from beacon_gateway.evaluation.watch_rows import forget_watch
 from beacon_gateway.config import GatewaySettings
 from beacon_gateway.pipeline import Batch
 from tracker.models import Alert
@@ -15,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class EvaluateDeclarations:
-    """Re-evaluate the batch's affected declarations together, each from its earliest new fix."""
+    """Judge the batch's new fixes: quiet ones against their declaration's watch, the rest by every rule."""
 
     name = "evaluate"
 
@@ -23,13 +27,13 @@ class EvaluateDeclarations:
         """Nothing to read here: the evaluation reads its own rules."""
 
     def __call__(self, batch: Batch) -> None:
-        """Re-evaluate every affected declaration in one pass (a few queries for the whole batch).
+        """Evaluate every affected declaration in one pass (a few queries for the whole batch).
 
-        ``reevaluate_many`` locks the declarations in id order (PostgreSQL), so two gateway
+        ``evaluate_new_fixes`` locks the declarations in id order (PostgreSQL), so two gateway
         processes evaluating one declaration at once take turns and the later one sees
         both's fixes. Should the pass fail as a whole (a database error while syncing
-        alerts), each declaration is tried again alone in its own savepoint, so one
-        declaration's trouble cannot cost the others their alerts.
+        alerts), each declaration is re-evaluated alone by every rule in its own savepoint,
+        so one declaration's trouble cannot cost the others their alerts.
         """
         if not batch.affected:
             return
@@ -37,7 +41,7 @@ class EvaluateDeclarations:
         try:
             try:
                 with batch.session.begin_nested():
-                    evaluation.reevaluate_many(batch.session, batch.affected, now=batch.now)
+                    incremental.evaluate_new_fixes(batch.session, _new_fixes(batch), now=batch.now)
             except Exception:  # noqa: BLE001 - fall back to one declaration at a time
                 log.exception("evaluation of %d declarations failed; retrying each alone", len(batch.affected))
                 del batch.opened_alerts[:]
@@ -54,6 +58,17 @@ class EvaluateDeclarations:
                                       since=batch.affected[declaration_id], now=batch.now)
         except Exception:  # noqa: BLE001 - one declaration's failure must not stop the others
             log.exception("evaluation of declaration %s failed", declaration_id)
+            with batch.session.begin_nested():
+                forget_watch(batch.session, declaration_id)   # its next fixes get every rule again
+
+
+def _new_fixes(batch: Batch) -> dict[int, list[Fix]]:
+    """Return the fixes the batch stored, per declaration."""
+    fixes: dict[int, list[Fix]] = defaultdict(list)
+    for ping in batch.pings:
+        if ping.stored and ping.declaration_id is not None:
+            fixes[ping.declaration_id].append(Fix.of(ping.position))
+    return fixes
 
 
 def _collect_new_alerts(batch: Batch) -> Any:

@@ -12,12 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many, run_overdue_check
+from beacon_gateway.evaluation.incremental import evaluate_new_fixes
 from beacon_gateway.evaluation.overdue import OVERDUE_LOCK_KEY
+from beacon_gateway.evaluation.track import Fix
+from beacon_gateway.evaluation.watch_rows import forget_watch
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
 from tracker.domain.demo_zones import add_demo_zones
 from tracker.domain import geography as geo
-from tracker.models import Alert, AlertSeverity, AlertStatus, Declaration, Position, Zone, ZoneKind
+from tracker.models import Alert, AlertSeverity, AlertStatus, Declaration, DeclarationWatch, Position, Zone, ZoneKind
 
 DEPARTED = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 #: Two excursions, an unscheduled stop and the tunnel gap (no dead zone configured here).
@@ -286,3 +289,46 @@ def test_only_one_process_runs_the_overdue_check_at_a_time(engine: Any, sessions
         with engine.connect() as other_process:
             assert other_process.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": OVERDUE_LOCK_KEY})
             other_process.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": OVERDUE_LOCK_KEY})
+
+
+def deliver_live(db: Session, declaration: Declaration, fixes: list[Decoded]) -> dict[str, int]:
+    """Deliver fixes one batch each, as the gateway judges them (from the watch when quiet), at their own time."""
+    counts = {"quiet": 0, "evaluated": 0}
+    for position in fixes:
+        if store(db, declaration, [position]) is None:
+            continue
+        done = evaluate_new_fixes(db, {declaration.id: [Fix.of(position)]}, now=position.fix_time + timedelta(seconds=5))
+        counts = {k: counts[k] + done[k] for k in counts}
+    return counts
+
+
+def test_fixes_judged_from_the_watch_give_the_alerts_of_the_whole_track(db: Session, tracked: Any,
+                                                                        trip: list) -> None:
+    whole, live = tracked(), tracked()
+    store(db, whole, trip)
+    reevaluate(db, whole.id)
+    counts = deliver_live(db, live, trip)
+    assert alerts_of(db, live) == alerts_of(db, whole)
+    # most fixes of a drive are quiet: judged from the watch, not by re-reading the window
+    assert counts["quiet"] > 0.8 * len(trip) and counts["evaluated"] > 0
+
+
+def test_a_watch_is_kept_only_while_the_track_is_quiet(db: Session, tracked: Any, trip: list) -> None:
+    declaration = tracked()
+    before_excursion = [p for p in trip if p.fix_time < DEPARTED + timedelta(minutes=64)]
+    deliver_live(db, declaration, before_excursion)
+    assert db.get(DeclarationWatch, declaration.id) is None          # outside the corridor: every rule watches
+    deliver_live(db, declaration, [p for p in trip if p.fix_time < DEPARTED + timedelta(minutes=100)])
+    watch = db.get(DeclarationWatch, declaration.id)
+    assert watch is not None and watch.state["last_t"] == max(
+        p.fix_time for p in trip if p.fix_time < DEPARTED + timedelta(minutes=100)).timestamp()
+
+
+def test_a_failed_evaluation_forgets_the_watch_so_the_next_fix_gets_every_rule(db: Session, tracked: Any,
+                                                                                trip: list) -> None:
+    declaration = tracked()
+    deliver_live(db, declaration, trip[:20])
+    assert db.get(DeclarationWatch, declaration.id) is not None
+    forget_watch(db, declaration.id)
+    assert deliver_live(db, declaration, trip[20:21]) == {"quiet": 0, "evaluated": 1}
+    assert db.get(DeclarationWatch, declaration.id) is not None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from beacon_gateway import evaluation
+from beacon_gateway.evaluation import incremental
 from beacon_gateway.config import GatewaySettings
 from beacon_gateway.pipeline import BATCH_REJECTED, FORBIDDEN, INVALID, UNAUTHORIZED, Batch, build_pipeline
 from beacon_gateway.position import (
@@ -207,8 +208,8 @@ def test_position_gets_the_declaration_the_beacon_travelled_with_at_fix_time(
 def test_evaluation_runs_once_per_declaration_from_the_earliest_new_fix(
         db, writer, make_beacon, make_declaration, monkeypatch) -> None:
     calls: list[tuple[int, datetime | None]] = []
-    monkeypatch.setattr(evaluation, "reevaluate_many",
-                        lambda session, since_by_declaration, now=None: calls.extend(since_by_declaration.items()))
+    monkeypatch.setattr(incremental, "reevaluate_many",
+                        lambda session, since_by_declaration, **_kw: calls.extend(since_by_declaration.items()))
     beacon = make_beacon()
     declaration = make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon, departed_at=T0)
     ingest(writer, [fix(beacon.device_id, 90)], [fix(beacon.device_id, 30), fix(beacon.device_id, 60)])
@@ -222,7 +223,7 @@ def test_when_the_batch_evaluation_fails_each_declaration_is_evaluated_alone(
         raise RuntimeError("batch evaluation bug")
 
     alone: list[int] = []
-    monkeypatch.setattr(evaluation, "reevaluate_many", broken)
+    monkeypatch.setattr(incremental, "evaluate_new_fixes", broken)
     monkeypatch.setattr(evaluation, "reevaluate",
                         lambda session, declaration_id, since=None, now=None: alone.append(declaration_id))
     beacons = [make_beacon() for _ in range(3)]
@@ -238,7 +239,7 @@ def test_failing_evaluation_is_logged_and_the_positions_are_still_stored(
     def broken(*_args: Any, **_kw: Any) -> None:
         raise RuntimeError("evaluation bug")
 
-    monkeypatch.setattr(evaluation, "reevaluate_many", broken)
+    monkeypatch.setattr(incremental, "reevaluate_many", broken)
     monkeypatch.setattr(evaluation, "reevaluate", broken)
     beacon = make_beacon()
     make_declaration(status=DeclarationStatus.IN_TRANSIT, beacon=beacon, departed_at=T0)

@@ -54,11 +54,12 @@ from tracker.models.evidence import (
 from tracker.models.device_messages import DeviceMessage, DeviceTraffic
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
+from tracker.models.watch import DeclarationWatch
 from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, officer_checkpoints
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
-    "DeviceMessage", "DeviceTraffic",
+    "DeviceMessage", "DeviceTraffic", "DeclarationWatch",
     "PlaceRole",
     "RoutePlace",
     "AccountEvent", "AccountEventKind", "UserSession",
