@@ -147,14 +147,22 @@ def _refused_row(ping: Ping) -> dict[str, Any]:
 def _tally(pings: Sequence[Ping], evidence: Iterable[Evidence], beacons: dict[str, int]) -> Counts:
     """Per beacon: messages (one per submission of pings, one per evidence), positions, unknown, refused."""
     counts: Counts = defaultdict(Counter)
-    submissions: dict[int, list[Ping]] = defaultdict(list)
+    # One pass over the batch (it holds up to a thousand pings): per submission, its beacon and sums.
+    per_submission: dict[int, list[Any]] = {}
     for ping in pings:
-        submissions[ping.submission].append(ping)
-    for group in submissions.values():
-        beacon_id = next((p.beacon_id for p in group if p.beacon_id is not None), None)
+        entry = per_submission.get(ping.submission)
+        if entry is None:
+            entry = per_submission[ping.submission] = [ping.beacon_id, 0, 0]
+        elif entry[0] is None:
+            entry[0] = ping.beacon_id
+        entry[1] += ping.stored
+        entry[2] += ping.rejection is not None
+    for beacon_id, positions, refused in per_submission.values():
         if beacon_id is not None:
-            counts[beacon_id].update(messages=1, positions=sum(p.stored for p in group),
-                                     refused=sum(p.rejection is not None for p in group))
+            counter = counts[beacon_id]
+            counter["messages"] += 1
+            counter["positions"] += positions
+            counter["refused"] += refused
     for item in evidence:
         beacon_id = beacons.get(item.device_id or "")
         if beacon_id is not None:

@@ -237,13 +237,20 @@ class BatchWriter:
 def count_committed(batch: Batch, seconds: float) -> None:
     """Count a committed batch for ``/metrics``: its time, its new and repeated positions, its refusals."""
     metrics.observe_batch(seconds, len(batch.pings))
-    stored: Counter[str] = Counter(p.position.protocol for p in batch.pings if p.stored)
-    repeated: Counter[str] = Counter(p.position.protocol for p in batch.pings
-                                     if p.duplicate and p.rejection is None and not p.stored)
+    stored: Counter[str] = Counter()
+    repeated: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
+    for ping in batch.pings:                     # one pass: a batch holds up to a thousand pings
+        if ping.rejection:
+            refused[str(ping.rejection)] += 1
+        elif ping.stored:
+            stored[ping.position.protocol] += 1
+        elif ping.duplicate:
+            repeated[ping.position.protocol] += 1
     for protocol in stored.keys() | repeated.keys():
         metrics.count_positions(protocol, stored[protocol], repeated[protocol])
-    for reason, count in Counter(p.rejection for p in batch.pings if p.rejection).items():
-        metrics.count_refusal(str(reason), count)
+    for reason, count in refused.items():
+        metrics.count_refusal(reason, count)
 
 
 def outcomes_of(batch: Batch, count: int) -> list[Outcome | NotStored]:

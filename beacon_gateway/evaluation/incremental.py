@@ -12,7 +12,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,11 @@ def _plans(session: Session, rows: Mapping[int, Row[Any]], rules: Rules) -> dict
     plans = {i: plan for i, row in rows.items() if (plan := cached_plan(row, rules)) is not None}
     missing = sorted(set(rows) - set(plans))
     if missing:
-        declarations = session.scalars(select(Declaration).where(Declaration.id.in_(missing))).all()
+        if session.get_bind().dialect.name == "postgresql":     # one array parameter, not one per id
+            wanted = Declaration.id == any_(bindparam("ids", missing, type_=ARRAY(Integer)))
+        else:
+            wanted = Declaration.id.in_(missing)
+        declarations = session.scalars(select(Declaration).where(wanted)).all()
         plans.update(plans_for(session, declarations, rules))
     return plans
 

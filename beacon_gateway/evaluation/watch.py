@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -44,8 +43,7 @@ HOP_MARGIN = 1.2
 VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Watch:
+class Watch(NamedTuple):
     """What the rules need to know of a quiet track at its last settled fix (times in epoch seconds)."""
 
     plan: str                    # fingerprint of the plan the track was judged against
@@ -62,21 +60,17 @@ class Watch:
     stay_n: int
     arrived: bool = False
     late: bool = False           # a lateness episode is already open
-    version: int = VERSION
 
-    def to_json(self) -> dict[str, Any]:
-        """Return the watch as stored (plain JSON)."""
-        return asdict(self)
+    def to_json(self) -> list[Any]:
+        """Return the watch as stored: its version, then its values in field order (compact JSON)."""
+        return [VERSION, *self]
 
     @classmethod
     def from_json(cls, data: Any) -> Watch | None:
         """Return a stored watch, or None when it is of another version or shape."""
-        if not isinstance(data, dict) or data.get("version") != VERSION:
+        if not isinstance(data, list) or not data or data[0] != VERSION or len(data) != len(cls._fields) + 1:
             return None
-        try:
-            return cls(**data)
-        except TypeError:
-            return None
+        return cls(*data[1:])
 
 
 def plan_fingerprint(plan: Plan) -> str:
@@ -101,7 +95,7 @@ def advance(watch: Watch, fixes: Sequence[Fix], plan: Plan, rules: Rules, now: d
         if t <= watch.last_t:
             return None                          # late or repeated: the window decides
         if watch.arrived:
-            watch = replace(watch, last_t=t, last_lat=fix.lat, last_lon=fix.lon)
+            watch = watch._replace(last_t=t, last_lat=fix.lat, last_lon=fix.lon)
             continue                             # after arrival no fix changes an episode
         if out or not _quiet(watch, fix, t, plan, rules, now_t):
             return None
@@ -137,14 +131,12 @@ def _stay(watch: Watch, fix: Fix, t: float, rules: Rules) -> Watch | None:
         standing = fix.speed_kmh is not None and fix.speed_kmh < rules.standing_speed_kmh
         moved_off = d > rules.stop_radius_m and (not standing or d > 4 * rules.stop_radius_m)
     if not n or moved_off:
-        stay = {"stay_t": t, "stay_lat_sum": fix.lat, "stay_lon_sum": fix.lon, "stay_n": 1}
+        stay = (t, fix.lat, fix.lon, 1)
+    elif t - watch.stay_t >= rules.stop_min_s:
+        return None                              # a stop (or a tolerated stay) begins: the rules decide
     else:
-        if t - watch.stay_t >= rules.stop_min_s:
-            return None                          # a stop (or a tolerated stay) begins: the rules decide
-        stay = {"stay_t": watch.stay_t, "stay_lat_sum": watch.stay_lat_sum + fix.lat,
-                "stay_lon_sum": watch.stay_lon_sum + fix.lon, "stay_n": n + 1}
-    return replace(watch, last_t=t, last_lat=fix.lat, last_lon=fix.lon, heard_t=t, ref_t=t, ref_lat=fix.lat,
-                   ref_lon=fix.lon, **stay)
+        stay = (watch.stay_t, watch.stay_lat_sum + fix.lat, watch.stay_lon_sum + fix.lon, n + 1)
+    return Watch(watch.plan, t, fix.lat, fix.lon, t, t, fix.lat, fix.lon, *stay, watch.arrived, watch.late)
 
 
 def outside_corridor(plan: Plan, fixes: Sequence[Fix]) -> list[bool]:

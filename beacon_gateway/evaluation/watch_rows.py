@@ -27,10 +27,12 @@ _LOCK = text(
     " LEFT JOIN declaration_watch w ON w.declaration_id = d.id"
     " WHERE d.id = ANY(CAST(:ids AS integer[])) AND d.status = ANY(CAST(:statuses AS text[]))"
     " AND d.route IS NOT NULL ORDER BY d.id FOR UPDATE OF d")
+#: One JSON document for the whole batch ([[id, state], ...]): a single parameter to send, whatever the size.
 _UPSERT = text(
     "INSERT INTO declaration_watch (declaration_id, state, updated_at)"
-    " SELECT i, CAST(s AS jsonb), :now FROM unnest(CAST(:ids AS integer[]), CAST(:states AS text[])) AS w(i, s)"
+    " SELECT CAST(w->>0 AS integer), w->1, :now FROM jsonb_array_elements(CAST(:watches AS jsonb)) AS w"
     " ON CONFLICT (declaration_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
+_FORGET = text("DELETE FROM declaration_watch WHERE declaration_id = ANY(CAST(:ids AS integer[]))")
 
 
 def lock_watched(session: Session, ids: Sequence[int]) -> dict[int, Row[Any]]:
@@ -50,14 +52,17 @@ def save_watches(session: Session, watches: Mapping[int, Watch | None], now: dat
     """Write each declaration's watch; ``None`` removes it (the next fix is judged by every rule)."""
     kept = {i: w for i, w in watches.items() if w is not None}
     gone = sorted(i for i, w in watches.items() if w is None)
-    if gone:
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if gone and postgresql:
+        session.execute(_FORGET, {"ids": gone})
+    elif gone:
         session.execute(delete(DeclarationWatch).where(DeclarationWatch.declaration_id.in_(gone)))
     if not kept:
         return
     now = now or utcnow()
     ids = sorted(kept)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_UPSERT, {"ids": ids, "states": [json.dumps(kept[i].to_json()) for i in ids], "now": now})
+    if postgresql:
+        session.execute(_UPSERT, {"watches": json.dumps([[i, kept[i].to_json()] for i in ids]), "now": now})
         return
     for start in range(0, len(ids), SQLITE_ROWS):      # SQLite takes a few hundred parameters a statement
         statement = sqlite.insert(DeclarationWatch).values(

@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = "mqtt"
 KEEPALIVE_S = 30
+#: Messages the broker may send before the first is acknowledged. A message is acknowledged
+#: only once committed, so this bounds a batch: Mosquitto's default (20 unacknowledged,
+#: when the client names no Receive Maximum) held the gateway to 20 messages a commit.
+RECEIVE_MAXIMUM = 1000
 REDELIVERY_PAUSE_S = 1.0
 
 
@@ -91,6 +95,7 @@ class MqttSubscriber:
         # connect_async + loop_start: the network thread keeps retrying while the broker is away.
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.session_expiry_s
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
         self.client.connect_async(self.host, self.port, keepalive=KEEPALIVE_S, clean_start=False,
                                   properties=properties)
         self.client.loop_start()

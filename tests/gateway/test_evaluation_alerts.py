@@ -15,6 +15,7 @@ from beacon_gateway.evaluation import check_overdue, reevaluate, reevaluate_many
 from beacon_gateway.evaluation.incremental import evaluate_new_fixes
 from beacon_gateway.evaluation.overdue import OVERDUE_LOCK_KEY
 from beacon_gateway.evaluation.track import Fix
+from beacon_gateway.evaluation.watch import Watch
 from beacon_gateway.evaluation.watch_rows import forget_watch
 from beacon_gateway.position import Position as Decoded
 from beacon_gateway.simulator import Deviation, Pause, Simulation
@@ -320,7 +321,7 @@ def test_a_watch_is_kept_only_while_the_track_is_quiet(db: Session, tracked: Any
     assert db.get(DeclarationWatch, declaration.id) is None          # outside the corridor: every rule watches
     deliver_live(db, declaration, [p for p in trip if p.fix_time < DEPARTED + timedelta(minutes=100)])
     watch = db.get(DeclarationWatch, declaration.id)
-    assert watch is not None and watch.state["last_t"] == max(
+    assert watch is not None and Watch.from_json(watch.state).last_t == max(
         p.fix_time for p in trip if p.fix_time < DEPARTED + timedelta(minutes=100)).timestamp()
 
 

@@ -143,3 +143,32 @@ def test_message_not_stored_is_not_acknowledged_and_comes_again(run) -> None:
     wait_until(lambda: subscriber.acknowledged == 1)  # after a reconnect the broker sent it again
     subscriber.stop()
     assert writer.calls == 2
+
+
+class SlowWriter:
+    """Holds every submission uncommitted until released (a long commit), then stores it."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[Future[Outcome], int]] = []
+
+    def submit(self, positions: Any, token: str | None = None) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
+        self.held.append((future, len(positions)))
+        return future
+
+    def release(self) -> None:
+        for future, count in self.held:
+            future.set_result(Outcome(stored=count))
+
+
+def test_a_batch_worth_of_messages_arrives_while_earlier_ones_wait_for_their_commit(run) -> None:
+    # Unacknowledged messages are what a commit gathers: the broker must not stop at its default 20.
+    writer = SlowWriter()
+    subscriber = run.subscriber(writer)
+    wait_subscribed(subscriber)
+    run.publish("864454040000001", *[ping(n) for n in range(300)])
+    wait_until(lambda: len(writer.held) == 300)
+    assert subscriber.acknowledged == 0
+    writer.release()
+    wait_until(lambda: subscriber.acknowledged == 300)
+    subscriber.stop()
