@@ -12,8 +12,10 @@ every stored ping is evaluated. Then, in one run, it prints:
    does), through the batch writer and the whole pipeline (authenticate, validate, flag,
    de-duplicate, store, evaluate) — beside PostgreSQL ``COPY`` of the same number of rows,
    the ceiling of any writer;
-2. end-to-end over MQTT: a real ``beacon-gateway serve`` subprocess on a shared subscription,
-   a publisher sending QoS 1 pings from 10,000 beacons, timed until every row is committed;
+2. end-to-end over MQTT: one, then two real ``beacon-gateway serve`` subprocesses on a shared
+   subscription of the project's own Mosquitto (started with the shipped configuration on a
+   free port), a publisher sending QoS 1 pings from 10,000 beacons, timed until every row is
+   committed; the last line with every ping evaluated;
 3. NMEA parsing of the receiver logs in tests/data/nmea, the gateway's decoder beside bare pynmea2;
 4. cost per ping as the positions table grows (filled with COPY between measurements).
 """
@@ -24,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +49,8 @@ from beacon_gateway.pipeline import build_pipeline  # noqa: E402
 from beacon_gateway.position import Position  # noqa: E402
 from beacon_gateway.writer import BatchWriter, Outcome  # noqa: E402
 import benchdb  # noqa: E402
+from tests.gateway.broker import Broker  # noqa: E402
+from tests.gateway.helpers import free_port  # noqa: E402
 from benchdb import fresh_database  # noqa: E402
 from tracker.db import make_session_factory  # noqa: E402
 from tracker.models import Beacon, Checkpoint, Dealer, Declaration  # noqa: E402
@@ -215,46 +220,65 @@ def pipeline_figures(engine: Engine, duration_s: float, evaluated: list[int]) ->
     writer.stop()
 
 
-def mqtt_figures(engine: Engine, pings: int, mqtt_url: str) -> None:
+def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, what: str) -> None:
+    """QoS 1 pings through the project's own Mosquitto (shipped configuration) into ``processes`` gateways."""
+    folder = Path(tempfile.mkdtemp(prefix="mercury-bench-mqtt-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "mosquitto")   # as root, mosquitto drops to its own user
+    broker = Broker(folder, free_port()).start()
     run = secrets.token_hex(3)
     env = {**os.environ, "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
            "TRACKER_INSTANCE_PATH": tempfile.mkdtemp(), "GATEWAY_HTTP_PORT": "0",
-           "GATEWAY_MQTT_URL": mqtt_url, "GATEWAY_MQTT_TOPIC": f"$share/bench-{run}/bench-{run}/beacons/+/pings",
-           "GATEWAY_MQTT_CLIENT_ID": f"bench-{run}", "GATEWAY_MQTT_SESSION_EXPIRY_S": "60"}
-    gateway = subprocess.Popen([sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level", os.environ.get("BENCH_GATEWAY_LOG", "ERROR")],
-                               env=env, stdout=subprocess.PIPE, text=True)
-    assert gateway.stdout is not None
-    while "ready" not in gateway.stdout.readline():
-        pass
+           "GATEWAY_MQTT_URL": broker.url, "GATEWAY_MQTT_TOPIC": f"$share/bench-{run}/bench-{run}/beacons/+/pings",
+           "GATEWAY_MQTT_SESSION_EXPIRY_S": "60"}
+    gateways = []
+    for n in range(processes):
+        gateway = subprocess.Popen([sys.executable, "-m", "beacon_gateway.cli", "serve", "--log-level",
+                                    os.environ.get("BENCH_GATEWAY_LOG", "ERROR")],
+                                   env={**env, "GATEWAY_MQTT_CLIENT_ID": f"bench-{run}-{n}"},
+                                   stdout=subprocess.PIPE, text=True)
+        assert gateway.stdout is not None
+        while "ready" not in gateway.stdout.readline():
+            pass
+        gateways.append(gateway)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{run}", protocol=mqtt.MQTTv5)
-    client.max_inflight_messages_set(1000)
-    client.connect("127.0.0.1", 1883)
+    client.max_inflight_messages_set(WINDOW)
+    client.connect("127.0.0.1", broker.port)
     client.loop_start()
-    before = count_positions(engine)
-    tracks = Tracks(untracked=True)
-    for beacon in range(BEACONS):  # continue where the pipeline figures left each beacon
-        tracks.sent[beacon + BEACONS] = 100_000
+    base = max_position_id(engine)
     began = time.perf_counter()
     for n in range(pings):
-        if n % 50 == 0:  # Mosquitto drops what queues beyond max_queued_messages (1000)
-            wait_stored(engine, before + n - WINDOW)
+        if n % 200 == 0:  # at most WINDOW + 200 unstored: the brokers' queues stay bounded
+            wait_stored(engine, base, n - WINDOW)
         p = tracks.next(n % BEACONS)
         client.publish(f"bench-{run}/beacons/{p.device_id}/pings", json.dumps(
             {"fix_time": p.fix_time.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": 60}), qos=1)
-    wait_stored(engine, before + pings)
+    wait_stored(engine, base, pings)
     seconds = time.perf_counter() - began
     client.loop_stop()
     client.disconnect()
-    gateway.terminate()
-    gateway.wait(30)
-    print(f"\n2. End to end over MQTT (QoS 1, one serve process, {BEACONS} beacons without declaration)")
-    print(f"   {pings} pings committed in {seconds:.1f} s: {pings / seconds:.0f} pings/s "
-          f"(the publisher keeps at most {WINDOW} unstored, under Mosquitto's default queue of 1000)")
+    for gateway in gateways:
+        gateway.terminate()
+    for gateway in gateways:
+        gateway.wait(30)
+    broker.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"{processes:>10} {what:>12} {pings:>8} {pings / seconds:>9.0f}", flush=True)
 
 
-def wait_stored(engine: Engine, rows: int, timeout_s: float = 120) -> None:
+def max_position_id(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.coalesce(func.max(PositionRow.id), 0))).scalar_one())
+
+
+def wait_stored(engine: Engine, base: int, rows: int, timeout_s: float = 120) -> None:
+    """Wait until ``rows`` positions are stored after the row ``base`` (an index range, not a whole count)."""
     deadline = time.perf_counter() + timeout_s
-    while count_positions(engine) < rows:
+    query = select(func.count()).select_from(PositionRow).where(PositionRow.id > base)
+    while rows > 0:
+        with engine.connect() as connection:
+            if int(connection.execute(query).scalar_one()) >= rows:
+                return
         if time.perf_counter() > deadline:
             raise SystemExit(f"gave up: fewer than {rows} rows after {timeout_s} s (messages dropped?)")
         time.sleep(0.02)
@@ -313,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, table up to 1 M rows")
     parser.add_argument("--sizes", help="table sizes for the growth figures, comma-separated")
-    parser.add_argument("--mqtt-url", default=os.environ.get("MQTT_URL", "mqtt://127.0.0.1:1883"))
     args = parser.parse_args(argv)
     duration = 3.0 if args.quick else 10.0
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
@@ -325,7 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     engine = create_database()
     try:
         pipeline_figures(engine, duration, [1, 100, BEACONS] if args.quick else [1, 100, 1000, BEACONS])
-        mqtt_figures(engine, 10_000 if args.quick else 30_000, args.mqtt_url)
+        pings = 10_000 if args.quick else 30_000
+        print(f"\n2. End to end over MQTT (QoS 1, the project's Mosquitto configuration, {BEACONS} beacons),"
+              " timed until every row is committed")
+        print(f"{'processes':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9}")
+        untracked, live = Tracks(untracked=True), Tracks(live=True)
+        for beacon in range(BEACONS):  # carry on where the pipeline figures left each beacon
+            untracked.sent[beacon + BEACONS] = live.sent[beacon] = 100_000
+        for processes in (1, 2):
+            mqtt_figures(engine, pings, processes, untracked, "none")
+        mqtt_figures(engine, pings, 2, live, "live")
         nmea_figures()
         growth_figures(engine, sizes, duration)
     finally:
