@@ -110,7 +110,7 @@ def translated(message: str | LazyString) -> str:
     events, and each gettext call costs more than the dictionary look-up that replaces it.
     """
     if isinstance(message, LazyString):
-        if message._kwargs:
+        if message._kwargs or len(message._args) != 1:  # with values, or with a context (lazy_pgettext)
             return str(message)
         message = message._args[0]
     if not has_request_context():
