@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Auth
 from tracker.domain.gs1 import make_sscc
-from tracker.domain.text import Period, text
+from tracker.domain.exports import Period
+from tracker.domain.text import text
 from tracker.models import AlertStatus, DeclarationStatus
 from tracker.web.catalogs import untranslated
 from tracker.web.i18n import LANGUAGES

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain.exports import Period
 from tracker.domain.submission import ACTIVITY_OF_KIND, Submission, domestic_parties, rule_approval_quantity_remains
-from tracker.domain.text import Period, Text, text
+from tracker.domain.text import Text, text
 from tracker.models import ApprovalStatus, Dealer, Declaration, DeclarationKind, License, LicenseStatus
 
 

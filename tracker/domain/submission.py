@@ -13,8 +13,9 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.domain.exports import Period
 from tracker.domain.route_files import distance_m, locate_on_route
-from tracker.domain.text import Period, joined, text
+from tracker.domain.text import joined, text
 from tracker.models import (
     Activity,
     ApprovalStatus,

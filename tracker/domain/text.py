@@ -7,9 +7,8 @@ translation catalog's domain "domain" collects every ``text(...)`` template.
 """
 from __future__ import annotations
 
-from datetime import date
 from functools import reduce
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
 
 
 class Text(str):
@@ -38,20 +37,6 @@ class Grams(int):
 
     def __format__(self, _spec: str) -> str:
         return f"{int(self) / 1000:,.3f} kg"
-
-
-class Period(NamedTuple):
-    """The days from ``first`` to ``last``, both included: "2026-01-01 – 2026-12-31" in English
-    (the API, logs); the portal writes each day as its user's language writes dates."""
-
-    first: date
-    last: date
-
-    def __format__(self, _spec: str) -> str:
-        return f"{self.first.isoformat()} \u2013 {self.last.isoformat()}"
-
-    def __str__(self) -> str:
-        return format(self)
 
 
 def text(template: str, **params: Any) -> Text:

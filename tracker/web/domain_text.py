@@ -9,7 +9,8 @@ from flask import Flask
 from flask_babel import gettext
 
 from tracker.domain.place_names import PlaceName
-from tracker.domain.text import Grams, Period, Text
+from tracker.domain.exports import Period
+from tracker.domain.text import Grams, Text
 from tracker.web.labels import label, place
 
 
@@ -36,7 +37,7 @@ def _shown(value: Any) -> Any:
     if isinstance(value, PlaceName):
         return place(value)
     if isinstance(value, Period):  # the language's dates and an en dash, never ISO's "2026-01-01..2026-12-31"
-        return f"{day(value.first)} \u2013 {day(value.last)}"
+        return f"{day(value.start) if value.start else '…'} \u2013 {day(value.end) if value.end else '…'}"
     if isinstance(value, date) and not isinstance(value, datetime):
         return day(value)
     if isinstance(value, Text):
