@@ -111,3 +111,10 @@ def test_the_refusal_of_a_closed_declaration_reads_right_in_russian(app: Flask, 
     assert _shown(app, "ru", refused.value.message).startswith(f"декларация {closed.label} имеет статус «закрыта»")
     assert _shown(app, "ky", refused.value.message).startswith(
         f"{closed.label} декларациясынын статусу — «жабылган»; аны «келген» статусуна өткөрүүгө болбойт")
+
+
+def test_a_kyrgyz_form_reads_and_writes_kilograms_with_a_decimal_comma() -> None:
+    from tracker.domain.kilograms import kg_value, read_kg
+
+    assert read_kg("34,5", "ky") == 34_500 and read_kg("1 000,25", "ky") == 1_000_250
+    assert kg_value(34_500, "ky") == "34,5"
