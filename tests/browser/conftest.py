@@ -47,8 +47,10 @@ PHONE = {"width": 360, "height": 740}        # an officer's phone
 DESKTOP = {"width": 1280, "height": 800}     # the ministry's screens
 #: Browsers ask for /favicon.ico by themselves; the portal has none (a 404 the user never sees).
 UNASKED = ("/favicon.ico",)
-CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
+CYRILLIC = re.compile(r"[а-яА-ЯёЁңҢөӨүҮ]")
 ENGLISH_WORD = re.compile(r"\b[A-Za-z][a-z]{2,}\b")
+#: The languages a page is translated into: their pages may leave no interface word in English.
+TRANSLATED = {"ru": "Russian", "ky": "Kyrgyz"}
 #: The words of the interface (not the data shown in it) that must be Russian on a Russian page.
 INTERFACE_TEXT = "main h1, main h2, main h3, label, legend, button, th, dt, nav a, .hint, .empty, .flash"
 #: Texts not translated on purpose: the language switch names English in English.
@@ -207,7 +209,7 @@ class Watch:
 class Screenshots:
     """Numbered full-page screenshots of one test: test-artifacts/browser/<test>/<nn>-<step>.png.
 
-    A Russian page's interface words (headings, labels, buttons, column titles) left in English are
+    A Russian or Kyrgyz page's interface words (headings, labels, buttons, column titles) left in English are
     written to notes.txt beside the screenshots; so is anything a test adds with :meth:`note`.
     """
 
@@ -227,8 +229,9 @@ class Screenshots:
         name = re.sub(r"[^\w.-]+", "-", step).strip("-").lower()
         path = self.folder / f"{self.count:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
-        if page.locator("html").get_attribute("lang") == "ru" and (english := untranslated(page, self.data_names)):
-            self.note(f"{path.name} ({urlsplit(page.url).path}): not in Russian: {' | '.join(english)}")
+        language = page.locator("html").get_attribute("lang")
+        if language in TRANSLATED and (english := untranslated(page, self.data_names)):
+            self.note(f"{path.name} ({urlsplit(page.url).path}): not in {TRANSLATED[language]}: {' | '.join(english)}")
         return path
 
     def know_data_of(self, portal: DemoPortal) -> None:
@@ -251,7 +254,7 @@ def data_names(portal: DemoPortal) -> list[str]:
 
 
 def untranslated(page: Page, names: list[str]) -> list[str]:
-    """Return the page's interface texts with no Russian word in them.
+    """Return the page's interface texts with no Russian or Kyrgyz word in them.
 
     Codes, abbreviations (SSCC, GPX) and data (``names``, in their own spelling) are not words to
     translate, so only texts left with a lower-case Latin word of three letters or more count.
@@ -293,7 +296,7 @@ class Visitor:
         return self.page.locator("html").get_attribute("lang") or ""
 
     def switch_language(self, code: str) -> None:
-        """Choose ``code`` ("en", "ru") with the switcher in the header, unless it is shown already."""
+        """Choose ``code`` ("en", "ru", "ky") with the switcher in the header, unless it is shown already."""
         if self.language != code:
             self.page.locator(f"form.language button[value='{code}']").click()
             self.page.wait_for_load_state()

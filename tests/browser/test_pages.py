@@ -1,5 +1,5 @@
 """Every role's pages in a real browser: sign in, both languages, search, the security policy,
-phone width for officers, and a walk through each role's pages in Russian with screenshots."""
+phone width for officers, and a walk through each role's pages in Russian and Kyrgyz with screenshots."""
 from __future__ import annotations
 
 import re
@@ -76,6 +76,19 @@ def test_the_language_switch_shows_russian_and_back_english(visit: Tabs, shots: 
     tab.watch.assert_clean()
 
 
+def test_the_language_switch_shows_kyrgyz_at_phone_width(visit: Tabs, shots: Screenshots) -> None:
+    tab = visit("officer.osh", size=PHONE)
+    assert tab.page.locator("form.language button[value='ky']").inner_text() == "Кыргызча"
+    tab.switch_language("ky")
+    menu = tab.page.locator("nav.menu").inner_text()
+    assert "Жалпы көрүнүш" in menu and "Өткөрүү пункту" in menu
+    assert "Ош бажы посту" in tab.page.locator("main").inner_text(), "the officer's post in Kyrgyz"
+    assert tab.overflow() == [], "three languages in the header still fit a phone"
+    shots(tab.page, "kyrgyz-360")
+    tab.switch_language("en")
+    tab.watch.assert_clean()
+
+
 def test_search_by_reference_opens_the_declaration(visit: Tabs, portal: DemoPortal, shots: Screenshots) -> None:
     showcase = in_transit(portal)
     tab = visit("auditor")
@@ -134,7 +147,7 @@ def test_officer_pages_fit_a_phone(visit: Tabs, shots: Screenshots) -> None:
     tab.watch.assert_clean()
 
 
-# ---------------------------------------------------------------- the walk in Russian
+# ---------------------------------------------------------------- the walk in Russian and Kyrgyz
 def shape(link: str) -> str:
     """Return the kind of page a link opens: its path with numbers replaced and its query's names
     (and the draft's step), so one page of each kind is opened, however many records there are."""
@@ -155,7 +168,7 @@ def page_links(tab: Visitor) -> list[str]:
     return links
 
 
-def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
+def walk(tab: Visitor, shots: Screenshots, fit_phone: bool, language: str = "ru") -> list[str]:
     """Open every kind of page reachable from the menu, at 360 px then 1280 px.
 
     Fails on an HTTP error, a console or script error, a foreign request, and (``fit_phone``) on a page
@@ -171,7 +184,7 @@ def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
         opened += 1
         if response is None or response.status >= 400 or "html" not in response.headers.get("content-type", ""):
             continue  # the watch reports the failed status
-        assert tab.language == "ru", f"{path} is not in Russian"
+        assert tab.language == language, f"{path} is not in {language}"
         if wide := tab.overflow():
             too_wide.append(f"{path} at 360 px: {wide}")
         kind = shape(path)
@@ -192,12 +205,13 @@ def walk(tab: Visitor, shots: Screenshots, fit_phone: bool) -> list[str]:
     return too_wide
 
 
+@pytest.mark.parametrize("language", ["ru", "ky"])
 @pytest.mark.parametrize("role", list(ROLES))
-def test_every_page_of_each_role_works_in_russian_at_phone_and_desktop_width(
-        visit: Tabs, portal: DemoPortal, shots: Screenshots, role: str) -> None:
+def test_every_page_of_each_role_works_in_russian_and_kyrgyz_at_phone_and_desktop_width(
+        visit: Tabs, portal: DemoPortal, shots: Screenshots, role: str, language: str) -> None:
     shots.know_data_of(portal)
-    tab = visit(ROLES[role], language="ru")
-    too_wide = walk(tab, shots, fit_phone=role == "customs_officer")
+    tab = visit(ROLES[role], language=language)
+    too_wide = walk(tab, shots, fit_phone=role == "customs_officer", language=language)
     tab.switch_language("en")  # the demo account keeps English for the other tests
     for page in too_wide:
         shots.note(f"scrolls sideways (fails only on the officer's pages at 360 px): {page}")

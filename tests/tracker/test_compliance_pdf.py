@@ -98,3 +98,16 @@ def test_the_scale_bar_is_a_round_length_and_thinning_keeps_the_ends() -> None:
     kept = evenly_spaced(12_345, 5_000)
     assert len(kept) <= 5_000 and kept[0] == 0 and kept[-1] == 12_344 and list(kept) == sorted(kept)
     assert list(evenly_spaced(3, 5_000)) == [0, 1, 2]
+
+
+def test_the_kyrgyz_pdf_carries_the_kyrgyz_letters(client: FlaskClient, auth: Any, db: Session, trip: Declaration,
+                                                   make_user: Callable[..., Any]) -> None:
+    trip.origin.names = {"ky": "Жаңы-Жол бажы посту"}
+    auditor = make_user(Role.AUDITOR)
+    auditor.language = "ky"
+    db.flush()
+    auth.sign_in_as(auditor)
+    reader, text = pdf_of(client, trip)
+    assert len(reader.pages) == 1
+    assert "Маршрутка ылайыктуулук боюнча отчёт" in text and "55,6 %" in text
+    assert "Жаңы-Жол бажы посту" in text and "Сигналдын үзүлүштөрү" in text   # ң, ө, ү drawn, not boxes

@@ -153,7 +153,7 @@ def test_a_licence_ended_by_the_event_day_refuses_a_departure(db: Session, trip:
     licence.valid_to = NOW.date() - timedelta(days=1)
     (reason,) = answer(db, trip, officer, CustodyKind.DEPARTURE, "origin").reasons
     assert reason == (f"licence {licence.number} of {trip.consignor.legal_name} is valid "
-                      f"{licence.valid_from}..{licence.valid_to}, not on {NOW.date()}")
+                      f"{licence.valid_from} – {licence.valid_to}, not on {NOW.date()}")
 
 
 # ---------------------------------------------------------------- the planned window

@@ -190,7 +190,7 @@ def test_refusal_in_russian_names_statuses_in_russian(app: Flask, make_declarati
     assert str(refused.value) == (f"declaration {closed.label} is closed; it cannot become arrived "
                                   "(allowed: nothing (final))")
     assert _in_russian(app, refused.value.message) == (
-        f"декларация {closed.label} имеет статус «закрыто»; перевести её в статус «прибыла» нельзя "
+        f"декларация {closed.label} имеет статус «закрыта»; перевести её в статус «прибыла» нельзя "
         "(допустимо: нет (окончательный статус))")
 
 

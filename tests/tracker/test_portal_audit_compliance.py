@@ -214,3 +214,23 @@ def test_the_report_downloads_as_csv_with_the_pages_figures(client: FlaskClient,
     client.post("/logout", data={"csrf_token": auth.csrf_token("/")})
     auth.sign_in_as(make_user(Role.TRADER))
     assert client.get(f"/api/v1/exports/declarations/{trip.id}/compliance.csv").status_code == 404
+
+
+@pytest.mark.parametrize(("language", "departure", "origin"), [("ru", "отправление", "Ошский таможенный пост"),
+                                                               ("ky", "жөнөп кетүү", "Ош бажы посту")])
+def test_the_custody_table_names_event_kinds_and_places_in_the_readers_language(
+        client: FlaskClient, auth: Any, db: Session, trip: Declaration, make_user: Callable[..., Any],
+        language: str, departure: str, origin: str) -> None:
+    trip.origin.names = {"ru": "Ошский таможенный пост", "ky": "Ош бажы посту"}
+    append_to_chain(db, CustodyEvent(
+        client_event_id=f"d-{trip.id}", kind=CustodyKind.DEPARTURE, declaration_id=trip.id,
+        container_id=trip.items[0].container_id, checkpoint_id=trip.origin_id,
+        officer_id=make_user(Role.CUSTOMS_OFFICER).id, event_time=T0, seal_intact=True))
+    auditor = make_user(Role.AUDITOR)
+    auditor.language = language
+    db.flush()
+    auth.sign_in_as(auditor)
+    html = page(client, trip)
+    table = re.search(r'<table class="stack" id="custody-order">.*?</table>', html, re.S).group(0)
+    assert f'data-label="{"Событие" if language == "ru" else "Окуя"}">{departure}</td>' in table
+    assert "departure" not in table and origin in html

@@ -140,7 +140,7 @@ def test_route_step_shows_the_domains_refusals_beside_their_fields(client: Flask
         "planned_departure": local(start), "planned_arrival": local(start - timedelta(hours=1))})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "off the globe" in field_error(page, "waypoints") and "1..50000" in field_error(page, "corridor_m")
+    assert "off the globe" in field_error(page, "waypoints") and "1–50000" in field_error(page, "corridor_m")
     assert "95, 73" in page  # the typed waypoints are kept
     db.refresh(draft)
     assert draft.corridor_m == 500 and len(draft.route.coords) == 3

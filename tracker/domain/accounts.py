@@ -78,7 +78,7 @@ def _account_errors(session: Session, data: AccountInput) -> dict[str, str]:
     elif session.scalar(select(User.id).where(User.login == data.login)) is not None:
         errors["login"] = text("this login is taken")
     if not data.name.strip() or len(data.name.strip()) > 120:
-        errors["name"] = text("1..{length} characters", length=120)
+        errors["name"] = text("1–{length} characters", length=120)
     errors.update(_role_errors(session, data.role, data.dealer_id, data.checkpoint_ids))
     if (message := _password_error(data.password, [data.login, data.name])) is not None:
         errors["password"] = message

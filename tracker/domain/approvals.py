@@ -68,7 +68,7 @@ def _common_errors(session: Session, model: Any, number: str, dealer_id: int, de
     if dealer is None or not dealer.is_domestic:
         errors[dealer_field] = text("no domestic dealer {dealer_id}", dealer_id=dealer_id)
     if not number.strip() or len(number.strip()) > MAX_NUMBER_LENGTH:
-        errors["number"] = text("1..{limit} characters", limit=MAX_NUMBER_LENGTH)
+        errors["number"] = text("1–{limit} characters", limit=MAX_NUMBER_LENGTH)
     elif session.scalar(select(model.id).where(model.number == number.strip())) is not None:
         errors["number"] = text("{number} already exists", number=number.strip())
     if (problem := mass_problem(quantity_g)) is not None:

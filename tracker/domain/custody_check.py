@@ -29,6 +29,7 @@ from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.errors import Conflict, Forbidden, ValidationFailed
 from tracker.domain.custody_licences import licences_and_consent_problems
 from tracker.domain.text import Text, joined, text
+from tracker.domain.place_names import named
 from tracker.models import (
     Checkpoint,
     Container,
@@ -165,7 +166,7 @@ def rule_posted(_session: Session, event: ProposedEvent) -> list[Finding]:
     recorder = event.recorder
     if isinstance(recorder, User) and event.checkpoint.id not in {c.id for c in recorder.checkpoints}:
         return [Finding(text("you are not posted at {post}; custody is recorded by the officers posted there",
-                             post=event.checkpoint.name), forbidden=True)]
+                             post=named(event.checkpoint)), forbidden=True)]
     return []
 
 
@@ -177,19 +178,19 @@ def rule_status_and_place(_session: Session, event: ProposedEvent) -> list[Findi
     if event.kind == CustodyKind.DEPARTURE:
         if here.id != d.origin_id:
             return [Finding(text("{ref} departs from {origin}, not from {post}",
-                                 ref=d.label, origin=d.origin.name, post=here.name))]
+                                 ref=d.label, origin=named(d.origin), post=named(here)))]
         if d.status != DeclarationStatus.APPROVED:
             return [Finding(text("{ref} is {status}; a departure is recorded while it is approved",
                                  ref=d.label, status=d.status))]
     elif event.kind == CustodyKind.ARRIVAL:
         if here.id != d.destination_id:
             return [Finding(text("{ref} arrives at {destination}, not at {post}; record an inspection here",
-                                 ref=d.label, destination=d.destination.name, post=here.name))]
+                                 ref=d.label, destination=named(d.destination), post=named(here)))]
         if d.status == DeclarationStatus.APPROVED:
             return [Finding(text("arrival at the destination before any departure at the origin"),
                             AlertKind.CUSTODY_OUT_OF_ORDER)]
     elif here.id not in d.route_checkpoint_ids:
-        return [Finding(text("{post} is not on the route of {ref}", post=here.name, ref=d.label),
+        return [Finding(text("{post} is not on the route of {ref}", post=named(here), ref=d.label),
                         AlertKind.CUSTODY_UNEXPECTED_CHECKPOINT)]
     return []
 

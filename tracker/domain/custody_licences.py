@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain.exports import Period
 from tracker.domain.submission import ACTIVITY_OF_KIND, Submission, domestic_parties, rule_approval_quantity_remains
 from tracker.domain.text import Text, text
 from tracker.models import ApprovalStatus, Dealer, Declaration, DeclarationKind, License, LicenseStatus
@@ -40,9 +41,8 @@ def licence_problem(session: Session, dealer: Dealer, activity: Any, day: date) 
     licence = next((x for x in relevant if x.valid_from <= day <= x.valid_to), relevant[0])
     if licence.status != LicenseStatus.ACTIVE:
         return _since(licence)
-    return text("licence {number} of {dealer} is valid {first}..{last}, not on {day}", number=licence.number,
-                dealer=dealer.legal_name, first=licence.valid_from.isoformat(),
-                last=licence.valid_to.isoformat(), day=day.isoformat())
+    return text("licence {number} of {dealer} is valid {period}, not on {day}", number=licence.number,
+                dealer=dealer.legal_name, period=Period(licence.valid_from, licence.valid_to), day=day)
 
 
 def _consent_problems(session: Session, d: Declaration, day: date) -> list[Text]:

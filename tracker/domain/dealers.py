@@ -64,7 +64,7 @@ def taxpayer_number_error(number: str, today: date) -> str | None:
 def _text_error(value: str, typed: str, limit: int, allowed: str = "") -> str | None:
     """Say what is wrong with ``value`` (tidied from ``typed``, whose length counts)."""
     if not value or len(typed) > limit:
-        return text("1..{limit} characters", limit=limit)
+        return text("1–{limit} characters", limit=limit)
     if _has_control(value, allowed):
         return text("no control characters")
     return None

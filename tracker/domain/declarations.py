@@ -145,7 +145,7 @@ def _party(session: Session, dealer_id: int | None, foreign: tuple[str, str] | N
         return None
     name, country = foreign
     if not name.strip() or len(name) > 200:
-        errors[field_name] = text("a foreign party's name (1..200 characters)")
+        errors[field_name] = text("a foreign party's name (1–200 characters)")
     elif not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()) \
             or country == HOME_COUNTRY:
         errors[field_name] = text("a foreign party's country as an ISO 3166 alpha-2 code other than KG")
@@ -206,7 +206,7 @@ def _resolve(session: Session, actor: User, data: DraftInput) -> dict[str, Any]:
     approval = _consent(session, ImportApproval, data.import_approval_id, data.kind, "import_approval_id", errors)
     consent = _consent(session, ExportConsent, data.export_consent_id, data.kind, "export_consent_id", errors)
     if not 0 < data.corridor_m <= MAX_CORRIDOR_M:
-        errors["corridor_m"] = text("1..50000 metres")
+        errors["corridor_m"] = text("1–50000 metres")
     for name in ("planned_departure", "planned_arrival"):
         value = getattr(data, name)
         if value is not None and value.tzinfo is None:
@@ -301,7 +301,7 @@ def set_route(session: Session, actor: User, declaration_id: int, route: LineStr
     """
     declaration = editable_declaration(session, actor, declaration_id)
     if corridor_m is not None and not 0 < corridor_m <= MAX_CORRIDOR_M:
-        raise ValidationFailed({"corridor_m": text("1..50000 metres")})
+        raise ValidationFailed({"corridor_m": text("1–50000 metres")})
     try:
         geometry = plan_geometry(route, corridor_m or declaration.corridor_m)
     except RouteFileError as exc:

@@ -185,7 +185,8 @@ class _Loader:
         for s in geo.CHECKPOINTS:
             self.sites[s.code] = Checkpoint(code=s.code, name=s.name, kind=s.kind, lat=s.lat, lon=s.lon,
                                             radius_m=s.radius_m, country="KG",
-                                            neighbour_country=s.neighbour_country)
+                                            neighbour_country=s.neighbour_country,
+                                            names=geo.CHECKPOINT_NAMES.get(s.code, {}))
         for key, name, taxpayer, country, address in DEALERS:
             self.dealers[key] = Dealer(legal_name=name, taxpayer_number=taxpayer, country=country,
                                        address=address, created_at=self.at(-400 * DAY))

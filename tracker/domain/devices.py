@@ -34,7 +34,7 @@ def register_beacon(session: Session, *, device_id: str, protocol: str, owner_ta
     if protocol not in {p.value for p in BeaconProtocol}:
         errors["protocol"] = text("one of {values}", values=", ".join(p.value for p in BeaconProtocol))
     if not 1 <= reporting_period_s <= 86_400:
-        errors["reporting_period_s"] = text("1..86400 seconds")
+        errors["reporting_period_s"] = text("1–86400 seconds")
     owner = None
     if owner_taxpayer:
         owner = session.scalars(select(Dealer).where(Dealer.taxpayer_number == owner_taxpayer)).one_or_none()

@@ -29,6 +29,8 @@ from tracker.domain.text import Text, text
 GRAMS_PER_KG = 1000
 #: Longer input is no mass anyone types (and is not worth a regular expression's time).
 MAX_TYPED = 40
+#: The languages that write a decimal comma (34,5 кг) and group thousands with spaces.
+DECIMAL_COMMA = frozenset({"ru", "ky"})
 _SPACES = re.compile(r"[ \u00a0\u2009\u202f]")
 _GROUPED = re.compile(r"^[0-9]{1,3}(?:[ \u00a0\u2009\u202f][0-9]{3})+$")
 _NUMBER = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
@@ -46,7 +48,7 @@ def _decimal_mark(value: str, language: str) -> str:
     """Return ``value`` with a point as its only decimal mark, or raise when that is not clear."""
     if "," not in value:
         return value
-    if language != "ru":
+    if language not in DECIMAL_COMMA:
         raise UnreadableMass(_comma_in_english(value))
     if "." in value or value.count(",") > 1:
         raise UnreadableMass(text(
@@ -92,7 +94,7 @@ def _digits(value: str) -> tuple[str, str]:
 
 
 def read_kg(raw: str, language: str, allow_zero: bool = False) -> int:
-    """Read a mass typed in kilograms in ``language`` ("en", "ru") and return it in whole grams.
+    """Read a mass typed in kilograms in ``language`` ("en", "ru", "ky") and return it in whole grams.
 
     Raises :class:`UnreadableMass` saying what to type instead (see the module docstring).
     """
@@ -119,9 +121,9 @@ def _in_kg(grams: int, problem: Text, language: str) -> Text:
 
 
 def kg_value(grams: int | None, language: str) -> str:
-    """Write grams as the kilograms a form field holds: "34.5" ("34,5" in Russian), no grouping."""
+    """Write grams as the kilograms a form field holds: "34.5" ("34,5" in Russian and Kyrgyz), no grouping."""
     if grams is None:
         return ""
     whole, rest = divmod(grams, GRAMS_PER_KG)
     value = f"{whole}.{rest:03d}".rstrip("0") if rest else str(whole)
-    return value.replace(".", ",") if language == "ru" else value
+    return value.replace(".", ",") if language in DECIMAL_COMMA else value

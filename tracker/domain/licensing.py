@@ -78,7 +78,7 @@ def _licence_errors(session: Session, data: LicenceInput) -> dict[str, str]:
                                     dealer=dealer.label)
     number = data.number.strip()
     if not number or len(number) > MAX_NUMBER_LENGTH:
-        errors["number"] = text("1..{limit} characters", limit=MAX_NUMBER_LENGTH)
+        errors["number"] = text("1–{limit} characters", limit=MAX_NUMBER_LENGTH)
     elif session.scalar(select(License.id).where(License.number == number)) is not None:
         errors["number"] = text("licence {number} already exists", number=number)
     if data.valid_to < data.valid_from:

@@ -136,7 +136,8 @@ def custody_features(session: Session, declaration: Declaration) -> list[Feature
     return [feature(
         "custody", Point(lon, lat), kind=kind, event_time=iso(scans[0].event_time),
         last_event_time=iso(scans[-1].event_time), checkpoint=scans[0].checkpoint.code,
-        checkpoint_name=scans[0].checkpoint.name, seal_intact=all(e.seal_intact for e in scans),
+        checkpoint_name=scans[0].checkpoint.name,
+        checkpoint_names=dict(scans[0].checkpoint.names or {}), seal_intact=all(e.seal_intact for e in scans),
         containers=[{"sscc": e.sscc, "seal_intact": e.seal_intact, "measured_net_g": e.measured_net_g,
                      "event_time": iso(e.event_time)} for e in scans],
     ) for (kind, _checkpoint, lon, lat), scans in places.items()]
@@ -145,7 +146,8 @@ def custody_features(session: Session, declaration: Declaration) -> list[Feature
 def checkpoint_feature(checkpoint: Checkpoint, role: str) -> Feature:
     """Return a checkpoint as a point with its ``role`` on the route (origin, expected, destination)."""
     return feature("checkpoint", Point(checkpoint.lon, checkpoint.lat), code=checkpoint.code,
-                   name=checkpoint.name, kind=checkpoint.kind.value, role=role, radius_m=checkpoint.radius_m)
+                   name=checkpoint.name, names=dict(checkpoint.names or {}), kind=checkpoint.kind.value, role=role,
+                   radius_m=checkpoint.radius_m)
 
 
 #: The maps call a route's checkpoints "expected" (their legend and styles say so).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shapely.geometry import Polygon, mapping
@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.access import Action, may
 from tracker.domain.errors import Forbidden, NotFound, ValidationFailed
+from tracker.domain.place_names import MAX_NAME_LENGTH, cleaned_names, name_errors
 from tracker.domain.text import text
 from tracker.models import Checkpoint, CheckpointKind, User, Zone, ZoneKind
 
 MAX_GEOJSON_BYTES = 256 * 1024
 MAX_GEOJSON_DEPTH = 12
 MAX_POLYGON_POINTS = 5_000
-MAX_NAME_LENGTH = 120
 
 
 @dataclass
@@ -38,6 +38,8 @@ class CheckpointInput:
     lon: float
     radius_m: int = 500
     neighbour_country: str = ""
+    #: The name in the portal's other languages: {"ru": ..., "ky": ...} (see place_names).
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def require_places_admin(actor: User) -> None:
@@ -59,7 +61,7 @@ def _checkpoint_errors(session: Session, data: CheckpointInput, checkpoint_id: i
         if other is not None and other != checkpoint_id:
             errors["code"] = text("this code is taken")
     if not data.name or len(data.name) > MAX_NAME_LENGTH:
-        errors["name"] = text("1..{length} characters", length=MAX_NAME_LENGTH)
+        errors["name"] = text("1–{length} characters", length=MAX_NAME_LENGTH)
     if data.kind not in {k.value for k in CheckpointKind}:
         errors["kind"] = text("choose a kind")
     if not _country(data.country):
@@ -71,8 +73,8 @@ def _checkpoint_errors(session: Session, data: CheckpointInput, checkpoint_id: i
     if not (math.isfinite(data.lon) and -180 <= data.lon <= 180):
         errors["lon"] = text("longitude between -180 and 180")
     if not 1 <= data.radius_m <= 50_000:
-        errors["radius_m"] = text("1..50000 metres")
-    return errors
+        errors["radius_m"] = text("1–50000 metres")
+    return errors | name_errors(data.names)
 
 
 def save_checkpoint(session: Session, actor: User, data: CheckpointInput,
@@ -81,6 +83,7 @@ def save_checkpoint(session: Session, actor: User, data: CheckpointInput,
     require_places_admin(actor)
     data.code, data.name = data.code.strip().upper(), data.name.strip()
     data.country, data.neighbour_country = data.country.strip().upper(), data.neighbour_country.strip().upper()
+    data.names = cleaned_names(data.names)
     checkpoint = find_checkpoint(session, checkpoint_id) if checkpoint_id is not None else Checkpoint()
     errors = _checkpoint_errors(session, data, checkpoint_id)
     if errors:
@@ -88,6 +91,7 @@ def save_checkpoint(session: Session, actor: User, data: CheckpointInput,
     checkpoint.code, checkpoint.name, checkpoint.kind = data.code, data.name, CheckpointKind(data.kind)
     checkpoint.country, checkpoint.neighbour_country = data.country, data.neighbour_country or None
     checkpoint.lat, checkpoint.lon, checkpoint.radius_m = data.lat, data.lon, data.radius_m
+    checkpoint.names = data.names
     session.add(checkpoint)
     session.flush()
     return checkpoint
@@ -172,7 +176,7 @@ def add_zone(session: Session, actor: User, name: str, kind: str, geojson: str |
     require_places_admin(actor)
     errors: dict[str, str] = {}
     if not name.strip() or len(name.strip()) > MAX_NAME_LENGTH:
-        errors["name"] = text("1..{length} characters", length=MAX_NAME_LENGTH)
+        errors["name"] = text("1–{length} characters", length=MAX_NAME_LENGTH)
     if kind not in {k.value for k in ZoneKind}:
         errors["kind"] = text("choose a kind")
     polygon = None
@@ -208,7 +212,7 @@ def places_geojson(session: Session) -> dict[str, Any]:
     """Return every checkpoint (point) and general zone (polygon) as a FeatureCollection for maps."""
     features: list[dict[str, Any]] = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-         "properties": {"layer": "checkpoint", "name": c.name, "code": c.code, "kind": c.kind.value,
+         "properties": {"layer": "checkpoint", "name": c.name, "names": dict(c.names or {}), "code": c.code, "kind": c.kind.value,
                         "radius_m": c.radius_m}}
         for c in session.scalars(select(Checkpoint).order_by(Checkpoint.code))
     ]

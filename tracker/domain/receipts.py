@@ -19,6 +19,7 @@ from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import Forbidden, ValidationFailed
 from tracker.domain.lifecycle import S, move, require_move
 from tracker.domain.plausibility import mass_problem, moment_problem
+from tracker.domain.place_names import named
 from tracker.domain.text import text
 from tracker.domain.tolerance import DEFAULT_MIN_G, DEFAULT_PERMILLE, mass_discrepancy_g, mass_tolerance_g
 from tracker.models import AlertSeverity, ContainerStatus, Declaration, DeclarationItem, Role, User, utcnow
@@ -103,7 +104,7 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
     """
     declaration = find_declaration(session, actor, declaration_id)
     if actor.role == Role.CUSTOMS_OFFICER and not may_report_receipt(actor, declaration):
-        raise Forbidden(text("you are not posted at {post}; the receipt is filed there", post=declaration.destination.name))
+        raise Forbidden(text("you are not posted at {post}; the receipt is filed there", post=named(declaration.destination)))
     if not may_report_receipt(actor, declaration):
         raise Forbidden(text("only the consignee (or customs) reports the receipt"))
     require_move(declaration, S.CLOSED)

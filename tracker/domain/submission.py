@@ -13,6 +13,7 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.domain.exports import Period
 from tracker.domain.route_files import distance_m, locate_on_route
 from tracker.domain.text import joined, text
 from tracker.models import (
@@ -89,9 +90,8 @@ def rule_parties_licensed(sub: Submission) -> Errors:
     errors: Errors = {}
     for role, dealer in domestic_parties(sub.declaration).items():
         if covering_licence(sub.session, dealer, activity, first, last) is None:
-            errors[role] = text("{dealer} holds no active licence for {activity} covering {first}..{last}",
-                                dealer=dealer.legal_name, activity=activity, first=first.isoformat(),
-                                last=last.isoformat())
+            errors[role] = text("{dealer} holds no active licence for {activity} covering {period}",
+                                dealer=dealer.legal_name, activity=activity, period=Period(first, last))
     return errors
 
 
@@ -251,7 +251,7 @@ def rule_containers(sub: Submission) -> Errors:
                                                   sscc=container.sscc, declaration=other.label)
         if not 0 < item.declared_net_g <= container.capacity_g:
             errors[f"items[{i}].declared_net_g"] = (
-                text("{declared} g is not within 1..{capacity} g (the capacity of {sscc})",
+                text("{declared} g is not within 1–{capacity} g (the capacity of {sscc})",
                      declared=item.declared_net_g, capacity=container.capacity_g, sscc=container.sscc))
     return errors
 

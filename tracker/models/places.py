@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from tracker.models.base import Base, enum_type, lat_lon_checks, require
+from tracker.models.base import Base, PortableJSON, enum_type, lat_lon_checks, require
 from tracker.models.enums import CheckpointKind
 
 
@@ -21,6 +21,8 @@ class Checkpoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(24), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    #: The name in the portal's other languages, {"ru": ..., "ky": ...}; see tracker.domain.place_names.
+    names: Mapped[dict[str, str]] = mapped_column(PortableJSON, default=dict, server_default="{}")
     kind: Mapped[CheckpointKind] = mapped_column(enum_type(CheckpointKind, "kind"))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)

@@ -40,7 +40,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: The portal's language for this user ("en", "ru"); None: the browser's preference.
+    #: The portal's language for this user ("en", "ru", "ky"); None: the browser's preference.
     language: Mapped[str | None] = mapped_column(String(8))
     #: IANA time zone the portal shows times in; None: the configured default (Asia/Bishkek).
     time_zone: Mapped[str | None] = mapped_column(String(64))

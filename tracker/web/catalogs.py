@@ -26,7 +26,7 @@ TEMPLATES = WEB / "templates"
 #: The languages that have catalogs (English is the source language).
 TRANSLATED = [code for code in LANGUAGES if code != "en"]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
-            "pgettext": ((1, "c"), 2), "text": None, "N_": None}
+            "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2), "text": None, "N_": None}
 OPTIONS = {"**.html": {"extensions": "jinja2.ext.do", "trimmed": "true"}}
 
 #: Which files feed which domain: (folder, glob patterns relative to it).

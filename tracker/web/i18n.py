@@ -1,6 +1,7 @@
 """The portal's languages, time zones and number formats (Flask-Babel).
 
-Text is English in the source and Russian in ``tracker/translations/ru``. The catalog is
+Text is English in the source; Russian and Kyrgyz (the state language) are in
+``tracker/translations/ru`` and ``tracker/translations/ky``. The catalog is
 split into one domain per part of the portal (see :data:`DOMAINS`), so each part keeps
 its own ``.po`` file; Flask-Babel merges them. ``python -m tracker.web.catalogs`` extracts,
 updates and compiles them.
@@ -25,7 +26,7 @@ from tracker.web.database import get_session
 from tracker.web.redirects import safe_path
 
 #: The portal's languages: code -> name in that language (shown in the switcher).
-LANGUAGES = {"en": "English", "ru": "Русский"}
+LANGUAGES = {"en": "English", "ru": "Русский", "ky": "Кыргызча"}
 #: Catalog domains, one ``.po`` file each under tracker/translations/<lang>/LC_MESSAGES.
 DOMAINS = ("messages", "domain", "trader", "officer", "admin", "declaration", "audit")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -79,7 +80,7 @@ def select_time_zone() -> str | None:
 
 
 def current_language() -> str:
-    """Return the language code of this request ("en" or "ru")."""
+    """Return the language code of this request ("en", "ru" or "ky")."""
     return str(get_locale() or "en")
 
 
@@ -109,7 +110,7 @@ def translated(message: str | LazyString) -> str:
     events, and each gettext call costs more than the dictionary look-up that replaces it.
     """
     if isinstance(message, LazyString):
-        if message._kwargs:
+        if message._kwargs or len(message._args) != 1:  # with values, or with a context (lazy_pgettext)
             return str(message)
         message = message._args[0]
     if not has_request_context():

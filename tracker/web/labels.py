@@ -1,20 +1,23 @@
 """Words for the domain's enum values, in the user's language.
 
 Templates show every status, kind, role and severity through the ``label`` filter, never
-the raw value: ``{{ d.status|label }}``. A value missing here is shown with its
+the raw value: ``{{ d.status|label }}``; and every checkpoint through the ``place`` filter,
+never its English ``name``: ``{{ d.origin|place }}``. A value missing here is shown with its
 underscores turned into spaces, so a new enum value is visible at once (and the i18n test
 lists it as untranslated).
 """
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
 
 from flask import Flask
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from tracker.domain.alert_kinds import AlertKind, kind_of
+from tracker.domain.place_names import Named, place_name
 from tracker.models import (
     AccountEventKind,
     Activity,
@@ -36,7 +39,7 @@ from tracker.models import (
     TransactionKind,
     ZoneKind,
 )
-from tracker.web.i18n import translated
+from tracker.web.i18n import current_language, translated
 
 LABELS: dict[type[Enum], dict[str, Any]] = {
     Role: {"trader": _l("Trader"), "customs_officer": _l("Customs officer"),
@@ -57,7 +60,8 @@ LABELS: dict[type[Enum], dict[str, Any]] = {
                       "transit": _l("transit")},
     DeclarationStatus: {"draft": _l("draft"), "submitted": _l("submitted"), "approved": _l("approved"),
                         "rejected": _l("rejected"), "in_transit": _l("in transit"), "arrived": _l("arrived"),
-                        "closed": _l("closed"), "cancelled": _l("cancelled")},
+                        # A declaration (ru: декларация, feminine) is "закрыта", an alert "закрыто".
+                        "closed": lazy_pgettext("declaration status", "closed"), "cancelled": _l("cancelled")},
     AlertSeverity: {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")},
     AlertStatus: {"open": _l("open"), "acknowledged": _l("acknowledged"), "explained": _l("explained"),
                   "closed": _l("closed")},
@@ -91,6 +95,12 @@ def label(value: Enum | str | None) -> str:
     return str(value).replace("_", " ")
 
 
+def place(checkpoint: Named | Mapping[str, Any] | None) -> str:
+    """Name a checkpoint in the user's language (its English name where it has none there)."""
+    return place_name(checkpoint, current_language())
+
+
 def init_app(app: Flask) -> None:
-    """Register the ``label`` template filter."""
+    """Register the ``label`` and ``place`` template filters."""
     app.add_template_filter(label, "label")
+    app.add_template_filter(place, "place")

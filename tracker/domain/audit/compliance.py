@@ -31,7 +31,7 @@ from tracker.domain.declarations import find_declaration
 from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.domain.tolerance import mass_discrepancy_g, mass_tolerance_g
 from tracker.domain.track_episodes import EXCURSION, SIGNAL_GAP, STOP, Episode, track_episodes
-from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, PlaceRole, Position, User
+from tracker.models import Alert, Checkpoint, CustodyEvent, CustodyKind, Declaration, PlaceRole, Position, User
 
 #: Flags after which a fix says nothing reliable about where the vehicle is (the gateway's
 #: ``beacon_gateway.evaluation.track.NOT_A_LOCATION``; a test keeps the two equal).
@@ -89,7 +89,7 @@ class CustodyStep:
     """One custody event of the declaration, in time order."""
 
     id: int
-    kind: str
+    kind: CustodyKind                    # an enum, so that pages name it in their language
     checkpoint_id: int
     code: str
     checkpoint_kind: str
@@ -269,7 +269,7 @@ def _custody(session: Session, declaration_id: int) -> tuple[CustodyStep, ...]:
         .join(Checkpoint, Checkpoint.id == CustodyEvent.checkpoint_id)
         .where(CustodyEvent.declaration_id == declaration_id)
         .order_by(CustodyEvent.event_time, CustodyEvent.id)).all()
-    return tuple(CustodyStep(r[0], str(r[1]), r[2], r[3], str(r[4]), r[5], r[6], r[7], r[8]) for r in rows)
+    return tuple(CustodyStep(r[0], CustodyKind(r[1]), r[2], r[3], str(r[4]), r[5], r[6], r[7], r[8]) for r in rows)
 
 
 def expected_route(declaration: Declaration) -> list[tuple[str, int | None, Checkpoint]]:

@@ -139,7 +139,8 @@ def _checkpoints(session: Session, ids: set[int]) -> dict[int, Checkpoint]:
 
 
 def _place(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {"id": checkpoint.id, "code": checkpoint.code, "name": checkpoint.name, "country": checkpoint.country}
+    return {"id": checkpoint.id, "code": checkpoint.code, "name": checkpoint.name,
+            "names": dict(checkpoint.names or {}), "country": checkpoint.country}
 
 
 def _by_route(session: Session, user: User, f: FlowFilter) -> list[FlowRow]:

@@ -23,10 +23,17 @@ COORD_DIGITS = 7
 
 @dataclass(frozen=True)
 class Period:
-    """Whole UTC days ``start``..``end`` (inclusive); either end may be open."""
+    """Whole UTC days from ``start`` to ``end`` (inclusive); either end may be open.
+
+    In a message it reads "2026-01-01 – 2026-12-31" (the API's, the logs'); the portal writes
+    each day as its reader's language writes dates.
+    """
 
     start: date | None = None
     end: date | None = None
+
+    def __format__(self, _spec: str) -> str:
+        return f"{self.start or '…'} \u2013 {self.end or '…'}"
 
     @property
     def since(self) -> datetime | None:

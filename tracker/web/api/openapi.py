@@ -75,7 +75,9 @@ SCHEMAS: dict[str, Any] = {
     "Checkpoint": {"type": "object", "properties": {
         "code": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"},
         "lat": {"type": "number"}, "lon": {"type": "number"}, "radius_m": {"type": "integer"},
-        "country": {"type": "string"}, "neighbour_country": {"type": ["string", "null"]}}},
+        "country": {"type": "string"}, "neighbour_country": {"type": ["string", "null"]},
+        "names": {"type": "object", "additionalProperties": {"type": "string"},
+                  "description": "the name in other languages by code (ru, ky); `name` is the English one"}}},
     "Container": {"type": "object", "properties": {
         "sscc": {"type": "string", "pattern": "^[0-9]{18}$"},
         "container_type": {"enum": [t.value for t in ContainerType]},

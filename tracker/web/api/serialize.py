@@ -46,6 +46,7 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "code": checkpoint.code, "name": checkpoint.name, "kind": checkpoint.kind.value,
         "lat": checkpoint.lat, "lon": checkpoint.lon, "radius_m": checkpoint.radius_m,
         "country": checkpoint.country, "neighbour_country": checkpoint.neighbour_country,
+        "names": dict(checkpoint.names or {}),
     }
 
 

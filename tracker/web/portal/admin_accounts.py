@@ -28,7 +28,7 @@ from tracker.models import HOME_COUNTRY, Beacon, BeaconProtocol, Checkpoint, Dea
 from tracker.web.auth import acting_user, now, requires, session_policy
 from tracker.web.database import get_session
 from tracker.web.guards import optional_row_id
-from tracker.web.labels import label
+from tracker.web.labels import label, place
 from tracker.web.portal.admin_forms import domestic_dealers, int_field, readers_only, text_field
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
@@ -55,7 +55,7 @@ def _users_page(errors: dict[str, str] | None = None, secret: tuple[User, str] |
     checkpoints = db.scalars(select(Checkpoint).order_by(Checkpoint.code))
     return render_template(
         "admin/users.html", page=page, role_options=[(r.value, label(r)) for r in Role],
-        dealer_options=domestic_dealers(db), checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints],
+        dealer_options=domestic_dealers(db), checkpoint_options=[(c.id, f"{c.code} — {place(c)}") for c in checkpoints],
         errors=errors or {}, failed=failed, secret=secret, me=acting_user(),
         can_manage=may(acting_user(), Action.MANAGE_USERS),
         failures=account_events.failures_since(db, utcnow() - FAILURES_PERIOD),
@@ -73,7 +73,7 @@ def _history_page(user_id: int, errors: dict[str, str] | None = None):  # type: 
         sessions=live_sessions(db, user, now(), session_policy()), roles={r.value: label(r) for r in Role},
         failures=account_events.failures_since(db, utcnow() - FAILURES_PERIOD).get(user.login, 0),
         role_options=[(r.value, label(r)) for r in Role], dealer_options=domestic_dealers(db),
-        checkpoint_options=[(c.id, f"{c.code} — {c.name}") for c in checkpoints], errors=errors or {},
+        checkpoint_options=[(c.id, f"{c.code} — {place(c)}") for c in checkpoints], errors=errors or {},
         me=acting_user(), can_manage=may(acting_user(), Action.MANAGE_USERS))
 
 
@@ -184,7 +184,7 @@ def _devices_page(errors: dict[str, str] | None = None, token: tuple[DeviceToken
                                  .order_by(DeviceToken.revoked_at.is_not(None), DeviceToken.id.desc()))),
         owner_options=[(d.taxpayer_number, d.legal_name) for d in db.scalars(
             select(Dealer).where(Dealer.country == HOME_COUNTRY).order_by(Dealer.legal_name))],
-        checkpoint_options=[(c.code, f"{c.code} — {c.name}")
+        checkpoint_options=[(c.code, f"{c.code} — {place(c)}")
                             for c in db.scalars(select(Checkpoint).order_by(Checkpoint.code))],
         protocol_options=[(p.value, p.value) for p in BeaconProtocol], errors=errors or {}, failed=failed, token=token,
         imei_identified=IMEI_IDENTIFIED, can_manage=may(acting_user(), Action.MANAGE_DEVICES))

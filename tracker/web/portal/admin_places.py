@@ -16,7 +16,8 @@ from tracker.models import Checkpoint, CheckpointKind
 from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
 from tracker.web.guards import row_id
-from tracker.web.labels import label
+from tracker.web.i18n import LANGUAGES
+from tracker.web.labels import label, place
 from tracker.web.portal.admin_forms import float_field, int_field, readers_only, text_field
 from tracker.web.portal.blueprint import bp
 
@@ -56,7 +57,7 @@ def places_geojson():  # type: ignore[no-untyped-def]
     for feature in collection["features"]:
         properties = feature["properties"]
         if properties["layer"] == "checkpoint":
-            properties["label"] = f"{properties['code']} — {properties['name']}"
+            properties["label"] = f"{properties['code']} — {place(properties)}"
             properties["text"] = [label(CheckpointKind(properties["kind"]))]
         else:
             properties["label"] = properties["name"]
@@ -70,7 +71,8 @@ def _checkpoint_input() -> tuple[places.CheckpointInput, dict[str, str]]:
         code=text_field("code"), name=text_field("name"), kind=text_field("kind"),
         country=text_field("country") or "KG", neighbour_country=text_field("neighbour_country"),
         lat=float_field("lat", errors), lon=float_field("lon", errors),
-        radius_m=int_field("radius_m", errors) or 0)
+        radius_m=int_field("radius_m", errors) or 0,
+        names={code: text_field(f"name_{code}") for code in LANGUAGES if code != "en"})
     return data, errors
 
 

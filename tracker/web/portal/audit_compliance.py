@@ -25,7 +25,7 @@ from tracker.models import Alert, Declaration, utcnow
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.i18n import kg, number, time_zone_name, when
-from tracker.web.labels import label
+from tracker.web.labels import label, place
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.navigation import has_view
 
@@ -127,7 +127,7 @@ def period(d: Declaration, report: Compliance) -> tuple[datetime | None, datetim
 
 def route_names(d: Declaration) -> str:
     """Name the places the declaration expects, in order (a checkpoint that is also the destination once)."""
-    return " → ".join(checkpoint.name for _role, _seq, checkpoint in expected_route(d))
+    return " → ".join(place(checkpoint) for _role, _seq, checkpoint in expected_route(d))
 
 
 def alert_places(db: Session, d: Declaration) -> list[tuple[float, float]]:

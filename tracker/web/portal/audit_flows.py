@@ -21,6 +21,7 @@ from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.guards import optional_row_id
 from tracker.web.i18n import kg
+from tracker.web.labels import place
 from tracker.web.portal.audit_now import audit_page
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import paginate
@@ -84,13 +85,13 @@ def flow_map(db: Session, tables: dict[str, list[FlowRow]], f: FlowFilter) -> di
         features.append({"type": "Feature", "geometry": {"type": "LineString",
                                                          "coordinates": [[a.lon, a.lat], [b.lon, b.lat]]},
                          "properties": {"layer": "flow", "key": r.key, "weight": _line_width(r.declared_g, heaviest),
-                                        "label": f"{a.name} → {b.name}", "text": [kg(r.declared_g), _count(r)],
+                                        "label": f"{place(a)} → {place(b)}", "text": [kg(r.declared_g), _count(r)],
                                         "url": records_url("route", r, f), "link_text": _("The declarations")}})
     features += _crossing_markers(places, crossings, f)
     for place_id in sorted({r.names[end]["id"] for r in routes for end in ("origin", "destination")}):
         c = places[place_id]
         features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-                         "properties": {"layer": "checkpoint", "code": c.code, "name": c.name, "label": c.name,
+                         "properties": {"layer": "checkpoint", "code": c.code, "name": place(c), "label": place(c),
                                         "text": [c.code]}})
     return {"type": "FeatureCollection", "features": features}
 
@@ -111,7 +112,7 @@ def _crossing_markers(places: dict[int, Checkpoint], rows: list[FlowRow], f: Flo
         # A popup has one link: to the heavier direction's declarations (the table links both).
         heavier = max((r for r in (entering, leaving) if r is not None), key=lambda r: r.declared_g)
         markers.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-                        "properties": {"layer": "crossing", "code": c.code, "label": c.name, "text": [
+                        "properties": {"layer": "crossing", "code": c.code, "label": place(c), "text": [
                             _("In: %(mass)s", mass=kg(entering.declared_g if entering else 0)),
                             _("Out: %(mass)s", mass=kg(leaving.declared_g if leaving else 0))],
                             "url": records_url("crossing", heavier, f),

@@ -27,7 +27,7 @@ from tracker.models import (
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.i18n import kg, when
-from tracker.web.labels import label
+from tracker.web.labels import label, place
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.navigation import has_view
 
@@ -105,11 +105,11 @@ def popup(p: dict[str, Any]) -> dict[str, Any]:
                 "link_text": _("Open the alert")}
     if layer == "custody":
         return {"label": _("%(kind)s at %(checkpoint)s", kind=label_of("custody", p["kind"]).capitalize(),
-                           checkpoint=p["checkpoint_name"]),
+                           checkpoint=place({"name": p["checkpoint_name"], "names": p.get("checkpoint_names")})),
                 "text": [_time(p["event_time"]), *map(scanned_container, p["containers"])]}
     if layer == "checkpoint":
         roles = {"origin": _("Origin"), "destination": _("Destination"), "expected": _("Expected checkpoint")}
-        return {"label": p["name"], "text": [f"{roles.get(p['role'], '')} · {p['code']}"]}
+        return {"label": place(p), "text": [f"{roles.get(p['role'], '')} · {p['code']}"]}
     if layer == "zone":
         kinds = {"dead_zone": _("Dead zone (no signal expected)"), "prohibited": _("Prohibited zone")}
         return {"label": p["name"], "text": [kinds.get(p["kind"], p["kind"])]}

@@ -34,7 +34,7 @@ from tracker.web.auth import acting_user, requires
 from tracker.web.database import get_session
 from tracker.web.domain_text import translate
 from tracker.web.i18n import time_zone_name
-from tracker.web.labels import label
+from tracker.web.labels import label, place
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.mass_fields import read_kg_field
 from tracker.web.portal.pages import page_number, paginate
@@ -336,7 +336,7 @@ def record_custody():  # type: ignore[no-untyped-def]
 
 
 def _flash_outcome(event: CustodyEvent, alerts: list[Any], created: bool) -> None:
-    message = str(RECORDED[CustodyKind(event.kind)] % {"sscc": event.sscc, "post": event.checkpoint.name})
+    message = str(RECORDED[CustodyKind(event.kind)] % {"sscc": event.sscc, "post": place(event.checkpoint)})
     if not created:
         message += " " + gettext("It had already been recorded; nothing was added.")
     elif event.declaration is not None:

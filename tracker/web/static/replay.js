@@ -40,7 +40,7 @@
       options.timeZone = "UTC";
       parts = new Intl.DateTimeFormat("en-GB", options);
     }
-    var russian = element.getAttribute("data-locale") === "ru";
+    var russian = element.getAttribute("data-locale") !== "en";  /* ru, ky: 25.11.2026 */
     return function (date) {
       var p = {};
       parts.formatToParts(date).forEach(function (part) { p[part.type] = part.value; });
