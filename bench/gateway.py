@@ -220,8 +220,12 @@ def pipeline_figures(engine: Engine, duration_s: float, evaluated: list[int]) ->
     writer.stop()
 
 
-def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, what: str) -> None:
-    """QoS 1 pings through the project's own Mosquitto (shipped configuration) into ``processes`` gateways."""
+def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, what: str, warmup: int = 0) -> None:
+    """QoS 1 pings through the project's own Mosquitto (shipped configuration) into ``processes`` gateways.
+
+    ``warmup`` pings go first, untimed: a new gateway process reads each declaration's plan
+    (its corridor, zones and stops) on the declaration's first ping, then keeps it.
+    """
     folder = Path(tempfile.mkdtemp(prefix="mercury-bench-mqtt-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "mosquitto")   # as root, mosquitto drops to its own user
@@ -245,16 +249,21 @@ def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, wha
     client.max_inflight_messages_set(WINDOW)
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
-    base = max_position_id(engine)
-    began = time.perf_counter()
-    for n in range(pings):
-        if n % 200 == 0:  # at most WINDOW + 200 unstored: the brokers' queues stay bounded
-            wait_stored(engine, base, n - WINDOW)
-        p = tracks.next(n % BEACONS)
-        client.publish(f"bench-{run}/beacons/{p.device_id}/pings", json.dumps(
-            {"fix_time": p.fix_time.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": 60}), qos=1)
-    wait_stored(engine, base, pings)
-    seconds = time.perf_counter() - began
+
+    def publish(count: int) -> float:
+        base, began = max_position_id(engine), time.perf_counter()
+        for n in range(count):
+            if n % 200 == 0:  # at most WINDOW + 200 unstored: the brokers' queues stay bounded
+                wait_stored(engine, base, n - WINDOW)
+            p = tracks.next(n % BEACONS)
+            client.publish(f"bench-{run}/beacons/{p.device_id}/pings", json.dumps(
+                {"fix_time": p.fix_time.isoformat(), "lat": p.lat, "lon": p.lon, "speed_kmh": 60}), qos=1)
+        wait_stored(engine, base, count)
+        return time.perf_counter() - began
+
+    if warmup:
+        publish(warmup)
+    seconds = publish(pings)
     client.loop_stop()
     client.disconnect()
     for gateway in gateways:
@@ -357,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             untracked.sent[beacon + BEACONS] = live.sent[beacon] = 100_000
         for processes in (1, 2):
             mqtt_figures(engine, pings, processes, untracked, "none")
-        mqtt_figures(engine, pings, 2, live, "live")
+        mqtt_figures(engine, pings, 2, live, "live", warmup=BEACONS)
         nmea_figures()
         growth_figures(engine, sizes, duration)
     finally:

@@ -4,7 +4,7 @@ The gateway judges a new fix against this state instead of re-reading the last h
 the track; any full re-evaluation rewrites or deletes the row (it is a cache, not evidence).
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-05
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0019'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
