@@ -7,7 +7,7 @@ the number of access points where the length belongs and carry no CRC: they end 
 first ``0D 0A`` followed by the next packet (or by the end of what was read).
 
 Packet types, after the Concox GT06/GT06N, Jimi JM-VL01/VL02/VL03, GK310, LL301 and
-JC-series documents (layouts in ``_LAYOUTS``, fields in ``gt06_fields``):
+JC-series documents (layouts in ``LAYOUTS``, fields in ``gt06_fields``):
 
 - ``0x01`` login (IMEI; the extended login adds a type and a time zone, applied to the
   device's later date-times), answered;
@@ -69,7 +69,7 @@ class _Layout:
     tail: str | None = None      # "acc": ignition, upload mode, re-upload; "fence": language, fence
 
 
-_LAYOUTS = {
+LAYOUTS = {
     0x10: _Layout("location", cell=None), 0x11: _Layout("location", cell="2g_long"),
     0x12: _Layout("location"), 0x1A: _Layout("location"), 0x31: _Layout("location"),
     0x22: _Layout("location", tail="acc"), 0x2D: _Layout("location", tail="acc"),
@@ -153,11 +153,11 @@ def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timede
     number, content, serial = _checked_parts(frame)
     if number == LOGIN:
         return _login(number, serial, frame, content)
-    needs_device = number in _LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
+    needs_device = number in LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
     if needs_device and not device_id:
         raise NotLoggedIn(f"GT06 packet 0x{number:02x} before login: no device id to attach it to")
-    if number in _LAYOUTS:
-        return _located(_LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
+    if number in LAYOUTS:
+        return _located(LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
     if number in HEARTBEATS:
         return Gt06Message("heartbeat", number, serial, frame, status=_heartbeat(content, number))
     special = {MODULAR: gt06_special.modular, DASHCAM_ALARM: gt06_special.dashcam,
