@@ -247,3 +247,14 @@ def _send(url: str, fixes: list[Position]) -> None:
 def test_a_registered_protocol_has_its_counters_on_metrics(toy: Protocol) -> None:
     metrics.show_protocols(protocols.names())
     assert b'beacon_gateway_messages_total{protocol="toy"} 0.0' in metrics.exposition()
+
+
+def test_the_readmes_protocol_table_is_the_registrys() -> None:
+    from pathlib import Path
+
+    from beacon_gateway.protocols.table import markdown_table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- protocol table: python -m beacon_gateway.protocols.table -->\n")
+    end = readme.index("\n<!-- end of protocol table -->")
+    assert readme[readme.index("\n", start) + 1:end] == markdown_table()
