@@ -171,7 +171,7 @@ def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timede
     if number == LOGIN:
         return _login(number, serial, frame, content)
     if number == LBS_PHONE:
-        return Gt06Message("status", number, serial, frame, status=_lbs_phone(content))
+        return Gt06Message("status", number, serial, frame, status=gt06_special.lbs_phone(content))
     needs_device = number in LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
     if needs_device and not device_id:
         raise NotLoggedIn(f"GT06 packet 0x{number:02x} before login: no device id to attach it to")
@@ -309,18 +309,6 @@ def _tail(reader: Reader, tail: str | None) -> dict[str, Any]:
     return {}
 
 
-def _lbs_phone(content: bytes) -> dict[str, Any]:
-    """LBS phone-number packet 0x17: the serving cell, the phone number asked about (21 bytes, NUL
-    padded) and the alert language."""
-    reader = Reader(content, "GT06 LBS phone")
-    cell = fields.cell(reader)
-    phone = reader.take(21).rstrip(b"\x00").decode("ascii", "replace")
-    return {"cell": cell, "phone": phone, **({"language": reader.uint(2)} if reader.remaining() >= 2 else {})}
-
-
 def _counted(frame: bytes, device_id: str | None, offset: timedelta) -> Gt06Message:
-    """Wi-Fi packet 0x69/0x17: BCD date-time, access points (counted by byte 2), cells; no fix."""
-    reader = Reader(frame[4:-2], "GT06 Wi-Fi")
-    when = fields.bcd_time(reader.take(6), offset)
-    status = {"time": when.isoformat(), **fields.wifi_and_cells(reader, frame[2])}
-    return Gt06Message("status", frame[3], 0, frame, status=status)
+    """Wi-Fi packet 0x69/0x17 (``gt06_special.wifi``): a status, no fix."""
+    return Gt06Message("status", frame[3], 0, frame, status=gt06_special.wifi(frame, offset))
