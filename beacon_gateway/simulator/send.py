@@ -18,7 +18,6 @@ from beacon_gateway.protocols import Encoder, Protocol, SimulatedDevice
 from beacon_gateway.simulator import encoders as enc
 
 
-
 def simulated_protocols() -> tuple[str, ...]:
     """Return the protocols the simulator speaks: every registry entry with an encoder."""
     return tuple(p.name for p in protocols.every() if p.encoder is not None)
@@ -119,7 +118,9 @@ class TcpSender:
                  timeout_s: float = 30.0) -> None:
         target = urlparse(url)
         entry, self.encoder, self.device = speaker(protocol, device_id, packet)
-        port = target.port or entry.usual_port or entry.default_port
+        port = target.port or entry.usual_port
+        if not port:
+            raise ValueError(f"{url}: say which port {protocol} is served on (tcp://host:port)")
         self.sock = socket.create_connection((target.hostname or "127.0.0.1", port), timeout=timeout_s)
         if self.encoder.opening is not None:
             self.sock.sendall(self.encoder.opening(device_id))
