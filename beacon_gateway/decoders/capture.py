@@ -29,6 +29,9 @@ from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.protocols import Link, Protocol
 
 UNKNOWN_DEVICE = "unknown"
+#: How much of a captured stream a frame is first looked for in (frames are far smaller; a larger
+#: one gets a wider look)
+WINDOW = 64 * 1024
 _HEX_LINE = re.compile(rb"^[0-9A-Fa-f\s]*$")
 
 
@@ -207,7 +210,7 @@ def _stream(data: bytes, read: UnitReader, device_id: str | None,
     offset = 0
     while offset < len(data):
         try:
-            used, positions, device_id = read(data[offset:], device_id)
+            used, positions, device_id = _read_at(data, offset, read, device_id)
         except _FrameError as error:
             yield Problem(f"byte {offset}", str(error))
             offset += error.length
@@ -221,6 +224,19 @@ def _stream(data: bytes, read: UnitReader, device_id: str | None,
             return
         yield from positions
         offset += used
+
+
+def _read_at(data: bytes, offset: int, read: UnitReader,
+             device_id: str | None) -> tuple[int, list[Position], str | None]:
+    """Read the unit at ``offset`` through a window of the stream, widened until the unit ends inside
+    it: handing the reader the whole rest of a capture for every frame made reading quadratic."""
+    window = WINDOW
+    while True:
+        end = offset + window
+        used, positions, found = read(data[offset:end], device_id)
+        if end >= len(data) or 0 < used < window:
+            return used, positions, found
+        window *= 2            # incomplete, or ending just at the window's edge: look further
 
 
 def _next_frame_start(data: bytes, start: int, starts: tuple[bytes, ...]) -> int:
