@@ -165,9 +165,13 @@ def names(transport: str | None = None) -> tuple[str, ...]:
 def _load_builtin() -> None:
     """Register the built-in entries on first use (they import the servers, which import this)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
+    if _loaded:
+        return
+    _loaded = True            # first, so that a lookup while the entries import does not recurse
+    try:
         from beacon_gateway.protocols import builtin
-
-        for protocol in builtin.PROTOCOLS:
-            _registry.setdefault(protocol.name, protocol)
+    except BaseException:
+        _loaded = False       # an import that failed is tried again, not taken for an empty registry
+        raise
+    for protocol in builtin.PROTOCOLS:
+        _registry.setdefault(protocol.name, protocol)
