@@ -1,14 +1,17 @@
 """The gateway's settings: ``GATEWAY_*`` names beside the tracker's own (``DATABASE_URL``).
 
 Precedence is the tracker's: explicit overrides > environment > ``instance/config.toml`` >
-defaults. An empty value or 0 switches a listener off.
+defaults. An empty value or 0 switches a listener off. Each TCP protocol's port setting
+(``GATEWAY_TCP_GT06_PORT`` ...) is named by its entry in the protocol registry.
 """
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from beacon_gateway import protocols
 
 from tracker.config import ConfigError, load_settings
 
@@ -24,9 +27,7 @@ class GatewaySettings:
     http_host: str = "127.0.0.1"
     http_port: int = DEFAULT_HTTP_PORT
     tcp_host: str = "127.0.0.1"
-    tcp_nmea_port: int = 0
-    tcp_teltonika_port: int = 0
-    tcp_gt06_port: int = 0
+    tcp_ports: Mapping[str, int] = field(default_factory=dict)   # TCP protocol name -> port (0: off)
     mqtt_url: str = ""
     mqtt_topic: str = DEFAULT_MQTT_TOPIC
     mqtt_client_id: str = ""
@@ -41,6 +42,10 @@ class GatewaySettings:
     late_after_s: int = 600
     overdue_check_s: float = 60.0      # how often serve looks for silent beacons and late trips; 0: never
     health_stall_s: float = 15.0       # /health answers 503 when positions wait this long without a commit
+
+    def tcp_port(self, protocol: str) -> int:
+        """Return the port the TCP protocol ``protocol`` listens on (0: off)."""
+        return self.tcp_ports.get(protocol, 0)
 
     @property
     def writer_threads_or_default(self) -> int:
@@ -60,9 +65,6 @@ _FIELDS: dict[str, tuple[str, type]] = {
     "GATEWAY_HTTP_HOST": ("http_host", str),
     "GATEWAY_HTTP_PORT": ("http_port", int),
     "GATEWAY_TCP_HOST": ("tcp_host", str),
-    "GATEWAY_TCP_NMEA_PORT": ("tcp_nmea_port", int),
-    "GATEWAY_TCP_TELTONIKA_PORT": ("tcp_teltonika_port", int),
-    "GATEWAY_TCP_GT06_PORT": ("tcp_gt06_port", int),
     "GATEWAY_MQTT_URL": ("mqtt_url", str),
     "GATEWAY_MQTT_TOPIC": ("mqtt_topic", str),
     "GATEWAY_MQTT_CLIENT_ID": ("mqtt_client_id", str),
@@ -88,18 +90,30 @@ def load_gateway_settings(
     overrides = dict(overrides or {})
     environ = os.environ if environ is None else environ
     tracker = load_settings(overrides, environ)
+    sources = (overrides, environ, tracker.extra)
     values: dict[str, Any] = {"database_url": tracker.database_url}
     for name, (attribute, convert) in _FIELDS.items():
-        raw = _pick(name, overrides, environ, tracker.extra)
-        if raw is None:
-            continue
-        if raw == "" and convert is not str:
-            raw = 0  # an empty port or limit switches the thing off
-        try:
-            values[attribute] = convert(raw)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name}={raw!r}: expected {convert.__name__}") from exc
+        raw = _pick(name, *sources)
+        if raw is not None:
+            values[attribute] = _converted(name, raw, convert)
+    values["tcp_ports"] = {p.name: _port(p, _pick(p.port_setting, *sources))
+                           for p in protocols.every() if p.transport == "tcp" and p.port_setting}
     return GatewaySettings(**values)
+
+
+def _port(protocol: protocols.Protocol, raw: Any) -> int:
+    """A TCP protocol's port: its setting, else the registry's default (0: off)."""
+    return protocol.default_port if raw is None else _converted(str(protocol.port_setting), raw, int)
+
+
+def _converted(name: str, raw: Any, convert: type) -> Any:
+    """Return ``raw`` as ``convert`` says (empty switches a port or limit off); ConfigError naming it."""
+    if raw == "" and convert is not str:
+        return convert(0)
+    try:
+        return convert(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}={raw!r}: expected {convert.__name__}") from exc
 
 
 def _pick(name: str, *sources: Mapping[str, Any]) -> Any:

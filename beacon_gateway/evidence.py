@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from beacon_gateway import protocols
 from beacon_gateway.pipeline import INVALID, Ping
 from tracker.models import Beacon, DeviceMessage, DeviceTraffic, utcnow
 from tracker.models.device_messages import COUNTERS, MAX_RAW_BYTES
@@ -196,10 +197,8 @@ _UNNEST_UPSERT = text(
 
 
 def packet_type(item: Evidence) -> int | str:
-    """Return a kept message's packet type (GT06 protocol number, Teltonika codec id), else its kind."""
-    raw = item.raw
-    if item.protocol == "gt06" and len(raw) > 4 and raw[:2] in (b"\x78\x78", b"\x79\x79"):
-        return raw[3] if raw[:2] == b"\x78\x78" else raw[4]
-    if item.protocol == "teltonika" and len(raw) > 8 and raw[:4] == b"\0\0\0\0":
-        return raw[8]
-    return item.kind
+    """Return a kept message's packet type as its protocol's registry entry reads it (GT06 protocol
+    number, Teltonika codec id), else its kind."""
+    protocol = protocols.find(item.protocol)
+    number = protocol.packet_type(item.raw) if protocol is not None and protocol.packet_type else None
+    return item.kind if number is None else number

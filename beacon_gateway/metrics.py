@@ -13,7 +13,7 @@ fail or block (a counter is a lock and an addition). Label values coming from de
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Iterable
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                PlatformCollector, ProcessCollector, generate_latest)
@@ -52,6 +52,16 @@ OLDEST_WAIT = Gauge("beacon_gateway_oldest_wait_seconds", "Age of the oldest mes
 
 _packet_types: set[tuple[str, str]] = set()
 _packet_types_lock = threading.Lock()
+
+
+def show_protocols(protocols: Iterable[str]) -> None:
+    """Show every protocol's counters from the start, at 0 (the registry's names), so a rate over
+    a protocol that has sent nothing yet is 0 rather than missing."""
+    for protocol in protocols:
+        label = _label(protocol)
+        MESSAGES.labels(label)
+        POSITIONS.labels(label)
+        DUPLICATES.labels(label)
 
 
 def count_message(protocol: str) -> None:

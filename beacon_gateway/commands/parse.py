@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from beacon_gateway.decoders.capture import FORMATS, Problem, read_capture
+from beacon_gateway.decoders.capture import Problem, formats, read_capture
 from beacon_gateway.position import FLAG_INVALID_FIX, Position
 
 HELP = "Decode a device log and print its positions as JSON lines"
@@ -27,9 +27,9 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("--format", "-f", required=True, choices=FORMATS,
-                        help="the log's protocol; teltonika and gt06 read a captured TCP stream "
-                             "or a hex dump with one frame per line")
+    parser.add_argument("--format", "-f", required=True, choices=formats(),
+                        help="the log's protocol (any of the registry's); a framed TCP protocol (teltonika, "
+                             "gt06 ...) reads a captured TCP stream or a hex dump with one frame per line")
     parser.add_argument("--device-id", help="device the log belongs to (default: named by the log "
                                             "itself - IMEI handshake, login, id field - else 'unknown')")
     parser.add_argument("--date", type=date.fromisoformat,

@@ -1,7 +1,7 @@
 """``beacon-gateway serve``: run the gateway: HTTP, TCP and MQTT ingestion.
 
 Each listener is switched on by its setting (``GATEWAY_HTTP_PORT`` 5055 by default; the TCP
-ports and ``GATEWAY_MQTT_URL`` off unless set). The HTTP listener also answers ``/health``
+ports, one per TCP protocol of the registry, and ``GATEWAY_MQTT_URL`` off unless set). The HTTP listener also answers ``/health``
 and ``/metrics`` (this process's Prometheus metrics: each process counts its own, so
 several processes are several scrape targets; see ``beacon_gateway.metrics``). Every ``GATEWAY_OVERDUE_CHECK_S`` seconds (60;
 0: never) it re-evaluates the declarations whose beacon went quiet or whose planned arrival
@@ -30,14 +30,14 @@ from typing import Any
 
 from aiohttp import web
 
+from beacon_gateway import metrics, protocols
 from beacon_gateway.config import GatewaySettings, load_gateway_settings
 from beacon_gateway.evaluation import run_overdue_check
 from beacon_gateway.pipeline import build_pipeline
 from beacon_gateway.servers import Ingest
 from beacon_gateway.servers.http import start_http
 from beacon_gateway.servers.mqtt import MqttSubscriber
-from beacon_gateway.servers.nmea import nmea_session
-from beacon_gateway.servers.tcp import TcpListener, gt06_session, teltonika_session
+from beacon_gateway.servers.tcp import TcpListener, framed_session
 from beacon_gateway.writer import BatchWriter
 from tracker import migrate
 from tracker.config import ConfigError
@@ -109,6 +109,7 @@ class Listeners:
 
 
 async def _serve(settings: GatewaySettings, ingest: Ingest) -> int:
+    metrics.show_protocols(protocols.names())
     listeners = await _start(settings, ingest)
     if listeners.http is None and not listeners.tcp and listeners.mqtt is None:
         print("beacon-gateway serve: every listener is switched off; set GATEWAY_HTTP_PORT, "
@@ -168,10 +169,9 @@ async def _start(settings: GatewaySettings, ingest: Ingest) -> Listeners:
 
 
 def _tcp_protocols(settings: GatewaySettings) -> list[tuple[str, int, Any]]:
-    protocols = [("NMEA", settings.tcp_nmea_port, nmea_session),
-                 ("Teltonika", settings.tcp_teltonika_port, teltonika_session),
-                 ("GT06", settings.tcp_gt06_port, gt06_session)]
-    return [(name, port, session) for name, port, session in protocols if port]
+    """(title, port, session) of each TCP protocol of the registry whose port is set."""
+    return [(p.title, settings.tcp_port(p.name), p.session or framed_session(p))
+            for p in protocols.every() if p.transport == "tcp" and settings.tcp_port(p.name)]
 
 
 def _announce(what: str, host: str, port: int) -> None:

@@ -4,7 +4,8 @@ The route comes from a stored declaration (``--declaration`` reference or id, wh
 is then the device), a route file (``--route``, GPX or WKT), or else the demo road
 Khaidarkan → Ak-Jol. Fixes carry 10–30 m of correlated GPS noise; stops, a tunnel gap and
 deviations are injected on request. They go to standard output (default), a file, an HTTP
-gateway (json, osmand), a TCP port (teltonika, gt06, nmea) or an MQTT broker.
+gateway (json, osmand), a TCP port (teltonika, gt06, nmea) or an MQTT broker, in any protocol of
+the registry that has an encoder (``beacon_gateway.protocols``), as any of its packet types.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Iterator, Sequence
 from beacon_gateway.decoders.timestamps import parse_time
 from beacon_gateway.position import DecodeError, Position
 from beacon_gateway.simulator import Deviation, Pause, Simulation
-from beacon_gateway.simulator.send import PROTOCOLS, sender_for
+from beacon_gateway.simulator.send import packet_types, sender_for, simulated_protocols
 from tracker.domain import geography as geo
 
 HELP = "Drive a simulated beacon along a declaration's route"
@@ -33,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             f"'{LATEST_IN_TRANSIT}': the last one to depart of those in transit")
     where.add_argument("--route", type=Path, help="a route file: GPX or WKT LINESTRING (lon lat)")
     parser.add_argument("--device-id", help="device id (default: the declaration's beacon, else SIM-0001)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="json", help="how the beacon talks (default json)")
+    parser.add_argument("--protocol", choices=simulated_protocols(), default="json",
+                        help="how the beacon talks (default json)")
+    parser.add_argument("--packet", metavar="TYPE", help=f"the packet type it sends ({packet_types()}); "
+                                                         "default the protocol's first")
     parser.add_argument("--to", default="-", metavar="TARGET",
                         help="'-' (standard output, default), a file, http://host:port, tcp://host:port "
                              "or mqtt://host:port")
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 args.start_at = max(0.0, (datetime.now(timezone.utc) - departed).total_seconds() / 60)
         args.start_at = args.start_at or 0.0
         simulation = _simulation(args, route, device_id, realtime)
-        sender = sender_for(args.to, args.protocol, device_id, args.token)
+        sender = sender_for(args.to, args.protocol, device_id, args.token, args.packet)
     except (ValueError, LookupError, OSError) as error:
         print(f"beacon-gateway simulate: {error}", file=sys.stderr)
         return 2

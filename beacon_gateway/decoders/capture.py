@@ -1,15 +1,18 @@
-"""Whole device logs and captures, in any supported format, as positions and problems.
+"""Whole device logs and captures, in any protocol of the registry, as positions and problems.
 
-Used by ``beacon-gateway parse`` (and usable by an upload endpoint). Formats:
+Used by ``beacon-gateway parse`` and ``check-route`` (and usable by an upload endpoint). A
+registry entry reads its logs with its own ``capture`` reader, or else as frames cut by its
+``framing`` and decoded by its ``decoder`` (``framed_log``). The built-in formats:
 
 - ``nmea``: NMEA 0183 lines (problems by line number);
 - ``osmand``: one request per line: a query string, a URL, or a JSON body;
 - ``json``: one native batch document, or JSON lines of batches (or of single pings when a
   device id is given);
-- ``teltonika`` / ``gt06``: the bytes of a captured TCP stream (problems by byte offset),
-  or a hex dump with one frame per line (problems by line number). A Teltonika stream may
-  start with the IMEI handshake and a GT06 stream with a login: they name the device.
-  After a broken frame, decoding resumes at the next frame start found in the stream;
+- ``teltonika`` / ``gt06`` (and any other framed protocol): the bytes of a captured TCP
+  stream (problems by byte offset), or a hex dump with one frame per line (problems by line
+  number). A Teltonika stream may start with the IMEI handshake and a GT06 stream with a
+  login: they name the device. After a broken frame, decoding resumes at the next frame
+  start found in the stream;
 - ``gpx``: a GPX document (problems by track/segment/point).
 """
 from __future__ import annotations
@@ -17,16 +20,31 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Callable, Iterator
+from datetime import date
+from typing import Any, Callable, Iterator
 
-from beacon_gateway.decoders import gpx, gt06, json_batch, nmea, osmand, teltonika
+from beacon_gateway import protocols
+from beacon_gateway.decoders import gpx, json_batch, nmea, osmand
 from beacon_gateway.position import DecodeError, Position
+from beacon_gateway.protocols import Link, Protocol
 
-FORMATS = ("nmea", "osmand", "json", "teltonika", "gt06", "gpx")
 UNKNOWN_DEVICE = "unknown"
+#: How much of a captured stream a frame is first looked for in (frames are far smaller; a larger
+#: one gets a wider look)
+WINDOW = 64 * 1024
 _HEX_LINE = re.compile(rb"^[0-9A-Fa-f\s]*$")
-_FRAME_STARTS = {"teltonika": (teltonika.PREAMBLE, teltonika.PING), "gt06": (gt06.SHORT_START, gt06.LONG_START)}
+
+
+def formats() -> tuple[str, ...]:
+    """Return the formats ``read_capture`` reads: every registry entry that can be read from a file."""
+    return tuple(p.name for p in protocols.every() if p.readable)
+
+
+def __getattr__(name: str) -> Any:
+    """``FORMATS``: the registry's readable formats, as they are when asked."""
+    if name == "FORMATS":
+        return formats()
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,30 +69,31 @@ class _FrameError(DecodeError):
 def read_capture(fmt: str, data: bytes, device_id: str | None = None,
                  fallback_date: date | None = None) -> Iterator[Item]:
     """Decode a whole capture of format ``fmt``: positions in order and the problems met."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if fmt == "nmea":
-        return _nmea(data, device_id, fallback_date)
-    if fmt == "gpx":
-        return _gpx(data, device_id)
-    if fmt == "osmand":
-        return _lines(data, lambda line: osmand.decode_line(line, device_id))
-    if fmt == "json":
-        return _json(data, device_id)
+    protocol = protocols.find(fmt)
+    if protocol is None or not protocol.readable:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(formats())}")
+    if protocol.capture is not None:
+        return protocol.capture(data, device_id, fallback_date)
+    return framed_log(protocol, data, device_id)
+
+
+def framed_log(protocol: Protocol, data: bytes, device_id: str | None) -> Iterator[Item]:
+    """A framed protocol's capture: a hex dump of one frame per line, or the stream's bytes."""
+    assert protocol.framing is not None
+    reader = _frame_reader(protocol)
     hex_lines = _hex_dump(data)
-    reader = _teltonika_units if fmt == "teltonika" else _gt06_reader()
     if hex_lines is not None:
         return _hex_units(hex_lines, reader, device_id)
-    return _stream(data, reader, device_id, _FRAME_STARTS[fmt])
+    return _stream(data, reader, device_id, protocol.framing.starts)
 
 
-def _nmea(data: bytes, device_id: str | None, fallback_date: date | None) -> Iterator[Item]:
+def nmea_log(data: bytes, device_id: str | None, fallback_date: date | None) -> Iterator[Item]:
     """NMEA lines through the incremental decoder."""
     for item in nmea.decode_lines(_split_lines(data), device_id or UNKNOWN_DEVICE, fallback_date):
         yield Problem(f"line {item.line_number}", item.message) if isinstance(item, nmea.LineError) else item
 
 
-def _gpx(data: bytes, device_id: str | None) -> Iterator[Item]:
+def gpx_log(data: bytes, device_id: str | None, _fallback_date: date | None = None) -> Iterator[Item]:
     """A GPX document."""
     try:
         positions, problems = gpx.decode_gpx(data, device_id or UNKNOWN_DEVICE)
@@ -83,6 +102,11 @@ def _gpx(data: bytes, device_id: str | None) -> Iterator[Item]:
         return
     yield from positions
     yield from (Problem(p.where, p.message) for p in problems)
+
+
+def osmand_log(data: bytes, device_id: str | None, _fallback_date: date | None = None) -> Iterator[Item]:
+    """One OsmAnd request per line."""
+    return _lines(data, lambda line: osmand.decode_line(line, device_id))
 
 
 def _lines(data: bytes, decode: Callable[[bytes], list[Position]]) -> Iterator[Item]:
@@ -96,7 +120,7 @@ def _lines(data: bytes, decode: Callable[[bytes], list[Position]]) -> Iterator[I
             yield from _batch_problems(f"line {number}", error)
 
 
-def _json(data: bytes, device_id: str | None) -> Iterator[Item]:
+def json_log(data: bytes, device_id: str | None, _fallback_date: date | None = None) -> Iterator[Item]:
     """One batch document, or JSON lines of batches."""
     try:
         json.loads(data)
@@ -146,39 +170,23 @@ def _hex_dump(data: bytes) -> list[tuple[int, bytes]] | None:
 UnitReader = Callable[[bytes, str | None], tuple[int, list[Position], str | None]]
 
 
-def _teltonika_units(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
-    """The IMEI handshake, a ping byte or one packet of any codec at the front of ``buffer``."""
-    if buffer[:4] != teltonika.PREAMBLE and buffer[:1] != teltonika.PING:
-        handshake, _ = teltonika.split_imei(buffer)
-        if handshake is None:
-            return 0, [], device_id
-        return len(handshake), [], teltonika.parse_imei(handshake)
-    frame, _ = teltonika.split_frame(buffer)
-    if frame is None:
-        return 0, [], device_id
-    try:
-        packet = teltonika.decode(frame, device_id or UNKNOWN_DEVICE)
-    except DecodeError as error:
-        raise _FrameError(str(error), len(frame)) from None
-    return len(frame), packet.positions, device_id
-
-
-def _gt06_reader() -> UnitReader:
-    """A reader of GT06 packets that applies the time zone of the capture's extended login."""
-    offset = timedelta(0)
+def _frame_reader(protocol: Protocol) -> UnitReader:
+    """A reader of ``protocol``'s frames that carries the link (login, time zone) from frame to frame."""
+    assert protocol.framing is not None and protocol.decoder is not None
+    split, decode, link = protocol.framing.split, protocol.decoder, Link()
 
     def read(buffer: bytes, device_id: str | None) -> tuple[int, list[Position], str | None]:
-        nonlocal offset
-        frame, _ = gt06.split_frame(buffer)
+        frame, _ = split(buffer)
         if frame is None:
             return 0, [], device_id
+        link.device_id = device_id
         try:
-            message = gt06.decode_frame(frame, device_id, offset)
+            message = decode(frame, link)
         except DecodeError as error:
             raise _FrameError(str(error), len(frame)) from None
-        if message.kind == "login":
-            offset = message.offset or timedelta(0)
-        return len(frame), message.positions, message.imei or device_id
+        if message.hang_up:
+            raise _FrameError(message.reason, len(frame))
+        return len(frame), message.positions, message.login or device_id
 
     return read
 
@@ -202,7 +210,7 @@ def _stream(data: bytes, read: UnitReader, device_id: str | None,
     offset = 0
     while offset < len(data):
         try:
-            used, positions, device_id = read(data[offset:], device_id)
+            used, positions, device_id = _read_at(data, offset, read, device_id)
         except _FrameError as error:
             yield Problem(f"byte {offset}", str(error))
             offset += error.length
@@ -218,7 +226,20 @@ def _stream(data: bytes, read: UnitReader, device_id: str | None,
         offset += used
 
 
+def _read_at(data: bytes, offset: int, read: UnitReader,
+             device_id: str | None) -> tuple[int, list[Position], str | None]:
+    """Read the unit at ``offset`` through a window of the stream, widened until the unit ends inside
+    it: handing the reader the whole rest of a capture for every frame made reading quadratic."""
+    window = WINDOW
+    while True:
+        end = offset + window
+        used, positions, found = read(data[offset:end], device_id)
+        if end >= len(data) or 0 < used < window:
+            return used, positions, found
+        window *= 2            # incomplete, or ending just at the window's edge: look further
+
+
 def _next_frame_start(data: bytes, start: int, starts: tuple[bytes, ...]) -> int:
-    """Offset of the next possible frame start (Teltonika preamble, GT06 start bytes)."""
+    """Offset of the next possible frame start (the protocol's ``Framing.starts``)."""
     candidates = [i for i in (data.find(marker, start) for marker in starts) if i >= 0]
     return min(candidates) if candidates else len(data)

@@ -4,10 +4,12 @@ A packet is ``78 78`` + 1-byte length (or ``79 79`` + 2-byte length for long pac
 protocol number, content, 2-byte serial number, 2-byte CRC-ITU (X.25) of the bytes from the
 length field to the serial, and the stop bytes ``0D 0A``. Wi-Fi packets 0x69 and 0x17 put
 the number of access points where the length belongs and carry no CRC: they end at the
-first ``0D 0A`` followed by the next packet (or by the end of what was read).
+first ``0D 0A`` followed by the next packet (or by the end of what was read). 0x17 is also
+the LBS phone-number packet (cell, phone number, language), properly length-framed: a 0x17
+whose length byte leads to ``0D 0A`` with a matching CRC is that one, any other a Wi-Fi one.
 
 Packet types, after the Concox GT06/GT06N, Jimi JM-VL01/VL02/VL03, GK310, LL301 and
-JC-series documents (layouts in ``_LAYOUTS``, fields in ``gt06_fields``):
+JC-series documents (layouts in ``LAYOUTS``, fields in ``gt06_fields``):
 
 - ``0x01`` login (IMEI; the extended login adds a type and a time zone, applied to the
   device's later date-times), answered;
@@ -17,6 +19,7 @@ JC-series documents (layouts in ``_LAYOUTS``, fields in ``gt06_fields``):
   answered; LBS alarms ``0x19 0xA5`` (no fix), answered;
 - heartbeats ``0x13 0x23 0x36``, answered; the time request ``0x8A``, answered with the UTC
   date-time; Wi-Fi ``0x69 0x17``, answered with their own time;
+- the LBS phone-number packet ``0x17`` (cell and phone number, no fix), kind ``status``, unanswered;
 - cell/Wi-Fi reports without a fix, information ``0x94``, command answers: kind ``status``
   or ``command_response``, kept by the server as evidence (long packets 0x94 and 0x98 included).
 
@@ -43,6 +46,7 @@ LOGIN, LOCATION, HEARTBEAT, ALARM = 0x01, 0x12, 0x13, 0x16
 LOCATION_4G, ALARM_4G = 0x22, 0x26
 TIME_REQUEST, ADDRESS_REQUEST, ADDRESS_ANSWER = 0x8A, 0x2A, 0x97
 MODULAR, DASHCAM_ALARM, X1_LOCATION = 0x70, 0x95, 0x34
+LBS_PHONE = 0x17         # length-framed; the Wi-Fi packet of the same number is counted
 #: packets whose third byte counts Wi-Fi access points instead of giving a length
 COUNTED = frozenset({0x69, 0x17})
 HEARTBEATS = frozenset({0x13, 0x23, 0x36})
@@ -69,7 +73,7 @@ class _Layout:
     tail: str | None = None      # "acc": ignition, upload mode, re-upload; "fence": language, fence
 
 
-_LAYOUTS = {
+LAYOUTS = {
     0x10: _Layout("location", cell=None), 0x11: _Layout("location", cell="2g_long"),
     0x12: _Layout("location"), 0x1A: _Layout("location"), 0x31: _Layout("location"),
     0x22: _Layout("location", tail="acc"), 0x2D: _Layout("location", tail="acc"),
@@ -107,7 +111,7 @@ def split_frame(buffer: bytes) -> tuple[bytes | None, bytes]:
             raise DecodeError(f"GT06 packet must start with 7878 or 7979, not {buffer.hex()}")
         return None, buffer
     if buffer[:2] == SHORT_START:
-        if buffer[3] in COUNTED:
+        if is_counted(buffer):
             return _split_counted(buffer)
         header, length = 3, buffer[2]
     elif buffer[:2] == LONG_START:
@@ -122,6 +126,19 @@ def split_frame(buffer: bytes) -> tuple[bytes | None, bytes]:
     if buffer[end - 2:end] != STOP:
         raise DecodeError(f"GT06 packet does not end with 0d0a at byte {end - 2}")
     return buffer[:end], buffer[end:]
+
+
+def is_counted(buffer: bytes) -> bool:
+    """Whether the short packet at the front of ``buffer`` counts Wi-Fi access points in its length
+    byte: 0x69 always; 0x17 unless its length byte leads to ``0D 0A`` after a matching CRC (the LBS
+    phone-number packet)."""
+    if len(buffer) < 4 or buffer[3] not in COUNTED:
+        return False
+    if buffer[3] != LBS_PHONE:
+        return True
+    end = 3 + buffer[2] + len(STOP)
+    return not (buffer[2] >= 5 and len(buffer) >= end and buffer[end - 2:end] == STOP
+                and crc16_itu(buffer[2:end - 4]) == int.from_bytes(buffer[end - 4:end - 2], "big"))
 
 
 def _split_counted(buffer: bytes) -> tuple[bytes | None, bytes]:
@@ -148,16 +165,18 @@ def resync(buffer: bytes) -> int:
 def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timedelta(0)) -> Gt06Message:
     """Decode one complete packet; ``device_id`` (the logged-in IMEI) is needed for positions,
     ``offset`` is the device's time zone from its extended login."""
-    if frame[:2] == SHORT_START and len(frame) > 3 and frame[3] in COUNTED:
+    if frame[:2] == SHORT_START and is_counted(frame):
         return _counted(frame, device_id, offset)
     number, content, serial = _checked_parts(frame)
     if number == LOGIN:
         return _login(number, serial, frame, content)
-    needs_device = number in _LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
+    if number == LBS_PHONE:
+        return Gt06Message("status", number, serial, frame, status=gt06_special.lbs_phone(content))
+    needs_device = number in LAYOUTS or number in (MODULAR, DASHCAM_ALARM, X1_LOCATION)
     if needs_device and not device_id:
         raise NotLoggedIn(f"GT06 packet 0x{number:02x} before login: no device id to attach it to")
-    if number in _LAYOUTS:
-        return _located(_LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
+    if number in LAYOUTS:
+        return _located(LAYOUTS[number], number, serial, frame, content, str(device_id), offset)
     if number in HEARTBEATS:
         return Gt06Message("heartbeat", number, serial, frame, status=_heartbeat(content, number))
     special = {MODULAR: gt06_special.modular, DASHCAM_ALARM: gt06_special.dashcam,
@@ -171,7 +190,7 @@ def decode_frame(frame: bytes, device_id: str | None, offset: timedelta = timede
 def ack(message: Gt06Message, now: datetime | None = None) -> bytes | None:
     """The server's answer to ``message``, or None when the protocol expects none."""
     number, long = message.protocol_number, message.raw[:2] == LONG_START
-    if number in COUNTED:
+    if number in COUNTED and is_counted(message.raw):
         return SHORT_START + bytes([0, number]) + message.raw[4:10] + STOP
     if number == TIME_REQUEST:
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
@@ -291,8 +310,5 @@ def _tail(reader: Reader, tail: str | None) -> dict[str, Any]:
 
 
 def _counted(frame: bytes, device_id: str | None, offset: timedelta) -> Gt06Message:
-    """Wi-Fi packet 0x69/0x17: BCD date-time, access points (counted by byte 2), cells; no fix."""
-    reader = Reader(frame[4:-2], "GT06 Wi-Fi")
-    when = fields.bcd_time(reader.take(6), offset)
-    status = {"time": when.isoformat(), **fields.wifi_and_cells(reader, frame[2])}
-    return Gt06Message("status", frame[3], 0, frame, status=status)
+    """Wi-Fi packet 0x69/0x17 (``gt06_special.wifi``): a status, no fix."""
+    return Gt06Message("status", frame[3], 0, frame, status=gt06_special.wifi(frame, offset))

@@ -1,7 +1,8 @@
-"""GT06 packets laid out unlike the others: VL103 modular 0x70, JC dashcam alarm 0x95, X1 0x34.
+"""GT06 packets laid out unlike the others: VL103 modular 0x70, JC dashcam alarm 0x95, X1 0x34,
+and the status-only Wi-Fi (0x69, 0x17 counted) and LBS phone-number (0x17 length-framed) packets.
 
-Each function takes the frame, its content, the logged-in device and its time zone, and
-returns (kind, positions, status) for ``gt06.decode_frame`` to wrap.
+The first three take the frame, its content, the logged-in device and its time zone, and
+return (kind, positions, status) for ``gt06.decode_frame`` to wrap; the last two return the status.
 """
 from __future__ import annotations
 
@@ -62,3 +63,19 @@ def x1(frame: bytes, content: bytes, device_id: str, offset: timedelta) -> Decod
     fix = fields.gps(reader, offset)
     extra = {"packet": "34", "differential": fix.pop("differential")}
     return "location", [Position(device_id=device_id, protocol=PROTOCOL, raw=frame, extra=extra, **fix)], {}
+
+
+def wifi(frame: bytes, offset: timedelta) -> dict[str, Any]:
+    """Wi-Fi packet 0x69/0x17: BCD date-time, access points (counted by byte 2), cells; no fix."""
+    reader = Reader(frame[4:-2], "GT06 Wi-Fi")
+    when = fields.bcd_time(reader.take(6), offset)
+    return {"time": when.isoformat(), **fields.wifi_and_cells(reader, frame[2])}
+
+
+def lbs_phone(content: bytes) -> dict[str, Any]:
+    """LBS phone-number packet 0x17: the serving cell, the phone number asked about (21 bytes, NUL
+    padded) and the alert language."""
+    reader = Reader(content, "GT06 LBS phone")
+    cell = fields.cell(reader)
+    phone = reader.take(21).rstrip(b"\x00").decode("ascii", "replace")
+    return {"cell": cell, "phone": phone, **({"language": reader.uint(2)} if reader.remaining() >= 2 else {})}

@@ -1,4 +1,7 @@
-"""TCP ingestion on asyncio: Teltonika, GT06 and NMEA lines, one coroutine per connection.
+"""TCP ingestion on asyncio: one coroutine per connection, running its protocol's session.
+
+Teltonika (IMEI handshake first) and NMEA lines (``servers.nmea``) have sessions of their
+own; GT06 and every other framed protocol of the registry share ``framed_session``.
 
 A device's packet is acknowledged only after its positions (or, for a packet that is not a
 position, its raw bytes as evidence) are committed; when they could not be stored the
@@ -11,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import timedelta
 from typing import Awaitable, Callable
 
+from beacon_gateway import protocols
 from beacon_gateway.decoders import gt06, teltonika
 from beacon_gateway.evidence import Evidence
 from beacon_gateway.position import ChecksumError, DecodeError, Position
+from beacon_gateway.protocols import Link, Protocol
 from beacon_gateway.servers import Ingest
 from beacon_gateway.writer import NotStored
 
@@ -159,54 +163,60 @@ async def _teltonika_packet(ingest: Ingest, connection: Connection, imei: str, f
         await connection.send(packet.answer)
 
 
-class _Gt06Device:
-    """What a GT06 connection knows about its device: the logged-in IMEI and its time zone."""
+def framed_session(protocol: Protocol) -> Session:
+    """The conversation of a framed protocol (GT06 and any registry entry without a session of its
+    own): frames cut by its framing, decoded by its decoder, a login admitted, positions stored,
+    everything else kept, each frame answered by its acknowledgement. Broken bytes are kept and
+    skipped to the next frame start, and the connection stays open."""
+    assert protocol.framing is not None and protocol.decoder is not None
+    framing = protocol.framing
 
-    def __init__(self) -> None:
-        self.imei: str | None = None
-        self.offset = timedelta(0)
+    async def session(ingest: Ingest, connection: Connection) -> None:
+        buffer, link = b"", Link()
+        while True:
+            try:
+                frame, buffer = framing.split(buffer)
+            except DecodeError as exc:
+                broken = Evidence(link.device_id, protocol.name, "malformed", str(exc), b"")
+                buffer = await skip_broken(ingest, connection, broken, buffer, framing.resync(buffer))
+                continue
+            if frame is None:
+                buffer = await connection.read_more(buffer)
+                continue
+            await _framed_packet(ingest, connection, protocol, link, frame)
+
+    session.__name__ = session.__qualname__ = f"{protocol.name}_session"
+    return session
 
 
-async def gt06_session(ingest: Ingest, connection: Connection) -> None:
-    """Login (answered for an admitted beacon), then every packet type; broken bytes are kept
-    and skipped to the next packet start, and the connection stays open."""
-    buffer, device = b"", _Gt06Device()
-    while True:
-        try:
-            frame, buffer = gt06.split_frame(buffer)
-        except DecodeError as exc:
-            broken = Evidence(device.imei, gt06.PROTOCOL, "malformed", str(exc), b"")
-            buffer = await skip_broken(ingest, connection, broken, buffer, gt06.resync(buffer))
-            continue
-        if frame is None:
-            buffer = await connection.read_more(buffer)
-            continue
-        await _gt06_packet(ingest, connection, device, frame)
-
-
-async def _gt06_packet(ingest: Ingest, connection: Connection, device: _Gt06Device, frame: bytes) -> None:
-    """Store or keep one packet, then answer it as the protocol says."""
+async def _framed_packet(ingest: Ingest, connection: Connection, protocol: Protocol, link: Link,
+                         frame: bytes) -> None:
+    """Store or keep one frame, then answer it as the protocol says."""
+    assert protocol.decoder is not None
     try:
-        message = gt06.decode_frame(frame, device.imei, device.offset)
-    except gt06.NotLoggedIn as exc:   # kept, then hung up on: the device logs in when it reconnects
-        await keep(ingest, connection, Evidence(None, gt06.PROTOCOL, "refused", str(exc), frame))
-        raise Hangup(str(exc)) from exc
+        message = protocol.decoder(frame, link)
     except DecodeError as exc:
-        log.warning("GT06 %s: %s; not acknowledged", device.imei, exc)
-        await keep(ingest, connection, Evidence(device.imei, gt06.PROTOCOL, "malformed", str(exc), frame))
+        log.warning("%s %s: %s; not acknowledged", protocol.title, link.device_id, exc)
+        await keep(ingest, connection, Evidence(link.device_id, protocol.name, "malformed", str(exc), frame))
         return
-    if message.kind == "login":
-        if message.imei is None:
-            raise Hangup("GT06 login without an IMEI")
-        await admit_or_hang_up(ingest, connection, message.imei, gt06.PROTOCOL, raw=frame)
-        device.imei, device.offset = message.imei, message.offset or timedelta(0)
+    if message.hang_up:
+        await keep(ingest, connection, Evidence(link.device_id, protocol.name, message.kind, message.reason, frame))
+        raise Hangup(message.reason)
+    if message.login is not None:
+        await admit_or_hang_up(ingest, connection, message.login, protocol.name, raw=frame)
+        link.device_id = message.login
     if message.positions:
         await store_or_hang_up(ingest, message.positions)
     else:
-        await keep(ingest, connection, Evidence(device.imei, gt06.PROTOCOL, *gt06.evidence_of(message), frame))
-    answer = gt06.ack(message)
+        await keep(ingest, connection, Evidence(link.device_id, protocol.name, message.kind, message.reason, frame))
+    answer = protocol.acknowledge(message) if protocol.acknowledge is not None else None
     if answer:
         await connection.send(answer)
+
+
+async def gt06_session(ingest: Ingest, connection: Connection) -> None:
+    """GT06: login (answered for an admitted beacon), then every packet type (the registry's framed session)."""
+    await framed_session(protocols.get(gt06.PROTOCOL))(ingest, connection)
 
 
 class TcpListener:

@@ -3,7 +3,8 @@
 Each encoder is the inverse of the gateway's decoder for that protocol (checked by
 round-trip tests): native JSON pings, OsmAnd query strings (Traccar Client), NMEA 0183
 RMC + GGA sentences, Teltonika Codec 8 AVL packets with the IMEI handshake, and GT06
-login and 0x12 location packets.
+login and 0x12 location packets. The other GT06 layouts and Teltonika codecs are in
+``simulator.packets``; the registry (``beacon_gateway.protocols``) says which protocol uses which.
 """
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def teltonika_packet(positions: Sequence[Position]) -> bytes:
     return b"\x00\x00\x00\x00" + struct.pack(">I", len(data)) + data + struct.pack(">I", crc16_ibm(data))
 
 
-def _gt06(protocol: int, content: bytes, serial: int) -> bytes:
+def gt06_packet(protocol: int, content: bytes, serial: int) -> bytes:
+    """Return a GT06 packet: start, length, protocol number, content, serial, CRC-ITU, stop."""
     body = bytes([len(content) + 5, protocol]) + content + struct.pack(">H", serial & 0xFFFF)
     return b"\x78\x78" + body + struct.pack(">H", crc16_itu(body)) + b"\x0d\x0a"
 
@@ -114,7 +116,7 @@ def gt06_login(imei: str, serial: int = 1) -> bytes:
     """Return the GT06 login packet (the IMEI as 8 BCD bytes)."""
     if not imei.isdigit() or len(imei) > 16:
         raise ValueError(f"a GT06 device id is an IMEI of up to 16 digits, not {imei!r}")
-    return _gt06(0x01, bytes.fromhex(imei.rjust(16, "0")), serial)
+    return gt06_packet(0x01, bytes.fromhex(imei.rjust(16, "0")), serial)
 
 
 def gt06_location(position: Position, serial: int) -> bytes:
@@ -127,4 +129,4 @@ def gt06_location(position: Position, serial: int) -> bytes:
     content += struct.pack(">IIBH", round(abs(position.lat) * 1_800_000), round(abs(position.lon) * 1_800_000),
                            min(round(position.speed_kmh or 0), 255), status)
     content += struct.pack(">HBH", 437, 1, 0x1234) + (0x5678).to_bytes(3, "big")
-    return _gt06(0x12, content, serial)
+    return gt06_packet(0x12, content, serial)

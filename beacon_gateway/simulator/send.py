@@ -1,21 +1,48 @@
-"""Where simulated fixes go: standard output or a file, HTTP, TCP, or MQTT, in a protocol's own bytes."""
+"""Where simulated fixes go: standard output or a file, HTTP, TCP, or MQTT, in a protocol's own bytes.
+
+What a protocol's device sends and waits for comes from its registry entry's ``Encoder``.
+"""
 from __future__ import annotations
 
-import json
 import socket
 import sys
+import typing
 import urllib.request
 import uuid
-from typing import IO, Protocol, Sequence
+from typing import IO, Sequence
 from urllib.parse import quote, urlparse
 
+from beacon_gateway import protocols
 from beacon_gateway.position import Position
+from beacon_gateway.protocols import Encoder, Protocol, SimulatedDevice
 from beacon_gateway.simulator import encoders as enc
 
-PROTOCOLS = ("json", "osmand", "nmea", "teltonika", "gt06", "mqtt")
+
+def simulated_protocols() -> tuple[str, ...]:
+    """Return the protocols the simulator speaks: every registry entry with an encoder."""
+    return tuple(p.name for p in protocols.every() if p.encoder is not None)
 
 
-class Sender(Protocol):
+def packet_types() -> str:
+    """Name each protocol's packet types, for ``--packet``'s help."""
+    return "; ".join(f"{p.name}: {', '.join(p.encoder.packets)}" for p in protocols.every()
+                     if p.encoder is not None and p.encoder.packets)
+
+
+def speaker(name: str, device_id: str, packet: str | None = None) -> tuple[Protocol, Encoder, SimulatedDevice]:
+    """Return the registry entry ``name``, its encoder and the simulated device sending ``packet``
+    (default: the protocol's first packet type); ValueError when the simulator cannot."""
+    protocol = protocols.get(name)
+    if protocol.encoder is None:
+        raise ValueError(f"the simulator does not speak {name}")
+    choices = protocol.encoder.packets
+    if packet is not None and packet.lower() not in choices:
+        raise ValueError(f"{name} has no packet type {packet!r}; choose from {', '.join(choices) or 'none'}")
+    chosen = packet.lower() if packet is not None else (choices[0] if choices else None)
+    return protocol, protocol.encoder, SimulatedDevice(device_id, chosen)
+
+
+class Sender(typing.Protocol):
     """Delivers batches of one device's fixes."""
 
     def send(self, positions: Sequence[Position]) -> None:
@@ -26,17 +53,18 @@ class Sender(Protocol):
 
 
 class LineSender:
-    """Writes text lines: JSON lines (as ``parse`` prints) for json, else the protocol's own messages.
+    """Writes a file as the protocol's encoder says: JSON lines (as ``parse`` prints) for json,
+    text protocols' own lines, binary frames as one hex frame per line (which ``parse`` reads back)."""
 
-    Binary protocols are written as one hex frame per line, which ``parse`` reads back.
-    """
+    def __init__(self, stream: IO[str], protocol: str, device_id: str, owned: bool = False,
+                 packet: str | None = None) -> None:
+        _, self.encoder, self.device = speaker(protocol, device_id, packet)
+        self.stream, self.owned = stream, owned
+        if self.encoder.opening is not None and self.encoder.opening_in_file:
+            self._write([self._line(self.encoder.opening(device_id))])
 
-    def __init__(self, stream: IO[str], protocol: str, device_id: str, owned: bool = False) -> None:
-        self.stream, self.protocol, self.serial, self.owned = stream, protocol, 1, owned
-        if protocol == "teltonika":
-            self._write([enc.teltonika_handshake(device_id).hex()])
-        elif protocol == "gt06":
-            self._write([enc.gt06_login(device_id).hex()])
+    def _line(self, message: bytes) -> str:
+        return message.decode().rstrip("\r\n") if self.encoder.text else message.hex()
 
     def _write(self, lines: list[str]) -> None:
         self.stream.write("".join(line + "\n" for line in lines))
@@ -44,23 +72,10 @@ class LineSender:
 
     def send(self, positions: Sequence[Position]) -> None:
         """Write the positions."""
-        if self.protocol == "json":
-            self._write([json.dumps({"device_id": p.device_id, **enc.json_ping(p), "flags": list(p.flags)})
-                         for p in positions])
-        elif self.protocol == "osmand":
-            self._write([enc.osmand_query(p) for p in positions])
-        elif self.protocol == "nmea":
-            self._write([s for p in positions for s in enc.nmea_sentences(p)])
-        elif self.protocol == "teltonika":
-            self._write([enc.teltonika_packet(positions).hex()])
-        elif self.protocol == "gt06":
-            self._write([self._gt06(p).hex() for p in positions])
+        if self.encoder.lines is not None:
+            self._write(self.encoder.lines(positions))
         else:
-            self._write([enc.json_batch(positions).decode()])
-
-    def _gt06(self, position: Position) -> bytes:
-        self.serial += 1
-        return enc.gt06_location(position, self.serial)
+            self._write([self._line(m) for m in self.encoder.messages(positions, self.device)])
 
     def close(self) -> None:
         """Close the file (never standard output)."""
@@ -96,53 +111,45 @@ class HttpSender:
 
 
 class TcpSender:
-    """Speaks Teltonika (handshake, packets, count acks), GT06 (login, locations) or NMEA over TCP.
+    """Speaks a TCP protocol as its encoder says: the opening (Teltonika's handshake, a GT06 login,
+    NMEA's line naming the device), then each batch, waiting for the answers the gateway owes."""
 
-    An NMEA connection starts with a line naming the device, then carries plain sentences.
-    """
-
-    def __init__(self, url: str, protocol: str, device_id: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, protocol: str, device_id: str, packet: str | None = None,
+                 timeout_s: float = 30.0) -> None:
         target = urlparse(url)
-        self.protocol, self.serial = protocol, 1
-        self.sock = socket.create_connection((target.hostname or "127.0.0.1", target.port or 5027), timeout=timeout_s)
-        if protocol == "teltonika":
-            self.sock.sendall(enc.teltonika_handshake(device_id))
-            if self._read(1) != b"\x01":
-                raise OSError(f"gateway refused device {device_id}")
-        elif protocol == "gt06":
-            self.sock.sendall(enc.gt06_login(device_id, self.serial))
-            self._read(10)
-        else:
-            # NMEA has no identity of its own: the gateway reads the device id from the first line.
-            self.sock.sendall(f"{device_id}\r\n".encode())
+        entry, self.encoder, self.device = speaker(protocol, device_id, packet)
+        port = target.port or entry.usual_port
+        if not port:
+            raise ValueError(f"{url}: say which port {protocol} is served on (tcp://host:port)")
+        self.sock = socket.create_connection((target.hostname or "127.0.0.1", port), timeout=timeout_s)
+        if self.encoder.opening is not None:
+            self.sock.sendall(self.encoder.opening(device_id))
+        if self.encoder.opening_answer is not None:
+            self._expect(self.encoder.opening_answer(device_id), f"gateway refused device {device_id}")
 
-    def _read(self, size: int) -> bytes:
+    def _expect(self, answer: bytes, refusal: str) -> None:
+        """Read the ``answer`` the gateway owes; OSError when it says something else."""
         data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
+        while len(data) < len(answer):
+            chunk = self.sock.recv(len(answer) - len(data))
             if not chunk:
                 raise OSError("gateway closed the connection")
             data += chunk
-        return data
+        if data != answer:
+            raise OSError(f"{refusal}: answered {data.hex()}, expected {answer.hex()}")
 
     def send(self, positions: Sequence[Position]) -> None:
-        """Send and, for Teltonika, wait until the gateway acknowledges the records."""
-        if self.protocol == "teltonika":
-            self.sock.sendall(enc.teltonika_packet(positions))
-            if int.from_bytes(self._read(4), "big") != len(positions):
-                raise OSError("gateway acknowledged a different number of records")
-        elif self.protocol == "gt06":
-            for position in positions:
-                self.serial += 1
-                self.sock.sendall(enc.gt06_location(position, self.serial))
-        else:
-            self.sock.sendall("".join(s + "\r\n" for p in positions for s in enc.nmea_sentences(p)).encode())
+        """Send and wait until the gateway acknowledges what its protocol acknowledges."""
+        messages = self.encoder.messages(positions, self.device)
+        self.sock.sendall(b"".join(messages))
+        if self.encoder.answer is not None:
+            self._expect(self.encoder.answer(messages, self.device), "gateway acknowledged something else")
 
     def close(self) -> None:
-        """Close the connection; for NMEA, first wait until the gateway has stored the last fixes."""
+        """Close the connection; for a protocol without acknowledgement (NMEA), first wait until the
+        gateway has stored the last fixes (it closes its side once the tail is stored)."""
         try:
-            if self.protocol == "nmea":
-                # NMEA has no acknowledgement: the gateway closes its side once the tail is stored.
+            if self.encoder.answer is None:
                 self.sock.shutdown(socket.SHUT_WR)
                 while self.sock.recv(4096):
                     pass
@@ -155,10 +162,11 @@ class TcpSender:
 class MqttSender:
     """Publishes native JSON batches on ``beacons/{device_id}/pings`` with QoS 1."""
 
-    def __init__(self, url: str, device_id: str, topic_prefix: str = "beacons") -> None:
+    def __init__(self, url: str, device_id: str, protocol: str = "mqtt", topic_prefix: str = "beacons") -> None:
         import paho.mqtt.client as mqtt
 
         target = urlparse(url)
+        _, self.encoder, self.device = speaker(protocol, device_id)
         self.topic = f"{topic_prefix}/{device_id}/pings"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-{uuid.uuid4().hex[:12]}",
                                   protocol=mqtt.MQTTv5)
@@ -169,7 +177,8 @@ class MqttSender:
 
     def send(self, positions: Sequence[Position]) -> None:
         """Publish and wait for the broker's PUBACK."""
-        self.client.publish(self.topic, enc.json_batch(positions), qos=1).wait_for_publish(timeout=30)
+        for message in self.encoder.messages(positions, self.device):
+            self.client.publish(self.topic, message, qos=1).wait_for_publish(timeout=30)
 
     def close(self) -> None:
         """Disconnect."""
@@ -177,21 +186,22 @@ class MqttSender:
         self.client.disconnect()
 
 
-def sender_for(target: str, protocol: str, device_id: str, token: str | None) -> Sender:
+def sender_for(target: str, name: str, device_id: str, token: str | None, packet: str | None = None) -> Sender:
     """Return the sender for ``target``: '-', a file path, http(s)://, tcp:// or mqtt:// URL."""
-    scheme = urlparse(target).scheme
-    if protocol == "mqtt" or scheme == "mqtt":
+    protocol, scheme = protocols.get(name), urlparse(target).scheme
+    speaker(name, device_id, packet)          # refuses a protocol or packet type the simulator cannot send
+    if protocol.transport == "mqtt" or scheme == "mqtt":
         if scheme != "mqtt":
-            raise ValueError("the mqtt protocol needs an mqtt://host:port target")
-        return MqttSender(target, device_id)
+            raise ValueError(f"the {name} protocol needs an mqtt://host:port target")
+        return MqttSender(target, device_id, name)
     if scheme in ("http", "https"):
-        if protocol not in ("json", "osmand"):
-            raise ValueError(f"{protocol} is not sent over HTTP: use json or osmand")
-        return HttpSender(target, protocol, token)
+        if protocol.transport != "http":
+            raise ValueError(f"{name} is not sent over HTTP: use {' or '.join(protocols.names('http'))}")
+        return HttpSender(target, name, token)
     if scheme == "tcp":
-        if protocol not in ("teltonika", "gt06", "nmea"):
-            raise ValueError(f"{protocol} is not sent over TCP: use teltonika, gt06 or nmea")
-        return TcpSender(target, protocol, device_id)
+        if protocol.transport != "tcp":
+            raise ValueError(f"{name} is not sent over TCP: use {', '.join(protocols.names('tcp'))}")
+        return TcpSender(target, name, device_id, packet)
     if target == "-":
-        return LineSender(sys.stdout, protocol, device_id)
-    return LineSender(open(target, "w", encoding="utf-8"), protocol, device_id, owned=True)  # noqa: SIM115
+        return LineSender(sys.stdout, name, device_id, packet=packet)
+    return LineSender(open(target, "w", encoding="utf-8"), name, device_id, owned=True, packet=packet)  # noqa: SIM115

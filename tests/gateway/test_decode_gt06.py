@@ -364,6 +364,36 @@ def test_wifi_packet_with_a_count_is_framed_decoded_and_answered_with_its_time()
     assert gt06.ack(gt06.decode_frame(WIFI_17, "dev")) == bytes.fromhex("787800172612041030000d0a")
 
 
+# 0x17 length-framed: the LBS phone-number packet (length 0x24, cell MCC 429 MNC 1 LAC 0x1234
+# cell 0xabcd, phone "+996555123456" NUL-padded to 21 bytes, language 2, serial 7, CRC 0x2237)
+LBS_PHONE_17 = bytes.fromhex("7878241701ad01123400abcd2b3939363535353132333435360000000000000000000200072237"
+                             "0d0a")
+
+
+def test_0x17_whose_length_byte_leads_to_its_stop_bytes_is_the_lbs_phone_packet_not_wifi():
+    stream = WIFI_17 + LBS_PHONE_17 + LOCATION_12 + LBS_PHONE_17
+    frames = []
+    while stream:
+        frame, stream = gt06.split_frame(stream)
+        frames.append(frame)
+    assert frames == [WIFI_17, LBS_PHONE_17, LOCATION_12, LBS_PHONE_17]
+    message = gt06.decode_frame(LBS_PHONE_17, "dev")
+    assert (message.kind, message.serial, message.positions) == ("status", 7, [])
+    assert message.status == {"cell": {"mcc": 429, "mnc": 1, "lac": 0x1234, "cell_id": 0xABCD},
+                              "phone": "+996555123456", "language": 2}
+    assert gt06.ack(message) is None
+    wifi = gt06.decode_frame(WIFI_17, "dev")
+    assert (wifi.kind, len(wifi.status["wifi"])) == ("status", 1)
+
+
+def test_0x17_lbs_phone_packet_waits_for_its_end_and_a_bad_crc_is_not_taken_for_it():
+    assert gt06.split_frame(LBS_PHONE_17[:30]) == (None, LBS_PHONE_17[:30])
+    broken = LBS_PHONE_17[:-4] + b"\x00\x00" + LBS_PHONE_17[-2:]
+    assert not gt06.is_counted(LBS_PHONE_17) and gt06.is_counted(broken)
+    with pytest.raises(DecodeError):
+        gt06.decode_frame(broken, "dev")
+
+
 def test_wifi_packet_waits_for_its_end():
     assert gt06.split_frame(WIFI_69[:20]) == (None, WIFI_69[:20])
 

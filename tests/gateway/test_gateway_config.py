@@ -12,7 +12,7 @@ def test_embedded_default_is_sqlite_and_http_on_localhost_5055(tmp_path) -> None
     settings = load_gateway_settings(environ={"TRACKER_INSTANCE_PATH": str(tmp_path)})
     assert settings.database_url == f"sqlite:///{tmp_path / 'mercury.sqlite3'}"
     assert (settings.http_host, settings.http_port) == ("127.0.0.1", DEFAULT_HTTP_PORT)
-    assert (settings.tcp_nmea_port, settings.tcp_teltonika_port, settings.tcp_gt06_port) == (0, 0, 0)
+    assert (settings.tcp_port("nmea"), settings.tcp_port("teltonika"), settings.tcp_port("gt06")) == (0, 0, 0)
     assert settings.mqtt_url == "" and settings.writer_threads_or_default == 1
 
 
@@ -21,7 +21,7 @@ def test_environment_beats_the_instance_file_and_empty_switches_off(tmp_path) ->
     settings = load_gateway_settings(environ={
         "TRACKER_INSTANCE_PATH": str(tmp_path), "GATEWAY_HTTP_PORT": "",
         "GATEWAY_MQTT_URL": "mqtt://broker:1883", "DATABASE_URL": "postgresql://db/mercury"})
-    assert (settings.http_port, settings.tcp_gt06_port) == (0, 5023)
+    assert (settings.http_port, settings.tcp_port("gt06")) == (0, 5023)
     assert settings.mqtt_url == "mqtt://broker:1883"
     assert settings.database_url == "postgresql+psycopg://db/mercury"
     assert settings.writer_threads_or_default == 2

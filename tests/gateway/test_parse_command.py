@@ -237,3 +237,17 @@ def test_teltonika_capture_with_pings_codec16_codec7_and_a_command_answer(capsys
     code, printed, errors = parse(capsys, "-f", "teltonika", str(capture))
     assert (code, errors) == (0, [])
     assert [(p["lat"], p["speed_kmh"]) for p in printed] == [(42.875, 45.0), (pytest.approx(41.429, abs=1e-5), 50.0)]
+
+
+@pytest.mark.parametrize("window", [7, 36, 64 * 1024])
+def test_a_stream_reads_the_same_through_any_window(monkeypatch, window):
+    from beacon_gateway.decoders import capture
+    from tests.gateway.test_decode_gt06 import LBS_PHONE_17, POSITION_PACKETS, WIFI_17, WIFI_69
+    from tests.gateway.test_tcp_ingest import GT06_0X22_LOCAL, GT06_LOGIN_TZ
+
+    stream = (GT06_LOGIN_TZ + WIFI_69 + GT06_0X22_LOCAL + bytes.fromhex(POSITION_PACKETS[0xA0][0]) + WIFI_17
+              + LBS_PHONE_17 + b"\x00garbage" + GT06_LOCATION) * 3
+    whole = list(capture.read_capture("gt06", stream))
+    monkeypatch.setattr(capture, "WINDOW", window)
+    assert list(capture.read_capture("gt06", stream)) == whole
+    assert [type(item).__name__ for item in whole].count("Position") == 9
