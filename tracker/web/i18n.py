@@ -25,7 +25,7 @@ from tracker.web.database import get_session
 from tracker.web.redirects import safe_path
 
 #: The portal's languages: code -> name in that language (shown in the switcher).
-LANGUAGES = {"en": "English", "ru": "Русский"}
+LANGUAGES = {"en": "English", "ru": "Русский", "ky": "Кыргызча"}
 #: Catalog domains, one ``.po`` file each under tracker/translations/<lang>/LC_MESSAGES.
 DOMAINS = ("messages", "domain", "trader", "officer", "admin", "declaration", "audit")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
