@@ -1,0 +1,44 @@
+"""The admin, declaration, officer and trader parts in Kyrgyz: their own text and refusals in the user's language."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Auth
+from tracker.models import Role
+
+
+def _switch_language(auth: Auth, language: str) -> Any:
+    return auth.post_form("/preferences/language", {"language": language, "next": "/"}, form_page="/preferences")
+
+
+@pytest.mark.parametrize("language, refusal", [
+    ("en", "Only auditors and the licensing authority see this page."),
+    ("ru", "Эту страницу видят только аудиторы и лицензирующий орган."),
+    ("ky", "Бул бетти аудиторлор жана лицензиялоочу орган гана көрө алат."),
+])
+def test_a_trader_refused_a_readers_page_reads_why_in_their_language(client: FlaskClient, auth: Auth, make_user,
+                                                                      language: str, refusal: str) -> None:
+    auth.sign_in_as(make_user(Role.TRADER))
+    assert _switch_language(auth, language).status_code == 302
+    response = client.get("/dealers")
+    assert response.status_code == 403
+    assert refusal in response.get_data(as_text=True)
+
+
+def test_declaration_page_in_kyrgyz_names_its_parts_in_kyrgyz(client: FlaskClient, auth: Auth, make_user,
+                                                              make_declaration) -> None:
+    trader = make_user(Role.TRADER)
+    declaration = make_declaration(declarant=trader.dealer)
+    auth.sign_in_as(trader)
+    assert _switch_language(auth, "ky").status_code == 302
+    response = client.get(f"/declarations/{declaration.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<html lang="ky">' in page
+    for kyrgyz in ("Жүк жөнөтүүчү", "Жүк алуучу", "Жарыяланган таза салмак", "Хронология"):
+        assert kyrgyz in page, kyrgyz
+    for english in ("Consignor", "Consignee", "Declared net mass", "Timeline"):
+        assert english not in page, english
