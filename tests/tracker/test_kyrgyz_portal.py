@@ -38,7 +38,7 @@ def test_declaration_page_in_kyrgyz_names_its_parts_in_kyrgyz(client: FlaskClien
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert '<html lang="ky">' in page
-    for kyrgyz in ("Жүк жөнөтүүчү", "Жүк алуучу", "Билдирилген нетто салмагы", "Хронология"):
+    for kyrgyz in ("Коркунуч классы", "Пландалган мөөнөттөр", "Билдирилген нетто салмагы", "Хронология"):
         assert kyrgyz in page, kyrgyz
-    for english in ("Consignor", "Consignee", "Declared net mass", "Timeline"):
+    for english in ("Consignor", "Transport class", "Planned window", "Declared net mass", "Timeline"):
         assert english not in page, english
