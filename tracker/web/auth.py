@@ -252,6 +252,13 @@ limit_failed_sign_ins = limiter.limit(
     deduct_when=lambda response: response.status_code in FAILED_SIGN_IN, on_breach=_address_breached)
 
 
+def refusal(action: Action) -> str:
+    """Say that the user's role may not do ``action``: English for the API (its messages are), else translated."""
+    if wants_json():
+        return f"your role may not {action.value.replace('_', ' ')}"
+    return gettext("Your role may not do this.")
+
+
 def requires(action: Action) -> Callable[[F], F]:
     """Guard a view: signed in, and the user's role allows ``action`` (else 403)."""
 
@@ -260,7 +267,7 @@ def requires(action: Action) -> Callable[[F], F]:
         @login_required
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if not may(acting_user(), action):
-                abort(403, description=f"your role may not {action.value.replace('_', ' ')}")
+                abort(403, description=refusal(action))
             return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]

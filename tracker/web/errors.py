@@ -4,6 +4,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -17,6 +20,16 @@ from tracker.domain.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+#: What a page says for an HTTP error that brings no reason of its own: werkzeug's and Flask-WTF's are
+#: English (the API keeps them, its messages are English).
+PAGE_REASONS: dict[int, LazyString] = {
+    400: _l("The form could not be used: reload the page and try again."),
+    403: _l("You may not open this page."),
+    404: _l("Nothing is here: the address is wrong, or what it leads to is not yours to see."),
+    405: _l("This page does not take that kind of request."),
+    413: _l("What was sent is too large."),
+}
 
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404, Forbidden: 403, Conflict: 409, ValidationFailed: 422,
@@ -46,11 +59,21 @@ def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
     return _render(status, exc.code, exc.message, **extra)
 
 
+def _reason(exc: HTTPException) -> str:
+    """The error's reason; on a page, in the user's language where the reason is the library's English."""
+    reason = exc.description or exc.name
+    if wants_json() or exc.code not in PAGE_REASONS:
+        return reason
+    if isinstance(exc, CSRFError) or reason == type(exc).description:
+        return str(PAGE_REASONS[exc.code])
+    return reason
+
+
 def _http_error(exc: HTTPException) -> Response:
     """Answer an HTTP error in the error format, keeping its headers (Allow on a 405)."""
     code = (exc.name or "error").lower().replace(" ", "_")
     extra = {"fields": exc.fields} if isinstance(getattr(exc, "fields", None), dict) else {}
-    response = make_response(_render(exc.code or 500, code, exc.description or exc.name, **extra))
+    response = make_response(_render(exc.code or 500, code, _reason(exc), **extra))
     for name, value in exc.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -34,7 +34,7 @@ def readers_only(view: F) -> F:
     @login_required
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if acting_user().role not in READERS:
-            abort(403, description="only auditors and the licensing authority see this page")
+            abort(403, description=gettext("Only auditors and the licensing authority see this page."))
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]
