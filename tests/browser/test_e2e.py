@@ -150,9 +150,12 @@ def report_receipt(tab: Visitor, shots: Screenshots, declaration_id: int, sscc: 
     page = tab.page
     tab.go(f"/declarations/{declaration_id}/receipt")
     page.locator(f"#received-{sscc}").fill(RECEIVED_KG[tab.language])
-    page.locator(f"#seal-{sscc}").check()
+    page.locator(f"#seal-{sscc}-intact").check()
     page.locator("#remarks").fill(REMARKS[tab.language])
     shots(page, "consignee-receipt")
+    page.locator("#review-receipt").click()
+    page.wait_for_load_state()
+    shots(page, "consignee-receipt-review")
     page.locator("#file-receipt").click()
     page.wait_for_load_state()
     shots(page, "consignee-receipt-filed")

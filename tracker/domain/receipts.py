@@ -3,7 +3,8 @@
 Per container: the received net mass and whether the seal was intact. A difference
 beyond the tolerance (default 0.1 % or 50 g, whichever is larger) opens a
 ``receipt_shortage`` or ``receipt_excess`` alert, a broken seal a ``seal_broken``
-alert, each with the figures an officer needs.
+alert, each with the figures an officer needs and the consignee's remarks (their first
+explanation of the difference, shown on the alert).
 """
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ def _alerts(session: Session, declaration: Declaration, item: DeclarationItem, t
     details = {"sscc": item.container.sscc, "declared_g": declared, "received_g": received,
                "difference_g": received - declared,
                "tolerance_g": mass_tolerance_g(declared, tolerance.permille, tolerance.min_g)}
+    if declaration.receipt_remarks:
+        details["remarks"] = declaration.receipt_remarks
     if difference is not None:
         kind = AlertKind.RECEIPT_SHORTAGE if difference < 0 else AlertKind.RECEIPT_EXCESS
         open_alert(session, kind=kind, declaration=declaration,
