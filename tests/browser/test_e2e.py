@@ -128,6 +128,7 @@ def record_custody(tab: Visitor, shots: Screenshots, photo: bytes, checkpoint: s
     if page.locator("select#checkpoint").count():
         page.locator("select#checkpoint").select_option(checkpoint)
     page.locator(f"#kind-{kind}").check()
+    page.locator("#seal_intact").check()
     assert tab.overflow() == [], f"the confirm page scrolls sideways: {tab.overflow()}"
     shots(page, f"officer-confirm-{kind}")
     page.locator("#confirm").click()

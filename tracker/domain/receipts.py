@@ -53,7 +53,12 @@ class Tolerance:
     min_g: int = DEFAULT_MIN_G
 
 
-def _check(declaration: Declaration, data: ReceiptInput, now: datetime) -> dict[str, str]:
+def receipt_problems(declaration: Declaration, data: ReceiptInput, now: datetime | None = None) -> dict[str, str]:
+    """Return what is wrong with a report of receipt of ``declaration``, by field (empty: it can be filed).
+
+    Lets a form show the problems before the consignee confirms the report.
+    """
+    now = now or utcnow()
     errors: dict[str, str] = {}
     declared = {item.container.sscc: item.container for item in declaration.items}
     reported = [c.sscc for c in data.containers]
@@ -111,7 +116,7 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
         raise Forbidden(text("only the consignee (or customs) reports the receipt"))
     require_move(declaration, S.CLOSED)
     now = now or utcnow()
-    errors = _check(declaration, data, now)
+    errors = receipt_problems(declaration, data, now)
     if errors:
         raise ValidationFailed(errors)
     found = {c.sscc: c for c in data.containers}

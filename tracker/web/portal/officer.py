@@ -238,6 +238,8 @@ def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[s
     errors: dict[str, str] = {}
     typed = form.get("measured_kg", "")
     mass = read_kg_field(typed, "measured_kg", errors) if typed.strip() else None  # weighing is optional
+    if form.get("seal_intact") not in ("yes", "no"):  # never assumed: the officer looks at the seal
+        errors["seal_intact"] = gettext("Say whether the seal is intact or broken.")
     data = {"client_event_id": form.get("client_event_id", ""), "sscc": sscc,
             "checkpoint": form.get("checkpoint", ""), "kind": form.get("kind", ""),
             "seal_intact": form.get("seal_intact") == "yes", "event_time": form.get("event_time", ""),

@@ -18,7 +18,7 @@ from tracker.domain.access import may_report_receipt
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import ValidationFailed
 from tracker.domain.lifecycle import S, require_move
-from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, report_receipt
+from tracker.domain.receipts import ReceiptInput, ReceivedContainer, Tolerance, receipt_problems, report_receipt
 from tracker.domain.tolerance import mass_discrepancy_g
 from tracker.models import Alert, Declaration
 from tracker.web.auth import acting_user
@@ -119,6 +119,9 @@ def receipt(declaration_id: int):  # type: ignore[no-untyped-def]
         report = _read(record, request.form)
     except ValidationFailed as exc:
         return _page(record, request.form, exc.errors, 400)
+    problems = receipt_problems(record, report)
+    if problems:
+        return _page(record, request.form, _by_container(record, problems), 400)
     if request.form.get("confirmed") != "yes":
         return _review(record, report)
     return _file(record, report)
