@@ -233,6 +233,16 @@ def photo_result(digest: str):  # type: ignore[no-untyped-def]
     return _result_page([_scanned(sscc) for sscc in ssccs], digest, {}, {})
 
 
+@bp.get("/checkpoint/labels")
+@requires(Action.RECORD_CUSTODY)
+def labels_result():  # type: ignore[no-untyped-def]
+    """Show the containers the live viewfinder read (``sscc`` repeated in the query) with one confirm form for all."""
+    ssccs = list(dict.fromkeys(request.args.getlist("sscc")))[:MAX_LABELS]
+    if not ssccs:
+        abort(404)
+    return _result_page([_scanned(sscc) for sscc in ssccs], "", {}, {})
+
+
 def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Turn the confirm form into the station contract's event, with the form's own errors."""
     errors: dict[str, str] = {}
