@@ -338,7 +338,7 @@ def test_the_portal_refuses_a_measured_mass_past_the_capacity(client: FlaskClien
         "kind": "departure", "seal_intact": "yes", "event_time": kg_time(datetime.now(timezone.utc)),
         "measured_kg": "34.501"})
     assert response.status_code == 400
-    assert "more than the capacity of container" in field_error(response.get_data(as_text=True), "measured")
+    assert "more than the capacity of container" in field_error(response.get_data(as_text=True), "measured_kg")
     assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
 
 
