@@ -88,4 +88,5 @@ def test_the_containers_read_open_on_one_page_with_one_confirm_form(client: Flas
     page = client.get("/checkpoint/labels", query_string=[("sscc", s) for s in ssccs]).get_data(as_text=True)
     assert all(f'id="scanned-{s}"' in page for s in ssccs) and page.count('id="custody-form"') == 1
     assert 'name="photo_digest" value=""' in page
-    assert client.get("/checkpoint/labels").status_code == 404
+    nothing = client.get("/checkpoint/labels")  # nothing read yet: back to the scan page
+    assert nothing.status_code == 302 and nothing.headers["Location"] == "/checkpoint/scan"

@@ -236,10 +236,13 @@ def photo_result(digest: str):  # type: ignore[no-untyped-def]
 @bp.get("/checkpoint/labels")
 @requires(Action.RECORD_CUSTODY)
 def labels_result():  # type: ignore[no-untyped-def]
-    """Show the containers the live viewfinder read (``sscc`` repeated in the query) with one confirm form for all."""
+    """Show the containers the live viewfinder read (``sscc`` repeated in the query) with one confirm form for all.
+
+    Nothing read yet: back to the scan page.
+    """
     ssccs = list(dict.fromkeys(request.args.getlist("sscc")))[:MAX_LABELS]
     if not ssccs:
-        abort(404)
+        return redirect(url_for("portal.scan"))
     return _result_page([_scanned(sscc) for sscc in ssccs], "", {}, {})
 
 
