@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make the project runnable on a fresh Debian machine: a virtual environment in .venv
 # (reused when present), the project installed into it in editable mode, Debian's
-# libzbar0 (needed by pyzbar), the portal's front-end libraries from npm (Leaflet, copied
-# into tracker/web/static/vendor so the app serves them itself), the compiled translation
+# libzbar0 (needed by pyzbar), the portal's front-end libraries from npm (Leaflet, and
+# zxing-wasm's reader with its .wasm for the officer's live viewfinder, copied into
+# tracker/web/static/vendor so the app serves them itself), the compiled translation
 # catalogs, and Debian's chromium for the browser tests. Re-running it only installs what
 # changed.
 set -euo pipefail
@@ -63,6 +64,9 @@ vendor=tracker/web/static/vendor
 rm -rf "$vendor.new" && mkdir -p "$vendor.new/leaflet"
 cp -R node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
   node_modules/leaflet/dist/images node_modules/leaflet/LICENSE "$vendor.new/leaflet/"
+mkdir -p "$vendor.new/zxing-wasm"
+cp node_modules/zxing-wasm/dist/iife/reader/index.js "$vendor.new/zxing-wasm/zxing-reader.js"
+cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm node_modules/zxing-wasm/LICENSE "$vendor.new/zxing-wasm/"
 rm -rf "$vendor" && mv "$vendor.new" "$vendor"
 
 # The Russian catalogs, compiled from tracker/translations/*/LC_MESSAGES/*.po.

@@ -128,6 +128,7 @@ def record_custody(tab: Visitor, shots: Screenshots, photo: bytes, checkpoint: s
     if page.locator("select#checkpoint").count():
         page.locator("select#checkpoint").select_option(checkpoint)
     page.locator(f"#kind-{kind}").check()
+    page.locator("#seal_intact").check()
     assert tab.overflow() == [], f"the confirm page scrolls sideways: {tab.overflow()}"
     shots(page, f"officer-confirm-{kind}")
     page.locator("#confirm").click()
@@ -150,9 +151,12 @@ def report_receipt(tab: Visitor, shots: Screenshots, declaration_id: int, sscc: 
     page = tab.page
     tab.go(f"/declarations/{declaration_id}/receipt")
     page.locator(f"#received-{sscc}").fill(RECEIVED_KG[tab.language])
-    page.locator(f"#seal-{sscc}").check()
+    page.locator(f"#seal-{sscc}-intact").check()
     page.locator("#remarks").fill(REMARKS[tab.language])
     shots(page, "consignee-receipt")
+    page.locator("#review-receipt").click()
+    page.wait_for_load_state()
+    shots(page, "consignee-receipt-review")
     page.locator("#file-receipt").click()
     page.wait_for_load_state()
     shots(page, "consignee-receipt-filed")

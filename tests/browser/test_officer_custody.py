@@ -143,6 +143,8 @@ def test_officer_meets_a_suspended_dealer_then_records_a_partial_departure_from_
         assert ssccs[2] in page.locator("#loading ~ p").first.inner_text()
         page.locator("#partial_departure").check()
         page.locator("#partial_reason").fill(REASON[language])
+        assert not page.locator("#seal_intact").is_checked() and not page.locator("#seal_broken").is_checked()
+        page.locator("#seal_intact").check()
         assert officer.overflow() == [], f"the photo page scrolls sideways: {officer.overflow()}"
         shots(page, f"two-labels-partial-{language}")
         page.locator("#confirm").click()

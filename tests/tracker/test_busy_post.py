@@ -111,12 +111,14 @@ def test_todays_events_show_each_declaration_once_with_its_events(client: FlaskC
     auth.sign_in_as(officer)
     shipments = busy_post(3)
     page = today(client.get("/checkpoint").get_data(as_text=True))
-    headings = re.findall(r'<h3 class="declaration-events">.*?<a href="/declarations/(\d+)"', page, re.S)
-    assert headings == [str(d.id) for d in reversed(shipments)], "latest scanned first, each once"
+    folds = re.findall(r'<details class="declaration-events"( open)?>\s*<summary>.*?<a href="/declarations/(\d+)"',
+                       page, re.S)
+    assert folds == [(" open" if n == 0 else "", str(d.id)) for n, d in enumerate(reversed(shipments))], \
+        "latest scanned first and open, each once"
     for declaration in shipments:
-        own = page.split(f'/declarations/{declaration.id}"')[1].split('<h3')[0]
+        own = page.split(f'/declarations/{declaration.id}"')[1].split('<details')[0]
         assert [i.container.sscc in own for i in declaration.items] == [True, True]
-        assert "2 events" in own.split("</h3>")[0] and rows(own) == 2
+        assert "2 events" in own.split("</summary>")[0] and rows(own) == 2
 
 
 def test_a_busy_day_is_paged_with_a_link_to_the_next_page(client: FlaskClient, auth, officer: User,

@@ -338,7 +338,7 @@ def test_the_portal_refuses_a_measured_mass_past_the_capacity(client: FlaskClien
         "kind": "departure", "seal_intact": "yes", "event_time": kg_time(datetime.now(timezone.utc)),
         "measured_kg": "34.501"})
     assert response.status_code == 400
-    assert "more than the capacity of container" in field_error(response.get_data(as_text=True), "measured")
+    assert "more than the capacity of container" in field_error(response.get_data(as_text=True), "measured_kg")
     assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
 
 
@@ -362,7 +362,7 @@ def test_the_portal_refuses_a_received_mass_past_the_capacity(auth: Any, db: Ses
     auth.sign_in_as(receiver)
     sscc = declaration.items[0].container.sscc
     response = auth.post_form(f"/declarations/{declaration.id}/receipt", {f"received-{sscc}": "34.501",
-                                                                          f"seal-{sscc}": "on"})
+                                                                          f"seal-{sscc}": "intact"})
     assert response.status_code == 400
     assert "more than the capacity of container" in response.get_data(as_text=True)
     db.expire_all()

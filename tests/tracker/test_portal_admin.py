@@ -54,7 +54,7 @@ def count(db, model) -> int:  # type: ignore[no-untyped-def]
 
 def field_error(page: str, field_id: str) -> str:
     """Return the message shown beside the field ``field_id`` ('' when none)."""
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', page)
+    match = re.search(rf'<p class="field-error" id="{field_id}-error"[^>]*>([^<]*)</p>', page)
     return match.group(1) if match else ""
 
 

@@ -131,7 +131,7 @@ def test_session_timeout_is_configurable(tmp_path: Any) -> None:
 
 def test_content_security_policy_admits_only_the_configured_tile_server() -> None:
     plain = content_security_policy("")
-    assert "script-src 'self';" in plain and "img-src 'self' data: blob:;" in plain
+    assert "script-src 'self' 'wasm-unsafe-eval';" in plain and "img-src 'self' data: blob:;" in plain
     osm = content_security_policy("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
     assert "img-src 'self' data: blob: https://tile.openstreetmap.org;" in osm
     sharded = content_security_policy("https://{s}.tile.example.org/{z}/{x}/{y}.png")

@@ -108,10 +108,10 @@ def signed_in(auth, officer):  # type: ignore[no-untyped-def]
 
 def confirm(auth, client: FlaskClient, sscc: str, changes: dict[str, str] | None = None,
             photo: str = "") -> Any:
-    """Open the container's page and tap Confirm (with ``changes`` made to the form first)."""
+    """Open the container's page, say the seal is intact and tap Confirm (with ``changes`` made to the form first)."""
     path = f"/checkpoint/containers/{sscc}" + (f"?photo={photo}" if photo else "")
     page = client.get(path).get_data(as_text=True)
-    values = {**form_values(page, "custody-form"), **(changes or {})}
+    values = {**form_values(page, "custody-form"), "seal_intact": "yes", **(changes or {})}
     return client.post("/checkpoint/custody", data=values)
 
 
@@ -192,7 +192,7 @@ def test_label_photo_opens_the_container_expected_here(app: Flask, client: Flask
     assert f'href="/declarations/{declaration.id}" id="declaration-link">{declaration.reference}' in page
     assert '<dd id="declared-mass">34.500 kg</dd>' in page
     values = form_values(page, "custody-form")
-    assert values["photo_digest"] == kept.stem and values["kind"] == "departure" and values["seal_intact"] == "yes"
+    assert values["photo_digest"] == kept.stem and values["kind"] == "departure" and "seal_intact" not in values
     assert re.fullmatch(r"[0-9a-f]{32}", values["client_event_id"])
     assert re.search(r'<button type="submit" class="big" id="confirm">Confirm departure</button>', page)
     form = page.split('id="custody-form"')[1].split("</form>")[0]
@@ -317,7 +317,7 @@ def test_departure_then_arrival_move_the_declaration(app: Flask, client: FlaskCl
 def test_a_double_tap_records_once(client: FlaskClient, auth, signed_in, make_declaration, db: Session) -> None:
     declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
-    values = form_values(page, "custody-form")
+    values = {**form_values(page, "custody-form"), "seal_intact": "yes"}
     first = client.post("/checkpoint/custody", data=values)
     second = client.post("/checkpoint/custody", data=values)
     assert first.status_code == second.status_code == 302
@@ -325,13 +325,25 @@ def test_a_double_tap_records_once(client: FlaskClient, auth, signed_in, make_de
     assert "already been recorded" in client.get("/checkpoint").get_data(as_text=True)
 
 
+def test_confirming_without_looking_at_the_seal_is_refused_beside_it(client: FlaskClient, signed_in,
+                                                                      make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
+    assert 'name="seal_intact" value="yes" required\n        >' in page  # neither answer is pre-ticked
+    response = client.post("/checkpoint/custody", data=form_values(page, "custody-form"))
+    assert response.status_code == 400
+    assert "Say whether the seal is intact or broken." in response.get_data(as_text=True).split('id="seal-error"')[1]
+    assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0
+
+
 def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: FlaskClient, auth, signed_in,
                                                                      make_declaration, db: Session) -> None:
     declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
-    values = {k: v for k, v in form_values(page, "custody-form").items() if k != "seal_intact"}
-    response = client.post("/checkpoint/custody", data={**values, "measured_kg": "30.000", "remarks": "drum dented"})
+    values = form_values(page, "custody-form")
+    response = client.post("/checkpoint/custody", data={**values, "seal_intact": "no", "measured_kg": "30.000",
+                                                        "remarks": "drum dented"})
     assert response.status_code == 302
     shown = client.get("/checkpoint").get_data(as_text=True)
     assert "Alerts opened:" in shown and "seal broken at checkpoint" in shown and "mass differs at checkpoint" in shown
@@ -404,7 +416,7 @@ def test_a_suspended_dealer_is_not_expected_here_and_departure_is_not_preselecte
     assert 'id="expected">Expected here: no' in page and "Departure at" in page and "is refused:" in page
     reasons = page.split('id="reasons"')[1].split("</ul>")[0]
     assert licence.number in reasons and "by licensing.osh: unpaid fees" in reasons
-    values = form_values(page, "custody-form")
+    values = {**form_values(page, "custody-form"), "seal_intact": "yes"}
     assert "kind" not in values and 'id="confirm">Record custody</button>' in page
     refused = client.post("/checkpoint/custody", data={**values, "kind": "departure"})
     assert refused.status_code == 409
@@ -431,7 +443,7 @@ def test_a_departure_outside_the_window_is_recorded_with_the_officers_override(
     sscc = declaration.items[0].container.sscc
     page = client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True)
     assert "outside the planned window" in page.split('id="reasons"')[1]
-    values = {**form_values(page, "custody-form"), "kind": "departure"}
+    values = {**form_values(page, "custody-form"), "kind": "departure", "seal_intact": "yes"}
     assert client.post("/checkpoint/custody", data=values).status_code == 409
     no_reason = client.post("/checkpoint/custody", data={**values, "override_window": "yes"})
     assert no_reason.status_code == 400 and "say why" in field_error(no_reason.get_data(as_text=True),
@@ -465,7 +477,7 @@ def test_one_confirmation_records_every_flask_on_the_photo_and_the_declaration_d
     location = post_photo(client, auth.csrf_token("/checkpoint/scan"), two_label_photo(first, second)).headers["Location"]
     page = client.get(location).get_data(as_text=True)
     assert page.count("Expected here: yes") == 2 and "0 of 2 containers scanned" in page
-    values = {**form_values(page, "custody-form"), "sscc": [first, second]}
+    values = {**form_values(page, "custody-form"), "sscc": [first, second], "seal_intact": "yes"}
     assert values["kind"] == "departure"
     assert client.post("/checkpoint/custody", data=values).status_code == 302
     shown = client.get("/checkpoint").get_data(as_text=True)
@@ -501,7 +513,8 @@ def test_an_officer_may_not_record_at_a_post_of_someone_else(
         client: FlaskClient, auth, signed_in, make_declaration, make_checkpoint, db: Session) -> None:
     declaration = make_declaration(status="in_transit")
     page = client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}").get_data(as_text=True)
-    values = {**form_values(page, "custody-form"), "checkpoint": declaration.destination.code, "kind": "arrival"}
+    values = {**form_values(page, "custody-form"), "checkpoint": declaration.destination.code, "kind": "arrival",
+              "seal_intact": "yes"}
     response = client.post("/checkpoint/custody", data=values)
     assert response.status_code == 403
     assert f"not posted at {declaration.destination.name}" in response.get_data(as_text=True)
@@ -516,7 +529,8 @@ def test_the_phones_position_goes_with_the_event_and_is_compared_with_the_beacon
     sscc = declaration.items[0].container.sscc
     values = form_values(client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True), "custody-form")
     assert values["lat"] == values["lon"] == ""  # filled by the page's script where the phone allows it
-    response = client.post("/checkpoint/custody", data={**values, "lat": "42.874621", "lon": "74.569762"})
+    response = client.post("/checkpoint/custody", data={**values, "seal_intact": "yes", "lat": "42.874621",
+                                                        "lon": "74.569762"})
     assert response.status_code == 302
     event = db.scalars(select(CustodyEvent)).one()
     assert (event.lat, event.lon) == (42.874621, 74.569762)
@@ -532,6 +546,6 @@ def test_a_forged_phone_position_is_refused_and_nothing_is_recorded(client: Flas
     declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
     sscc = declaration.items[0].container.sscc
     values = form_values(client.get(f"/checkpoint/containers/{sscc}").get_data(as_text=True), "custody-form")
-    response = client.post("/checkpoint/custody", data={**values, "lat": lat, "lon": lon})
+    response = client.post("/checkpoint/custody", data={**values, "seal_intact": "yes", "lat": lat, "lon": lon})
     assert response.status_code == 400
     assert db.scalar(select(func.count()).select_from(CustodyEvent)) == 0

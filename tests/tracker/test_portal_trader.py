@@ -267,7 +267,7 @@ def test_declarations_list_is_paginated_and_says_what_to_do_when_empty(
 
 
 # ---------------------------------------------------------------- receipt
-def test_receipt_with_a_shortage_closes_the_declaration_and_opens_an_alert(
+def test_receipt_is_reviewed_then_closes_the_declaration_and_its_remarks_reach_the_shortage_alert(
         client: FlaskClient, auth: Any, db: Session, make_user: Any, make_declaration: Any) -> None:
     consignee = make_user(Role.TRADER)
     arrived = make_declaration(consignee=consignee.dealer, status="arrived",
@@ -277,17 +277,52 @@ def test_receipt_with_a_shortage_closes_the_declaration_and_opens_an_alert(
     path = f"/declarations/{arrived.id}/receipt"
     form = client.get(path).get_data(as_text=True)
     assert f'id="received-{sscc}" name="received-{sscc}" value=""' in form  # weighed, not copied
-    assert f'id="seal-{sscc}" name="seal-{sscc}" checked' in form
-    response = auth.post_form(path, {f"received-{sscc}": "33.650", f"seal-{sscc}": "on",
-                                     "remarks": "Flask 3 arrived with a dented valve; 850 g lost."})
+    assert f'name="seal-{sscc}"' in form and "checked" not in form  # someone must look at the seal
+    filled = {f"received-{sscc}": "33.650", f"seal-{sscc}": "intact",
+              "remarks": "Flask 3 arrived with a dented valve; 850 g lost."}
+    review = auth.post_form(path, filled)
+    assert review.status_code == 200
+    page = review.get_data(as_text=True)
+    assert 'id="file-receipt"' in page and "beyond the tolerance: opens an alert" in page and "-0.850 kg" in page
+    db.refresh(arrived)
+    assert arrived.status == DeclarationStatus.ARRIVED  # nothing filed before the confirmation
+    response = auth.post_form(path, {**filled, "confirmed": "yes"})
     assert response.status_code == 302
     db.refresh(arrived)
     assert arrived.status == DeclarationStatus.CLOSED and arrived.items[0].received_net_g == 33_650
     assert arrived.receipt_remarks.startswith("Flask 3 arrived")
     alert = db.scalars(select(Alert).where(Alert.declaration_id == arrived.id)).one()
     assert alert.kind == "receipt_shortage" and alert.details["difference_g"] == -850
+    assert alert.details["remarks"] == "Flask 3 arrived with a dented valve; 850 g lost."
     messages = flashes(client)
     assert any("shortage on receipt" in m and f"/alerts/{alert.id}" in m for m in messages)
+    shown = client.get(f"/alerts/{alert.id}").get_data(as_text=True)
+    assert "Remarks on receipt" in shown and "Flask 3 arrived with a dented valve" in shown
+
+
+def test_receipt_without_a_seal_choice_is_refused_beside_the_seal(
+        client: FlaskClient, auth: Any, db: Session, make_user: Any, make_declaration: Any) -> None:
+    consignee = make_user(Role.TRADER)
+    arrived = make_declaration(consignee=consignee.dealer, status="arrived")
+    sscc = arrived.items[0].container.sscc
+    auth.sign_in_as(consignee)
+    response = auth.post_form(f"/declarations/{arrived.id}/receipt",
+                              {f"received-{sscc}": "34.5", "confirmed": "yes"})
+    assert response.status_code == 400
+    assert "was intact or broken" in field_error(response.get_data(as_text=True), f"seal-{sscc}")
+    db.refresh(arrived)
+    assert arrived.status == DeclarationStatus.ARRIVED
+
+
+def test_changing_the_reviewed_receipt_shows_the_form_with_its_values(
+        client: FlaskClient, auth: Any, make_user: Any, make_declaration: Any) -> None:
+    consignee = make_user(Role.TRADER)
+    arrived = make_declaration(consignee=consignee.dealer, status="arrived")
+    sscc = arrived.items[0].container.sscc
+    auth.sign_in_as(consignee)
+    page = auth.post_form(f"/declarations/{arrived.id}/receipt", {
+        f"received-{sscc}": "34.5", f"seal-{sscc}": "broken", "change": "yes"}).get_data(as_text=True)
+    assert f'value="34.5"' in page and f'id="seal-{sscc}-broken" name="seal-{sscc}" value="broken" required checked' in page
 
 
 def test_receipt_refuses_a_mass_that_is_not_kilograms_and_stores_nothing(

@@ -3,7 +3,8 @@
 Per container: the received net mass and whether the seal was intact. A difference
 beyond the tolerance (default 0.1 % or 50 g, whichever is larger) opens a
 ``receipt_shortage`` or ``receipt_excess`` alert, a broken seal a ``seal_broken``
-alert, each with the figures an officer needs.
+alert, each with the figures an officer needs and the consignee's remarks (their first
+explanation of the difference, shown on the alert).
 """
 from __future__ import annotations
 
@@ -53,7 +54,12 @@ class Tolerance:
     min_g: int = DEFAULT_MIN_G
 
 
-def _check(declaration: Declaration, data: ReceiptInput, now: datetime) -> dict[str, str]:
+def receipt_problems(declaration: Declaration, data: ReceiptInput, now: datetime | None = None) -> dict[str, str]:
+    """Return what is wrong with a report of receipt of ``declaration``, by field (empty: it can be filed).
+
+    Lets a form show the problems before the consignee confirms the report.
+    """
+    now = now or utcnow()
     errors: dict[str, str] = {}
     declared = {item.container.sscc: item.container for item in declaration.items}
     reported = [c.sscc for c in data.containers]
@@ -87,6 +93,8 @@ def _alerts(session: Session, declaration: Declaration, item: DeclarationItem, t
     details = {"sscc": item.container.sscc, "declared_g": declared, "received_g": received,
                "difference_g": received - declared,
                "tolerance_g": mass_tolerance_g(declared, tolerance.permille, tolerance.min_g)}
+    if declaration.receipt_remarks:
+        details["remarks"] = declaration.receipt_remarks
     if difference is not None:
         kind = AlertKind.RECEIPT_SHORTAGE if difference < 0 else AlertKind.RECEIPT_EXCESS
         open_alert(session, kind=kind, declaration=declaration,
@@ -109,7 +117,7 @@ def report_receipt(session: Session, actor: User, declaration_id: int, data: Rec
         raise Forbidden(text("only the consignee (or customs) reports the receipt"))
     require_move(declaration, S.CLOSED)
     now = now or utcnow()
-    errors = _check(declaration, data, now)
+    errors = receipt_problems(declaration, data, now)
     if errors:
         raise ValidationFailed(errors)
     found = {c.sscc: c for c in data.containers}

@@ -80,6 +80,37 @@ def examine_photo(session: Session, officer: User, photo: bytes, photo_dir: Path
                               for sscc, formats in ssccs.items()])
 
 
+#: Most codes one viewfinder read may send (the labels of a pallet in one frame), and the longest text of one.
+MAX_CODES, MAX_CODE_TEXT = 20, 512
+#: Says which engine read a code that a phone's browser decoded in its viewfinder.
+VIEWFINDER_ENGINE = "viewfinder"
+
+
+def viewfinder_code(text_: str, format_: str, symbology_identifier: str = "") -> Decoded:
+    """Return a code a phone's viewfinder read (text, format, AIM identifier) as the decoder's own ``Decoded``."""
+    return Decoded(format_, text_, text_.encode("utf-8"), (), VIEWFINDER_ENGINE,
+                   symbology_identifier=symbology_identifier)
+
+
+def examine_codes(session: Session, officer: User, codes: list[Decoded],
+                  window_tolerance: timedelta = DEFAULT_WINDOW_TOLERANCE) -> list[ScannedContainer]:
+    """Describe the containers of codes read by a phone's live viewfinder.
+
+    The browser only decodes; what the text means (GS1, SSCC, check digits) is judged here by the
+    same rules as a photo's codes. Raises ValidationFailed({"codes": ...}) when no code is a
+    container's SSCC or one is a rejected read.
+    """
+    if not may(officer, Action.RECORD_CUSTODY):
+        raise Forbidden(text("only customs officers scan containers"))
+    if not 0 < len(codes) <= MAX_CODES:
+        raise ValidationFailed({"codes": text("send from 1 to {limit} codes", limit=MAX_CODES)})
+    try:
+        ssccs = containers_on(codes)
+    except ValidationFailed as exc:
+        raise ValidationFailed({"codes": exc.errors["photo"]}) from None
+    return [describe(session, officer, sscc, formats, window_tolerance) for sscc, formats in ssccs.items()]
+
+
 def containers_on(codes: list[Decoded]) -> dict[str, tuple[str, ...]]:
     """Return each valid SSCC on the photo with the formats it was read from.
 

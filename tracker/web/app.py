@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 from datetime import timedelta
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -55,20 +56,25 @@ def build_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     portal.init_app(app)
     api.init_app(app, csrf)
     cli.init_app(app)
+    mimetypes.add_type("application/wasm", ".wasm")  # browsers compile WebAssembly only with this type
     policy = content_security_policy(settings.map_tile_url)
     app.after_request(lambda response: _security_headers(response, policy))
     return app
 
 
 def content_security_policy(tile_url: str = "") -> str:
-    """Only the app's own scripts, styles and connections; images also from the map's tile server."""
+    """Only the app's own scripts, styles and connections; images also from the map's tile server.
+
+    ``'wasm-unsafe-eval'`` lets the app's own WebAssembly (the viewfinder's barcode decoder) compile;
+    it allows no JavaScript eval.
+    """
     images = "'self' data: blob:"
     parts = urlsplit(tile_url.replace("{s}", "a"))
     if parts.scheme in ("http", "https") and parts.netloc:
         host = parts.netloc if "{s}" not in tile_url else "*." + parts.netloc.split(".", 1)[1]
         images += f" {parts.scheme}://{host}"
     return (
-        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
+        f"default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src {images}; "
         "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"
     )

@@ -44,6 +44,7 @@ DETAILS = {
     "declaration": _l("Declaration"), "accuracy_m": _l("Accuracy"), "signs": _l("Signs"),
     "approval": _l("Import approval"), "consent": _l("Export consent"), "valid_until": _l("Valid until"),
     "since": _l("Since"), "by": _l("By"), "reason": _l("Reason"),
+    "remarks": _l("Remarks on receipt"),
 }
 
 

@@ -233,11 +233,26 @@ def photo_result(digest: str):  # type: ignore[no-untyped-def]
     return _result_page([_scanned(sscc) for sscc in ssccs], digest, {}, {})
 
 
+@bp.get("/checkpoint/labels")
+@requires(Action.RECORD_CUSTODY)
+def labels_result():  # type: ignore[no-untyped-def]
+    """Show the containers the live viewfinder read (``sscc`` repeated in the query) with one confirm form for all.
+
+    Nothing read yet: back to the scan page.
+    """
+    ssccs = list(dict.fromkeys(request.args.getlist("sscc")))[:MAX_LABELS]
+    if not ssccs:
+        return redirect(url_for("portal.scan"))
+    return _result_page([_scanned(sscc) for sscc in ssccs], "", {}, {})
+
+
 def _event_data(form: dict[str, Any], sscc: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Turn the confirm form into the station contract's event, with the form's own errors."""
     errors: dict[str, str] = {}
     typed = form.get("measured_kg", "")
     mass = read_kg_field(typed, "measured_kg", errors) if typed.strip() else None  # weighing is optional
+    if form.get("seal_intact") not in ("yes", "no"):  # never assumed: the officer looks at the seal
+        errors["seal_intact"] = gettext("Say whether the seal is intact or broken.")
     data = {"client_event_id": form.get("client_event_id", ""), "sscc": sscc,
             "checkpoint": form.get("checkpoint", ""), "kind": form.get("kind", ""),
             "seal_intact": form.get("seal_intact") == "yes", "event_time": form.get("event_time", ""),

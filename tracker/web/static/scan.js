@@ -4,10 +4,14 @@
  * a refusal is shown beside the field.
  * Without this script the same form posts to the portal, which does the same on the server (and
  * says why a photo is refused in the page's language: a refused photo is sent there too).
+ * A failed read (refused, no answer in time, no network) never leaves "Reading the label…": the hint
+ * comes back with advice on taking a better photo.
  * Confirm: the one button names the kind of event chosen, and a second tap is ignored.
  */
 (function () {
   "use strict";
+
+  var PHOTO_TIMEOUT_MS = 60000;  // a 12 MB photo over a slow mobile network, with room to spare
 
   function resultUrl(form, sscc, digest) {
     return form.dataset.result.replace("__SSCC__", encodeURIComponent(sscc)) +
@@ -43,9 +47,11 @@
     button.disabled = true;
     showError(form, "");
     form.setAttribute("aria-busy", "true");
-    document.getElementById("photo-hint").textContent = form.dataset.busy;
+    hint(form.dataset.busy, "");
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller && setTimeout(function () { controller.abort(); }, PHOTO_TIMEOUT_MS);
     fetch(form.dataset.api, {method: "POST", body: data, credentials: "same-origin",
-                             headers: {"Accept": "application/json"}})
+                             signal: controller && controller.signal, headers: {"Accept": "application/json"}})
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (response.status === 422 && document.documentElement.lang !== "en") {
@@ -66,15 +72,26 @@
         });
       })
       .catch(function (error) {
-        showError(form, error instanceof TypeError ? form.dataset.offline : error.message);
+        var why = error && error.name === "AbortError" ? form.dataset.late
+          : (error instanceof TypeError ? form.dataset.offline : error.message);
+        showError(form, why);
         finish(form, button);
-      });
+      })
+      .finally(function () { clearTimeout(timer); });
+  }
+
+  function hint(text, kind) {
+    var element = document.getElementById("photo-hint");
+    element.textContent = text;
+    element.className = "hint" + (kind ? " " + kind : "");
   }
 
   function finish(form, button) {
+    // The busy words go; the hint says how to take a photo that reads.
     form.dataset.sending = "";
     form.removeAttribute("aria-busy");
     button.disabled = false;
+    hint(form.dataset.advice, "advice");
   }
 
   function initScan(form) {
