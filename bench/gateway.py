@@ -209,7 +209,8 @@ def pipeline_figures(engine: Engine, duration_s: float, evaluated: list[int]) ->
     print(f"{'beacons':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'COPY rows/s':>12}")
     # each line carries on where the last left off
     tracks = {"none": Tracks(untracked=True), "live": Tracks(live=True), "backlog": Tracks()}
-    lines = [(n, "none") for n in (1, 100, BEACONS)] + [(n, "live") for n in evaluated] + [(BEACONS, "backlog")]
+    # The backlog first: its month-old fixes come before the live ones on the same beacons.
+    lines = [(n, "none") for n in (1, 100, BEACONS)] + [(BEACONS, "backlog")] + [(n, "live") for n in evaluated]
     for beacons, what in lines:
         if what == "live" and beacons == BEACONS:
             pings, seconds = closed_loop(writer, tracks[what], beacons, 0.0)   # one ping each: trips under way
