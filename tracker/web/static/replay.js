@@ -8,8 +8,8 @@
  *   <input type="range" id="replay-slider"> <output id="replay-time">
  * #replay-fixes (an <ol>) is filled with one button per fix; [data-replay-at] buttons (epoch seconds)
  * jump there (the alerts' starts).
- * The track is [[epoch seconds, lat, lon, flags, located], ...] in time order. The slider's value is
- * seconds since the first located fix; the marker sits where the vehicle was at that time (between two
+ * The track is [[epoch seconds, lat, lon, flags, located], ...] in time order. The replay's time is
+ * seconds since the first located fix (the slider shows it in whole seconds); the marker sits where the vehicle was at that time (between two
  * located fixes: on the straight line, in proportion). A fix that is not a location is listed, never
  * driven to. Loaded after Leaflet and before map.js: it hooks into the map's creation.
  * When ready the element gets data-replay-ready="true"; data-fix-index names the located fix at or
@@ -109,6 +109,7 @@
     var list = document.getElementById("replay-fixes");
     var format = formatter(element);
     var rows = [], path = [], marker = null, timer = null, current = null;
+    var position = 0;   // seconds since the first located fix (the slider shows whole seconds of it)
 
     function mark(t) {
       if (!list) { return; }
@@ -126,7 +127,7 @@
 
     function show() {
       if (!path.length) { return; }
-      var t = path[0][0] + Number(slider.value);
+      var t = path[0][0] + position;
       var place = placeAt(path, t);
       output.textContent = format(new Date(t * 1000));
       element.setAttribute("data-fix-index", String(place.index));
@@ -142,21 +143,26 @@
 
     function start() {
       var end = Number(slider.max);
-      if (Number(slider.value) >= end) { slider.value = "0"; }
+      if (position >= end) { moveTo(0); }
       play.textContent = element.getAttribute("data-pause-label") || "Pause";
       play.setAttribute("aria-pressed", "true");
       timer = window.setInterval(function () {
         var step = Number(speed ? speed.value : 60) * TICK_MS / 1000;  // trip seconds per tick
-        slider.value = String(Math.min(Number(slider.value) + step, end));
+        moveTo(Math.min(position + step, end));
         show();
-        if (Number(slider.value) >= end) { stop(); }
+        if (position >= end) { stop(); }
       }, TICK_MS);
+    }
+
+    function moveTo(seconds) {
+      position = seconds;
+      slider.value = String(Math.floor(seconds));
     }
 
     /* Put the replay at epoch time t (clamped to the trip), paused. */
     function jump(t) {
       stop();
-      slider.value = String(Math.min(Math.max(t - path[0][0], 0), Number(slider.max)));
+      moveTo(Math.min(Math.max(t - path[0][0], 0), Number(slider.max)));
       show();
     }
 
@@ -172,7 +178,7 @@
       slider.max = String(Math.max(0, Math.ceil(path[path.length - 1][0] - path[0][0])));
       slider.value = "0";
       [slider, play, speed].forEach(function (control) { if (control) { control.disabled = false; } });
-      slider.addEventListener("input", function () { show(); });
+      slider.addEventListener("input", function () { position = Number(slider.value); show(); });
       play.addEventListener("click", function () { if (timer === null) { start(); } else { stop(); } });
       if (list) {
         listFixes(list, rows, format, readWords(element), element.getAttribute("data-unlocated-text") || "", jump);
