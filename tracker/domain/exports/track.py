@@ -22,12 +22,14 @@ class Place:
     lat: float
     lon: float
     radius_m: int
+    kind: str | None = None      # a checkpoint's kind (station, border crossing...); None for a stop
 
 
 def places(declaration: Declaration) -> list[Place]:
     """Return origin, expected checkpoints, destination and authorised stops, in journey order."""
     def of(role: str, checkpoint: Checkpoint) -> Place:
-        return Place(role, checkpoint.code, checkpoint.name, checkpoint.lat, checkpoint.lon, checkpoint.radius_m)
+        return Place(role, checkpoint.code, checkpoint.name, checkpoint.lat, checkpoint.lon, checkpoint.radius_m,
+                     checkpoint.kind.value)
 
     roles = {PlaceRole.CHECKPOINT: "expected"}  # the exports' word for a checkpoint on the way
     found = [of(roles.get(place.role, place.role.value), place.checkpoint) for place in declaration.route_places]
