@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import jsonschema
 from shapely.geometry import Polygon, shape
