@@ -107,12 +107,14 @@ def of_declaration(declaration: Declaration) -> dict[str, Any]:
     return {"declaration_id": declaration.id, "reference": declaration.reference}
 
 
-def route_feature(declaration: Declaration) -> Feature | None:
-    """Return the planned route as a line, or None without one."""
+def route_feature(declaration: Declaration, tolerance_deg: float = 0.0) -> Feature | None:
+    """Return the planned route as a line, or None without one (``tolerance_deg``: simplified for an
+    overview map; ``points`` still counts the route's own points)."""
     route = declaration.route
     if route is None:
         return None
-    return feature("route", route, "route", **of_declaration(declaration), points=len(route.coords))
+    drawn = route.simplify(tolerance_deg) if tolerance_deg else route
+    return feature("route", drawn, "route", **of_declaration(declaration), points=len(route.coords))
 
 
 def corridor_feature(declaration: Declaration, outline: BaseGeometry) -> Feature:
