@@ -24,9 +24,10 @@ import shapely
 from shapely.geometry import box, mapping, shape
 
 #: The window around Kyrgyzstan the maps can show (lon/lat degrees).
-WINDOW = box(64.0, 35.0, 86.0, 47.0)
-#: About 300 m: finer than a country-wide map draws, coarse enough to stay small.
+WINDOW = box(58.0, 33.0, 90.0, 49.0)
+#: About 300 m: finer than a country-wide map draws, coarse enough to stay small; abroad about 1 km.
 TOLERANCE_DEG = 0.003
+ABROAD_TOLERANCE_DEG = 0.01
 DIGITS = 4
 COUNTRY = "KGZ"
 
@@ -38,6 +39,11 @@ NEIGHBOURS = {
     "CHN": ("China", "Китай", "Кытай"),
     "AFG": ("Afghanistan", "Афганистан", "Ооганстан"),
     "TKM": ("Turkmenistan", "Туркменистан", "Түркмөнстан"),
+    "PAK": ("Pakistan", "Пакистан", "Пакистан"),
+    "IND": ("India", "Индия", "Индия"),
+    "IRN": ("Iran", "Иран", "Иран"),
+    "MNG": ("Mongolia", "Монголия", "Монголия"),
+    "RUS": ("Russia", "Россия", "Россия"),
 }
 #: Natural Earth names Osh Region "Ош" in Russian, as the city: the map says which it is.
 RUSSIAN_FIXES = {"KG-O": "Ошская область"}
@@ -49,10 +55,10 @@ REGIONS_KY = {
 }
 
 
-def outlined(geometry: Any, **properties: Any) -> dict[str, Any]:
+def outlined(geometry: Any, tolerance: float = TOLERANCE_DEG, **properties: Any) -> dict[str, Any]:
     """Return a feature of the geometry clipped to the window, simplified and rounded, with a point
     inside it for its name (``label``, [lon, lat])."""
-    clipped = shapely.intersection(geometry, WINDOW).simplify(TOLERANCE_DEG, preserve_topology=True)
+    clipped = shapely.intersection(geometry, WINDOW).simplify(tolerance, preserve_topology=True)
     inner = clipped.representative_point()
     return {"type": "Feature", "geometry": dict(mapping(shapely.set_precision(clipped, 10 ** -DIGITS))),
             "properties": {**properties, "label": [round(inner.x, DIGITS), round(inner.y, DIGITS)]}}
@@ -67,9 +73,11 @@ def region(properties: dict[str, Any], geometry: Any) -> dict[str, Any]:
 
 
 def countries(provinces: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Return Kyrgyzstan and its neighbours, each province set dissolved into one outline."""
-    names = {COUNTRY: ("Kyrgyzstan", "Киргизия", "Кыргызстан"), **NEIGHBOURS}
-    return [outlined(shapely.union_all(provinces[code]), layer="country", code=code, name=names[code][0],
+    """Return the neighbours and then Kyrgyzstan (drawn over their coarser borders), each province set
+    dissolved into one outline."""
+    names = {**NEIGHBOURS, COUNTRY: ("Kyrgyzstan", "Киргизия", "Кыргызстан")}
+    return [outlined(shapely.union_all(provinces[code]), TOLERANCE_DEG if code == COUNTRY else ABROAD_TOLERANCE_DEG,
+                     layer="country", code=code, name=names[code][0],
                      name_ru=names[code][1], name_ky=names[code][2]) for code in names if provinces.get(code)]
 
 
