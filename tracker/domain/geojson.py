@@ -21,7 +21,8 @@ alert              alert_id, declaration_id, kind, severity, status, opened_at, 
 Coordinates are [longitude, latitude] in WGS84 with six decimals (about 0.1 m, finer than
 any GPS fix); polygons follow the right-hand rule (outer ring counter-clockwise). Times
 are ISO 8601 UTC ending in Z, or null. The portal adds its words (``label``, ``text``,
-``url``) to a map's features; the exports add nothing.
+``url``) to a map's features; the exports add nothing. The audit maps' own layers
+(``in_transit`` on Now, ``flow`` and ``crossing`` on Flows) are built with ``feature`` too.
 """
 from __future__ import annotations
 

@@ -86,12 +86,11 @@ def marker(row: InTransit, d: Declaration) -> dict[str, Any]:
     text = [d.declarant.legal_name, kg(d.declared_net_g),
             _("Last fix %(time)s, %(age)s ago", time=when(row.fix_time), age=age(row.age_s)),
             ngettext("%(num)s open alert", "%(num)s open alerts", len(alerts)), *alerts]
-    properties = {"layer": "in_transit", "id": d.id, "label": d.label, "text": text, "age": fix_age(row.age_s),
+    properties = {"id": d.id, "label": d.label, "text": text, "age": fix_age(row.age_s),
                   "url": url_for("portal.declaration", declaration_id=d.id), "link_text": _("Open the declaration")}
     if worst(row):
         properties["severity"] = worst(row)
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-            "properties": properties}
+    return geojson.feature("in_transit", geojson.point(row.lon, row.lat), f"in-transit-{d.id}", **properties)
 
 
 def now_map(db: Session, rows: list[InTransit]) -> dict[str, Any]:
