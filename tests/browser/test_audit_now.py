@@ -18,9 +18,12 @@ def test_now_draws_the_last_positions_and_fits_the_screen(visit: Tabs, shots: Sc
     tab.go("/audit/now")
     tab.page.wait_for_selector("#now-map[data-map-ready='true']")
     markers = tab.page.locator("#now-map .marker-in_transit")
-    drawn = tab.page.locator("#now-geojson").evaluate("e => JSON.parse(e.textContent).features.length")
+    drawn = tab.page.locator("#now-geojson").evaluate(
+        "e => JSON.parse(e.textContent).features.filter(f => f.properties.layer === 'in_transit').length")
     assert markers.count() == drawn
     assert markers.count() >= 1, "the demo has a declaration on the road"
+    assert tab.page.locator("#now-map path.layer-route").count() >= 1             # its declared route
+    assert tab.page.locator("#now-map .map-name").count() >= 2                    # its checkpoints, named
     assert tab.page.locator("#now-map .marker-in_transit.age-fresh, #now-map .marker-in_transit.age-stale, "
                             "#now-map .marker-in_transit.age-lost").count() == markers.count()
     markers.first.click()

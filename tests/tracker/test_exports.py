@@ -148,7 +148,7 @@ def test_geojson_of_a_declaration_has_route_corridor_places_track_and_alert(
     by_layer: dict[str, list[dict[str, Any]]] = {}
     for feature in document["features"]:
         by_layer.setdefault(feature["properties"]["layer"], []).append(feature)
-    assert sorted(by_layer) == ["alert", "corridor", "place", "route", "track"]
+    assert sorted(by_layer) == ["alert", "checkpoint", "corridor", "route", "track"]
     track = shape(by_layer["track"][0]["geometry"])
     assert len(track.coords) == len(journey.fixes) == by_layer["track"][0]["properties"]["fixes"]
     # RFC 7946: longitude first (the Kyrgyz road runs at about 73° E, 41° N)
@@ -156,7 +156,7 @@ def test_geojson_of_a_declaration_has_route_corridor_places_track_and_alert(
     corridor = shape(by_layer["corridor"][0]["geometry"])
     assert corridor.exterior.is_ccw, "RFC 7946: outer rings are counter-clockwise"
     assert all(corridor.contains(Point(p)) for p in journey.fixes)
-    assert [f["properties"]["role"] for f in by_layer["place"]][:1] == ["origin"]
+    assert [f["properties"]["role"] for f in by_layer["checkpoint"]][:1] == ["origin"]
     alert = by_layer["alert"][0]
     assert alert["properties"]["kind"] == "off_route" and alert["properties"]["opened_at"] == "2026-03-02T04:10:00Z"
 

@@ -134,14 +134,42 @@ def test_track_json_is_in_time_order_and_thinned(client: FlaskClient, auth: Any,
     auth.sign_in_as(auditor)
     track = client.get(f"/declarations/{trip.id}/track.json").json
     assert len(track) == 10
-    assert track[0] == [T0.timestamp(), 42.0, 74.0] and track[4][2] == 74.02
+    assert track[0] == [T0.timestamp(), 42.0, 74.0, [], True] and track[4][2] == 74.02
     start = T0 + timedelta(hours=1)
     add_fixes(db, trip, [(start + timedelta(seconds=s), 42.05, 74.0) for s in range(6_000)][::-1])
     db.flush()
     track = client.get(f"/declarations/{trip.id}/track.json").json
-    times = [t for t, _lat, _lon in track]
+    times = [row[0] for row in track]
     assert len(track) <= 5_000 and times == sorted(times)
     assert times[0] == T0.timestamp() and times[-1] == (start + timedelta(seconds=5_999)).timestamp()
+
+
+def test_track_json_keeps_every_flagged_fix_with_its_flags(client: FlaskClient, auth: Any, db: Session,
+                                                          trip: Declaration, auditor: Any) -> None:
+    start = T0 + timedelta(hours=1)
+    add_fixes(db, trip, [(start + timedelta(seconds=s), 42.05, 74.0) for s in range(6_000)])
+    jump, future = start + timedelta(seconds=1_234.5), T0 + timedelta(days=3)
+    db.execute(insert(Position), [
+        {"beacon_id": trip.beacon_id, "declaration_id": trip.id, "fix_time": at, "lat": lat, "lon": 74.5,
+         "flags": flags, "protocol": "json", "raw": b"{}"}
+        for at, lat, flags in ((jump, 43.0, ["impossible_jump"]), (future, 42.06, ["future_fix"]),
+                               (start + timedelta(seconds=99.5), 42.05, ["frozen"]))])
+    db.flush()
+    auth.sign_in_as(auditor)
+    track = client.get(f"/declarations/{trip.id}/track.json").json
+    flagged = {row[0]: (row[3], row[4]) for row in track if row[3]}
+    assert flagged == {jump.timestamp(): (["impossible_jump"], False), future.timestamp(): (["future_fix"], False),
+                       (start + timedelta(seconds=99.5)).timestamp(): (["frozen"], True)}
+    assert len(track) <= 5_000 + 3 and [row[0] for row in track] == sorted(row[0] for row in track)
+
+
+def test_the_replay_lists_the_trips_alerts_to_jump_to(client: FlaskClient, auth: Any, trip: Declaration,
+                                                      auditor: Any) -> None:
+    auth.sign_in_as(auditor)
+    html = page(client, trip)
+    assert '<select id="replay-speed"' in html and '<option value="60" selected>60×</option>' in html
+    assert 'id="replay-fixes"' in html
+    assert f'data-replay-at="{(T0 + timedelta(minutes=4)).timestamp()}"' in html
 
 
 def test_the_replay_has_a_labelled_slider_and_a_play_button(client: FlaskClient, auth: Any, trip: Declaration,

@@ -100,7 +100,8 @@ def test_map_marks_each_last_position_by_age_and_alerts_with_a_popup(client: Fla
                                                                      auditor: Any) -> None:
     m = moving
     page = now_page(client)
-    features = {f["properties"]["id"]: f for f in geojson(page)["features"]}
+    collection = geojson(page)["features"]
+    features = {f["properties"]["id"]: f for f in collection if f["properties"]["layer"] == "in_transit"}
 
     assert set(features) == {m["fresh"].id, m["stale"].id}                        # the silent one has no place yet
     fresh, stale = features[m["fresh"].id], features[m["stale"].id]
@@ -114,6 +115,9 @@ def test_map_marks_each_last_position_by_age_and_alerts_with_a_popup(client: Fla
     assert lines[2].startswith("Last fix ") and lines[2].endswith(", 10 minutes ago")
     assert lines[3:] == ["1 open alert", "Warning: off route (2 hours)"]
     assert 'id="now-map"' in page and 'src="/static/map.js"' in page
+    routes = [f for f in collection if f["properties"]["layer"] == "route"]
+    assert {f["properties"]["declaration_id"] for f in routes} <= {d.id for d in m.values()}
+    assert all(f["properties"]["url"] == f"/declarations/{f['properties']['declaration_id']}" for f in routes)
 
 
 def test_open_alerts_by_severity_and_age_oldest_critical_first(client: FlaskClient, moving: dict[str, Any],

@@ -1,9 +1,9 @@
 """A declaration on the map: its route, corridor, track, alerts, custody events, checkpoints and zones.
 
-The result is a GeoJSON FeatureCollection (longitude before latitude) whose features
-each name their ``layer``; properties hold domain values (kinds, times in ISO 8601 UTC,
-grams), and the portal adds the words for its popups. Long tracks are thinned for the
-browser: the first and last fixes and every fix outside the corridor are kept.
+The result is a GeoJSON FeatureCollection built by ``tracker.domain.geojson`` (the same
+layers and property names as the exports); the portal adds the words for its popups.
+Long tracks are thinned for the browser: the first and last fixes and every fix outside
+the corridor are kept.
 """
 from __future__ import annotations
 
@@ -13,25 +13,23 @@ from datetime import datetime
 from typing import Any, Sequence
 
 import numpy as np
-import shapely
 from numpy.typing import NDArray
-from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain import geojson
+from tracker.domain.exports.track import located_alerts, places
+from tracker.domain.geojson import Feature, feature, utc
 from tracker.domain.route_geometry import corridor_outline, inside
 from tracker.domain.last_position import may_be_last
-from tracker.models import Alert, Checkpoint, CustodyEvent, Declaration, PlaceRole, Position, Zone
+from tracker.models import CustodyEvent, Declaration, Position, Zone
 
 #: A track longer than this is thinned (a browser draws a few thousand vertices smoothly).
 MAX_TRACK_POINTS = 2_000
-#: Six decimals of a degree: about 0.1 m, finer than any GPS fix.
-DIGITS = 6
 #: How far around the corridor a shared zone still concerns the declaration (degrees, about 5 km).
 ZONE_MARGIN_DEG = 0.05
-
-Feature = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,21 +39,6 @@ class Fix:
     at: datetime
     lon: float
     lat: float
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Return a UTC time as ISO 8601 with a Z, or None."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
-
-
-def _rounded(geometry: BaseGeometry) -> dict[str, Any]:
-    """Return the geometry as GeoJSON with coordinates rounded to ``DIGITS`` decimals."""
-    return dict(mapping(shapely.set_precision(geometry, 10 ** -DIGITS, mode="pointwise")))
-
-
-def feature(layer: str, geometry: BaseGeometry, **properties: Any) -> Feature:
-    """Return one GeoJSON feature of ``layer``."""
-    return {"type": "Feature", "geometry": _rounded(geometry), "properties": {"layer": layer, **properties}}
 
 
 def track_of(session: Session, declaration: Declaration) -> list[Fix]:
@@ -98,23 +81,13 @@ def excursions(outside: NDArray[np.bool_], limit: int) -> NDArray[np.bool_]:
     return edges | sample
 
 
-def track_feature(track: Sequence[Fix], outline: Polygon | None) -> Feature | None:
+def track_feature(declaration: Declaration, track: Sequence[Fix], outline: Polygon | None) -> Feature | None:
     """Return the track as a line (thinned), or None with fewer than two fixes."""
     if len(track) < 2:
         return None
     shown = thin(track, outline)
-    return feature("track", LineString([(f.lon, f.lat) for f in shown]), fixes=len(track),
-                   shown=len(shown), first_fix=iso(track[0].at), last_fix=iso(track[-1].at))
-
-
-def alert_features(session: Session, declaration: Declaration) -> list[Feature]:
-    """Return the declaration's alerts that have a place, as points."""
-    alerts = session.scalars(
-        select(Alert).where(Alert.declaration_id == declaration.id, Alert.lat.is_not(None),
-                            Alert.lon.is_not(None)).order_by(Alert.opened_at, Alert.id)
-    ).all()
-    return [feature("alert", Point(a.lon, a.lat), id=a.id, kind=a.kind, severity=a.severity.value,
-                    status=a.status.value, opened_at=iso(a.opened_at)) for a in alerts]
+    properties = geojson.track_properties(declaration, len(track), track[0].at, track[-1].at, len(shown))
+    return feature("track", LineString([(f.lon, f.lat) for f in shown]), "track", **properties)
 
 
 def custody_features(session: Session, declaration: Declaration) -> list[Feature]:
@@ -134,30 +107,18 @@ def custody_features(session: Session, declaration: Declaration) -> list[Feature
         lat = e.lat if e.lat is not None else e.checkpoint.lat
         places.setdefault((e.kind.value, e.checkpoint_id, lon, lat), []).append(e)
     return [feature(
-        "custody", Point(lon, lat), kind=kind, event_time=iso(scans[0].event_time),
-        last_event_time=iso(scans[-1].event_time), checkpoint=scans[0].checkpoint.code,
+        "custody", Point(lon, lat), f"custody-{scans[0].id}", kind=kind, event_time=utc(scans[0].event_time),
+        last_event_time=utc(scans[-1].event_time), checkpoint=scans[0].checkpoint.code,
         checkpoint_name=scans[0].checkpoint.name,
         checkpoint_names=dict(scans[0].checkpoint.names or {}), seal_intact=all(e.seal_intact for e in scans),
         containers=[{"sscc": e.sscc, "seal_intact": e.seal_intact, "measured_net_g": e.measured_net_g,
-                     "event_time": iso(e.event_time)} for e in scans],
+                     "event_time": utc(e.event_time)} for e in scans],
     ) for (kind, _checkpoint, lon, lat), scans in places.items()]
 
 
-def checkpoint_feature(checkpoint: Checkpoint, role: str) -> Feature:
-    """Return a checkpoint as a point with its ``role`` on the route (origin, expected, destination)."""
-    return feature("checkpoint", Point(checkpoint.lon, checkpoint.lat), code=checkpoint.code,
-                   name=checkpoint.name, names=dict(checkpoint.names or {}), kind=checkpoint.kind.value, role=role,
-                   radius_m=checkpoint.radius_m)
-
-
-#: The maps call a route's checkpoints "expected" (their legend and styles say so).
-_MAP_ROLE = {PlaceRole.CHECKPOINT: "expected"}
-
-
-def checkpoint_features(declaration: Declaration) -> list[Feature]:
-    """Return the origin, the expected checkpoints and the destination."""
-    return [checkpoint_feature(place.checkpoint, _MAP_ROLE.get(place.role, place.role.value))
-            for place in declaration.route_places]
+def place_features(declaration: Declaration) -> list[Feature]:
+    """Return the origin, the expected checkpoints, the destination and the authorised stops."""
+    return [geojson.place_feature(place, n) for n, place in enumerate(places(declaration))]
 
 
 def zone_features(session: Session, declaration: Declaration, near: BaseGeometry | None) -> list[Feature]:
@@ -167,24 +128,22 @@ def zone_features(session: Session, declaration: Declaration, near: BaseGeometry
         .order_by(Zone.id)
     ).all()
     area = near.buffer(ZONE_MARGIN_DEG) if near is not None else None
-    return [feature("zone", z.polygon, id=z.id, name=z.name, kind=z.kind.value)
-            for z in zones
+    return [geojson.zone_feature(z) for z in zones
             if z.declaration_id == declaration.id or (area is not None and z.polygon.intersects(area))]
 
 
 def declaration_map(session: Session, declaration: Declaration) -> dict[str, Any]:
     """Return the declaration's map as a GeoJSON FeatureCollection (see the module docstring)."""
-    route = declaration.route
     outline = corridor_outline(declaration)
     features: list[Feature] = []
+    route = geojson.route_feature(declaration)
     if outline is not None and route is not None:
-        features.append(feature("corridor", outline, width_m=declaration.corridor_m))
-        features.append(feature("route", route, points=len(route.coords)))
+        features += [geojson.corridor_feature(declaration, outline), route]
     features.extend(zone_features(session, declaration, outline))
-    features.extend(checkpoint_features(declaration))
-    track = track_feature(track_of(session, declaration), outline)
+    features.extend(place_features(declaration))
+    track = track_feature(declaration, track_of(session, declaration), outline)
     if track is not None:
         features.append(track)
     features.extend(custody_features(session, declaration))
-    features.extend(alert_features(session, declaration))
-    return {"type": "FeatureCollection", "features": features}
+    features.extend(geojson.alert_feature(a) for a in located_alerts(session, declaration))
+    return geojson.collection(features)

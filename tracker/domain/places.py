@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely.geometry import Polygon, mapping
+from shapely.geometry import Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.domain import geojson
 from tracker.domain.access import Action, may
 from tracker.domain.errors import Forbidden, NotFound, ValidationFailed
 from tracker.domain.place_names import MAX_NAME_LENGTH, cleaned_names, name_errors
@@ -210,15 +211,6 @@ def general_zones(session: Session) -> list[Zone]:
 
 def places_geojson(session: Session) -> dict[str, Any]:
     """Return every checkpoint (point) and general zone (polygon) as a FeatureCollection for maps."""
-    features: list[dict[str, Any]] = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-         "properties": {"layer": "checkpoint", "name": c.name, "names": dict(c.names or {}), "code": c.code, "kind": c.kind.value,
-                        "radius_m": c.radius_m}}
-        for c in session.scalars(select(Checkpoint).order_by(Checkpoint.code))
-    ]
-    features += [
-        {"type": "Feature", "geometry": mapping(z.polygon),
-         "properties": {"layer": "zone", "name": z.name, "kind": z.kind.value}}
-        for z in general_zones(session)
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    checkpoints = session.scalars(select(Checkpoint).order_by(Checkpoint.code))
+    return geojson.collection([*map(geojson.checkpoint_feature, checkpoints),
+                               *map(geojson.zone_feature, general_zones(session))])

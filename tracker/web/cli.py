@@ -93,10 +93,14 @@ def _write_accounts(path: Path, lines: list[str]) -> None:
 
 
 @click.command("demo")
+@click.option("--trip", is_flag=True, help="print only the reference of the demo's trip in transit (for make run)")
 @with_appcontext
-def demo_command() -> None:
+def demo_command(trip: bool) -> None:
     """Load the demo data once (running it again changes nothing) and print the accounts."""
     from tracker.domain.demo import load_demo
+
+    if trip:
+        return _print_demo_trip()
 
     accounts_file = Path(current_app.instance_path) / DEMO_ACCOUNTS_FILE
     with session_scope(session_factory()) as session:
@@ -110,6 +114,17 @@ def demo_command() -> None:
     if accounts_file.exists():
         click.echo("Demo accounts (login, password, role):")
         click.echo(accounts_file.read_text().rstrip())
+
+
+def _print_demo_trip() -> None:
+    """Print the demo trip's reference; fail when the demo has none in transit any more."""
+    from tracker.domain.demo_trip import demo_trip
+
+    with session_scope(session_factory()) as session:
+        declaration = demo_trip(session)
+        if declaration is None or declaration.reference is None:
+            raise click.ClickException("the demo has no trip in transit (load it with 'flask demo' on a new database)")
+        click.echo(declaration.reference)
 
 
 @click.command("create-user")

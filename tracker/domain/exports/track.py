@@ -1,7 +1,7 @@
 """What the map exports of one declaration share: its places, its track and its alerts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -22,12 +22,15 @@ class Place:
     lat: float
     lon: float
     radius_m: int
+    kind: str | None = None      # a checkpoint's kind (station, border crossing...); None for a stop
+    names: dict[str, str] = field(default_factory=dict)   # a checkpoint's names in other languages
 
 
 def places(declaration: Declaration) -> list[Place]:
     """Return origin, expected checkpoints, destination and authorised stops, in journey order."""
     def of(role: str, checkpoint: Checkpoint) -> Place:
-        return Place(role, checkpoint.code, checkpoint.name, checkpoint.lat, checkpoint.lon, checkpoint.radius_m)
+        return Place(role, checkpoint.code, checkpoint.name, checkpoint.lat, checkpoint.lon, checkpoint.radius_m,
+                     checkpoint.kind.value, dict(checkpoint.names or {}))
 
     roles = {PlaceRole.CHECKPOINT: "expected"}  # the exports' word for a checkpoint on the way
     found = [of(roles.get(place.role, place.role.value), place.checkpoint) for place in declaration.route_places]

@@ -20,6 +20,7 @@ from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import NotFound, ValidationFailed
 from tracker.domain.exports import Period, audit_tables, csv_tables, epcis, geojson, gpx, kml
 from tracker.domain.exports.csv_tables import TABLES, Scope
+from tracker.domain.geojson import COLLECTION_SCHEMA
 from tracker.models import Dealer, Declaration, DeclarationKind, Role, User, utcnow
 from tracker.web.api import bp
 from tracker.web.api.openapi import PATHS, ROW_ID, error_responses, op
@@ -271,8 +272,7 @@ _DECLARATION = {"name": "declaration_id", "in": "path", "required": True, "schem
 
 #: What the JSON exports hold (GeoJSON and JSON-LD are JSON documents, not opaque files).
 _JSON_DOCUMENTS = {
-    geojson.MEDIA_TYPE: {"type": "object", "required": ["type", "features"], "properties": {
-        "type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}},
+    geojson.MEDIA_TYPE: COLLECTION_SCHEMA,
     epcis.MEDIA_TYPE: {"type": "object", "required": ["@context", "type", "epcisBody"], "properties": {
         "type": {"const": "EPCISDocument"}, "epcisBody": {"type": "object"}}},
 }

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.audit import compliance
 from tracker.domain.audit.compliance import Compliance, Episode, expected_route, read_track
+from tracker.domain.audit.replay import replay_rows, trip_alerts
 from tracker.domain.audit.report_pdf import MAP_TRACK_POINTS, MapPicture, Sheet, Table, evenly_spaced, render
 from tracker.domain.route_geometry import corridor_outline
 from tracker.domain.declarations import find_declaration
@@ -29,9 +30,6 @@ from tracker.web.labels import label, place
 from tracker.web.portal.blueprint import bp
 from tracker.web.portal.navigation import has_view
 
-#: The most fixes the replay receives (a browser moves a marker over a few thousand smoothly).
-REPLAY_POINTS = 5_000
-
 
 @bp.get("/declarations/<int:declaration_id>/compliance")
 @login_required
@@ -41,6 +39,7 @@ def audit_compliance(declaration_id: int):  # type: ignore[no-untyped-def]
     record = find_declaration(db, user, declaration_id)
     report = compliance(db, user, record.id)
     return render_template("audit/compliance.html", d=record, report=report, words=Words(),
+                           trip_alerts=trip_alerts(db, report),
                            period=period(record, report), route=route_names(record), alert_link=alert_link,
                            time_zone=time_zone_name())
 
@@ -48,12 +47,10 @@ def audit_compliance(declaration_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/declarations/<int:declaration_id>/track.json")
 @login_required
 def audit_track(declaration_id: int):  # type: ignore[no-untyped-def]
-    """Return the located fixes as [[epoch seconds, lat, lon], ...] in time order, at most 5,000."""
+    """Return the fixes as [[epoch seconds, lat, lon, flags, located], ...] in time order (audit.replay)."""
     user, db = acting_user(), get_session()
     record = find_declaration(db, user, declaration_id)
-    _stored, t, lon, lat = read_track(db, record.id)
-    keep = evenly_spaced(len(t), REPLAY_POINTS)
-    return jsonify([[round(float(t[i]), 3), round(float(lat[i]), 6), round(float(lon[i]), 6)] for i in keep])
+    return jsonify(replay_rows(db, record.id))
 
 
 @bp.get("/declarations/<int:declaration_id>/compliance.pdf")

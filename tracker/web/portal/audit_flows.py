@@ -11,9 +11,11 @@ from typing import Any
 
 from flask import abort, render_template, request, url_for
 from flask_babel import format_date, gettext as _, lazy_gettext as _l, ngettext
+from shapely.geometry import LineString
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain import geojson
 from tracker.domain.audit.flows import FLOW_GROUPS, FlowFilter, FlowRow, flow_declarations, flows, totals
 from tracker.domain.errors import ValidationFailed
 from tracker.models import Checkpoint, Dealer, Declaration, DeclarationKind
@@ -82,18 +84,16 @@ def flow_map(db: Session, tables: dict[str, list[FlowRow]], f: FlowFilter) -> di
     features = []
     for r in routes:
         a, b = places[r.names["origin"]["id"]], places[r.names["destination"]["id"]]
-        features.append({"type": "Feature", "geometry": {"type": "LineString",
-                                                         "coordinates": [[a.lon, a.lat], [b.lon, b.lat]]},
-                         "properties": {"layer": "flow", "key": r.key, "weight": _line_width(r.declared_g, heaviest),
-                                        "label": f"{place(a)} → {place(b)}", "text": [kg(r.declared_g), _count(r)],
-                                        "url": records_url("route", r, f), "link_text": _("The declarations")}})
+        features.append(geojson.feature(
+            "flow", LineString([(a.lon, a.lat), (b.lon, b.lat)]), f"flow-{r.key}", key=r.key,
+            weight=_line_width(r.declared_g, heaviest), label=f"{place(a)} → {place(b)}",
+            text=[kg(r.declared_g), _count(r)], url=records_url("route", r, f), link_text=_("The declarations")))
     features += _crossing_markers(places, crossings, f)
     for place_id in sorted({r.names[end]["id"] for r in routes for end in ("origin", "destination")}):
-        c = places[place_id]
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-                         "properties": {"layer": "checkpoint", "code": c.code, "name": place(c), "label": place(c),
-                                        "text": [c.code]}})
-    return {"type": "FeatureCollection", "features": features}
+        checkpoint = geojson.checkpoint_feature(places[place_id])
+        checkpoint["properties"].update(label=place(places[place_id]), text=[places[place_id].code])
+        features.append(checkpoint)
+    return geojson.collection(features)
 
 
 def _count(row: FlowRow) -> str:
@@ -111,13 +111,12 @@ def _crossing_markers(places: dict[int, Checkpoint], rows: list[FlowRow], f: Flo
         entering, leaving = ways.get("import"), ways.get("export")
         # A popup has one link: to the heavier direction's declarations (the table links both).
         heavier = max((r for r in (entering, leaving) if r is not None), key=lambda r: r.declared_g)
-        markers.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [c.lon, c.lat]},
-                        "properties": {"layer": "crossing", "code": c.code, "label": place(c), "text": [
-                            _("In: %(mass)s", mass=kg(entering.declared_g if entering else 0)),
-                            _("Out: %(mass)s", mass=kg(leaving.declared_g if leaving else 0))],
-                            "url": records_url("crossing", heavier, f),
-                            "link_text": _("Declarations entering") if heavier is entering
-                            else _("Declarations leaving")}})
+        markers.append(geojson.feature(
+            "crossing", geojson.point(c.lon, c.lat), f"crossing-{c.code}", code=c.code, label=place(c), text=[
+                _("In: %(mass)s", mass=kg(entering.declared_g if entering else 0)),
+                _("Out: %(mass)s", mass=kg(leaving.declared_g if leaving else 0))],
+            url=records_url("crossing", heavier, f),
+            link_text=_("Declarations entering") if heavier is entering else _("Declarations leaving")))
     return markers
 
 

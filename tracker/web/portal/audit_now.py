@@ -15,6 +15,7 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.domain import geojson
 from tracker.domain.access import sees_everything
 from tracker.domain.audit.now import AGE_BANDS, InTransit, in_transit, open_alert_summary, open_alerts
 from tracker.models import AlertSeverity, Declaration, utcnow
@@ -26,6 +27,8 @@ from tracker.web.portal.blueprint import bp
 from tracker.web.portal.pages import PAGE_SIZE, Page, page_number
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: How far the Now map simplifies a declared route (degrees, about 100 m: a country-wide view).
+OVERVIEW_TOLERANCE_DEG = 0.001
 #: How many declarations the map draws at most (the stalest first, as the table lists them).
 MAP_LIMIT = 500
 #: How many open alerts the page lists (the rest are on the Alerts page).
@@ -83,19 +86,43 @@ def marker(row: InTransit, d: Declaration) -> dict[str, Any]:
     text = [d.declarant.legal_name, kg(d.declared_net_g),
             _("Last fix %(time)s, %(age)s ago", time=when(row.fix_time), age=age(row.age_s)),
             ngettext("%(num)s open alert", "%(num)s open alerts", len(alerts)), *alerts]
-    properties = {"layer": "in_transit", "id": d.id, "label": d.label, "text": text, "age": fix_age(row.age_s),
+    properties = {"id": d.id, "label": d.label, "text": text, "age": fix_age(row.age_s),
                   "url": url_for("portal.declaration", declaration_id=d.id), "link_text": _("Open the declaration")}
     if worst(row):
         properties["severity"] = worst(row)
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [row.lon, row.lat]},
-            "properties": properties}
+    return geojson.feature("in_transit", geojson.point(row.lon, row.lat), f"in-transit-{d.id}", **properties)
 
 
 def now_map(db: Session, rows: list[InTransit]) -> dict[str, Any]:
-    """Return the last positions of ``rows`` as a FeatureCollection for static/map.js."""
+    """Return the last positions of ``rows``, their declared routes and the routes' checkpoints as a
+    FeatureCollection for static/map.js."""
     found = _declarations(db, rows)
-    return {"type": "FeatureCollection", "features": [
-        marker(r, found[r.declaration_id]) for r in rows if r.lat is not None and r.declaration_id in found]}
+    shown = [found[r.declaration_id] for r in rows if r.declaration_id in found]
+    return geojson.collection([*route_lines(shown), *route_checkpoints(shown),
+                               *(marker(r, found[r.declaration_id]) for r in rows
+                                 if r.lat is not None and r.declaration_id in found)])
+
+
+def route_lines(declarations: list[Declaration]) -> list[dict[str, Any]]:
+    """Return the declared routes, simplified to about 100 m for the country-wide map."""
+    lines = []
+    for d in declarations:
+        line = geojson.route_feature(d, tolerance_deg=OVERVIEW_TOLERANCE_DEG)
+        if line is not None:
+            line["id"] = f"route-{d.id}"
+            line["properties"].update(label=d.label, text=[_("Planned route")], link_text=_("Open the declaration"),
+                                      url=url_for("portal.declaration", declaration_id=d.id))
+            lines.append(line)
+    return lines
+
+
+def route_checkpoints(declarations: list[Declaration]) -> list[dict[str, Any]]:
+    """Return the checkpoints of the declared routes, each once, named."""
+    checkpoints = {p.checkpoint.code: p.checkpoint for d in declarations for p in d.route_places}
+    features = [geojson.checkpoint_feature(c) for _code, c in sorted(checkpoints.items())]
+    for f in features:
+        f["properties"].update(label=f"{f['properties']['code']} — {f['properties']['name']}", text=[])
+    return features
 
 
 @bp.get("/audit/now")

@@ -101,7 +101,7 @@ def popup(p: dict[str, Any]) -> dict[str, Any]:
         return {"label": _("Alert: %(kind)s", kind=label(p["kind"])),
                 "text": [_("Opened %(time)s", time=_time(p["opened_at"])),
                          f"{label_of('severity', p['severity'])}, {label_of('alert_status', p['status'])}"],
-                "url": url_for("portal.alert", alert_id=p["id"]) if has_view("portal.alert") else None,
+                "url": url_for("portal.alert", alert_id=p["alert_id"]) if has_view("portal.alert") else None,
                 "link_text": _("Open the alert")}
     if layer == "custody":
         return {"label": _("%(kind)s at %(checkpoint)s", kind=label_of("custody", p["kind"]).capitalize(),
@@ -110,6 +110,8 @@ def popup(p: dict[str, Any]) -> dict[str, Any]:
     if layer == "checkpoint":
         roles = {"origin": _("Origin"), "destination": _("Destination"), "expected": _("Expected checkpoint")}
         return {"label": place(p), "text": [f"{roles.get(p['role'], '')} · {p['code']}"]}
+    if layer == "authorised_stop":
+        return {"label": p["name"], "text": [_("Authorised stop")]}
     if layer == "zone":
         kinds = {"dead_zone": _("Dead zone (no signal expected)"), "prohibited": _("Prohibited zone")}
         return {"label": p["name"], "text": [kinds.get(p["kind"], p["kind"])]}

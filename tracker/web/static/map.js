@@ -2,15 +2,20 @@
  *
  * data-geojson-url   a FeatureCollection fetched from the app (same origin)
  * data-geojson       the id of a <script type="application/json"> holding one
- * data-tiles         base tile URL ({z}/{x}/{y}); without it: a plain background
+ * data-tiles         base tile URL ({z}/{x}/{y}); without it: the offline base map
  * data-attribution   the tiles' attribution
+ * data-basemap-url   the offline base map (countries, Kyrgyzstan's regions; properties name, name_<lang>),
+ *                    drawn on a canvas when there are no tiles; data-basemap-attribution credits it
+ * data-zoom-in, data-zoom-out, data-scale-m, data-scale-km: Leaflet's words, translated ("{n} km")
  * data-pick-into     the id of a textarea of "lat, lon" lines: a click on the map appends one
- *                    (data-undo-label, data-clear-label, data-pick-hint: the words, translated)
+ *                    (data-undo-label, data-clear-label, data-pick-hint: the words, translated);
+ *                    a click on a checkpoint appends the checkpoint's own coordinates
  *
  * Each feature's properties.layer picks its style and its DOM hook: paths get the class
  * "layer-<layer>", points become markers with the class "marker-<layer>". properties.label
  * (else .name) and properties.text (lines) fill its popup; properties.url adds a link (properties.link_text).
- * When everything is drawn the element gets data-map-ready="true" and data-layers (the layers drawn).
+ * When everything is drawn the element gets data-map-ready="true" and data-layers (the layers drawn),
+ * and data-basemap: "tiles", "offline" (with data-basemap-regions, how many) or "none".
  */
 (function () {
   "use strict";
@@ -82,8 +87,14 @@
     return box;
   }
 
-  function onEach(feature, layer) {
+  function onEach(feature, layer, pick) {
     var p = feature.properties || {};
+    if (pick && p.layer === "checkpoint" && feature.geometry && feature.geometry.type === "Point") {
+      // Drawing a route: a checkpoint is a waypoint at its exact place, not a popup.
+      var at = feature.geometry.coordinates;
+      layer.on("click", function () { pick(at[1], at[0]); });
+      return;
+    }
     if (title(p) || (p.text && p.text.length)) { layer.bindPopup(popupContent(p), { maxWidth: 340 }); }
   }
 
@@ -106,16 +117,90 @@
     });
   }
 
+  /* ---- the base map: tiles from MAP_TILE_URL, else the offline one (countries and Kyrgyzstan's
+   * regions from Natural Earth, vendor/basemap) drawn on a canvas under everything else ---- */
   function baseLayer(map, element) {
     var url = element.getAttribute("data-tiles");
     if (!url) {
       element.classList.add("no-tiles");
-      return;
+      return offlineBase(map, element);
     }
     var tiles = L.tileLayer(url, { attribution: element.getAttribute("data-attribution") || "", maxZoom: 19 });
     // Offline, the tiles fail: the plain background shows through and the layers still draw.
     tiles.on("tileerror", function () { element.classList.add("no-tiles"); });
     tiles.addTo(map);
+    element.setAttribute("data-basemap", "tiles");
+    return Promise.resolve();
+  }
+
+  function placeName(p, language) { return p["name_" + language] || p.name || ""; }
+
+  function baseLabel(map, at, text, kind) {
+    var span = document.createElement("span");
+    span.textContent = text;  // never as HTML
+    var icon = L.divIcon({ className: "basemap-label basemap-" + kind, html: span, iconSize: null });
+    L.marker([at[1], at[0]], { icon: icon, pane: "basemap-labels", interactive: false, keyboard: false })
+      .addTo(map);
+  }
+
+  function drawBase(map, element, collection) {
+    var language = document.documentElement.lang || "en";
+    var renderer = L.canvas({ pane: "basemap", padding: 0.2 });
+    var regions = 0;
+    L.geoJSON(collection, {
+      renderer: renderer, interactive: false,
+      style: function (feature) {
+        var p = feature.properties;
+        return p.layer === "region" ? BASE_STYLE.region : p.code === "KGZ" ? BASE_STYLE.country : BASE_STYLE.abroad;
+      },
+      onEachFeature: function (feature) {
+        var p = feature.properties;
+        if (p.layer === "region") { regions += 1; }
+        if (p.label && (p.layer === "region" || p.code !== "KGZ")) {
+          baseLabel(map, p.label, placeName(p, language), p.layer);
+        }
+      }
+    }).addTo(map);
+    map.attributionControl.addAttribution(element.getAttribute("data-basemap-attribution") || "Natural Earth");
+    element.setAttribute("data-basemap", "offline");
+    element.setAttribute("data-basemap-regions", String(regions));
+  }
+
+  // Land, borders and regions in quiet colours: the declarations' own layers stay in front.
+  var BASE_STYLE = {
+    country: { color: "#8a8170", weight: 1.2, fillColor: "#f7f4ec", fillOpacity: 1 },
+    abroad: { color: "#8a8170", weight: 1.2, fillColor: "#e6e1d6", fillOpacity: 1 },
+    region: { color: "#b3aa96", weight: 0.8, dashArray: "4 3", fill: false }
+  };
+
+  function offlineBase(map, element) {
+    var url = element.getAttribute("data-basemap-url");
+    if (!url) { return Promise.resolve(); }
+    map.createPane("basemap").style.zIndex = 250;
+    map.createPane("basemap-labels").style.zIndex = 350;
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (collection) { drawBase(map, element, collection); })
+      .catch(function () { element.setAttribute("data-basemap", "none"); });
+  }
+
+  /* Leaflet's controls in the page's language: the template passes the words. */
+  function controls(map, element) {
+    L.control.zoom({ zoomInTitle: element.getAttribute("data-zoom-in") || "Zoom in",
+                     zoomOutTitle: element.getAttribute("data-zoom-out") || "Zoom out" }).addTo(map);
+    var metres = element.getAttribute("data-scale-m") || "{n} m";
+    var kilometres = element.getAttribute("data-scale-km") || "{n} km";
+    var Scale = L.Control.Scale.extend({
+      _updateMetric: function (maxMeters) {
+        var meters = this._getRoundNum(maxMeters);
+        var label = meters < 1000 ? metres.replace("{n}", meters) : kilometres.replace("{n}", meters / 1000);
+        this._updateScale(this._mScale, label, meters / maxMeters);
+      }
+    });
+    new Scale({ imperial: false }).addTo(map);
   }
 
   function readInline(element) {
@@ -151,7 +236,7 @@
     });
   }
 
-  function draw(map, element, collections) {
+  function draw(map, element, collections, pick) {
     var group = L.featureGroup().addTo(map);
     var drawn = {};
     collections.forEach(function (collection) {
@@ -164,7 +249,8 @@
       });
       features.forEach(function (feature) { drawn[layerKey(feature.properties || {})] = true; });
       L.geoJSON({ type: "FeatureCollection", features: features },
-                { style: pathOptions, pointToLayer: marker, onEachFeature: onEach }).addTo(group);
+                { style: pathOptions, pointToLayer: marker, onEachFeature: function (f, l) { onEach(f, l, pick); } })
+        .addTo(group);
     });
     nameCheckpoints(group);
     markLegend(element, drawn);
@@ -229,9 +315,10 @@
     }
     function lines() { return area.value.split(/\r?\n/).filter(function (l) { return l.trim() !== ""; }); }
 
+    function add(lat, lon) { write(lines().concat([lat.toFixed(6) + ", " + lon.toFixed(6)])); }
     map.on("click", function (event) {
       var latlng = event.latlng.wrap();
-      write(lines().concat([latlng.lat.toFixed(6) + ", " + latlng.lng.toFixed(6)]));
+      add(latlng.lat, latlng.lng);
     });
     area.addEventListener("input", function (event) {
       var points = redraw();
@@ -256,24 +343,25 @@
     element.insertAdjacentElement("afterend", tools);
     element.classList.add("pick-mode");
     var points = redraw();
-    return points.length ? L.latLngBounds(points) : null;
+    return { bounds: points.length ? L.latLngBounds(points) : null, add: add };
   }
 
   function setUp(element) {
     if (!element.id) { element.id = "map-" + Math.random().toString(36).slice(2, 8); }
-    var map = L.map(element, { preferCanvas: false, scrollWheelZoom: false });
-    baseLayer(map, element);
-    L.control.scale({ imperial: false }).addTo(map);
+    var map = L.map(element, { preferCanvas: false, scrollWheelZoom: false, zoomControl: false });
+    var based = baseLayer(map, element);
+    controls(map, element);
     map.fitBounds(KYRGYZSTAN);
     map.once("focus", function () { map.scrollWheelZoom.enable(); });
 
     var area = element.getAttribute("data-pick-into") &&
       document.getElementById(element.getAttribute("data-pick-into"));
-    var picked = area ? pickMode(map, element, area) : null;
+    var pick = area ? pickMode(map, element, area) : null;
+    var picked = pick ? pick.bounds : null;
 
-    Promise.all([readInline(element), readRemote(element)])
+    Promise.all([readInline(element), readRemote(element), based])
       .then(function (collections) {
-        var group = draw(map, element, collections);
+        var group = draw(map, element, collections.slice(0, 2), pick && pick.add);
         fit(map, group, picked);
       })
       .catch(function () {
