@@ -185,5 +185,7 @@ def test_a_stream_ends_after_its_lifetime_and_full_processes_refuse(live_app: Fl
     stream.close()
     live_app.extensions.pop("tracker.live_slots", None)
     live_app.config.update(LIVE_MAX_STREAMS=0)
-    refused = client.get("/live?topic=now")
-    assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+    busy = open_stream(client, "topic=now")
+    assert busy.next().kind == "busy"
+    with pytest.raises(StopIteration):
+        busy.next()

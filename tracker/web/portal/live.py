@@ -8,8 +8,8 @@ cursor, so a reconnecting browser resumes with ``Last-Event-ID``), ``tick`` (eve
 (after ``LIVE_MAX_SECONDS`` the stream closes, freeing its thread; the browser reconnects).
 
 The stream holds one thread of its web process, never a database connection while it waits:
-each step opens a short session. ``LIVE_MAX_STREAMS`` streams per process at most; beyond, 503
-(the page then refreshes itself periodically). On PostgreSQL a step runs when a writer's
+each step opens a short session. ``LIVE_MAX_STREAMS`` streams per process at most; beyond, a ``busy`` event
+ends the answer (the page then refreshes itself periodically, and tries the stream again later). On PostgreSQL a step runs when a writer's
 ``NOTIFY`` arrives (:mod:`tracker.web.live_signal`), on SQLite every ``LIVE_POLL_SECONDS``.
 """
 from __future__ import annotations
@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 #: Settings (environment or app config) and their defaults.
 DEFAULTS = {"LIVE_MAX_SECONDS": 300.0, "LIVE_HEARTBEAT_SECONDS": 15.0, "LIVE_POLL_SECONDS": 1.5,
             "LIVE_MAX_STREAMS": 16.0}
-#: Milliseconds a browser waits before reconnecting.
-RETRY_MS = 2000
+#: Milliseconds a browser waits before reconnecting (after a closed stream; after a busy answer).
+RETRY_MS, BUSY_RETRY_MS = 2000, 60000
 _slots_lock = threading.Lock()
 
 
@@ -87,6 +87,12 @@ def _scope(user: User) -> Scope:
         abort(404)
 
 
+@bp.app_template_global("live_cursor")
+def live_cursor() -> str:
+    """Return where a page's live stream starts: after every row stored when the page is drawn."""
+    return current_cursor(get_session()).token()
+
+
 def _slots() -> threading.Semaphore:
     with _slots_lock:
         return current_app.extensions.setdefault(  # type: ignore[no-any-return]
@@ -107,7 +113,7 @@ def live():  # type: ignore[no-untyped-def]
     g.pop("db_session").close()  # the stream holds no connection while it waits
     slots = _slots()
     if not slots.acquire(blocking=False):
-        return Response(status=503, headers={"Retry-After": "30"})
+        return _busy()
     freed = threading.Event()
 
     def free() -> None:
@@ -121,6 +127,12 @@ def live():  # type: ignore[no-untyped-def]
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     response.call_on_close(free)
     return response
+
+
+def _busy() -> Response:
+    """Answer a stream this process has no room for: one ``busy`` event (the page then polls), not an error."""
+    return Response(f"retry: {BUSY_RETRY_MS}\n\n" + message("busy", {}), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store"})
 
 
 def _database_url() -> str:

@@ -259,6 +259,20 @@
     return points.length ? L.latLngBounds(points) : null;
   }
 
+  /* ---- live pages (static/live.js): element.mercuryMap.refresh() reads the map's data again
+   * (the inline JSON as the page holds it now, the URL anew) and redraws it without moving the view. ---- */
+  function liveHook(map, element, group) {
+    element.mercuryMap = {
+      refresh: function () {
+        return Promise.all([readInline(element), readRemote(element)]).then(function (collections) {
+          map.removeLayer(group);
+          group = draw(map, element, collections);
+        });
+      }
+    };
+    element.dispatchEvent(new CustomEvent("map:drawn", { bubbles: true }));
+  }
+
   function setUp(element) {
     if (!element.id) { element.id = "map-" + Math.random().toString(36).slice(2, 8); }
     var map = L.map(element, { preferCanvas: false, scrollWheelZoom: false });
@@ -275,6 +289,7 @@
       .then(function (collections) {
         var group = draw(map, element, collections);
         fit(map, group, picked);
+        liveHook(map, element, group);
       })
       .catch(function () {
         showError(element);
@@ -285,6 +300,7 @@
 
   function start() {
     if (typeof L === "undefined") { return; }
+    window.MercuryMaps = { setUp: setUp };  // live.js sets up a map that a live update brings in
     document.querySelectorAll("[data-map]").forEach(setUp);
   }
 
