@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, event, func, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, Select, event, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from tracker.domain.access import alert_filter, custody_event_filter, declaration_filter
@@ -214,7 +214,7 @@ def announce(session: Session) -> None:
 
 def _notify(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        connection.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 @event.listens_for(AlertEvent, "after_insert")
