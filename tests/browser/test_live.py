@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -113,8 +113,8 @@ def open_live(tab: Visitor, path: str, ready: str) -> None:
 @pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_pings_move_the_marker_and_bring_the_alert_without_a_reload(
-        road: tuple[DemoPortal, str, Trip], visit_portal, shots: Screenshots, language: str,  # type: ignore[no-untyped-def]
-        size: dict[str, int]) -> None:
+        road: tuple[DemoPortal, str, Trip], visit_portal: Callable[[DemoPortal], Tabs], shots: Screenshots,
+        language: str, size: dict[str, int]) -> None:
     portal, gateway, trip = road
     visit: Tabs = visit_portal(portal)
     shots.know_data_of(portal)

@@ -1,4 +1,4 @@
-"""The change feed of the live pages: new fixes, alert steps and custody events after a cursor, scoped like the pages."""
+"""The live pages' change feed: new fixes, alert steps and custody events after a cursor, scoped like the pages."""
 from __future__ import annotations
 
 import time

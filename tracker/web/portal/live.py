@@ -8,9 +8,10 @@ cursor, so a reconnecting browser resumes with ``Last-Event-ID``), ``tick`` (eve
 (after ``LIVE_MAX_SECONDS`` the stream closes, freeing its thread; the browser reconnects).
 
 The stream holds one thread of its web process, never a database connection while it waits:
-each step opens a short session. ``LIVE_MAX_STREAMS`` streams per process at most; beyond, a ``busy`` event
-ends the answer (the page then refreshes itself periodically, and tries the stream again later). On PostgreSQL a step runs when a writer's
-``NOTIFY`` arrives (:mod:`tracker.web.live_signal`), on SQLite every ``LIVE_POLL_SECONDS``.
+each step opens a short session. ``LIVE_MAX_STREAMS`` streams per process at most; beyond, a
+``busy`` event ends the answer (the page then refreshes itself periodically and tries the stream
+again later). On PostgreSQL a step runs when a writer's ``NOTIFY`` arrives
+(:mod:`tracker.web.live_signal`), on SQLite every ``LIVE_POLL_SECONDS``; never more than once a second.
 """
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ DEFAULTS = {"LIVE_MAX_SECONDS": 300.0, "LIVE_HEARTBEAT_SECONDS": 15.0, "LIVE_POL
             "LIVE_MAX_STREAMS": 16.0}
 #: Milliseconds a browser waits before reconnecting (after a closed stream; after a busy answer).
 RETRY_MS, BUSY_RETRY_MS = 2000, 60000
+#: The least time between two looks at the database of one stream, however often it is woken.
+MIN_STEP_S = 1.0
 _slots_lock = threading.Lock()
 
 
@@ -136,7 +139,8 @@ def _busy() -> Response:
 
 
 def _database_url() -> str:
-    return current_app.extensions["tracker.engine"].url.render_as_string(hide_password=False)  # type: ignore[no-any-return]
+    engine = current_app.extensions["tracker.engine"]
+    return engine.url.render_as_string(hide_password=False)  # type: ignore[no-any-return]
 
 
 def message(kind: str, data: dict[str, Any], cursor: Cursor | None = None) -> str:
@@ -155,17 +159,18 @@ def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, sco
     yield f"retry: {RETRY_MS}\n\n"
     started, ticked = time.monotonic(), 0.0
     heartbeat, lifetime = setting("LIVE_HEARTBEAT_SECONDS") or 15.0, setting("LIVE_MAX_SECONDS")
+    poll = setting("LIVE_POLL_SECONDS") or 1.5
     while True:
-        seen = signal.generation()
-        step = _step(sessions, reader, scope, cursor)
-        if step is False:
+        seen, stepped = signal.generation(), time.monotonic()
+        try:
+            step = _step(sessions, reader, scope, cursor)
+        except ReaderGone:
             yield message("denied", {"status": 401})
             return
-        if step:
+        if step is not None:
             cursor = step.cursor
-            yield message("change", step.as_json(), cursor)
-        elif step is not None:
-            cursor = step.cursor
+            if step:
+                yield message("change", step.as_json(), cursor)
         clock = time.monotonic()
         if clock - ticked >= heartbeat:
             ticked = clock
@@ -173,17 +178,23 @@ def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, sco
         if clock - started >= lifetime:
             yield message("end", {})
             return
-        wait = heartbeat - (clock - ticked) if signal.listening else setting("LIVE_POLL_SECONDS") or 1.5
+        # A busy gateway commits many times a second: one step per ``poll`` at most, whatever wakes it.
+        time.sleep(max(0.0, min(poll, MIN_STEP_S) - (time.monotonic() - stepped)))
+        wait = heartbeat - (clock - ticked) if signal.listening else poll
         signal.wait(seen, min(wait, lifetime - (clock - started)))
 
 
-def _step(sessions: sessionmaker[Session], reader: Reader, scope: Scope, cursor: Cursor) -> Changes | bool | None:
-    """Return the changes after ``cursor``; False when the reader may no longer read; None when the database is away."""
+class ReaderGone(Exception):
+    """The stream's reader may no longer read it: their session ended, or their role changed."""
+
+
+def _step(sessions: sessionmaker[Session], reader: Reader, scope: Scope, cursor: Cursor) -> Changes | None:
+    """Return the changes after ``cursor`` (None while the database is away); raise ReaderGone when it is over."""
     try:
         with sessions() as db:
             user = _still_reading(db, reader)
             if user is None:
-                return False
+                raise ReaderGone
             return changes_since(db, user, cursor, scope)
     except SQLAlchemyError as exc:
         log.warning("live updates: the database did not answer (%s); trying again", exc.__class__.__name__)

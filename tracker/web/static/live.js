@@ -18,11 +18,13 @@
   var POLL_MS = 10000;          // the fallback's period
   var STREAM_AGAIN_MS = 60000;  // how long the fallback runs before the stream is tried again
   var SETTLE_MS = 200;          // changes that come together cause one fetch
+  var MIN_GAP_MS = 2000;        // and a busy road one fetch every two seconds at most
 
   function follow(holder) {
     var selectors = JSON.parse(holder.getAttribute("data-live-refresh") || "[]");
     var mapSelector = holder.getAttribute("data-live-maps") || "[data-map]";
     var source = null, poller = null, timer = null, busy = false, again = false, stopped = false, ending = false;
+    var lastFetch = 0;
 
     function state(name) {
       holder.setAttribute("data-live-state", name);
@@ -64,6 +66,7 @@
     function refresh() {
       if (busy) { again = true; return; }
       busy = true;
+      lastFetch = Date.now();
       fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
           if (response.redirected || response.status === 401 || response.status === 403) { stop(); return null; }
@@ -84,8 +87,9 @@
     }
 
     function soon() {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, SETTLE_MS);
+      if (timer) { return; }  // a fetch is already due: it will bring this change too
+      var wait = Math.max(SETTLE_MS, lastFetch + MIN_GAP_MS - Date.now());
+      timer = setTimeout(function () { timer = null; refresh(); }, wait);
     }
 
     function asOf(text) {
