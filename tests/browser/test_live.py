@@ -1,10 +1,12 @@
 """Live pages in a real browser: a beacon's pings through the real gateway move the marker on the auditor's
-Now map and bring the off-route alert to the Now page and to the trader's declaration page, without a reload."""
+Now map and bring the off-route alert to the Now page and to the trader's declaration page, and a custody
+event recorded at a post comes to its officer's checkpoint page, all without a reload."""
 from __future__ import annotations
 
 import math
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +23,7 @@ from tests.browser.trip_data import beacon_key, wait_for_alert
 from tests.gateway.helpers import free_port
 from tests.gateway.seed import GatewayProcess
 from tracker.domain.alert_kinds import AlertKind
+from tracker.domain.custody import record_custody_event
 from tracker.models import Declaration, DeclarationStatus, Position, Role, User
 
 pytestmark = pytest.mark.browser
@@ -45,16 +48,22 @@ class Trip:
 
 
 @pytest.fixture
-def road(tmp_path: Path) -> Iterator[tuple[DemoPortal, str, Trip]]:
-    """A demo portal of this test's own, the real gateway on its database (HTTP), and its trip in transit."""
+def own_portal(tmp_path: Path) -> Iterator[DemoPortal]:
+    """A demo portal of this test's own (what the test records stays there)."""
     with serving_demo(tmp_path) as portal:
-        trip = trip_of(portal)
-        port = free_port()
-        gateway = GatewayProcess(portal.database_url, tmp_path / "gateway", GATEWAY_HTTP_PORT=port)
-        try:
-            yield portal, f"http://127.0.0.1:{port}", trip
-        finally:
-            gateway.terminate()
+        yield portal
+
+
+@pytest.fixture
+def road(own_portal: DemoPortal, tmp_path: Path) -> Iterator[tuple[DemoPortal, str, Trip]]:
+    """The test's portal, the real gateway on its database (HTTP), and its trip in transit."""
+    trip = trip_of(own_portal)
+    port = free_port()
+    gateway = GatewayProcess(own_portal.database_url, tmp_path / "gateway", GATEWAY_HTTP_PORT=port)
+    try:
+        yield own_portal, f"http://127.0.0.1:{port}", trip
+    finally:
+        gateway.terminate()
 
 
 def trip_of(portal: DemoPortal) -> Trip:
@@ -162,3 +171,39 @@ def wait_for_tick(tab: Visitor, as_of: str, timeout_s: float = 20) -> None:
     while tab.page.locator("[data-live-as-of]").inner_text() == as_of:
         assert time.monotonic() < deadline, "the As of time never changed"
         tab.page.wait_for_timeout(500)
+
+
+def inspect_at(portal: DemoPortal, officer_login: str, post: str) -> str:
+    """Record an inspection of one flask of the trip in transit at ``post``, as a station or a colleague
+    would (the custody check and the chain as on every path); return its SSCC."""
+    with portal.sessions() as session:
+        officer = session.scalars(select(User).where(User.login == officer_login)).one()
+        declaration = session.scalars(select(Declaration).where(
+            Declaration.status == DeclarationStatus.IN_TRANSIT)).first()
+        assert declaration is not None
+        sscc = declaration.items[0].container.sscc
+        session.commit()  # the chain lock opens a fresh transaction
+        record_custody_event(session, officer, {
+            "client_event_id": uuid.uuid4().hex, "sscc": sscc, "checkpoint": post, "kind": "inspection",
+            "seal_intact": True, "event_time": datetime.now(timezone.utc).isoformat()})
+        session.commit()
+    return sscc
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_custody_event_appears_on_the_officers_checkpoint_page_without_a_reload(
+        own_portal: DemoPortal, visit_portal: Callable[[DemoPortal], Tabs], shots: Screenshots,
+        language: str) -> None:
+    portal = own_portal
+    visit: Tabs = visit_portal(portal)
+    shots.know_data_of(portal)
+    officer = visit("officer.bishkek", size=PHONE, language=language)
+    open_live(officer, "/checkpoint", "#today")
+    sscc = inspect_at(portal, "officer.bishkek", "TOKTOGUL")
+    officer.page.wait_for_selector(f"#today td:text-is('{sscc}')")
+    shots(officer.page, f"checkpoint-{language}")
+    assert officer.page.evaluate("window.sameDocument")
+    assert officer.overflow() == []
+    if language == "ru":
+        assert untranslated(officer.page, shots.data_names) == []
+    officer.watch.assert_clean()
