@@ -178,10 +178,13 @@ def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, sco
         if clock - started >= lifetime:
             yield message("end", {})
             return
-        # A busy gateway commits many times a second: one step per ``poll`` at most, whatever wakes it.
-        time.sleep(max(0.0, min(poll, MIN_STEP_S) - (time.monotonic() - stepped)))
-        wait = heartbeat - (clock - ticked) if signal.listening else poll
-        signal.wait(seen, min(wait, lifetime - (clock - started)))
+        left = lifetime - (clock - started)
+        if signal.listening:
+            # A busy gateway commits many times a second: one step a second at most, whatever wakes it.
+            time.sleep(max(0.0, min(MIN_STEP_S, left) - (time.monotonic() - stepped)))
+            signal.wait(seen, min(heartbeat - (clock - ticked), left))
+        else:
+            signal.wait(seen, min(poll - (time.monotonic() - stepped), left))  # polling: nothing wakes it
 
 
 class ReaderGone(Exception):
