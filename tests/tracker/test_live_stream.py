@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import Auth
@@ -15,6 +16,7 @@ from tests.tracker.test_live_changes import add_fix
 from tracker.domain.alerts import open_alert
 from tracker.domain.sessions import end_all_sessions
 from tracker.models import Declaration, DeclarationStatus, Role, User
+from tracker.web.portal import live
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -189,3 +191,26 @@ def test_a_stream_ends_after_its_lifetime_and_full_processes_refuse(live_app: Fl
     assert busy.next().kind == "busy"
     with pytest.raises(StopIteration):
         busy.next()
+
+
+def test_a_database_that_goes_away_pauses_the_stream_and_it_carries_on(
+        live_app: Flask, client: FlaskClient, auth: Auth, db: Session, road: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    auth.sign_in_as(road["auditor"])
+    stream = open_stream(client, "topic=now")
+    stream.until("tick")
+    answer = live.changes_since
+    outage = {"left": 3}
+
+    def away_for_a_while(*args: Any, **kwargs: Any) -> Any:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(live, "changes_since", away_for_a_while)
+    add_fix(db, road["ours"], 41.9, 73.9)
+    db.commit()
+    assert [f["lat"] for f in stream.until("change").data["fixes"]] == [41.9]
+    assert outage["left"] == 0, "the stream went on asking through the outage"
+    stream.close()

@@ -78,7 +78,7 @@ def _listen(database_url: str, signal: Signal) -> None:
                 signal.wake()  # what was committed while nobody listened is read now
                 for _notification in connection.notifies():
                     signal.wake()
-        except psycopg.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - the listener must outlive anything; the streams poll meanwhile
             log.warning("live updates: listening on the database failed (%s); polling until it is back", exc)
         signal.listening = False
         time.sleep(RECONNECT_S)
