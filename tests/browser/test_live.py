@@ -207,3 +207,17 @@ def test_a_custody_event_appears_on_the_officers_checkpoint_page_without_a_reloa
     if language == "ru":
         assert untranslated(officer.page, shots.data_names) == []
     officer.watch.assert_clean()
+
+
+def test_a_page_the_server_has_no_stream_for_refreshes_itself(
+        own_portal: DemoPortal, visit_portal: Callable[[DemoPortal], Tabs], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVE_MAX_STREAMS", "0")  # every stream is answered "busy", as on a full web process
+    officer = visit_portal(own_portal)("officer.bishkek", size=PHONE)
+    officer.go("/checkpoint")
+    officer.page.wait_for_selector("#live-state[data-live-state='polling']")
+    assert "10 seconds" in officer.page.locator("#live-state").inner_text()
+    officer.page.evaluate("window.sameDocument = true")
+    sscc = inspect_at(own_portal, "officer.bishkek", "TOKTOGUL")
+    officer.page.wait_for_selector(f"#today td:text-is('{sscc}')", timeout=25_000)  # the next fetch, within 10 s
+    assert officer.page.evaluate("window.sameDocument")
+    officer.watch.assert_clean()
