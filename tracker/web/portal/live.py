@@ -114,18 +114,22 @@ def live():  # type: ignore[no-untyped-def]
     reader = Reader(str(session.get("sid", "")), user.id, user.role.value)
     when(utcnow())  # settle the user's language and time zone while their row is at hand
     g.pop("db_session").close()  # the stream holds no connection while it waits
+    cursor = start if asked is None else asked.at_most(start)
+    return _streamed(_stream(session_factory(), signal_for(_database_url()), reader, scope, cursor))
+
+
+def _streamed(stream: Iterator[str]) -> Response:
+    """Answer with ``stream`` while it holds one of the process's places (else a ``busy`` answer)."""
     slots = _slots()
     if not slots.acquire(blocking=False):
         return _busy()
     freed = threading.Event()
 
-    def free() -> None:
+    def free() -> None:  # once, when the server is done with the answer (or the browser went away)
         if not freed.is_set():
             freed.set()
             slots.release()
 
-    stream = _stream(session_factory(), signal_for(_database_url()), reader, scope,
-                     start if asked is None else asked.at_most(start))
     response = Response(stream_with_context(stream), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     response.call_on_close(free)
