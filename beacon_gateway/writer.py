@@ -34,6 +34,7 @@ from beacon_gateway import metrics
 from beacon_gateway.evidence import UNKNOWN_KINDS, Evidence, TrafficCounts, packet_type, record
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
+from tracker.domain.changes import announce
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,7 @@ class BatchWriter:
             try:
                 batch = self.pipeline.run(Batch(session, pings))
                 counts = record(session, batch.pings, [e for s in submissions for e in s.evidence])
+                announce(session)  # the portal's live pages wake when (and only if) this commits
                 session.commit()
             except DATA_ERRORS:
                 raise  # rolled back on close; the connection is fine

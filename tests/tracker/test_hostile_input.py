@@ -29,7 +29,8 @@ NUL, SURROGATE, HUGE = "mer\x00cury", "mer\ud800cury", 2**63
 LEFT_OUT = ("static", "api.openapi_document", "api.close_session", "auth.logout")
 #: Query parameters the portal reads (the API's come from the OpenAPI document).
 PORTAL_QUERY = ("q", "page", "per_page", "status", "dealer", "dealer_id", "declaration_id", "group", "key",
-                "from", "to", "kind", "step", "edit", "figure", "sscc", "checkpoint", "next", "photo")
+                "from", "to", "kind", "step", "edit", "figure", "sscc", "checkpoint", "next", "photo", "topic",
+                "declaration", "since")
 #: Form fields the portal reads.
 PORTAL_FORM = ("sscc", "kind", "reason", "remarks", "mass", "measured_kg", "origin", "destination", "vehicle",
                "planned_departure", "planned_arrival", "waypoints", "corridor_m", "counterparty", "direction",

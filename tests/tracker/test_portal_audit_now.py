@@ -139,7 +139,7 @@ def test_open_alerts_by_severity_and_age_oldest_critical_first(client: FlaskClie
 
 def test_as_of_time_and_csv_download(client: FlaskClient, moving: dict[str, Any], auditor: Any) -> None:
     page = now_page(client)
-    assert re.search(r'id="now-as-of">As of ', page)
+    assert re.search(r'id="now-as-of"><span data-live-as-of>As of ', page)
     link = re.search(r'id="now-csv" href="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     assert link == "/api/v1/exports/in-transit.csv"
     csv = client.get(link).get_data(as_text=True)

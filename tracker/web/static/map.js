@@ -346,6 +346,20 @@
     return { bounds: points.length ? L.latLngBounds(points) : null, add: add };
   }
 
+  /* ---- live pages (static/live.js): element.mercuryMap.refresh() reads the map's data again
+   * (the inline JSON as the page holds it now, the URL anew) and redraws it without moving the view. ---- */
+  function liveHook(map, element, group) {
+    element.mercuryMap = {
+      refresh: function () {
+        return Promise.all([readInline(element), readRemote(element)]).then(function (collections) {
+          map.removeLayer(group);
+          group = draw(map, element, collections);
+        });
+      }
+    };
+    element.dispatchEvent(new CustomEvent("map:drawn", { bubbles: true }));
+  }
+
   function setUp(element) {
     if (!element.id) { element.id = "map-" + Math.random().toString(36).slice(2, 8); }
     var map = L.map(element, { preferCanvas: false, scrollWheelZoom: false, zoomControl: false });
@@ -363,6 +377,7 @@
       .then(function (collections) {
         var group = draw(map, element, collections.slice(0, 2), pick && pick.add);
         fit(map, group, picked);
+        liveHook(map, element, group);
       })
       .catch(function () {
         showError(element);
@@ -373,6 +388,7 @@
 
   function start() {
     if (typeof L === "undefined") { return; }
+    window.MercuryMaps = { setUp: setUp };  // live.js sets up a map that a live update brings in
     document.querySelectorAll("[data-map]").forEach(setUp);
   }
 
