@@ -35,6 +35,7 @@ from beacon_gateway.evidence import UNKNOWN_KINDS, Evidence, TrafficCounts, pack
 from beacon_gateway.pipeline import Batch, Pipeline, Ping
 from beacon_gateway.position import Position
 from tracker.domain.changes import announce
+from tracker.domain.changes import announce
 
 log = logging.getLogger(__name__)
 
