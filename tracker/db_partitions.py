@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import text as sql
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 SCHEMA = "position_months"
 DEFAULT_PARTITION = "positions_default"
@@ -117,6 +117,27 @@ def _default_holds(connection: Connection, month: Month) -> bool:
         {"start": month.start, "end": month.end}))
 
 
+def _bounds(month: Month) -> str:
+    return f"FOR VALUES FROM ('{month.start.isoformat()}') TO ('{month.end.isoformat()}')"
+
+
+def _place_month(connection: Connection, month: Month, statement: str) -> int:
+    """Run ``statement`` (creating or attaching ``month``'s partition), taking over the default's fixes of it."""
+    connection.execute(sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    if not has_default(connection) or not _default_holds(connection, month):
+        connection.execute(sql(statement))
+        return 0
+    default, window = f"{SCHEMA}.{DEFAULT_PARTITION}", {"start": month.start, "end": month.end}
+    connection.execute(sql(f"ALTER TABLE positions DETACH PARTITION {default}"))
+    connection.execute(sql(statement))
+    moved = connection.execute(sql(
+        f"INSERT INTO {month.qualified} SELECT * FROM {default} WHERE fix_time >= :start AND fix_time < :end"),
+        window).rowcount
+    connection.execute(sql(f"DELETE FROM {default} WHERE fix_time >= :start AND fix_time < :end"), window)
+    connection.execute(sql(f"ALTER TABLE positions ATTACH PARTITION {default} DEFAULT"))
+    return moved
+
+
 def create_month(connection: Connection, month: Month) -> int:
     """Create ``month``'s partition, moving in any of its fixes the default partition holds; return them.
 
@@ -126,21 +147,33 @@ def create_month(connection: Connection, month: Month) -> int:
     _require_partitioned(connection)
     if month in months(connection):
         raise PartitionError(f"positions of {month} already have a partition")
-    connection.execute(sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    bounds = f"FOR VALUES FROM ('{month.start.isoformat()}') TO ('{month.end.isoformat()}')"
-    if not has_default(connection) or not _default_holds(connection, month):
-        connection.execute(sql(f"CREATE TABLE {month.qualified} PARTITION OF positions {bounds}"))
-        return 0
-    default = f"{SCHEMA}.{DEFAULT_PARTITION}"
-    window = {"start": month.start, "end": month.end}
-    connection.execute(sql(f"ALTER TABLE positions DETACH PARTITION {default}"))
-    connection.execute(sql(f"CREATE TABLE {month.qualified} PARTITION OF positions {bounds}"))
-    moved = connection.execute(sql(
-        f"INSERT INTO {month.qualified} SELECT * FROM {default} WHERE fix_time >= :start AND fix_time < :end"),
-        window).rowcount
-    connection.execute(sql(f"DELETE FROM {default} WHERE fix_time >= :start AND fix_time < :end"), window)
-    connection.execute(sql(f"ALTER TABLE positions ATTACH PARTITION {default} DEFAULT"))
-    return moved
+    return _place_month(connection, month, f"CREATE TABLE {month.qualified} PARTITION OF positions {_bounds(month)}")
+
+
+def attach_month(connection: Connection, month: Month) -> int:
+    """Attach the table ``month.qualified`` back as the month's partition (fixes that landed meanwhile in
+    the default partition join it); return how many moved."""
+    _require_partitioned(connection)
+    return _place_month(connection, month, f"ALTER TABLE positions ATTACH PARTITION {month.qualified} {_bounds(month)}")
+
+
+def detach_month(engine: Engine, month: Month) -> None:
+    """Detach ``month``'s partition, leaving it a plain table in ``SCHEMA``; fixes of it then go to the default.
+
+    CONCURRENTLY (no lock that stops the gateway) is only possible without a default partition;
+    with one, the detach is a short catalog change that gives up after ``LOCK_TIMEOUT``.
+    """
+    with engine.begin() as connection:
+        _require_partitioned(connection)
+        if month not in months(connection):
+            raise PartitionError(f"positions of {month} have no partition")
+        concurrently = not has_default(connection)
+        if not concurrently:
+            connection.execute(sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            connection.execute(sql(f"ALTER TABLE positions DETACH PARTITION {month.qualified}"))
+    if concurrently:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sql(f"ALTER TABLE positions DETACH PARTITION {month.qualified} CONCURRENTLY"))
 
 
 def prepare_months(connection: Connection, today: date, ahead: int = AHEAD) -> list[Month]:
