@@ -94,7 +94,7 @@ def _first_month() -> Month:
 def _partition() -> None:
     statements = _grants_of("positions") + _triggers_of("positions")
     _move_aside("positions_plain")
-    op.execute(f"CREATE SCHEMA {SCHEMA}")
+    op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")  # left empty by a DROP SCHEMA public CASCADE
     op.execute("CREATE TABLE positions (LIKE positions_plain INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
                "INCLUDING STORAGE) PARTITION BY RANGE (fix_time)")
     _add_keys("id, fix_time")
