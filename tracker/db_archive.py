@@ -23,7 +23,8 @@ from typing import IO
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Connection, Engine
 
-from tracker.db_partitions import Month, PartitionError, attach_month, detach_month, is_partitioned, months
+from tracker.db_partitions import (LOCK_TIMEOUT, Month, PartitionError, attach_month, detach_month, is_partitioned,
+                                   months, retrying_locks)
 from tracker.models import OPEN_DECLARATION_STATUSES, utcnow
 
 FORMAT = "mercury-positions-month/1"
@@ -63,6 +64,8 @@ class Manifest:
             raise ArchiveRefused(f"{path} is not a positions archive manifest: {exc}") from None
         if manifest.format != FORMAT:
             raise ArchiveRefused(f"{path}: unknown archive format {manifest.format!r}")
+        if manifest.file != f"{Month.parse(str(manifest.month)).table}.csv.gz":
+            raise ArchiveRefused(f"{path}: names {manifest.file!r}, not the file of {manifest.month}")
         return manifest
 
 
@@ -194,6 +197,7 @@ def _export_detached(engine: Engine, month: Month, files: tuple[Path, Path]) -> 
 def _forget(engine: Engine, month: Month, manifest: Manifest, data_file: Path) -> None:
     """Record the archive and drop the detached table, in one transaction."""
     with engine.begin() as connection:
+        connection.execute(sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         connection.execute(sql(
             "INSERT INTO position_archives (month, file_name, row_count, sha256, archived_at) "
             "VALUES (:month, :file, :rows, :sha256, :at)"),
@@ -213,14 +217,18 @@ def archive_month(engine: Engine, month: Month, directory: Path, today: date) ->
     detach_month(engine, month)
     try:
         manifest = _export_detached(engine, month, files)
-        _forget(engine, month, manifest, files[0])
+        retrying_locks(lambda: _forget(engine, month, manifest, files[0]))
     except BaseException:
-        with engine.begin() as connection:
-            attach_month(connection, month)
+        retrying_locks(lambda: _attach(engine, month))
         for path in (*files, files[0].with_name(files[0].name + ".partial")):
             path.unlink(missing_ok=True)
         raise
     return manifest
+
+
+def _attach(engine: Engine, month: Month) -> None:
+    with engine.begin() as connection:
+        attach_month(connection, month)
 
 
 def _copy_in(connection: Connection, table: str, data_file: Path) -> None:
@@ -240,6 +248,11 @@ def restore_month(engine: Engine, manifest_file: Path) -> Manifest:
     month, data_file = Month.parse(manifest.month), manifest_file.with_name(manifest.file)
     if not data_file.exists() or file_sha256(data_file) != manifest.sha256:
         raise ArchiveRefused(f"{data_file} is missing or does not match the SHA-256 of {manifest_file}")
+    return retrying_locks(lambda: _load(engine, month, manifest, data_file))
+
+
+def _load(engine: Engine, month: Month, manifest: Manifest, data_file: Path) -> Manifest:
+    """Load the file as ``month``'s partition and record the restore, in one transaction."""
     with engine.begin() as connection:
         if not is_partitioned(connection):
             raise ArchiveRefused("positions is not partitioned here: PostgreSQL at revision 0016 or later only")

@@ -11,11 +11,15 @@ from cron); a month created after fixes landed in the default partition takes th
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import Callable, TypeVar
 
 from sqlalchemy import text as sql
+from psycopg.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 SCHEMA = "position_months"
 DEFAULT_PARTITION = "positions_default"
@@ -23,6 +27,9 @@ DEFAULT_PARTITION = "positions_default"
 AHEAD = 3
 #: How long DDL on positions waits for its lock before giving up (the gateway must not queue behind it).
 LOCK_TIMEOUT = "5s"
+#: How many times DDL that timed out on a lock (or deadlocked) is tried (after 1 s, 2 s, ...).
+LOCK_ATTEMPTS = 4
+T = TypeVar("T")
 MONTH_NAME = re.compile(r"^positions_(\d{4})_(\d{2})$")
 MONTH_TEXT = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -157,12 +164,34 @@ def attach_month(connection: Connection, month: Month) -> int:
     return _place_month(connection, month, f"ALTER TABLE positions ATTACH PARTITION {month.qualified} {_bounds(month)}")
 
 
+def retrying_locks(work: Callable[[], T], attempts: int = LOCK_ATTEMPTS) -> T:
+    """Run ``work`` (one transaction of DDL on positions), again after 1 s, 2 s... when it lost on a lock.
+
+    A gateway transaction that planned its statements before a detach locks the old partition
+    when it runs them again: DDL that waited too long or deadlocked with it is retried, the
+    gateway's transaction goes on.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not isinstance(exc.orig, (LockNotAvailable, DeadlockDetected)) or attempt == attempts:
+                raise
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
 def detach_month(engine: Engine, month: Month) -> None:
     """Detach ``month``'s partition, leaving it a plain table in ``SCHEMA``; fixes of it then go to the default.
 
     CONCURRENTLY (no lock that stops the gateway) is only possible without a default partition;
-    with one, the detach is a short catalog change that gives up after ``LOCK_TIMEOUT``.
+    with one, the detach is a short catalog change that waits at most ``LOCK_TIMEOUT`` for the
+    transactions under way (the gateway's inserts queue behind it meanwhile), tried again if need be.
     """
+    retrying_locks(lambda: _detach(engine, month))
+
+
+def _detach(engine: Engine, month: Month) -> None:
     with engine.begin() as connection:
         _require_partitioned(connection)
         if month not in months(connection):

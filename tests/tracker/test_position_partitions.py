@@ -225,13 +225,15 @@ def test_the_gateway_keeps_storing_while_a_month_is_archived(engine: Engine, tmp
 
     sender = threading.Thread(target=send)
     sender.start()
-    archive_month(engine, PAST, tmp_path, NOW.date())
-    late = PAST.start + timedelta(days=2)  # a device's buffered fix of the archived month, sent afterwards
-    outcomes.append(writer.submit([Position(device_id=beacon.device_id, fix_time=late, lat=40.6, lon=72.85,
-                                            protocol="json", raw=b"late")]).result(10))
-    stop.set()
-    sender.join(30)
-    writer.stop()
+    try:
+        archive_month(engine, PAST, tmp_path, NOW.date())
+        late = PAST.start + timedelta(days=2)  # a device's buffered fix of the archived month, sent afterwards
+        outcomes.append(writer.submit([Position(device_id=beacon.device_id, fix_time=late, lat=40.6, lon=72.85,
+                                                protocol="json", raw=b"late")]).result(10))
+    finally:
+        stop.set()
+        sender.join(30)
+        writer.stop()
     assert all(outcome.stored == 1 for outcome in outcomes)
     assert seed.count([beacon.id]) == len(outcomes)
     assert partition_of(engine, late) == f"{SCHEMA}.positions_default"
@@ -261,3 +263,22 @@ def test_the_commands_say_sqlite_has_no_partitions(tmp_path: Path) -> None:
     result = app.test_cli_runner().invoke(args=["positions", "partitions"])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: positions are partitioned on PostgreSQL only; this database is sqlite"
+
+
+def test_reads_bounded_in_fix_time_touch_only_their_months(engine: Engine) -> None:
+    with engine.connect() as connection:
+        plan = "\n".join(connection.scalars(text(
+            "EXPLAIN SELECT * FROM positions WHERE beacon_id = 1 AND fix_time >= :start AND fix_time <= :end"),
+            {"start": THIS_MONTH.start + timedelta(days=1), "end": THIS_MONTH.start + timedelta(days=1, hours=2)}))
+    assert THIS_MONTH.table in plan
+    assert THIS_MONTH.plus(1).table not in plan and "positions_default" not in plan
+
+
+def test_a_manifest_naming_another_file_is_refused(engine: Engine, tmp_path: Path) -> None:
+    manifest_file = tmp_path / "positions_2026_01.manifest.json"
+    manifest_file.write_text(json.dumps({
+        "format": "mercury-positions-month/1", "month": "2026-01", "file": "../../etc/passwd", "rows": 1,
+        "id_min": 1, "id_max": 1, "id_sum": 1, "sha256": "0" * 64, "csv_sha256": "0" * 64,
+        "archived_at": "2026-02-01T00:00:00+00:00", "restore": ""}))
+    with pytest.raises(ArchiveRefused, match="not the file of 2026-01"):
+        restore_month(engine, manifest_file)

@@ -18,7 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from tracker.db import make_engine
 from tracker.db_archive import archive_month, restore_month
-from tracker.db_partitions import AHEAD, Month, PartitionError, months, partition_sizes, prepare_months
+from tracker.db_partitions import (AHEAD, Month, PartitionError, months, partition_sizes, prepare_months,
+                                   retrying_locks)
 
 positions_group = AppGroup("positions", help="Monthly partitions of positions (PostgreSQL): list, prepare, "
                                              "archive old months to files, restore them.")
@@ -75,8 +76,12 @@ def partitions_command() -> None:
               help="Months after the current one to create.")
 def prepare_command(ahead: int) -> None:
     """Create the partitions of this month and the next ones (run it monthly from cron)."""
-    with _owner_engine() as engine, engine.begin() as connection:
-        created = prepare_months(connection, _today().date(), ahead)
+    def prepare(engine: Engine) -> list[Month]:
+        with engine.begin() as connection:
+            return prepare_months(connection, _today().date(), ahead)
+
+    with _owner_engine() as engine:
+        created = retrying_locks(lambda: prepare(engine))
     click.echo(f"created: {', '.join(map(str, created))}" if created else "every month already has a partition")
 
 
