@@ -14,7 +14,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from tracker.db import make_engine
 from tracker.db_archive import archive_month, restore_month
@@ -37,8 +37,8 @@ def _owner_engine() -> Iterator[Engine]:
         yield engine
     except PartitionError as exc:
         raise click.ClickException(str(exc)) from None
-    except OperationalError as exc:  # lock_timeout: the gateway's inserts were not kept waiting
-        raise click.ClickException(f"the database refused: {exc.orig}; nothing changed, try again") from None
+    except DBAPIError as exc:  # a lock not obtained in time (the gateway was not kept waiting), a table in the way
+        raise click.ClickException(f"the database refused: {exc.orig}") from None
     finally:
         engine.dispose()
 
@@ -103,9 +103,9 @@ def archive_command(before: Month, directory: Path) -> None:
         for month in old:
             try:
                 manifest = archive_month(engine, month, directory, _today().date())
-            except PartitionError as exc:
+            except (PartitionError, DBAPIError) as exc:  # the month stays in the database, whole
                 refused += 1
-                click.echo(f"{month}: refused: {exc}", err=True)
+                click.echo(f"{month}: refused: {getattr(exc, 'orig', None) or exc}", err=True)
                 continue
             click.echo(f"{month}: {manifest.rows} fixes archived to {directory / manifest.file} "
                        f"(sha256 {manifest.sha256})")
