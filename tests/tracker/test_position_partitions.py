@@ -114,6 +114,27 @@ def test_upgrade_partitions_positions_and_downgrade_restores_the_plain_table(own
     engine.dispose()
 
 
+def test_the_upgrade_keeps_what_other_roles_may_do_on_positions(own_url: str) -> None:
+    migrate.upgrade(own_url, "0015")
+    engine, role = make_engine(own_url), f"mercury_app_{secrets.token_hex(3)}"
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role}"))
+        connection.execute(text(f"GRANT SELECT, INSERT, UPDATE (flags) ON positions TO {role}"))
+    try:
+        migrate.upgrade(own_url)
+        with engine.connect() as connection:
+            may = {what: connection.scalar(text(f"SELECT has_table_privilege('{role}', 'positions', '{what}')"))
+                   for what in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")}
+            flags = connection.scalar(text(f"SELECT has_column_privilege('{role}', 'positions', 'flags', 'UPDATE')"))
+        assert may == {"SELECT": True, "INSERT": True, "UPDATE": False, "DELETE": False, "TRUNCATE": False}
+        assert flags
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+        engine.dispose()
+
+
 def test_a_fix_in_a_month_without_partition_lands_in_the_default_one_until_prepare_creates_it(engine: Engine) -> None:
     beacon, _ = Seed(engine).beacon()
     later = THIS_MONTH.plus(7).start + timedelta(days=3)
