@@ -17,6 +17,7 @@ bench: setup
 	.venv/bin/python bench/barcodes.py
 	.venv/bin/python bench/evaluation.py
 	.venv/bin/python bench/gateway.py --quick
+	.venv/bin/python bench/partitions.py --quick
 	.venv/bin/python bench/gateway_recovery.py
 	.venv/bin/python bench/accounts.py
 	.venv/bin/python bench/geometry.py

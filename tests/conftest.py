@@ -93,6 +93,7 @@ def reset_postgres_schema(url: str) -> None:
                     "throw-away database whose name contains 'test'", returncode=4)
     engine = make_engine(url)
     with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS position_months CASCADE"))  # monthly partitions (0016)
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()

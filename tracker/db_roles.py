@@ -20,7 +20,8 @@ APPEND_ONLY = ("custody_events", "transactions", "sale_answers", "stock_entries"
                "evidence_seals", "alert_events", "customs_records", "account_events", "device_messages")
 #: Columns the application may change in an otherwise append-only table.
 UPDATABLE_COLUMNS = {"positions": ("flags",)}
-READ_ONLY = ("alembic_version",)
+#: Tables the application only reads (the owner role writes them: migrations, archiving).
+READ_ONLY = ("alembic_version", "position_archives")
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -42,6 +43,8 @@ def grant_statements(role: str) -> list[str]:
                   f"REVOKE CREATE ON SCHEMA public FROM {who}",
                   f"GRANT USAGE ON SCHEMA public TO {who}"]
     for table in sorted(Base.metadata.tables):
+        if table in READ_ONLY:
+            continue
         if table in APPEND_ONLY:
             statements.append(f"GRANT SELECT, INSERT ON {table} TO {who}")
         elif table in UPDATABLE_COLUMNS:

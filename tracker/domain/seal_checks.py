@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.chain_verify import ChainReport
 from tracker.domain.declarations import EDITABLE_STATUSES
-from tracker.domain.seals import COVERAGES, DECLARATION_ITEMS, Coverage, digest_rows, parse_ranges
+from tracker.domain.seals import COVERAGES, DECLARATION_ITEMS, POSITIONS, Coverage, digest_rows, parse_ranges
 from tracker.domain.text import text
-from tracker.models import Declaration, DeclarationItem, EvidenceSeal
+from tracker.models import Declaration, DeclarationItem, EvidenceSeal, PositionArchive
 
 CHUNK = 1000
 
@@ -44,10 +44,19 @@ def _editable_declarations(session: Session) -> set[str]:
     return {f"declaration:{declaration_id}" for declaration_id in ids}
 
 
+def _archived_subjects(session: Session, seals: Collection[str]) -> set[str]:
+    """Return the position seal subjects ("12/2026-11-03T10") of months archived to files and not restored."""
+    months = {f"{day:%Y-%m}" for day in session.scalars(
+        select(PositionArchive.month).where(PositionArchive.restored_at.is_(None)))}
+    return {subject for subject in seals if subject.split("/", 1)[-1][:7] in months} if months else set()
+
+
 def verify_coverage(session: Session, coverage: Coverage, subjects: Collection[str] | None = None) -> ChainReport:
     """Recompute every newest seal of ``coverage`` (or of ``subjects``); report the first subject that changed."""
     seals = newest_seals(session, coverage)
     skipped = _editable_declarations(session) if coverage is DECLARATION_ITEMS else set()
+    if coverage is POSITIONS:  # an archived month's fixes are checked against its file, and again once restored
+        skipped = _archived_subjects(session, seals)
     covered = 0
     for subject, sealed in seals.items():
         if subject in skipped or (subjects is not None and subject not in subjects):

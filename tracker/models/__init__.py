@@ -51,6 +51,7 @@ from tracker.models.evidence import (
     IdempotentReply,
     StockEntry,
 )
+from tracker.models.archives import PositionArchive
 from tracker.models.device_messages import DeviceMessage, DeviceTraffic
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
@@ -59,7 +60,7 @@ from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, o
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
-    "DeviceMessage", "DeviceTraffic", "DeclarationWatch",
+    "DeviceMessage", "DeviceTraffic", "DeclarationWatch", "PositionArchive",
     "PlaceRole",
     "RoutePlace",
     "AccountEvent", "AccountEventKind", "UserSession",
