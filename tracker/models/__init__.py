@@ -52,12 +52,25 @@ from tracker.models.evidence import (
     StockEntry,
 )
 from tracker.models.device_messages import DeviceMessage, DeviceTraffic
+from tracker.models.notifications import (
+    Channel,
+    DeliveryState,
+    FollowSubject,
+    Notification,
+    NotificationFanout,
+    NotificationSettings,
+    OutboxMessage,
+    Subscription,
+    WebhookEndpoint,
+)
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, officer_checkpoints
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
+    "Channel", "DeliveryState", "FollowSubject", "Notification", "NotificationFanout", "NotificationSettings",
+    "OutboxMessage", "Subscription", "WebhookEndpoint",
     "DeviceMessage", "DeviceTraffic",
     "PlaceRole",
     "RoutePlace",
