@@ -118,6 +118,8 @@ class NotificationFanout(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    alert: Mapped[Alert] = relationship()
+
     @property
     def label(self) -> str:
         """Name the row by its alert."""
