@@ -33,7 +33,8 @@ OPTIONS = {"**.html": {"extensions": "jinja2.ext.do", "trimmed": "true"}}
 SOURCES: dict[str, list[tuple[Path, tuple[str, ...]]]] = {
     "messages": [(WEB, ("app.py", "auth.py", "errors.py", "guards.py", "i18n.py", "labels.py", "portal/home.py",
                         "portal/search.py", "portal/navigation.py", "portal/pages.py", "portal/containers.py",
-                        "templates/*.html"))],
+                        "templates/*.html", "portal/notifications*.py", "templates/notifications/*.html",
+                        "notification_mail.py"))],
     "domain": [(TRACKER / "domain", ("*.py",))],
     "trader": [(WEB, ("portal/trader*.py", "templates/trader/*.html"))],
     "officer": [(WEB, ("portal/officer*.py", "portal/alerts*.py", "templates/officer/*.html",
