@@ -1,6 +1,7 @@
 """What a webhook carries: the alert, in the API's words, and who it was meant for."""
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from tracker.models import OutboxMessage
@@ -25,7 +26,7 @@ def webhook_payload(message: OutboxMessage, portal_url: str) -> dict[str, Any]:
         "recipient": notification.user.login,
         "alert": {
             "id": alert.id, "kind": alert.kind, "severity": str(alert.severity), "status": str(alert.status),
-            "opened_at": alert.opened_at.isoformat(), "lat": alert.lat, "lon": alert.lon,
+            "opened_at": alert.opened_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "lat": alert.lat, "lon": alert.lon,
             "declaration": None if declaration is None else declaration.reference or f"#{declaration.id}",
             "details": alert.details, "url": alert_url(portal_url, alert.id),
         },
