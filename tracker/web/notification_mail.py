@@ -23,14 +23,14 @@ def recipient_language(message: OutboxMessage) -> str:
     return language if language in LANGUAGES else "en"
 
 
-def compose(message: OutboxMessage) -> EmailMessage:
+def compose(message: OutboxMessage, portal_url: str) -> EmailMessage:
     """Compose the e-mail of ``message`` (subject and plain text), without From/To/Message-ID."""
-    settings = current_app.config["SETTINGS"]
+    zone = current_app.config["SETTINGS"].time_zone
     with force_locale(recipient_language(message)):
         mail = EmailMessage()
         mail["Subject"] = _subject(message)
         mail["Content-Language"] = recipient_language(message)
-        mail.set_content(_body(message, settings.portal_url, settings.time_zone))
+        mail.set_content(_body(message, portal_url, zone))
     return mail
 
 

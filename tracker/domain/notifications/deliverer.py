@@ -26,8 +26,8 @@ from tracker.models import Channel, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-#: Composes the e-mail of an outbox message, in its recipient's language.
-Composer = Callable[[OutboxMessage], EmailMessage]
+#: Composes the e-mail of an outbox message (links to the portal's address), in its recipient's language.
+Composer = Callable[[OutboxMessage, str], EmailMessage]
 
 
 @dataclass
@@ -111,7 +111,7 @@ class Deliverer:
         settings = _settings_of(message)
         if settings is None or not settings.email:
             raise DeliveryFailed("the recipient has no e-mail address", permanent=True)
-        mail = self.compose(message)
+        mail = self.compose(message, self.portal_url)
         mail["From"], mail["To"] = self.mail.sender, settings.email
         mail["Message-ID"] = message_id(message.idempotency_key)
         send(self.mail, mail)
