@@ -35,7 +35,7 @@ SOURCES: dict[str, list[tuple[Path, tuple[str, ...]]]] = {
                         "portal/search.py", "portal/navigation.py", "portal/pages.py", "portal/containers.py",
                         "templates/*.html", "portal/notifications*.py", "templates/notifications/*.html",
                         "notification_mail.py"))],
-    "domain": [(TRACKER / "domain", ("*.py",))],
+    "domain": [(TRACKER / "domain", ("*.py", "notifications/*.py"))],
     "trader": [(WEB, ("portal/trader*.py", "templates/trader/*.html"))],
     "officer": [(WEB, ("portal/officer*.py", "portal/alerts*.py", "templates/officer/*.html",
                        "templates/alerts/*.html"))],

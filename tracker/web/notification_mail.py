@@ -52,8 +52,8 @@ def _body(message: OutboxMessage, portal_url: str, default_zone: str) -> str:
              gettext("Severity: %(severity)s", severity=label(alert.severity)),
              gettext("Opened at: %(moment)s", moment=opened)]
     if declaration is not None:
-        lines.append(gettext("Declaration: %(reference)s", reference=declaration.reference or f"#{declaration.id}"))
+        lines.append(gettext("Declaration: %(reference)s", reference=declaration.label))
+    preferences = portal_url + "/notifications/preferences"
     lines += ["", gettext("See the alert: %(url)s", url=alert_url(portal_url, alert.id)), "",
-              gettext("You receive this because of your notification preferences: %(url)s",
-                      url=f"{portal_url}/notifications/preferences")]
+              gettext("You receive this because of your notification preferences: %(url)s", url=preferences)]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -84,7 +84,7 @@ def read_all_notifications():  # type: ignore[no-untyped-def]
     db = get_session()
     count = inbox.mark_all_read(db, acting_user())
     db.commit()
-    flash(gettext("%(count)s notifications marked read.", count=count), "success")
+    flash(ngettext("%(num)s notification marked read.", "%(num)s notifications marked read.", count), "success")
     return redirect(url_for("portal.notifications"))
 
 
