@@ -61,6 +61,7 @@ def _page(errors: dict[str, Any] | None = None, failed: str = "", status: int = 
         "notifications/preferences.html", settings=following.settings_of(db, user), default=DEFAULTS[user.role],
         follows=[(s, _followed(s)) for s in following.follows_of(db, user)], choices=_choices(user),
         webhooks=following.webhooks_of(db, user) if user.role in following.WEBHOOK_ROLES else None,
+        subjects=[FollowSubject.ALERT_KIND, FollowSubject.DECLARATION, FollowSubject.CHECKPOINT, FollowSubject.DEALER],
         email_on=bool(settings.smtp_host), errors=errors or {}, failed=failed, new_webhook=new_webhook), status
 
 
