@@ -8,7 +8,7 @@ transaction: an alert is fanned out once, whatever crashes or how many deliverer
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.notifications.recipients import Follower, load_followers, recipients
 from tracker.models import (
@@ -17,6 +17,7 @@ from tracker.models import (
     Notification,
     NotificationFanout,
     OutboxMessage,
+    User,
     WebhookEndpoint,
     utcnow,
 )
@@ -25,10 +26,10 @@ from tracker.models import (
 BATCH = 200
 
 
-def message_key(notification: Notification, channel: Channel, endpoint: WebhookEndpoint | None = None) -> str:
-    """Return the outbox message's idempotency key (unique: one message per notification and channel)."""
+def message_key(alert: Alert, user: User, channel: Channel, endpoint: WebhookEndpoint | None = None) -> str:
+    """Return the outbox message's idempotency key: unique, as one user is told of one alert once."""
     suffix = f"-{endpoint.id}" if endpoint is not None else ""
-    return f"mercury-n{notification.id}-{channel.value}{suffix}"
+    return f"mercury-a{alert.id}-u{user.id}-{channel.value}{suffix}"
 
 
 def _claim(session: Session, limit: int) -> list[NotificationFanout]:
@@ -38,16 +39,15 @@ def _claim(session: Session, limit: int) -> list[NotificationFanout]:
     return list(session.scalars(query))
 
 
-def _queue(session: Session, notification: Notification, follower: Follower,
-           endpoints: list[WebhookEndpoint], email_on: bool) -> int:
+def _queue(session: Session, notification: Notification, follower: Follower, email_on: bool) -> int:
     """Queue the notification's outbox messages: e-mail if wanted and on, each active webhook."""
     messages = []
     settings = follower.settings
     if email_on and settings is not None and settings.by_email and settings.email:
         messages.append(OutboxMessage(notification=notification, channel=Channel.EMAIL))
-    messages += [OutboxMessage(notification=notification, channel=Channel.WEBHOOK, webhook=e) for e in endpoints]
+    messages += [OutboxMessage(notification=notification, channel=Channel.WEBHOOK, webhook=e) for e in follower.webhooks]
     for message in messages:
-        message.idempotency_key = message_key(notification, message.channel, message.webhook)
+        message.idempotency_key = message_key(notification.alert, follower.user, message.channel, message.webhook)
         message.next_attempt_at = notification.created_at
         session.add(message)
     return len(messages)
@@ -56,18 +56,11 @@ def _queue(session: Session, notification: Notification, follower: Follower,
 def notify(session: Session, alert: Alert, followers: list[Follower], email_on: bool) -> list[Notification]:
     """Write the notifications of one alert and queue their messages."""
     now = utcnow()
-    told = recipients(session, alert, followers)
-    owners = [f.user.id for f in told]
-    endpoints: dict[int, list[WebhookEndpoint]] = {uid: [] for uid in owners}
-    for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.owner_id.in_(owners),
-                                                                  WebhookEndpoint.active.is_(True))):
-        endpoints[endpoint.owner_id].append(endpoint)
     notifications = []
-    for follower in told:
+    for follower in recipients(session, alert, followers):
         notification = Notification(user=follower.user, alert=alert, created_at=now)
         session.add(notification)
-        session.flush()                                  # its id names its messages
-        _queue(session, notification, follower, endpoints[follower.user.id], email_on)
+        _queue(session, notification, follower, email_on)
         notifications.append(notification)
     return notifications
 
@@ -78,8 +71,10 @@ def fan_out(session: Session, email_on: bool, limit: int = BATCH) -> int:
     if not pending:
         return 0
     followers = load_followers(session)
+    opened = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r.alert_id for r in pending]))
+                                                 .options(selectinload(Alert.declaration)))}
     for row in pending:
-        alert = session.get(Alert, row.alert_id)
+        alert = opened.get(row.alert_id)
         if alert is not None:
             notify(session, alert, followers, email_on)
         session.delete(row)

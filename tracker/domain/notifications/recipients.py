@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.sql.elements import True_
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.access import alert_filter
@@ -24,6 +25,7 @@ from tracker.models import (
     Role,
     Subscription,
     User,
+    WebhookEndpoint,
 )
 
 #: The kinds the licensing authority is told of by default: a licence or approval stopped holding.
@@ -58,12 +60,13 @@ class AlertFacts:
 
 @dataclass
 class Follower:
-    """An active user with their settings, subscriptions and (officers) posts."""
+    """An active user with their settings, subscriptions, (officers) posts and active webhooks."""
 
     user: User
     settings: NotificationSettings | None
     follows: list[tuple[FollowSubject, str]] = field(default_factory=list)
     posts: frozenset[int] = frozenset()
+    webhooks: list[WebhookEndpoint] = field(default_factory=list)
 
     @property
     def follow_defaults(self) -> bool:
@@ -87,7 +90,7 @@ def facts_of(session: Session, alert: Alert) -> AlertFacts:
 
 
 def load_followers(session: Session) -> list[Follower]:
-    """Load every active user with what they follow, in three queries (once per fan-out batch)."""
+    """Load every active user with what they follow and their webhooks (once per fan-out batch)."""
     users = list(session.scalars(select(User).where(User.active.is_(True))
                                  .options(selectinload(User.checkpoints)).order_by(User.id)))
     settings = {s.user_id: s for s in session.scalars(select(NotificationSettings))}
@@ -95,6 +98,9 @@ def load_followers(session: Session) -> list[Follower]:
     for sub in session.scalars(select(Subscription)):
         if sub.user_id in followers:
             followers[sub.user_id].follows.append((sub.subject, sub.value))
+    for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))):
+        if endpoint.owner_id in followers:
+            followers[endpoint.owner_id].webhooks.append(endpoint)
     return list(followers.values())
 
 
@@ -118,9 +124,12 @@ def wants(follower: Follower, facts: AlertFacts) -> bool:
 
 
 def may_read(session: Session, user: User, alert: Alert) -> bool:
-    """Tell whether ``user`` may read ``alert`` (the portal's own rule, asked of the database)."""
-    found = session.scalar(select(Alert.id).where(Alert.id == alert.id, alert_filter(user)))
-    return found is not None
+    """Tell whether ``user`` may read ``alert`` (the portal's own rule, asked of the database
+    unless the rule lets the user read every alert)."""
+    rule = alert_filter(user)
+    if isinstance(rule, True_):
+        return True
+    return session.scalar(select(Alert.id).where(Alert.id == alert.id, rule)) is not None
 
 
 def recipients(session: Session, alert: Alert, followers: list[Follower]) -> list[Follower]:
