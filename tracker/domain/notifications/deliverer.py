@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.domain.notifications import outbox
-from tracker.domain.notifications.email import MailServer, message_id, send
+from tracker.domain.notifications.email import Mailer, MailServer, message_id
 from tracker.domain.notifications.fanout import fan_out
 from tracker.domain.notifications.payload import webhook_payload
 from tracker.domain.notifications.webhooks import DeliveryFailed, post
@@ -64,8 +65,9 @@ class Deliverer:
                 result.fanned_out += fanned
             ids = outbox.claim(session, now or utcnow())
             session.commit()
-        for message_id_ in ids:
-            self._deliver(message_id_, now, result)
+        with Mailer(self.mail) if self.mail is not None else nullcontext() as mailer:
+            for ident in ids:
+                self._deliver(ident, mailer, now, result)
         return result
 
     def run(self, stop: threading.Event, idle_s: float = 2.0) -> None:
@@ -79,13 +81,13 @@ class Deliverer:
             if not busy:
                 stop.wait(idle_s)
 
-    def _deliver(self, ident: int, now: datetime | None, result: Round) -> None:
+    def _deliver(self, ident: int, mailer: Mailer | None, now: datetime | None, result: Round) -> None:
         with self.sessions() as session:
             message = session.get(OutboxMessage, ident)
             if message is None:
                 return
             try:
-                self._send(message)
+                self._send(message, mailer)
             except DeliveryFailed as exc:
                 outbox.mark_failed_attempt(message, str(exc), now or utcnow(), exc.permanent)
                 result.failed += message.state == "failed"
@@ -95,9 +97,9 @@ class Deliverer:
                 result.sent += 1
             session.commit()
 
-    def _send(self, message: OutboxMessage) -> None:
+    def _send(self, message: OutboxMessage, mailer: Mailer | None) -> None:
         if message.channel == Channel.EMAIL:
-            self._send_mail(message)
+            self._send_mail(message, mailer)
             return
         endpoint = message.webhook
         if endpoint is None or not endpoint.active:
@@ -105,8 +107,8 @@ class Deliverer:
         post(endpoint.url, endpoint.secret, webhook_payload(message, self.portal_url), message.idempotency_key,
              int(utcnow().timestamp()), self.allow_private)
 
-    def _send_mail(self, message: OutboxMessage) -> None:
-        if self.mail is None:
+    def _send_mail(self, message: OutboxMessage, mailer: Mailer | None) -> None:
+        if self.mail is None or mailer is None:
             raise DeliveryFailed("no mail server is set (SMTP_HOST)")
         settings = _settings_of(message)
         if settings is None or not settings.email:
@@ -114,7 +116,7 @@ class Deliverer:
         mail = self.compose(message, self.portal_url)
         mail["From"], mail["To"] = self.mail.sender, settings.email
         mail["Message-ID"] = message_id(message.idempotency_key)
-        send(self.mail, mail)
+        mailer.send(mail)
 
 
 def _settings_of(message: OutboxMessage) -> Any:

@@ -42,16 +42,43 @@ def message_id(key: str) -> str:
     return f"<{key}@{MESSAGE_ID_DOMAIN}>"
 
 
-def send(server: MailServer, message: EmailMessage) -> None:
-    """Hand ``message`` to the SMTP server; raise :class:`DeliveryFailed` when it does not take it."""
-    try:
-        with smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_S) as smtp:
-            if server.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if server.user:
-                smtp.login(server.user, server.password)
-            smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"SMTP {server.host}:{server.port}: {exc}") from None
+class Mailer:
+    """One SMTP connection for a round of messages: opened on the first, closed after the last or an error."""
+
+    def __init__(self, server: MailServer) -> None:
+        self.server = server
+        self.smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.server.host, self.server.port, timeout=TIMEOUT_S)
+        if self.server.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if self.server.user:
+            smtp.login(self.server.user, self.server.password)
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the SMTP server; raise :class:`DeliveryFailed` when it does not take it."""
+        try:
+            self.smtp = self.smtp or self._connect()
+            self.smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise DeliveryFailed(f"SMTP {self.server.host}:{self.server.port}: {exc}") from None
+
+    def close(self) -> None:
+        """Say goodbye to the server (a connection that broke is just dropped)."""
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self.smtp.close()
+            self.smtp = None

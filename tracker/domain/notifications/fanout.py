@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.domain.notifications.recipients import Follower, load_followers, recipients
+from tracker.domain.notifications.recipients import Follower, Readable, load_followers, recipients
 from tracker.models import (
     Alert,
     Channel,
@@ -53,11 +53,12 @@ def _queue(session: Session, notification: Notification, follower: Follower, ema
     return len(messages)
 
 
-def notify(session: Session, alert: Alert, followers: list[Follower], email_on: bool) -> list[Notification]:
+def notify(session: Session, alert: Alert, followers: list[Follower], email_on: bool,
+           readable: Readable | None = None) -> list[Notification]:
     """Write the notifications of one alert and queue their messages."""
     now = utcnow()
     notifications = []
-    for follower in recipients(session, alert, followers):
+    for follower in recipients(session, alert, followers, readable):
         notification = Notification(user=follower.user, alert=alert, created_at=now)
         session.add(notification)
         _queue(session, notification, follower, email_on)
@@ -73,10 +74,11 @@ def fan_out(session: Session, email_on: bool, limit: int = BATCH) -> int:
     followers = load_followers(session)
     opened = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_([r.alert_id for r in pending]))
                                                  .options(selectinload(Alert.declaration)))}
+    readable: Readable = {}
     for row in pending:
         alert = opened.get(row.alert_id)
         if alert is not None:
-            notify(session, alert, followers, email_on)
+            notify(session, alert, followers, email_on, readable)
         session.delete(row)
     session.flush()
     return len(pending)

@@ -132,7 +132,23 @@ def may_read(session: Session, user: User, alert: Alert) -> bool:
     return session.scalar(select(Alert.id).where(Alert.id == alert.id, rule)) is not None
 
 
-def recipients(session: Session, alert: Alert, followers: list[Follower]) -> list[Follower]:
+#: Whether a user may read a declaration's alerts, by (user id, declaration id): the rule reads an
+#: alert through its declaration, so one answer serves every alert of it in a fan-out batch.
+Readable = dict[tuple[int, int | None], bool]
+
+
+def recipients(session: Session, alert: Alert, followers: list[Follower],
+               readable: Readable | None = None) -> list[Follower]:
     """Return the followers to tell of ``alert``: those who want it and may read it."""
     facts = facts_of(session, alert)
-    return [f for f in followers if wants(f, facts) and may_read(session, f.user, alert)]
+    readable = {} if readable is None else readable
+    told = []
+    for follower in followers:
+        if not wants(follower, facts):
+            continue
+        key = (follower.user.id, alert.declaration_id)
+        if key not in readable:
+            readable[key] = may_read(session, follower.user, alert)
+        if readable[key]:
+            told.append(follower)
+    return told
