@@ -193,3 +193,13 @@ def test_a_message_abandoned_while_sending_is_sent_again_after_its_lease(db: Ses
     assert len(claimed) == 1 and deliverer.run_once().busy is False     # claimed by someone: left alone
     assert deliverer.run_once(now=utcnow() + outbox.LEASE + timedelta(seconds=1)).sent == 1
     assert len(smtp.mailbox.messages) == 1 and messages(db)[0].attempts == 2
+
+
+def test_the_deliver_command_does_a_round_and_says_when_email_is_off(app: Flask, db: Session, auditor: User,
+                                                                     declaration: Declaration) -> None:
+    open_alert(db, kind=AlertKind.SEAL_BROKEN, declaration=declaration)
+    db.commit()
+    result = app.test_cli_runner().invoke(args=["notifications", "deliver", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "e-mail is off" in result.output and "fanned out 1, sent 0" in result.output
+    assert messages(db) == []                            # no mail server: nothing queued for e-mail
