@@ -105,7 +105,7 @@ def test_preferences_save_channels_and_follows_and_refuse_bad_input(db: Session,
     bad = auth.post_form("/notifications/preferences/channels", {"by_email": "1", "email": "nobody"},
                          "/notifications/preferences")
     assert bad.status_code == 422 and "give an e-mail address" in bad.get_data(as_text=True)
-    assert db.get(NotificationSettings, trader.id).email is None
+    assert db.get(NotificationSettings, trader.id) is None            # nothing stored
     good = auth.post_form("/notifications/preferences/channels", {"email": "trader@example.kg"},
                           "/notifications/preferences")
     assert good.status_code == 302

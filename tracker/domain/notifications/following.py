@@ -34,13 +34,9 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"\\]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}
 
 
 def settings_of(session: Session, user: User) -> NotificationSettings:
-    """Return ``user``'s settings, made (defaults on, no e-mail) on first use."""
+    """Return ``user``'s settings; someone who never chose has the defaults (role's follows, no e-mail)."""
     settings = session.get(NotificationSettings, user.id)
-    if settings is None:
-        settings = NotificationSettings(user_id=user.id, follow_defaults=True, by_email=False)
-        session.add(settings)
-        session.flush()
-    return settings
+    return settings or NotificationSettings(user_id=user.id, follow_defaults=True, by_email=False)
 
 
 def choose(session: Session, user: User, follow_defaults: bool, by_email: bool, email: str) -> NotificationSettings:
@@ -52,6 +48,7 @@ def choose(session: Session, user: User, follow_defaults: bool, by_email: bool, 
         raise ValidationFailed({"email": text("give the address to send e-mail to")})
     settings = settings_of(session, user)
     settings.follow_defaults, settings.by_email, settings.email = follow_defaults, by_email, email or None
+    session.add(settings)
     session.flush()
     return settings
 

@@ -82,9 +82,7 @@ def _saved(change: Any, failed: str, done: Any):  # type: ignore[no-untyped-def]
 @login_required
 def notification_preferences():  # type: ignore[no-untyped-def]
     """Show what the user follows, how they are told, and their webhooks."""
-    page = _page()
-    get_session().commit()                       # the settings row made on first visit
-    return page
+    return _page()
 
 
 @bp.post("/notifications/preferences/channels")
