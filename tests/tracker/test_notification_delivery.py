@@ -203,3 +203,22 @@ def test_the_deliver_command_does_a_round_and_says_when_email_is_off(app: Flask,
     assert result.exit_code == 0, result.output
     assert "e-mail is off" in result.output and "fanned out 1, sent 0" in result.output
     assert messages(db) == []                            # no mail server: nothing queued for e-mail
+
+
+def test_a_fault_in_one_message_does_not_hold_up_the_others(db: Session, app: Flask, sessions: Any,
+                                                           receiver: WebhookReceiver, auditor: User,
+                                                           make_user: Callable[..., User],
+                                                           declaration: Declaration) -> None:
+    admin = make_user(Role.LICENSING_ADMIN)
+    receiver.secret = following.add_webhook(db, admin, receiver.url, allow_private=True).secret
+    open_alert(db, kind=AlertKind.LICENCE_REVOKED, declaration=declaration)
+    db.commit()
+
+    def broken(message: OutboxMessage, portal_url: str) -> Any:
+        raise KeyError("a bug in composing")
+
+    with app.app_context():
+        done = Deliverer(sessions, broken, MailServer("127.0.0.1", free_port()), "https://x", True).run_once()
+    assert (done.sent, done.retrying) == (1, 1) and len(receiver.received) == 1
+    mail = next(m for m in messages(db) if m.channel.value == "email")
+    assert mail.state == DeliveryState.PENDING and mail.last_error == "internal error: KeyError"

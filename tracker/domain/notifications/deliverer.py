@@ -23,7 +23,7 @@ from tracker.domain.notifications.email import Mailer, MailServer, message_id
 from tracker.domain.notifications.fanout import fan_out
 from tracker.domain.notifications.payload import webhook_payload
 from tracker.domain.notifications.webhooks import DeliveryFailed, post
-from tracker.models import Channel, OutboxMessage, utcnow
+from tracker.models import Channel, DeliveryState, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,15 @@ class Round:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+
+    def count(self, state: DeliveryState) -> None:
+        """Count one message by where it ended this round."""
+        if state == DeliveryState.SENT:
+            self.sent += 1
+        elif state == DeliveryState.FAILED:
+            self.failed += 1
+        else:
+            self.retrying += 1
 
     @property
     def busy(self) -> bool:
@@ -90,12 +99,15 @@ class Deliverer:
                 self._send(message, mailer)
             except DeliveryFailed as exc:
                 outbox.mark_failed_attempt(message, str(exc), now or utcnow(), exc.permanent)
-                result.failed += message.state == "failed"
-                result.retrying += message.state == "pending"
+            except SQLAlchemyError:
+                raise                                    # the database is away: the message stays claimed
+            except Exception as exc:                     # a fault of ours must not hold up the other messages
+                log.exception("notifications: message %s could not be sent", ident)
+                outbox.mark_failed_attempt(message, f"internal error: {type(exc).__name__}", now or utcnow())
             else:
                 outbox.mark_sent(message, now or utcnow())
-                result.sent += 1
             session.commit()
+            result.count(message.state)
 
     def _send(self, message: OutboxMessage, mailer: Mailer | None) -> None:
         if message.channel == Channel.EMAIL:
