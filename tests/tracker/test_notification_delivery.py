@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 from typing import Any, Callable, Iterator
 
@@ -222,3 +224,17 @@ def test_a_fault_in_one_message_does_not_hold_up_the_others(db: Session, app: Fl
     assert (done.sent, done.retrying) == (1, 1) and len(receiver.received) == 1
     mail = next(m for m in messages(db) if m.channel.value == "email")
     assert mail.state == DeliveryState.PENDING and mail.last_error == "internal error: KeyError"
+
+
+def test_the_deliverer_waits_out_a_database_that_is_away(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from tracker.db import make_engine, make_session_factory
+
+    gone = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite3'}"))
+    deliverer = Deliverer(gone, compose)
+    stop = threading.Event()
+    worker = threading.Thread(target=deliverer.run, args=(stop, 0.05))
+    worker.start()
+    time.sleep(0.3)
+    stop.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive() and "database unavailable" in caplog.text
