@@ -22,6 +22,7 @@ bench: setup
 	.venv/bin/python bench/accounts.py
 	.venv/bin/python bench/geometry.py
 	.venv/bin/python bench/captures.py
+	.venv/bin/python bench/notifications.py
 
 clean:
 	rm -rf .venv *.egg-info .pytest_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: migrate the database, load the demo data once, print the demo accounts,
 # serve the portal on http://127.0.0.1:5000 (PORT=8080 make run for another port) and the
-# beacon gateway on 127.0.0.1:5055, and drive the demo truck along its route, until Ctrl-C.
+# beacon gateway on 127.0.0.1:5055, deliver notifications, and drive the demo truck along its
+# route, until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +57,9 @@ trap stop INT TERM EXIT
 .venv/bin/flask --app tracker run --host "$HOST" --port "$PORT" --no-reload --no-debugger &
 pids+=($!)
 GATEWAY_HTTP_PORT=$GATEWAY_PORT .venv/bin/beacon-gateway serve &
+pids+=($!)
+# Notifications: the bell's entries, e-mail (when SMTP_HOST is set) and webhooks, from the outbox.
+.venv/bin/flask --app tracker notifications deliver &
 pids+=($!)
 for _ in $(seq 50); do   # the simulator starts once the gateway listens
   (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null && break

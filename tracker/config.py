@@ -68,6 +68,18 @@ class Settings:
     migration_database_url: str = ""
     #: Ed25519 private key that signs the evidence chains' heads (PEM); None: the instance folder's.
     evidence_key_file: Path | None = None
+    #: Mail server for notifications; empty: the e-mail channel is off (the bell and webhooks still work).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: Upgrade the SMTP connection with STARTTLS before signing in (port 587 servers).
+    smtp_starttls: bool = False
+    mail_from: str = "mercury-tracking@localhost"
+    #: The portal's address as users reach it, for links in e-mails and webhooks.
+    portal_url: str = "http://127.0.0.1:5000"
+    #: Let webhooks reach loopback and private networks (tests, an internal system); off: refused (SSRF).
+    webhook_allow_private: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -148,7 +160,9 @@ def load_settings(
              "MAP_TILE_ATTRIBUTION", "SESSION_TIMEOUT_MINUTES", "SESSION_COOKIE_SECURE",
              "SESSION_LIFETIME_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_LOCK_MINUTES", "SIGN_IN_ADDRESS_LIMIT",
              "RATE_LIMIT_STORAGE_URI", "TRUSTED_PROXIES", "MIGRATION_DATABASE_URL", "EVIDENCE_KEY_FILE",
-             "MASS_CEILING_G", "PLAUSIBLE_PAST_DAYS", "PLAUSIBLE_FUTURE_MINUTES", "CUSTODY_BEACON_DISTANCE_M"}
+             "MASS_CEILING_G", "PLAUSIBLE_PAST_DAYS", "PLAUSIBLE_FUTURE_MINUTES", "CUSTODY_BEACON_DISTANCE_M",
+             "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_STARTTLS", "MAIL_FROM", "PORTAL_URL",
+             "WEBHOOK_ALLOW_PRIVATE"}
     extra = {k: v for src in (file_values, overrides) for k, v in src.items() if k not in known}
     return Settings(
         instance_path=instance_path,
@@ -174,8 +188,21 @@ def load_settings(
         trusted_proxies=_count("TRUSTED_PROXIES", pick("TRUSTED_PROXIES", 0)),
         migration_database_url=normalise_database_url(str(pick("MIGRATION_DATABASE_URL", ""))),
         evidence_key_file=Path(pick("EVIDENCE_KEY_FILE")) if pick("EVIDENCE_KEY_FILE") else None,
+        smtp_host=str(pick("SMTP_HOST", "")),
+        smtp_port=_positive_int("SMTP_PORT", pick("SMTP_PORT", 25)),
+        smtp_user=str(pick("SMTP_USER", "")),
+        smtp_password=str(pick("SMTP_PASSWORD", "")),
+        smtp_starttls=_flag(pick("SMTP_STARTTLS", "")),
+        mail_from=str(pick("MAIL_FROM", "mercury-tracking@localhost")),
+        portal_url=str(pick("PORTAL_URL", "http://127.0.0.1:5000")).rstrip("/"),
+        webhook_allow_private=_flag(pick("WEBHOOK_ALLOW_PRIVATE", "")),
         extra=extra,
     )
+
+
+def _flag(value: Any) -> bool:
+    """Return whether a setting says yes (1, true, yes, on)."""
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _hours(name: str, value: Any) -> float:

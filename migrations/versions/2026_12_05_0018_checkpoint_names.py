@@ -5,7 +5,7 @@ holds its name in the other languages, {"ru": "Ошский таможенный
 so a Russian or Kyrgyz page names the place in its own language. Empty: the English name serves.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-05
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0018'
-down_revision = '0015'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

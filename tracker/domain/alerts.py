@@ -15,7 +15,16 @@ from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.access import Action, alert_filter, may
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.text import text
-from tracker.models import Alert, AlertEvent, AlertSeverity, AlertStatus, Declaration, User, utcnow
+from tracker.models import (
+    Alert,
+    AlertEvent,
+    AlertSeverity,
+    AlertStatus,
+    Declaration,
+    NotificationFanout,
+    User,
+    utcnow,
+)
 
 SYSTEM = "system"
 
@@ -42,7 +51,9 @@ def open_alert(
 ) -> Alert:
     """Open an alert and record who (or which rule: ``actor=None``) opened it.
 
-    The severity is the kind's own (:class:`AlertKind`) unless one is given.
+    The severity is the kind's own (:class:`AlertKind`) unless one is given. Whoever must
+    be told of it is worked out later by the notifications deliverer, from the one fan-out
+    row written here with the alert (so nothing is lost, and opening stays cheap).
     """
     at = at or utcnow()
     kind = AlertKind(kind)
@@ -50,6 +61,7 @@ def open_alert(
                   details=dict(details or {}), lat=lat, lon=lon, opened_at=at, status=AlertStatus.OPEN)
     session.add(alert)
     _step(alert, "opened", actor, note or kind.value, at)
+    session.add(NotificationFanout(alert=alert))
     session.flush()
     return alert
 

@@ -53,6 +53,17 @@ from tracker.models.evidence import (
 )
 from tracker.models.archives import PositionArchive
 from tracker.models.device_messages import DeviceMessage, DeviceTraffic
+from tracker.models.notifications import (
+    Channel,
+    DeliveryState,
+    FollowSubject,
+    Notification,
+    NotificationFanout,
+    NotificationSettings,
+    OutboxMessage,
+    Subscription,
+    WebhookEndpoint,
+)
 from tracker.models.places import Checkpoint
 from tracker.models.tracking import Alert, AlertEvent, Beacon, Position
 from tracker.models.watch import DeclarationWatch
@@ -60,6 +71,8 @@ from tracker.models.users import AccountEvent, DeviceToken, User, UserSession, o
 from tracker.models.zones import Zone, ZoneKind
 
 __all__ = [
+    "Channel", "DeliveryState", "FollowSubject", "Notification", "NotificationFanout", "NotificationSettings",
+    "OutboxMessage", "Subscription", "WebhookEndpoint",
     "DeviceMessage", "DeviceTraffic", "DeclarationWatch", "PositionArchive",
     "PlaceRole",
     "RoutePlace",

@@ -33,8 +33,9 @@ OPTIONS = {"**.html": {"extensions": "jinja2.ext.do", "trimmed": "true"}}
 SOURCES: dict[str, list[tuple[Path, tuple[str, ...]]]] = {
     "messages": [(WEB, ("app.py", "auth.py", "errors.py", "guards.py", "i18n.py", "labels.py", "portal/home.py",
                         "portal/search.py", "portal/navigation.py", "portal/pages.py", "portal/containers.py",
-                        "portal/live.py", "templates/*.html"))],
-    "domain": [(TRACKER / "domain", ("*.py",))],
+                        "portal/live.py", "templates/*.html", "portal/notifications*.py",
+                        "templates/notifications/*.html", "notification_mail.py"))],
+    "domain": [(TRACKER / "domain", ("*.py", "notifications/*.py"))],
     "trader": [(WEB, ("portal/trader*.py", "templates/trader/*.html"))],
     "officer": [(WEB, ("portal/officer*.py", "portal/alerts*.py", "templates/officer/*.html",
                        "templates/alerts/*.html"))],

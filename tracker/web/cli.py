@@ -15,7 +15,7 @@ from tracker.db import session_scope
 from tracker.domain.passwords import WeakPassword
 from tracker.domain.users import AccountError, create_user
 from tracker.models import Checkpoint, Dealer, Role
-from tracker.web import cli_devices, cli_evidence, cli_licensing, cli_positions
+from tracker.web import cli_devices, cli_evidence, cli_licensing, cli_notifications, cli_positions
 from tracker.web.database import session_factory
 
 DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     cli_evidence.init_app(app)
     app.cli.add_command(cli_devices.device_group)
     app.cli.add_command(cli_positions.positions_group)
+    app.cli.add_command(cli_notifications.notifications_group)
 
 
 def _url() -> str:

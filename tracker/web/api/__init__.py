@@ -56,8 +56,8 @@ def _require_json_body():  # type: ignore[no-untyped-def]
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     """Register the API blueprint; it authenticates by session and refuses cross-site writes."""
     from tracker.web.api import (  # noqa: F401  (register the views on bp)
-        audit, custody, devices, exports, idempotency, licensing, lifecycle, openapi, register, reports,
-        routes, scans,
+        audit, custody, devices, exports, idempotency, licensing, lifecycle, notifications, openapi, register,
+        reports, routes, scans,
     )
 
     openapi.complete(openapi.PATHS)

@@ -16,7 +16,7 @@ def init_app(app: Flask) -> None:
     """Register every portal page and the navigation."""
     from tracker.web.portal import (  # noqa: F401  (register the views on bp)
         admin, alerts, audit_books, audit_compliance, audit_flows, audit_now, containers, declarations, home,
-        live, officer, search, trader,
+        live, notifications, notifications_preferences, officer, search, trader,
     )
     app.register_blueprint(bp)
     init_navigation(app)
