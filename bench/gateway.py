@@ -62,6 +62,8 @@ ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 NMEA_DATA = ROOT / "tests" / "data" / "nmea"   # gpsd's receiver logs, committed with their licence
 WINDOW = 800
+#: The first of the beacons whose trips get month-old fixes (the backlog line).
+BACKLOG = 2 * BEACONS + 1000
 
 
 # ------------------------------------------------------------------ database
@@ -78,7 +80,9 @@ def drop_database(engine: Engine) -> None:
 
 
 def seed(engine: Engine) -> None:
-    """10,000 beacons on a trip in transit, 10,000 without a declaration, 1,000 fillers."""
+    """10,000 beacons on a trip in transit, 10,000 without a declaration, 1,000 fillers, then
+    10,000 more on a trip in transit for the backlog (month-old fixes: kept apart, since on the
+    same trips they would stand for a month-long stop before the live fixes)."""
     with engine.begin() as connection:
         dealer = connection.execute(insert(Dealer).values(legal_name="Bench LLC", taxpayer_number="1",
                                                           country="KG").returning(Dealer.id)).scalar_one()
@@ -88,7 +92,7 @@ def seed(engine: Engine) -> None:
                 for code, lat, lon in (("OSH", 40.528, 72.799), ("JAL", 40.933, 73.0))]
         connection.execute(insert(Beacon), [{"device_id": device_id(n), "protocol": "json",
                                              "reporting_period_s": 10**7, "description": ""}
-                                            for n in range(2 * BEACONS + 1000)])
+                                            for n in range(3 * BEACONS + 1000)])
         ids = dict(connection.execute(select(Beacon.device_id, Beacon.id)).all())
         connection.execute(insert(Declaration), [{
             "kind": "domestic", "status": "in_transit", "reference": f"B{n:09d}",
@@ -96,7 +100,7 @@ def seed(engine: Engine) -> None:
             "origin_id": ends[0], "destination_id": ends[1], "route": ROUTE, "corridor_m": 500,
             "beacon_id": ids[device_id(n)], "vehicle": "", "decision_reason": "",
             "planned_departure": START, "planned_arrival": START + timedelta(days=300), "departed_at": START,
-        } for n in range(BEACONS)])
+        } for n in [*range(BEACONS), *range(BACKLOG, BACKLOG + BEACONS)]])
 
 
 def device_id(n: int) -> str:
@@ -121,7 +125,7 @@ class Tracks:
 
     def __init__(self, untracked: bool = False, live: bool = False) -> None:
         self.sent: dict[int, int] = {}
-        self.offset = BEACONS if untracked else 0
+        self.offset = BEACONS if untracked else 0 if live else BACKLOG
         self.live = live
         self.last: dict[int, datetime] = {}
 
@@ -209,8 +213,7 @@ def pipeline_figures(engine: Engine, duration_s: float, evaluated: list[int]) ->
     print(f"{'beacons':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'COPY rows/s':>12}")
     # each line carries on where the last left off
     tracks = {"none": Tracks(untracked=True), "live": Tracks(live=True), "backlog": Tracks()}
-    # The backlog first: its month-old fixes come before the live ones on the same beacons.
-    lines = [(n, "none") for n in (1, 100, BEACONS)] + [(BEACONS, "backlog")] + [(n, "live") for n in evaluated]
+    lines = [(n, "none") for n in (1, 100, BEACONS)] + [(n, "live") for n in evaluated] + [(BEACONS, "backlog")]
     for beacons, what in lines:
         if what == "live" and beacons == BEACONS:
             pings, seconds = closed_loop(writer, tracks[what], beacons, 0.0)   # one ping each: trips under way
