@@ -75,9 +75,29 @@ class Watch(NamedTuple):
 
 def plan_fingerprint(plan: Plan) -> str:
     """Return a short fingerprint of what the quiet checks read from a plan."""
+    return _facts(plan)[0]
+
+
+Box = tuple[float, float, float, float]
+
+
+def _facts(plan: Plan) -> tuple[str, tuple[Box, ...]]:
+    """Return the plan's fingerprint and its prohibited zones' boxes, worked out once per plan."""
+    known = _FINGERPRINTS.get(id(plan))
+    if known is not None and known[0] is plan:
+        return known[1], known[2]
     parts = (plan.corridor.length_m, plan.corridor.width_m, plan.reporting_period_s, plan.planned_arrival,
              plan.departed_at, plan.destination, tuple(a.name for a in plan.prohibited))
-    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+    fingerprint = hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+    boxes = tuple(_widened(area.polygon.bounds) for area in plan.prohibited)
+    if len(_FINGERPRINTS) > 40_000:          # plans are re-read every half minute: forget the old ones
+        _FINGERPRINTS.clear()
+    _FINGERPRINTS[id(plan)] = (plan, fingerprint, boxes)
+    return fingerprint, boxes
+
+
+#: id(plan) -> (plan, its fingerprint, its prohibited zones' boxes); the plan is kept so its id stays its own.
+_FINGERPRINTS: dict[int, tuple[Plan, str, tuple[Box, ...]]] = {}
 
 
 def advance(watch: Watch, fixes: Sequence[Fix], plan: Plan, rules: Rules, now: datetime,
@@ -87,7 +107,8 @@ def advance(watch: Watch, fixes: Sequence[Fix], plan: Plan, rules: Rules, now: d
     ``outside[i]`` says whether fix ``i`` is outside the corridor's outer edge (computed
     for the whole batch at once by the caller: see ``outside_corridor``).
     """
-    if watch.plan != plan_fingerprint(plan):
+    fingerprint, boxes = _facts(plan)
+    if watch.plan != fingerprint:
         return None
     now_t = epoch(now)
     for fix, out in zip(fixes, outside):
@@ -97,7 +118,7 @@ def advance(watch: Watch, fixes: Sequence[Fix], plan: Plan, rules: Rules, now: d
         if watch.arrived:
             watch = watch._replace(last_t=t, last_lat=fix.lat, last_lon=fix.lon)
             continue                             # after arrival no fix changes an episode
-        if out or not _quiet(watch, fix, t, plan, rules, now_t):
+        if out or not _quiet(watch, fix, t, plan, rules, now_t, boxes):
             return None
         watch = _stay(watch, fix, t, rules)
         if watch is None:
@@ -105,7 +126,8 @@ def advance(watch: Watch, fixes: Sequence[Fix], plan: Plan, rules: Rules, now: d
     return watch
 
 
-def _quiet(watch: Watch, fix: Fix, t: float, plan: Plan, rules: Rules, now_t: float) -> bool:
+def _quiet(watch: Watch, fix: Fix, t: float, plan: Plan, rules: Rules, now_t: float,
+           prohibited: tuple[Box, ...]) -> bool:
     """Return whether ``fix`` (after the watch's last) can change no episode, the corridor apart."""
     normal = rules.signal_periods * plan.reporting_period_s
     if not fix.valid or fix.flags or t - watch.heard_t > normal or now_t - t > normal:
@@ -117,8 +139,9 @@ def _quiet(watch: Watch, fix: Fix, t: float, plan: Plan, rules: Rules, now_t: fl
         return False
     if plan.destination is not None and _near(plan.destination, fix):
         return False                             # maybe arriving
-    if any(_in_box(area.polygon.bounds, fix) for area in plan.prohibited):
-        return False
+    for minx, miny, maxx, maxy in prohibited:
+        if minx <= fix.lon <= maxx and miny <= fix.lat <= maxy:
+            return False                         # maybe inside a prohibited zone
     due = plan.planned_arrival
     return watch.late or due is None or max(t, now_t) <= epoch(due)
 
@@ -190,6 +213,6 @@ def _near(circle: Circle, fix: Fix) -> bool:
     return abs(fix.lat - circle.lat) <= dlat and abs(fix.lon - circle.lon) <= dlon
 
 
-def _in_box(bounds: tuple[float, float, float, float], fix: Fix) -> bool:
+def _widened(bounds: tuple[float, float, float, float]) -> Box:
     minx, miny, maxx, maxy = bounds
-    return minx - 1e-3 <= fix.lon <= maxx + 1e-3 and miny - 1e-3 <= fix.lat <= maxy + 1e-3
+    return minx - 1e-3, miny - 1e-3, maxx + 1e-3, maxy + 1e-3
