@@ -30,5 +30,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
-    with op.batch_alter_table('checkpoints') as batch_op:
-        batch_op.drop_column('names')
+    if op.get_bind().dialect.name == 'sqlite':
+        # In place (SQLite 3.35+): a batch copy would drop the table the declarations refer to.
+        op.execute('ALTER TABLE checkpoints DROP COLUMN names')
+        return
+    op.drop_column('checkpoints', 'names')

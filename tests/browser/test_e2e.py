@@ -27,6 +27,8 @@ from tests.browser.trip_data import (
     short_haul_gpx,
     wait_for_alert,
 )
+from tracker.domain import geography as geo
+from tracker.domain.place_names import place_name
 from tracker.models import Alert, AlertStatus, Beacon, Declaration, DeclarationStatus, utcnow
 
 pytestmark = pytest.mark.browser
@@ -178,7 +180,8 @@ def check_declaration_page(tab: Visitor, shots: Screenshots, declaration_id: int
         page.locator(layer).first.wait_for(state="attached")
     custody_rows = page.locator("#custody-events tbody tr").all_inner_texts()
     assert len(custody_rows) == 2, custody_rows
-    assert "Osh customs post" in custody_rows[0] and WAREHOUSE.name in custody_rows[1], custody_rows
+    osh = place_name({"name": geo.site("OSH").name, "names": geo.CHECKPOINT_NAMES["OSH"]}, tab.language)
+    assert osh in custody_rows[0] and WAREHOUSE.name in custody_rows[1], custody_rows
     assert page.locator(f"#declaration-alerts a[href$='/alerts/{off_route.id}']").count() == 1
     scans = [entry for entry in page.locator("#timeline > li").all_inner_texts() if sscc in entry]
     assert len(scans) == 2, f"the timeline has {len(scans)} scans of {sscc}"

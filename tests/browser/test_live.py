@@ -150,8 +150,8 @@ def test_pings_move_the_marker_and_bring_the_alert_without_a_reload(
     now.page.wait_for_selector(f"#open-alerts tr[data-alert='{alert.id}']")
     now.page.wait_for_selector("#now-map .marker-in_transit.severity-warning, "
                                "#now-map .marker-in_transit.severity-critical")
-    page.page.wait_for_function(f"document.querySelectorAll('#declaration-alerts tbody tr').length > {rows_before}")
-    page.page.wait_for_function(f"document.querySelectorAll('#declaration-map .marker-alert').length > {alerts_before}")
+    page.page.wait_for_function(f"() => document.querySelectorAll('#declaration-alerts tbody tr').length > {rows_before}")
+    page.page.wait_for_function(f"() => document.querySelectorAll('#declaration-map .marker-alert').length > {alerts_before}")
     shots(now.page, f"now-alert-{language}")
     shots(page.page, f"declaration-alert-{language}")
     assert now.page.evaluate("window.sameDocument") and page.page.evaluate("window.sameDocument")
