@@ -12,8 +12,9 @@ fail or block (a counter is a lock and an addition). Label values coming from de
 """
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                PlatformCollector, ProcessCollector, generate_latest)
@@ -66,7 +67,13 @@ def show_protocols(protocols: Iterable[str]) -> None:
 
 def count_message(protocol: str) -> None:
     """Count one message received in ``protocol``."""
-    MESSAGES.labels(_label(protocol)).inc()
+    _messages_of(protocol).inc()
+
+
+@functools.lru_cache(maxsize=256)
+def _messages_of(protocol: str) -> Any:
+    """Return the message counter of one protocol (looking a label up costs more than counting)."""
+    return MESSAGES.labels(_label(protocol))
 
 
 def count_positions(protocol: str, stored: int, duplicates: int = 0) -> None:

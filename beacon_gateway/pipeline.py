@@ -85,6 +85,9 @@ class Handler(Protocol):
     """One step of the pipeline; built once from the settings, called once per batch."""
 
     name: str
+    #: False for a handler that sends no SQL, or wraps all it sends in savepoints of its own:
+    #: the pipeline then spares it the savepoint (two round trips a batch)
+    needs_savepoint: bool
 
     def __call__(self, batch: Batch) -> None:
         """Do this step for every ping of the batch."""
@@ -97,10 +100,13 @@ class Pipeline:
         self.handlers = list(handlers)
 
     def run(self, batch: Batch) -> Batch:
-        """Pass the batch through every handler, each inside a savepoint."""
+        """Pass the batch through every handler, each inside a savepoint when it needs one."""
         for handler in self.handlers:
             try:
-                with batch.session.begin_nested():
+                if getattr(handler, "needs_savepoint", True):
+                    with batch.session.begin_nested():
+                        handler(batch)
+                else:
                     handler(batch)
             except Exception as exc:  # noqa: BLE001 - the pipeline must go on (Traccar's rule)
                 if database_lost(exc, batch.session):

@@ -51,6 +51,8 @@ class Position:
     extra: Mapping[str, Any] = field(default_factory=dict)  # battery, ignition, alarm, IO values
 
     def flagged(self, *flags: str) -> Position:
-        """Return a copy with ``flags`` added (each once, in order)."""
+        """Return a copy with ``flags`` added (each once, in order); itself when none is new."""
+        if not flags or all(flag in self.flags for flag in flags):
+            return self
         merged = tuple(dict.fromkeys(self.flags + flags))
         return replace(self, flags=merged)

@@ -6,9 +6,10 @@ SQLite gets the same foreign-key enforcement everywhere.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -72,3 +73,16 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def among(session: Session, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """Return ``column IN (values)``: on PostgreSQL ``column = ANY(array)``, one parameter for any count.
+
+    An expanding ``IN`` binds one parameter per value, so a batch of a thousand ids is a new
+    statement each time: converted again by the driver and planned again by the server.
+    The array form is one constant statement, which the driver caches and the server prepares.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)

@@ -24,7 +24,8 @@ _CORRIDOR_CACHE_SIZE = 2048
 _PLAN_CACHE_SIZE = 20_000
 #: Plans (stops, checkpoints, zones) are re-read after this long, so edits show within it.
 PLAN_TTL_S = 30.0
-_PLANS: OrderedDict[tuple[object, ...], tuple[float, Plan]] = OrderedDict()
+#: declaration id -> (the plan's key when read, when read, the plan)
+_PLANS: OrderedDict[int, tuple[tuple[object, ...], float, Plan]] = OrderedDict()
 
 
 def corridor_of(declaration: Declaration, rules: Rules) -> Corridor:
@@ -61,9 +62,9 @@ def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rule
     """
     plans, missing = {}, []
     for declaration in declarations:
-        cached = _PLANS.get(_plan_key(declaration, rules))
-        if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S:
-            plans[declaration.id] = cached[1]
+        cached = cached_plan(declaration, rules)
+        if cached is not None:
+            plans[declaration.id] = cached
         else:
             missing.append(declaration)
     if missing:
@@ -71,7 +72,7 @@ def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rule
         zones = _zones_by_declaration(session, [d.id for d in missing])
         for declaration in missing:
             plan = _read_plan(declaration, zones.get(declaration.id, zones[None]), rules)
-            _PLANS[_plan_key(declaration, rules)] = (time.monotonic(), plan)
+            _PLANS[declaration.id] = (_plan_key(declaration, rules), time.monotonic(), plan)
             plans[declaration.id] = plan
         while len(_PLANS) > _PLAN_CACHE_SIZE:
             _PLANS.popitem(last=False)
@@ -80,8 +81,10 @@ def plans_for(session: Session, declarations: Sequence[Declaration], rules: Rule
 
 def cached_plan(declaration: Any, rules: Rules) -> Plan | None:
     """Return the plan cached for a declaration (or a row with its plan's key columns), if still fresh."""
-    cached = _PLANS.get(_plan_key(declaration, rules))
-    return cached[1] if cached is not None and time.monotonic() - cached[0] < PLAN_TTL_S else None
+    cached = _PLANS.get(declaration.id)
+    if cached is None or time.monotonic() - cached[1] >= PLAN_TTL_S or cached[0] != _plan_key(declaration, rules):
+        return None
+    return cached[2]
 
 
 #: The declaration's columns a plan depends on (besides its route, stops, checkpoints, zones and beacon).

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from beacon_gateway.config import GatewaySettings
 from beacon_gateway.decoders import osmand
 from beacon_gateway.pipeline import FORBIDDEN, UNAUTHORIZED, Batch, Ping
+from tracker.db import among
 from tracker.domain.tokens import hash_token, well_formed_token
 from tracker.models import Beacon, DeviceKind, DeviceToken
 
@@ -32,6 +33,7 @@ class AuthenticateDevice:
     """Resolve each ping's device id to a beacon and check its bearer token when one came."""
 
     name = "authenticate"
+    needs_savepoint = True
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Nothing to configure: registration and tokens live in the database."""
@@ -39,7 +41,7 @@ class AuthenticateDevice:
     def __call__(self, batch: Batch) -> None:
         """Attach beacon ids; refuse unknown devices, bad tokens and other beacons' tokens."""
         live = batch.live()
-        beacons = self._beacons(batch, {ping.position.device_id for ping in live})
+        beacons = lock_registered(batch, {ping.position.device_id for ping in live})
         tokens = self._tokens(batch, {ping.token for ping in live if ping.token})
         refused: dict[int, Ping] = {}
         for ping in live:
@@ -48,16 +50,8 @@ class AuthenticateDevice:
                 refused.setdefault(ping.submission, ping)
         for ping in refused.values():  # once per submission, however many pings it had
             log.warning("%s ping of %r refused: %s", ping.position.protocol, ping.position.device_id, ping.reason)
-        lock_beacons(batch, {ping.beacon_id for ping in live if ping.beacon_id is not None})
         self._touch(batch, {tokens[ping.token].id for ping in live
                             if ping.rejection is None and ping.token in tokens})
-
-    @staticmethod
-    def _beacons(batch: Batch, device_ids: set[str]) -> dict[str, int]:
-        if not device_ids:
-            return {}
-        rows = batch.session.execute(select(Beacon.device_id, Beacon.id).where(Beacon.device_id.in_(device_ids)))
-        return {device_id: beacon_id for device_id, beacon_id in rows}
 
     @staticmethod
     def _tokens(batch: Batch, secrets: set[str]) -> dict[str, DeviceToken]:
@@ -99,13 +93,18 @@ class AuthenticateDevice:
             .execution_options(synchronize_session=False))
 
 
-def lock_beacons(batch: Batch, beacon_ids: set[int]) -> None:
-    """Hold the beacons' rows until commit (PostgreSQL; SQLite has one writer anyway).
+def lock_registered(batch: Batch, device_ids: set[str]) -> dict[str, int]:
+    """Return the registered beacons among ``device_ids`` (device id -> beacon id), holding their rows.
 
-    One gateway process at a time works on a beacon, so the flags and the evaluation of a
+    The rows stay locked until commit (PostgreSQL; SQLite has one writer anyway), so one
+    gateway process at a time works on a beacon, and the flags and the evaluation of a
     batch see every fix another process committed for it. Locks are taken in id order, so
-    two processes never wait on each other in a cycle.
+    two processes never wait on each other in a cycle. A beacon whose ping is then refused
+    (a wrong token) is locked too, for this short transaction only.
     """
-    if beacon_ids:
-        batch.session.execute(select(Beacon.id).where(Beacon.id.in_(sorted(beacon_ids)))
-                              .order_by(Beacon.id).with_for_update())
+    if not device_ids:
+        return {}
+    rows = batch.session.execute(select(Beacon.device_id, Beacon.id)
+                                 .where(among(batch.session, Beacon.device_id, sorted(device_ids)))
+                                 .order_by(Beacon.id).with_for_update())
+    return {device_id: beacon_id for device_id, beacon_id in rows}

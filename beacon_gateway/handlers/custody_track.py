@@ -17,6 +17,7 @@ class SettleCustodyTrack:
     """
 
     name = "custody_track"
+    needs_savepoint = True
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Nothing to read here: the distance limit is the tracker's setting (CUSTODY_BEACON_DISTANCE_M)."""

@@ -22,6 +22,7 @@ class EvaluateDeclarations:
     """Judge the batch's new fixes: quiet ones against their declaration's watch, the rest by every rule."""
 
     name = "evaluate"
+    needs_savepoint = False  # its own savepoints hold all it sends
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Nothing to read here: the evaluation reads its own rules."""
@@ -84,6 +85,7 @@ class ReportAlerts:
     """Log each alert the batch opened, for the operators watching the gateway's output."""
 
     name = "alerts"
+    needs_savepoint = False  # logs only
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Nothing to configure: alerts are logged at WARNING."""

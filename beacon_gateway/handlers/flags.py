@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from beacon_gateway.config import GatewaySettings
 from beacon_gateway.pipeline import Batch, Ping
@@ -29,6 +29,7 @@ from beacon_gateway.position import (
 )
 from tracker.models import Beacon
 from tracker.models import Position as PositionRow
+from tracker.models.base import UTCDateTime
 
 GPS_WEEK_ROLLOVER = timedelta(weeks=1024)
 ROLLOVER_SLACK = timedelta(days=14)       # how far from an exact 1024-week shift still counts
@@ -62,6 +63,7 @@ class FlagSuspicious:
     """Add flags from the fix alone and from the device's neighbouring fix in time."""
 
     name = "flag"
+    needs_savepoint = True
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Read the thresholds once."""
@@ -164,10 +166,21 @@ def _stored(row: Any) -> Fix:
     return Fix(row.fix_time, row.lat, row.lon, row.speed_kmh, row.id, tuple(row.flags or ()))
 
 
+#: PostgreSQL: one index probe per beacon (the newest of its fixes in each month), one constant statement.
+_LATEST = text(
+    "SELECT b.id AS beacon_id, p.fix_time, p.lat, p.lon, p.speed_kmh, p.id, p.flags"
+    " FROM unnest(CAST(:ids AS integer[])) AS b(id) CROSS JOIN LATERAL"
+    " (SELECT fix_time, lat, lon, speed_kmh, id, flags FROM positions WHERE beacon_id = b.id"
+    " ORDER BY fix_time DESC LIMIT 1) AS p").columns(fix_time=UTCDateTime)
+
+
 def latest_fixes(batch: Batch, beacon_ids: set[int]) -> dict[int, Fix]:
     """Return each beacon's latest stored fix (one index probe per beacon, flat as the table grows)."""
     if not beacon_ids:
         return {}
+    if batch.session.get_bind().dialect.name == "postgresql":
+        rows = batch.session.execute(_LATEST, {"ids": sorted(beacon_ids)})
+        return {row.beacon_id: _stored(row) for row in rows}
     newest = (select(PositionRow.id).where(PositionRow.beacon_id == Beacon.id)
               .order_by(PositionRow.fix_time.desc()).limit(1).correlate(Beacon).scalar_subquery())
     ids = select(newest).where(Beacon.id.in_(sorted(beacon_ids)))

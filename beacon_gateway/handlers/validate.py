@@ -9,6 +9,10 @@ from beacon_gateway.pipeline import BATCH_REJECTED, INVALID, Batch
 from beacon_gateway.position import FLAG_INVALID_FIX, Position
 
 
+#: The largest count the satellites column holds (a 32-bit integer); real receivers see a few dozen.
+MAX_SATELLITES = 2**31 - 1
+
+
 def position_problems(position: Position) -> dict[str, str]:
     """Return field -> message for every value of ``position`` that cannot be stored."""
     problems: dict[str, str] = {}
@@ -22,6 +26,8 @@ def position_problems(position: Position) -> dict[str, str]:
         value = getattr(position, name)
         if value is not None and (not _finite(value) or value < 0):
             problems[name] = f"{name} must be a number >= 0, got {value!r}"
+    if isinstance(position.satellites, int) and position.satellites > MAX_SATELLITES:
+        problems["satellites"] = f"satellites must be at most {MAX_SATELLITES}, got {position.satellites!r}"
     for name in ("course", "altitude_m"):
         value = getattr(position, name)
         if value is not None and not _finite(value):
@@ -37,6 +43,7 @@ class ValidateFix:
     """Refuse impossible values; flag fixes the device itself calls invalid (kept as evidence)."""
 
     name = "validate"
+    needs_savepoint = False  # no SQL
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Nothing to configure: the globe's ranges do not change."""

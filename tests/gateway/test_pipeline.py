@@ -92,6 +92,30 @@ def test_positions_of_a_registered_beacon_are_stored_with_raw_message(db, writer
     assert stored[1].speed_kmh == 40.0 and stored[1].fix_time == T0 + timedelta(seconds=30)
 
 
+def test_every_value_is_stored_exactly_as_received(db, writer, make_beacon) -> None:
+    """The batch travels to the database as one document: nothing may be rounded or re-encoded on the way."""
+    beacon = make_beacon()
+    raw = bytes(range(256)) + b"\x00\xff"
+    when = (T0 + timedelta(microseconds=123457)).astimezone(timezone(timedelta(hours=6)))
+    position = Position(device_id=beacon.device_id, fix_time=when, lat=40.123456789012345, lon=72.99999999999999,
+                        protocol="json", raw=raw, speed_kmh=0.1 + 0.2, course=359.9999999, altitude_m=-12.5e-7,
+                        accuracy_m=1e-300, hdop=123456789.125, satellites=2**31 - 1)
+    assert ingest(writer, [position]) == [Outcome(stored=1)]
+    [row] = rows(db, beacon.id)
+    assert (row.fix_time, row.lat, row.lon, row.raw) == (when, 40.123456789012345, 72.99999999999999, raw)
+    assert (row.speed_kmh, row.course, row.altitude_m, row.accuracy_m, row.hdop, row.satellites) == (
+        0.1 + 0.2, 359.9999999, -12.5e-7, 1e-300, 123456789.125, 2**31 - 1)
+
+
+def test_a_value_past_its_column_refuses_only_its_own_message(db, writer, make_beacon) -> None:
+    beacon = make_beacon()
+    big, good = ingest(writer, [fix(beacon.device_id, 0, satellites=2**63)], [fix(beacon.device_id, 30)])
+    assert [(r.code, r.reason) for r in big.rejected] == [
+        (INVALID, f"satellites: satellites must be at most {2**31 - 1}, got {2**63}")]
+    assert good == Outcome(stored=1)
+    assert [r.fix_time for r in rows(db, beacon.id)] == [T0 + timedelta(seconds=30)]
+
+
 def test_unregistered_device_is_refused_and_nothing_stored(db, writer) -> None:
     [outcome] = ingest(writer, [fix("999999999999999")])
     assert [(r.code, r.reason) for r in outcome.rejected] == [
@@ -278,7 +302,7 @@ def test_failing_authentication_stores_nothing_unchecked(db, sessions, make_beac
     def broken(*_args: Any, **_kw: Any) -> dict[str, int]:
         raise RuntimeError("auth bug")
 
-    monkeypatch.setattr(authenticate.AuthenticateDevice, "_beacons", staticmethod(broken))
+    monkeypatch.setattr(authenticate, "lock_registered", broken)
     writer = BatchWriter(sessions, build_pipeline(SETTINGS))
     beacon = make_beacon()
     assert isinstance(ingest(writer, [fix(beacon.device_id)])[0], NotStored)

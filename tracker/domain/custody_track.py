@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.db import among
 from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.alerts import close_alert, open_alert
 from tracker.domain.audit.compliance import epoch_seconds, is_location
@@ -125,7 +126,7 @@ def _waiting(session: Session, beacon_ids: list[int]) -> list[Alert]:
     """Return the unclosed "no beacon position at custody" alerts of declarations carrying the beacons."""
     return list(session.scalars(
         select(Alert).join(Declaration, Declaration.id == Alert.declaration_id)
-        .where(Declaration.beacon_id.in_(beacon_ids), Alert.kind == AlertKind.NO_BEACON_POSITION_AT_CUSTODY,
+        .where(among(session, Declaration.beacon_id, beacon_ids), Alert.kind == AlertKind.NO_BEACON_POSITION_AT_CUSTODY,
                Alert.status.in_(UNCLOSED)).order_by(Alert.id)))
 
 

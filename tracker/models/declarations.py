@@ -84,6 +84,7 @@ class Declaration(Base):
         ),
         Index("ix_declarations_status_departure", "status", "planned_departure"),
         Index("ix_declarations_departed_at", "departed_at"),   # flows by period of departure (audit)
+        Index("ix_declarations_beacon_departed", "beacon_id", "departed_at"),   # a beacon's trips (gateway)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
