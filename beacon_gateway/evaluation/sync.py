@@ -207,7 +207,8 @@ def read_fixes_many(session: Session, windows: Mapping[int, datetime | None]) ->
 
 
 #: PostgreSQL: one constant statement (prepared once) for any number of declarations, in
-#: (declaration, fix time, id) order. It hands back what needs no conversion: the fix time
+#: (declaration, fix time, id) order. The fix before a window is sought from the departure
+#: on (a declaration's fixes are never older), so the months before the trip are pruned. It hands back what needs no conversion: the fix time
 #: as UTC without a zone, the flags as text and only when there are any (most fixes have none).
 _LATERAL = text(
     "SELECT p.declaration_id, p.fix_time AT TIME ZONE 'UTC', p.lat, p.lon, p.speed_kmh,"
@@ -215,7 +216,9 @@ _LATERAL = text(
     " FROM unnest(CAST(:ids AS integer[]), CAST(:sinces AS timestamptz[])) AS w(declaration_id, since)"
     " CROSS JOIN LATERAL (SELECT * FROM positions q WHERE q.declaration_id = w.declaration_id"
     " AND q.fix_time >= COALESCE((SELECT max(r.fix_time) FROM positions r"
-    " WHERE r.declaration_id = w.declaration_id AND r.fix_time < w.since), w.since)) AS p"
+    " WHERE r.declaration_id = w.declaration_id AND r.fix_time < w.since"
+    " AND r.fix_time >= (SELECT COALESCE(d.departed_at, '-infinity') FROM declarations d"
+    " WHERE d.id = w.declaration_id)), w.since)) AS p"
     " ORDER BY p.declaration_id, p.fix_time, p.id"
 )
 #: Stands for "from the beginning" in the PostgreSQL statement.
