@@ -323,13 +323,12 @@ def nmea_figures() -> None:
     print(f"   bare pynmea2.parse: {len(lines) / bare:>6.0f} lines/s")
 
 
-def growth_figures(engine: Engine, sizes: list[int], duration_s: float) -> None:
+def growth_figures(engine: Engine, sizes: list[int], duration_s: float, tracks: dict[str, Tracks]) -> None:
     writer = make_writer(engine)
     print(f"\n4. Cost per ping as the table grows (100 beacons, closed loop, {duration_s:.0f} s a line)")
     print(f"{'rows':>12} {'declaration':>12} {'pings/s':>9} {'µs/ping':>9} {'fill COPY rows/s':>17}")
-    plain, evaluated = Tracks(untracked=True), Tracks(live=True)
-    for beacon in range(100):   # evaluated fixes stay in the past (a future fix is flagged, not located)
-        plain.sent[beacon + BEACONS], evaluated.sent[beacon] = 200_000, 20_000
+    # the first 100 beacons of each kind carry on along their tracks (live: timed as sent)
+    plain, evaluated = tracks["none"], tracks["live"]
     for size in sizes:
         fill = 0.0
         missing = size - count_positions(engine)
@@ -337,8 +336,8 @@ def growth_figures(engine: Engine, sizes: list[int], duration_s: float) -> None:
             fill = copy_rows(engine, missing)
             with engine.connect() as connection:
                 connection.execute(text("ANALYZE positions"))
-        for tracks, what in ((plain, "none"), (evaluated, "evaluated")):
-            pings, seconds = closed_loop(writer, tracks, 100, duration_s)
+        for track, what in ((plain, "none"), (evaluated, "evaluated")):
+            pings, seconds = closed_loop(writer, track, 100, duration_s)
             print(f"{count_positions(engine):>12} {what:>12} {pings / seconds:>9.0f} "
                   f"{seconds / pings * 1e6:>9.0f} {fill:>17.0f}", flush=True)
     writer.stop()
@@ -373,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         for processes in (1, 2):
             mqtt_figures(engine, pings, processes, live, "live", warmup=BEACONS)
         nmea_figures()
-        growth_figures(engine, sizes, duration)
+        growth_figures(engine, sizes, duration, tracks)
     finally:
         drop_database(engine)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end (other work on this machine counts)")
