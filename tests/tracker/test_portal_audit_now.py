@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from tracker.domain.alerts import close_alert, open_alert
-from tracker.models import Declaration, DeclarationStatus, Position, utcnow
+from tracker.models import Declaration, DeclarationStatus, ExpectedCheckpoint, Position, utcnow
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -152,6 +152,32 @@ def test_table_is_paginated(client: FlaskClient, make_declaration: Callable[...,
     shown = list(rows(first, "in-transit", "data-declaration")) + list(rows(second, "in-transit", "data-declaration"))
     assert sorted(int(i) for i in shown) == ids
     assert "1–25 of 27" in first and 'rel="next"' in first
+
+
+def test_the_map_reads_the_same_few_queries_for_any_number_of_declarations(
+        db: Session, client: FlaskClient, make_declaration: Callable[..., Declaration],
+        make_checkpoint: Callable[..., Any], statements: list[str], auditor: Any) -> None:
+    def count() -> int:
+        routes = {f"route-{d.id}" for d in made}
+        db.expire_all()                  # nothing already loaded: every route read counts
+        statements.clear()
+        page = now_page(client)
+        sent = len(statements)
+        assert {f["id"] for f in geojson(page)["features"] if f["id"].startswith("route-")} == routes
+        return sent
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            d = make_declaration(status=DeclarationStatus.IN_TRANSIT)
+            d.expected_checkpoints = [ExpectedCheckpoint(checkpoint=make_checkpoint(), seq=1)]
+            made.append(d)
+        db.flush()
+
+    made: list[Declaration] = []
+    add(2)
+    few = count()
+    add(8)
+    assert count() == few
 
 
 def test_empty_states_say_what_will_appear(client: FlaskClient, auditor: Any) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from tracker.domain import geojson
 from tracker.domain.access import sees_everything
 from tracker.domain.audit.now import AGE_BANDS, InTransit, in_transit, open_alert_summary, open_alerts
-from tracker.models import AlertSeverity, Declaration, utcnow
+from tracker.models import AlertSeverity, Declaration, ExpectedCheckpoint, utcnow
 from tracker.web.auth import acting_user
 from tracker.web.database import get_session
 from tracker.web.i18n import kg, when
@@ -71,12 +71,18 @@ def worst(row: InTransit) -> str | None:
                  if s in severities), None)
 
 
-def _declarations(db: Session, rows: list[InTransit]) -> dict[int, Declaration]:
+def _declarations(db: Session, rows: list[InTransit], for_map: bool = False) -> dict[int, Declaration]:
+    """Return the rows' declarations, with what the table (and, ``for_map``, the map) shows of them
+    loaded together: a few queries in all, however many declarations are in transit."""
     ids = [r.declaration_id for r in rows]
     if not ids:
         return {}
-    query = select(Declaration).where(Declaration.id.in_(ids)).options(
-        selectinload(Declaration.items), selectinload(Declaration.declarant))
+    options = [selectinload(Declaration.items), selectinload(Declaration.declarant)]
+    if for_map:
+        options += [selectinload(Declaration.origin),
+                    selectinload(Declaration.destination),
+                    selectinload(Declaration.expected_checkpoints).selectinload(ExpectedCheckpoint.checkpoint)]
+    query = select(Declaration).where(Declaration.id.in_(ids)).options(*options)
     return {d.id: d for d in db.scalars(query)}
 
 
@@ -96,7 +102,7 @@ def marker(row: InTransit, d: Declaration) -> dict[str, Any]:
 def now_map(db: Session, rows: list[InTransit]) -> dict[str, Any]:
     """Return the last positions of ``rows``, their declared routes and the routes' checkpoints as a
     FeatureCollection for static/map.js."""
-    found = _declarations(db, rows)
+    found = _declarations(db, rows, for_map=True)
     shown = [found[r.declaration_id] for r in rows if r.declaration_id in found]
     return geojson.collection([*route_lines(shown), *route_checkpoints(shown),
                                *(marker(r, found[r.declaration_id]) for r in rows
