@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 TILE = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
 TILE_HOST = "https://tiles.example.kg"
 WORDS = {"en": {"zoom_in": "Zoom in", "region": "Naryn", "country": "Kazakhstan", "km": " km"},
-         "ru": {"zoom_in": "Приблизить", "region": "Нарынская область", "country": "Казахстан", "km": " км"}}
+         "ru": {"zoom_in": "Приблизить", "region": "Нарынская область", "country": "Казахстан", "km": " км"},
+         "ky": {"zoom_in": "Чоңойтуу", "region": "Нарын облусу", "country": "Казакстан", "km": " км"}}
 
 
 def draft_of(portal: DemoPortal) -> Declaration:
@@ -37,7 +38,7 @@ def in_transit(portal: DemoPortal) -> tuple[int, list[str]]:
         return record.id, [place.checkpoint.code for place in record.route_places]
 
 
-@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_without_tiles_the_map_shows_borders_regions_and_named_checkpoints(
         visit: Tabs, shots: Screenshots, language: str, size: dict[str, int]) -> None:
@@ -94,7 +95,7 @@ def test_with_a_tile_server_the_map_uses_its_tiles(visit_portal, tiled_portal: D
     tab.watch.assert_clean()
 
 
-@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_clicking_a_checkpoint_while_drawing_adds_its_exact_place(
         visit: Tabs, shots: Screenshots, language: str, size: dict[str, int]) -> None:

@@ -32,7 +32,7 @@ def first_alert(visit: Tabs, declaration_id: int) -> tuple[int, float]:
         return alerts[0].alert.id, alerts[0].start.timestamp()
 
 
-@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_replay_speed_fix_list_and_jump_to_an_alert(visit: Tabs, shots: Screenshots, language: str,
                                                     size: dict[str, int]) -> None:
@@ -67,6 +67,6 @@ def test_replay_speed_fix_list_and_jump_to_an_alert(visit: Tabs, shots: Screensh
         play.click()
         assert int(slider.input_value()) in expected, f"{speed}×: {slider.input_value()} s of trip"
     assert tab.overflow() == []
-    if language == "ru":
+    if language != "en":
         assert untranslated(page, shots.data_names) == []
     tab.watch.assert_clean()
