@@ -1,17 +1,20 @@
-"""The live pages' change feed: new fixes, alert steps and custody events after a cursor, scoped like the pages."""
+"""The live pages' change feed: new fixes, alert steps and custody events after a cursor, scoped like the pages;
+what wakes the streams (the bell's notifications too)."""
 from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, event, insert
 from sqlalchemy.orm import Session
 
 from tracker.domain.alerts import acknowledge_alert, open_alert
 from tracker.domain.changes import CHANNEL, Cursor, Scope, announce, changes_since, current_cursor
+from tracker.domain.notifications.fanout import fan_out
+from tracker.domain.notifications.inbox import mark_all_read, mark_read, notifications_of
 from tracker.models import Declaration, DeclarationStatus, Position, Role, User, utcnow
 from tracker.web.live_signal import Signal, _conninfo, signal_for
 
@@ -142,3 +145,40 @@ def test_a_signal_wait_ends_at_its_timeout_without_a_wake_up() -> None:
     seen = signal.generation()
     signal.wait(seen, 0.01)
     assert signal.generation() == seen
+
+
+@pytest.fixture
+def notifies(connection: Connection) -> Iterator[list[str]]:
+    """The ``pg_notify`` statements the test's transaction runs (delivered on commit, see above)."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "pg_notify" in statement:
+            sent.append(statement)
+
+    event.listen(connection, "before_cursor_execute", seen)
+    yield sent
+    event.remove(connection, "before_cursor_execute", seen)
+
+
+def test_a_notification_written_or_read_announces_itself(engine: Engine, db: Session, two_traders: dict[str, Any],
+                                                         notifies: list[str]) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("NOTIFY is PostgreSQL's; on SQLite the streams poll")
+    trader = two_traders["trader"]
+    for _ in range(2):
+        open_alert(db, kind="off_route", declaration=two_traders["ours"])
+        db.commit()
+        notifies.clear()  # the alert step's own
+        fan_out(db, email_on=False)
+        db.commit()
+        assert notifies, "a notification written"
+    first, _second = db.scalars(notifications_of(trader)).all()
+    notifies.clear()
+    mark_read(db, trader, first.id)
+    db.commit()
+    assert notifies, "one notification read"
+    notifies.clear()
+    mark_all_read(db, trader)
+    db.commit()
+    assert notifies, "every notification read"

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import Auth
 from tests.tracker.test_live_changes import add_fix
 from tracker.domain.alerts import open_alert
+from tracker.domain.notifications.fanout import fan_out
+from tracker.domain.notifications.inbox import mark_read, notifications_of, unread_count
 from tracker.domain.sessions import end_all_sessions
 from tracker.models import Declaration, DeclarationStatus, Role, User
 from tracker.web.portal import live
@@ -214,3 +216,63 @@ def test_a_database_that_goes_away_pauses_the_stream_and_it_carries_on(
     assert [f["lat"] for f in stream.until("change").data["fixes"]] == [41.9]
     assert outage["left"] == 0, "the stream went on asking through the outage"
     stream.close()
+
+
+def notified(db: Session, declaration: Declaration) -> None:
+    """Open an alert on ``declaration`` and fan it out, as the deliverer does (its traders are told)."""
+    open_alert(db, kind="off_route", declaration=declaration)
+    fan_out(db, email_on=False)
+    db.commit()
+
+
+def events_over(stream: Stream, ticks: int) -> list[str]:
+    """Return the kinds of the events other than ticks that come before ``ticks`` ticks."""
+    kinds = []
+    while ticks:
+        kind = stream.next().kind
+        ticks -= kind == "tick"
+        kinds += [kind] if kind != "tick" else []
+    return kinds
+
+
+def test_the_bell_stream_sends_the_readers_own_count_and_nobody_elses(
+        live_app: Flask, client: FlaskClient, auth: Auth, db: Session, road: dict[str, Any],
+        make_user: Callable[..., User]) -> None:
+    other = make_user(Role.TRADER, dealer=road["theirs"].declarant)
+    auth.sign_in_as(road["trader"])
+    stream = open_stream(client, "topic=notifications")
+    assert stream.until("bell").data == {"unread": 0, "number": "", "label": "Notifications: 0 unread"}
+    notified(db, road["theirs"])
+    assert unread_count(db, other) == 1
+    assert events_over(stream, ticks=3) == [], "another user's notification tells the reader nothing"
+    notified(db, road["ours"])
+    assert stream.until("bell").data == {"unread": 1, "number": "1", "label": "Notifications: 1 unread"}
+    [notification] = db.scalars(notifications_of(road["trader"])).all()
+    mark_read(db, road["trader"], notification.id)
+    db.commit()
+    assert stream.until("bell").data["unread"] == 0
+    stream.close()
+
+
+def test_a_live_pages_stream_carries_the_bell_too(live_app: Flask, client: FlaskClient, auth: Auth, db: Session,
+                                                 road: dict[str, Any]) -> None:
+    auth.sign_in_as(road["trader"])
+    stream = open_stream(client, f"topic=declaration&declaration={road['ours'].id}")
+    assert stream.until("bell").data["unread"] == 0
+    notified(db, road["ours"])
+    assert stream.until("bell").data["number"] == "1"
+    stream.close()
+
+
+def test_without_a_session_the_bell_stream_is_refused(live_app: Flask, client: FlaskClient) -> None:
+    assert client.get("/live?topic=notifications").status_code == 401
+
+
+def test_a_session_ended_elsewhere_ends_the_bell_stream(live_app: Flask, client: FlaskClient, auth: Auth,
+                                                       db: Session, road: dict[str, Any]) -> None:
+    auth.sign_in_as(road["trader"])
+    stream = open_stream(client, "topic=notifications")
+    stream.until("bell")
+    end_all_sessions(db, road["trader"])
+    db.commit()
+    assert stream.until("denied").data == {"status": 401}

@@ -5,9 +5,10 @@ One home for "what changed". The cursor is three ids: the last position, the las
 reader has been told about. :func:`changes_since` answers what the reader may see of the
 rows after it, scoped like the pages (:mod:`tracker.domain.access`), and the new cursor.
 
-Writers call :func:`announce` in the transaction that stores such rows: on PostgreSQL it
-queues a ``NOTIFY`` that is delivered only if the transaction commits, so the portal's live
-streams wake at once; on SQLite there is nothing to wake and the streams poll.
+Writers call :func:`announce` in the transaction that stores such rows (or a notification
+written or read: the header's bell follows the same streams): on PostgreSQL it queues a
+``NOTIFY`` that is delivered only if the transaction commits, so the portal's live streams wake
+at once; on SQLite there is nothing to wake and the streams poll.
 """
 from __future__ import annotations
 
@@ -21,7 +22,16 @@ from sqlalchemy.orm import Session
 
 from tracker.domain.access import alert_filter, custody_event_filter, declaration_filter
 from tracker.domain.last_position import may_be_last
-from tracker.models import Alert, AlertEvent, CustodyEvent, Declaration, ExpectedCheckpoint, Position, User
+from tracker.models import (
+    Alert,
+    AlertEvent,
+    CustodyEvent,
+    Declaration,
+    ExpectedCheckpoint,
+    Notification,
+    Position,
+    User,
+)
 
 #: The PostgreSQL channel the writers notify and the portal listens on.
 CHANNEL = "mercury_changes"
@@ -202,12 +212,13 @@ def _value(member: Any) -> str:
 
 
 def announce(session: Session) -> None:
-    """Tell the live streams that this transaction stores new fixes, alert steps or custody events.
+    """Tell the live streams that this transaction stores new fixes, alert steps, custody events or notifications.
 
     On PostgreSQL a ``pg_notify`` in the same transaction: delivered on commit, dropped on
     rollback, merged with the transaction's other identical ones. Nothing on SQLite (the streams poll).
     The gateway's writer calls it once per batch (it inserts positions in bulk); alert steps and
-    custody events announce themselves (below), whichever path stores them.
+    custody events announce themselves (below), whichever path stores them, and so do notifications
+    written or read one by one; a bulk update of notifications calls it.
     """
     _notify(session.connection())
 
@@ -219,6 +230,8 @@ def _notify(connection: Connection) -> None:
 
 @event.listens_for(AlertEvent, "after_insert")
 @event.listens_for(CustodyEvent, "after_insert")
+@event.listens_for(Notification, "after_insert")
+@event.listens_for(Notification, "after_update")
 def _stored(_mapper: Any, connection: Connection, _row: Any) -> None:
-    """Announce an alert step or a custody event in the transaction that stores it."""
+    """Announce an alert step, a custody event or a notification (new, or read) in the transaction that stores it."""
     _notify(connection)

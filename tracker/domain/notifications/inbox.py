@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.domain.access import sees_everything
+from tracker.domain.changes import announce
 from tracker.domain.errors import Forbidden, NotFound
 from tracker.domain.text import text
 from tracker.models import DeliveryState, Notification, OutboxMessage, User, utcnow
@@ -45,6 +46,8 @@ def mark_all_read(session: Session, user: User, at: datetime | None = None) -> i
     done = session.execute(update(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None), Notification.created_at <= at)
         .values(read_at=at).execution_options(synchronize_session=False))
+    if done.rowcount:
+        announce(session)  # a bulk update passes the mapper's events by: the bell's streams are told here
     return int(done.rowcount or 0)
 
 

@@ -1,8 +1,11 @@
-"""Live updates of the Now map, a declaration's page and the officer's checkpoint page (server-sent events).
+"""Live updates of the Now map, a declaration's page, the officer's checkpoint page and the bell (server-sent events).
 
-``GET /live?topic=now|checkpoint|declaration[&declaration=<id>][&since=<cursor>]`` answers
+``GET /live?topic=now|checkpoint|declaration|notifications[&declaration=<id>][&since=<cursor>]`` answers
 ``text/event-stream``. Events: ``change`` (what changed, :meth:`Changes.as_json`; its id is the
-cursor, so a reconnecting browser resumes with ``Last-Event-ID``), ``tick`` (every
+cursor, so a reconnecting browser resumes with ``Last-Event-ID``), ``bell`` (the reader's own unread
+notifications, :func:`bell_state`, first thing and whenever the count changes: every stream sends it,
+so a live page needs no second stream; ``topic=notifications`` sends nothing else, for the other
+pages of a signed-in user), ``tick`` (every
 ``LIVE_HEARTBEAT_SECONDS``, with the page's "As of" sentence: the page is current as of then),
 ``denied`` (the session ended or the user's role changed: the stream ends for good) and ``end``
 (after ``LIVE_MAX_SECONDS`` the stream closes, freeing its thread; the browser reconnects).
@@ -33,6 +36,7 @@ from tracker.domain.access import Action, may, sees_everything
 from tracker.domain.changes import Changes, Cursor, Scope, changes_since, current_cursor
 from tracker.domain.declarations import find_declaration
 from tracker.domain.errors import NotFound
+from tracker.domain.notifications.inbox import unread_count
 from tracker.domain.sessions import check_session
 from tracker.models import User, UserSession, utcnow
 from tracker.web.auth import acting_user, now, session_policy
@@ -40,6 +44,7 @@ from tracker.web.database import get_session, session_factory
 from tracker.web.i18n import when
 from tracker.web.live_signal import Signal, signal_for
 from tracker.web.portal.blueprint import bp
+from tracker.web.portal.notifications import bell_state
 
 log = logging.getLogger(__name__)
 #: Settings (environment or app config) and their defaults.
@@ -70,9 +75,22 @@ class Reader:
     role: str
 
 
-def _scope(user: User) -> Scope:
-    """Read the topic of the query string into a scope the user may follow (else 400, 403 or 404)."""
+@dataclass(frozen=True)
+class Step:
+    """What one look at the database found: the changes after the cursor, and the reader's unread count."""
+
+    changes: Changes
+    unread: int
+
+
+def _scope(user: User) -> Scope | None:
+    """Read the topic of the query string into a scope the user may follow (else 400, 403 or 404).
+
+    None for ``notifications``: the stream then carries only the reader's bell.
+    """
     topic = request.args.get("topic", "")
+    if topic == "notifications":
+        return None
     if topic == "now":
         if not sees_everything(user):
             abort(403, description=_("Audit pages are for auditors and the licensing authority."))
@@ -157,11 +175,11 @@ def _tick(cursor: Cursor) -> str:
     return message("tick", {"as_of": _("As of %(time)s.", time=when(utcnow()))}, cursor)
 
 
-def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, scope: Scope,
+def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, scope: Scope | None,
             cursor: Cursor) -> Iterator[str]:
-    """Send the changes after ``cursor`` as they come, a tick now and then, until the lifetime is over."""
+    """Send the changes after ``cursor`` and the bell's count as they come, a tick now and then, until the end."""
     yield f"retry: {RETRY_MS}\n\n"
-    started, ticked = time.monotonic(), 0.0
+    started, ticked, unread = time.monotonic(), 0.0, -1
     heartbeat, lifetime = setting("LIVE_HEARTBEAT_SECONDS") or 15.0, setting("LIVE_MAX_SECONDS")
     poll = setting("LIVE_POLL_SECONDS") or 1.5
     while True:
@@ -172,9 +190,12 @@ def _stream(sessions: sessionmaker[Session], signal: Signal, reader: Reader, sco
             yield message("denied", {"status": 401})
             return
         if step is not None:
-            cursor = step.cursor
-            if step:
-                yield message("change", step.as_json(), cursor)
+            cursor = step.changes.cursor
+            if step.changes:
+                yield message("change", step.changes.as_json(), cursor)
+            if step.unread != unread:
+                unread = step.unread
+                yield message("bell", bell_state(unread))
         clock = time.monotonic()
         if clock - ticked >= heartbeat:
             ticked = clock
@@ -195,14 +216,15 @@ class ReaderGone(Exception):
     """The stream's reader may no longer read it: their session ended, or their role changed."""
 
 
-def _step(sessions: sessionmaker[Session], reader: Reader, scope: Scope, cursor: Cursor) -> Changes | None:
-    """Return the changes after ``cursor`` (None while the database is away); raise ReaderGone when it is over."""
+def _step(sessions: sessionmaker[Session], reader: Reader, scope: Scope | None, cursor: Cursor) -> Step | None:
+    """Return what changed after ``cursor`` (None while the database is away); raise ReaderGone when it is over."""
     try:
         with sessions() as db:
             user = _still_reading(db, reader)
             if user is None:
                 raise ReaderGone
-            return changes_since(db, user, cursor, scope)
+            changes = changes_since(db, user, cursor, scope) if scope is not None else Changes(cursor)
+            return Step(changes, unread_count(db, user))
     except SQLAlchemyError as exc:
         log.warning("live updates: the database did not answer (%s); trying again", exc.__class__.__name__)
         return None

@@ -31,6 +31,16 @@ labels.LABELS.update({
 })
 
 
+@bp.app_template_global("bell_state")
+def bell_state(unread: int) -> dict[str, Any]:
+    """Return what the bell shows for ``unread`` notifications: the number ("" for none), its words, the count.
+
+    The header's bell is drawn from it, and the live streams send it when the count changes.
+    """
+    return {"unread": unread, "number": "" if not unread else str(unread) if unread < 100 else "99+",
+            "label": ngettext("Notifications: %(num)s unread", "Notifications: %(num)s unread", unread)}
+
+
 def bell() -> dict[str, Any]:
     """Give every page ``unread_notifications``: the signed-in user's unread count (None signed out)."""
     if not getattr(current_user, "is_authenticated", False):

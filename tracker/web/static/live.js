@@ -11,6 +11,11 @@
  *
  * A tick rewrites every [data-live-as-of] ("As of ..."). Without EventSource, or when the stream is
  * refused or busy, the page is fetched every POLL_MS and the stream is tried again later.
+ *
+ * The header's bell (#bell) shows the unread count a "bell" event brings (every stream sends the
+ * reader's own). A live page's stream carries it; on any other page the bell follows its own small
+ * stream (data-live-bell, topic=notifications): never two streams on one page. When that stream is
+ * busy, the browser tries it again after the server's retry time; when it is denied, it stops.
  */
 (function () {
   "use strict";
@@ -20,8 +25,35 @@
   var SETTLE_MS = 200;          // changes that come together cause one fetch
   var MIN_GAP_MS = 2000;        // and a busy road one fetch every two seconds at most
 
+  function showBell(shown) {
+    var bell = document.getElementById("bell");
+    if (!bell) { return; }
+    var count = bell.querySelector(".bell-count");
+    bell.classList.toggle("unread", shown.unread > 0);
+    bell.setAttribute("aria-label", shown.label);
+    if (!shown.number) {
+      if (count) { count.remove(); }
+      return;
+    }
+    if (!count) {
+      count = document.createElement("span");
+      count.className = "bell-count";
+      bell.appendChild(count);
+    }
+    count.textContent = shown.number;
+  }
+
+  function bellEvent(event) { showBell(JSON.parse(event.data)); }
+
+  function followBell(bell) {
+    if (typeof window.EventSource !== "function") { return; }
+    var source = new EventSource(bell.getAttribute("data-live-bell"));
+    source.addEventListener("bell", bellEvent);
+    source.addEventListener("denied", function () { source.close(); });
+  }
+
   function follow(holder) {
-    var selectors = JSON.parse(holder.getAttribute("data-live-refresh") || "[]");
+    var selectors = JSON.parse(holder.getAttribute("data-live-refresh") || "[]").concat(["#bell"]);
     var mapSelector = holder.getAttribute("data-live-maps") || "[data-map]";
     var source = null, poller = null, timer = null, busy = false, again = false, stopped = false, ending = false;
     var lastFetch = 0;
@@ -114,6 +146,7 @@
         asOf(JSON.parse(event.data).as_of);
       });
       source.addEventListener("change", function () { state("live"); soon(); });
+      source.addEventListener("bell", bellEvent);
       source.addEventListener("denied", stop);
       source.addEventListener("busy", function () { source.close(); source = null; poll(); });
       source.addEventListener("end", function () { ending = true; });  // the browser reconnects by itself
@@ -131,7 +164,11 @@
     connect();
   }
 
-  function start() { document.querySelectorAll("[data-live]").forEach(follow); }
+  function start() {
+    var holders = document.querySelectorAll("[data-live]"), bell = document.querySelector("#bell[data-live-bell]");
+    holders.forEach(follow);
+    if (!holders.length && bell) { followBell(bell); }
+  }
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
