@@ -4,8 +4,9 @@ Run from the checkout:  .venv/bin/python bench/checkpoint_page.py [--declaration
 
 Serves the demo (as the browser tests do), records two inspections today at Osh for each of
 ``--declarations`` shipments in transit through it (one seal broken), and opens /checkpoint as
-officer.osh in Debian's chromium at 360 x 740. Prints the page's height in pixels (and of its "Recorded here today" section), the number of
-declaration groups and of event rows, and how many rows are shown without opening a fold.
+officer.osh in Debian's chromium at 360 x 740. Prints the page's height in pixels (and of its "Arriving or passing" and
+"Recorded here today" sections), the number of declaration groups and of event rows, and how many rows are shown without
+opening a fold (of today's events, and of the arriving declarations' contents).
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ def measure(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         figures = page.evaluate("""() => ({
             height: document.documentElement.scrollHeight,
             today: Math.round(document.getElementById('today').getBoundingClientRect().height),
+            arriving: Math.round(document.getElementById('arriving').getBoundingClientRect().height),
+            arrivingShown: [...document.querySelectorAll('#arriving tbody tr')].filter((r) => r.checkVisibility()).length,
             groups: document.querySelectorAll('#today details, #today h3').length,
             rows: document.querySelectorAll('#today tbody tr').length,
             shown: [...document.querySelectorAll('#today tbody tr')].filter((r) => r.checkVisibility()).length})""")
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
         busy_day(portal, args.declarations)
         figures = measure(portal)
     print(f"/checkpoint at 360 px, {args.declarations} declarations x 2 events today: "
-          f"{figures['height']} px tall (today's events: {figures['today']} px), {figures['groups']} groups, {figures['rows']} event rows, "
+          f"{figures['height']} px tall (arriving: {figures['arriving']} px, {figures['arrivingShown']} declarations shown unfolded; "
+          f"today's events: {figures['today']} px), {figures['groups']} groups, {figures['rows']} event rows, "
           f"{figures['shown']} shown unfolded")
 
 

@@ -276,6 +276,29 @@ def test_russian_labels_of_the_officers_pages_are_not_cut_mid_word_at_360_px(
         tabs.close()
 
 
+def test_the_arriving_shipments_are_folded_and_open_with_the_keyboard_at_360_px(
+        browser: Browser, loading_portal: DemoPortal, shots: Screenshots) -> None:
+    tabs = Tabs(browser, loading_portal)
+    try:
+        officer = tabs(OFFICER, size=PHONE)
+        officer.go("/checkpoint")
+        folds = officer.page.locator("#arriving details.declaration-movement")
+        assert folds.count() >= 1
+        opened = [folds.nth(n).get_attribute("open") is not None for n in range(folds.count())]
+        assert opened == [True] + [False] * (len(opened) - 1), "the soonest open, the others folded"
+        first, contents = folds.first.locator("summary"), folds.first.locator("table.movements")
+        assert "→" in first.inner_text() and contents.is_visible() and officer.overflow() == []
+        first.focus()
+        officer.page.keyboard.press("Enter")
+        assert folds.first.get_attribute("open") is None and not contents.is_visible()
+        officer.page.keyboard.press(" ")
+        assert folds.first.get_attribute("open") is not None and contents.is_visible()
+        shots(officer.page, "checkpoint-arriving-folded")
+        officer.watch.assert_clean()
+    finally:
+        tabs.close()
+
+
 def test_the_receipt_asks_for_every_seal_and_is_reviewed_before_filing(
         browser: Browser, loading_portal: DemoPortal, shots: Screenshots) -> None:
     with loading_portal.sessions() as session:

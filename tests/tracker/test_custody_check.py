@@ -183,6 +183,53 @@ def test_an_override_with_a_reason_records_the_departure_and_opens_an_alert(
     assert alert.details["override_reason"] == "convoy leaves before the pass closes"
 
 
+# ---------------------------------------------------------------- the officer's remarks
+REMARKS = "Seal wire cut and twisted back; photographed with the driver."
+
+
+def approved(_db: Session, _trip: Declaration, _make_user: Any) -> None:
+    """Leave the trip approved, before its departure."""
+
+
+def in_transit(_db: Session, trip: Declaration, _make_user: Any) -> None:
+    trip.status = DeclarationStatus.IN_TRANSIT
+
+
+def suspended_consignee(db: Session, trip: Declaration, make_user: Any) -> None:
+    in_transit(db, trip, make_user)
+    licence = db.scalars(select(License).where(License.dealer_id == trip.consignee_id)).one()
+    suspend_licence(db, make_user("licensing_admin"), licence.id, "inspection pending")
+
+
+#: alert kind -> (what to set up before the event, the event)
+REMARKED = {
+    AlertKind.CUSTODY_SEAL_BROKEN: (in_transit, lambda t: body(t, "checkpoint", "inspection", seal_intact=False)),
+    AlertKind.CUSTODY_MASS_DISCREPANCY: (in_transit, lambda t: body(t, "checkpoint", "inspection",
+                                                                    measured_net_g=30_000)),
+    AlertKind.CUSTODY_OUTSIDE_WINDOW: (approved, lambda t: body(
+        t, "origin", "departure", at=t.planned_departure - timedelta(hours=11), override_window=True,
+        override_reason="convoy leaves before the pass closes")),
+    AlertKind.CUSTODY_LICENCE_INVALID: (suspended_consignee, lambda t: body(t, "destination", "arrival")),
+}
+
+
+@pytest.mark.parametrize("kind", REMARKED, ids=[k.value for k in REMARKED])
+def test_the_officers_remarks_go_into_the_alert_the_event_opens(
+        db: Session, trip: Declaration, officer: User, make_user, kind: AlertKind) -> None:
+    prepare, event = REMARKED[kind]
+    prepare(db, trip, make_user)
+    outcome = record_custody_event(db, officer, {**event(trip), "remarks": f"  {REMARKS}\n"}, now=NOW)
+    [alert] = [a for a in outcome.alerts if a.kind == kind]
+    assert alert.details["remarks"] == REMARKS and alert.details["custody_event_id"] == outcome.event.id
+
+
+def test_empty_remarks_add_nothing_to_the_alert(db: Session, trip: Declaration, officer: User, make_user) -> None:
+    in_transit(db, trip, make_user)
+    outcome = record_custody_event(db, officer, body(trip, "checkpoint", "inspection", seal_intact=False, remarks=""))
+    [alert] = outcome.alerts
+    assert alert.kind == AlertKind.CUSTODY_SEAL_BROKEN and "remarks" not in alert.details
+
+
 @pytest.mark.parametrize("data,fields", [
     ({"override_window": True}, {"override_reason"}),
     ({"override_window": True, "override_reason": "   "}, {"override_reason"}),

@@ -216,3 +216,27 @@ def test_no_position_alert_closed_by_an_officer_stays_closed(
     assert shipment.beacon is not None
     assert settle_with_new_fixes(db, {shipment.beacon.id: late.fix_time}, datetime.now(timezone.utc)) == []
     assert db.scalars(select(Alert).where(Alert.kind == NOT_WITH_CARGO)).all() == []
+
+
+@pytest.mark.parametrize(("fix", "kind"), [((0, 30_000), NOT_WITH_CARGO), (None, NO_POSITION), ((3, 30_000), "late")],
+                         ids=["beacon not with cargo", "no position", "beacon not with cargo on a late fix"])
+def test_the_officers_remarks_go_into_the_beacon_alerts(
+        db: Session, shipment: Declaration, officer: User, moment: datetime, fix: tuple[int, int] | None,
+        kind: str) -> None:
+    if fix and kind != "late":
+        put_fix(db, shipment, moment + timedelta(minutes=fix[0]), fix[1])
+    remarked = {**departure(shipment, moment), "remarks": " Beacon strapped to the cab. "}
+    outcome = record_custody_event(db, officer, remarked)
+    alerts = outcome.alerts
+    if kind == "late":
+        assert shipment.beacon is not None and fix is not None
+        late = put_fix(db, shipment, moment + timedelta(minutes=fix[0]), fix[1])
+        alerts = settle_with_new_fixes(db, {shipment.beacon.id: late.fix_time}, datetime.now(timezone.utc))
+    [alert] = [a for a in alerts if a.kind in TRACK_KINDS]
+    assert alert.details["remarks"] == "Beacon strapped to the cab."
+
+
+def test_without_remarks_the_beacon_alert_has_none(db: Session, shipment: Declaration, officer: User,
+                                                   moment: datetime) -> None:
+    [alert] = record_custody_event(db, officer, {**departure(shipment, moment), "remarks": "  "}).alerts
+    assert alert.kind == NO_POSITION and "remarks" not in alert.details

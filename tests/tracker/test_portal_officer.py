@@ -154,6 +154,25 @@ def test_checkpoint_lists_what_departs_arrives_or_passes_here(client: FlaskClien
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
 
 
+def test_the_arriving_list_folds_each_declaration_under_a_one_line_summary(
+        client: FlaskClient, signed_in, make_declaration, db: Session) -> None:
+    post = signed_in.checkpoints[0]
+    sooner = make_declaration(status="in_transit", destination=post)
+    later = make_declaration(status="in_transit", destination=post)
+    later.planned_arrival = sooner.planned_arrival + timedelta(hours=3)
+    db.flush()
+    coming = client.get("/checkpoint").get_data(as_text=True).split('id="arriving"')[1].split('id="today"')[0]
+    folds = re.findall(r'<details class="declaration-movement"( open)?>\s*<summary>(.*?)</summary>(.*?)</details>',
+                       coming, re.S)
+    assert [(opened, f'/declarations/{d.id}"' in summary) for (opened, summary, _), d in zip(folds, (sooner, later))] \
+        == [(" open", True), ("", True)], "soonest first and open, the others folded"
+    for (_, summary, inside), declaration in zip(folds, (sooner, later)):
+        assert declaration.reference in summary and "Planned arrival" in summary
+        assert f"{declaration.origin.code} → {declaration.destination.code}" in summary
+        assert declaration.items[0].container.sscc in inside and declaration.consignor.legal_name in inside
+        assert "34.500 kg" in inside and declaration.items[0].container.sscc not in summary
+
+
 def test_checkpoint_without_shipments_says_what_will_appear(client: FlaskClient, signed_in) -> None:
     page = client.get("/checkpoint").get_data(as_text=True)
     assert "No approved declaration starts at your post" in page and "Nothing recorded here today" in page
@@ -349,6 +368,22 @@ def test_broken_seal_and_short_mass_open_alerts_shown_in_the_message(client: Fla
     assert "Alerts opened:" in shown and "seal broken at checkpoint" in shown and "mass differs at checkpoint" in shown
     event = db.scalars(select(CustodyEvent)).one()
     assert event.seal_intact is False and event.remarks == "drum dented"
+
+
+def test_the_officers_remarks_are_shown_on_the_alerts_the_event_opened(client: FlaskClient, auth, signed_in,
+                                                                       make_declaration, db: Session) -> None:
+    declaration = make_declaration(status="approved", origin=signed_in.checkpoints[0], **leaving_now())
+    values = form_values(client.get(f"/checkpoint/containers/{declaration.items[0].container.sscc}")
+                         .get_data(as_text=True), "custody-form")
+    client.post("/checkpoint/custody", data={**values, "seal_intact": "no", "measured_kg": "30.000",
+                                             "remarks": "drum dented"})
+    alerts = db.scalars(select(Alert).where(Alert.declaration_id == declaration.id)).all()
+    assert sorted(a.kind for a in alerts) == ["custody_mass_discrepancy", "custody_seal_broken"]
+    assert [a.details["remarks"] for a in alerts] == ["drum dented"] * 2
+    shown = client.get(f"/alerts/{alerts[0].id}").get_data(as_text=True)
+    assert "<dt>Remarks</dt><dd>drum dented</dd>" in shown and "Remarks on receipt" not in shown
+    auth.post_form("/preferences/language", {"language": "ru", "next": "/"}, form_page="/")
+    assert "<dt>Примечания</dt><dd>drum dented</dd>" in client.get(f"/alerts/{alerts[0].id}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("typed,message", [("34.5001", "three decimals"), ("heavy", "kilograms"),

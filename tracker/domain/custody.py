@@ -47,7 +47,7 @@ from tracker.domain.custody_check import (
     read_overrides,
 )
 from tracker.domain.custody_input import Recorder, read_custody_event
-from tracker.domain.custody_track import TRACK_KINDS, compare_with_beacon
+from tracker.domain.custody_track import TRACK_KINDS, compare_with_beacon, event_details
 from tracker.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tracker.domain.loading import loading
 from tracker.domain.text import text
@@ -179,8 +179,7 @@ def _alert(session: Session, event: CustodyEvent, kind: AlertKind,
     return open_alert(session, kind=kind, declaration=declaration,
                       lat=event.lat if event.lat is not None else checkpoint.lat,
                       lon=event.lon if event.lon is not None else checkpoint.lon, at=event.recorded_at,
-                      details={"custody_event_id": event.id, "client_event_id": event.client_event_id,
-                               "sscc": event.sscc, "checkpoint": checkpoint.code, **details})
+                      details={**event_details(event, checkpoint), **details})
 
 
 def _out_of_order(session: Session, event: CustodyEvent, route: list[int]) -> bool:

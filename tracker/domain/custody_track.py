@@ -34,7 +34,7 @@ from tracker.domain.audit.compliance import epoch_seconds, is_location
 from tracker.domain.geography import Waypoint, haversine_m
 from tracker.models import Alert, AlertStatus, Checkpoint, CustodyEvent, Declaration, Position
 
-__all__ = ["WINDOW", "DEFAULT_DISTANCE_M", "TRACK_KINDS", "compare_with_beacon", "nearest_fix",
+__all__ = ["WINDOW", "DEFAULT_DISTANCE_M", "TRACK_KINDS", "compare_with_beacon", "event_details", "nearest_fix",
            "settle_with_new_fixes", "use_distance_limit", "distance_limit_m"]
 
 #: How far from the event time a fix may be and still say where the beacon was.
@@ -88,14 +88,25 @@ def _place(session: Session, event: CustodyEvent) -> tuple[Waypoint, str]:
     return Waypoint(checkpoint.lat, checkpoint.lon), "checkpoint"
 
 
+def event_details(event: CustodyEvent, checkpoint: Checkpoint) -> dict[str, Any]:
+    """Return what every alert a custody event opens says of the event, the officer's remarks among them.
+
+    The remarks go under ``remarks``, as a receipt's do; empty remarks add nothing.
+    """
+    details: dict[str, Any] = {"custody_event_id": event.id, "client_event_id": event.client_event_id,
+                               "sscc": event.sscc, "checkpoint": checkpoint.code}
+    if event.remarks:
+        details["remarks"] = event.remarks
+    return details
+
+
 def _open(session: Session, kind: AlertKind, event: CustodyEvent, declaration: Declaration,
           at: datetime, **details: Any) -> Alert:
     place, measured_from = _place(session, event)
     checkpoint = session.get(Checkpoint, event.checkpoint_id)
     assert checkpoint is not None and declaration.beacon is not None
     return open_alert(session, kind=kind, declaration=declaration, lat=place.lat, lon=place.lon, at=at, details={
-        "custody_event_id": event.id, "client_event_id": event.client_event_id, "sscc": event.sscc,
-        "checkpoint": checkpoint.code, "event_time": event.event_time.isoformat(),
+        **event_details(event, checkpoint), "event_time": event.event_time.isoformat(),
         "beacon": declaration.beacon.device_id, "measured_from": measured_from, **details})
 
 

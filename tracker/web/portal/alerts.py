@@ -46,6 +46,8 @@ DETAILS = {
     "since": _l("Since"), "by": _l("By"), "reason": _l("Reason"),
     "remarks": _l("Remarks on receipt"),
 }
+#: A custody event's alerts carry the officer's remarks at the checkpoint, not the consignee's on receipt.
+CUSTODY_DETAILS = {**DETAILS, "remarks": _l("Remarks")}
 
 
 def detail_value(key: str, value: Any) -> str:
@@ -108,7 +110,8 @@ def _alert_page(alert: Alert, form: dict[str, str] | None = None, errors: dict[s
                 status: int = 200):  # type: ignore[no-untyped-def]
     user = acting_user()
     return render_template("alerts/alert.html", a=alert, may=answers(user, alert), steps=STEPS,
-                           details=DETAILS, detail_value=detail_value, form=form or {}, errors=errors or {}), status
+                           details=CUSTODY_DETAILS if "custody_event_id" in alert.details else DETAILS,
+                           detail_value=detail_value, form=form or {}, errors=errors or {}), status
 
 
 @bp.get("/alerts/<int:alert_id>")
