@@ -266,7 +266,9 @@ def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, wha
 
     if warmup:
         publish(warmup)
+    cpu = sum(cpu_seconds(g.pid) for g in gateways)
     seconds = publish(pings)
+    cpu = sum(cpu_seconds(g.pid) for g in gateways) - cpu
     client.loop_stop()
     client.disconnect()
     for gateway in gateways:
@@ -275,7 +277,13 @@ def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, wha
         gateway.wait(30)
     broker.stop()
     shutil.rmtree(folder, ignore_errors=True)
-    print(f"{processes:>10} {what:>12} {pings:>8} {pings / seconds:>9.0f}", flush=True)
+    print(f"{processes:>10} {what:>12} {pings:>8} {pings / seconds:>9.0f} {cpu / pings * 1e6:>12.0f}", flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user and system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def max_position_id(engine: Engine) -> int:
@@ -365,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         pings = 10_000 if args.quick else 30_000
         print(f"\n2. End to end over MQTT (QoS 1, the project's Mosquitto configuration, {BEACONS} beacons),"
               " timed until every row is committed")
-        print(f"{'processes':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9}")
+        print(f"{'processes':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'gateway CPU':>12}")
+        print(f"{'':>10} {'':>12} {'':>8} {'':>9} {'µs/ping':>12}")
         untracked, live = tracks["none"], tracks["live"]
         for processes in (1, 2):
             mqtt_figures(engine, pings, processes, untracked, "none")
