@@ -59,6 +59,9 @@ from tracker.models import Position as PositionRow  # noqa: E402
 DATABASE = "mercury_bench_h"
 BEACONS = 10_000
 ROUTE = "LINESTRING (72.799 40.528, 73.0 40.933)"
+#: The route's length (about 48 km) and the beacons' speed along it.
+ROUTE_M = 48_000.0
+SPEED_KMH = 60.0
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 NMEA_DATA = ROOT / "tests" / "data" / "nmea"   # gpsd's receiver logs, committed with their licence
 WINDOW = 800
@@ -137,12 +140,14 @@ class Tracks:
         if self.live:
             when = max(datetime.now(timezone.utc), self.last.get(beacon, START) + timedelta(microseconds=1))
             self.last[beacon] = when
-        # Back and forth along the route (never standing still: a frozen receiver would be a
-        # spoofing episode, which re-reads its whole length on every ping).
-        f = 0.02 + 0.9 * (1 - abs((k * 0.0003 / 0.9) % 2 - 1))
+        # Back and forth along the route at 60 km/h, whatever the time between two fixes (never
+        # standing still: a frozen receiver would be a spoofing episode, which re-reads its whole
+        # length on every ping; never faster: an impossible jump would be judged by every rule).
+        travelled = (when - START).total_seconds() * SPEED_KMH / 3.6 / ROUTE_M
+        f = 0.02 + 0.9 * (1 - abs((travelled / 0.9) % 2 - 1))
         return Position(device_id=device_id(beacon), fix_time=when,
                         lat=40.528 + f * 0.405, lon=72.799 + f * 0.201 + 0.0005 * (beacon % 3),
-                        protocol="json", raw=b'{"bench":true}', speed_kmh=60.0)
+                        protocol="json", raw=b'{"bench":true}', speed_kmh=SPEED_KMH)
 
 
 def closed_loop(writer: BatchWriter, tracks: Tracks, beacons: int, duration_s: float) -> tuple[int, float]:

@@ -4,9 +4,9 @@
     .venv/bin/python bench/partitions.py             # 1 M and 10 M rows (run it alone: long, heavy)
 
 For each layout it creates (and afterwards drops) a PostgreSQL database ``mercury_bench_part``:
-``plain`` is migrated to revision 0015 (positions as one table), ``partitioned`` to head
-(revision 0016) with a partition for each month of the filled year. Both get the gateway
-benchmark's beacons and declarations (bench/gateway.py), then the table is filled server-side
+both are migrated to head; in ``plain`` the positions are then made one table again by
+revision 0016's own downgrade step, ``partitioned`` gets a partition for each month of the
+filled year. Both get the gateway benchmark's beacons and declarations (bench/gateway.py), then the table is filled server-side
 (``INSERT ... SELECT generate_series``, 1,000 beacons without declaration, their fixes spaced so
 that the largest size covers the past year: the smaller one covers its first months, as a
 table grows) to each size and, at each size, it measures:
@@ -23,6 +23,7 @@ Figures are printed side by side, with the load average (the machine may be shar
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from alembic.migration import MigrationContext  # noqa: E402
+from alembic.operations import Operations  # noqa: E402
 from sqlalchemy import Engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -59,13 +62,16 @@ COPIES = [0]
 
 
 def layout_database(layout: str) -> Engine:
-    """Create the database for ``layout`` (plain: revision 0015; partitioned: head, a year of months)."""
+    """Create the database for ``layout`` (both at head; plain: positions made one table again, as
+    revision 0016's downgrade makes it; partitioned: a year of months)."""
     benchdb._admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
     benchdb._admin(f"CREATE DATABASE {DATABASE}")
     url = f"{benchdb.SERVER}/{DATABASE}"
-    migrate.upgrade(url, "0015" if layout == "plain" else "head")
+    migrate.upgrade(url, "head")
     engine = make_engine(url, pool_size=5)
-    if layout == "partitioned":
+    if layout == "plain":
+        unpartition(engine)
+    else:
         with engine.begin() as connection:
             present, month = set(months(connection)), Month.of(FILL_START)
             while month <= Month.of(NOW):
@@ -74,6 +80,18 @@ def layout_database(layout: str) -> Engine:
                 month = month.plus(1)
     gateway.seed(engine)
     return engine
+
+
+def unpartition(engine: Engine) -> None:
+    """Turn the positions table back into one plain table with revision 0016's own downgrade step
+    (the later revisions stay: the benchmark's seed needs today's tables)."""
+    path = next((ROOT / "migrations" / "versions").glob("*_0016_positions_by_month.py"))
+    spec = importlib.util.spec_from_file_location("positions_by_month", path)
+    assert spec is not None and spec.loader is not None
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    with engine.begin() as connection, Operations.context(MigrationContext.configure(connection)):
+        revision._unpartition()
 
 
 def fill(engine: Engine, rows: int) -> float:
