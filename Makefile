@@ -10,13 +10,14 @@ run: setup
 test: setup
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput and recovery.
-# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput, route geometry.
+# Benchmarks (not part of the tests): barcodes, route evaluation, gateway throughput, CPU and recovery,
+# route geometry.
 # They need the local PostgreSQL and Mosquitto; figures go to docs/benchmarks.md.
 bench: setup
 	.venv/bin/python bench/barcodes.py
 	.venv/bin/python bench/evaluation.py
 	.venv/bin/python bench/gateway.py --quick
+	.venv/bin/python bench/gateway_cpu.py
 	.venv/bin/python bench/partitions.py --quick
 	.venv/bin/python bench/gateway_recovery.py
 	.venv/bin/python bench/accounts.py
