@@ -109,6 +109,25 @@ def test_idle_session_ends_after_the_timeout(client: FlaskClient, auth, make_use
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_a_page_updating_itself_does_not_keep_an_idle_session_alive(
+        client: FlaskClient, auth, make_user, app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An officer walks away from an open live page: its streams and refreshes never count as them at work."""
+    import tracker.web.auth as auth_module
+
+    clock = {"now": 1_800_000_000.0}
+    monkeypatch.setattr(auth_module, "clock", lambda: clock["now"])
+    auth.sign_in_as(make_user("auditor"))
+    limit = app.permanent_session_lifetime.total_seconds()
+    clock["now"] += limit - 5
+    assert client.get("/audit/now", headers={"X-Mercury-Live": "1"}).status_code == 200   # still signed in
+    live = client.get("/live?topic=notifications", buffered=False)
+    assert live.status_code == 200
+    live.close()
+    clock["now"] += 10                                     # the idle time ran on, from the last click
+    timed_out = client.get("/audit/now", headers={"X-Mercury-Live": "1"})
+    assert timed_out.status_code == 302 and "/login" in timed_out.headers["Location"]
+
+
 def test_api_session_times_out_too(client: FlaskClient, make_user, monkeypatch: pytest.MonkeyPatch, app) -> None:
     import tracker.web.auth as auth_module
     from tests.conftest import PASSWORD

@@ -58,8 +58,13 @@ def open_session(db: Session, user: User, now: datetime, policy: SessionPolicy, 
     return secret
 
 
-def check_session(db: Session, secret: str, now: datetime, policy: SessionPolicy) -> UserSession | SessionEnd:
-    """Return the live session behind ``secret`` (its idle time renewed), or why it has ended."""
+def check_session(db: Session, secret: str, now: datetime, policy: SessionPolicy,
+                  renew: bool = True) -> UserSession | SessionEnd:
+    """Return the live session behind ``secret``, or why it has ended.
+
+    ``renew`` starts its idle time again: a person did something. A page updating itself
+    (a live stream, its refreshes) passes False, so an unattended screen still times out.
+    """
     row = db.scalars(select(UserSession).options(joinedload(UserSession.user))
                      .where(UserSession.secret_hash == _digest(secret))).one_or_none()
     if row is None or not row.user.active:
@@ -69,7 +74,7 @@ def check_session(db: Session, secret: str, now: datetime, policy: SessionPolicy
     if ended is not None:
         db.delete(row)
         return ended
-    if now - row.last_seen_at >= SEEN_RESOLUTION:
+    if renew and now - row.last_seen_at >= SEEN_RESOLUTION:
         row.last_seen_at = now
     return row
 

@@ -120,6 +120,15 @@ def sign_in_limit() -> SignInLimit:
                        window=timedelta(minutes=settings.sign_in_lock_minutes))
 
 
+#: The header live.js sends when a page fetches itself again to show what changed.
+BACKGROUND_HEADER = "X-Mercury-Live"
+
+
+def by_itself() -> bool:
+    """Return whether this request is a page updating itself (its live stream or a refresh), not a person."""
+    return request.endpoint == "portal.live" or request.headers.get(BACKGROUND_HEADER) == "1"
+
+
 def _live_session() -> UserSession | SessionEnd | None:
     """This request's session row, or why it ended, or None when nobody signed in (once per request)."""
     if "live_session" not in g:
@@ -136,7 +145,7 @@ def _live_session() -> UserSession | SessionEnd | None:
 def _checked(secret: str, user_id: str) -> UserSession | SessionEnd:
     """Check the session behind ``secret`` belongs to ``user_id``; keep what the check changed."""
     db = get_session()
-    result = check_session(db, secret, now(), session_policy())
+    result = check_session(db, secret, now(), session_policy(), renew=not by_itself())
     if db.dirty or db.deleted:
         db.commit()
     if isinstance(result, UserSession) and str(result.user_id) != user_id:

@@ -99,7 +99,8 @@
       if (busy) { again = true; return; }
       busy = true;
       lastFetch = Date.now();
-      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      // X-Mercury-Live: the page updating itself is not the user at work (the session may still time out)
+      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html", "X-Mercury-Live": "1" } })
         .then(function (response) {
           if (response.redirected || response.status === 401 || response.status === 403) { stop(); return null; }
           return response.ok ? response.text() : null;

@@ -213,7 +213,8 @@
   function readRemote(element) {
     var url = element.getAttribute("data-geojson-url");
     if (!url) { return Promise.resolve(null); }
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json, application/json" } })
+    // X-Mercury-Live: fetching map data is not a sign of the user at work (see live.js)
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/geo+json, application/json", "X-Mercury-Live": "1" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
