@@ -203,8 +203,16 @@ def test_a_custody_event_appears_on_the_officers_checkpoint_page_without_a_reloa
     shots.know_data_of(portal)
     officer = visit("officer.bishkek", size=PHONE, language=language)
     open_live(officer, "/checkpoint", "#today")
+    folds = officer.page.locator("details[data-fold][open]")
+    assert folds.count() > 0, "the demo's checkpoint page opens its latest folds"
+    folded = [folds.nth(n).get_attribute("data-fold") for n in range(folds.count())]
+    for fold in folded:                                       # the officer folds everything away
+        officer.page.locator(f"details[data-fold='{fold}'] > summary").click()
     sscc = inspect_at(portal, "officer.bishkek", "TOKTOGUL")
-    officer.page.wait_for_selector(f"#today td:text-is('{sscc}')")
+    officer.page.wait_for_selector(f"#today td:text-is('{sscc}')", state="attached")
+    for fold in folded:
+        assert officer.page.locator(f"details[data-fold='{fold}']").get_attribute("open") is None, \
+            f"the update opened {fold} again, which the officer had closed"
     shots(officer.page, f"checkpoint-{language}")
     assert officer.page.evaluate("window.sameDocument")
     assert officer.overflow() == []

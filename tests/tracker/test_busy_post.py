@@ -111,7 +111,7 @@ def test_todays_events_show_each_declaration_once_with_its_events(client: FlaskC
     auth.sign_in_as(officer)
     shipments = busy_post(3)
     page = today(client.get("/checkpoint").get_data(as_text=True))
-    folds = re.findall(r'<details class="declaration-events"( open)?>\s*<summary>.*?<a href="/declarations/(\d+)"',
+    folds = re.findall(r'<details class="declaration-events" data-fold="[^"]+"( open)?>\s*<summary>.*?<a href="/declarations/(\d+)"',
                        page, re.S)
     assert folds == [(" open" if n == 0 else "", str(d.id)) for n, d in enumerate(reversed(shipments))], \
         "latest scanned first and open, each once"

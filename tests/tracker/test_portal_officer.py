@@ -162,7 +162,7 @@ def test_the_arriving_list_folds_each_declaration_under_a_one_line_summary(
     later.planned_arrival = sooner.planned_arrival + timedelta(hours=3)
     db.flush()
     coming = client.get("/checkpoint").get_data(as_text=True).split('id="arriving"')[1].split('id="today"')[0]
-    folds = re.findall(r'<details class="declaration-movement"( open)?>\s*<summary>(.*?)</summary>(.*?)</details>',
+    folds = re.findall(r'<details class="declaration-movement" data-fold="[^"]+"( open)?>\s*<summary>(.*?)</summary>(.*?)</details>',
                        coming, re.S)
     assert [(opened, f'/declarations/{d.id}"' in summary) for (opened, summary, _), d in zip(folds, (sooner, later))] \
         == [(" open", True), ("", True)], "soonest first and open, the others folded"

@@ -73,12 +73,24 @@
 
     function holdsMap(part) { return part.matches("[data-map]") || part.querySelector("[data-map]"); }
 
+    // A fold the reader opened or closed stays so when its part is updated (matched by data-fold).
+    function keepFolds(old, part) {
+      old.querySelectorAll("details[data-fold]").forEach(function (was) {
+        var key = was.getAttribute("data-fold");
+        part.querySelectorAll("details[data-fold]").forEach(function (now) {
+          if (now.getAttribute("data-fold") === key) { now.open = was.open; }
+        });
+      });
+    }
+
     function replaceParts(fresh) {
       selectors.forEach(function (selector) {
         var old = document.querySelector(selector), next = fresh.querySelector(selector);
-        if (!old || !next || old.isEqualNode(next)) { return; }
+        if (!old || !next) { return; }
         if (holdsMap(old) && old.querySelector(".leaflet-container, [data-map-ready]")) { return; }
         var part = document.importNode(next, true);
+        keepFolds(old, part);
+        if (old.isEqualNode(part)) { return; }
         old.replaceWith(part);
         if (holdsMap(part) && window.MercuryMaps) {
           part.querySelectorAll("[data-map]").forEach(window.MercuryMaps.setUp);
