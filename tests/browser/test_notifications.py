@@ -40,20 +40,25 @@ def bell_number(tab: Visitor) -> str:
     return count.inner_text() if count.count() else ""
 
 
+#: The notifications' page title, and how the bell's label begins, in each language.
+TITLE = {"en": "Notifications", "ru": "Уведомления", "ky": "Билдирмелер"}
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_bell_counts_and_opens_notifications(notified: DemoPortal, visit_portal: Callable[[DemoPortal], Tabs],
-                                                  shots: Screenshots, size: dict[str, int]) -> None:
+                                                  shots: Screenshots, size: dict[str, int], language: str) -> None:
     shots.know_data_of(notified)
     login = "auditor"
     before = unread(notified, login)
     assert before >= 1, "the demo's critical alerts concern the auditor"
-    tab = visit_portal(notified)(login, size=size, language="ru")
+    tab = visit_portal(notified)(login, size=size, language=language)
     assert bell_number(tab) == str(before)
     assert tab.page.locator("#bell").is_visible() and tab.overflow() == []
     shots(tab.page, "bell")
     tab.page.locator("#bell").click()
     tab.page.wait_for_load_state()
-    assert tab.page.locator("main h1").inner_text() == "Уведомления"
+    assert tab.page.locator("main h1").inner_text() == TITLE[language]
     assert tab.page.locator("li.notification.unread").count() == before
     assert tab.overflow() == []
     shots(tab.page, "list")
@@ -95,12 +100,13 @@ def alert_the_auditor(portal: DemoPortal) -> None:
 
 @pytest.mark.parametrize("path, stream", [("/", "topic=notifications"), ("/audit/now", "topic=now")],
                          ids=["home", "now"])
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_bell_counts_a_new_notification_without_a_reload(
         notified: DemoPortal, visit_portal: Callable[[DemoPortal], Tabs], shots: Screenshots,
-        size: dict[str, int], path: str, stream: str) -> None:
+        size: dict[str, int], path: str, stream: str, language: str) -> None:
     shots.know_data_of(notified)
-    tab = visit_portal(notified)("auditor", size=size, language="ru")
+    tab = visit_portal(notified)("auditor", size=size, language=language)
     tab.page.context.add_init_script(COUNT_STREAMS)
     tab.go(path)
     before = unread(notified, "auditor")
@@ -113,7 +119,7 @@ def test_the_bell_counts_a_new_notification_without_a_reload(
                                f" === '{before + 1}'", timeout=5_000)
     assert tab.page.evaluate("window.sameDocument")
     label = tab.page.locator("#bell").get_attribute("aria-label") or ""
-    assert label.startswith(f"Уведомления: {before + 1} "), label  # the server's words, in the reader's language
+    assert label.startswith(f"{TITLE[language]}: {before + 1} "), label  # the server's words, in the reader's language
     streams = tab.page.evaluate("window.streams")
     assert len(streams) == 1 and stream in streams[0], streams
     assert tab.page.locator("#bell").is_visible() and tab.overflow() == []
