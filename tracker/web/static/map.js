@@ -259,13 +259,15 @@
     return group;
   }
 
+  // Without animation: the map is where it will stay once it says it is ready (a click, a
+  // reader's or a test's, lands on what it aims at, however slow the machine).
   function fitTo(map, bounds) {
     if (!bounds || !bounds.isValid()) {
-      map.fitBounds(KYRGYZSTAN);
+      map.fitBounds(KYRGYZSTAN, { animate: false });
     } else if (bounds.getNorthEast().equals(bounds.getSouthWest())) {
-      map.setView(bounds.getCenter(), 9);  // one point: show the country around it, not a street
+      map.setView(bounds.getCenter(), 9, { animate: false });  // one point: the country around it, not a street
     } else {
-      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15, animate: false });
     }
   }
 
