@@ -12,8 +12,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Integer, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -24,6 +23,7 @@ from beacon_gateway.evaluation.sync import reevaluate_many
 from beacon_gateway.evaluation.track import Fix
 from beacon_gateway.evaluation.watch import Watch, advance, outside_corridor
 from beacon_gateway.evaluation.watch_rows import lock_watched, save_watches
+from tracker.db import among
 from tracker.models import Declaration
 
 
@@ -56,11 +56,7 @@ def _plans(session: Session, rows: Mapping[int, Row[Any]], rules: Rules) -> dict
     plans = {i: plan for i, row in rows.items() if (plan := cached_plan(row, rules)) is not None}
     missing = sorted(set(rows) - set(plans))
     if missing:
-        if session.get_bind().dialect.name == "postgresql":     # one array parameter, not one per id
-            wanted = Declaration.id == any_(bindparam("ids", missing, type_=ARRAY(Integer)))
-        else:
-            wanted = Declaration.id.in_(missing)
-        declarations = session.scalars(select(Declaration).where(wanted)).all()
+        declarations = session.scalars(select(Declaration).where(among(session, Declaration.id, missing))).all()
         plans.update(plans_for(session, declarations, rules))
     return plans
 
