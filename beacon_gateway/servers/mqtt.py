@@ -14,6 +14,11 @@ Broker settings matter: Mosquitto queues at most ``max_queued_messages`` (defaul
 QoS 1 messages per subscriber beyond those in flight and drops the rest, before any
 gateway sees them. The project's broker configuration, ``beacon_gateway/mosquitto/
 mosquitto.conf``, sets no limit and turns persistence on.
+
+paho decodes what beacons send at a cost the gateway notices: for every MQTT v5 PUBLISH it
+builds a whole ``Properties`` table and an ``MQTTMessage`` with its own ``threading.Condition``,
+about a third of the gateway's CPU per ping (py-spy on ``bench/gateway.py``). :class:`LeanClient`
+decodes the usual packet (QoS 1, no properties, a UTF-8 topic) itself and hands paho every other.
 """
 from __future__ import annotations
 
@@ -46,6 +51,67 @@ RECEIVE_MAXIMUM = 1000
 REDELIVERY_PAUSE_S = 1.0
 
 
+class Publish:
+    """An incoming PUBLISH as the subscriber reads it: what paho's ``MQTTMessage`` offers, and no more."""
+
+    __slots__ = ("topic", "payload", "mid", "qos")
+
+    def __init__(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self.topic, self.payload, self.mid, self.qos = topic, payload, mid, qos
+
+
+class LeanClient(mqtt.Client):
+    """paho's client, decoding the PUBLISH packets beacons send without paho's per-packet objects.
+
+    It overrides paho's ``_handle_publish`` (a private method; paho is pinned below 2.3 for
+    it): a QoS 1 packet whose property length is zero and whose topic is UTF-8 becomes a
+    :class:`Publish` for ``on_message``, with paho's locking and error handling around the
+    call; any other packet (properties, QoS 0 or 2, a topic alias, a malformed one) goes
+    through paho's own code unchanged. Only MQTT v5 clients with ``manual_ack`` and no
+    per-topic callbacks take the short path, the way the subscriber uses paho.
+    """
+
+    _per_topic = False
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        """Add a per-topic callback (paho's); the packets then all take paho's path."""
+        self._per_topic = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        header, packet = self._in_packet["command"], self._in_packet["packet"]
+        short = self._protocol == mqtt.MQTTv5 and self._manual_ack and not self._per_topic
+        publish = _plain_qos1(header, packet) if short else None
+        if publish is None:
+            return super()._handle_publish()
+        with self._callback_mutex:
+            on_message = self.on_message
+        if on_message is not None:
+            with self._in_callback_mutex:
+                try:
+                    on_message(self, self._userdata, publish)
+                except Exception as err:
+                    self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                    if not self.suppress_exceptions:
+                        raise
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+def _plain_qos1(header: int, packet: bytes) -> Publish | None:
+    """Decode a QoS 1 PUBLISH with no properties and a non-empty UTF-8 topic; None for any other."""
+    if header & 0x06 != 0x02 or len(packet) < 2:
+        return None
+    topic_end = 2 + (packet[0] << 8 | packet[1])
+    if topic_end == 2 or len(packet) < topic_end + 3 or packet[topic_end + 2] != 0:
+        return None                 # no topic (an alias), truncated, or properties: paho's own path
+    try:
+        topic = packet[2:topic_end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    mid = packet[topic_end] << 8 | packet[topic_end + 1]
+    return Publish(topic, bytes(packet[topic_end + 3:]), mid, 1)
+
+
 def device_from_topic(topic_filter: str, topic: str) -> str | None:
     """Return the device id that fills the filter's ``+`` in ``topic``, or None when it does not match."""
     pattern = topic_filter.split("/")
@@ -70,8 +136,8 @@ class MqttSubscriber:
         parsed = urlparse(url)
         self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
         self.session_expiry_s = session_expiry_s
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client = LeanClient(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv5, manual_ack=True)
         if parsed.username:
             self.client.username_pw_set(parsed.username, parsed.password)
         self.client.on_connect = self._on_connect
@@ -122,7 +188,7 @@ class MqttSubscriber:
         with self._lock:
             self._connection += 1
 
-    def _on_message(self, client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _userdata: Any, message: Publish | mqtt.MQTTMessage) -> None:
         with self._lock:
             if self._stopping:
                 return  # not acknowledged: the broker delivers it again
@@ -146,7 +212,7 @@ class MqttSubscriber:
             future = self.writer.submit(positions)
         future.add_done_callback(lambda done: self._stored(done, message, connection))
 
-    def _stored(self, future: Future[Outcome], message: mqtt.MQTTMessage, connection: int) -> None:
+    def _stored(self, future: Future[Outcome], message: Publish | mqtt.MQTTMessage, connection: int) -> None:
         if future.exception() is not None:
             log.warning("MQTT message on %s not stored, not acknowledged: %s", message.topic,
                         future.exception())
@@ -158,7 +224,7 @@ class MqttSubscriber:
                         rejection.reason)
         self._settle(message, connection, acknowledge=True)
 
-    def _settle(self, message: mqtt.MQTTMessage, connection: int, acknowledge: bool) -> None:
+    def _settle(self, message: Publish | mqtt.MQTTMessage, connection: int, acknowledge: bool) -> None:
         with self._lock:
             # Stored, but came on an earlier connection: its redelivery is acknowledged instead.
             acknowledge = acknowledge and connection == self._connection

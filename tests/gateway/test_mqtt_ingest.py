@@ -11,12 +11,14 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.gateway.broker import Broker
 from tests.gateway.helpers import LiveGateway
-from beacon_gateway.servers.mqtt import MqttSubscriber, device_from_topic
+from beacon_gateway.servers.mqtt import MqttSubscriber, _plain_qos1, device_from_topic
 from beacon_gateway.writer import NotStored, Outcome
 from tracker.models import DeviceMessage
 from tracker.models import Position as PositionRow
@@ -43,7 +45,7 @@ class Run:
         return MqttSubscriber(writer, self.url, self.filter, f"gw-{self.id}-{secrets.token_hex(2)}",
                               session_expiry_s=30).start()
 
-    def publish(self, device_id: str, *payloads: Any) -> None:
+    def publish(self, device_id: str, *payloads: Any, properties: Properties | None = None) -> None:
         parsed = urlparse(self.url)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"beacon-{self.id}",
                              protocol=mqtt.MQTTv5)
@@ -51,7 +53,8 @@ class Run:
         client.loop_start()
         for payload in payloads:
             data = payload if isinstance(payload, bytes) else json.dumps(payload)
-            client.publish(f"{self.prefix}/beacons/{device_id}/pings", data, qos=1).wait_for_publish(5)
+            client.publish(f"{self.prefix}/beacons/{device_id}/pings", data, qos=1,
+                           properties=properties).wait_for_publish(5)
         client.loop_stop()
         client.disconnect()
 
@@ -89,6 +92,38 @@ def test_topic_names_the_device() -> None:
     assert device_from_topic("$share/gateway/beacons/+/pings", "beacons/864/pings") == "864"
     assert device_from_topic("$share/gateway/beacons/+/pings", "beacons/864/other") is None
     assert device_from_topic("beacons/+/pings", "x/beacons/864/pings") is None
+
+
+def test_the_packet_beacons_send_is_read_by_the_gateway_and_any_other_left_to_paho() -> None:
+    # PUBLISH, QoS 1: topic "b/1/pings", packet id 0x0102, no properties, then the payload.
+    plain = b"\x00\x09b/1/pings\x01\x02\x00{\"lat\":1}"
+    publish = _plain_qos1(0x32, plain)
+    assert publish is not None
+    assert (publish.topic, publish.mid, publish.qos, publish.payload) == ("b/1/pings", 0x0102, 1, b'{"lat":1}')
+    assert _plain_qos1(0x3A, plain) is not None                       # a redelivery (DUP) too
+    assert _plain_qos1(0x32, b"\x00\x09b/1/pings\x01\x02\x02\x01\x01{}") is None   # a property
+    assert _plain_qos1(0x30, b"\x00\x09b/1/pings\x00{}") is None                     # QoS 0
+    assert _plain_qos1(0x34, plain) is None                                             # QoS 2
+    assert _plain_qos1(0x32, b"\x00\x00\x01\x02\x03\x23\x00\x05{}") is None       # a topic alias
+    assert _plain_qos1(0x32, b"\x00\x09b/1/pings\x01") is None                       # cut short
+    assert _plain_qos1(0x32, b"\x00\x09b/\xff/pings\x01\x02\x00{}") is None          # not UTF-8
+
+
+def test_a_message_with_properties_is_stored_and_acknowledged_like_any_other(db, run, live, make_beacon) -> None:
+    beacon = make_beacon()
+    subscriber = run.subscriber(live.writer)
+    wait_subscribed(subscriber)
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.PayloadFormatIndicator = 1
+    properties.UserProperty = ("firmware", "3.1")
+    run.publish(beacon.device_id, ping(0), properties=properties)
+    run.publish(beacon.device_id, ping(30))
+    wait_until(lambda: subscriber.acknowledged == 2)
+    subscriber.stop()
+    db.expire_all()
+    stored = db.scalars(select(PositionRow.fix_time).where(PositionRow.beacon_id == beacon.id)
+                        .order_by(PositionRow.fix_time)).all()
+    assert stored == [NOW - timedelta(minutes=5) + timedelta(seconds=s) for s in (0, 30)]
 
 
 def test_pings_are_stored_then_acknowledged_and_a_redelivery_changes_nothing(db, run, live, make_beacon) -> None:
