@@ -15,7 +15,9 @@ table grows) to each size and, at each size, it measures:
   with no declaration (store only) and with a declaration in transit (stored and evaluated);
 - COPY: 20,000 rows of the current month, the ceiling of any writer;
 - evaluation: ``reevaluate_many`` over the last hour of 100 declarations (the LATERAL read of
-  sync.py, the rules and the alert sync), and the LATERAL read alone;
+  sync.py, the rules and the alert sync), and the LATERAL read alone. These 100 declarations
+  have beacons of their own, each given 120 fixes (an hour, one every 30 s) before the first
+  fill, so every size evaluates the same fixes: only the table around them grows;
 - custody lookup: ``nearest_fix`` (custody_track) for a filler beacon at instants spread over the year.
 
 Figures are printed side by side, with the load average (the machine may be shared).
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from alembic.migration import MigrationContext  # noqa: E402
 from alembic.operations import Operations  # noqa: E402
-from sqlalchemy import Engine, func, select, text  # noqa: E402
+from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import benchdb  # noqa: E402
@@ -59,6 +61,10 @@ FILLERS = 1000
 #: Seconds between two fixes of a filler beacon: the largest size fills the year up to now.
 STEP_S = [3.0]
 COPIES = [0]
+#: The beacons (of bench/gateway.py's backlog set, beyond those the closed loops use) whose
+#: declarations the evaluation figures judge, and how many fixes each has.
+JUDGED = range(5000, 5100)
+JUDGED_FIXES = 120
 
 
 def layout_database(layout: str) -> Engine:
@@ -79,7 +85,25 @@ def layout_database(layout: str) -> Engine:
                     create_month(connection, month)
                 month = month.plus(1)
     gateway.seed(engine)
+    seed_judged(engine)
     return engine
+
+
+def seed_judged(engine: Engine) -> None:
+    """Give each judged declaration its hour of fixes, as the gateway's store would (trip attached)."""
+    tracks = gateway.Tracks()
+    with engine.begin() as connection:
+        trips = dict(connection.execute(select(Beacon.device_id, Declaration.id).join(
+            Declaration, Declaration.beacon_id == Beacon.id)).all())
+        beacons = dict(connection.execute(select(Beacon.device_id, Beacon.id)).all())
+        rows = []
+        for _ in range(JUDGED_FIXES):
+            for n in JUDGED:
+                p = tracks.next(n)
+                rows.append({"beacon_id": beacons[p.device_id], "declaration_id": trips[p.device_id],
+                             "fix_time": p.fix_time, "received_at": NOW, "lat": p.lat, "lon": p.lon,
+                             "speed_kmh": p.speed_kmh, "flags": [], "protocol": "json", "raw": p.raw})
+        connection.execute(insert(PositionRow), rows)
 
 
 def unpartition(engine: Engine) -> None:
@@ -146,12 +170,13 @@ def best_rate(count: int, work: Callable[[], object], repeat: int = 3) -> float:
 
 
 def evaluation_rates(engine: Engine) -> tuple[float, float]:
-    """Return (declarations re-evaluated per s, LATERAL reads per s) over the last hour of 100 trips."""
+    """Return (declarations re-evaluated per s, LATERAL reads per s) over the judged declarations' hour of fixes."""
     with Session(engine) as session:
+        judged = [gateway.device_id(gateway.BACKLOG + n) for n in JUDGED]
         last = session.execute(select(PositionRow.declaration_id, func.max(PositionRow.fix_time))
-                               .where(PositionRow.declaration_id.is_not(None))
-                               .group_by(PositionRow.declaration_id).limit(100)).all()
-        windows = {declaration_id: at - timedelta(hours=1) for declaration_id, at in last}
+                               .join(Beacon, Beacon.id == PositionRow.beacon_id).where(Beacon.device_id.in_(judged))
+                               .group_by(PositionRow.declaration_id)).all()
+        windows = {declaration_id: at - timedelta(seconds=30 * JUDGED_FIXES) for declaration_id, at in last}
 
         def evaluate() -> None:
             reevaluate_many(session, windows, now=NOW)
