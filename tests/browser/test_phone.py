@@ -73,6 +73,17 @@ EVENT_ROWS_JS = """
           sscc: row.querySelector('td.sscc').innerText, time: row.querySelector('td.time').innerText};
 })
 """
+#: How many lines an element's text takes (its text's boxes, a few pixels apart at most on one line).
+LINES_JS = """
+(element) => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const tops = [...range.getClientRects()].map((r) => r.top).sort((a, b) => a - b);
+  return tops.filter((t, n) => n === 0 || t - tops[n - 1] >= 5).length;
+}
+"""
+#: How many lines each child of an element takes.
+LINES_OF_PARTS_JS = f"(element) => [...element.children].map((part) => ({LINES_JS.strip()})(part))"
 #: Interface texts whose words must not be cut in two at 360 px.
 LABELS = "nav.menu a, main h1, main h2, label, legend, summary, dt, th, button"
 #: A word of the interface cut across two lines (a hyphenated break keeps its hyphen and is allowed).
@@ -330,11 +341,12 @@ def test_russian_labels_of_the_officers_pages_are_not_cut_mid_word_at_360_px(
         tabs.close()
 
 
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 def test_the_arriving_shipments_are_folded_and_open_with_the_keyboard_at_360_px(
-        browser: Browser, loading_portal: DemoPortal, shots: Screenshots) -> None:
+        browser: Browser, loading_portal: DemoPortal, shots: Screenshots, language: str) -> None:
     tabs = Tabs(browser, loading_portal)
     try:
-        officer = tabs(OFFICER, size=PHONE)
+        officer = tabs(OFFICER, size=PHONE, language=language)
         officer.go("/checkpoint")
         folds = officer.page.locator("#arriving details.declaration-movement")
         assert folds.count() >= 1
@@ -342,6 +354,9 @@ def test_the_arriving_shipments_are_folded_and_open_with_the_keyboard_at_360_px(
         assert opened == [True] + [False] * (len(opened) - 1), "the soonest open, the others folded"
         first, contents = folds.first.locator("summary"), folds.first.locator("table.movements")
         assert "→" in first.inner_text() and contents.is_visible() and officer.overflow() == []
+        assert first.evaluate(LINES_OF_PARTS_JS) == [1, 1, 1], "reference, route, planned time: one line each"
+        flasks, lines = folds.first.locator("ul.ssccs li").count(), folds.first.locator("ul.ssccs").evaluate(LINES_JS)
+        assert flasks >= 2 and lines == (flasks + 1) // 2, "two SSCCs a line"
         first.focus()
         officer.page.keyboard.press("Enter")
         assert folds.first.get_attribute("open") is None and not contents.is_visible()
