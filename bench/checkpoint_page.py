@@ -1,12 +1,13 @@
 """Checkpoint page at a busy post: how tall the officer's page is on a 360 px phone.
 
-Run from the checkout:  .venv/bin/python bench/checkpoint_page.py [--declarations 25]
+Run from the checkout:  .venv/bin/python bench/checkpoint_page.py [--declarations 25] [--language en]
 
 Serves the demo (as the browser tests do), records two inspections today at Osh for each of
 ``--declarations`` shipments in transit through it (one seal broken), and opens /checkpoint as
 officer.osh in Debian's chromium at 360 x 740. Prints the page's height in pixels (and of its "Arriving or passing" and
 "Recorded here today" sections), the number of declaration groups and of event rows, and how many rows are shown without
-opening a fold (of today's events, and of the arriving declarations' contents).
+opening a fold (of today's events, and of the arriving declarations' contents; a declaration's earlier events are in a
+fold of their own). ``--declarations 0`` measures the demo alone (its one declaration has 20 events today).
 """
 from __future__ import annotations
 
@@ -64,8 +65,8 @@ def busy_day(portal, count: int) -> None:  # type: ignore[no-untyped-def]
         session.commit()
 
 
-def measure(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """Open /checkpoint as the officer at 360 px and measure it."""
+def measure(portal, language: str = "en") -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Open /checkpoint as the officer at 360 px in ``language`` and measure it."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         page = browser.new_context(viewport=PHONE, timezone_id="Asia/Bishkek").new_page()
@@ -74,13 +75,16 @@ def measure(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         page.fill("input[name='password']", portal.passwords[OFFICER])
         page.click("form:has(input[name='password']) button[type='submit']")
         page.wait_for_load_state()
+        if language != "en":
+            page.click(f"form.language button[value='{language}']")
+            page.wait_for_load_state()
         page.goto(portal.address("/checkpoint"))
         figures = page.evaluate("""() => ({
             height: document.documentElement.scrollHeight,
             today: Math.round(document.getElementById('today').getBoundingClientRect().height),
             arriving: Math.round(document.getElementById('arriving').getBoundingClientRect().height),
             arrivingShown: [...document.querySelectorAll('#arriving tbody tr')].filter((r) => r.checkVisibility()).length,
-            groups: document.querySelectorAll('#today details, #today h3').length,
+            groups: document.querySelectorAll('#today details.declaration-events, #today h3').length,
             rows: document.querySelectorAll('#today tbody tr').length,
             shown: [...document.querySelectorAll('#today tbody tr')].filter((r) => r.checkVisibility()).length})""")
         browser.close()
@@ -91,11 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     """Build the busy day, measure the page, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--declarations", type=int, default=25)
+    parser.add_argument("--language", choices=["en", "ru", "ky"], default="en")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder, serving_demo(Path(folder)) as portal:
         busy_day(portal, args.declarations)
-        figures = measure(portal)
-    print(f"/checkpoint at 360 px, {args.declarations} declarations x 2 events today: "
+        figures = measure(portal, args.language)
+    print(f"/checkpoint at 360 px ({args.language}), {args.declarations} declarations x 2 events today: "
           f"{figures['height']} px tall (arriving: {figures['arriving']} px, {figures['arrivingShown']} declarations shown unfolded; "
           f"today's events: {figures['today']} px), {figures['groups']} groups, {figures['rows']} event rows, "
           f"{figures['shown']} shown unfolded")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from shapely.affinity import scale
@@ -177,19 +178,19 @@ def wait_for_tick(tab: Visitor, as_of: str, timeout_s: float = 20) -> None:
         tab.page.wait_for_timeout(500)
 
 
-def inspect_at(portal: DemoPortal, officer_login: str, post: str) -> str:
-    """Record an inspection of one flask of the trip in transit at ``post``, as a station or a colleague
-    would (the custody check and the chain as on every path); return its SSCC."""
+def inspect_at(portal: DemoPortal, officer_login: str, post: str, flask: int = 0, at: datetime | None = None) -> str:
+    """Record an inspection of one flask of the trip in transit at ``post`` (now, unless ``at``), as a station
+    or a colleague would (the custody check and the chain as on every path); return its SSCC."""
     with portal.sessions() as session:
         officer = session.scalars(select(User).where(User.login == officer_login)).one()
         declaration = session.scalars(select(Declaration).where(
             Declaration.status == DeclarationStatus.IN_TRANSIT)).first()
         assert declaration is not None
-        sscc = declaration.items[0].container.sscc
+        sscc = declaration.items[flask].container.sscc
         session.commit()  # the chain lock opens a fresh transaction
         record_custody_event(session, officer, {
             "client_event_id": uuid.uuid4().hex, "sscc": sscc, "checkpoint": post, "kind": "inspection",
-            "seal_intact": True, "event_time": datetime.now(timezone.utc).isoformat()})
+            "seal_intact": True, "event_time": (at or datetime.now(timezone.utc)).isoformat()})
         session.commit()
     return sscc
 
@@ -218,6 +219,31 @@ def test_a_custody_event_appears_on_the_officers_checkpoint_page_without_a_reloa
     assert officer.overflow() == []
     if language != "en":
         assert untranslated(officer.page, shots.data_names) == []
+    officer.watch.assert_clean()
+
+
+def test_an_update_keeps_open_the_earlier_events_the_officer_opened(
+        own_portal: DemoPortal, visit_portal: Callable[[DemoPortal], Tabs]) -> None:
+    now = datetime.now(ZoneInfo("Asia/Bishkek"))
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for flask in range(1, 7):  # six today before the officer looks: the latest five, and one earlier
+        inspect_at(own_portal, "officer.bishkek", "TOKTOGUL", flask,
+                   max(now - timedelta(minutes=7 - flask), midnight + timedelta(seconds=flask)))
+    officer = visit_portal(own_portal)("officer.bishkek", size=PHONE)
+    open_live(officer, "/checkpoint", "#today")
+    trip = trip_of(own_portal).declaration_id
+    group, earlier = (officer.page.locator(f"details[data-fold='events-{trip}{part}']") for part in ("", "-earlier"))
+    if group.get_attribute("open") is None:
+        group.locator("> summary").click()
+    earlier.locator("> summary").click()
+    assert "1 earlier event" in earlier.locator("> summary").inner_text() and earlier.get_attribute("open") is not None
+
+    sscc = inspect_at(own_portal, "officer.bishkek", "TOKTOGUL")
+    officer.page.wait_for_selector(f"#today td:text-is('{sscc}')", state="attached")
+    assert "2 earlier events" in earlier.locator("> summary").inner_text(), "the fold is the updated one"
+    assert earlier.get_attribute("open") is not None and group.get_attribute("open") is not None, \
+        "the update closed the earlier events the officer had opened"
+    assert officer.page.evaluate("window.sameDocument")
     officer.watch.assert_clean()
 
 

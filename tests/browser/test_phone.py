@@ -7,9 +7,11 @@ in the browser, and the tracker names the container and counts its declaration.
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -29,8 +31,10 @@ from tests.browser.conftest import (
     Tabs,
     Visitor,
     serving_demo,
+    untranslated,
 )
 from tests.conftest import need_service
+from tracker.domain.custody import record_custody_event
 from tracker.domain.gs1 import make_sscc
 from tracker.models import (
     Checkpoint,
@@ -41,6 +45,7 @@ from tracker.models import (
     DeclarationItem,
     DeclarationKind,
     DeclarationStatus,
+    ExpectedCheckpoint,
     User,
 )
 
@@ -50,6 +55,35 @@ OFFICER = "officer.osh"
 ROLES = {"trader": "trader.khaidarkan", "customs_officer": OFFICER, "licensing_admin": "admin", "auditor": "auditor"}
 #: The flask whose label the fake camera films, and its two companions on the declaration.
 FILMED, OTHERS = make_sscc(0, "4700088", 1), [make_sscc(0, "4700088", n) for n in (2, 3)]
+#: A shipment through Osh whose eight flasks were inspected there today, the first two found with broken seals.
+LONG_DAY, LONG_DAY_FLASKS = "26KGHG00000880020", [make_sscc(0, "4700088", n) for n in range(11, 19)]
+#: What its fold and the fold of its earlier events within say, in each language.
+LONG_DAY_SAYS = {"en": ("8 events", "3 earlier events", "2 broken seals", "broken"),
+                 "ru": ("8 событий", "3 более ранних события", "2 нарушенные пломбы", "нарушена"),
+                 "ky": ("8 окуя", "3 мурунку окуя", "2 бузулган пломба", "бузулган")}
+#: Where each visible event row of a fold shows its cells: the distinct lines of the row, and which cells share one.
+EVENT_ROWS_JS = """
+(fold) => [...fold.querySelectorAll('tbody tr')].filter((row) => row.checkVisibility()).map((row) => {
+  const top = (name) => Math.round(row.querySelector('td.' + name).getBoundingClientRect().top);
+  const tops = [...row.cells].filter((cell) => cell.checkVisibility())
+    .map((cell) => cell.getBoundingClientRect().top).sort((a, b) => a - b);
+  const beside = (a, b) => Math.abs(a - b) < 5;  // on one line, whatever their fonts' baselines
+  return {lines: tops.filter((t, n) => n === 0 || !beside(t, tops[n - 1])).length,
+          timeBesideEvent: beside(top('time'), top('event')), sealBesideSscc: beside(top('seal'), top('sscc')),
+          sscc: row.querySelector('td.sscc').innerText, time: row.querySelector('td.time').innerText};
+})
+"""
+#: How many lines an element's text takes (its text's boxes, a few pixels apart at most on one line).
+LINES_JS = """
+(element) => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const tops = [...range.getClientRects()].map((r) => r.top).sort((a, b) => a - b);
+  return tops.filter((t, n) => n === 0 || t - tops[n - 1] >= 5).length;
+}
+"""
+#: How many lines each child of an element takes.
+LINES_OF_PARTS_JS = f"(element) => [...element.children].map((part) => ({LINES_JS.strip()})(part))"
 #: Interface texts whose words must not be cut in two at 360 px.
 LABELS = "nav.menu a, main h1, main h2, label, legend, summary, dt, th, button"
 #: A word of the interface cut across two lines (a hyphenated break keeps its hyphen and is allowed).
@@ -146,6 +180,37 @@ def loading_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPor
             session.add(declaration)
             session.commit()
         yield served
+
+
+@pytest.fixture(scope="module")
+def long_day(loading_portal: DemoPortal) -> int:
+    """Record :data:`LONG_DAY`'s inspections at Osh today, oldest first; return the declaration's id."""
+    with loading_portal.sessions() as session:
+        osh, bishkek, origin = (session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one()
+                                for code in ("OSH", "BISHKEK", "IRKESHTAM"))
+        seller, buyer = session.scalars(select(Dealer).order_by(Dealer.id).limit(2)).all()
+        officer = session.scalars(select(User).where(User.login == OFFICER)).one()
+        start = datetime.now(timezone.utc) - timedelta(hours=2)
+        declaration = Declaration(
+            kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT, reference=LONG_DAY,
+            declarant=seller, consignor=seller, consignee=buyer, origin=origin, destination=bishkek,
+            route=LineString([(origin.lon, origin.lat), (osh.lon, osh.lat), (bishkek.lon, bishkek.lat)]),
+            planned_departure=start, planned_arrival=start + timedelta(days=1))
+        declaration.items = [DeclarationItem(container=Container(
+            sscc=sscc, container_type=ContainerType.FLASK_34_5KG, tare_g=2_700, capacity_g=34_500, net_g=34_500,
+            owner_id=seller.id, custodian_id=seller.id), declared_net_g=34_500) for sscc in LONG_DAY_FLASKS]
+        declaration.expected_checkpoints = [ExpectedCheckpoint(checkpoint=osh, seq=1)]
+        session.add(declaration)
+        session.commit()  # the chain lock opens a fresh transaction
+        now = datetime.now(ZoneInfo("Asia/Bishkek"))
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        for n, sscc in enumerate(LONG_DAY_FLASKS):
+            at = midnight + (now - midnight) * (n + 1) / (len(LONG_DAY_FLASKS) + 1)
+            record_custody_event(session, officer, {
+                "client_event_id": uuid.uuid4().hex, "sscc": sscc, "checkpoint": "OSH", "kind": "inspection",
+                "seal_intact": n >= 2, "event_time": at.isoformat(timespec="seconds")})
+        session.commit()
+        return declaration.id
 
 
 def camera_tab(tabs: Tabs, language: str) -> Visitor:
@@ -276,11 +341,12 @@ def test_russian_labels_of_the_officers_pages_are_not_cut_mid_word_at_360_px(
         tabs.close()
 
 
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
 def test_the_arriving_shipments_are_folded_and_open_with_the_keyboard_at_360_px(
-        browser: Browser, loading_portal: DemoPortal, shots: Screenshots) -> None:
+        browser: Browser, loading_portal: DemoPortal, shots: Screenshots, language: str) -> None:
     tabs = Tabs(browser, loading_portal)
     try:
-        officer = tabs(OFFICER, size=PHONE)
+        officer = tabs(OFFICER, size=PHONE, language=language)
         officer.go("/checkpoint")
         folds = officer.page.locator("#arriving details.declaration-movement")
         assert folds.count() >= 1
@@ -288,12 +354,63 @@ def test_the_arriving_shipments_are_folded_and_open_with_the_keyboard_at_360_px(
         assert opened == [True] + [False] * (len(opened) - 1), "the soonest open, the others folded"
         first, contents = folds.first.locator("summary"), folds.first.locator("table.movements")
         assert "→" in first.inner_text() and contents.is_visible() and officer.overflow() == []
+        assert first.evaluate(LINES_OF_PARTS_JS) == [1, 1, 1], "reference, route, planned time: one line each"
+        flasks, lines = folds.first.locator("ul.ssccs li").count(), folds.first.locator("ul.ssccs").evaluate(LINES_JS)
+        assert flasks >= 2 and lines == (flasks + 1) // 2, "two SSCCs a line"
         first.focus()
         officer.page.keyboard.press("Enter")
         assert folds.first.get_attribute("open") is None and not contents.is_visible()
         officer.page.keyboard.press(" ")
         assert folds.first.get_attribute("open") is not None and contents.is_visible()
         shots(officer.page, "checkpoint-arriving-folded")
+        officer.watch.assert_clean()
+    finally:
+        tabs.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "ky"])
+def test_todays_events_are_two_lines_each_and_the_earlier_ones_open_from_a_fold_at_360_px(
+        browser: Browser, loading_portal: DemoPortal, long_day: int, shots: Screenshots, language: str) -> None:
+    events, earlier_events, broken_seals, broken = LONG_DAY_SAYS[language]
+    shots.know_data_of(loading_portal)
+    tabs = Tabs(browser, loading_portal)
+    try:
+        officer = tabs(OFFICER, size=PHONE, language=language)
+        page = officer.page
+        officer.go("/checkpoint")
+        fold = page.locator(f"#today details[data-fold='events-{long_day}']")
+        summary = fold.locator("> summary")
+        if fold.get_attribute("open") is None:
+            summary.click()
+        assert events in summary.inner_text() and summary.locator("strong.bad").inner_text() == broken_seals, \
+            "the declaration's fold counts its events and the broken seals, the earlier ones' too"
+
+        latest = fold.evaluate(EVENT_ROWS_JS)
+        assert [row["sscc"] for row in latest] == LONG_DAY_FLASKS[:2:-1], "the latest five, newest first"
+        assert all(row["lines"] == 2 and row["timeBesideEvent"] and row["sealBesideSscc"] for row in latest), latest
+        assert all(len(row["time"]) == 5 and row["time"][2] == ":" for row in latest), "a time, not a date"
+
+        nested = fold.locator("details.earlier-events")
+        opener = nested.locator("> summary")
+        assert nested.get_attribute("open") is None and nested.locator("tbody tr").first.is_hidden()
+        assert opener.inner_text().split("\n")[0].strip() == earlier_events
+        assert opener.locator("strong.bad").inner_text() == broken_seals, "the folded broken seals are announced"
+        box = opener.bounding_box()
+        assert box and box["height"] >= 44, "a thumb-sized target (2.75rem)"
+        opener.focus()
+        page.keyboard.press("Enter")
+        assert nested.get_attribute("open") is not None
+        earlier = nested.evaluate(EVENT_ROWS_JS)
+        assert [row["sscc"] for row in earlier] == LONG_DAY_FLASKS[2::-1]
+        assert all(row["lines"] == 2 and row["sealBesideSscc"] for row in earlier), earlier
+        seals = nested.locator("td.seal strong.bad")
+        assert seals.count() == 2 and seals.first.is_visible() and seals.first.inner_text() == broken
+
+        assert officer.overflow() == []
+        assert page.evaluate(BROKEN_WORDS_JS, f"{LABELS}, #today td") == []
+        if language != "en":
+            assert untranslated(page, shots.data_names) == []
+        shots(page, f"checkpoint-earlier-events-{language}")
         officer.watch.assert_clean()
     finally:
         tabs.close()

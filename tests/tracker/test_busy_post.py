@@ -77,7 +77,12 @@ def today(page: str) -> str:
 
 def rows(html: str) -> int:
     """How many table rows of data ``html`` shows."""
-    return html.count("<tr>") - html.count("<thead><tr>")
+    return len(re.findall(r"<tr>\s*<td", html))
+
+
+def ssccs(html: str) -> list[str]:
+    """The SSCCs of the event rows in ``html``, in order."""
+    return re.findall(r'<td class="mono sscc">(\d{18})</td>', html)
 
 
 # ---------------------------------------------------------------- a constant number of statements
@@ -119,6 +124,45 @@ def test_todays_events_show_each_declaration_once_with_its_events(client: FlaskC
         own = page.split(f'/declarations/{declaration.id}"')[1].split('<details')[0]
         assert [i.container.sscc in own for i in declaration.items] == [True, True]
         assert "2 events" in own.split("</summary>")[0] and rows(own) == 2
+    assert "earlier-events" not in page, "two events a declaration: nothing to fold within"
+
+
+@pytest.mark.parametrize("count", [5, 6, 8])
+def test_a_declarations_latest_five_events_show_and_the_earlier_ones_wait_in_a_fold(
+        client: FlaskClient, auth, db: Session, officer: User, make_declaration: Callable[..., Declaration],
+        make_container: Callable[..., Any], count: int) -> None:
+    auth.sign_in_as(officer)
+    post: Checkpoint = officer.checkpoints[0]
+    declaration = make_declaration(status="in_transit", destination=post)
+    declaration.items += [DeclarationItem(container=make_container(owner=declaration.declarant), declared_net_g=34_500)
+                          for _ in range(count - 1)]
+    db.flush()
+    times = [today_at((n + 1) / (count + 1)) for n in range(count)]
+    for n, (item, at) in enumerate(zip(declaration.items, times)):  # the oldest was found with its seal broken
+        record_custody_event(db, officer, {
+            "client_event_id": uuid.uuid4().hex, "sscc": item.container.sscc, "checkpoint": post.code,
+            "kind": "inspection", "seal_intact": n > 0, "event_time": at,
+            "measured_net_g": 34_480 if n == count - 1 else None})
+    db.flush()
+    newest_first = [i.container.sscc for i in reversed(declaration.items)]
+
+    group = today(client.get("/checkpoint").get_data(as_text=True)).split(f'data-fold="events-{declaration.id}"')[1]
+    summary, contents = group.split("</summary>", 1)
+    assert f"{count} events" in summary and "1 broken seal" in summary, "the group counts every event and broken seal"
+    latest, _, earlier = contents.partition('<details class="earlier-events"')
+    assert ssccs(latest) == newest_first[:5]
+    assert re.findall(r'<td class="time">([^<]*)</td>', latest) == [at[11:16] for at in reversed(times)][:5], \
+        "today's events show their time, not the date"
+    assert "34.480 kg" in latest and latest.count("unmeasured") == 4, "a mass only where one was measured"
+    if count == 5:
+        assert not earlier and "<strong class=\"bad\">broken</strong>" in latest
+        return
+    nested, hidden = earlier.split("</details>")[0].split("</summary>", 1)
+    more = count - 5
+    assert nested.startswith(f' data-fold="events-{declaration.id}-earlier">'), "folded, and kept so by live updates"
+    assert f"{more} earlier event{'s' if more > 1 else ''}" in nested and "1 broken seal" in nested
+    assert ssccs(hidden) == newest_first[5:] and "<strong class=\"bad\">broken</strong>" in hidden
+    assert "broken" not in latest
 
 
 def test_a_busy_day_is_paged_with_a_link_to_the_next_page(client: FlaskClient, auth, officer: User,

@@ -145,11 +145,17 @@ def number(value: float | int | None, digits: int = 0) -> str:
 
 
 def when(moment: datetime | None, style: str = "medium") -> str:
-    """Show a UTC timestamp in the user's time zone, formatted per language, with the zone's offset."""
+    """Show a UTC timestamp in the user's time zone, formatted per language.
+
+    ``style`` is "medium" (date and seconds), "short" (date and minutes) or "time" (hours and
+    minutes only, for a list whose day is said once, such as the events recorded today).
+    """
     if moment is None:
         return "—"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
+    if style == "time":
+        return format_datetime(moment, "HH:mm")
     pattern = "dd.MM.yyyy HH:mm" if style == "short" else "dd.MM.yyyy HH:mm:ss"
     if current_language() == "en":
         pattern = "yyyy-MM-dd HH:mm" if style == "short" else "yyyy-MM-dd HH:mm:ss"
