@@ -13,6 +13,7 @@ table grows) to each size and, at each size, it measures:
 
 - ingest: 100 beacons in closed loop through the gateway's batch writer and whole pipeline,
   with no declaration (store only) and with a declaration in transit (stored and evaluated);
+  each size drives 100 other beacons, so its trips start afresh as the first size's did;
 - COPY: 20,000 rows of the current month, the ceiling of any writer;
 - evaluation: ``reevaluate_many`` over the last hour of 100 declarations (the LATERAL read of
   sync.py, the rules and the alert sync), and the LATERAL read alone. These 100 declarations
@@ -212,10 +213,14 @@ def measure(engine: Engine, duration_s: float, tracks: dict[str, gateway.Tracks]
 def run_layout(layout: str, sizes: list[int], duration_s: float) -> dict[int, dict[str, float]]:
     """Fill one layout's database to each size and measure; drop it afterwards."""
     engine = layout_database(layout)
-    tracks = {"store": gateway.Tracks(untracked=True), "evaluated": gateway.Tracks()}
     results: dict[int, dict[str, float]] = {}
     try:
-        for size in sizes:
+        for round_, size in enumerate(sizes):
+            # Each size's closed loops drive 100 beacons of their own, so every size starts the
+            # same trips afresh: only the table grows, not the trips' own histories.
+            tracks = {"store": gateway.Tracks(untracked=True), "evaluated": gateway.Tracks()}
+            for track in tracks.values():
+                track.offset += 100 * round_
             with engine.connect() as connection:
                 present = connection.scalar(select(func.count()).select_from(PositionRow)) or 0
             rate = fill(engine, size - present) if size > present else 0.0

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import create_app
+from tracker.domain.alert_kinds import AlertKind
 from tracker.domain.balance import balances
 from tracker.domain.chain import first_broken
 from tracker.domain.demo import load_demo
@@ -104,7 +105,11 @@ def test_demo_books_balance_for_dealers_whose_records_agree(db: Session) -> None
 
 def test_demo_has_a_suspended_licence(db: Session) -> None:
     load_demo(db)
-    assert db.scalars(select(License).where(License.status == LicenseStatus.SUSPENDED)).all()
+    suspended = db.scalars(select(License).where(License.status == LicenseStatus.SUSPENDED)).one()
+    # Its alert says what suspending a licence says: which licence, why (the officer's card shows both).
+    alert = db.scalars(select(Alert).where(Alert.kind == AlertKind.LICENCE_SUSPENDED.value)).one()
+    assert alert.details["licence"] == suspended.number
+    assert alert.details["reason"] == suspended.status_reason
 
 
 def test_demo_evidence_chains_are_intact(db: Session) -> None:

@@ -156,6 +156,7 @@ class _Loader:
         self.trips: dict[Status, geo.Trip] = {}
         self.fixes: dict[Status, list[Position]] = {}
         self.approval: ImportApproval | None = None
+        self.suspended_licence: License | None = None
 
     def at(self, hours: float) -> datetime:
         """Return the moment ``hours`` from now."""
@@ -225,6 +226,7 @@ class _Loader:
                 licence.status = LicenseStatus.SUSPENDED
                 licence.status_reason = (f"Suspended {self.at(-DAY):%Y-%m-%d}: inspection found the store "
                                          "without mercury vapour monitoring; re-inspection pending.")
+                self.suspended_licence = licence
             self.session.add(licence)
         self.approval = ImportApproval(
             number=f"KG-HG-IMP-{self.at(-30 * DAY).year}-0001", importer=self.dealers["bishkek"],
@@ -424,7 +426,11 @@ class _Loader:
         acknowledge_alert(self.session, lost, officer, at=opened + timedelta(minutes=3))
         close_alert(self.session, lost, officer, "No coverage in the Too-Ashuu tunnel; fixes resumed on the "
                     "far side, on the route.", at=after.fix_time)
-        suspended = self.declarations[Status.APPROVED]
+        suspended, licence = self.declarations[Status.APPROVED], self.suspended_licence
+        assert licence is not None
+        # What licensing.suspend_licence's alert says (tracker/domain/lapses.py).
         open_alert(self.session, kind=AlertKind.LICENCE_SUSPENDED,
                    declaration=suspended, at=self.at(-DAY),
-                   details={"dealer": suspended.declarant.legal_name, "declaration": suspended.reference})
+                   details={"licence": licence.number, "dealer": suspended.declarant.legal_name,
+                            "reason": licence.status_reason, "since": self.at(-DAY).isoformat(),
+                            "by": self.users["admin"].login})
