@@ -1,6 +1,7 @@
 """Gateway throughput: end-to-end pings/s into PostgreSQL with evaluation, beside its ceilings.
 
     .venv/bin/python bench/gateway.py --quick        # about three minutes
+    .venv/bin/python bench/gateway.py --quick --only mqtt      # one part (pipeline, mqtt, nmea, growth)
     .venv/bin/python bench/gateway.py --sizes 0,1000000,3000000,10000000
 
 It creates (and afterwards drops) a PostgreSQL database ``mercury_bench_h``, migrates it, and
@@ -68,6 +69,8 @@ START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 NMEA_DATA = ROOT / "tests" / "data" / "nmea"   # gpsd's receiver logs, committed with their licence
 #: Pings sent and not yet stored, at most (10,000 beacons each waiting for one acknowledgement could have 10,000).
 WINDOW = 4000
+#: The benchmark's parts, in the order they run (``--only``).
+PARTS = ("pipeline", "mqtt", "nmea", "growth")
 #: Pings the publisher writes at once.
 CHUNK = 200
 #: The first of the beacons whose trips get month-old fixes (the backlog line).
@@ -475,7 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs, table up to 1 M rows")
     parser.add_argument("--sizes", help="table sizes for the growth figures, comma-separated")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="run only this part (repeatable): " + ", ".join(PARTS))
     args = parser.parse_args(argv)
+    parts = set(args.only or PARTS)
     duration = 3.0 if args.quick else 10.0
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [0, 100_000, 1_000_000] if args.quick else [0, 1_000_000, 3_000_000, 10_000_000])
@@ -488,24 +494,32 @@ def main(argv: list[str] | None = None) -> int:
         # Each line carries on where the one before left its beacons: a live fix far from the
         # last one would be an impossible jump, and every rule would run on it.
         tracks = {"none": Tracks(untracked=True), "live": Tracks(live=True), "backlog": Tracks()}
-        pipeline_figures(engine, duration, [1, 100, BEACONS] if args.quick else [1, 100, 1000, BEACONS], tracks)
-        pings = 10_000 if args.quick else 30_000
-        print(f"\n2. End to end over MQTT (QoS 1, the project's Mosquitto configuration, {BEACONS} beacons),"
-              " timed until every row is committed")
-        print(f"{'':>10} {'':>12} {'':>8} {'':>9} {'CPU per ping (µs)':>43}")
-        print(f"{'processes':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'gateways':>12}"
-              f" {'PostgreSQL':>11} {'broker':>7} {'publisher':>10}")
-        untracked, live = tracks["none"], tracks["live"]
-        for processes in (1, 2):
-            mqtt_figures(engine, pings, processes, untracked, "none")
-        for processes in (1, 2):
-            mqtt_figures(engine, pings, processes, live, "live", warmup=BEACONS)
-        nmea_figures()
-        growth_figures(engine, sizes, duration, tracks)
+        if "pipeline" in parts:
+            pipeline_figures(engine, duration, [1, 100, BEACONS] if args.quick else [1, 100, 1000, BEACONS], tracks)
+        if "mqtt" in parts:
+            mqtt_part(engine, 10_000 if args.quick else 30_000, tracks)
+        if "nmea" in parts:
+            nmea_figures()
+        if "growth" in parts:
+            growth_figures(engine, sizes, duration, tracks)
     finally:
         drop_database(engine)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end (other work on this machine counts)")
     return 0
+
+
+def mqtt_part(engine: Engine, pings: int, tracks: dict[str, Tracks]) -> None:
+    """Print the end-to-end MQTT lines: one and two gateways, store only then live."""
+    print(f"\n2. End to end over MQTT (QoS 1, the project's Mosquitto configuration, {BEACONS} beacons),"
+          " timed until every row is committed")
+    print(f"{'':>10} {'':>12} {'':>8} {'':>9} {'CPU per ping (µs)':>43}")
+    print(f"{'processes':>10} {'declaration':>12} {'pings':>8} {'pings/s':>9} {'gateways':>12}"
+          f" {'PostgreSQL':>11} {'broker':>7} {'publisher':>10}")
+    untracked, live = tracks["none"], tracks["live"]
+    for processes in (1, 2):
+        mqtt_figures(engine, pings, processes, untracked, "none")
+    for processes in (1, 2):
+        mqtt_figures(engine, pings, processes, live, "live", warmup=BEACONS)
 
 
 if __name__ == "__main__":
