@@ -20,17 +20,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import sync_playwright
-from shapely.geometry import LineString
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, PHONE, serving_demo  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, PHONE, serving_demo, shipment_through_osh  # noqa: E402
 from tracker.domain.custody import record_custody_event  # noqa: E402
 from tracker.domain.gs1 import make_sscc  # noqa: E402
-from tracker.models import (  # noqa: E402
-    Checkpoint, Container, ContainerType, Dealer, Declaration, DeclarationItem, DeclarationKind, DeclarationStatus,
-    ExpectedCheckpoint, User,
-)
+from tracker.models import User  # noqa: E402
 
 OFFICER = "officer.osh"
 
@@ -38,29 +34,16 @@ OFFICER = "officer.osh"
 def busy_day(portal, count: int) -> None:  # type: ignore[no-untyped-def]
     """Add ``count`` two-flask shipments passing Osh, each inspected twice there today."""
     with portal.sessions() as session:
-        osh, bishkek, origin = (session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one()
-                                  for code in ("OSH", "BISHKEK", "IRKESHTAM"))
-        seller, buyer = session.scalars(select(Dealer).order_by(Dealer.id).limit(2)).all()
         officer = session.scalars(select(User).where(User.login == OFFICER)).one()
         start = datetime.now(timezone.utc) - timedelta(hours=6)
         midnight = datetime.now(ZoneInfo("Asia/Bishkek")).replace(hour=0, minute=0, second=0, microsecond=0)
         for n in range(count):
-            flasks = [Container(sscc=make_sscc(0, "4700099", n * 2 + k), container_type=ContainerType.FLASK_34_5KG,
-                                tare_g=2_700, capacity_g=34_500, net_g=34_500, owner_id=seller.id,
-                                custodian_id=seller.id) for k in (1, 2)]
-            declaration = Declaration(
-                kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT, reference=f"26KGHG0009{n:06d}0",
-                declarant=seller, consignor=seller, consignee=buyer, origin=origin, destination=bishkek,
-                route=LineString([(origin.lon, origin.lat), (osh.lon, osh.lat), (bishkek.lon, bishkek.lat)]),
-                planned_departure=start, planned_arrival=start + timedelta(days=1))
-            declaration.items = [DeclarationItem(container=f, declared_net_g=34_500) for f in flasks]
-            declaration.expected_checkpoints = [ExpectedCheckpoint(checkpoint=osh, seq=1)]
-            session.add(declaration)
-            session.flush()
+            flasks = [make_sscc(0, "4700099", n * 2 + k) for k in (1, 2)]
+            shipment_through_osh(session, f"26KGHG0009{n:06d}0", flasks, start)
             for flask, seal in zip(flasks, (True, False)):
                 at = midnight + (datetime.now(ZoneInfo("Asia/Bishkek")) - midnight) * (n + 1) / (count + 2)
                 record_custody_event(session, officer, {
-                    "client_event_id": uuid.uuid4().hex, "sscc": flask.sscc, "checkpoint": "OSH",
+                    "client_event_id": uuid.uuid4().hex, "sscc": flask, "checkpoint": "OSH",
                     "kind": "inspection", "seal_intact": seal, "event_time": at.isoformat(timespec="seconds")})
         session.commit()
 

@@ -356,13 +356,13 @@ def mqtt_figures(engine: Engine, pings: int, processes: int, tracks: Tracks, wha
 
     if warmup:
         publish(warmup)
-    parts = {"gateway": [g.pid for g in gateways], "broker": [broker.process.pid]}
-    cpu = {part: sum(cpu_seconds(pid) for pid in pids) for part, pids in parts.items()}
-    cpu["postgresql"], cpu["publisher"] = postgres_cpu_seconds(), own_cpu_seconds()
+    def cpu_so_far() -> dict[str, float]:
+        return {"gateway": sum(cpu_seconds(g.pid) for g in gateways), "broker": cpu_seconds(broker.process.pid),
+                "postgresql": postgres_cpu_seconds(), "publisher": own_cpu_seconds()}
+
+    before = cpu_so_far()
     seconds = publish(pings)
-    cpu = {part: sum(cpu_seconds(pid) for pid in parts[part]) - spent if part in parts else
-           (postgres_cpu_seconds() if part == "postgresql" else own_cpu_seconds()) - spent
-           for part, spent in cpu.items()}
+    cpu = {part: spent - before[part] for part, spent in cpu_so_far().items()}
     publisher.close()
     for gateway in gateways:
         gateway.terminate()
@@ -389,7 +389,7 @@ def postgres_cpu_seconds() -> float:
             raw = stat.read_text()
         except OSError:
             continue                        # ended meanwhile
-        if raw[raw.index("(") + 1:raw.rindex(")")] == "postgres":
+        if raw[raw.index("(") + 1:raw.rindex(")")].startswith("postgres"):
             fields = raw.rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total

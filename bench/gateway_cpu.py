@@ -23,21 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gateway  # noqa: E402  (bench/gateway.py)
 
 
-def postgres_cpu_s() -> float:
-    """Return the CPU seconds used so far by every process named postgres."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            content = stat.read_text()
-        except OSError:
-            continue
-        name = content[content.index("(") + 1:content.rindex(")")]
-        if name.startswith("postgres"):
-            fields = content[content.rindex(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print pings/s and CPU µs per ping for live (evaluated) and store-only pings."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -57,12 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'declaration':>12} {'pings/s':>9} {'Python µs/ping':>15} {'PostgreSQL µs/ping':>19}")
         for tracks, what in ((live, "live"), (stored, "none")):
             for _ in range(args.runs):
-                before, postgres = os.times(), postgres_cpu_s()
+                before, postgres = os.times(), gateway.postgres_cpu_seconds()
                 pings, seconds = gateway.closed_loop(writer, tracks, gateway.BEACONS, args.seconds)
                 after = os.times()
                 python_s = after.user + after.system - before.user - before.system
                 print(f"{what:>12} {pings / seconds:>9.0f} {python_s / pings * 1e6:>15.0f} "
-                      f"{(postgres_cpu_s() - postgres) / pings * 1e6:>19.0f}", flush=True)
+                      f"{(gateway.postgres_cpu_seconds() - postgres) / pings * 1e6:>19.0f}", flush=True)
         writer.stop()
     finally:
         gateway.drop_database(engine)

@@ -17,7 +17,8 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from datetime import datetime, timedelta
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,13 +32,17 @@ from playwright.sync_api import (
     Route,
     sync_playwright,
 )
+from shapely.geometry import LineString
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import need_service
 from tests.scanner.tracker_server import running_tracker
 from tracker.domain.demo import load_demo
-from tracker.models import Beacon, Checkpoint, Dealer, User, Zone
+from tracker.models import (
+    Beacon, Checkpoint, Container, ContainerType, Dealer, Declaration, DeclarationItem, DeclarationKind,
+    DeclarationStatus, ExpectedCheckpoint, User, Zone,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -130,6 +135,28 @@ def serving_demo(tmp_path: Path) -> Iterator[DemoPortal]:
             session.commit()
         yield DemoPortal(tracker.url, tracker.sessions, {a.login: a.password for a in accounts},
                          f"sqlite:///{tmp_path / 'tracker.sqlite3'}", tmp_path)
+
+
+def shipment_through_osh(session: Session, reference: str, ssccs: Sequence[str], start: datetime) -> Declaration:
+    """Add (and flush) a declaration in transit from Irkeshtam through Osh to Bishkek, of full 34.5 kg flasks.
+
+    The demo's first dealer sends it to the second; it departed at ``start`` and is due a day later.
+    """
+    osh, bishkek, origin = (session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one()
+                            for code in ("OSH", "BISHKEK", "IRKESHTAM"))
+    seller, buyer = session.scalars(select(Dealer).order_by(Dealer.id).limit(2)).all()
+    declaration = Declaration(
+        kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT, reference=reference,
+        declarant=seller, consignor=seller, consignee=buyer, origin=origin, destination=bishkek,
+        route=LineString([(origin.lon, origin.lat), (osh.lon, osh.lat), (bishkek.lon, bishkek.lat)]),
+        planned_departure=start, planned_arrival=start + timedelta(days=1))
+    declaration.items = [DeclarationItem(container=Container(
+        sscc=sscc, container_type=ContainerType.FLASK_34_5KG, tare_g=2_700, capacity_g=34_500, net_g=34_500,
+        owner_id=seller.id, custodian_id=seller.id), declared_net_g=34_500) for sscc in ssccs]
+    declaration.expected_checkpoints = [ExpectedCheckpoint(checkpoint=osh, seq=1)]
+    session.add(declaration)
+    session.flush()
+    return declaration
 
 
 @pytest.fixture(scope="session")

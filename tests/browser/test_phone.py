@@ -31,6 +31,7 @@ from tests.browser.conftest import (
     Tabs,
     Visitor,
     serving_demo,
+    shipment_through_osh,
     untranslated,
 )
 from tests.conftest import need_service
@@ -45,7 +46,6 @@ from tracker.models import (
     DeclarationItem,
     DeclarationKind,
     DeclarationStatus,
-    ExpectedCheckpoint,
     User,
 )
 
@@ -186,21 +186,9 @@ def loading_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPor
 def long_day(loading_portal: DemoPortal) -> int:
     """Record :data:`LONG_DAY`'s inspections at Osh today, oldest first; return the declaration's id."""
     with loading_portal.sessions() as session:
-        osh, bishkek, origin = (session.scalars(select(Checkpoint).where(Checkpoint.code == code)).one()
-                                for code in ("OSH", "BISHKEK", "IRKESHTAM"))
-        seller, buyer = session.scalars(select(Dealer).order_by(Dealer.id).limit(2)).all()
         officer = session.scalars(select(User).where(User.login == OFFICER)).one()
-        start = datetime.now(timezone.utc) - timedelta(hours=2)
-        declaration = Declaration(
-            kind=DeclarationKind.DOMESTIC, status=DeclarationStatus.IN_TRANSIT, reference=LONG_DAY,
-            declarant=seller, consignor=seller, consignee=buyer, origin=origin, destination=bishkek,
-            route=LineString([(origin.lon, origin.lat), (osh.lon, osh.lat), (bishkek.lon, bishkek.lat)]),
-            planned_departure=start, planned_arrival=start + timedelta(days=1))
-        declaration.items = [DeclarationItem(container=Container(
-            sscc=sscc, container_type=ContainerType.FLASK_34_5KG, tare_g=2_700, capacity_g=34_500, net_g=34_500,
-            owner_id=seller.id, custodian_id=seller.id), declared_net_g=34_500) for sscc in LONG_DAY_FLASKS]
-        declaration.expected_checkpoints = [ExpectedCheckpoint(checkpoint=osh, seq=1)]
-        session.add(declaration)
+        declaration = shipment_through_osh(session, LONG_DAY, LONG_DAY_FLASKS,
+                                           datetime.now(timezone.utc) - timedelta(hours=2))
         session.commit()  # the chain lock opens a fresh transaction
         now = datetime.now(ZoneInfo("Asia/Bishkek"))
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
