@@ -59,8 +59,15 @@ def decode_batch(body: bytes | str | Mapping[str, Any], device_id: str | None = 
 
 
 def canonical(ping: Mapping[str, Any]) -> bytes:
-    """The ping's canonical JSON bytes (its ``raw``): sorted keys, no spaces, UTF-8."""
-    return json.dumps(ping, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The ping's canonical JSON bytes (its ``raw``): sorted keys, no spaces, UTF-8.
+
+    Raises DecodeError when a key or text holds an unpaired surrogate (a ``\\ud800`` escape):
+    it is not Unicode text, so it has no UTF-8 form to keep as evidence.
+    """
+    try:
+        return json.dumps(ping, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise DecodeError("holds an unpaired surrogate (a \\ud800-\\udfff escape), which is not text") from None
 
 
 def _load(body: bytes | str | Mapping[str, Any]) -> Any:
@@ -86,8 +93,8 @@ def _envelope(document: Any, device_id: str | None) -> tuple[str, list[Any]]:
         raise BatchError({"body": "must be a JSON object with device_id and pings"})
     errors: dict[str, str] = {}
     named = document.get("device_id")
-    if named is not None and (not isinstance(named, str) or not named.strip()):
-        errors["device_id"] = "must be a non-empty string"
+    if named is not None and (not isinstance(named, str) or not named.strip() or not named.isprintable()):
+        errors["device_id"] = "must be a non-empty string of printable characters"
     elif named is None and device_id is None:
         errors["device_id"] = "is required"
     elif named is not None and device_id is not None and named != device_id:
@@ -119,8 +126,13 @@ def _ping(device_id: str, index: int, ping: Any, errors: dict[str, str]) -> Posi
                 failed = True
     if failed:
         return None
+    try:
+        raw = canonical(ping)
+    except DecodeError as error:
+        errors[where] = str(error)
+        return None
     extra = {key: value for key, value in ping.items() if key not in _KNOWN}
-    return Position(device_id=device_id, protocol=PROTOCOL, raw=canonical(ping), extra=extra, **values)
+    return Position(device_id=device_id, protocol=PROTOCOL, raw=raw, extra=extra, **values)
 
 
 def _fix_time(name: str, value: Any) -> datetime:

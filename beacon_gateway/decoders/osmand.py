@@ -32,6 +32,7 @@ from typing import Any, Mapping
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from beacon_gateway.decoders.fields import checked, to_number
+from beacon_gateway.decoders.json_batch import canonical
 from beacon_gateway.decoders.timestamps import parse_time
 from beacon_gateway.position import DecodeError, Position
 
@@ -158,7 +159,7 @@ def decode_json(body: bytes | str, device_id: str | None = None,
         return [_json_location(owner, locations, raw, received_at)]
     if not locations:
         raise DecodeError("OsmAnd JSON location list is empty")
-    return [_json_location(owner, item, _canonical(item), received_at) for item in locations]
+    return [_json_location(owner, item, canonical(item), received_at) for item in locations]
 
 
 def _text(value: str | bytes) -> str:
@@ -306,6 +307,3 @@ def _json_extra(location: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
-def _canonical(item: Any) -> bytes:
-    """Canonical JSON of one location of a list (its ``raw``)."""
-    return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

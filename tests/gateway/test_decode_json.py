@@ -127,6 +127,17 @@ def test_hostile_input_only_ever_raises_decode_error():
             pass
 
 
+def test_text_that_is_not_unicode_refuses_its_ping_by_name():
+    # A "\\ud800" escape parses to a lone surrogate: no UTF-8 form, so no evidence to keep.
+    body = (b'{"device_id": "d", "pings": [{"fix_time": "2026-03-01T08:00:00Z", "lat": 1, "lon": 2}, '
+            b'{"fix_time": "2026-03-01T08:00:30Z", "lat": 1, "lon": 2, "note": "\\ud800"}]}')
+    with pytest.raises(BatchError) as refused:
+        json_batch.decode_batch(body)
+    assert list(refused.value.fields) == ["pings[1]"] and "surrogate" in refused.value.fields["pings[1]"]
+    with pytest.raises(BatchError, match="printable"):
+        json_batch.decode_batch(b'{"device_id": "d\\udc00", "pings": [{"fix_time": 1, "lat": 1, "lon": 2}]}')
+
+
 @pytest.mark.parametrize("fix_time", ["\u00b2", "\u0661\u0662", "2026-13-45T00:00:00Z", "1.2.3", "", True, [], -5])
 def test_times_that_are_no_time_are_refused(fix_time):
     with pytest.raises(BatchError) as refused:

@@ -109,6 +109,14 @@ def test_json_list_of_locations_gives_one_position_each():
     assert first.raw == b'{"coords":{"latitude":1,"longitude":2},"timestamp":"2026-03-01T08:00:00Z"}'
 
 
+def test_json_list_with_text_that_is_not_unicode_is_refused():
+    body = (b'{"device_id": "d", "location": [{"timestamp": "2026-03-01T08:00:00Z", "coords": '
+            b'{"latitude": 1, "longitude": 2}, "extras": {"\\ud800": 1}}, {"timestamp": "2026-03-01T08:00:30Z", '
+            b'"coords": {"latitude": 1, "longitude": 2}}]}')
+    with pytest.raises(DecodeError, match="surrogate"):
+        osmand.decode_json(body)
+
+
 @pytest.mark.parametrize("query,message", [
     ("id=123456&timestamp=1377177267&cell=257,02,16,2224&wifi=00-14-22-01-23-45,-80", "no coordinates"),
     ("timestamp=1377177267&lat=60.0&lon=30.0", "no id"),

@@ -126,6 +126,22 @@ def test_a_message_with_properties_is_stored_and_acknowledged_like_any_other(db,
     assert stored == [NOW - timedelta(minutes=5) + timedelta(seconds=s) for s in (0, 30)]
 
 
+def test_a_message_with_text_that_is_not_unicode_is_refused_kept_and_acknowledged(db, run, live, make_beacon) -> None:
+    # Before, the evidence encoding raised in paho's thread: never acknowledged, redelivered for ever.
+    beacon = make_beacon()
+    subscriber = run.subscriber(live.writer)
+    wait_subscribed(subscriber)
+    run.publish(beacon.device_id, b'{"fix_time": "2026-12-05T00:00:00Z", "lat": 1, "lon": 2, "note": "\\ud800"}',
+                ping(30))
+    wait_until(lambda: subscriber.acknowledged == 2)
+    subscriber.stop()
+    db.expire_all()
+    assert db.scalars(select(PositionRow.fix_time).where(PositionRow.beacon_id == beacon.id)).all() == [
+        NOW - timedelta(minutes=5) + timedelta(seconds=30)]
+    kept = db.scalars(select(DeviceMessage).where(DeviceMessage.device_id == beacon.device_id)).all()
+    assert [(m.kind, "surrogate" in m.reason) for m in kept] == [("malformed", True)]
+
+
 def test_pings_are_stored_then_acknowledged_and_a_redelivery_changes_nothing(db, run, live, make_beacon) -> None:
     beacon = make_beacon()
     subscriber = run.subscriber(live.writer)
