@@ -86,6 +86,17 @@ def test_bad_batch_gets_422_naming_each_bad_field_and_stores_nothing(db, gateway
     assert stored(db, beacon.id) == []
 
 
+def test_a_ping_with_text_that_is_not_unicode_gets_422_and_stores_nothing(db, gateway, make_beacon) -> None:
+    beacon = make_beacon()
+    _, token = issue_token(db, name="t", beacon=beacon)
+    db.flush()
+    document = batch(beacon.device_id, 0, 30)
+    document["pings"][1]["note"] = "\ud800"      # sent as the JSON escape \ud800: a lone surrogate
+    status, body = http("POST", f"{gateway}/api/v1/pings", document, {"Authorization": f"Bearer {token}"})
+    assert status == 422 and body["error"] == "invalid_batch" and list(body["fields"]) == ["pings[1]"]
+    assert stored(db, beacon.id) == []
+
+
 @pytest.fixture
 def osmand_beacon(db: Session, make_beacon: Any) -> tuple[Any, str]:
     """An OsmAnd beacon and its key (the beacon's token)."""
